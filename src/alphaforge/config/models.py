@@ -1,0 +1,151 @@
+"""Frozen configuration models, one per stage; every default lives here.
+
+Units are stated per field. Times are UTC. Each stage receives its own model explicitly;
+nothing reads configuration at import time.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Frozen):
+    """Where bars come from and where they are stored."""
+
+    source: str = Field("sample", description="Default data source: sample, yfinance, csv.")
+    store_dir: Path = Field(Path(".alphaforge/store"), description="Root of the Parquet store.")
+    interval: str = Field("1d", description="Default bar interval (1m 5m 15m 1h 1d 1wk 1mo).")
+    start: date | None = Field(None, description="First session to fetch; None = source default.")
+    end: date | None = Field(None, description="Last session to fetch; None = today.")
+    min_health_score: float = Field(
+        0.8, ge=0.0, le=1.0, description="Runs refuse series scoring below this (0..1)."
+    )
+    allow_unhealthy: bool = Field(False, description="Override the health gate (recorded).")
+    max_retries: int = Field(4, ge=0, description="Retries for online sources, with backoff.")
+    backoff_seconds: float = Field(1.0, ge=0.0, description="First backoff delay; doubles.")
+
+
+class ValidationRulesConfig(_Frozen):
+    """Thresholds of the bar validator."""
+
+    split_jump: float = Field(
+        0.45, gt=0, description="Close-to-open log jump (abs) flagged as split-like."
+    )
+    stale_run: int = Field(5, ge=2, description="Identical closes in a row that mark a stale run.")
+    max_gap_fraction: float = Field(
+        0.05, ge=0, le=1, description="Missing calendar sessions tolerated before rejecting."
+    )
+
+
+class FeaturesConfig(_Frozen):
+    """Which registered features a run computes."""
+
+    names: list[str] | None = Field(None, description="Feature names; None = the default set.")
+
+
+class LabelsConfig(_Frozen):
+    """The training label."""
+
+    horizon: int = Field(5, ge=1, description="Forward horizon, in bars.")
+    entry: Literal["next_open", "close"] = Field(
+        "next_open", description="Reference price at decision: next bar's open or bar t's close."
+    )
+    exit: Literal["open", "close"] = Field("open", description="Exit price h bars later.")
+
+
+class WalkForwardConfig(_Frozen):
+    """Rolling purged walk-forward splitting (lengths in calendar months)."""
+
+    train_months: int = Field(12, ge=1)
+    validation_months: int = Field(3, ge=0)
+    test_months: int = Field(1, ge=1)
+    embargo_bars: int = Field(5, ge=0, description="Bars dropped after each test block.")
+
+
+class ModelConfig(_Frozen):
+    """The model trained by the walking skeleton."""
+
+    name: str = Field("lightgbm", description="Registered model name.")
+    n_estimators: int = Field(300, ge=1)
+    learning_rate: float = Field(0.03, gt=0)
+    num_leaves: int = Field(15, ge=2)
+    min_child_samples: int = Field(100, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    early_stopping_rounds: int = Field(30, ge=0, description="0 disables early stopping.")
+
+
+class PortfolioConfig(_Frozen):
+    """Long/short top-k construction."""
+
+    top_k: int = Field(4, ge=1, description="Names held long (and short).")
+    long_short: bool = Field(True, description="Short the bottom k as well as buying the top k.")
+    gross_exposure: float = Field(1.0, gt=0, le=2.0, description="Sum of |weights|.")
+    rebalance_every: int = Field(5, ge=1, description="Bars between rebalances.")
+
+
+class BacktestConfig(_Frozen):
+    """Costs and capital of the vectorized backtest."""
+
+    initial_capital: float = Field(100_000.0, gt=0, description="Starting equity, USD.")
+    commission_bps: float = Field(1.0, ge=0, description="Commission per traded notional, bps.")
+    slippage_bps: float = Field(5.0, ge=0, description="Slippage per traded notional, bps.")
+    benchmark: Literal["equal_weight"] = Field(
+        "equal_weight", description="Buy-and-hold benchmark of the universe."
+    )
+
+
+class DemoConfig(_Frozen):
+    """The synthetic cross-section the demo models (no package ships a real OHLCV one)."""
+
+    n_symbols: int = Field(24, ge=4)
+    n_sectors: int = Field(4, ge=1)
+    start: date = date(2012, 1, 1)
+    end: date = date(2019, 12, 31)
+    signal_strength: float = Field(
+        0.04, ge=0, description="Planted predictable share of daily return variance (0..1)."
+    )
+
+
+class RunConfig(_Frozen):
+    """Run bookkeeping."""
+
+    seed: int = Field(42, description="Seed for every random draw of a run.")
+    runs_dir: Path = Field(Path("runs"), description="Run directories are created here.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    n_jobs: int = Field(1, ge=1, description="Worker threads for model fitting.")
+
+
+class SecretsConfig(_Frozen):
+    """API keys; read only from the environment or `.env`, never logged or written."""
+
+    alpaca_api_key: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    fred_api_key: SecretStr | None = None
+    finnhub_api_key: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+
+
+class AppConfig(_Frozen):
+    """Every stage's configuration in one frozen object."""
+
+    data: DataConfig = DataConfig()
+    validation_rules: ValidationRulesConfig = ValidationRulesConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    labels: LabelsConfig = LabelsConfig()
+    walk_forward: WalkForwardConfig = WalkForwardConfig()
+    model: ModelConfig = ModelConfig()
+    portfolio: PortfolioConfig = PortfolioConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    demo: DemoConfig = DemoConfig()
+    run: RunConfig = RunConfig()
+    secrets: SecretsConfig = SecretsConfig()
+

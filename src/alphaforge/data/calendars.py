@@ -1,0 +1,97 @@
+"""Trading calendars: exchange sessions for equities, 24/7 crypto and 24/5 forex.
+
+Every function returns the *open timestamps* (UTC) of the bars a calendar expects, which is
+how bar frames are stamped: a daily bar is the session date at 00:00 UTC; an intraday bar is
+the UTC time its interval starts. Exchange calendars come from ``exchange_calendars``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from alphaforge.core.errors import ConfigError
+from alphaforge.core.types import CRYPTO_CALENDAR, FOREX_CALENDAR, Interval
+
+# The forex week opens Sunday 17:00 New York time and closes Friday 17:00 New York time.
+_FX_TZ = "America/New_York"
+_FX_ROLL_HOUR = 17
+
+
+@lru_cache(maxsize=16)
+def _exchange(name: str) -> xcals.ExchangeCalendar:
+    try:
+        return xcals.get_calendar(name)
+    except xcals.errors.InvalidCalendarName:
+        raise ConfigError(
+            f"Unknown trading calendar {name!r}.",
+            hint=f"Use an exchange_calendars name such as XNYS, or {CRYPTO_CALENDAR} / {FOREX_CALENDAR}.",
+        ) from None
+
+
+def _utc_day(day: date | pd.Timestamp | str) -> pd.Timestamp:
+    ts = pd.Timestamp(day)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.normalize()
+
+
+def session_dates(calendar: str, start: date | str, end: date | str) -> pd.DatetimeIndex:
+    """Return trading dates in ``[start, end]`` as 00:00 UTC timestamps (daily bar stamps)."""
+    lo, hi = _utc_day(start), _utc_day(end)
+    if calendar == CRYPTO_CALENDAR:
+        days = pd.date_range(lo, hi, freq="D")
+    elif calendar == FOREX_CALENDAR:
+        days = pd.bdate_range(lo, hi, tz="UTC")
+        days = days[~((days.month == 1) & (days.day == 1)) & ~((days.month == 12) & (days.day == 25))]
+    else:
+        cal = _exchange(calendar)
+        lo_c = max(lo.tz_localize(None), cal.first_session)
+        hi_c = min(hi.tz_localize(None), cal.last_session)
+        if lo_c > hi_c:
+            days = pd.DatetimeIndex([], tz="UTC")
+        else:
+            days = cal.sessions_in_range(lo_c, hi_c).tz_localize("UTC")
+    return pd.DatetimeIndex(days, name="timestamp")
+
+
+def expected_bars(
+    calendar: str, start: date | str, end: date | str, interval: Interval
+) -> pd.DatetimeIndex:
+    """Return the open timestamps of every bar the calendar expects in ``[start, end]`` (UTC).
+
+    Daily bars follow :func:`session_dates`. Intraday equity bars cover the regular session;
+    crypto covers every interval of every day; forex covers Sunday 17:00 to Friday 17:00 New
+    York time. Weekly and monthly bars start on each period's first session.
+    """
+    if interval == Interval.D1:
+        return session_dates(calendar, start, end)
+    if interval in (Interval.W1, Interval.MO1):
+        days = session_dates(calendar, start, end)
+        naive = days.tz_localize(None)
+        key = naive.to_period("W") if interval == Interval.W1 else naive.to_period("M")
+        first = pd.Series(naive, index=naive).groupby(key.asi8).min()
+        return pd.DatetimeIndex(first.to_numpy(), name="timestamp").tz_localize("UTC")
+    step = pd.Timedelta(interval.offset.kwds.get("minutes", 0), "min") + pd.Timedelta(
+        interval.offset.kwds.get("hours", 0), "h"
+    )
+    lo, hi = _utc_day(start), _utc_day(end) + pd.Timedelta(days=1)
+    if calendar == CRYPTO_CALENDAR:
+        stamps = pd.date_range(lo, hi, freq=step, inclusive="left")
+    elif calendar == FOREX_CALENDAR:
+        stamps = pd.date_range(lo, hi, freq=step, inclusive="left")
+        local = stamps.tz_convert(_FX_TZ)
+        # Week runs Sun 17:00 -> Fri 17:00 New York: shift by 7h so it becomes Mon 00:00 -> Sat 00:00.
+        shifted = local + pd.Timedelta(hours=24 - _FX_ROLL_HOUR)
+        stamps = stamps[shifted.dayofweek < 5]
+    else:
+        cal = _exchange(calendar)
+        sessions = session_dates(calendar, start, end).tz_localize(None)
+        pieces = []
+        for session in sessions:
+            open_, close = cal.session_open(session), cal.session_close(session)
+            pieces.append(pd.date_range(open_, close, freq=step, inclusive="left"))
+        stamps = pieces[0].append(pieces[1:]) if pieces else pd.DatetimeIndex([], tz="UTC")
+    return pd.DatetimeIndex(stamps, name="timestamp").tz_convert("UTC")
