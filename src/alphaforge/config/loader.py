@@ -71,7 +71,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _parse_env_value(value: str) -> Any:
-    # Lists and numbers arrive as JSON (ALPHAFORGE_FEATURES__NAMES='["rsi_14"]'); plain text stays text.
+    # Lists arrive as JSON (ALPHAFORGE_FEATURES__NAMES=["rsi_14"]); plain text stays text.
     stripped = value.strip()
     if stripped.startswith(("[", "{")):
         try:

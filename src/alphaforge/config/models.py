@@ -41,7 +41,7 @@ class ValidationRulesConfig(_Frozen):
     )
     stale_run: int = Field(5, ge=2, description="Identical closes in a row that mark a stale run.")
     max_gap_fraction: float = Field(
-        0.05, ge=0, le=1, description="Missing calendar sessions tolerated before rejecting."
+        0.05, ge=0, le=1, description="Missing calendar sessions tolerated before a health penalty."
     )
 
 
@@ -148,4 +148,3 @@ class AppConfig(_Frozen):
     demo: DemoConfig = DemoConfig()
     run: RunConfig = RunConfig()
     secrets: SecretsConfig = SecretsConfig()
-

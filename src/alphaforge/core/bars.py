@@ -26,7 +26,7 @@ INDEX_NAME = "timestamp"
 
 def empty_bars() -> pd.DataFrame:
     """Return an empty canonical bar frame."""
-    index = pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME)
+    index = pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME).as_unit("ns")
     return pd.DataFrame({c: pd.Series([], dtype="float64") for c in BAR_COLUMNS}, index=index)
 
 
@@ -69,7 +69,8 @@ def to_canonical(bars: pd.DataFrame) -> pd.DataFrame:
     index = pd.DatetimeIndex(out.index)
     if index.tz is None:
         raise DataError("bars: timestamps have no time zone.", hint="Localize them first.")
-    out.index = index.tz_convert("UTC").rename(INDEX_NAME)
+    # One time unit everywhere: pandas may hand out us or ns indexes, and hashes must agree.
+    out.index = index.tz_convert("UTC").as_unit("ns").rename(INDEX_NAME)
     return out
 
 
@@ -81,7 +82,9 @@ def close_times(index: pd.DatetimeIndex, interval: Interval) -> pd.DatetimeIndex
 def content_hash(bars: pd.DataFrame) -> str:
     """Return a SHA-256 of a bar frame's index and values, stable across processes."""
     digest = hashlib.sha256()
-    digest.update(np.asarray(bars.index.asi8, dtype=np.int64).tobytes())
+    digest.update(
+        np.asarray(pd.DatetimeIndex(bars.index).as_unit("ns").asi8, dtype=np.int64).tobytes()
+    )
     for column in BAR_COLUMNS:
         digest.update(np.ascontiguousarray(bars[column].to_numpy(dtype=np.float64)).tobytes())
     return digest.hexdigest()

@@ -8,11 +8,10 @@ from typing import Generic, TypeVar
 
 from alphaforge.core.errors import RegistryError
 
-
 T = TypeVar("T")
 
 
-class Registry(Generic[T]):  # noqa: UP046 - Python 3.11 has no PEP 695 syntax
+class Registry(Generic[T]):
     """Map names to members; unknown names fail with the closest known names.
 
     Parameters
@@ -45,9 +44,7 @@ class Registry(Generic[T]):  # noqa: UP046 - Python 3.11 has no PEP 695 syntax
         try:
             return self._members[name]
         except KeyError:
-            raise RegistryError(
-                f"Unknown {self.kind} {name!r}.", hint=self.suggest(name)
-            ) from None
+            raise RegistryError(f"Unknown {self.kind} {name!r}.", hint=self.suggest(name)) from None
 
     def suggest(self, name: str) -> str:
         """Return a sentence naming the closest known names."""

@@ -51,6 +51,13 @@ class Interval(StrEnum):
                 return pd.DateOffset(months=1)
 
     @property
+    def nominal(self) -> pd.Timedelta:
+        """Return the bar length as a fixed duration (a month counts as 30 days)."""
+        if self == Interval.MO1:
+            return pd.Timedelta(days=30)
+        return pd.Timedelta(**{k: int(v) for k, v in self.offset.kwds.items()})
+
+    @property
     def is_intraday(self) -> bool:
         """Return True for intervals shorter than a day."""
         return self in (Interval.M1, Interval.M5, Interval.M15, Interval.H1)

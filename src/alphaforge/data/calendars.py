@@ -7,6 +7,7 @@ the UTC time its interval starts. Exchange calendars come from ``exchange_calend
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 from functools import lru_cache
 
@@ -19,16 +20,22 @@ from alphaforge.core.types import CRYPTO_CALENDAR, FOREX_CALENDAR, Interval
 # The forex week opens Sunday 17:00 New York time and closes Friday 17:00 New York time.
 _FX_TZ = "America/New_York"
 _FX_ROLL_HOUR = 17
+#: First session exchange calendars know about (their default covers only ~20 years).
+CALENDAR_START = "1985-01-01"
 
 
 @lru_cache(maxsize=16)
 def _exchange(name: str) -> xcals.ExchangeCalendar:
     try:
-        return xcals.get_calendar(name)
+        # exchange_calendars trips pandas deprecation warnings while it builds its tables.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            return xcals.get_calendar(name, start=CALENDAR_START)
     except xcals.errors.InvalidCalendarName:
         raise ConfigError(
             f"Unknown trading calendar {name!r}.",
-            hint=f"Use an exchange_calendars name such as XNYS, or {CRYPTO_CALENDAR} / {FOREX_CALENDAR}.",
+            hint=f"Use an exchange calendar (XNYS), {CRYPTO_CALENDAR} or {FOREX_CALENDAR}.",
         ) from None
 
 
@@ -45,7 +52,9 @@ def session_dates(calendar: str, start: date | str, end: date | str) -> pd.Datet
         days = pd.date_range(lo, hi, freq="D")
     elif calendar == FOREX_CALENDAR:
         days = pd.bdate_range(lo, hi, tz="UTC")
-        days = days[~((days.month == 1) & (days.day == 1)) & ~((days.month == 12) & (days.day == 25))]
+        days = days[
+            ~((days.month == 1) & (days.day == 1)) & ~((days.month == 12) & (days.day == 25))
+        ]
     else:
         cal = _exchange(calendar)
         lo_c = max(lo.tz_localize(None), cal.first_session)
@@ -83,9 +92,9 @@ def expected_bars(
     elif calendar == FOREX_CALENDAR:
         stamps = pd.date_range(lo, hi, freq=step, inclusive="left")
         local = stamps.tz_convert(_FX_TZ)
-        # Week runs Sun 17:00 -> Fri 17:00 New York: shift by 7h so it becomes Mon 00:00 -> Sat 00:00.
+        # Sun 17:00 -> Fri 17:00 New York, shifted by 7 h, is Mon 00:00 -> Sat 00:00.
         shifted = local + pd.Timedelta(hours=24 - _FX_ROLL_HOUR)
-        stamps = stamps[shifted.dayofweek < 5]
+        stamps = stamps[shifted.day_of_week < 5]
     else:
         cal = _exchange(calendar)
         sessions = session_dates(calendar, start, end).tz_localize(None)
@@ -93,5 +102,9 @@ def expected_bars(
         for session in sessions:
             open_, close = cal.session_open(session), cal.session_close(session)
             pieces.append(pd.date_range(open_, close, freq=step, inclusive="left"))
-        stamps = pieces[0].append(pieces[1:]) if pieces else pd.DatetimeIndex([], tz="UTC")
+        stamps = (
+            pd.DatetimeIndex(pieces[0].append(pieces[1:]))
+            if pieces
+            else pd.DatetimeIndex([], tz="UTC")
+        )
     return pd.DatetimeIndex(stamps, name="timestamp").tz_convert("UTC")

@@ -1,0 +1,140 @@
+"""The HTML report: metrics side by side, equity against the benchmark, drawdowns, data health.
+
+Charts are Plotly; the report embeds plotly.js from the installed package once, so the file
+opens offline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from jinja2 import Environment, StrictUndefined
+
+from alphaforge.backtest.metrics import drawdown_series
+
+PERCENT_KEYS = frozenset({"cagr", "volatility", "max_drawdown", "total_return"})
+
+
+@dataclass(frozen=True, slots=True)
+class CurveSet:
+    """One named equity curve (currency) for the charts."""
+
+    name: str
+    equity: pd.Series
+    dash: str = "solid"
+
+
+@dataclass(frozen=True, slots=True)
+class DataRow:
+    """One line of the data table."""
+
+    symbol: str
+    kind: str
+    origin: str
+    interval: str
+    first: str
+    last: str
+    rows: int
+    health: str
+    issues: str
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """Everything the report shows."""
+
+    title: str
+    run_id: str
+    code_version: str
+    seed: int
+    created: str
+    caveats: Sequence[str]
+    metrics: Mapping[str, Mapping[str, float]]
+    curves: Sequence[CurveSet]
+    fold_auc: Mapping[str, pd.Series]
+    data_rows: Sequence[DataRow]
+    config_yaml: str
+    warnings: Sequence[str] = field(default_factory=list)
+
+
+def format_metric(key: str, value: float) -> str:
+    """Return a metric formatted for people: percentages, money, or three decimals."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if key in PERCENT_KEYS:
+        return f"{value * 100:.2f}%"
+    if key == "costs":
+        return f"{value:,.0f}"
+    return f"{value:.3f}"
+
+
+def _figure_html(figure: go.Figure, *, first: bool) -> str:
+    figure.update_layout(
+        height=380, margin={"l": 50, "r": 20, "t": 30, "b": 40}, template="plotly_white"
+    )
+    return str(figure.to_html(full_html=False, include_plotlyjs=bool(first)))
+
+
+def render_report(content: ReportContent, path: Path) -> Path:
+    """Write the report to ``path`` and return it."""
+    equity = go.Figure()
+    drawdown = go.Figure()
+    for curve in content.curves:
+        x = curve.equity.index
+        equity.add_trace(
+            go.Scatter(x=x, y=curve.equity.to_numpy(), name=curve.name, line={"dash": curve.dash})
+        )
+        drawdown.add_trace(
+            go.Scatter(
+                x=x,
+                y=drawdown_series(curve.equity).to_numpy() * 100,
+                name=curve.name,
+                line={"dash": curve.dash},
+            )
+        )
+    equity.update_yaxes(title="equity (USD)", type="log")
+    drawdown.update_yaxes(title="drawdown (%)")
+    folds = go.Figure()
+    for name, series in content.fold_auc.items():
+        folds.add_trace(
+            go.Scatter(x=series.index, y=series.to_numpy(), name=name, mode="lines+markers")
+        )
+    folds.add_hline(y=0.5, line_dash="dot")
+    folds.update_yaxes(title="AUC")
+
+    keys = list(dict.fromkeys(k for m in content.metrics.values() for k in m))
+    rows = [
+        {
+            "name": k,
+            "cells": [format_metric(k, m.get(k, float("nan"))) for m in content.metrics.values()],
+        }
+        for k in keys
+    ]
+    template_text = (
+        resources.files("alphaforge.backtest").joinpath("templates/report.html").read_text("utf-8")
+    )
+    env = Environment(autoescape=True, undefined=StrictUndefined)
+    html = env.from_string(template_text).render(
+        title=content.title,
+        run_id=content.run_id,
+        code_version=content.code_version,
+        seed=content.seed,
+        created=content.created,
+        caveats=content.caveats,
+        warnings=content.warnings,
+        metric_columns=list(content.metrics),
+        metric_rows=rows,
+        equity_chart=_figure_html(equity, first=True),
+        drawdown_chart=_figure_html(drawdown, first=False),
+        fold_chart=_figure_html(folds, first=False),
+        data_rows=content.data_rows,
+        config_yaml=content.config_yaml,
+    )
+    path.write_text(html, encoding="utf-8")
+    return path

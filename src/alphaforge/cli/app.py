@@ -1,0 +1,141 @@
+"""The ``alphaforge`` command line: parse, load configuration, call a stage, print.
+
+Every command accepts ``--config FILE`` before or after its name (or ``ALPHAFORGE_CONFIG``).
+A user's mistake ends with one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+import yaml
+
+from alphaforge.cli.console import console, err_console
+from alphaforge.cli.data_commands import data_app
+from alphaforge.cli.options import ConfigOption, config_from
+from alphaforge.config import masked_dump
+from alphaforge.core.errors import AlphaForgeError
+
+app = typer.Typer(
+    name="alphaforge",
+    help="AlphaForge: leakage-proof multi-asset ML trading research, backtests and trading.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def main_options(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Options that apply to every command."""
+    ctx.obj = {"config": config}
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the run here instead of runs/<time>-demo.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override run.seed.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the whole pipeline offline on bundled data and write a report."""
+    from alphaforge.cli.console import RichReporter
+    from alphaforge.pipeline.demo import run_demo
+
+    cfg = config_from(ctx, config)
+    if seed is not None:
+        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"seed": seed})})
+    with RichReporter() as reporter:
+        outcome = run_demo(cfg, out=out, reporter=reporter)
+    _print_summary(outcome.summary)
+    console.print(f"\nReport: [bold]{outcome.run.report}[/bold]")
+    console.print(f"Run directory: {outcome.run.path}")
+
+
+@app.command()
+def reproduce(
+    ctx: typer.Context,
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by alphaforge.")],
+    config: ConfigOption = None,
+) -> None:
+    """Re-run a recorded run and print how its metrics differ from the original."""
+    from alphaforge.cli.console import RichReporter
+    from alphaforge.pipeline.reproduce import reproduce_run
+
+    del ctx, config  # the recorded configuration is used, not the current one
+    with RichReporter() as reporter:
+        result = reproduce_run(run_dir, reporter=reporter)
+    from rich.table import Table
+
+    table = Table(title=f"Reproduction of {run_dir.name}")
+    for column in ("section", "metric", "original", "reproduced", "difference"):
+        table.add_column(column, justify="right" if column not in ("section", "metric") else "left")
+    for row in result.rows:
+        table.add_row(
+            row.section, row.metric, _fmt(row.original), _fmt(row.reproduced), _fmt(row.difference)
+        )
+    console.print(table)
+    for note in result.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    verdict = "identical" if result.identical else "DIFFERENT"
+    console.print(f"Metrics are {verdict}. New run: {result.new_run}")
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Print the effective configuration (defaults < YAML < .env < environment), secrets masked."""
+    cfg = config_from(ctx, config)
+    console.print(yaml.safe_dump(masked_dump(cfg), sort_keys=False), end="", markup=False)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.6g}"
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    metrics = summary["metrics"]
+    control = summary["control"]
+    table = Table(title="Out-of-sample results, net of costs")
+    table.add_column("metric")
+    table.add_column("strategy", justify="right")
+    table.add_column("control (random walk)", justify="right")
+    for key in ("cagr", "volatility", "sharpe", "psr", "max_drawdown", "turnover", "costs"):
+        table.add_row(key, _fmt(metrics.get(key)), _fmt(control["metrics"].get(key)))
+    console.print(table)
+    for warning in summary.get("warnings") or []:
+        err_console.print(f"[bold yellow]warning:[/bold yellow] {warning}")
+
+
+def main() -> None:
+    """Entry point: run the app and turn user errors into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except AlphaForgeError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc.one_line()}", markup=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

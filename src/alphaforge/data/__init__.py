@@ -1,0 +1,1 @@
+"""Data: sources, calendars, validation and repair, universes, and incremental updates."""

@@ -1,0 +1,12 @@
+"""Causal features: pure trailing-window kernels registered by name.
+
+Importing this package registers the built-in features. ``compute(bars, names)`` is the
+entry point; see :mod:`alphaforge.features.registry` for the contract.
+"""
+
+from alphaforge.features import library as _library  # registers the built-in features
+from alphaforge.features.registry import FEATURES, BarArrays, FeatureSpec, compute, register
+
+__all__ = ["FEATURES", "BarArrays", "FeatureSpec", "compute", "register"]
+
+del _library

@@ -1,0 +1,77 @@
+"""Assemble a (timestamp, symbol) panel of features and labels for cross-sectional models.
+
+Each row is one symbol at one bar: its features (known at that bar's close), its forward
+return label and that label's start and end times. The classification target is whether the
+symbol's forward return beats the cross-sectional median of the same bar, which is what a
+long/short portfolio trades.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from alphaforge.config.models import LabelsConfig
+from alphaforge.core.types import Interval
+from alphaforge.features import compute
+from alphaforge.labels import forward_log_return
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """Features and labels of a universe, indexed by (timestamp, symbol), sorted by time.
+
+    Attributes
+    ----------
+    X
+        Feature matrix (float64); rows with any NaN feature are left out (warm-up).
+    forward_return
+        The label's log return; NaN where it is not yet known (the last bars).
+    target
+        1.0 if ``forward_return`` beats the same bar's cross-sectional median, else 0.0;
+        NaN where the return is unknown.
+    start, end
+        The label's information span (UTC): decision time and time it is fully known.
+    """
+
+    X: pd.DataFrame
+    forward_return: pd.Series
+    target: pd.Series
+    start: pd.Series
+    end: pd.Series
+
+    @property
+    def timestamps(self) -> pd.Index:
+        """Return each row's bar timestamp."""
+        return self.X.index.get_level_values("timestamp")
+
+
+def build_panel(
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    interval: Interval,
+    labels: LabelsConfig,
+    feature_names: list[str] | None = None,
+) -> Panel:
+    """Compute features and labels per symbol and stack them into one time-sorted panel."""
+    pieces = []
+    for symbol, bars in bars_by_symbol.items():
+        features = compute(bars, feature_names)
+        label = forward_log_return(
+            bars, interval, labels.horizon, entry=labels.entry, exit=labels.exit
+        )
+        frame = features.assign(
+            __fwd=label.values, __start=label.start, __end=label.end, symbol=symbol
+        )
+        pieces.append(frame[features.notna().all(axis=1)])
+    stacked = pd.concat(pieces).reset_index().set_index(["timestamp", "symbol"]).sort_index()
+    fwd = stacked.pop("__fwd")
+    start = stacked.pop("__start")
+    end = stacked.pop("__end")
+    median = fwd.groupby(level="timestamp").transform("median")
+    target = pd.Series(
+        np.where(fwd.notna(), (fwd > median).astype(np.float64), np.nan), index=fwd.index
+    )
+    return Panel(stacked.astype(np.float64), fwd, target, start, end)

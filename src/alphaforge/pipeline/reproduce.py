@@ -1,0 +1,109 @@
+"""Re-run a recorded run from its manifest and compare the metrics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alphaforge.config import AppConfig
+from alphaforge.core.errors import AlphaForgeError, ConfigError
+from alphaforge.core.progress import SILENT, Reporter
+from alphaforge.pipeline.demo import run_demo
+from alphaforge.pipeline.rundir import MANIFEST, SUMMARY, code_version, package_versions, read_json
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDiff:
+    """One metric of the original and the reproduced run."""
+
+    section: str
+    metric: str
+    original: float | None
+    reproduced: float | None
+
+    @property
+    def difference(self) -> float | None:
+        """Return reproduced minus original (None when either is missing)."""
+        if self.original is None or self.reproduced is None:
+            return None
+        return self.reproduced - self.original
+
+    @property
+    def identical(self) -> bool:
+        """Return True when both are equal, or both missing / NaN."""
+        a, b = self.original, self.reproduced
+        if a is None or b is None:
+            return a is None and b is None
+        return a == b or (math.isnan(a) and math.isnan(b))
+
+
+@dataclass(frozen=True, slots=True)
+class ReproduceResult:
+    """The comparison and the new run's folder."""
+
+    rows: list[MetricDiff]
+    notes: list[str]
+    new_run: Path
+
+    @property
+    def identical(self) -> bool:
+        """Return True when every metric is reproduced exactly."""
+        return all(row.identical for row in self.rows)
+
+
+def _config_from_manifest(manifest: dict[str, Any]) -> AppConfig:
+    recorded = dict(manifest.get("config") or {})
+    recorded.pop("secrets", None)  # masked in the record; not needed to reproduce research runs
+    try:
+        return AppConfig.model_validate(recorded)
+    except ValueError as exc:
+        raise ConfigError(
+            f"The recorded configuration no longer validates: {exc.__class__.__name__}.",
+            hint="Reproduce with the AlphaForge version recorded in the manifest.",
+        ) from None
+
+
+def _sections(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    control = summary.get("control") or {}
+    return {
+        "metrics": summary.get("metrics") or {},
+        "prediction": summary.get("prediction_metrics") or {},
+        "control.metrics": control.get("metrics") or {},
+        "control.prediction": control.get("prediction_metrics") or {},
+    }
+
+
+def reproduce_run(run_dir: Path, *, reporter: Reporter = SILENT) -> ReproduceResult:
+    """Re-run ``run_dir`` with its recorded configuration and seed; compare every metric."""
+    if not run_dir.is_dir():
+        raise AlphaForgeError(
+            f"{run_dir} is not a directory.", hint="Pass a run directory such as runs/<id>."
+        )
+    manifest = read_json(run_dir / MANIFEST)
+    original = read_json(run_dir / SUMMARY)
+    if manifest.get("command") != "demo":
+        raise AlphaForgeError(
+            f"Cannot reproduce a {manifest.get('command')!r} run yet.",
+            hint="alphaforge reproduce supports demo runs.",
+        )
+    config = _config_from_manifest(manifest)
+    outcome = run_demo(config, reporter=reporter, command="reproduce")
+    notes = []
+    if manifest.get("code_version") != code_version():
+        notes.append(
+            f"Code version differs: recorded {manifest.get('code_version')}, now {code_version()}."
+        )
+    recorded_packages = manifest.get("packages") or {}
+    for name, version in package_versions().items():
+        if recorded_packages.get(name) not in (None, version):
+            notes.append(f"{name} differs: recorded {recorded_packages[name]}, now {version}.")
+    if (manifest.get("data") or {}) != (outcome.summary.get("data") or {}):
+        notes.append("Input data differ from the recorded content hashes.")
+    rows = []
+    new_sections = _sections(outcome.summary)
+    for section, metrics in _sections(original).items():
+        for key, value in metrics.items():
+            rows.append(MetricDiff(section, key, value, new_sections[section].get(key)))
+    return ReproduceResult(rows, notes, outcome.run.path)

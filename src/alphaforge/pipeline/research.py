@@ -1,0 +1,159 @@
+"""The research pipeline of the walking skeleton, identical for the real and control universes.
+
+bars -> features + 5-bar forward-return label -> LightGBM by purged walk-forward -> out-of-fold
+scores -> long/short top-k weights -> backtest at next open with costs -> metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from alphaforge.backtest import BacktestResult, performance, run_backtest
+from alphaforge.config import AppConfig
+from alphaforge.core.errors import DataError
+from alphaforge.core.progress import SILENT, Reporter
+from alphaforge.core.types import Interval
+from alphaforge.models import create_model
+from alphaforge.models.base import Classifier
+from alphaforge.models.dataset import Panel, build_panel
+from alphaforge.portfolio import buy_and_hold_weights, top_k_weights
+from alphaforge.validation import (
+    PurgedWalkForward,
+    WalkForwardResult,
+    auc,
+    information_coefficient,
+    walk_forward_predict,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyRun:
+    """Everything one pass of the pipeline produced."""
+
+    name: str
+    panel: Panel
+    walk_forward: WalkForwardResult
+    backtest: BacktestResult
+    benchmark: BacktestResult
+    metrics: dict[str, float]
+    benchmark_metrics: dict[str, float]
+    prediction_metrics: dict[str, float]
+
+
+def align_opens(bars_by_symbol: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Return open prices as bars x symbols on the union of all timestamps."""
+    return pd.DataFrame({s: b["open"] for s, b in bars_by_symbol.items()}).sort_index()
+
+
+def make_splitter(config: AppConfig, interval: Interval) -> PurgedWalkForward:
+    """Return the configured walk-forward splitter; the embargo is converted from bars."""
+    wf = config.walk_forward
+    bar = interval.nominal
+    return PurgedWalkForward(
+        train_months=wf.train_months,
+        validation_months=wf.validation_months,
+        test_months=wf.test_months,
+        embargo=bar * wf.embargo_bars,
+    )
+
+
+def run_strategy(
+    name: str,
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    interval: Interval,
+    config: AppConfig,
+    *,
+    seed: int,
+    splitter: PurgedWalkForward | None = None,
+    reporter: Reporter = SILENT,
+) -> StrategyRun:
+    """Run the whole research pipeline on one universe.
+
+    Parameters
+    ----------
+    name
+        Label of the run in reports ("strategy", "control").
+    bars_by_symbol
+        Validated canonical bars of every symbol of the universe, same interval.
+    interval
+        The bars' interval.
+    config
+        Effective configuration.
+    seed
+        Seed of the models (fold ``k`` uses ``seed + k``).
+    splitter
+        Replaces the configured splitter (tests use it to plant a leak).
+    """
+    if len(bars_by_symbol) < 2 * config.portfolio.top_k:
+        raise DataError(
+            f"{name}: {len(bars_by_symbol)} symbols cannot fill a top-{config.portfolio.top_k} "
+            "long/short book.",
+            hint="Use a larger universe or lower portfolio.top_k.",
+        )
+    task = reporter.task(f"{name}: features and labels", total=None)
+    panel = build_panel(bars_by_symbol, interval, config.labels, config.features.names)
+    task.done()
+    splitter = splitter or make_splitter(config, interval)
+    n_folds = sum(1 for _ in splitter.split(panel.start, panel.end))
+    if n_folds == 0:
+        raise DataError(
+            f"{name}: the data are too short for one walk-forward fold.",
+            hint="Fetch a longer history or shorten walk_forward.train_months.",
+        )
+    task = reporter.task(f"{name}: walk-forward ({n_folds} folds)", total=n_folds)
+
+    def make_model(fold: int) -> Classifier:
+        return create_model(config.model, seed=seed + fold, n_jobs=config.run.n_jobs)
+
+    wf = walk_forward_predict(panel, splitter, make_model, on_fold=lambda _: task.advance())
+    task.done()
+
+    task = reporter.task(f"{name}: backtest", total=None)
+    scores = wf.scores.unstack("symbol")
+    opens = align_opens(bars_by_symbol)
+    scores = scores.reindex(index=opens.index, columns=opens.columns)
+    first_scored = scores.notna().any(axis=1).to_numpy().argmax()
+    opens = opens.iloc[first_scored:]
+    scores = scores.iloc[first_scored:]
+    targets = top_k_weights(scores, config.portfolio)
+    result = run_backtest(targets, opens, config.backtest)
+    bench = run_backtest(buy_and_hold_weights(opens.index, opens.columns), opens, config.backtest)
+    task.done()
+
+    periods = _periods_per_year(result.returns.index, interval)
+    scored = wf.scores.notna()
+    prediction = {
+        "auc": auc(panel.target[scored], wf.scores[scored]),
+        "ic": information_coefficient(
+            panel.forward_return[scored],
+            wf.scores[scored],
+            by=panel.timestamps[scored.to_numpy()],
+        ),
+        "oos_rows": float(scored.sum()),
+        "folds": float(len(wf.folds)),
+    }
+    return StrategyRun(
+        name=name,
+        panel=panel,
+        walk_forward=wf,
+        backtest=result,
+        benchmark=bench,
+        metrics=performance(result, periods, config.backtest.initial_capital),
+        benchmark_metrics=performance(bench, periods, config.backtest.initial_capital),
+        prediction_metrics=prediction,
+    )
+
+
+def _periods_per_year(index: pd.Index, interval: Interval) -> float:
+    """Return bars per year measured from the index itself (252 for US equities, 365 crypto)."""
+    stamps = pd.DatetimeIndex(index)
+    if len(stamps) < 2:
+        return interval.periods_per_year
+    span_years = (stamps[-1] - stamps[0]).total_seconds() / (365.25 * 86400)
+    return float((len(stamps) - 1) / span_years) if span_years > 0 else interval.periods_per_year
+
+
+__all__ = ["StrategyRun", "align_opens", "make_splitter", "run_strategy"]
