@@ -6,6 +6,8 @@ A user's mistake ends with one line on stderr and a non-zero exit code, never a 
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -135,6 +137,17 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        # A bug, not a user mistake: keep the traceback for the log and for ALPHAFORGE_DEBUG=1.
+        logging.getLogger("alphaforge").exception("unexpected error")
+        if os.environ.get("ALPHAFORGE_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}. "
+            "This is a bug in AlphaForge; rerun with ALPHAFORGE_DEBUG=1 for the traceback "
+            "and report it."
+        )
+        sys.exit(70)
 
 
 if __name__ == "__main__":

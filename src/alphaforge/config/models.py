@@ -111,7 +111,7 @@ class DemoConfig(_Frozen):
     start: date = date(2012, 1, 1)
     end: date = date(2019, 12, 31)
     signal_strength: float = Field(
-        0.04, ge=0, description="Planted predictable share of daily return variance (0..1)."
+        0.01, ge=0, lt=1, description="Planted predictable share of daily return variance (0..1)."
     )
 
 

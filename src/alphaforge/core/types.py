@@ -53,9 +53,21 @@ class Interval(StrEnum):
     @property
     def nominal(self) -> pd.Timedelta:
         """Return the bar length as a fixed duration (a month counts as 30 days)."""
-        if self == Interval.MO1:
-            return pd.Timedelta(days=30)
-        return pd.Timedelta(**{k: int(v) for k, v in self.offset.kwds.items()})
+        match self:
+            case Interval.M1:
+                return pd.Timedelta(minutes=1)
+            case Interval.M5:
+                return pd.Timedelta(minutes=5)
+            case Interval.M15:
+                return pd.Timedelta(minutes=15)
+            case Interval.H1:
+                return pd.Timedelta(hours=1)
+            case Interval.D1:
+                return pd.Timedelta(days=1)
+            case Interval.W1:
+                return pd.Timedelta(weeks=1)
+            case Interval.MO1:
+                return pd.Timedelta(days=30)
 
     @property
     def is_intraday(self) -> bool:
