@@ -47,6 +47,13 @@ def demo(
         Path | None, typer.Option("--out", help="Write the run here instead of runs/<time>-demo.")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Override run.seed.")] = None,
+    allow_unhealthy: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unhealthy",
+            help="Train even on series below data.min_health_score (recorded in the run).",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Run the whole pipeline offline on bundled data and write a report."""
@@ -56,6 +63,8 @@ def demo(
     cfg = config_from(ctx, config)
     if seed is not None:
         cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"seed": seed})})
+    if allow_unhealthy:
+        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"allow_unhealthy": True})})
     with RichReporter() as reporter:
         outcome = run_demo(cfg, out=out, reporter=reporter)
     _print_summary(outcome.summary)

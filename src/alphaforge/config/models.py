@@ -48,7 +48,7 @@ class ValidationRulesConfig(_Frozen):
 class FeaturesConfig(_Frozen):
     """Which registered features a run computes."""
 
-    names: list[str] | None = Field(None, description="Feature names; None = the default set.")
+    names: list[str] | None = Field(None, description="Feature names; None = every registered.")
 
 
 class LabelsConfig(_Frozen):
@@ -64,22 +64,26 @@ class LabelsConfig(_Frozen):
 class WalkForwardConfig(_Frozen):
     """Rolling purged walk-forward splitting (lengths in calendar months)."""
 
-    train_months: int = Field(12, ge=1)
-    validation_months: int = Field(3, ge=0)
-    test_months: int = Field(1, ge=1)
-    embargo_bars: int = Field(5, ge=0, description="Bars dropped after each test block.")
+    train_months: int = Field(12, ge=1, description="Training block, calendar months.")
+    validation_months: int = Field(
+        3, ge=0, description="Validation block for early stopping; 0 disables it."
+    )
+    test_months: int = Field(1, ge=1, description="Out-of-sample block; the window rolls by it.")
+    embargo_bars: int = Field(
+        5, ge=0, description="Extra bars a fitted label must end before the next block starts."
+    )
 
 
 class ModelConfig(_Frozen):
     """The model trained by the walking skeleton."""
 
     name: str = Field("lightgbm", description="Registered model name.")
-    n_estimators: int = Field(300, ge=1)
-    learning_rate: float = Field(0.03, gt=0)
-    num_leaves: int = Field(15, ge=2)
-    min_child_samples: int = Field(100, ge=1)
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    n_estimators: int = Field(300, ge=1, description="Maximum boosting rounds.")
+    learning_rate: float = Field(0.03, gt=0, description="Shrinkage per round.")
+    num_leaves: int = Field(15, ge=2, description="Leaves per tree.")
+    min_child_samples: int = Field(100, ge=1, description="Minimum rows per leaf.")
+    subsample: float = Field(0.8, gt=0, le=1, description="Row fraction per round.")
+    colsample_bytree: float = Field(0.8, gt=0, le=1, description="Feature fraction per tree.")
     early_stopping_rounds: int = Field(30, ge=0, description="0 disables early stopping.")
 
 
@@ -106,10 +110,10 @@ class BacktestConfig(_Frozen):
 class DemoConfig(_Frozen):
     """The synthetic cross-section the demo models (no package ships a real OHLCV one)."""
 
-    n_symbols: int = Field(24, ge=4)
-    n_sectors: int = Field(4, ge=1)
-    start: date = date(2012, 1, 1)
-    end: date = date(2019, 12, 31)
+    n_symbols: int = Field(24, ge=4, description="Synthetic equities in the cross-section.")
+    n_sectors: int = Field(4, ge=1, description="Sectors they are spread over.")
+    start: date = Field(date(2012, 1, 1), description="First session of the synthetic market.")
+    end: date = Field(date(2019, 12, 31), description="Last session of the synthetic market.")
     signal_strength: float = Field(
         0.01, ge=0, lt=1, description="Planted predictable share of daily return variance (0..1)."
     )
@@ -120,7 +124,9 @@ class RunConfig(_Frozen):
 
     seed: int = Field(42, description="Seed for every random draw of a run.")
     runs_dir: Path = Field(Path("runs"), description="Run directories are created here.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Level of the run log."
+    )
     n_jobs: int = Field(1, ge=1, description="Worker threads for model fitting.")
 
 

@@ -155,6 +155,10 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
     task = reporter.task("real sample series: load, validate, store", total=None)
     real = load_sample_universe(store, "demo_real", config)
     task.done()
+    for symbol, report in real.reports.items():
+        log.info("real series %s: health %.2f, %s", symbol, report.health_score, report.reasons())
+    for symbol, reason in real.errors.items():
+        log.warning("real series %s not loaded: %s", symbol, reason)
 
     task = reporter.task("synthetic market: generate and validate", total=None)
     spec = synthetic_spec(config)
@@ -195,7 +199,11 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
     control = run_strategy(
         "control", control_bars, Interval.D1, config, seed=seed, reporter=reporter
     )
-    warnings = list(gate_warnings) + _control_warnings(control)
+    warnings = (
+        list(gate_warnings)
+        + [f"Real series {s} was not loaded: {r}" for s, r in real.errors.items()]
+        + _control_warnings(control)
+    )
 
     data_rows = (
         _data_rows(real.bars, real.reports, "real", real.origins)

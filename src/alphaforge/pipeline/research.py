@@ -6,6 +6,7 @@ scores -> long/short top-k weights -> backtest at next open with costs -> metric
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ from alphaforge.validation import (
     information_coefficient,
     walk_forward_predict,
 )
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,13 @@ def run_strategy(
     task = reporter.task(f"{name}: features and labels", total=None)
     panel = build_panel(bars_by_symbol, interval, config.labels, config.features.names)
     task.done()
+    log.info(
+        "%s: panel of %d rows x %d features over %d symbols",
+        name,
+        len(panel.X),
+        panel.X.shape[1],
+        len(bars_by_symbol),
+    )
     splitter = splitter or make_splitter(config, interval)
     n_folds = sum(1 for _ in splitter.split(panel.start, panel.end))
     if n_folds == 0:
@@ -123,6 +134,19 @@ def run_strategy(
     bench = run_backtest(buy_and_hold_weights(opens.index, opens.columns), opens, config.backtest)
     task.done()
 
+    for fold in wf.folds:
+        log.info(
+            "%s: fold %d test %s..%s train %d val %d test %d rows, AUC %.4f, %d trees",
+            name,
+            fold.number,
+            fold.test_start.date(),
+            fold.test_end.date(),
+            fold.train_rows,
+            fold.validation_rows,
+            fold.test_rows,
+            fold.test_auc,
+            fold.best_iteration,
+        )
     periods = _periods_per_year(result.returns.index, interval)
     scored = wf.scores.notna()
     prediction = {
@@ -135,13 +159,15 @@ def run_strategy(
         "oos_rows": float(scored.sum()),
         "folds": float(len(wf.folds)),
     }
+    metrics = performance(result, periods, config.backtest.initial_capital)
+    log.info("%s: metrics %s; prediction %s", name, metrics, prediction)
     return StrategyRun(
         name=name,
         panel=panel,
         walk_forward=wf,
         backtest=result,
         benchmark=bench,
-        metrics=performance(result, periods, config.backtest.initial_capital),
+        metrics=metrics,
         benchmark_metrics=performance(bench, periods, config.backtest.initial_capital),
         prediction_metrics=prediction,
     )
