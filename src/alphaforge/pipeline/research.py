@@ -29,7 +29,6 @@ from alphaforge.validation import (
     walk_forward_predict,
 )
 
-
 log = logging.getLogger(__name__)
 
 
