@@ -1,0 +1,113 @@
+"""Time the foundation's hot paths on this machine and print a table.
+
+Run with ``make bench``. Every number is measured here, now, as the median of several repeats.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from alphaforge.config import AppConfig
+from alphaforge.core.types import AssetClass, Interval
+from alphaforge.data.synthetic import SyntheticSpec, generate_market
+from alphaforge.data.validation import validate_bars
+from alphaforge.features import compute
+from alphaforge.pipeline.research import run_strategy
+from alphaforge.storage import BarStore
+
+REPEATS = 5
+
+
+def _median_seconds(work: Callable[[], object], repeats: int = REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    """Run every benchmark and print the table."""
+    spec = SyntheticSpec(
+        n_symbols=24,
+        n_sectors=4,
+        start=date(2012, 1, 1),
+        end=date(2019, 12, 31),
+        interval=Interval.D1,
+        asset_class=AssetClass.STOCK,
+        signal_strength=0.01,
+    )
+    market = generate_market(spec, seed=0)
+    symbol = next(iter(market.bars))
+    bars = market.bars[symbol]
+    instrument = market.instruments[symbol]
+    rows: list[tuple[str, str, float]] = []
+
+    rows.append(
+        (
+            "synthetic market, 24 symbols x 8 years daily",
+            "generate",
+            _median_seconds(lambda: generate_market(spec, seed=1)),
+        )
+    )
+    rows.append(
+        (
+            f"features, 1 symbol x {len(bars)} daily bars",
+            "compute all",
+            _median_seconds(lambda: compute(bars)),
+        )
+    )
+    rows.append(
+        (
+            f"validation, 1 symbol x {len(bars)} daily bars",
+            "validate_bars",
+            _median_seconds(lambda: validate_bars(bars, instrument, Interval.D1)),
+        )
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        store = BarStore(Path(tmp))
+        rows.append(
+            (
+                "bar store, 1 series",
+                "write (atomic)",
+                _median_seconds(lambda: store.write(instrument, Interval.D1, bars, source="bench")),
+            )
+        )
+        rows.append(
+            (
+                "bar store, 1 series",
+                "read",
+                _median_seconds(lambda: store.read(symbol, Interval.D1)),
+            )
+        )
+    config = AppConfig()
+    rows.append(
+        (
+            "research pipeline, 24 symbols x 8 years (72 folds)",
+            "run_strategy",
+            _median_seconds(
+                lambda: run_strategy("bench", market.bars, Interval.D1, config, seed=0), repeats=1
+            ),
+        )
+    )
+
+    table = Table(title="AlphaForge benchmarks (median wall time)")
+    table.add_column("workload")
+    table.add_column("operation")
+    table.add_column("seconds", justify="right")
+    for workload, operation, seconds in rows:
+        table.add_row(workload, operation, f"{seconds:.4f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
