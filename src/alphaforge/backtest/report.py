@@ -19,6 +19,7 @@ from jinja2 import Environment, StrictUndefined
 from alphaforge.backtest.metrics import drawdown_series
 
 PERCENT_KEYS = frozenset({"cagr", "volatility", "max_drawdown", "total_return"})
+COUNT_KEYS = frozenset({"periods", "oos_rows", "folds"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,8 @@ def format_metric(key: str, value: float) -> str:
     if key in PERCENT_KEYS:
         return f"{value * 100:.2f}%"
     if key == "costs":
+        return f"{value:,.0f}"
+    if key in COUNT_KEYS:
         return f"{value:,.0f}"
     return f"{value:.3f}"
 

@@ -138,12 +138,13 @@ def test_several_invalid_values_are_counted(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["run:\n  sede: 7\n", "nonsense_section:\n  a: 1\n"],
+    ("text", "where"),
+    [("run:\n  sede: 7\n", "run.sede"), ("nonsense_section:\n  a: 1\n", "nonsense_section")],
 )
-def test_unknown_key_is_refused(tmp_path: Path, text: str) -> None:
-    with pytest.raises(ConfigError, match="Invalid configuration value"):
+def test_unknown_key_is_refused(tmp_path: Path, text: str, where: str) -> None:
+    with pytest.raises(ConfigError, match="Invalid configuration value") as info:
         _load(_write(tmp_path / "c.yaml", text))
+    assert where in info.value.message
 
 
 def test_unknown_env_key_is_refused() -> None:

@@ -4,9 +4,10 @@ Importing this package registers ``yfinance``, ``csv`` (files) and ``sample`` (o
 shipped inside installed packages).
 """
 
-from alphaforge.data.sources import files, sample, yfinance_source
+from alphaforge.data.sources import files, fred, sample, yfinance_source
 from alphaforge.data.sources.base import SOURCES, DataSource, SourceFactory, create_source
 from alphaforge.data.sources.files import FileSource, import_file, infer_interval
+from alphaforge.data.sources.fred import FredSource
 from alphaforge.data.sources.sample import (
     SAMPLE_CATALOG,
     SampleSeries,
@@ -23,12 +24,14 @@ __all__ = [
     "SOURCES",
     "DataSource",
     "FileSource",
+    "FredSource",
     "SampleSeries",
     "SampleSource",
     "SourceFactory",
     "YFinanceSource",
     "create_source",
     "files",
+    "fred",
     "import_file",
     "infer_interval",
     "sample",
