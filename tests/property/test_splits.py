@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,7 +161,7 @@ def test_every_fold_is_purged_and_embargoed(
     assert [f.test_start for f in folds] == _grid(
         times.start, train_months, validation_months, test_months
     )
-    for a, b in zip(folds, folds[1:], strict=False):
+    for a, b in itertools.pairwise(folds):
         assert b.test_start == a.test_end
     tested = np.concatenate([f.test for f in folds]) if folds else np.empty(0)
     assert len(np.unique(tested)) == len(tested)
@@ -248,9 +249,7 @@ def test_folds_do_not_depend_on_the_time_unit(unit: str) -> None:
     )
     reference = list(splitter.split(times.start, times.end))
     assert len(reference) >= 5
-    other = list(
-        splitter.split(times.start.dt.as_unit(unit), times.end.dt.as_unit(unit))
-    )
+    other = list(splitter.split(times.start.dt.as_unit(unit), times.end.dt.as_unit(unit)))
     assert len(other) == len(reference)
     for a, b in zip(reference, other, strict=True):
         assert a.test_start == b.test_start

@@ -49,7 +49,10 @@ def performance(
         "volatility": volatility,
         "sharpe": sharpe_ratio(r) * math.sqrt(periods_per_year),
         "psr": probabilistic_sharpe_ratio(r),
-        "max_drawdown": max_drawdown(result.equity),
+        # Start from the initial capital so a loss in the first period counts as a drawdown.
+        "max_drawdown": max_drawdown(
+            pd.concat([pd.Series([initial_capital]), result.equity], ignore_index=True)
+        ),
         "turnover": float(result.turnover.sum() / years) if n else float("nan"),
         "costs": float(result.costs.sum()),
         "total_return": float(total_return),

@@ -132,8 +132,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def main() -> None:
     """Entry point: run the app and turn user errors into one line and an exit code."""
+    # Warnings belong in run logs, not on the terminal beside the one-line error.
+    logging.getLogger("alphaforge").addHandler(logging.NullHandler())
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except AlphaForgeError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc.one_line()}", markup=True)
         sys.exit(exc.exit_code)
@@ -157,6 +159,7 @@ def main() -> None:
             "and report it."
         )
         sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

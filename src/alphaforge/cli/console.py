@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from types import TracebackType
 
 from rich.console import Console
@@ -17,8 +18,9 @@ from rich.progress import (
 
 from alphaforge.core.progress import Task
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Piped output gets a wide console so tables are not truncated; errors never wrap (one line).
+console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _RichTask:

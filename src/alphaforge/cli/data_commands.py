@@ -121,7 +121,8 @@ def fetch(
             result.entry.end[:10],
             "n/a" if health is None else f"{health:.2f}",
         )
-    console.print(table)
+    if outcome.results:
+        console.print(table)
     for symbol, reason in outcome.errors.items():
         err_console.print(f"[bold red]error:[/bold red] {symbol}: {reason}")
     if outcome.errors:

@@ -17,8 +17,8 @@ def top_k_weights(scores: pd.DataFrame, config: PortfolioConfig) -> pd.DataFrame
         Bars x symbols; higher means more attractive; NaN means "not scored" (not held).
     config
         ``top_k`` names long (and, with ``long_short``, ``top_k`` short), each leg equally
-        weighted, ``gross_exposure`` as the sum of absolute weights; targets are set every
-        ``rebalance_every`` bars, counted from the first scored bar.
+        weighted, ``gross_exposure`` as the sum of absolute weights; targets are set on every
+        ``rebalance_every``-th bar that has at least one score, counted from the first one.
 
     Returns
     -------

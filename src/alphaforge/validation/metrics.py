@@ -35,10 +35,11 @@ def information_coefficient(
     ).dropna()
     if frame.empty:
         return float("nan")
+    # A period where either side is constant has no defined correlation: skip it.
     per_period = [
         group["r"].corr(group["s"], method=method)
         for _, group in frame.groupby("t", sort=True)
-        if len(group) >= 3
+        if len(group) >= 3 and group["r"].nunique() > 1 and group["s"].nunique() > 1
     ]
     values = np.asarray(per_period, dtype=np.float64)
     values = values[np.isfinite(values)]

@@ -69,8 +69,9 @@ class PurgedWalkForward:
         self, start: pd.Series | pd.DatetimeIndex, end: pd.Series | pd.DatetimeIndex
     ) -> Iterator[Fold]:
         """Yield folds over rows with decision times ``start`` and label end times ``end``."""
-        starts = pd.DatetimeIndex(start)
-        ends = pd.DatetimeIndex(end)
+        # Compare in nanoseconds whatever unit the caller's index uses.
+        starts = pd.DatetimeIndex(start).as_unit("ns")
+        ends = pd.DatetimeIndex(end).as_unit("ns")
         if len(starts) != len(ends):
             raise ValueError("start and end must have the same length")
         if len(starts) == 0:

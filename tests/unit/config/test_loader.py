@@ -63,9 +63,7 @@ def test_dotenv_overrides_yaml(tmp_path: Path) -> None:
 
 def test_environment_overrides_dotenv(tmp_path: Path) -> None:
     yml = _write(tmp_path / "c.yaml", "run:\n  seed: 7\n")
-    env_file = _write(
-        tmp_path / ".env", "ALPHAFORGE_RUN__SEED=8\nALPHAFORGE_PORTFOLIO__TOP_K=2\n"
-    )
+    env_file = _write(tmp_path / ".env", "ALPHAFORGE_RUN__SEED=8\nALPHAFORGE_PORTFOLIO__TOP_K=2\n")
     cfg = _load(yml, environ={"ALPHAFORGE_RUN__SEED": "9"}, dotenv_path=env_file)
     assert cfg.run.seed == 9
     assert cfg.portfolio.top_k == 2

@@ -30,7 +30,7 @@ from alphaforge.core import (
 def _bars(n: int = 5, *, unit: str = "ns") -> pd.DataFrame:
     index = pd.date_range("2024-01-01", periods=n, freq="D", tz="UTC", name="timestamp")
     base = np.arange(1.0, n + 1.0)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "open": 100.0 + base,
             "high": 102.0 + base,
@@ -40,7 +40,6 @@ def _bars(n: int = 5, *, unit: str = "ns") -> pd.DataFrame:
         },
         index=index.as_unit(unit),
     )
-    return frame
 
 
 # --- Interval ---------------------------------------------------------------------------------

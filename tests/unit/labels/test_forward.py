@@ -195,3 +195,13 @@ def test_label_end_is_after_start(
     assert labels.values.iloc[n - n_missing :].isna().all()
     assert labels.values.iloc[: max(n - n_missing, 0)].notna().all()
     assert int(known.sum()) == max(n - n_missing, 0)
+
+
+def test_time_unit_of_the_index_does_not_change_labels() -> None:
+    ns = forward_log_return(_bars(), Interval.D1, 2, exit="close")
+    bars = _bars()
+    bars.index = bars.index.as_unit("us")
+    us = forward_log_return(bars, Interval.D1, 2, exit="close")
+    np.testing.assert_array_equal(us.values.to_numpy(), ns.values.to_numpy())
+    assert list(us.start) == list(ns.start)
+    assert [str(x) for x in us.end] == [str(x) for x in ns.end]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -98,7 +99,7 @@ def test_psr_normal_iid_is_close_to_the_textbook_z() -> None:
 def test_psr_decreases_with_the_benchmark() -> None:
     x = np.random.default_rng(4).normal(0.001, 0.01, 400)
     values = [probabilistic_sharpe_ratio(x, b) for b in (-0.1, 0.0, 0.05, 0.1, 0.2)]
-    assert all(a > b for a, b in zip(values, values[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(values))
 
 
 def test_psr_grows_with_sample_length_for_a_fixed_positive_sharpe() -> None:
