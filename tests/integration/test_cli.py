@@ -149,29 +149,34 @@ def test_demo_stdout_says_where_the_report_is(demo_run: DemoRun) -> None:
     # The results table lists every headline metric for the strategy and the control.
     rows = {row[0]: row for row in table_rows(demo_run.result.stdout)}
     for key in METRIC_KEYS:
-        assert key in rows and len(rows[key]) == 3, demo_run.result.stdout
+        assert key in rows, demo_run.result.stdout
+        assert len(rows[key]) == 3, demo_run.result.stdout
 
 
 def _assert_metrics(metrics: dict[str, Any], where: str) -> None:
     for key in METRIC_KEYS:
         assert key in metrics, f"{where}: no {key}"
         value = metrics[key]
-        assert isinstance(value, int | float) and math.isfinite(value), f"{where}.{key}={value}"
+        assert isinstance(value, int | float), f"{where}.{key}={value!r}"
+        assert math.isfinite(value), f"{where}.{key}={value!r}"
     assert metrics["max_drawdown"] <= 0.0, where
     assert metrics["volatility"] >= 0.0, where
     assert 0.0 <= metrics["psr"] <= 1.0, where
-    assert metrics["turnover"] >= 0.0 and metrics["costs"] >= 0.0, where
+    assert metrics["turnover"] >= 0.0, where
+    assert metrics["costs"] >= 0.0, where
 
 
 def _assert_data_record(data: dict[str, Any]) -> None:
     assert {"real", "strategy", "control"} <= set(data)
     assert {"^GSPC", "GOOG"} <= set(data["real"])
-    assert len(data["strategy"]) == 8 and len(data["control"]) == 8  # fast.yaml: n_symbols 8
+    assert len(data["strategy"]) == 8  # fast.yaml: demo.n_symbols
+    assert len(data["control"]) == 8
     for group, series in data.items():
         assert series, group
         for symbol, record in series.items():
             where = f"{group}:{symbol}"
-            assert record["start"] and record["end"], where
+            assert record["start"], where
+            assert record["end"], where
             assert record["start"] <= record["end"], where
             assert record["rows"] > 0, where
             assert re.fullmatch(r"[0-9a-f]{64}", record["content_hash"]), where
@@ -198,7 +203,8 @@ def test_demo_manifest_records_everything_needed_to_reproduce(demo_run: DemoRun)
     assert manifest["command"] == "demo"
     assert manifest["config"] == summary["config"]
     assert manifest["seed"] == 42
-    assert manifest["seeds"] and all(isinstance(v, int) for v in manifest["seeds"].values())
+    assert manifest["seeds"]
+    assert all(isinstance(v, int) for v in manifest["seeds"].values())
     assert manifest["data"] == summary["data"]
     _assert_data_record(manifest["data"])
     packages = manifest["packages"]
@@ -215,7 +221,8 @@ def test_demo_report_labels_data_shows_control_and_embeds_plotly(demo_run: DemoR
     assert re.search(r'class="tag-real">real<', html)
     assert re.search(r'class="tag-synthetic">synthetic<', html)
     assert "<th>control</th>" in html
-    assert "plotly-graph-div" in html and "Plotly.newPlot" in html
+    assert "plotly-graph-div" in html
+    assert "Plotly.newPlot" in html
     # plotly.js is embedded, not loaded from a CDN: the report works offline.
     assert not re.search(r"<script[^>]+src=[\"']https?:", html)
 
@@ -321,7 +328,7 @@ def test_config_from_alphaforge_config_variable(
     assert shown["walk_forward"]["test_months"] == 3
 
 
-@pytest.mark.parametrize("position", ["before", "after"])
+@pytest.mark.parametrize("position", ["before", pytest.param("after", marks=pytest.mark.slow)])
 def test_config_option_beats_alphaforge_config_variable(
     run_cli: RunCli, fast_config: Path, tmp_path: Path, position: str
 ) -> None:
@@ -410,26 +417,28 @@ def test_import_csv_without_close_column_fails_in_one_line(
     run_cli: RunCli, fast_config: Path, tmp_path: Path
 ) -> None:
     write_bars_csv(tmp_path / "bad.csv", header="DATE,Open,HIGH,low,Volume")
-    result = run_cli(
-        ["data", "import", "bad.csv", "--symbol", "BAD", "--config", fast_config], tmp_path
-    )
-    assert_one_line_error(result, "missing column(s) close", "bad.csv", "volume is optional")
-    listed = run_cli(["data", "list", "--config", fast_config], tmp_path)
-    assert_ok(listed)
-    assert "is empty" in listed.stdout
-
-
-def test_error_stays_on_one_line_in_a_narrow_or_unknown_terminal(
-    run_cli: RunCli, fast_config: Path, tmp_path: Path
-) -> None:
-    # Without COLUMNS rich assumes 80 columns when stderr is not a terminal.
-    write_bars_csv(tmp_path / "bad.csv", header="DATE,Open,HIGH,low,Volume")
+    # Without COLUMNS rich assumes 80 columns when stderr is not a terminal: the error, longer
+    # than that, must still come out as one line.
     result = run_cli(
         ["data", "import", "bad.csv", "--symbol", "BAD", "--config", fast_config],
         tmp_path,
         env={"COLUMNS": None},
     )
-    assert_one_line_error(result, "missing column(s) close", "volume is optional")
+    assert_one_line_error(result, "missing column(s) close", "bad.csv", "volume is optional")
+    assert not list(tmp_path.glob("store/**/*.parquet")), "bars stored despite the error"
+
+
+def test_import_prints_a_symbol_with_brackets_as_typed(
+    run_cli: RunCli, fast_config: Path, tmp_path: Path
+) -> None:
+    # Symbols and paths are user text, not rich markup: "[/b]" must neither crash the
+    # command after the bars are stored nor vanish from the output.
+    rows = write_bars_csv(tmp_path / "xyz.csv")
+    result = run_cli(
+        ["data", "import", "xyz.csv", "--symbol", "Z[/b]", "-c", fast_config], tmp_path
+    )
+    assert_ok(result)
+    assert f"Stored {rows} bars of Z[/b]" in result.stdout
 
 
 def test_fetch_sample_stores_then_fetches_nothing_new(
@@ -484,19 +493,24 @@ def test_fetch_range_without_bars_exits_non_zero(
 ) -> None:
     # GOOG's sample series ends in 2013: the per-symbol failure must fail the command.
     result = run_cli(
-        ["data", "fetch", "--source", "sample", "GOOG", "--start", "2020-01-01"]
-        + ["--end", "2020-12-31", "--config", fast_config],
+        [
+            *("data", "fetch", "--source", "sample", "GOOG"),
+            *("--start", "2020-01-01", "--end", "2020-12-31", "--config", fast_config),
+        ],
         tmp_path,
     )
     assert_one_line_error(result, "GOOG", "no bars between 2020-01-01 and 2020-12-31")
 
 
+@pytest.mark.slow
 def test_validate_exits_non_zero_on_store_integrity_problem(
     run_cli: RunCli, fast_config: Path, tmp_path: Path
 ) -> None:
-    assert_ok(
-        run_cli(["data", "fetch", "--source", "sample", "GOOG", "--config", fast_config], tmp_path)
+    write_bars_csv(tmp_path / "xyz.csv")
+    imported = run_cli(
+        ["data", "import", "xyz.csv", "--symbol", "XYZ", "-c", fast_config], tmp_path
     )
+    assert_ok(imported)
     manifest = tmp_path / "store" / "manifest.json"
     loaded = json.loads(manifest.read_text(encoding="utf-8"))
     (entry,) = loaded["series"].values()
@@ -504,7 +518,8 @@ def test_validate_exits_non_zero_on_store_integrity_problem(
     manifest.write_text(json.dumps(loaded), encoding="utf-8")
     result = run_cli(["data", "validate", "--config", fast_config], tmp_path)
     assert_no_traceback(result)
-    assert "integrity" in result.stderr and "GOOG" in result.stderr
+    assert "integrity" in result.stderr
+    assert "XYZ" in result.stderr
     assert result.returncode != 0, f"exit 0 with an integrity problem\n{result.stderr}"
 
 
@@ -516,6 +531,7 @@ class Mistake(NamedTuple):
     fragments: tuple[str, ...]
     env: dict[str, str] | None = None
     files: dict[str, str] | None = None
+    slow: bool = False  # variations of a covered mistake, run with -m slow
 
 
 FAST = "{fast}"  # replaced by the fast configuration's path
@@ -542,20 +558,33 @@ MISTAKES: dict[str, Mistake] = {
         ["data", "import", "good.csv", "--symbol", "X", "--asset-class", "bond", "-c", FAST],
         ("Unknown asset class 'bond'", "Use one of stock"),
         files={"good.csv": GOOD_CSV},
+        slow=True,
     ),
     "bad-date": Mistake(
         ["data", "fetch", "--source", "sample", "GOOG", "--start", "2020-13-01"],
         ("Invalid date '2020-13-01'", "YYYY-MM-DD"),
     ),
     "start-after-end": Mistake(
-        ["data", "fetch", "--source", "sample", "GOOG", "--start", "2020-02-01"]
-        + ["--end", "2020-01-01"],
+        [
+            "data",
+            "fetch",
+            "--source",
+            "sample",
+            "GOOG",
+            "--start",
+            "2020-02-01",
+            "--end",
+            "2020-01-01",
+        ],
         ("Start 2020-02-01 is after end 2020-01-01", "Swap --start and --end"),
+        slow=True,
     ),
     "unknown-source": Mistake(
-        ["data", "fetch", "--source", "nosuch", "GOOG"], ("Unknown data source 'nosuch'",)
+        ["data", "fetch", "--source", "nosuch", "GOOG"],
+        ("Unknown data source 'nosuch'",),
+        slow=True,
     ),
-    "nothing-to-fetch": Mistake(["data", "fetch"], ("Nothing to fetch", "--universe")),
+    "nothing-to-fetch": Mistake(["data", "fetch"], ("Nothing to fetch", "--universe"), slow=True),
     "seed-not-an-integer": Mistake(
         ["config", "show"], ("run.seed", "ALPHAFORGE_"), env={"ALPHAFORGE_RUN__SEED": "abc"}
     ),
@@ -570,12 +599,13 @@ MISTAKES: dict[str, Mistake] = {
         files={"bad.yaml": "portfolio: {topk: 3}\n"},
     ),
     "unknown-env-key": Mistake(
-        ["config", "show"], ("run.nope",), env={"ALPHAFORGE_RUN__NOPE": "1"}
+        ["config", "show"], ("run.nope",), env={"ALPHAFORGE_RUN__NOPE": "1"}, slow=True
     ),
     "env-not-a-setting": Mistake(
         ["config", "show"],
         ("ALPHAFORGE_NOPE", "ALPHAFORGE_<SECTION>__<FIELD>"),
         env={"ALPHAFORGE_NOPE": "1"},
+        slow=True,
     ),
     "missing-config-file": Mistake(
         ["--config", "missing.yaml", "config", "show"], ("missing.yaml", "does not exist")
@@ -584,32 +614,39 @@ MISTAKES: dict[str, Mistake] = {
         ["config", "show"],
         ("missing.yaml", "does not exist"),
         env={"ALPHAFORGE_CONFIG": "missing.yaml"},
+        slow=True,
     ),
     "invalid-yaml": Mistake(
         ["config", "show", "--config", "bad.yaml"],
         ("bad.yaml", "not valid YAML", "Fix its syntax"),
         files={"bad.yaml": "portfolio: [\n"},
+        slow=True,
     ),
     "secrets-in-yaml": Mistake(
         ["config", "show", "--config", "bad.yaml"],
         ("'secrets' section", "ALPHAFORGE_SECRETS__"),
         files={"bad.yaml": "secrets: {alpaca_api_key: abc}\n"},
+        slow=True,
     ),
     "reproduce-folder-not-a-run": Mistake(
         ["reproduce", "notarun"], ("manifest.json", "does not exist"), files={"notarun/x": ""}
     ),
-    "reproduce-missing-folder": Mistake(["reproduce", "nowhere"], ("nowhere", "not a directory")),
+    "reproduce-missing-folder": Mistake(
+        ["reproduce", "nowhere"], ("nowhere", "not a directory"), slow=True
+    ),
     "validate-symbol-not-stored": Mistake(
-        ["data", "validate", "NOPE", "-c", FAST], ("Not in the store: NOPE",)
+        ["data", "validate", "NOPE", "-c", FAST], ("Not in the store: NOPE",), slow=True
     ),
     "import-missing-file": Mistake(
         ["data", "import", "nofile.csv", "--symbol", "Q", "-c", FAST],
         ("nofile.csv", "does not exist"),
+        slow=True,
     ),
     "demo-out-not-empty": Mistake(
         ["demo", "--config", FAST, "--out", "full"],
         ("full is not empty", "--out"),
         files={"full/keep.txt": "x"},
+        slow=True,
     ),
     "store-dir-is-a-file": Mistake(
         ["data", "list"],
@@ -624,11 +661,18 @@ MISTAKES: dict[str, Mistake] = {
     "path-with-brackets": Mistake(
         ["data", "import", "prices[old].csv", "--symbol", "Q", "-c", FAST],
         ("prices[old].csv", "does not exist"),
+        slow=True,
     ),
 }
 
 
-@pytest.mark.parametrize("name", list(MISTAKES))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=[pytest.mark.slow] if mistake.slow else [])
+        for name, mistake in MISTAKES.items()
+    ],
+)
 def test_user_mistake_ends_in_one_line_and_non_zero_exit(
     run_cli: RunCli, fast_config: Path, tmp_path: Path, name: str
 ) -> None:

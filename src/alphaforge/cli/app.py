@@ -15,10 +15,11 @@ from typing import Annotated, Any
 import click
 import typer
 import yaml
+from rich.text import Text
 
-from alphaforge.cli.console import console, err_console
+from alphaforge.cli.console import cells, console, err_console, print_error, print_warning
 from alphaforge.cli.data_commands import data_app
-from alphaforge.cli.options import ConfigOption, config_from
+from alphaforge.cli.options import ConfigOption, GlobalConfigOption, config_from
 from alphaforge.config import masked_dump
 from alphaforge.core.errors import AlphaForgeError
 
@@ -35,7 +36,7 @@ app.add_typer(config_app, name="config")
 
 
 @app.callback()
-def main_options(ctx: typer.Context, config: ConfigOption = None) -> None:
+def main_options(ctx: typer.Context, config: GlobalConfigOption = None) -> None:
     """Options that apply to every command."""
     ctx.obj = {"config": config}
 
@@ -68,7 +69,7 @@ def demo(
     with RichReporter() as reporter:
         outcome = run_demo(cfg, out=out, reporter=reporter)
     _print_summary(outcome.summary)
-    console.print(f"\nReport: [bold]{outcome.run.report}[/bold]")
+    console.print(Text.assemble("\nReport: ", (str(outcome.run.report), "bold")))
     console.print(f"Run directory: {outcome.run.path}")
 
 
@@ -92,11 +93,17 @@ def reproduce(
         table.add_column(column, justify="right" if column not in ("section", "metric") else "left")
     for row in result.rows:
         table.add_row(
-            row.section, row.metric, _fmt(row.original), _fmt(row.reproduced), _fmt(row.difference)
+            *cells(
+                row.section,
+                row.metric,
+                _fmt(row.original),
+                _fmt(row.reproduced),
+                _fmt(row.difference),
+            )
         )
     console.print(table)
     for note in result.notes:
-        console.print(f"[yellow]{note}[/yellow]")
+        print_warning(note)
     verdict = "identical" if result.identical else "DIFFERENT"
     console.print(f"Metrics are {verdict}. New run: {result.new_run}")
 
@@ -124,10 +131,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
     table.add_column("strategy", justify="right")
     table.add_column("control (random walk)", justify="right")
     for key in ("cagr", "volatility", "sharpe", "psr", "max_drawdown", "turnover", "costs"):
-        table.add_row(key, _fmt(metrics.get(key)), _fmt(control["metrics"].get(key)))
+        table.add_row(*cells(key, _fmt(metrics.get(key)), _fmt(control["metrics"].get(key))))
     console.print(table)
     for warning in summary.get("warnings") or []:
-        err_console.print(f"[bold yellow]warning:[/bold yellow] {warning}")
+        print_warning(warning)
 
 
 def main() -> None:
@@ -137,7 +144,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except AlphaForgeError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc.one_line()}", markup=True)
+        print_error(exc.one_line())
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         err_console.print("aborted")
@@ -145,6 +152,13 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # The file system refused (a store path that is a file, a read-only folder, a full disk).
+        where = f" ({exc.filename})" if exc.filename else ""
+        print_error(
+            f"{exc.strerror or exc}{where}.",
+        )
+        sys.exit(74)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
@@ -153,10 +167,10 @@ def main() -> None:
         logging.getLogger("alphaforge").exception("unexpected error")
         if os.environ.get("ALPHAFORGE_DEBUG"):
             raise
-        err_console.print(
-            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}. "
-            "This is a bug in AlphaForge; rerun with ALPHAFORGE_DEBUG=1 for the traceback "
-            "and report it."
+        print_error(
+            f"{type(exc).__name__}: {exc}. This is a bug in AlphaForge; rerun with "
+            "ALPHAFORGE_DEBUG=1 for the traceback and report it.",
+            label="internal error",
         )
         sys.exit(70)
     sys.exit(code if isinstance(code, int) else 0)

@@ -15,12 +15,31 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from alphaforge.core.progress import Task
 
 # Piped output gets a wide console so tables are not truncated; errors never wrap (one line).
-console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup is off: symbols, paths and messages are the user's text ("X[/b]" is a valid name).
+console = Console(
+    stderr=False, highlight=False, markup=False, width=None if sys.stdout.isatty() else 200
+)
+err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+
+def print_error(message: str, *, label: str = "error") -> None:
+    """Print ``label: message`` on one line of stderr."""
+    err_console.print(Text.assemble((f"{label}:", "bold red"), " ", message))
+
+
+def print_warning(message: str) -> None:
+    """Print ``warning: message`` on one line of stderr."""
+    err_console.print(Text.assemble(("warning:", "bold yellow"), " ", message))
+
+
+def cells(*values: object) -> list[Text]:
+    """Return table cells that show ``values`` literally (no markup)."""
+    return [Text(str(v)) for v in values]
 
 
 class _RichTask:
@@ -43,7 +62,7 @@ class RichReporter:
     def __init__(self) -> None:
         self._progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),

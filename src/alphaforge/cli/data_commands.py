@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from alphaforge.cli.console import RichReporter, console, err_console
+from alphaforge.cli.console import RichReporter, cells, console, print_error
 from alphaforge.cli.options import ConfigOption, config_from
 from alphaforge.core.errors import AlphaForgeError, DataError
 from alphaforge.core.types import AssetClass, Instrument, Interval
@@ -83,6 +83,7 @@ def fetch(
     source_name = source or cfg.data.source
     if not symbols and universe is None:
         raise AlphaForgeError("Nothing to fetch.", hint="Name symbols or pass --universe NAME.")
+    asset = _asset_class(asset_class)
     instruments: list[Instrument] = []
     if universe is not None:
         instruments.extend(load_universe(universe).instruments)
@@ -90,7 +91,7 @@ def fetch(
         if source_name == "sample":
             instruments.append(sample_instrument(symbol))
         else:
-            instruments.append(Instrument(symbol=symbol, asset_class=_asset_class(asset_class)))
+            instruments.append(Instrument(symbol=symbol, asset_class=asset))
     iv = _interval(interval)
     today = datetime.now(UTC).date()
     lo = _date(
@@ -115,16 +116,18 @@ def fetch(
     for symbol, result in outcome.results.items():
         health = result.entry.health_score
         table.add_row(
-            symbol,
-            str(result.new_rows),
-            result.entry.start[:10],
-            result.entry.end[:10],
-            "n/a" if health is None else f"{health:.2f}",
+            *cells(
+                symbol,
+                result.new_rows,
+                result.entry.start[:10],
+                result.entry.end[:10],
+                "n/a" if health is None else f"{health:.2f}",
+            )
         )
     if outcome.results:
         console.print(table)
     for symbol, reason in outcome.errors.items():
-        err_console.print(f"[bold red]error:[/bold red] {symbol}: {reason}")
+        print_error(f"{symbol}: {reason}")
     if outcome.errors:
         raise typer.Exit(1)
 
@@ -198,7 +201,7 @@ def validate(
     _print_reports(reports)
     problems = store.verify()
     for problem in problems:
-        err_console.print(f"[bold red]integrity:[/bold red] {problem}")
+        print_error(problem, label="integrity")
     if problems:
         raise typer.Exit(1)
 
@@ -230,15 +233,17 @@ def list_(ctx: typer.Context, config: ConfigOption = None) -> None:
         table.add_column(column)
     for e in entries:
         table.add_row(
-            e.key.asset_class.value,
-            e.key.symbol,
-            e.key.interval.value,
-            str(e.rows),
-            e.start[:10],
-            e.end[:10],
-            "n/a" if e.health_score is None else f"{e.health_score:.2f}",
-            e.source,
-            e.content_hash[:12],
+            *cells(
+                e.key.asset_class.value,
+                e.key.symbol,
+                e.key.interval.value,
+                e.rows,
+                e.start[:10],
+                e.end[:10],
+                "n/a" if e.health_score is None else f"{e.health_score:.2f}",
+                e.source,
+                e.content_hash[:12],
+            )
         )
     console.print(table)
 
@@ -249,10 +254,12 @@ def _print_reports(reports: dict[str, ValidationReport]) -> None:
         table.add_column(column)
     for name, report in reports.items():
         table.add_row(
-            name,
-            str(report.rows_in),
-            str(report.rows_out),
-            f"{report.health_score:.2f}" + (" REJECTED" if report.rejected else ""),
-            "\n".join(report.reasons()) or "none",
+            *cells(
+                name,
+                report.rows_in,
+                report.rows_out,
+                f"{report.health_score:.2f}" + (" REJECTED" if report.rejected else ""),
+                "\n".join(report.reasons()) or "none",
+            )
         )
     console.print(table)

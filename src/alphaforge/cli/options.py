@@ -9,13 +9,25 @@ import typer
 
 from alphaforge.config import CONFIG_ENV_VAR, AppConfig, load_config
 
-ConfigOption = Annotated[
+#: ``--config`` before the command's name; falls back to ``$ALPHAFORGE_CONFIG``.
+GlobalConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
         "-c",
         envvar=CONFIG_ENV_VAR,
         help="YAML configuration file (see alphaforge.example.yaml).",
+        show_default=False,
+    ),
+]
+
+#: ``--config`` after the command's name; it wins over the global option and the environment.
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML configuration file (also accepted before the command, or ALPHAFORGE_CONFIG).",
         show_default=False,
     ),
 ]

@@ -22,6 +22,8 @@ from alphaforge.core.errors import ConfigError
 
 ENV_PREFIX = "ALPHAFORGE_"
 CONFIG_ENV_VAR = "ALPHAFORGE_CONFIG"
+#: ALPHAFORGE_ variables that steer the program rather than name a setting.
+CONTROL_ENV_VARS = frozenset({CONFIG_ENV_VAR, "ALPHAFORGE_DEBUG"})
 MASK = "********"
 
 
@@ -55,7 +57,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """Turn ``ALPHAFORGE_SECTION__FIELD=value`` pairs into a nested mapping."""
     nested: dict[str, Any] = {}
     for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV_VAR:
+        if not key.startswith(ENV_PREFIX) or key in CONTROL_ENV_VARS:
             continue
         path = key[len(ENV_PREFIX) :].lower().split("__")
         if len(path) < 2 or not all(path):

@@ -87,7 +87,10 @@ def create_run_dir(runs_dir: Path, command: str, out: Path | None = None) -> Run
     stamp = created.strftime("%Y%m%dT%H%M%SZ")
     if out is not None:
         path = out
-        if path.exists() and any(path.iterdir()):
+        # Never overwrite anything but the log a failed run left behind.
+        if path.exists() and not path.is_dir():
+            raise AlphaForgeError(f"Output path {path} is a file.", hint="Choose a folder.")
+        if path.exists() and any(p.name != LOG for p in path.iterdir()):
             raise AlphaForgeError(
                 f"Output folder {path} is not empty.", hint="Choose a new folder with --out."
             )
