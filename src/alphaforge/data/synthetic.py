@@ -89,7 +89,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.signal import lfilter
 
 from alphaforge.config.models import DataConfig
 from alphaforge.core.bars import BAR_COLUMNS, INDEX_NAME
@@ -458,6 +457,9 @@ def _intraday_activity(layout: _Layout, rng: np.random.Generator) -> FloatArray:
     sd = _INTRADAY_ACTIVITY_SD
     draws = rng.standard_normal(n)
     draws[0] /= np.sqrt(1.0 - phi**2)  # start in the stationary distribution
+    # Imported here: scipy.signal costs most of a second at start-up of every CLI command.
+    from scipy.signal import lfilter
+
     x = np.asarray(lfilter([sd * np.sqrt(1.0 - phi**2)], [1.0, -phi], draws), dtype=np.float64)
     out: FloatArray = np.exp(x - sd**2)
     return out

@@ -26,8 +26,8 @@ from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.service import load_sample_universe, validate_market
 from alphaforge.data.synthetic import SyntheticSpec, generate_market, random_walk_market
-from alphaforge.data.validation import ValidationReport, health_gate
-from alphaforge.pipeline.research import StrategyRun, run_strategy
+from alphaforge.data.validation import ValidationReport
+from alphaforge.pipeline.research import StrategyRun, prepare_training_data, run_strategy
 from alphaforge.pipeline.rundir import (
     RunDir,
     attach_log,
@@ -168,12 +168,13 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
     spec = synthetic_spec(config)
     market = generate_market(spec, seed)
     control_market = random_walk_market(spec, seed + 1)
-    strategy_bars, strategy_reports = validate_market(
-        market.bars, market.instruments, Interval.D1, config
-    )
-    control_bars, control_reports = validate_market(
+    # Only the series the models train on are gated; the others are shown with their scores.
+    strategy_data = prepare_training_data(market.bars, market.instruments, Interval.D1, config)
+    control_data = prepare_training_data(
         control_market.bars, control_market.instruments, Interval.D1, config
     )
+    strategy_bars, strategy_reports = strategy_data.bars, strategy_data.reports
+    control_bars, control_reports = control_data.bars, control_data.reports
     crypto_spec = SyntheticSpec(
         n_symbols=3,
         start=date(2019, 1, 1),
@@ -187,15 +188,7 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
     )
     task.done()
 
-    # Only the series the models train on are gated; the others are shown with their scores.
-    gate_warnings = health_gate(
-        {
-            **{f"strategy:{k}": v for k, v in strategy_reports.items()},
-            **{f"control:{k}": v for k, v in control_reports.items()},
-        },
-        config.data.min_health_score,
-        allow_unhealthy=config.data.allow_unhealthy,
-    )
+    gate_warnings = strategy_data.warnings + [f"control: {w}" for w in control_data.warnings]
 
     strategy = run_strategy(
         "strategy", strategy_bars, Interval.D1, config, seed=seed, reporter=reporter

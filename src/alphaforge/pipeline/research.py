@@ -16,7 +16,9 @@ from alphaforge.backtest import BacktestResult, performance, run_backtest
 from alphaforge.config import AppConfig
 from alphaforge.core.errors import DataError
 from alphaforge.core.progress import SILENT, Reporter
-from alphaforge.core.types import Interval
+from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.service import validate_market
+from alphaforge.data.validation import ValidationReport, health_gate
 from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel, build_panel
@@ -44,6 +46,34 @@ class StrategyRun:
     metrics: dict[str, float]
     benchmark_metrics: dict[str, float]
     prediction_metrics: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingData:
+    """Validated bars of a universe that passed the data-health gate."""
+
+    bars: dict[str, pd.DataFrame]
+    reports: dict[str, ValidationReport]
+    warnings: list[str]
+
+
+def prepare_training_data(
+    raw: Mapping[str, pd.DataFrame],
+    instruments: Mapping[str, Instrument],
+    interval: Interval,
+    config: AppConfig,
+) -> TrainingData:
+    """Validate a universe and apply the data-health gate before anything is trained on it.
+
+    Raises :class:`~alphaforge.core.errors.DataHealthError` listing every series below
+    ``data.min_health_score`` with its reasons, unless ``data.allow_unhealthy`` is set; then the
+    returned warnings record the override. A rejected series is always refused.
+    """
+    bars, reports = validate_market(raw, instruments, interval, config)
+    warnings = health_gate(
+        reports, config.data.min_health_score, allow_unhealthy=config.data.allow_unhealthy
+    )
+    return TrainingData(bars, reports, warnings)
 
 
 def align_opens(bars_by_symbol: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -181,4 +211,11 @@ def _periods_per_year(index: pd.Index, interval: Interval) -> float:
     return float((len(stamps) - 1) / span_years) if span_years > 0 else interval.periods_per_year
 
 
-__all__ = ["StrategyRun", "align_opens", "make_splitter", "run_strategy"]
+__all__ = [
+    "StrategyRun",
+    "TrainingData",
+    "align_opens",
+    "make_splitter",
+    "prepare_training_data",
+    "run_strategy",
+]
