@@ -263,3 +263,35 @@ def _print_reports(reports: dict[str, ValidationReport]) -> None:
             )
         )
     console.print(table)
+
+
+@data_app.command("query")
+def query(
+    ctx: typer.Context,
+    sql: Annotated[str, typer.Argument(help="DuckDB SQL over the views `bars` and `series`.")],
+    limit: Annotated[int, typer.Option(help="Rows shown at most.")] = 50,
+    config: ConfigOption = None,
+) -> None:
+    """Query the whole store with SQL (DuckDB): SELECT symbol, count(*) FROM bars GROUP BY 1."""
+    import duckdb
+
+    cfg = config_from(ctx, config)
+    store = BarStore(cfg.data.store_dir)
+    if not store.entries():
+        raise DataError(
+            f"The store at {cfg.data.store_dir} is empty.",
+            hint="Run alphaforge data fetch or data import first.",
+        )
+    try:
+        result = store.query(sql)
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"The query failed: {first_line}", hint="Check the SQL.") from None
+    table = Table(
+        title=f"{len(result)} row(s)" + (f", first {limit}" if len(result) > limit else "")
+    )
+    for column in result.columns:
+        table.add_column(str(column))
+    for row in result.head(limit).itertuples(index=False):
+        table.add_row(*cells(*row))
+    console.print(table)

@@ -23,7 +23,7 @@ from alphaforge.backtest import CurveSet, DataRow, ReportContent, render_report
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bars import content_hash
 from alphaforge.core.progress import SILENT, Reporter
-from alphaforge.core.types import AssetClass, Instrument, Interval
+from alphaforge.core.types import AssetClass, Interval
 from alphaforge.data.service import load_sample_universe, validate_market
 from alphaforge.data.synthetic import SyntheticSpec, generate_market, random_walk_market
 from alphaforge.data.validation import ValidationReport
@@ -312,4 +312,4 @@ def _control_warnings(control: StrategyRun, horizon: int) -> list[str]:
     return warnings
 
 
-__all__ = ["DemoOutcome", "Instrument", "run_demo", "synthetic_spec"]
+__all__ = ["DemoOutcome", "run_demo", "synthetic_spec"]
