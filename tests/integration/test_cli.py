@@ -146,11 +146,12 @@ def test_demo_stdout_says_where_the_report_is(demo_run: DemoRun) -> None:
     assert len(lines) == 1, demo_run.result.stdout
     shown = Path(lines[0].split("Report:", 1)[1].strip())
     assert (demo_run.cwd / shown).resolve() == (demo_run.out / "report.html").resolve()
-    # The results table lists every headline metric for the strategy and the control.
+    # The results table lists every headline metric for the strategy, benchmark and control.
     rows = {row[0]: row for row in table_rows(demo_run.result.stdout)}
     for key in METRIC_KEYS:
         assert key in rows, demo_run.result.stdout
-        assert len(rows[key]) == 3, demo_run.result.stdout
+        assert len(rows[key]) == 4, demo_run.result.stdout
+    assert "synthetic" in demo_run.result.stdout
 
 
 def _assert_metrics(metrics: dict[str, Any], where: str) -> None:
@@ -248,6 +249,7 @@ def test_reproduce_gives_identical_metrics(run_cli: RunCli, demo_run: DemoRun) -
     reproduced = json.loads((new_dir / "summary.json").read_text(encoding="utf-8"))
     assert reproduced["metrics"] == original["metrics"]
     assert reproduced["prediction_metrics"] == original["prediction_metrics"]
+    assert reproduced["benchmark_metrics"] == original["benchmark_metrics"]
     assert reproduced["control"]["metrics"] == original["control"]["metrics"]
     assert reproduced["control"]["prediction_metrics"] == original["control"]["prediction_metrics"]
     assert reproduced["data"] == original["data"]
@@ -258,8 +260,10 @@ def test_reproduce_gives_identical_metrics(run_cli: RunCli, demo_run: DemoRun) -
         len(section)
         for section in (
             original["metrics"],
+            original["benchmark_metrics"],
             original["prediction_metrics"],
             original["control"]["metrics"],
+            original["control"]["benchmark_metrics"],
             original["control"]["prediction_metrics"],
         )
     )

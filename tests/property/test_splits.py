@@ -274,3 +274,36 @@ def test_defaults() -> None:
     assert (splitter.train_months, splitter.validation_months, splitter.test_months) == (12, 3, 1)
     assert splitter.embargo == pd.Timedelta(0)
     assert splitter.purge is True
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    horizon=st.integers(1, 10),
+    embargo_bars=st.integers(1, 15),
+)
+def test_an_embargo_in_bars_counts_the_panels_own_bars(
+    seed: int, horizon: int, embargo_bars: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    panel = _panel(rng, n_symbols=3, n_days=220, horizon=horizon, nat_rate=0.0)
+    # Weekend-free grid: drop Saturdays and Sundays so calendar days and bars differ.
+    weekday = panel.start.dt.day_of_week < 5
+    start, end = panel.start[weekday].reset_index(drop=True), panel.end[weekday]
+    end = end.reset_index(drop=True)
+    grid = np.unique(start.array.asi8)
+    splitter = PurgedWalkForward(
+        train_months=2, validation_months=1, test_months=1, embargo_bars=embargo_bars
+    )
+    folds = list(splitter.split(start, end))
+    assert folds
+    for fold in folds:
+        for rows, next_block in (
+            (fold.train, fold.test_start - pd.DateOffset(months=1)),
+            (fold.validation, fold.test_start),
+        ):
+            if len(rows) == 0:
+                continue
+            first_after = int(np.searchsorted(grid, next_block.value, side="left"))
+            limit = grid[first_after - embargo_bars]
+            assert (end.iloc[rows].array.asi8 <= limit).all()

@@ -64,7 +64,7 @@ class ReportContent:
     warnings: Sequence[str] = field(default_factory=list)
 
 
-def format_metric(key: str, value: float) -> str:
+def format_metric(key: str, value: float | None) -> str:
     """Return a metric formatted for people: percentages, money, or three decimals."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"

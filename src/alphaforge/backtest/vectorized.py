@@ -55,16 +55,21 @@ def run_backtest(
     targets
         Target weights decided at each bar's close (see :func:`top_k_weights`).
     opens
-        Open prices on the same index and columns; a missing open earns no return.
+        Open prices on the same index and columns. A missing open (a halt, a dropped bar, a
+        market closed while another trades) cannot be traded at: positions in that name are
+        carried unchanged, and the price move is credited when the next open prints.
     config
         Costs (bps of traded notional) and initial capital.
     """
     if not targets.index.equals(opens.index) or not targets.columns.equals(opens.columns):
         raise ValueError("targets and opens must share index and columns")
     o = opens.to_numpy(np.float64)
+    tradable = np.isfinite(o) & (o > 0)
+    # Value positions at the last printed open, so a move across a gap is not lost.
+    valued = opens.where(tradable).ffill().to_numpy(np.float64)
     asset_ret = np.zeros_like(o)
     with np.errstate(divide="ignore", invalid="ignore"):
-        asset_ret[:-1] = o[1:] / o[:-1] - 1.0
+        asset_ret[:-1] = valued[1:] / valued[:-1] - 1.0
     asset_ret[~np.isfinite(asset_ret)] = 0.0
     t = targets.to_numpy(np.float64)
     n, m = t.shape
@@ -74,11 +79,18 @@ def run_backtest(
     gross = np.zeros(n)
     turnover = np.zeros(n)
     current = np.zeros(m)
+    # Per-name orders not yet filled (NaN = none): a name with no open keeps its position and
+    # its order waits for the next printed open.
+    pending = np.full(m, np.nan)
     for p in range(1, n - 1):
-        target = t[p - 1]
-        if np.isfinite(target).all():
+        if np.isfinite(t[p - 1]).all():
+            pending = t[p - 1].copy()
+        fill = tradable[p] & np.isfinite(pending)
+        if fill.any():
+            target = np.where(fill, pending, current)
             turnover[p] = np.abs(target - current).sum()
-            current = target.copy()
+            current = target
+            pending[fill] = np.nan
         held[p] = current
         r = asset_ret[p]
         gross[p] = float(current @ r)

@@ -124,15 +124,28 @@ def _fmt(value: float | None) -> str:
 def _print_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from alphaforge.backtest.report import format_metric
+
     metrics = summary["metrics"]
     control = summary["control"]
-    table = Table(title="Out-of-sample results, net of costs")
-    table.add_column("metric")
-    table.add_column("strategy", justify="right")
-    table.add_column("control (random walk)", justify="right")
+    table = Table(title="Out-of-sample results, net of costs (strategy universe: SYNTHETIC)")
+    for column in ("metric", "strategy", "benchmark (equal weight)", "control (random walk)"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
     for key in ("cagr", "volatility", "sharpe", "psr", "max_drawdown", "turnover", "costs"):
-        table.add_row(*cells(key, _fmt(metrics.get(key)), _fmt(control["metrics"].get(key))))
+        table.add_row(
+            *cells(
+                key,
+                format_metric(key, metrics.get(key)),
+                format_metric(key, summary["benchmark_metrics"].get(key)),
+                format_metric(key, control["metrics"].get(key)),
+            )
+        )
     console.print(table)
+    strength = summary["config"]["demo"]["signal_strength"]
+    console.print(
+        f"The strategy universe is synthetic with a planted signal explaining {strength:.1%} of "
+        "daily return variance; the control is a random walk. No result here is a promise."
+    )
     for warning in summary.get("warnings") or []:
         print_warning(warning)
 

@@ -71,6 +71,9 @@ def build_panel(
     start = stacked.pop("__start")
     end = stacked.pop("__end")
     median = fwd.groupby(level="timestamp").transform("median")
+    # The target compares a row with its whole cross-section, so it is known only when the
+    # last label of that bar is known (calendars differ: a crypto label can end after a stock's).
+    end = end.groupby(level="timestamp").transform("max")
     target = pd.Series(
         np.where(fwd.notna(), (fwd > median).astype(np.float64), np.nan), index=fwd.index
     )

@@ -39,6 +39,7 @@ from alphaforge.pipeline.rundir import (
     write_json,
 )
 from alphaforge.storage import BarStore
+from alphaforge.validation import probabilistic_sharpe_ratio
 
 log = logging.getLogger(__name__)
 
@@ -296,12 +297,13 @@ def control_auc_threshold(oos_rows: float, horizon: int) -> float:
 
 def _control_warnings(control: StrategyRun, horizon: int) -> list[str]:
     warnings = []
-    psr = control.metrics.get("psr", float("nan"))
+    # Before costs: the cost drag of a busy control would otherwise hide a leak.
+    psr = probabilistic_sharpe_ratio(control.backtest.gross_returns.to_numpy())
     auc = control.prediction_metrics.get("auc", float("nan"))
     threshold = control_auc_threshold(control.prediction_metrics.get("oos_rows", 0.0), horizon)
     if psr > 0.95:
         warnings.append(
-            f"LEAKAGE ALARM: the random-walk control has PSR {psr:.3f} > 0.95. "
+            f"LEAKAGE ALARM: the random-walk control has a gross-of-costs PSR of {psr:.3f} > 0.95. "
             "Treat every result of this run as suspect."
         )
     if auc > threshold:

@@ -69,8 +69,10 @@ def _sections(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
     control = summary.get("control") or {}
     return {
         "metrics": summary.get("metrics") or {},
+        "benchmark": summary.get("benchmark_metrics") or {},
         "prediction": summary.get("prediction_metrics") or {},
         "control.metrics": control.get("metrics") or {},
+        "control.benchmark": control.get("benchmark_metrics") or {},
         "control.prediction": control.get("prediction_metrics") or {},
     }
 

@@ -77,19 +77,23 @@ def prepare_training_data(
 
 
 def align_opens(bars_by_symbol: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Return open prices as bars x symbols on the union of all timestamps."""
-    return pd.DataFrame({s: b["open"] for s, b in bars_by_symbol.items()}).sort_index()
+    """Return open prices as bars x symbols (sorted by name) on the union of all timestamps.
+
+    Sorting the columns makes the portfolio's tie-breaking independent of dict order.
+    """
+    opens = pd.DataFrame({s: b["open"] for s, b in bars_by_symbol.items()}).sort_index()
+    return opens.reindex(columns=sorted(opens.columns))
 
 
 def make_splitter(config: AppConfig, interval: Interval) -> PurgedWalkForward:
-    """Return the configured walk-forward splitter; the embargo is converted from bars."""
+    """Return the configured walk-forward splitter."""
+    del interval  # the embargo is counted on the panel's own bar grid
     wf = config.walk_forward
-    bar = interval.nominal
     return PurgedWalkForward(
         train_months=wf.train_months,
         validation_months=wf.validation_months,
         test_months=wf.test_months,
-        embargo=bar * wf.embargo_bars,
+        embargo_bars=wf.embargo_bars,
     )
 
 

@@ -24,7 +24,8 @@ def top_k_weights(scores: pd.DataFrame, config: PortfolioConfig) -> pd.DataFrame
     -------
     pandas.DataFrame
         Same shape as ``scores``. Rows of rebalance bars hold the targets (0 for names not
-        held); other rows are all NaN, meaning "keep the current positions".
+        held); other rows are all NaN, meaning "keep the current positions". Equal scores are
+        ranked by column position, so callers pass columns in a fixed (sorted) order.
     """
     values = scores.to_numpy(np.float64)
     weights = np.full_like(values, np.nan)

@@ -45,6 +45,9 @@ class PurgedWalkForward:
         Block lengths in calendar months; ``validation_months=0`` disables the validation block.
     embargo
         Extra time a fitted row's label must end before the next block starts.
+    embargo_bars
+        The same margin counted in bars of the panel's own time grid (the distinct decision
+        times), so that weekends and holidays do not shorten it. Both margins apply.
     purge
         Drop fitted rows whose label ends inside a later block. Switching it off exists only so
         that tests can show the control run catches the leak; never use it for research.
@@ -57,12 +60,14 @@ class PurgedWalkForward:
         validation_months: int = 3,
         test_months: int = 1,
         embargo: pd.Timedelta | None = None,
+        embargo_bars: int = 0,
         purge: bool = True,
     ) -> None:
         self.train_months = train_months
         self.validation_months = validation_months
         self.test_months = test_months
         self.embargo = embargo if embargo is not None else pd.Timedelta(0)
+        self.embargo_bars = embargo_bars
         self.purge = purge
 
     def split(
@@ -80,6 +85,7 @@ class PurgedWalkForward:
         # A row with an unknown label end can never be fitted on.
         e = np.where(ends.isna(), np.iinfo(np.int64).max, ends.asi8)
         embargo_ns = int(self.embargo.value)
+        grid = np.unique(s)
         first = starts.min().normalize()
         last = starts.max()
         test_start = first + pd.DateOffset(months=self.train_months + self.validation_months)
@@ -88,9 +94,9 @@ class PurgedWalkForward:
             test_end = test_start + pd.DateOffset(months=self.test_months)
             val_start = test_start - pd.DateOffset(months=self.validation_months)
             train_start = val_start - pd.DateOffset(months=self.train_months)
-            train = self._block(s, e, train_start, val_start, embargo_ns)
+            train = self._block(s, e, train_start, val_start, embargo_ns, grid)
             validation = (
-                self._block(s, e, val_start, test_start, embargo_ns)
+                self._block(s, e, val_start, test_start, embargo_ns, grid)
                 if self.validation_months
                 else np.empty(0, dtype=np.int64)
             )
@@ -101,12 +107,25 @@ class PurgedWalkForward:
             test_start = test_end
 
     def _block(
-        self, s: IntArray, e: IntArray, lo: pd.Timestamp, hi: pd.Timestamp, embargo_ns: int
+        self,
+        s: IntArray,
+        e: IntArray,
+        lo: pd.Timestamp,
+        hi: pd.Timestamp,
+        embargo_ns: int,
+        grid: IntArray,
     ) -> IntArray:
         inside = (s >= lo.value) & (s < hi.value)
         if self.purge:
             # The label must be fully known, with the embargo margin, before the next block.
-            inside &= e <= hi.value - embargo_ns
+            cutoff = hi.value - embargo_ns
+            if self.embargo_bars > 0:
+                # The decision time embargo_bars bars before the next block's first one.
+                first_after = int(np.searchsorted(grid, hi.value, side="left"))
+                earlier = grid[: max(first_after - self.embargo_bars + 1, 0)]
+                bar_cutoff = int(earlier[-1]) if earlier.size else int(grid[0]) - 1
+                cutoff = min(cutoff, bar_cutoff)
+            inside &= e <= cutoff
         else:
             inside &= e != np.iinfo(np.int64).max
         return np.flatnonzero(inside).astype(np.int64)

@@ -155,13 +155,25 @@ def test_flat_book_earns_nothing_and_pays_nothing(fill: float) -> None:
     assert (result.weights == 0).all().all()
 
 
-def test_missing_open_earns_no_return() -> None:
+def test_a_move_across_a_missing_open_is_credited_when_the_next_open_prints() -> None:
     opens = _frame([[100.0], [100.0], [NAN], [120.0], [120.0]], ["A"])
     targets = _frame([[1.0], [NAN], [NAN], [NAN], [NAN]], ["A"])
     config = BacktestConfig(commission_bps=0.0, slippage_bps=0.0)
     result = run_backtest(targets, opens, config)
     assert np.isfinite(result.equity).all()
-    assert result.gross_returns.tolist() == [0.0, 0.0, 0.0]
+    assert result.gross_returns.tolist() == pytest.approx([0.0, 0.2, 0.0])
+    assert result.equity.iloc[-1] == pytest.approx(120_000.0)
+
+
+def test_no_fill_at_a_price_that_never_printed() -> None:
+    # The exit is decided at bar 2 but bar 3 has no open: the order waits for bar 4's open,
+    # so the position takes the -50% move that happened in the gap.
+    opens = _frame([[100.0], [100.0], [100.0], [NAN], [50.0], [50.0], [50.0]], ["A"])
+    targets = _frame([[1.0], [NAN], [0.0], [NAN], [NAN], [NAN], [NAN]], ["A"])
+    config = BacktestConfig(commission_bps=0.0, slippage_bps=0.0)
+    result = run_backtest(targets, opens, config)
+    assert result.turnover.tolist() == [1.0, 0.0, 0.0, 1.0, 0.0]
+    assert result.equity.iloc[-1] == pytest.approx(50_000.0)
 
 
 def test_misaligned_frames_are_refused() -> None:
