@@ -1,4 +1,4 @@
-"""Validate and repair bar frames, score their health, and gate runs on that score.
+"""Validate and repair bar frames and score their health (the gate is in ``data.health``).
 
 :func:`validate_bars` turns a raw provider frame into a canonical bar frame (see
 :mod:`alphaforge.core.bars`) and a :class:`ValidationReport`. Every problem it finds becomes an
@@ -43,7 +43,7 @@ Checks, in order, with what happens to the data
 ``too_few_rows`` / ``too_many_dropped``
     Fewer than 2 rows left, or more than half the input rows dropped: the series is REJECTED
     (count = rows still in the returned frame) and its health score is 0. The repaired frame is
-    still returned for inspection; stores and runs must refuse it (see :func:`health_gate`).
+    still returned for inspection; stores and runs must refuse it (see ``data.health``).
 
 The remaining checks only FLAG; they never change the frame.
 
@@ -111,7 +111,7 @@ import pandas as pd
 
 from alphaforge.config.models import ValidationRulesConfig
 from alphaforge.core.bars import BAR_COLUMNS, INDEX_NAME, PRICE_COLUMNS
-from alphaforge.core.errors import DataError, DataHealthError
+from alphaforge.core.errors import DataError
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.calendars import expected_bars
 
@@ -125,7 +125,6 @@ __all__ = [
     "Action",
     "Issue",
     "ValidationReport",
-    "health_gate",
     "validate_bars",
 ]
 
@@ -779,65 +778,3 @@ def _check_stale(
         f"{_examples(run_starts, interval)}); the feed may be frozen",
         _fraction(n_bars, len(close)),
     )
-
-
-def health_gate(
-    reports: Mapping[str, ValidationReport], min_score: float, *, allow_unhealthy: bool
-) -> list[str]:
-    """Refuse series whose health is below ``min_score``, unless explicitly overridden.
-
-    Parameters
-    ----------
-    reports
-        Validation report per symbol.
-    min_score
-        Lowest acceptable health score, 0..1.
-    allow_unhealthy
-        The user's explicit override: unhealthy (but not rejected) series pass with a warning.
-
-    Returns
-    -------
-    list of str
-        One warning per unhealthy series let through by the override (empty when all pass).
-
-    Raises
-    ------
-    DataHealthError
-        Listing every failing symbol with its score and reasons, when any series scores below
-        ``min_score`` and ``allow_unhealthy`` is False, or when any series was rejected: a
-        rejected series always fails, even with the override.
-    """
-    if not 0.0 <= min_score <= 1.0:
-        raise ValueError(f"min_score must be in [0, 1], got {min_score}")
-    failing = {
-        symbol: report
-        for symbol, report in reports.items()
-        if report.rejected or report.health_score < min_score
-    }
-    if not failing:
-        return []
-    lines = [_describe_failure(symbol, report, min_score) for symbol, report in failing.items()]
-    rejected = sorted(symbol for symbol, report in failing.items() if report.rejected)
-    if rejected or not allow_unhealthy:
-        hint = (
-            f"Rejected series cannot be overridden ({', '.join(rejected)}): re-download them or "
-            "remove them from the universe."
-            if rejected
-            else "Fix or re-download the data, lower data.min_health_score, or override "
-            "explicitly with data.allow_unhealthy (the override is recorded)."
-        )
-        raise DataHealthError(
-            f"Data health gate failed for {len(failing)} series (minimum score "
-            f"{min_score:.2f}): " + " | ".join(lines),
-            hint=hint,
-        )
-    warnings = [f"{line} (allowed by override)" for line in lines]
-    for warning in warnings:
-        logger.warning("health gate overridden: %s", warning)
-    return warnings
-
-
-def _describe_failure(symbol: str, report: ValidationReport, min_score: float) -> str:
-    status = "rejected" if report.rejected else f"below {min_score:.2f}"
-    reasons = "; ".join(report.reasons()) or "no issues recorded"
-    return f"{symbol}: health {report.health_score:.2f} {status} [{reasons}]"

@@ -17,8 +17,9 @@ from alphaforge.config import AppConfig
 from alphaforge.core.errors import DataError
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.health import health_gate
 from alphaforge.data.service import validate_market
-from alphaforge.data.validation import ValidationReport, health_gate
+from alphaforge.data.validation import ValidationReport
 from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel, build_panel

@@ -24,12 +24,12 @@ from alphaforge.core import (
     check_bars,
 )
 from alphaforge.data.calendars import expected_bars
+from alphaforge.data.health import health_gate
 from alphaforge.data.validation import (
     HEALTH_PENALTIES,
     Action,
     Issue,
     ValidationReport,
-    health_gate,
     validate_bars,
 )
 
