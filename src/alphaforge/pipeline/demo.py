@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from alphaforge.backtest import CurveSet, DataRow, ReportContent, render_report
+from alphaforge.backtest import BacktestResult, CurveSet, DataRow, ReportContent, render_report
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bars import content_hash
 from alphaforge.core.progress import SILENT, Reporter
@@ -218,6 +218,7 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         "control benchmark": control.benchmark_metrics,
     }
     dumped = masked_dump(config)
+    capital = config.backtest.initial_capital
     content = ReportContent(
         title="demo",
         run_id=run.run_id,
@@ -227,9 +228,9 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         caveats=CAVEATS,
         metrics=metrics_table,
         curves=[
-            CurveSet("strategy", strategy.backtest.equity),
-            CurveSet("benchmark (equal weight)", strategy.benchmark.equity, "dot"),
-            CurveSet("control", control.backtest.equity, "dash"),
+            CurveSet("strategy", _equity_curve(strategy.backtest, capital)),
+            CurveSet("benchmark (equal weight)", _equity_curve(strategy.benchmark, capital), "dot"),
+            CurveSet("control", _equity_curve(control.backtest, capital), "dash"),
         ],
         fold_auc={
             "strategy": pd.Series({f.test_start: f.test_auc for f in strategy.walk_forward.folds}),
@@ -293,6 +294,17 @@ def control_auc_threshold(oos_rows: float, horizon: int) -> float:
         return 1.0
     se = math.sqrt((oos_rows + 1) / 3.0) / oos_rows * math.sqrt(horizon)
     return 0.5 + max(0.02, 3.0 * se)
+
+
+def _equity_curve(result: BacktestResult, initial_capital: float) -> pd.Series:
+    """Return equity stamped when it is known: the capital at the first open, then each
+    period's closing equity at the next period's open (the last one a bar later)."""
+    index = pd.DatetimeIndex(result.equity.index)
+    if len(index) < 2:
+        return result.equity
+    ends = index[1:].append(pd.DatetimeIndex([index[-1] + (index[-1] - index[-2])]))
+    stamps = pd.DatetimeIndex([index[0]]).append(ends)
+    return pd.Series([initial_capital, *result.equity.to_numpy()], index=stamps, name="equity")
 
 
 def _control_warnings(control: StrategyRun, horizon: int) -> list[str]:
