@@ -3,6 +3,7 @@
 from alphaforge.core.bars import (
     BAR_COLUMNS,
     PRICE_COLUMNS,
+    between_dates,
     check_bars,
     close_times,
     content_hash,
@@ -46,6 +47,7 @@ __all__ = [
     "RegistryError",
     "SourceUnavailableError",
     "UnknownSymbolError",
+    "between_dates",
     "check_bars",
     "close_times",
     "content_hash",

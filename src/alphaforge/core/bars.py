@@ -12,6 +12,7 @@ and every as-of join in AlphaForge uses that close time.
 from __future__ import annotations
 
 import hashlib
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,13 @@ def to_canonical(bars: pd.DataFrame) -> pd.DataFrame:
     # One time unit everywhere: pandas may hand out us or ns indexes, and hashes must agree.
     out.index = index.tz_convert("UTC").as_unit("ns").rename(INDEX_NAME)
     return out
+
+
+def between_dates(bars: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """Return the bars that open within the inclusive UTC dates ``[start, end]``."""
+    first = pd.Timestamp(start.isoformat(), tz="UTC")
+    after = pd.Timestamp((end + timedelta(days=1)).isoformat(), tz="UTC")
+    return bars.loc[(bars.index >= first) & (bars.index < after)]
 
 
 def close_times(index: pd.DatetimeIndex, interval: Interval) -> pd.DatetimeIndex:

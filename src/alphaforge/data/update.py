@@ -36,7 +36,7 @@ from typing import Literal
 
 import pandas as pd
 
-from alphaforge.core.bars import to_canonical
+from alphaforge.core.bars import between_dates, to_canonical
 from alphaforge.core.errors import AlphaForgeError, DataError
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.sources.base import DataSource
@@ -231,10 +231,7 @@ def _check_asset_class(source: DataSource, instrument: Instrument) -> None:
 
 def _clip(bars: pd.DataFrame, lo: date, hi: date) -> pd.DataFrame:
     """Return the canonical bars of ``bars`` that open within the UTC dates ``[lo, hi]``."""
-    frame = to_canonical(bars)
-    first = pd.Timestamp(lo.isoformat(), tz="UTC")
-    after = pd.Timestamp((hi + _ONE_DAY).isoformat(), tz="UTC")
-    return frame.loc[(frame.index >= first) & (frame.index < after)]
+    return between_dates(to_canonical(bars), lo, hi)
 
 
 def _finest_unit(*indexes: pd.DatetimeIndex) -> _Unit:

@@ -30,7 +30,7 @@ import difflib
 import logging
 import re
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from alphaforge.config.models import DataConfig
-from alphaforge.core.bars import BAR_COLUMNS, to_canonical
+from alphaforge.core.bars import BAR_COLUMNS, between_dates, to_canonical
 from alphaforge.core.errors import DataError, UnknownSymbolError
 from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.sources.base import SOURCES, DataSource
@@ -339,8 +339,6 @@ class FileSource:
             For an unreadable file or one whose bars are of another interval.
         """
         interval = Interval(interval)
-        lo = pd.Timestamp(start, tz="UTC")
-        hi = pd.Timestamp(end + timedelta(days=1), tz="UTC")
         out: dict[str, pd.DataFrame] = {}
         for instrument in instruments:
             path = self.path_for(instrument.symbol)
@@ -352,7 +350,7 @@ class FileSource:
                     f"not {interval.value}.",
                     hint=f"Ask for --interval {held.value}.",
                 )
-            out[instrument.symbol] = bars.loc[(bars.index >= lo) & (bars.index < hi)]
+            out[instrument.symbol] = between_dates(bars, start, end)
         return out
 
 

@@ -29,13 +29,13 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
 
 import pandas as pd
 
 from alphaforge.config.models import DataConfig
-from alphaforge.core.bars import BAR_COLUMNS, to_canonical
+from alphaforge.core.bars import BAR_COLUMNS, between_dates, to_canonical
 from alphaforge.core.errors import DataError, UnknownSymbolError
 from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.sources.base import SOURCES, DataSource
@@ -428,8 +428,6 @@ class SampleSource:
         interval = Interval(interval)
         if end < start:
             raise DataError(f"The range ends ({end}) before it starts ({start}).")
-        lo = pd.Timestamp(start, tz="UTC")
-        hi = pd.Timestamp(end + timedelta(days=1), tz="UTC")
         out: dict[str, pd.DataFrame] = {}
         for instrument in instruments:
             series = _lookup(instrument.symbol)
@@ -449,7 +447,7 @@ class SampleSource:
                     f"it has no bars between {start} and {end}.",
                     hint=f"Pick dates between {first} and {last}.",
                 )
-            out[instrument.symbol] = bars.loc[(bars.index >= lo) & (bars.index < hi)]
+            out[instrument.symbol] = between_dates(bars, start, end)
         return out
 
 
