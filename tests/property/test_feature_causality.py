@@ -1,6 +1,12 @@
-"""The generic causality test: every registered feature, random cut times, two futures."""
+"""The generic causality test: every registered feature, four kinds of bars, random cuts.
+
+Daily and intraday, synthetic and real bars (GOOG daily, EURUSD hourly from the offline
+sample source). Session features get an instrument of each asset class they apply to.
+"""
 
 from __future__ import annotations
+
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -8,36 +14,51 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alphaforge.core.types import Instrument
 from alphaforge.features import FEATURES, FeatureSpec
 from alphaforge.features.causality import causality_violations
 from alphaforge.features.registry import BarArrays, FloatArray
+from alphaforge.features.testing import instrument_for, random_bars, real_bars
 
-N_BARS = 420
-
-
-def _bars(seed: int, n: int = N_BARS) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 50.0 * np.exp(np.cumsum(rng.standard_t(4, n) * 0.012))
-    open_ = close * np.exp(rng.normal(0, 0.004, n))
-    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.008, n)))
-    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.008, n)))
-    volume = rng.lognormal(13, 0.5, n)
-    index = pd.date_range("2015-01-01", periods=n, freq="D", tz="UTC", name="timestamp")
-    return pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
-    )
+N_BARS = 700
+KINDS = ("daily", "intraday", "real_daily", "real_intraday")
 
 
+@cache
+def _bars(kind: str, seed: int) -> tuple[pd.DataFrame, Instrument | None]:
+    match kind:
+        case "daily":
+            return random_bars(seed, N_BARS), None
+        case "intraday":
+            return random_bars(seed, N_BARS, freq="5min", volatility=0.002), None
+        case "real_daily":
+            return real_bars("GOOG", N_BARS)
+        case _:
+            return real_bars("EURUSD", N_BARS)
+
+
+def _instrument(spec: FeatureSpec, default: Instrument | None) -> Instrument | None:
+    if spec.asset_classes is None:
+        return default
+    if default is not None and default.asset_class in spec.asset_classes:
+        return default
+    return instrument_for(sorted(spec.asset_classes, key=lambda a: a.value)[0])
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("name", FEATURES.names())
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), data=st.data())
-def test_every_feature_is_causal(name: str, seed: int, data: st.DataObject) -> None:
+def test_every_feature_is_causal(name: str, kind: str, seed: int, data: st.DataObject) -> None:
     spec = FEATURES.get(name)
     cuts = data.draw(
         st.lists(st.integers(spec.warmup + 1, N_BARS - 2), min_size=1, max_size=3), label="cuts"
     )
-    bars = _bars(seed)
-    assert causality_violations(spec, bars, cuts, seed=seed) == []
+    bars, instrument = _bars(kind, seed % 8)
+    problems = causality_violations(
+        spec, bars, cuts, seed=seed, instrument=_instrument(spec, instrument)
+    )
+    assert problems == []
 
 
 def _peek_one_bar_ahead(b: BarArrays) -> FloatArray:
@@ -52,8 +73,8 @@ def _centered_mean(b: BarArrays) -> FloatArray:
 
 @pytest.mark.parametrize("kernel", [_peek_one_bar_ahead, _centered_mean])
 def test_a_feature_that_peeks_ahead_is_flagged(kernel: object) -> None:
-    spec = FeatureSpec("leaky", "test", 5, ("close",), "peeks ahead", kernel)  # type: ignore[arg-type]
-    problems = causality_violations(spec, _bars(7), [100, 250, 400], seed=7)
+    spec = FeatureSpec("leaky", "price", 5, ("close",), "peeks ahead", kernel)  # type: ignore[arg-type]
+    problems = causality_violations(spec, random_bars(7), [100, 250, 400], seed=7)
     assert len(problems) == 6
     assert all(p.startswith("leaky: ") for p in problems)
 
@@ -61,6 +82,9 @@ def test_a_feature_that_peeks_ahead_is_flagged(kernel: object) -> None:
 @pytest.mark.parametrize("name", FEATURES.names())
 def test_warmup_is_declared_exactly(name: str) -> None:
     spec = FEATURES.get(name)
-    values = spec.kernel(BarArrays.from_frame(_bars(3)))
-    leading_nan = int(np.argmax(~np.isnan(values)))
+    bars, _ = _bars("daily", 3)
+    arrays = BarArrays.from_frame(bars, _instrument(spec, None))
+    with np.errstate(all="ignore"):
+        values = np.asarray(spec.kernel(arrays), dtype=np.float64)
+    leading_nan = int(np.argmax(np.isfinite(values)))
     assert leading_nan == spec.warmup

@@ -5,8 +5,24 @@ entry point; see :mod:`alphaforge.features.registry` for the contract.
 """
 
 from alphaforge.features import library as _library  # registers the built-in features
-from alphaforge.features.registry import FEATURES, BarArrays, FeatureSpec, compute, register
+from alphaforge.features.registry import (
+    CATEGORIES,
+    FEATURES,
+    BarArrays,
+    FeatureSpec,
+    compute,
+    feature_set_version,
+    register,
+)
 
-__all__ = ["FEATURES", "BarArrays", "FeatureSpec", "compute", "register"]
+__all__ = [
+    "CATEGORIES",
+    "FEATURES",
+    "BarArrays",
+    "FeatureSpec",
+    "compute",
+    "feature_set_version",
+    "register",
+]
 
 del _library

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from alphaforge.core.types import Instrument
 from alphaforge.features.registry import BarArrays, FeatureSpec, FloatArray
 
 _RTOL = 1e-9
@@ -39,7 +40,7 @@ def _scramble_future(bars: BarArrays, cut: int, rng: np.random.Generator) -> Bar
     open_ = swap(bars.open, price_factor)
     close = swap(bars.close, price_factor)
     volume = swap(bars.volume, rng.uniform(0.1, 10.0, tail))
-    return BarArrays(
+    return bars.with_prices(
         open_,
         np.maximum(high, np.maximum(open_, close)),
         np.minimum(low, np.minimum(open_, close)),
@@ -49,14 +50,7 @@ def _scramble_future(bars: BarArrays, cut: int, rng: np.random.Generator) -> Bar
 
 
 def _truncate(bars: BarArrays, cut: int) -> BarArrays:
-    end = cut + 1
-    return BarArrays(
-        bars.open[:end].copy(),
-        bars.high[:end].copy(),
-        bars.low[:end].copy(),
-        bars.close[:end].copy(),
-        bars.volume[:end].copy(),
-    )
+    return bars.head(cut + 1)
 
 
 def _differs(reference: FloatArray, other: FloatArray) -> FloatArray:
@@ -66,7 +60,12 @@ def _differs(reference: FloatArray, other: FloatArray) -> FloatArray:
 
 
 def causality_violations(
-    spec: FeatureSpec, bars: pd.DataFrame, cuts: Sequence[int], *, seed: int
+    spec: FeatureSpec,
+    bars: pd.DataFrame,
+    cuts: Sequence[int],
+    *,
+    seed: int,
+    instrument: Instrument | None = None,
 ) -> list[str]:
     """Return a message for every cut where the feature's past depends on its future.
 
@@ -80,9 +79,11 @@ def causality_violations(
         Row positions ``i`` to cut after.
     seed
         Seed of the scrambled futures.
+    instrument
+        Passed to the kernels (session features need the asset class).
     """
     rng = np.random.default_rng(seed)
-    arrays = BarArrays.from_frame(bars)
+    arrays = BarArrays.from_frame(bars, instrument)
     with np.errstate(all="ignore"):
         full = np.asarray(spec.kernel(arrays), dtype=np.float64)
         problems: list[str] = []

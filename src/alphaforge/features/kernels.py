@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alphaforge.features.registry import FloatArray
+from alphaforge.features.registry import BarArrays, FloatArray
 
 
 def log_return(close: FloatArray, lag: int) -> FloatArray:
@@ -17,6 +17,21 @@ def log_return(close: FloatArray, lag: int) -> FloatArray:
     out = np.full_like(close, np.nan)
     out[lag:] = np.log(close[lag:] / close[:-lag])
     return out
+
+
+def log_returns(bars: BarArrays) -> FloatArray:
+    """Return the bars' 1-bar log returns of close (NaN first), memoised per compute call."""
+    return bars.cached(("log_return", 1), lambda: log_return(bars.close, 1))
+
+
+def recursive_memory(warmup: int, alpha: float) -> int:
+    """Return the history an exponential filter needs to be exact to 1e-9 after a restart.
+
+    A filter ``y = alpha * x + (1 - alpha) * y[-1]`` forgets its start by ``(1 - alpha)**n``;
+    ``n`` is chosen so that this factor falls below 1e-13, which leaves room for the start
+    error being several times the value's own scale.
+    """
+    return warmup + int(np.ceil(np.log(1e-13) / np.log1p(-alpha)))
 
 
 def rolling_std(values: FloatArray, window: int) -> FloatArray:

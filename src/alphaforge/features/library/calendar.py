@@ -1,0 +1,1 @@
+"""calendar features (being filled in)."""

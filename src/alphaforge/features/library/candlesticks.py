@@ -1,0 +1,1 @@
+"""candlesticks features (being filled in)."""

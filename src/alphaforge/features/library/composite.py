@@ -1,0 +1,1 @@
+"""composite features (being filled in)."""

@@ -1,0 +1,1 @@
+"""fracdiff features (being filled in)."""

@@ -1,0 +1,1 @@
+"""regime features (being filled in)."""

@@ -1,0 +1,1 @@
+"""session features (being filled in)."""

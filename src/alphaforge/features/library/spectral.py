@@ -1,0 +1,1 @@
+"""spectral features (being filled in)."""
