@@ -12,6 +12,7 @@ from alphaforge.config.models import (
     PortfolioConfig,
     RunConfig,
     SecretsConfig,
+    SelectionConfig,
     ValidationRulesConfig,
     WalkForwardConfig,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "PortfolioConfig",
     "RunConfig",
     "SecretsConfig",
+    "SelectionConfig",
     "ValidationRulesConfig",
     "WalkForwardConfig",
     "load_config",

@@ -48,7 +48,30 @@ class ValidationRulesConfig(_Frozen):
 class FeaturesConfig(_Frozen):
     """Which registered features a run computes."""
 
-    names: list[str] | None = Field(None, description="Feature names; None = every registered.")
+    names: list[str] | None = Field(
+        None,
+        description="Features the model receives; None = every scale-free per-symbol feature.",
+    )
+    min_history: int = Field(
+        200,
+        ge=0,
+        description="Bars of each symbol's history used only to warm features up, never as rows.",
+    )
+
+
+class SelectionConfig(_Frozen):
+    """Feature selection, fitted inside each walk-forward fold on its training rows only."""
+
+    method: Literal["none", "importance", "mutual_info"] = Field(
+        "none", description="Ranking: none (keep all), importance (LightGBM gain), mutual_info."
+    )
+    top_k: int = Field(40, ge=1, description="Features kept per fold after pruning.")
+    correlation_threshold: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="Drop a feature whose |rank correlation| with a better one exceeds this.",
+    )
 
 
 class LabelsConfig(_Frozen):
@@ -146,6 +169,7 @@ class AppConfig(_Frozen):
     data: DataConfig = DataConfig()
     validation_rules: ValidationRulesConfig = ValidationRulesConfig()
     features: FeaturesConfig = FeaturesConfig()
+    selection: SelectionConfig = SelectionConfig()
     labels: LabelsConfig = LabelsConfig()
     walk_forward: WalkForwardConfig = WalkForwardConfig()
     model: ModelConfig = ModelConfig()

@@ -13,6 +13,7 @@ from alphaforge.features.registry import (
     compute,
     feature_set_version,
     register,
+    scale_free_names,
 )
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "compute",
     "feature_set_version",
     "register",
+    "scale_free_names",
 ]
 
 del _library

@@ -288,6 +288,12 @@ def default_names(arrays: BarArrays) -> list[str]:
     return [n for n in FEATURES.names() if FEATURES.get(n).applies_to(arrays)]
 
 
+def scale_free_names(bars: pd.DataFrame, instrument: Instrument | None = None) -> list[str]:
+    """Return the default features for these bars whose values compare across symbols."""
+    arrays = BarArrays.from_frame(bars, instrument)
+    return [n for n in default_names(arrays) if FEATURES.get(n).scale_free]
+
+
 def resolve_names(names: list[str] | None, arrays: BarArrays) -> list[str]:
     """Return the feature names to compute, or raise ``ValueError`` for unknown names."""
     if names is None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from alphaforge.config.models import LabelsConfig
 from alphaforge.core.types import Interval
-from alphaforge.features import compute
+from alphaforge.features import compute, scale_free_names
 from alphaforge.labels import forward_log_return
 
 
@@ -27,7 +27,9 @@ class Panel:
     Attributes
     ----------
     X
-        Feature matrix (float64); rows with any NaN feature are left out (warm-up).
+        Feature matrix (float64). Each symbol's first ``min_history`` bars are left out; a
+        feature still inside its own warm-up after that is NaN (see the NaN policy in
+        :mod:`alphaforge.features`), which tree models treat as missing.
     forward_return
         The label's log return; NaN where it is not yet known (the last bars).
     target
@@ -54,18 +56,26 @@ def build_panel(
     interval: Interval,
     labels: LabelsConfig,
     feature_names: list[str] | None = None,
+    *,
+    min_history: int = 200,
 ) -> Panel:
-    """Compute features and labels per symbol and stack them into one time-sorted panel."""
+    """Compute features and labels per symbol and stack them into one time-sorted panel.
+
+    ``feature_names=None`` uses every scale-free per-symbol feature (price-level values such
+    as ``sma_20`` do not compare across symbols). The first ``min_history`` bars of each symbol
+    only warm the features up.
+    """
     pieces = []
     for symbol, bars in bars_by_symbol.items():
-        features = compute(bars, feature_names)
+        names = feature_names if feature_names is not None else scale_free_names(bars)
+        features = compute(bars, names)
         label = forward_log_return(
             bars, interval, labels.horizon, entry=labels.entry, exit=labels.exit
         )
         frame = features.assign(
             __fwd=label.values, __start=label.start, __end=label.end, symbol=symbol
         )
-        pieces.append(frame[features.notna().all(axis=1)])
+        pieces.append(frame.iloc[min_history:])
     stacked = pd.concat(pieces).reset_index().set_index(["timestamp", "symbol"]).sort_index()
     fwd = stacked.pop("__fwd")
     start = stacked.pop("__start")

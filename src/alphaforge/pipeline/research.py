@@ -31,6 +31,7 @@ from alphaforge.validation import (
     information_coefficient,
     walk_forward_predict,
 )
+from alphaforge.validation.selection import select_in_fold
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,13 @@ def run_strategy(
             hint="Use a larger universe or lower portfolio.top_k.",
         )
     task = reporter.task(f"{name}: features and labels", total=None)
-    panel = build_panel(bars_by_symbol, interval, config.labels, config.features.names)
+    panel = build_panel(
+        bars_by_symbol,
+        interval,
+        config.labels,
+        config.features.names,
+        min_history=config.features.min_history,
+    )
     task.done()
     log.info(
         "%s: panel of %d rows x %d features over %d symbols",
@@ -153,7 +160,16 @@ def run_strategy(
     def make_model(fold: int) -> Classifier:
         return create_model(config.model, seed=seed + fold, n_jobs=config.run.n_jobs)
 
-    wf = walk_forward_predict(panel, splitter, make_model, on_fold=lambda _: task.advance())
+    def select(X: pd.DataFrame, y: pd.Series, fold: int) -> list[str]:
+        return select_in_fold(X, y, config.selection, seed=seed + fold)
+
+    wf = walk_forward_predict(
+        panel,
+        splitter,
+        make_model,
+        on_fold=lambda _: task.advance(),
+        select=None if config.selection.method == "none" else select,
+    )
     task.done()
 
     task = reporter.task(f"{name}: backtest", total=None)

@@ -16,12 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 IntArray = npt.NDArray[np.int64]
+
+
+class Splitter(Protocol):
+    """Anything that yields folds from label start and end times."""
+
+    def split(self, start: pd.Series, end: pd.Series) -> Iterator[Fold]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -12,13 +11,7 @@ import pandas as pd
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel
 from alphaforge.validation.metrics import auc
-from alphaforge.validation.splits import Fold
-
-
-class Splitter(Protocol):
-    """Anything that yields folds from label start and end times."""
-
-    def split(self, start: pd.Series, end: pd.Series) -> Iterator[Fold]: ...
+from alphaforge.validation.splits import Splitter
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +43,7 @@ def walk_forward_predict(
     make_model: Callable[[int], Classifier],
     *,
     on_fold: Callable[[int], None] | None = None,
+    select: Callable[[pd.DataFrame, pd.Series, int], list[str]] | None = None,
 ) -> WalkForwardResult:
     """Fit a fresh model per fold on purged training rows and score the fold's test rows.
 
@@ -63,6 +57,9 @@ def walk_forward_predict(
         Builds an unfitted model for a fold number (so every fold gets its own seed).
     on_fold
         Called with the fold number after each fold, for progress bars.
+    select
+        Optional feature selection ``select(X_train, y_train, fold_number) -> columns``, fitted
+        on the fold's training rows only; the fold's model sees only the chosen columns.
     """
     X = panel.X.to_numpy(np.float64)
     y = panel.target.to_numpy(np.float64)
@@ -74,10 +71,14 @@ def walk_forward_predict(
         validation = fold.validation[np.isfinite(y[fold.validation])]
         if len(np.unique(y[train])) < 2:
             continue
+        columns = np.arange(X.shape[1])
+        if select is not None:
+            chosen = select(panel.X.iloc[train], panel.target.iloc[train], fold.number)
+            columns = np.asarray(panel.X.columns.get_indexer(pd.Index(chosen)), dtype=np.int64)
         model = make_model(fold.number)
-        eval_set = (X[validation], y[validation]) if len(validation) else None
-        model.fit(X[train], y[train], eval_set=eval_set)
-        proba = model.predict_proba(X[fold.test])[:, 1]
+        eval_set = (X[np.ix_(validation, columns)], y[validation]) if len(validation) else None
+        model.fit(X[np.ix_(train, columns)], y[train], eval_set=eval_set)
+        proba = model.predict_proba(X[np.ix_(fold.test, columns)])[:, 1]
         scores[fold.test] = proba
         test_y = pd.Series(y[fold.test])
         reports.append(
@@ -94,7 +95,10 @@ def walk_forward_predict(
         )
         importance = getattr(model, "feature_importances_", None)
         if importance is not None:
-            importances[fold.number] = np.asarray(importance, dtype=np.float64)
+            # Features a fold did not select have zero importance in it.
+            full = np.zeros(X.shape[1])
+            full[columns] = np.asarray(importance, dtype=np.float64)
+            importances[fold.number] = full
         if on_fold is not None:
             on_fold(fold.number)
     imp = pd.DataFrame(importances, index=panel.X.columns).T if importances else pd.DataFrame()
