@@ -86,7 +86,7 @@ def importance_ranking(
 
 
 def mutual_info_ranking(
-    X: pd.DataFrame, y: pd.Series, *, seed: int, max_rows: int = 20_000
+    X: pd.DataFrame, y: pd.Series, *, seed: int, max_rows: int = 5_000
 ) -> pd.Series:
     """Rank features by their mutual information with the class label (nats), best first.
 
