@@ -190,7 +190,7 @@ class FeatureSpec:
     warmup
         Number of leading rows that are NaN: the first value is at row ``warmup``.
     inputs
-        Bar columns the kernel reads.
+        Bar columns the kernel reads; ``("timestamp",)`` for calendar facts that read none.
     description
         One line for ``alphaforge features list``.
     kernel

@@ -8,9 +8,11 @@ import pytest
 import talib
 
 from alphaforge.core import BAR_COLUMNS, DataError
-from alphaforge.features import FEATURES, BarArrays, FeatureSpec, compute
+from alphaforge.core.types import AssetClass, Instrument
+from alphaforge.features import CATEGORIES, FEATURES, BarArrays, FeatureSpec, compute
+from alphaforge.features.testing import instrument_for
 
-N = 300
+N = 700
 
 
 def _bars(seed: int = 0, n: int = N) -> pd.DataFrame:
@@ -35,15 +37,64 @@ def _assert_series_close(got: pd.Series, expected: pd.Series) -> None:
 # --- compute ----------------------------------------------------------------------------------
 
 
+def _instrument(spec: FeatureSpec) -> Instrument | None:
+    if spec.asset_classes is None:
+        return None
+    return instrument_for(sorted(spec.asset_classes, key=lambda a: a.value)[0])
+
+
+def _one(bars: pd.DataFrame, name: str) -> pd.Series:
+    return compute(bars, [name], instrument=_instrument(FEATURES.get(name)))[name]
+
+
 def test_compute_all_returns_float64_on_the_same_index() -> None:
     bars = _bars()
     out = compute(bars)
-    assert list(out.columns) == FEATURES.names()
+    expected = [
+        n
+        for n in FEATURES.names()
+        if FEATURES.get(n).asset_classes is None and not FEATURES.get(n).intraday_only
+    ]
+    assert list(out.columns) == expected
+    assert len(expected) >= 200
     assert out.index.equals(bars.index)
     assert (out.dtypes == np.float64).all()
     assert not np.isinf(out.to_numpy()).any()
     # Past the longest warm-up every feature has a value.
     assert out.iloc[-50:].notna().all().all()
+
+
+def test_one_daily_call_gives_200_features_besides_candlesticks() -> None:
+    out = compute(_bars())
+    candles = [n for n in out.columns if FEATURES.get(n).category == "candlestick"]
+    assert out.shape[1] - len(candles) >= 200
+
+
+@pytest.mark.parametrize(
+    ("asset_class", "present", "absent"),
+    [
+        (AssetClass.STOCK, ["sess_regular", "pre_holiday", "hour_sin"], ["fx_sess_london"]),
+        (AssetClass.FOREX, ["fx_sess_london", "hour_sin"], ["sess_regular", "pre_holiday"]),
+        (AssetClass.CRYPTO, ["crypto_weekend"], ["sess_regular", "fx_sess_london"]),
+    ],
+)
+def test_instrument_adds_its_asset_class_session_features(
+    asset_class: AssetClass, present: list[str], absent: list[str]
+) -> None:
+    bars = _bars(n=300).set_axis(
+        pd.date_range("2024-03-04", periods=300, freq="5min", tz="UTC", name="timestamp"),
+        axis=0,
+    )
+    out = compute(bars, instrument=instrument_for(asset_class))
+    assert set(present) <= set(out.columns)
+    assert not set(absent) & set(out.columns)
+    daily = compute(_bars(n=300), instrument=instrument_for(asset_class))
+    assert not {n for n in daily.columns if FEATURES.get(n).intraday_only}
+
+
+def test_a_session_feature_without_an_instrument_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs instrument"):
+        compute(_bars(n=50), ["sess_regular"])
 
 
 def test_compute_selected_names_in_order() -> None:
@@ -53,12 +104,12 @@ def test_compute_selected_names_in_order() -> None:
 
 def test_compute_unknown_name_lists_close_names() -> None:
     with pytest.raises(ValueError, match="unknown feature") as info:
-        compute(_bars(), ["rsi_14", "rsi_15", "ret_log_3"])
+        compute(_bars(), ["rsi_14", "rsi_15", "ret_log_4"])
     text = str(info.value)
     assert "rsi_15" in text
-    assert "ret_log_3" in text
+    assert "ret_log_4" in text
     assert "rsi_14" in text.split("rsi_15:")[1]  # suggested for the typo
-    assert "ret_log_1" in text.split("ret_log_3:")[1]
+    assert "ret_log_5" in text.split("ret_log_4:")[1]
 
 
 def test_compute_refuses_non_canonical_bars() -> None:
@@ -76,8 +127,10 @@ def test_compute_turns_infinities_into_nan() -> None:
     assert out["range_log_hl"].drop(bars.index[10]).notna().all()
 
 
-def test_registry_has_about_twenty_features() -> None:
-    assert len(FEATURES) >= 20
+def test_registry_has_200_features_besides_candlesticks_in_every_category() -> None:
+    categories = [FEATURES.get(n).category for n in FEATURES.names()]
+    assert len([c for c in categories if c != "candlestick"]) >= 200
+    assert set(CATEGORIES) - {"cross_asset", "cross_sectional"} <= set(categories)
     assert {"ret_log_5", "vol_std_20", "dist_sma_20", "rsi_14"} <= set(FEATURES)
 
 
@@ -89,7 +142,9 @@ def test_spec_metadata(name: str) -> None:
     assert isinstance(spec.category, str)
     assert spec.category.strip()
     assert spec.inputs
-    assert set(spec.inputs) <= set(BAR_COLUMNS)
+    assert set(spec.inputs) <= {*BAR_COLUMNS, "timestamp"}
+    assert spec.category in CATEGORIES
+    assert spec.memory is None or spec.memory >= spec.warmup
     assert spec.description.strip()
     assert isinstance(spec.warmup, int)
     assert spec.warmup >= 0
@@ -98,7 +153,7 @@ def test_spec_metadata(name: str) -> None:
 @pytest.mark.parametrize("name", FEATURES.names())
 def test_warmup_is_the_first_valued_row(name: str) -> None:
     spec = FEATURES.get(name)
-    values = compute(_bars(), [name])[name].to_numpy()
+    values = _one(_bars(), name).to_numpy()
     assert np.isnan(values[: spec.warmup]).all()
     assert np.isfinite(values[spec.warmup])
 
@@ -107,7 +162,7 @@ def test_warmup_is_the_first_valued_row(name: str) -> None:
 def test_kernel_reads_only_its_declared_inputs(name: str) -> None:
     spec = FEATURES.get(name)
     bars = _bars(1)
-    base = compute(bars, [name])[name]
+    base = _one(bars, name)
     changed = bars.copy()
     for column in set(BAR_COLUMNS) - set(spec.inputs):
         # A different but valid bar: undeclared columns must not matter.
@@ -121,7 +176,7 @@ def test_kernel_reads_only_its_declared_inputs(name: str) -> None:
             changed[column] = changed[column] * 0.99
         else:
             changed[column] = (changed["high"] + changed["low"]) / 2
-    _assert_series_close(compute(changed, [name])[name], base)
+    _assert_series_close(_one(changed, name), base)
 
 
 # --- golden values ----------------------------------------------------------------------------

@@ -10,3 +10,5 @@ HL = ("high", "low")
 C = ("close",)
 CV = ("close", "volume")
 V = ("volume",)
+#: Features that read only the bar timestamps (calendar and session facts).
+STAMP = ("timestamp",)
