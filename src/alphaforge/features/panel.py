@@ -1,0 +1,1182 @@
+"""Panel features: values of one symbol that depend on other symbols of the same panel.
+
+:func:`compute_panel` takes a mapping ``symbol -> canonical bars`` and returns, for every
+symbol, its per-symbol features (:func:`alphaforge.features.compute`) beside the panel
+features of :data:`PANEL_FEATURES`, on that symbol's own index. Three categories:
+
+* ``cross_sectional``: the symbol against the other members at the same time (percentile rank
+  and z-score of returns, rank of volatility, market breadth, return relative to its sector);
+* ``cross_asset``: the symbol against a benchmark (rolling beta, correlation, lead-lag
+  correlation) and macro inputs carried as-of (VIX, the yield-curve slope, the dollar);
+* ``regime``: filtered probabilities of a two-state Gaussian HMM on the benchmark's returns.
+
+Members and inputs
+------------------
+Every symbol is a *member* of the cross-section except the inputs: index and macro series
+(a symbol starting with ``^``, ``T10Y2Y``, ``DX-Y.NYB``, or an instrument of asset class
+``index`` or ``macro``). Inputs get their per-symbol features only; they feed the
+cross-asset features (``^VIX``, ``^TNX``/``^IRX``, ``T10Y2Y``, ``DX-Y.NYB``/``UUP``) and the
+benchmark (``^GSPC``). The benchmark is the ``benchmark`` argument when given, else ``^GSPC``,
+else ``SPY``, else the equal-weight mean of the members' 1-bar log returns (always available).
+On a mixed calendar the equal-weight benchmark lives on the union of the members' known-at
+times: its log level moves at each such time by the mean, over the members known both then
+and at the previous time, of the change of their latest known log close (0 for a member
+without a new bar), so a weekend step carries the crypto members' moves only.
+
+Alignment: every join is as-of the time a bar is known
+------------------------------------------------------
+Each series keeps its own calendar and interval. A bar is stamped at its open and its values
+are *known* at ``open + interval``; the interval is given by ``intervals=`` or inferred as the
+median spacing of the series' index (a weekday series has a median spacing of one day even
+though it skips weekends; pass ``intervals=`` for a series of fewer than two bars, which is
+taken as daily). A value of symbol ``A`` at its bar ``t`` may use a bar ``s`` of
+another series ``B`` only if ``known_at(B, s) <= known_at(A, t)``: the join is
+``pandas.merge_asof(direction="backward")`` on known-at times, exact matches allowed, never a
+forward or nearest join. A series that has no bar known by then contributes NaN.
+
+Statistics of a series over its own bars (a 20-bar return, a 60-bar z-score of the VIX, a
+50-bar SMA) are computed on that series' own calendar first, then joined as-of. Rolling
+statistics that pair two series (beta, correlation) pair each bar of the symbol with the
+benchmark's as-of level at that bar's known time, so both returns span the same interval.
+
+Cross-sectional statistics are computed on the union of the members' known-at times: at each
+such time every member contributes its latest known value (if it has one, however old: a
+member that stopped trading keeps its last value), and a symbol's row reads the statistic at
+its own known-at time.
+
+Worked example (daily bars are stamped at 00:00 UTC of their session date and so are known
+at 00:00 UTC of the next day). A 24/7 crypto series ``BTC-USD`` and a weekday equity ``AAPL``:
+
+====================  ======================  =====================================
+bar (stamp)           known at                sees of the other series
+====================  ======================  =====================================
+AAPL Fri 2024-01-05   Sat 2024-01-06 00:00    BTC Fri 01-05 (known Sat 00:00)
+BTC  Sat 2024-01-06   Sun 2024-01-07 00:00    AAPL Fri 01-05 (known Sat 00:00)
+BTC  Sun 2024-01-07   Mon 2024-01-08 00:00    AAPL Fri 01-05 (Monday's bar is not known)
+AAPL Mon 2024-01-08   Tue 2024-01-09 00:00    BTC Mon 01-08 (known Tue 00:00), not Tue
+====================  ======================  =====================================
+
+So the weekend crypto rows carry Friday's equity values (a ``^GSPC`` benchmark's return over
+a weekend crypto bar is 0), and a crypto bar is seen by an equity bar only once that crypto
+bar has closed. The daily convention is conservative for equities (a session closes before
+midnight UTC) and never optimistic. With
+hourly equity bars beside daily crypto bars, the Monday 15:30 equity bar (known 16:30) sees
+the crypto bar of Sunday (known Monday 00:00), not Monday's, which is known only on Tuesday.
+
+The regime features fit a ``hmmlearn`` Gaussian HMM on an expanding window at most once per
+calendar year (of the known-at time), the first time once :data:`HMM_MIN_OBS` returns exist,
+and report the *forward-filtered* state probabilities computed with the parameters of the
+last refit at or before each bar: ``P(state_t | returns_0..t)``. The smoothed posterior
+(``predict_proba``) would use later returns and is not used.
+
+Adding a panel feature is one kernel ``kernel(ctx: PanelContext) -> {symbol: values}`` and one
+call of :func:`add_panel` (or the :func:`register_panel` decorator).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from alphaforge.core.bars import check_bars
+from alphaforge.core.registry import Registry
+from alphaforge.core.types import AssetClass, Instrument, Interval
+from alphaforge.features.registry import FEATURES, FloatArray, IntArray, compute
+
+__all__ = [
+    "HMM_MIN_OBS",
+    "PANEL_CATEGORIES",
+    "PANEL_FEATURES",
+    "HmmFit",
+    "PanelContext",
+    "PanelFeatureSpec",
+    "PanelKernel",
+    "PanelValues",
+    "add_panel",
+    "asof_positions",
+    "compute_panel",
+    "compute_panel_specs",
+    "fit_gaussian_hmm",
+    "forward_filter",
+    "hmm_regime_probabilities",
+    "register_panel",
+]
+
+#: The categories a panel feature may have.
+PANEL_CATEGORIES: tuple[str, ...] = ("cross_sectional", "cross_asset", "regime")
+
+VIX = "^VIX"
+TNX = "^TNX"
+IRX = "^IRX"
+T10Y2Y = "T10Y2Y"
+DOLLAR_SYMBOLS: tuple[str, ...] = ("DX-Y.NYB", "UUP")
+BENCHMARK_SYMBOLS: tuple[str, ...] = ("^GSPC", "SPY")
+_INPUT_SYMBOLS = frozenset({VIX, TNX, IRX, T10Y2Y, "DX-Y.NYB"})
+_INPUT_CLASSES = frozenset({AssetClass.INDEX, AssetClass.MACRO})
+
+#: Returns needed before the first HMM fit; earlier regime values are NaN (warm-up).
+HMM_MIN_OBS = 500
+_ONE_DAY_NS = 86_400 * 10**9
+
+PanelValues = dict[str, FloatArray]
+PanelKernel = Callable[["PanelContext"], PanelValues]
+#: Returns ``None`` when a feature can be computed on a panel, else what is missing.
+Requirement = Callable[["PanelContext"], "str | None"]
+
+
+def _always(ctx: PanelContext) -> str | None:
+    return None if ctx.members else "at least one member symbol (not an index or macro series)"
+
+
+@dataclass(frozen=True, slots=True)
+class PanelFeatureSpec:
+    """A registered panel feature.
+
+    Parameters
+    ----------
+    name
+        Unique name, in the style of the per-symbol features (``cs_rank_ret_20``).
+    category
+        One of :data:`PANEL_CATEGORIES`.
+    warmup
+        Leading NaN rows on a panel whose series share one calendar and start together.
+    description
+        One line with units.
+    kernel
+        ``kernel(ctx)`` returning ``{member symbol: float64 values on its own index}``.
+    requires
+        ``requires(ctx)`` is ``None`` when the panel has the inputs, else a phrase naming
+        what is missing (``"a ^VIX series"``).
+    params
+        The parameters the name states.
+    scale_free
+        False when the value is in price units (``vix_level``).
+    version
+        Bumped whenever the math changes.
+    """
+
+    name: str
+    category: str
+    warmup: int
+    description: str
+    kernel: PanelKernel
+    requires: Requirement = _always
+    params: Mapping[str, float | int | str] = field(default_factory=dict)
+    scale_free: bool = True
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.category not in PANEL_CATEGORIES:
+            raise ValueError(f"panel feature {self.name!r}: unknown category {self.category!r}")
+
+    def missing(self, ctx: PanelContext) -> str | None:
+        """Return what the panel lacks for this feature, or ``None``."""
+        base = _always(ctx)
+        return base if base is not None else self.requires(ctx)
+
+
+#: Every panel feature, by name.
+PANEL_FEATURES: Registry[PanelFeatureSpec] = Registry("panel feature")
+
+
+def add_panel(spec: PanelFeatureSpec) -> None:
+    """Register a panel feature."""
+    PANEL_FEATURES.add(spec.name, spec)
+
+
+def register_panel(
+    name: str, *, category: str, warmup: int, description: str, **options: Any
+) -> Callable[[PanelKernel], PanelKernel]:
+    """Register the decorated panel kernel; ``options`` are optional spec fields."""
+
+    def decorate(kernel: PanelKernel) -> PanelKernel:
+        add_panel(PanelFeatureSpec(name, category, warmup, description, kernel, **options))
+        return kernel
+
+    return decorate
+
+
+# --- alignment ------------------------------------------------------------------------------
+
+
+def asof_positions(source_known: IntArray, target_known: IntArray) -> IntArray:
+    """Return, for each target time, the last source row known at or before it (-1: none).
+
+    Both arrays are int64 ns known-at times, increasing. This is
+    ``pandas.merge_asof(direction="backward", allow_exact_matches=True)``.
+    """
+    if len(source_known) == 0 or len(target_known) == 0:
+        return np.full(len(target_known), -1, dtype=np.int64)
+    left = pd.DataFrame({"known_at": np.asarray(target_known, dtype=np.int64)})
+    right = pd.DataFrame(
+        {
+            "known_at": np.asarray(source_known, dtype=np.int64),
+            "row": np.arange(len(source_known), dtype=np.int64),
+        }
+    )
+    joined = pd.merge_asof(left, right, on="known_at", direction="backward")
+    return np.asarray(joined["row"].fillna(-1).to_numpy(), dtype=np.int64)
+
+
+def _take(values: FloatArray, positions: IntArray) -> FloatArray:
+    """Return ``values[positions]`` along the first axis, NaN where the position is -1."""
+    out = values[np.maximum(positions, 0)].astype(np.float64, copy=True)
+    out[positions < 0] = np.nan
+    return out
+
+
+def _interval_ns(stamps: IntArray, given: Interval | pd.Timedelta | str | None) -> Any:
+    """Return the bar length: an explicit one, else the median spacing (one day if unknown)."""
+    if isinstance(given, Interval):
+        return given.offset
+    if given is not None:
+        text = str(given)
+        if text in {i.value for i in Interval}:
+            return Interval(text).offset
+        return pd.Timedelta(given)
+    if len(stamps) < 2:
+        return pd.Timedelta(_ONE_DAY_NS, unit="ns")
+    return pd.Timedelta(int(np.median(np.diff(stamps))), unit="ns")
+
+
+def _known_at(stamps: IntArray, interval: Any) -> IntArray:
+    index = pd.DatetimeIndex(stamps.astype("datetime64[ns]"), tz="UTC")
+    return np.asarray((index + interval).as_unit("ns").asi8, dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Members that share one index: their closes as one (bars x symbols) matrix."""
+
+    symbols: tuple[str, ...]
+    cols: IntArray
+    stamps: IntArray
+    known: IntArray
+    close: FloatArray
+
+
+Stat = list[FloatArray]
+
+
+class PanelContext:
+    """The aligned panel that panel kernels read.
+
+    Attributes
+    ----------
+    symbols
+        Every symbol of the panel, in the caller's order.
+    members
+        The symbols in the cross-section (all but index and macro inputs).
+    instruments
+        The instruments the caller gave (possibly for some symbols only).
+    benchmark
+        The benchmark symbol, or ``None`` for the equal-weight mean of the members.
+    master
+        The union of the members' known-at times (int64 ns), the cross-sectional timeline.
+    """
+
+    def __init__(
+        self,
+        bars_by_symbol: Mapping[str, pd.DataFrame],
+        *,
+        instruments: Mapping[str, Instrument] | None = None,
+        benchmark: str | None = None,
+        intervals: Mapping[str, Interval | pd.Timedelta | str] | None = None,
+    ) -> None:
+        self.instruments: dict[str, Instrument] = dict(instruments or {})
+        given = dict(intervals or {})
+        self.symbols: list[str] = list(bars_by_symbol)
+        self.stamps: dict[str, IntArray] = {}
+        self.known: dict[str, IntArray] = {}
+        self.close: dict[str, FloatArray] = {}
+        for symbol, bars in bars_by_symbol.items():
+            check_bars(bars, what=f"bars of {symbol}")
+            stamps = np.asarray(pd.DatetimeIndex(bars.index).as_unit("ns").asi8, dtype=np.int64)
+            self.stamps[symbol] = stamps
+            self.known[symbol] = _known_at(stamps, _interval_ns(stamps, given.get(symbol)))
+            self.close[symbol] = np.ascontiguousarray(bars["close"].to_numpy(np.float64))
+        self.members: list[str] = [s for s in self.symbols if not self.is_input(s)]
+        if benchmark is not None and benchmark not in self.close:
+            raise ValueError(f"benchmark {benchmark!r} is not in the panel")
+        if benchmark is None:
+            benchmark = next((s for s in BENCHMARK_SYMBOLS if s in self.close), None)
+        self.benchmark: str | None = benchmark
+        self.master: IntArray = (
+            np.unique(np.concatenate([self.known[s] for s in self.members]))
+            if self.members
+            else np.empty(0, dtype=np.int64)
+        )
+        self._groups = self._make_groups()
+        self._memo: dict[Any, Any] = {}
+
+    def is_input(self, symbol: str) -> bool:
+        """Whether ``symbol`` is an index or macro input rather than a member."""
+        instrument = self.instruments.get(symbol)
+        if instrument is not None and instrument.asset_class in _INPUT_CLASSES:
+            return True
+        return symbol in _INPUT_SYMBOLS or symbol.startswith("^")
+
+    def _make_groups(self) -> list[_Group]:
+        by_key: dict[tuple[bytes, bytes], list[int]] = {}
+        for j, symbol in enumerate(self.members):
+            key = (self.stamps[symbol].tobytes(), self.known[symbol].tobytes())
+            by_key.setdefault(key, []).append(j)
+        groups = []
+        for cols in by_key.values():
+            symbols = tuple(self.members[j] for j in cols)
+            close = np.column_stack([self.close[s] for s in symbols]).astype(np.float64)
+            first = symbols[0]
+            groups.append(
+                _Group(
+                    symbols,
+                    np.asarray(cols, dtype=np.int64),
+                    self.stamps[first],
+                    self.known[first],
+                    close,
+                )
+            )
+        return groups
+
+    def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        """Return ``make()``, computed once per ``key`` for this panel."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+    # --- member statistics on their own calendars -------------------------------------------
+
+    def member_stat(self, key: Any, fn: Callable[[FloatArray, IntArray], FloatArray]) -> Stat:
+        """Return ``fn(close matrix, known)`` per group of members (memoised by ``key``).
+
+        ``fn`` maps a (bars x symbols) close matrix of members sharing one index to a matrix
+        of the same shape, causally along the rows.
+        """
+
+        def make() -> Stat:
+            with np.errstate(all="ignore"):
+                return [np.asarray(fn(g.close, g.known), np.float64) for g in self._groups]
+
+        stat: Stat = self.cached(("member_stat", key), make)
+        return stat
+
+    def to_master(self, stat: Stat) -> FloatArray:
+        """Return a (master times x members) matrix of each member's latest known value."""
+        out = np.full((len(self.master), len(self.members)), np.nan)
+        for group, values in zip(self._groups, stat, strict=True):
+            out[:, group.cols] = _take(values, asof_positions(group.known, self.master))
+        return out
+
+    def master_stat(self, key: Any, fn: Callable[[FloatArray, IntArray], FloatArray]) -> FloatArray:
+        """Return :meth:`to_master` of :meth:`member_stat`, memoised."""
+        matrix: FloatArray = self.cached(
+            ("master_stat", key), lambda: self.to_master(self.member_stat(key, fn))
+        )
+        return matrix
+
+    def from_master(self, matrix: FloatArray) -> PanelValues:
+        """Return each member's column of a master matrix at the member's own bars."""
+        out: PanelValues = {}
+        for group in self._groups:
+            rows = np.searchsorted(self.master, group.known)
+            block = matrix[rows]
+            for symbol, col in zip(group.symbols, group.cols, strict=True):
+                out[symbol] = np.ascontiguousarray(block[:, col] if block.ndim == 2 else block)
+        return out
+
+    def per_member(self, stat: Stat) -> PanelValues:
+        """Return a member statistic as ``{symbol: values}``."""
+        out: PanelValues = {}
+        for group, values in zip(self._groups, stat, strict=True):
+            for k, symbol in enumerate(group.symbols):
+                out[symbol] = np.ascontiguousarray(values[:, k])
+        return out
+
+    def series_to_members(self, known: IntArray, values: FloatArray) -> PanelValues:
+        """Join a series (values at its known-at times) as-of onto every member's bars."""
+        out: PanelValues = {}
+        for group in self._groups:
+            joined = _take(values, asof_positions(known, group.known))
+            for symbol in group.symbols:
+                out[symbol] = joined.copy()
+        return out
+
+    # --- the benchmark ---------------------------------------------------------------------
+
+    def benchmark_level(self) -> tuple[IntArray, FloatArray]:
+        """Return the benchmark's known-at times and log level (cumulative log return)."""
+
+        def make() -> tuple[IntArray, FloatArray]:
+            if self.benchmark is not None:
+                with np.errstate(all="ignore"):
+                    level = np.log(self.close[self.benchmark])
+                return self.known[self.benchmark], np.asarray(level, np.float64)
+            logs = self.to_master(self.member_stat("log_close", lambda c, _: np.log(c)))
+            with np.errstate(all="ignore"):
+                steps = np.diff(logs, axis=0)
+            finite = np.isfinite(steps)
+            count = finite.sum(axis=1)
+            total = np.where(finite, steps, 0.0).sum(axis=1)
+            mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+            level = np.concatenate([[0.0], np.cumsum(mean)]) if len(logs) else np.empty(0)
+            return self.master, np.asarray(level, np.float64)
+
+        result: tuple[IntArray, FloatArray] = self.cached("benchmark_level", make)
+        return result
+
+    def benchmark_returns(self) -> Stat:
+        """Return, per member group, the benchmark's log return over each member bar.
+
+        The benchmark's as-of level at each bar's known time, differenced along the bars, so
+        the symbol's and the benchmark's returns span the same interval. Shape (bars, 1).
+        """
+
+        def make() -> Stat:
+            known, level = self.benchmark_level()
+            out: Stat = []
+            for group in self._groups:
+                joined = _take(level, asof_positions(known, group.known))
+                ret = np.full(len(joined), np.nan)
+                ret[1:] = joined[1:] - joined[:-1]
+                out.append(ret[:, None])
+            return out
+
+        stat: Stat = self.cached("benchmark_returns", make)
+        return stat
+
+    def sectors(self) -> list[str | None]:
+        """Return each member's sector (``None`` where unknown)."""
+        return [self.instruments[s].sector if s in self.instruments else None for s in self.members]
+
+
+# --- vectorised helpers on (bars x symbols) matrices -----------------------------------------
+
+
+def _log_ret(close: FloatArray, lag: int) -> FloatArray:
+    out = np.full(close.shape, np.nan)
+    if len(close) > lag:
+        out[lag:] = np.log(close[lag:] / close[:-lag])
+    return out
+
+
+def _rolling(values: FloatArray, window: int, how: str) -> FloatArray:
+    frame = pd.DataFrame(values).rolling(window, min_periods=window)
+    return np.asarray(getattr(frame, how)().to_numpy(np.float64), np.float64)
+
+
+def _pct_rank(matrix: FloatArray) -> FloatArray:
+    """Return each value's percentile rank in its row among the finite values, 0..1.
+
+    ``(average rank - 1) / (n - 1)`` with ties sharing their average rank: 0 for the lowest,
+    1 for the highest, 0.5 when a value is alone in its row.
+    """
+    ranks = pd.DataFrame(matrix).rank(axis=1, method="average").to_numpy(np.float64)
+    count = np.isfinite(matrix).sum(axis=1, keepdims=True).astype(np.float64)
+    with np.errstate(all="ignore"):
+        pct = np.where(count > 1.0, (ranks - 1.0) / (count - 1.0), 0.5)
+    return np.where(np.isfinite(matrix), pct, np.nan)
+
+
+def _rolling_mean(values: FloatArray, window: int) -> FloatArray:
+    """Return the trailing mean over ``window`` rows (NaN unless all are finite).
+
+    Prefix sums: a value depends on rows up to its own only, so truncating or replacing the
+    future leaves it bit for bit unchanged.
+    """
+    finite = np.isfinite(values)
+    zeros = np.zeros((1, *values.shape[1:]))
+    sums = np.concatenate([zeros, np.cumsum(np.where(finite, values, 0.0), axis=0)])
+    counts = np.concatenate([zeros, np.cumsum(finite, axis=0, dtype=np.float64)])
+    out = np.full(values.shape, np.nan)
+    if len(values) >= window:
+        total = sums[window:] - sums[:-window]
+        full = (counts[window:] - counts[:-window]) == window
+        out[window - 1 :] = np.where(full, total / window, np.nan)
+    return out
+
+
+def _row_mean(matrix: FloatArray) -> FloatArray:
+    finite = np.isfinite(matrix)
+    count = finite.sum(axis=1)
+    total = np.where(finite, matrix, 0.0).sum(axis=1)
+    with np.errstate(all="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+def _row_zscore(matrix: FloatArray) -> FloatArray:
+    mean = _row_mean(matrix)[:, None]
+    dev = matrix - mean
+    var = _row_mean(dev * dev)[:, None]
+    std = np.sqrt(var)
+    with np.errstate(all="ignore"):
+        z = dev / std
+    return np.where(std > 0.0, z, np.where(np.isfinite(matrix), 0.0, np.nan))
+
+
+def _broadcast_master(row: FloatArray, members: int) -> FloatArray:
+    return np.repeat(row[:, None], members, axis=1)
+
+
+# --- cross-sectional features ----------------------------------------------------------------
+
+
+def _ret_key(lag: int) -> tuple[str, int]:
+    return ("log_ret", lag)
+
+
+def _returns(ctx: PanelContext, lag: int) -> FloatArray:
+    return ctx.master_stat(_ret_key(lag), lambda c, _: _log_ret(c, lag))
+
+
+def _cs_rank_ret(lag: int) -> PanelKernel:
+    def kernel(ctx: PanelContext) -> PanelValues:
+        return ctx.from_master(_pct_rank(_returns(ctx, lag)))
+
+    return kernel
+
+
+def _cs_zscore_ret(lag: int) -> PanelKernel:
+    def kernel(ctx: PanelContext) -> PanelValues:
+        return ctx.from_master(_row_zscore(_returns(ctx, lag)))
+
+    return kernel
+
+
+def _cs_rank_vol(window: int) -> PanelKernel:
+    def kernel(ctx: PanelContext) -> PanelValues:
+        vol = ctx.master_stat(("vol", window), lambda c, _: _rolling(_log_ret(c, 1), window, "std"))
+        return ctx.from_master(_pct_rank(vol))
+
+    return kernel
+
+
+def _breadth(window: int) -> PanelKernel:
+    def above(close: FloatArray, _: IntArray) -> FloatArray:
+        sma = _rolling(close, window, "mean")
+        return np.where(np.isfinite(sma), (close > sma).astype(np.float64), np.nan)
+
+    def kernel(ctx: PanelContext) -> PanelValues:
+        flags = ctx.master_stat(("above_sma", window), above)
+        return ctx.from_master(_broadcast_master(_row_mean(flags), len(ctx.members)))
+
+    return kernel
+
+
+def _needs_sectors(ctx: PanelContext) -> str | None:
+    if any(s for s in ctx.sectors()):
+        return None
+    return "instruments= with a sector for the members"
+
+
+def _sector_rs(lag: int) -> PanelKernel:
+    def kernel(ctx: PanelContext) -> PanelValues:
+        returns = _returns(ctx, lag)
+        sectors = ctx.sectors()
+        names = sorted({s for s in sectors if s})
+        which = np.array([names.index(s) if s else -1 for s in sectors], dtype=np.int64)
+        onehot = (which[:, None] == np.arange(len(names))[None, :]).astype(np.float64)
+        finite = np.isfinite(returns)
+        total = np.where(finite, returns, 0.0) @ onehot
+        count = finite.astype(np.float64) @ onehot
+        with np.errstate(all="ignore"):
+            sector_mean = total / count  # (times x sectors); NaN where a sector has no value
+        rs = returns - sector_mean[:, np.maximum(which, 0)]
+        rs[:, which < 0] = np.nan
+        return ctx.from_master(rs)
+
+    return kernel
+
+
+for _lag in (5, 20, 60):
+    add_panel(
+        PanelFeatureSpec(
+            f"cs_rank_ret_{_lag}",
+            "cross_sectional",
+            _lag,
+            f"percentile rank (0..1) of the {_lag}-bar log return among the panel's members",
+            _cs_rank_ret(_lag),
+            params={"period": _lag},
+        )
+    )
+for _lag in (20, 60):
+    add_panel(
+        PanelFeatureSpec(
+            f"cs_zscore_ret_{_lag}",
+            "cross_sectional",
+            _lag,
+            f"cross-sectional z-score of the {_lag}-bar log return (population std)",
+            _cs_zscore_ret(_lag),
+            params={"period": _lag},
+        )
+    )
+add_panel(
+    PanelFeatureSpec(
+        "cs_rank_vol_20",
+        "cross_sectional",
+        20,
+        "percentile rank (0..1) of the 20-bar std of 1-bar log returns among the members",
+        _cs_rank_vol(20),
+        params={"period": 20},
+    )
+)
+for _window in (50, 200):
+    add_panel(
+        PanelFeatureSpec(
+            f"breadth_above_sma_{_window}",
+            "cross_sectional",
+            _window - 1,
+            f"share (0..1) of members whose close is above their {_window}-bar SMA",
+            _breadth(_window),
+            params={"period": _window},
+        )
+    )
+for _lag in (20, 60):
+    add_panel(
+        PanelFeatureSpec(
+            f"sector_rs_{_lag}",
+            "cross_sectional",
+            _lag,
+            f"{_lag}-bar log return minus the mean {_lag}-bar log return of the symbol's sector",
+            _sector_rs(_lag),
+            requires=_needs_sectors,
+            params={"period": _lag},
+        )
+    )
+
+
+# --- cross-asset features --------------------------------------------------------------------
+
+
+def _beta_corr(ctx: PanelContext, window: int, lag: int) -> tuple[Stat, Stat]:
+    """Return rolling beta and correlation of member returns to (lagged) benchmark returns."""
+
+    def make() -> tuple[Stat, Stat]:
+        betas: Stat = []
+        corrs: Stat = []
+        own = ctx.member_stat(_ret_key(1), lambda c, _: _log_ret(c, 1))
+        with np.errstate(all="ignore"):
+            for x, bench in zip(own, ctx.benchmark_returns(), strict=True):
+                y = np.full(bench.shape, np.nan)
+                y[lag:] = bench[: len(bench) - lag]
+                y = np.broadcast_to(y, x.shape)
+                both = np.isfinite(x) & np.isfinite(y)
+                xv = np.where(both, x, np.nan)
+                yv = np.where(both, y, np.nan)
+                mx = _rolling_mean(xv, window)
+                my = _rolling_mean(yv, window)
+                mxx = _rolling_mean(xv * xv, window)
+                myy = _rolling_mean(yv * yv, window)
+                cov = _rolling_mean(xv * yv, window) - mx * my
+                vx = mxx - mx * mx
+                vy = myy - my * my
+                # A variance within rounding of zero (a constant series) is degenerate: NaN.
+                ok_y = vy > 1e-12 * myy
+                ok_x = vx > 1e-12 * mxx
+                betas.append(np.where(ok_y, cov / vy, np.nan))
+                corr = np.clip(cov / np.sqrt(np.abs(vx * vy)), -1.0, 1.0)
+                corrs.append(np.where(ok_y & ok_x, corr, np.nan))
+        return betas, corrs
+
+    result: tuple[Stat, Stat] = ctx.cached(("beta_corr", window, lag), make)
+    return result
+
+
+def _beta(window: int) -> PanelKernel:
+    def kernel(ctx: PanelContext) -> PanelValues:
+        return ctx.per_member(_beta_corr(ctx, window, 0)[0])
+
+    return kernel
+
+
+def _corr(window: int, lag: int) -> PanelKernel:
+    def kernel(ctx: PanelContext) -> PanelValues:
+        return ctx.per_member(_beta_corr(ctx, window, lag)[1])
+
+    return kernel
+
+
+add_panel(
+    PanelFeatureSpec(
+        "beta_60",
+        "cross_asset",
+        60,
+        "rolling 60-bar beta of 1-bar log returns to the benchmark's",
+        _beta(60),
+        params={"period": 60},
+    )
+)
+add_panel(
+    PanelFeatureSpec(
+        "corr_60",
+        "cross_asset",
+        60,
+        "rolling 60-bar correlation of 1-bar log returns with the benchmark's",
+        _corr(60, 0),
+        params={"period": 60},
+    )
+)
+add_panel(
+    PanelFeatureSpec(
+        "leadlag_corr_60",
+        "cross_asset",
+        61,
+        "rolling 60-bar correlation of the 1-bar log return with the benchmark's one bar earlier",
+        _corr(60, 1),
+        params={"period": 60, "lag": 1},
+    )
+)
+
+
+def _needs(*symbols: str) -> Requirement:
+    def requires(ctx: PanelContext) -> str | None:
+        absent = [s for s in symbols if s not in ctx.close]
+        return f"a {', '.join(absent)} series in the panel" if absent else None
+
+    return requires
+
+
+def _input_feature(symbol: str, fn: Callable[[FloatArray], FloatArray]) -> PanelKernel:
+    def kernel(ctx: PanelContext) -> PanelValues:
+        with np.errstate(all="ignore"):
+            values = np.asarray(fn(ctx.close[symbol]), np.float64)
+        return ctx.series_to_members(ctx.known[symbol], values)
+
+    return kernel
+
+
+def _change(lag: int) -> Callable[[FloatArray], FloatArray]:
+    def fn(close: FloatArray) -> FloatArray:
+        out = np.full(len(close), np.nan)
+        out[lag:] = close[lag:] - close[:-lag]
+        return out
+
+    return fn
+
+
+def _zscore(window: int) -> Callable[[FloatArray], FloatArray]:
+    def fn(close: FloatArray) -> FloatArray:
+        col = close[:, None]
+        std = _rolling(col, window, "std")[:, 0]
+        dev = close - _rolling(col, window, "mean")[:, 0]
+        with np.errstate(all="ignore"):
+            return np.where(std > 0.0, dev / std, np.where(np.isfinite(std), 0.0, np.nan))
+
+    return fn
+
+
+add_panel(
+    PanelFeatureSpec(
+        "vix_level",
+        "cross_asset",
+        0,
+        "latest known ^VIX close (index points)",
+        _input_feature(VIX, lambda c: c.copy()),
+        requires=_needs(VIX),
+        scale_free=False,
+    )
+)
+add_panel(
+    PanelFeatureSpec(
+        "vix_change_5",
+        "cross_asset",
+        5,
+        "change of the ^VIX close over its last 5 bars (index points)",
+        _input_feature(VIX, _change(5)),
+        requires=_needs(VIX),
+        params={"period": 5},
+    )
+)
+add_panel(
+    PanelFeatureSpec(
+        "vix_z_60",
+        "cross_asset",
+        59,
+        "z-score of the ^VIX close over its last 60 bars (sample std)",
+        _input_feature(VIX, _zscore(60)),
+        requires=_needs(VIX),
+        params={"period": 60},
+    )
+)
+
+
+def _needs_curve(ctx: PanelContext) -> str | None:
+    if (TNX in ctx.close and IRX in ctx.close) or T10Y2Y in ctx.close:
+        return None
+    return f"both {TNX} and {IRX} series (or {T10Y2Y}) in the panel"
+
+
+def _yield_curve_slope(ctx: PanelContext) -> PanelValues:
+    if TNX in ctx.close and IRX in ctx.close:
+        long = ctx.series_to_members(ctx.known[TNX], ctx.close[TNX])
+        short = ctx.series_to_members(ctx.known[IRX], ctx.close[IRX])
+        return {s: long[s] - short[s] for s in long}
+    return ctx.series_to_members(ctx.known[T10Y2Y], ctx.close[T10Y2Y])
+
+
+add_panel(
+    PanelFeatureSpec(
+        "yield_curve_slope",
+        "cross_asset",
+        0,
+        "^TNX minus ^IRX close (their quote units, percent), else the T10Y2Y close",
+        _yield_curve_slope,
+        requires=_needs_curve,
+    )
+)
+
+
+def _dollar_symbol(ctx: PanelContext) -> str | None:
+    return next((s for s in DOLLAR_SYMBOLS if s in ctx.close), None)
+
+
+def _needs_dollar(ctx: PanelContext) -> str | None:
+    if _dollar_symbol(ctx) is not None:
+        return None
+    return f"a {' or '.join(DOLLAR_SYMBOLS)} series in the panel"
+
+
+def _dollar_ret(lag: int) -> PanelKernel:
+    def kernel(ctx: PanelContext) -> PanelValues:
+        symbol = _dollar_symbol(ctx)
+        assert symbol is not None
+        with np.errstate(all="ignore"):
+            values = _log_ret(ctx.close[symbol], lag)
+        return ctx.series_to_members(ctx.known[symbol], values)
+
+    return kernel
+
+
+add_panel(
+    PanelFeatureSpec(
+        "dollar_ret_20",
+        "cross_asset",
+        20,
+        "20-bar log return of the dollar index (DX-Y.NYB, else UUP)",
+        _dollar_ret(20),
+        requires=_needs_dollar,
+        params={"period": 20},
+    )
+)
+
+
+# --- market regime: a two-state Gaussian HMM, forward-filtered ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HmmFit:
+    """Parameters of one HMM fit, states ordered by variance (state 1 = high volatility).
+
+    ``row`` is the bar at whose close the model was fitted (on returns up to that bar); the
+    parameters are used from that bar until the next refit.
+    """
+
+    row: int
+    startprob: FloatArray
+    transmat: FloatArray
+    means: FloatArray
+    variances: FloatArray
+
+
+def fit_gaussian_hmm(
+    returns: FloatArray, *, row: int = -1, init: HmmFit | None = None, random_state: int = 0
+) -> HmmFit:
+    """Fit a two-state diagonal Gaussian HMM to the finite returns by EM (hmmlearn).
+
+    The data are divided by their standard deviation before the fit (hmmlearn's variance
+    floor is sized for unit-scale data) and the fitted means and variances scaled back. EM
+    starts from ``init`` (the previous fit: a refit on an expanding window is a warm start),
+    else from a fixed, deterministic guess: zero means, variances 0.5 and 2 (unit scale),
+    sticky transitions. No k-means initialisation: the fit is deterministic and fast.
+    """
+    from hmmlearn.hmm import GaussianHMM  # heavy import, only when fitting
+
+    x = returns[np.isfinite(returns)]
+    scale = float(np.std(x)) if x.size else 0.0
+    if not scale > 0.0 or x.size < 10:
+        raise ValueError("cannot fit an HMM to fewer than 10 or constant returns")
+    model = GaussianHMM(
+        n_components=2,
+        covariance_type="diag",
+        n_iter=200,
+        tol=1e-4,
+        random_state=random_state,
+        init_params="",
+        implementation="scaling",
+    )
+    if init is None:
+        model.startprob_ = np.array([0.5, 0.5])
+        model.transmat_ = np.array([[0.98, 0.02], [0.02, 0.98]])
+        model.means_ = np.zeros((2, 1))
+        model.covars_ = np.array([[0.5], [2.0]])
+    else:
+        model.startprob_ = init.startprob.copy()
+        model.transmat_ = init.transmat.copy()
+        model.means_ = (init.means / scale)[:, None]
+        model.covars_ = np.maximum(init.variances / scale**2, 1e-2)[:, None]
+    logger = logging.getLogger("hmmlearn")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        model.fit((x / scale)[:, None])
+    finally:
+        logger.setLevel(level)
+    means = np.asarray(model.means_[:, 0], np.float64) * scale
+    variances = np.asarray(model.covars_[:, 0, 0], np.float64) * scale**2
+    order = np.argsort(variances, kind="stable")
+    return HmmFit(
+        row,
+        np.asarray(model.startprob_, np.float64)[order],
+        np.asarray(model.transmat_, np.float64)[np.ix_(order, order)],
+        means[order],
+        variances[order],
+    )
+
+
+@njit(cache=True)
+def _forward(
+    x: FloatArray, start: FloatArray, trans: FloatArray, means: FloatArray, var: FloatArray
+) -> FloatArray:  # pragma: no cover - compiled
+    n = x.shape[0]
+    k = start.shape[0]
+    out = np.full((n, k), np.nan)
+    alpha = np.empty(k)
+    prior = np.empty(k)
+    begun = False
+    for t in range(n):
+        if begun:
+            for j in range(k):
+                acc = 0.0
+                for i in range(k):
+                    acc += alpha[i] * trans[i, j]
+                prior[j] = acc
+        else:
+            for j in range(k):
+                prior[j] = start[j]
+        if np.isfinite(x[t]):
+            best = -np.inf
+            logs = np.empty(k)
+            for j in range(k):
+                d = x[t] - means[j]
+                logs[j] = -0.5 * np.log(2.0 * np.pi * var[j]) - 0.5 * d * d / var[j]
+                best = max(best, logs[j])
+            total = 0.0
+            for j in range(k):
+                alpha[j] = prior[j] * np.exp(logs[j] - best)
+                total += alpha[j]
+            for j in range(k):
+                alpha[j] /= total
+            begun = True
+        elif begun:
+            for j in range(k):
+                alpha[j] = prior[j]
+        if begun:
+            for j in range(k):
+                out[t, j] = alpha[j]
+    return out
+
+
+def forward_filter(returns: FloatArray, fit: HmmFit) -> FloatArray:
+    """Return ``P(state_t | returns_0..t)`` (rows t, columns states) under one fit.
+
+    The normalised forward recursion ``alpha_t = e_t * (alpha_{t-1} A) / c_t`` with Gaussian
+    emission densities ``e_t``; it starts at the first finite return (``alpha_0 = pi * e_0``)
+    and a NaN return is a prediction step. Rows before the first finite return are NaN.
+    """
+    out: FloatArray = _forward(
+        np.ascontiguousarray(returns, dtype=np.float64),
+        np.ascontiguousarray(fit.startprob),
+        np.ascontiguousarray(fit.transmat),
+        np.ascontiguousarray(fit.means),
+        np.ascontiguousarray(fit.variances),
+    )
+    return out
+
+
+def hmm_regime_probabilities(
+    returns: FloatArray, known: IntArray, *, min_obs: int = HMM_MIN_OBS
+) -> tuple[FloatArray, list[HmmFit]]:
+    """Return filtered state probabilities (rows x 2) and the fits used.
+
+    The model is fitted at the first bar with ``min_obs`` finite returns, then refitted at the
+    first bar of each later calendar year (year of the known-at time) on all returns so far.
+    Row ``t`` uses the last fit at or before ``t`` and the returns ``0..t``; earlier rows NaN.
+    """
+    n = len(returns)
+    probs = np.full((n, 2), np.nan)
+    counts = np.cumsum(np.isfinite(returns))
+    ready = np.flatnonzero(counts >= min_obs)
+    if ready.size == 0:
+        return probs, []
+    first = int(ready[0])
+    years = pd.DatetimeIndex(known.astype("datetime64[ns]")).year.to_numpy()
+    new_year = np.flatnonzero(np.diff(years) != 0) + 1
+    rows = [first, *[int(r) for r in new_year if r > first]]
+    fits: list[HmmFit] = []
+    for k, row in enumerate(rows):
+        end = rows[k + 1] if k + 1 < len(rows) else n
+        try:
+            fit = fit_gaussian_hmm(returns[: row + 1], row=row, init=fits[-1] if fits else None)
+        except ValueError:
+            continue
+        fits.append(fit)
+        probs[row:end] = forward_filter(returns[:end], fit)[row:end]
+    return probs, fits
+
+
+def _hmm_probs(ctx: PanelContext) -> tuple[IntArray, FloatArray]:
+    def make() -> tuple[IntArray, FloatArray]:
+        known, level = ctx.benchmark_level()
+        returns = np.full(len(level), np.nan)
+        returns[1:] = level[1:] - level[:-1]
+        probs, _ = hmm_regime_probabilities(returns, known)
+        return known, probs
+
+    result: tuple[IntArray, FloatArray] = ctx.cached("hmm_probs", make)
+    return result
+
+
+def _hmm_state(state: int) -> PanelKernel:
+    def kernel(ctx: PanelContext) -> PanelValues:
+        known, probs = _hmm_probs(ctx)
+        return ctx.series_to_members(known, np.ascontiguousarray(probs[:, state]))
+
+    return kernel
+
+
+for _state, _what in ((0, "low"), (1, "high")):
+    add_panel(
+        PanelFeatureSpec(
+            f"hmm_state_prob_{_state}",
+            "regime",
+            HMM_MIN_OBS,
+            f"filtered probability (0..1) of the {_what}-volatility state of a 2-state Gaussian"
+            " HMM on benchmark returns, refitted yearly",
+            _hmm_state(_state),
+            params={"states": 2, "state": _state},
+        )
+    )
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def compute_panel_specs(
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    specs: Sequence[PanelFeatureSpec],
+    *,
+    instruments: Mapping[str, Instrument] | None = None,
+    benchmark: str | None = None,
+    intervals: Mapping[str, Interval | pd.Timedelta | str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Compute panel features only; every spec must be computable on this panel.
+
+    Returns ``{member: frame of the specs' columns on its index}`` (inputs are not members).
+    """
+    ctx = PanelContext(
+        bars_by_symbol, instruments=instruments, benchmark=benchmark, intervals=intervals
+    )
+    return _panel_frames(ctx, bars_by_symbol, specs)
+
+
+def _panel_frames(
+    ctx: PanelContext, bars_by_symbol: Mapping[str, pd.DataFrame], specs: Sequence[PanelFeatureSpec]
+) -> dict[str, pd.DataFrame]:
+    for spec in specs:
+        reason = spec.missing(ctx)
+        if reason is not None:
+            raise ValueError(f"panel feature {spec.name} needs {reason}")
+    matrices = {
+        s: np.empty((len(ctx.close[s]), len(specs)), dtype=np.float64, order="F")
+        for s in ctx.members
+    }
+    with np.errstate(all="ignore"):
+        for j, spec in enumerate(specs):
+            values = spec.kernel(ctx)
+            for symbol in ctx.members:
+                matrices[symbol][:, j] = values[symbol]
+    names = pd.Index([s.name for s in specs])
+    out: dict[str, pd.DataFrame] = {}
+    for symbol, matrix in matrices.items():
+        matrix[~np.isfinite(matrix)] = np.nan
+        out[symbol] = pd.DataFrame(
+            matrix, index=bars_by_symbol[symbol].index, columns=names, copy=False
+        )
+    return out
+
+
+def _split_names(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    per_symbol: list[str] = []
+    panel: list[str] = []
+    unknown: list[str] = []
+    for name in dict.fromkeys(names):
+        if name in PANEL_FEATURES:
+            panel.append(name)
+        elif name in FEATURES:
+            per_symbol.append(name)
+        else:
+            unknown.append(name)
+    if unknown:
+        known = FEATURES.names() + PANEL_FEATURES.names()
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+            hints.append(f"{name}: did you mean {', '.join(close)}?" if close else name)
+        raise ValueError(f"unknown feature(s) {', '.join(unknown)} ({'; '.join(hints)})")
+    return per_symbol, panel
+
+
+def compute_panel(
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    names: Sequence[str] | None = None,
+    *,
+    instruments: Mapping[str, Instrument] | None = None,
+    benchmark: str | None = None,
+    intervals: Mapping[str, Interval | pd.Timedelta | str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Compute per-symbol and panel features for every symbol of a panel.
+
+    Parameters
+    ----------
+    bars_by_symbol
+        ``symbol -> canonical bars``; each series keeps its own calendar and interval.
+    names
+        Per-symbol and panel feature names, mixed. ``None``: every default per-symbol feature
+        plus every panel feature the panel has the inputs for. Unknown names, and panel
+        features whose inputs are absent, raise ``ValueError``.
+    instruments
+        Optional ``symbol -> Instrument``: session features, sectors, input detection.
+    benchmark
+        Benchmark symbol (in the panel); default ``^GSPC``, else ``SPY``, else the
+        equal-weight mean return of the members.
+    intervals
+        Optional ``symbol -> bar interval``; default the median spacing of each index.
+
+    Returns
+    -------
+    dict
+        ``symbol -> DataFrame`` on that symbol's index: its per-symbol features, then (for
+        members, not for index or macro inputs) the panel features. A value at a row is known
+        at that bar's close.
+    """
+    per_symbol: list[str] | None = None
+    if names is not None:
+        per_symbol, panel = _split_names(names)
+    ctx = PanelContext(
+        bars_by_symbol, instruments=instruments, benchmark=benchmark, intervals=intervals
+    )
+    if names is None:
+        panel = [n for n in PANEL_FEATURES.names() if PANEL_FEATURES.get(n).missing(ctx) is None]
+    panel_frames = _panel_frames(ctx, bars_by_symbol, [PANEL_FEATURES.get(n) for n in panel])
+    instruments = instruments or {}
+    out: dict[str, pd.DataFrame] = {}
+    for symbol, bars in bars_by_symbol.items():
+        own = compute(bars, per_symbol, instrument=instruments.get(symbol))
+        extra = panel_frames.get(symbol)
+        out[symbol] = own if extra is None else pd.concat([own, extra], axis=1)
+    return out
