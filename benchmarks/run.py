@@ -1,11 +1,15 @@
 """Time the foundation's hot paths on this machine and print a table.
 
 Run with ``make bench``. Every number is measured here, now, as the median of several repeats.
+The feature engine's own benchmark (``benchmarks/features.py``: 500 symbols x 2,520 daily bars
+against its targets) runs after it; ``--quick`` runs that one on 20 symbols.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -15,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+import features as feature_benchmark  # benchmarks/features.py, beside this script
 from alphaforge.config import AppConfig
 from alphaforge.core.types import AssetClass, Interval
 from alphaforge.data.synthetic import SyntheticSpec, generate_market
@@ -35,8 +40,13 @@ def _median_seconds(work: Callable[[], object], repeats: int = REPEATS) -> float
     return statistics.median(times)
 
 
-def main() -> None:
-    """Run every benchmark and print the table."""
+def main(argv: list[str] | None = None) -> int:
+    """Run every benchmark and print the tables; 1 if a feature engine target failed."""
+    parser = argparse.ArgumentParser(description="AlphaForge benchmarks.")
+    parser.add_argument(
+        "--quick", action="store_true", help="Feature benchmark on 20 symbols, not 500."
+    )
+    args = parser.parse_args(argv)
     spec = SyntheticSpec(
         n_symbols=24,
         n_sectors=4,
@@ -108,6 +118,9 @@ def main() -> None:
         table.add_row(workload, operation, f"{seconds:.4f}")
     Console().print(table)
 
+    symbols = 20 if args.quick else feature_benchmark.TARGET_SYMBOLS
+    return feature_benchmark.main(["--symbols", str(symbols), "--jobs", "2"])
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -16,7 +16,14 @@ from talib import abstract
 
 from alphaforge.features import talib_calls as ta
 from alphaforge.features.library._common import HL, OHLC, C
-from alphaforge.features.registry import BarArrays, FeatureSpec, FloatArray, add, register
+from alphaforge.features.registry import (
+    FEATURES,
+    BarArrays,
+    FeatureSpec,
+    FloatArray,
+    add,
+    register,
+)
 
 # talib's helpers are untyped, which strict type checking refuses to call directly.
 _Function: Any = getattr(abstract, "Function")  # noqa: B009
@@ -33,10 +40,18 @@ CONSEC_CAP = 10
 def _candle_feature(function: str) -> None:
     warmup = ta.lookback(function)
 
+    call = ta.raw_function(function)
+    columns = ta.input_columns(function)
+
     def kernel(b: BarArrays) -> FloatArray:
-        values = ta.output(b, function).copy()
-        values[:warmup] = np.nan
-        return values
+        # One float conversion, shared with pattern_strength and pattern_count through the
+        # memo (never mutated): the signals are int32 in TA-Lib.
+        def make() -> FloatArray:
+            values = np.asarray(call(*[getattr(b, c) for c in columns]), dtype=np.float64)
+            values[:warmup] = np.nan
+            return values
+
+        return b.cached(("candle", function), make)
 
     display = _Function(function).info["display_name"]
     # The Hikkake patterns signal +-200 when a later bar confirms them.
@@ -57,6 +72,8 @@ def _candle_feature(function: str) -> None:
 for _function in CANDLE_FUNCTIONS:
     _candle_feature(_function)
 
+_CANDLE_KERNELS = tuple(FEATURES.get(fn.lower()).kernel for fn in CANDLE_FUNCTIONS)
+
 
 def _scores(b: BarArrays) -> tuple[FloatArray, FloatArray]:
     """Return the sum of every TA-Lib pattern's output and how many fire, memoised."""
@@ -64,8 +81,9 @@ def _scores(b: BarArrays) -> tuple[FloatArray, FloatArray]:
     def make() -> tuple[FloatArray, FloatArray]:
         total = np.zeros(len(b))
         count = np.zeros(len(b))
-        for fn in CANDLE_FUNCTIONS:
-            values = ta.output(b, fn)
+        for kernel in _CANDLE_KERNELS:
+            # NaN only inside a pattern's own warm-up, which ends before _MAX_LOOKBACK.
+            values = kernel(b)
             total += values
             count += values != 0
         total /= 100.0

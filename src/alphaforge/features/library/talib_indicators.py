@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from alphaforge.features import kernels
 from alphaforge.features import talib_calls as ta
-from alphaforge.features.registry import BarArrays, FeatureSpec, FloatArray, add, param_token
+from alphaforge.features.registry import FeatureSpec, add, param_token
 
 Params = dict[str, float | int]
 
@@ -254,8 +254,7 @@ def _talib_feature(function: str, output: str | None = None, **params: float | i
     name = "_".join([prefix, *(param_token(v) for v in stated)])
     warmup = ta.lookback(function, **params)
 
-    def kernel(b: BarArrays) -> FloatArray:
-        return ta.output(b, function, output, **params)
+    kernel = ta.bind(function, output, **params)
 
     add(
         FeatureSpec(
