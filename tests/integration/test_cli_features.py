@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,10 +119,13 @@ def test_build_full_then_cached_then_incremental(run_cli: RunCli, project: Path)
     files = list((project / "store" / "features").glob("*/1d/*.parquet"))
     assert sorted(f.name for f in files) == ["AAA.parquet", "BBB.parquet"]
     assert str(files[0].parent.resolve()) in first.stdout
+    assert "for 2 members (full" in first.stdout
+    assert len(list((project / "store" / "features" / "panel").glob("*/1d/*.parquet"))) == 1
 
     second = run_cli(args, project)
     _ok(second)
     assert _build_rows(second.stdout) == {"AAA": (400, 0, "cached"), "BBB": (400, 0, "cached")}
+    assert "for 2 members (cached" in second.stdout
 
     store = BarStore(project / "store")
     longer = random_bars(0, 410)
@@ -134,6 +136,7 @@ def test_build_full_then_cached_then_incremental(run_cli: RunCli, project: Path)
         "AAA": (410, 10, "incremental"),
         "BBB": (400, 0, "cached"),
     }
+    assert "for 2 members (full" in third.stdout  # a member changed: the panel is recomputed
 
     forced = run_cli([*args, "--full", "--names", ",".join(NAMES)], project)
     _ok(forced)
@@ -167,36 +170,16 @@ def test_build_without_bars_says_to_fetch_first(run_cli: RunCli, tmp_path: Path)
     _one_line_error(result, f"alphaforge data fetch --universe {universe} first")
 
 
-def test_list_includes_panel_features_when_defined(monkeypatch: pytest.MonkeyPatch) -> None:
-    import types
+def test_list_includes_the_panel_features(run_cli: RunCli, tmp_path: Path) -> None:
+    from alphaforge.features import PANEL_FEATURES
 
-    from typer.testing import CliRunner
-
-    from alphaforge.cli.feature_commands import features_app
-
-    spec = types.SimpleNamespace(
-        name="xs_rank_ret_20",
-        category="cross_sectional",
-        warmup=20,
-        inputs=("close",),
-        scale_free=True,
-        description="Cross-sectional rank of the 20-bar return.",
-    )
-    panel = types.ModuleType("alphaforge.features.panel")
-    panel.PANEL_FEATURES = {"xs_rank_ret_20": spec}  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "alphaforge.features.panel", panel)
-    result = CliRunner().invoke(features_app, ["list", "--json"])
-    assert result.exit_code == 0, result.output
-    rows = {row["name"]: row for row in json.loads(result.output)}
-    assert rows["xs_rank_ret_20"]["panel"] is True
-    assert rows["xs_rank_ret_20"]["category"] == "cross_sectional"
-    assert len(rows) == len(FEATURES) + 1
-    table = CliRunner().invoke(features_app, ["list", "--category", "cross_sectional"])
-    assert table.exit_code == 0, table.output
-    assert "xs_rank_ret_20" in table.output and "compute_panel" in table.output
-
-    broken = types.ModuleType("alphaforge.features.panel")
-    monkeypatch.setitem(sys.modules, "alphaforge.features.panel", broken)
-    result = CliRunner().invoke(features_app, ["list", "--json"])
-    assert result.exit_code == 0, result.output
-    assert len(json.loads(result.output)) == len(FEATURES)
+    result = run_cli(["features", "list", "--json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert len(rows) == len(FEATURES) + len(PANEL_FEATURES)
+    assert rows["cs_rank_ret_20"]["panel"] is True
+    assert rows["cs_rank_ret_20"]["category"] == "cross_sectional"
+    assert rows["hmm_state_prob_1"]["category"] == "regime"
+    table = run_cli(["features", "list", "--category", "cross_asset"], tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "beta_60" in table.stdout and "compute_panel" in table.stdout

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +17,9 @@ from alphaforge.data.universe import load_universe
 from alphaforge.storage import BarStore
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from alphaforge.features import FeatureSpec, PanelFeatureSpec
     from alphaforge.features.store import UpdateStats
 
 # The feature library (TA-Lib, numba) is imported inside the commands, so that other commands
@@ -28,7 +29,6 @@ features_app = typer.Typer(
     help="List the registered features and build the feature store.", no_args_is_help=True
 )
 
-_PANEL_MODULE = "alphaforge.features.panel"
 _PANEL_NOTE = "panel: needs compute_panel over the whole universe"
 
 
@@ -62,51 +62,42 @@ class _Row:
         }
 
 
-def _row(spec: Any, *, panel: bool) -> _Row:
-    """Return the listing row of a feature spec (per-symbol or panel), tolerant of fields."""
-    talib = getattr(spec, "talib", None)
-    warmup = getattr(spec, "warmup", 0)
-    memory = getattr(spec, "memory", None)
+def _row(spec: FeatureSpec | PanelFeatureSpec) -> _Row:
+    """Return the listing row of a per-symbol or panel feature spec."""
+    from alphaforge.features import PanelFeatureSpec
+
+    if isinstance(spec, PanelFeatureSpec):
+        return _Row(
+            name=spec.name,
+            category=spec.category,
+            warmup=spec.warmup,
+            memory=None,
+            inputs=(),
+            scale_free=spec.scale_free,
+            description=spec.description,
+            params=dict(spec.params),
+            talib=None,
+            panel=True,
+        )
     return _Row(
-        name=str(getattr(spec, "name", "?")),
-        category=str(getattr(spec, "category", "cross_sectional" if panel else "?")),
-        warmup=int(warmup) if isinstance(warmup, int) else 0,
-        memory=int(memory) if isinstance(memory, int) else None,
-        inputs=tuple(str(i) for i in (getattr(spec, "inputs", ()) or ())),
-        scale_free=bool(getattr(spec, "scale_free", True)),
-        description=str(getattr(spec, "description", "")),
-        params={str(k): v for k, v in dict(getattr(spec, "params", {}) or {}).items()},
-        talib=str(talib[0]) if isinstance(talib, tuple) and talib else None,
-        panel=panel,
+        name=spec.name,
+        category=spec.category,
+        warmup=spec.warmup,
+        memory=spec.memory,
+        inputs=spec.inputs,
+        scale_free=spec.scale_free,
+        description=spec.description,
+        params=dict(spec.params),
+        talib=spec.talib[0] if spec.talib else None,
+        panel=False,
     )
 
 
-def _panel_specs() -> list[Any]:
-    """Return the panel feature specs if :mod:`alphaforge.features.panel` defines any."""
-    try:
-        module = importlib.import_module(_PANEL_MODULE)
-    except Exception:  # absent or broken: list the per-symbol features only
-        return []
-    registry = getattr(module, "PANEL_FEATURES", None)
-    if registry is None:
-        return []
-    try:
-        if hasattr(registry, "names") and hasattr(registry, "get"):
-            return [registry.get(name) for name in registry.names()]
-        if isinstance(registry, Mapping):
-            return list(registry.values())
-        if isinstance(registry, Iterable):
-            return list(registry)
-    except Exception:
-        return []
-    return []
-
-
 def _rows() -> list[_Row]:
-    from alphaforge.features import CATEGORIES, FEATURES
+    from alphaforge.features import CATEGORIES, FEATURES, PANEL_FEATURES
 
-    rows = [_row(FEATURES.get(name), panel=False) for name in FEATURES.names()]
-    rows.extend(_row(spec, panel=True) for spec in _panel_specs())
+    rows = [_row(FEATURES.get(name)) for name in FEATURES.names()]
+    rows.extend(_row(PANEL_FEATURES.get(name)) for name in PANEL_FEATURES.names())
     order = {category: i for i, category in enumerate(CATEGORIES)}
     return sorted(rows, key=lambda r: order.get(r.category, len(order)))
 
@@ -182,9 +173,15 @@ def _interval(text: str) -> Interval:
         ) from None
 
 
-def _names(text: str | None, configured: list[str] | None) -> list[str] | None:
-    """Return the requested feature names (None = every applicable one), checked."""
-    from alphaforge.features import FEATURES
+def _names(
+    text: str | None, configured: list[str] | None
+) -> tuple[list[str] | None, list[str] | None]:
+    """Return the requested (per-symbol, panel) feature names, checked.
+
+    ``None`` for either means every applicable one; naming only per-symbol features builds no
+    panel features and the reverse.
+    """
+    from alphaforge.features import FEATURES, PANEL_FEATURES
 
     if text is None:
         names = configured
@@ -193,15 +190,15 @@ def _names(text: str | None, configured: list[str] | None) -> list[str] | None:
         if not names:
             raise RegistryError("--names is empty.", hint="Pass names separated by commas.")
     if names is None:
-        return None
-    unknown = [n for n in names if n not in FEATURES]
+        return None, None
+    unknown = [n for n in names if n not in FEATURES and n not in PANEL_FEATURES]
     if unknown:
         suggestions = "; ".join(f"{n}: {FEATURES.suggest(n)}" for n in unknown)
         raise RegistryError(
             f"Unknown feature(s) {', '.join(unknown)} ({suggestions}).",
             hint="Run alphaforge features list to see the names.",
         )
-    return names
+    return [n for n in names if n in FEATURES], [n for n in names if n in PANEL_FEATURES]
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +236,9 @@ def build(
     from alphaforge.features.store import FeatureStore
 
     cfg = config_from(ctx, config)
-    members = load_universe(universe).members
-    wanted = _names(names, cfg.features.names)
+    loaded = load_universe(universe)
+    members = loaded.members
+    wanted, wanted_panel = _names(names, cfg.features.names)
     iv = _interval(interval or cfg.data.interval)
     bar_store = BarStore(cfg.data.store_dir)
     jobs: list[_Job] = []
@@ -260,24 +258,45 @@ def build(
     feature_store = FeatureStore(cfg.data.store_dir)
     results: list[tuple[_Job, UpdateStats]] = []
     errors: list[str] = []
+    built: dict[str, pd.DataFrame] = {}
     with RichReporter() as reporter:
         task = reporter.task(f"building features of {len(jobs)} series", total=len(jobs))
         for job in jobs:
             symbol = job.instrument.symbol
             try:
                 bars = bar_store.read(symbol, job.interval, asset_class=job.instrument.asset_class)
-                stats = feature_store.ensure(
-                    symbol, job.interval, bars, wanted, job.instrument, full=full
-                )
+                if wanted is None or wanted:
+                    stats = feature_store.ensure(
+                        symbol, job.interval, bars, wanted, job.instrument, full=full
+                    )
+                    results.append((job, stats))
+                built[symbol] = bars
             except AlphaForgeError as exc:
                 errors.append(f"{symbol} {job.interval.value}: {exc.one_line()}")
-            else:
-                results.append((job, stats))
             task.advance()
         task.done()
+        panel = None
+        if len(built) >= 2 and (wanted_panel is None or wanted_panel):
+            task = reporter.task(
+                "panel features (cross-sectional, cross-asset, regime)", total=None
+            )
+            instruments = {j.instrument.symbol: j.instrument for j in jobs}
+            try:
+                _, panel = feature_store.update_panel(
+                    loaded.name, iv, built, wanted_panel, instruments, full=full
+                )
+            except (AlphaForgeError, ValueError) as exc:
+                message = exc.one_line() if isinstance(exc, AlphaForgeError) else str(exc)
+                errors.append(f"panel features: {message}")
+            task.done()
     if results:
         _print_build(results)
-    if errors and not results:
+    if panel is not None:
+        console.print(
+            f"Panel features: {len(panel.features)} for {len(panel.members)} members "
+            f"({panel.path}, {panel.seconds:.2f} s) in {panel.file.resolve()}"
+        )
+    if errors and not results and panel is None:
         more = f" (and {len(errors) - 1} more series)" if len(errors) > 1 else ""
         raise AlphaForgeError(f"No series was built: {errors[0]}{more}")
     for error in errors:

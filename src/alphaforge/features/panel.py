@@ -1081,10 +1081,10 @@ def compute_panel_specs(
     ctx = PanelContext(
         bars_by_symbol, instruments=instruments, benchmark=benchmark, intervals=intervals
     )
-    return _panel_frames(ctx, bars_by_symbol, specs)
+    return panel_frames(ctx, bars_by_symbol, specs)
 
 
-def _panel_frames(
+def panel_frames(
     ctx: PanelContext, bars_by_symbol: Mapping[str, pd.DataFrame], specs: Sequence[PanelFeatureSpec]
 ) -> dict[str, pd.DataFrame]:
     for spec in specs:
@@ -1172,11 +1172,11 @@ def compute_panel(
     )
     if names is None:
         panel = [n for n in PANEL_FEATURES.names() if PANEL_FEATURES.get(n).missing(ctx) is None]
-    panel_frames = _panel_frames(ctx, bars_by_symbol, [PANEL_FEATURES.get(n) for n in panel])
+    by_symbol = panel_frames(ctx, bars_by_symbol, [PANEL_FEATURES.get(n) for n in panel])
     instruments = instruments or {}
     out: dict[str, pd.DataFrame] = {}
     for symbol, bars in bars_by_symbol.items():
         own = compute(bars, per_symbol, instrument=instruments.get(symbol))
-        extra = panel_frames.get(symbol)
+        extra = by_symbol.get(symbol)
         out[symbol] = own if extra is None else pd.concat([own, extra], axis=1)
     return out

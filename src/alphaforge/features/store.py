@@ -34,11 +34,12 @@ lock on ``features/.lock``: a crash mid-write leaves the previous file whole and
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -51,6 +52,7 @@ import pyarrow.parquet as pq
 from alphaforge.core.bars import INDEX_NAME, check_bars, content_hash
 from alphaforge.core.errors import DataError, RegistryError
 from alphaforge.core.types import Instrument, Interval
+from alphaforge.features.panel import PANEL_FEATURES, PanelContext, panel_frames
 from alphaforge.features.registry import (
     FEATURES,
     BarArrays,
@@ -60,7 +62,7 @@ from alphaforge.features.registry import (
 )
 from alphaforge.storage import atomic_path, encode_symbol, file_lock
 
-__all__ = ["FEATURES_DIR", "FeatureStore", "UpdatePath", "UpdateStats"]
+__all__ = ["FEATURES_DIR", "FeatureStore", "PanelStats", "UpdatePath", "UpdateStats"]
 
 #: Directory of the feature store under its root.
 FEATURES_DIR = "features"
@@ -104,6 +106,34 @@ class UpdateStats:
     rows: int
     computed: int
     features: int
+    seconds: float
+    file: Path
+
+
+@dataclass(frozen=True, slots=True)
+class PanelStats:
+    """What one :meth:`FeatureStore.update_panel` did.
+
+    Attributes
+    ----------
+    path
+        ``full`` (recomputed) or ``cached`` (every member's bars unchanged).
+    members
+        Symbols that got panel features (index and macro inputs get none).
+    features
+        Names of the panel features stored.
+    rows
+        Rows stored, over all members.
+    seconds
+        Wall time of the call.
+    file
+        The Parquet file (long format: timestamp, symbol, one column per feature).
+    """
+
+    path: UpdatePath
+    members: tuple[str, ...]
+    features: tuple[str, ...]
+    rows: int
     seconds: float
     file: Path
 
@@ -316,6 +346,77 @@ class FeatureStore:
             self._write(target, frame, version, content_hash(bars))
         return frame, self._stats(path, reason, frame, len(bars) - start, started, target)
 
+    def update_panel(
+        self,
+        universe: str,
+        interval: Interval | str,
+        bars_by_symbol: Mapping[str, pd.DataFrame],
+        names: Sequence[str] | None = None,
+        instruments: Mapping[str, Instrument] | None = None,
+        *,
+        full: bool = False,
+    ) -> tuple[dict[str, pd.DataFrame], PanelStats]:
+        """Return the panel features of a universe, recomputed only when a member's bars changed.
+
+        Panel features depend on every member, so they are stored per universe, keyed by the
+        panel feature set and a hash over all members' bar hashes; any change in any member
+        recomputes them in full (about 3 s for 500 symbols x 2,520 bars; an incremental path
+        would have to replay the cross-sections and the HMM's refits).
+
+        Parameters
+        ----------
+        universe
+            Name of the universe (the file is per universe).
+        names
+            Panel feature names; ``None`` means every panel feature the panel has inputs for.
+        """
+        started = time.perf_counter()
+        iv = Interval(interval)
+        ctx = PanelContext(bars_by_symbol, instruments=instruments)
+        if names is None:
+            wanted = [
+                n for n in PANEL_FEATURES.names() if PANEL_FEATURES.get(n).missing(ctx) is None
+            ]
+        else:
+            unknown = [n for n in names if n not in PANEL_FEATURES]
+            if unknown:
+                raise RegistryError(
+                    f"Unknown panel feature {unknown[0]!r}.",
+                    hint=PANEL_FEATURES.suggest(unknown[0]),
+                )
+            wanted = list(names)
+        digest = hashlib.sha256()
+        for symbol in sorted(bars_by_symbol):
+            digest.update(f"{symbol}:{content_hash(bars_by_symbol[symbol])};".encode())
+        panel_hash = digest.hexdigest()
+        version = _panel_set_version(wanted)
+        target = (
+            self.directory / "panel" / encode_symbol(universe) / iv.value / f"{version}.parquet"
+        )
+        with self._locked():
+            header = None if full else self._header(target)
+            if header is not None and header.bars_hash == panel_hash:
+                table = pq.read_table(target)
+                frames = _panel_from_table(table.to_pandas(), wanted)
+                return frames, PanelStats(
+                    "cached",
+                    tuple(frames),
+                    tuple(wanted),
+                    table.num_rows,
+                    time.perf_counter() - started,
+                    target,
+                )
+            frames = panel_frames(ctx, bars_by_symbol, [PANEL_FEATURES.get(n) for n in wanted])
+            long = pd.concat(dict(frames), names=["symbol", INDEX_NAME]).reset_index()
+            table = pa.Table.from_pandas(long, preserve_index=False)
+            meta = _Header(panel_hash, len(long), None, tuple(wanted), version, "ns")
+            table = table.replace_schema_metadata({_META_KEY: meta.to_bytes()})
+            with atomic_path(target) as temp:
+                pq.write_table(table, temp, compression=self._compression, use_dictionary=False)
+        return frames, PanelStats(
+            "full", tuple(frames), tuple(wanted), len(long), time.perf_counter() - started, target
+        )
+
     def read(
         self,
         symbol: str,
@@ -458,6 +559,22 @@ class FeatureStore:
             values = compute_matrix(part, [names[j] for j in columns])
             out[:, columns] = values[-n_new:, :]
         return out
+
+
+def _panel_set_version(names: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        digest.update(f"{name}:{PANEL_FEATURES.get(name).version};".encode())
+    return digest.hexdigest()[:16]
+
+
+def _panel_from_table(long: pd.DataFrame, names: list[str]) -> dict[str, pd.DataFrame]:
+    frames: dict[str, pd.DataFrame] = {}
+    for symbol, part in long.groupby("symbol", sort=False):
+        frame = part.set_index(INDEX_NAME)[names].astype(np.float64)
+        frame.index = pd.DatetimeIndex(frame.index).as_unit("ns")
+        frames[str(symbol)] = frame
+    return frames
 
 
 def _round_up(span: int) -> int:

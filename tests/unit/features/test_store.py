@@ -281,3 +281,34 @@ def test_ensure_updates_without_reading_back(store: FeatureStore) -> None:
     np.testing.assert_allclose(
         frame.to_numpy(), compute(bars, NAMES).to_numpy(), rtol=RTOL, atol=ATOL, equal_nan=True
     )
+
+
+def test_panel_features_are_stored_per_universe_and_recomputed_when_a_member_changes(
+    tmp_path: Path,
+) -> None:
+    from alphaforge.features import PANEL_FEATURES, compute_panel
+
+    bars = {f"S{i}": random_bars(100 + i, 300) for i in range(4)}
+    store = FeatureStore(tmp_path)
+    frames, stats = store.update_panel("mini", "1d", bars)
+    assert stats.path == "full"
+    assert set(stats.members) == set(bars)
+    assert "cs_rank_ret_20" in stats.features and "beta_60" in stats.features
+    assert "vix_level" not in stats.features  # no ^VIX in this panel
+    expected = compute_panel(bars, list(stats.features))
+    for symbol, frame in frames.items():
+        pd.testing.assert_frame_equal(frame, expected[symbol], check_freq=False)
+
+    again, cached = store.update_panel("mini", "1d", bars)
+    assert cached.path == "cached"
+    assert cached.file == stats.file
+    for symbol, frame in again.items():
+        np.testing.assert_array_equal(frame.to_numpy(), frames[symbol].to_numpy())
+        assert frame.index.equals(frames[symbol].index)
+
+    bars["S0"] = random_bars(100, 301)
+    _, changed = store.update_panel("mini", "1d", bars)
+    assert changed.path == "full"
+    with pytest.raises(RegistryError, match="cs_rank_ret_21"):
+        store.update_panel("mini", "1d", bars, ["cs_rank_ret_21"])
+    assert len(PANEL_FEATURES) >= 20
