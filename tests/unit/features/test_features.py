@@ -258,3 +258,13 @@ def test_bar_arrays_from_frame() -> None:
         assert values.dtype == np.float64
         assert values.flags["C_CONTIGUOUS"]
         np.testing.assert_array_equal(values, bars[column].to_numpy())
+
+
+def test_macdhist_norm_is_talibs_histogram_over_close() -> None:
+    bars = _bars()
+    close = bars["close"].to_numpy()
+    _, _, hist = talib.MACD(close, fastperiod=12, slowperiod=26, signalperiod=9)
+    expected = pd.Series(hist / close, index=bars.index)
+    _assert_series_close(
+        compute(bars, ["macdhist_norm_12_26_9"])["macdhist_norm_12_26_9"], expected
+    )
