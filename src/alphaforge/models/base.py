@@ -9,6 +9,7 @@ stopping; it must never contain test rows.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
@@ -23,7 +24,7 @@ Vector = npt.NDArray[np.float64]
 
 @runtime_checkable
 class Classifier(Protocol):
-    """A binary or multi-class probabilistic classifier."""
+    """A binary or multi-class probabilistic classifier (the minimum the walk-forward needs)."""
 
     def fit(
         self,
@@ -35,6 +36,31 @@ class Classifier(Protocol):
     ) -> Self: ...
 
     def predict_proba(self, X: Matrix) -> Matrix: ...
+
+
+@runtime_checkable
+class Model(Classifier, Protocol):
+    """The full model interface every registered model implements.
+
+    ``fit`` takes the training rows, optional per-row ``sample_weight`` and an optional
+    ``eval_set`` (the validation block, for early stopping; never test rows). Labels are class
+    codes ``0..K-1`` as floats; ``classes_`` holds the codes seen in training.
+    ``predict_proba`` returns one column per class in ``classes_`` order; ``predict`` the most
+    probable class. ``device`` is ``"cpu"`` or ``"cuda"``: the model uses the GPU when asked
+    (``device="auto"`` at construction picks CUDA when present) and falls back to the CPU
+    when it is not. ``save`` writes everything needed to predict to one directory;
+    ``load`` restores it.
+    """
+
+    classes_: Vector
+    device: str
+
+    def predict(self, X: Matrix) -> Vector: ...
+
+    def save(self, directory: Path) -> None: ...
+
+    @classmethod
+    def load(cls, directory: Path) -> Self: ...
 
 
 ModelFactory = Callable[[ModelConfig, int, int], Classifier]
