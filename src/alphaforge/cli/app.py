@@ -76,6 +76,53 @@ def demo(
 
 
 @app.command()
+def train(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the run here instead of runs/<time>-train.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override run.seed.")] = None,
+    allow_unhealthy: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unhealthy",
+            help="Train even on series below data.min_health_score (recorded in the run).",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Train the configured models by purged walk-forward, with the control runs."""
+    from rich.table import Table
+
+    from alphaforge.backtest.report import format_metric
+    from alphaforge.cli.console import RichReporter
+    from alphaforge.pipeline.train import run_training
+
+    cfg = config_from(ctx, config)
+    if seed is not None:
+        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"seed": seed})})
+    if allow_unhealthy:
+        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"allow_unhealthy": True})})
+    with RichReporter() as reporter:
+        outcome = run_training(cfg, out=out, reporter=reporter)
+    summary = outcome.summary
+    table = Table(title="Out-of-fold results (purged walk-forward, costs on)")
+    keys = ("auc", "ic", "sharpe", "cagr", "max_drawdown", "turnover")
+    table.add_column("run")
+    for key in keys:
+        table.add_column(key, justify="right")
+    rows = {**summary["models"], "ensemble": summary["ensemble"]}
+    rows |= {f"control: {k}": v for k, v in summary["controls"].items()}
+    for name, values in rows.items():
+        table.add_row(*cells(name, *(format_metric(k, values.get(k)) for k in keys)))
+    console.print(table)
+    for warning in summary["warnings"]:
+        print_warning(warning)
+    console.print(Text.assemble("\nReport: ", (str(outcome.run.report), "bold")))
+    console.print(f"Run directory: {outcome.run.path}")
+
+
+@app.command()
 def reproduce(
     ctx: typer.Context,
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by alphaforge.")],

@@ -13,6 +13,7 @@ from alphaforge.config.models import (
     RunConfig,
     SecretsConfig,
     SelectionConfig,
+    TrainConfig,
     ValidationRulesConfig,
     WalkForwardConfig,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "RunConfig",
     "SecretsConfig",
     "SelectionConfig",
+    "TrainConfig",
     "ValidationRulesConfig",
     "WalkForwardConfig",
     "load_config",

@@ -142,6 +142,28 @@ class DemoConfig(_Frozen):
     )
 
 
+class TrainConfig(_Frozen):
+    """What `alphaforge train` trains: the universe, the models and the control runs."""
+
+    universe: str = Field(
+        "synthetic",
+        description="A universe whose bars are in the store, or synthetic (the demo's market).",
+    )
+    models: list[str] = Field(
+        ["lightgbm"], min_length=1, description="Registered model names trained side by side."
+    )
+    ensemble: Literal["average", "performance"] = Field(
+        "average",
+        description="Combine the models' out-of-fold scores: plain mean or validation-AUC weights.",
+    )
+    control_block_bars: int = Field(
+        21, ge=1, description="Block length of the permuted-label control, in bars."
+    )
+    experiment: str = Field(
+        "default", description="Experiment name under which every trial is recorded."
+    )
+
+
 class RunConfig(_Frozen):
     """Run bookkeeping."""
 
@@ -176,5 +198,6 @@ class AppConfig(_Frozen):
     portfolio: PortfolioConfig = PortfolioConfig()
     backtest: BacktestConfig = BacktestConfig()
     demo: DemoConfig = DemoConfig()
+    train: TrainConfig = TrainConfig()
     run: RunConfig = RunConfig()
     secrets: SecretsConfig = SecretsConfig()

@@ -173,15 +173,7 @@ def run_strategy(
     task.done()
 
     task = reporter.task(f"{name}: backtest", total=None)
-    scores = wf.scores.unstack("symbol")
-    opens = align_opens(bars_by_symbol)
-    scores = scores.reindex(index=opens.index, columns=opens.columns)
-    first_scored = scores.notna().any(axis=1).to_numpy().argmax()
-    opens = opens.iloc[first_scored:]
-    scores = scores.iloc[first_scored:]
-    targets = top_k_weights(scores, config.portfolio)
-    result = run_backtest(targets, opens, config.backtest)
-    bench = run_backtest(buy_and_hold_weights(opens.index, opens.columns), opens, config.backtest)
+    result, bench = backtest_scores(wf.scores, bars_by_symbol, config)
     task.done()
 
     for fold in wf.folds:
@@ -197,18 +189,9 @@ def run_strategy(
             fold.test_auc,
             fold.best_iteration,
         )
-    periods = _periods_per_year(result.returns.index, interval)
-    scored = wf.scores.notna()
-    prediction = {
-        "auc": auc(panel.target[scored], wf.scores[scored]),
-        "ic": information_coefficient(
-            panel.forward_return[scored],
-            wf.scores[scored],
-            by=panel.timestamps[scored.to_numpy()],
-        ),
-        "oos_rows": float(scored.sum()),
-        "folds": float(len(wf.folds)),
-    }
+    periods = periods_per_year(result.returns.index, interval)
+    prediction = prediction_metrics(panel, wf.scores)
+    prediction["folds"] = float(len(wf.folds))
     metrics = performance(result, periods, config.backtest.initial_capital)
     log.info("%s: metrics %s; prediction %s", name, metrics, prediction)
     return StrategyRun(
@@ -223,7 +206,38 @@ def run_strategy(
     )
 
 
-def _periods_per_year(index: pd.Index, interval: Interval) -> float:
+def backtest_scores(
+    scores: pd.Series, bars_by_symbol: Mapping[str, pd.DataFrame], config: AppConfig
+) -> tuple[BacktestResult, BacktestResult]:
+    """Trade out-of-fold scores (a (timestamp, symbol) series) with the configured top-k book
+    from the first scored bar; return the strategy's and the equal-weight benchmark's results."""
+    wide = scores.unstack("symbol")
+    opens = align_opens(bars_by_symbol)
+    wide = wide.reindex(index=opens.index, columns=opens.columns)
+    first_scored = wide.notna().any(axis=1).to_numpy().argmax()
+    opens = opens.iloc[first_scored:]
+    wide = wide.iloc[first_scored:]
+    targets = top_k_weights(wide, config.portfolio)
+    result = run_backtest(targets, opens, config.backtest)
+    bench = run_backtest(buy_and_hold_weights(opens.index, opens.columns), opens, config.backtest)
+    return result, bench
+
+
+def prediction_metrics(panel: Panel, scores: pd.Series) -> dict[str, float]:
+    """Return out-of-sample AUC, information coefficient and row count of scored rows."""
+    scored = scores.notna()
+    return {
+        "auc": auc(panel.target[scored], scores[scored]),
+        "ic": information_coefficient(
+            panel.forward_return[scored],
+            scores[scored],
+            by=panel.timestamps[scored.to_numpy()],
+        ),
+        "oos_rows": float(scored.sum()),
+    }
+
+
+def periods_per_year(index: pd.Index, interval: Interval) -> float:
     """Return bars per year measured from the index itself (252 for US equities, 365 crypto)."""
     stamps = pd.DatetimeIndex(index)
     if len(stamps) < 2:
@@ -236,7 +250,10 @@ __all__ = [
     "StrategyRun",
     "TrainingData",
     "align_opens",
+    "backtest_scores",
     "make_splitter",
+    "periods_per_year",
+    "prediction_metrics",
     "prepare_training_data",
     "run_strategy",
 ]

@@ -1,0 +1,511 @@
+"""`alphaforge train`: several models by purged walk-forward, their ensemble, and the controls.
+
+One panel of features and labels is built once; every configured model is trained on it by the
+same purged walk-forward, giving out-of-fold (OOF) scores; the ensemble combines the OOF scores
+(plain mean, or weights from each model's validation-block AUC, which only uses rows before the
+test block). Every model and the ensemble are traded by the same top-k book with costs.
+
+Two controls run beside every training (the leakage canaries):
+
+* a random-walk universe of the same shape through the identical pipeline;
+* the real panel with each symbol's labels permuted in blocks of ``train.control_block_bars``
+  bars (features untouched). Blocks keep the labels' own overlap, so a splitter that fails to
+  purge still profits from it, while any real relation between features and labels is gone.
+
+A control that beats chance (AUC above what sampling noise allows) raises a warning in the
+summary and the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from alphaforge.backtest import CurveSet, DataRow, ReportContent, performance, render_report
+from alphaforge.config import AppConfig, masked_dump
+from alphaforge.core.bars import content_hash
+from alphaforge.core.errors import DataError
+from alphaforge.core.progress import SILENT, Reporter, Task
+from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.synthetic import generate_market, random_walk_market
+from alphaforge.data.universe import load_universe
+from alphaforge.models import create_model
+from alphaforge.models.base import Classifier
+from alphaforge.models.dataset import Panel, build_panel
+from alphaforge.pipeline.demo import control_auc_threshold, synthetic_spec
+from alphaforge.pipeline.research import (
+    backtest_scores,
+    make_splitter,
+    periods_per_year,
+    prediction_metrics,
+    prepare_training_data,
+)
+from alphaforge.pipeline.rundir import (
+    RunDir,
+    attach_log,
+    code_version,
+    create_run_dir,
+    detach_log,
+    machine_info,
+    package_versions,
+    write_json,
+)
+from alphaforge.storage import BarStore
+from alphaforge.validation import Splitter, WalkForwardResult, walk_forward_predict
+
+log = logging.getLogger(__name__)
+
+#: The ensemble's column in the out-of-fold table.
+ENSEMBLE = "ensemble"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredRun:
+    """Out-of-fold scores of one model (or the ensemble) and what trading them gave."""
+
+    name: str
+    scores: pd.Series
+    returns: pd.Series
+    metrics: dict[str, float]
+    prediction: dict[str, float]
+    walk_forward: WalkForwardResult | None
+
+
+@dataclass(frozen=True, slots=True)
+class PanelRuns:
+    """Every model and the ensemble on one panel."""
+
+    panel: Panel
+    models: dict[str, ScoredRun]
+    ensemble: ScoredRun
+    agreement: pd.Series
+    benchmark_metrics: dict[str, float]
+    equity: dict[str, pd.Series]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainOutcome:
+    """The run directory and its summary."""
+
+    run: RunDir
+    summary: dict[str, Any]
+
+
+def permute_labels_in_blocks(panel: Panel, block_bars: int, seed: int) -> Panel:
+    """Return the panel with each symbol's labels shuffled in blocks of ``block_bars`` rows.
+
+    Features, label start and end times stay where they are (purging still uses each row's
+    own time span); only which label value sits on which row changes, block by block.
+    """
+    rng = np.random.default_rng(seed)
+    symbols = panel.X.index.get_level_values("symbol")
+    target = panel.target.to_numpy().copy()
+    forward = panel.forward_return.to_numpy().copy()
+    new_target = target.copy()
+    new_forward = forward.copy()
+    for symbol in pd.unique(symbols):
+        rows = np.flatnonzero(symbols == symbol)  # time order: the panel is sorted by time
+        blocks = [rows[i : i + block_bars] for i in range(0, len(rows), block_bars)]
+        order = rng.permutation(len(blocks))
+        source = np.concatenate([blocks[k] for k in order])
+        new_target[rows] = target[source[: len(rows)]]
+        new_forward[rows] = forward[source[: len(rows)]]
+    return replace(
+        panel,
+        target=pd.Series(new_target, index=panel.target.index, name=panel.target.name),
+        forward_return=pd.Series(
+            new_forward, index=panel.forward_return.index, name=panel.forward_return.name
+        ),
+    )
+
+
+def ensemble_weights(runs: Mapping[str, ScoredRun], method: str) -> pd.DataFrame:
+    """Return each model's ensemble weight for every scored row (rows x models, rows sum to 1).
+
+    ``average`` weighs all models equally. ``performance`` weighs a model by its mean test AUC
+    above 0.5 over the folds that ended before the row's time (never a later fold's result);
+    rows with no closed fold yet, or where no model is above 0.5, get equal weights.
+    """
+    names = list(runs)
+    index = runs[names[0]].scores.index
+    equal = pd.DataFrame(1.0 / len(names), index=index, columns=names)
+    if method != "performance":
+        return equal
+    stamps = index.get_level_values("timestamp")
+    edges = {}
+    for name in names:
+        wf = runs[name].walk_forward
+        closed = sorted(
+            (f.test_end, f.test_auc) for f in (wf.folds if wf else []) if np.isfinite(f.test_auc)
+        )
+        ends = pd.DatetimeIndex([e for e, _ in closed])
+        cumulative = np.cumsum([a for _, a in closed]) / np.arange(1, len(closed) + 1)
+        # Folds closed at or before each row's time: searchsorted on the fold end times.
+        count = ends.searchsorted(stamps, side="right") if len(closed) else np.zeros(len(stamps))
+        mean = np.where(count > 0, cumulative[np.maximum(count - 1, 0)] if len(closed) else 0, 0.5)
+        edges[name] = np.clip(np.asarray(mean, dtype=np.float64) - 0.5, 0.0, None)
+    edge = pd.DataFrame(edges, index=index)
+    total = edge.sum(axis=1)
+    weights = edge.div(total.where(total > 0), axis=0)
+    return weights.where(total.gt(0), equal, axis=0)
+
+
+def model_agreement(scores: Mapping[str, pd.Series], ensemble: pd.Series) -> pd.Series:
+    """Return, per row, the share of models on the ensemble's side of 0.5."""
+    frame = pd.DataFrame(dict(scores))
+    agree = frame.gt(0.5).eq(ensemble.gt(0.5), axis=0)
+    share: pd.Series = agree.mean(axis=1).where(ensemble.notna())
+    return share.rename("agreement")
+
+
+def train_panel(
+    label: str,
+    panel: Panel,
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    interval: Interval,
+    config: AppConfig,
+    *,
+    seed: int,
+    splitter: Splitter | None = None,
+    reporter: Reporter = SILENT,
+) -> PanelRuns:
+    """Train every configured model on ``panel`` by purged walk-forward and trade the scores."""
+    splitter = splitter or make_splitter(config, interval)
+    n_folds = sum(1 for _ in splitter.split(panel.start, panel.end))
+    if n_folds == 0:
+        raise DataError(
+            f"{label}: the data are too short for one walk-forward fold.",
+            hint="Fetch a longer history or shorten walk_forward.train_months.",
+        )
+    runs: dict[str, ScoredRun] = {}
+    equity: dict[str, pd.Series] = {}
+    bench_metrics: dict[str, float] = {}
+    for name in config.train.models:
+        model_config = config.model.model_copy(update={"name": name})
+        task = reporter.task(f"{label}: {name} walk-forward ({n_folds} folds)", total=n_folds)
+
+        def make_model(fold: int, cfg: Any = model_config) -> Classifier:
+            return create_model(cfg, seed=seed + fold, n_jobs=config.run.n_jobs)
+
+        wf = walk_forward_predict(panel, splitter, make_model, on_fold=_advance(task))
+        task.done()
+        runs[name], curve, bench_metrics = _scored(
+            name, wf.scores, wf, panel, bars_by_symbol, interval, config
+        )
+        equity[name] = curve
+        log.info("%s: %s %s %s", label, name, runs[name].prediction, runs[name].metrics)
+    weights = ensemble_weights(runs, config.train.ensemble)
+    frame = pd.DataFrame({n: r.scores for n, r in runs.items()})
+    combined = (frame * weights).sum(axis=1, min_count=len(runs))
+    combined = combined.where(frame.notna().all(axis=1)).rename("score")
+    ensemble, curve, bench_metrics = _scored(
+        ENSEMBLE, combined, None, panel, bars_by_symbol, interval, config
+    )
+    ensemble.metrics["models"] = float(len(runs))
+    equity[ENSEMBLE] = curve
+    agreement = model_agreement({n: r.scores for n, r in runs.items()}, combined)
+    return PanelRuns(panel, runs, ensemble, agreement, bench_metrics, equity)
+
+
+def _advance(task: Task) -> Callable[[int], None]:
+    def advance(_: int) -> None:
+        task.advance()
+
+    return advance
+
+
+def _scored(
+    name: str,
+    scores: pd.Series,
+    wf: WalkForwardResult | None,
+    panel: Panel,
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    interval: Interval,
+    config: AppConfig,
+) -> tuple[ScoredRun, pd.Series, dict[str, float]]:
+    result, bench = backtest_scores(scores, bars_by_symbol, config)
+    periods = periods_per_year(result.returns.index, interval)
+    capital = config.backtest.initial_capital
+    metrics = performance(result, periods, capital)
+    prediction = prediction_metrics(panel, scores)
+    run = ScoredRun(name, scores, result.returns, metrics, prediction, wf)
+    return run, result.equity, performance(bench, periods, capital)
+
+
+def load_training_universe(
+    config: AppConfig, seed: int
+) -> tuple[dict[str, pd.DataFrame], dict[str, Instrument], Interval, str]:
+    """Return the raw bars and instruments of ``train.universe``, its interval and its kind."""
+    name = config.train.universe
+    if name == "synthetic":
+        market = generate_market(synthetic_spec(config), seed)
+        return dict(market.bars), dict(market.instruments), Interval.D1, "synthetic"
+    interval = Interval(config.data.interval)
+    store = BarStore(config.data.store_dir)
+    bars: dict[str, pd.DataFrame] = {}
+    instruments: dict[str, Instrument] = {}
+    for member in load_universe(name).members:
+        instrument = member.instrument
+        if store.exists(instrument.symbol, interval, asset_class=instrument.asset_class):
+            bars[instrument.symbol] = store.read(
+                instrument.symbol, interval, asset_class=instrument.asset_class
+            )
+            instruments[instrument.symbol] = instrument
+    if len(bars) < 2 * config.portfolio.top_k:
+        raise DataError(
+            f"Universe {name}: {len(bars)} series with {interval.value} bars are stored in "
+            f"{config.data.store_dir}; a top-{config.portfolio.top_k} long/short book needs "
+            f"{2 * config.portfolio.top_k}.",
+            hint=f"Run alphaforge data fetch --universe {name} first.",
+        )
+    return bars, instruments, interval, "stored"
+
+
+def run_training(
+    config: AppConfig, *, out: Path | None = None, reporter: Reporter = SILENT
+) -> TrainOutcome:
+    """Train the configured models and their controls; write the run directory."""
+    run = create_run_dir(config.run.runs_dir, "train", out)
+    handler = attach_log(run, config.run.log_level)
+    try:
+        return _train(config, run, reporter)
+    except Exception:
+        log.exception("train run failed")
+        raise
+    finally:
+        detach_log(handler)
+
+
+def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
+    seed = config.run.seed
+    task = reporter.task(f"universe {config.train.universe}: load and validate", total=None)
+    raw, instruments, interval, kind = load_training_universe(config, seed)
+    data = prepare_training_data(raw, instruments, interval, config)
+    first = min(b.index[0] for b in data.bars.values())
+    last = max(b.index[-1] for b in data.bars.values())
+    spec = replace(
+        synthetic_spec(config),
+        n_symbols=len(data.bars),
+        start=first.date(),
+        end=last.date(),
+        interval=interval,
+    )
+    control_market = random_walk_market(spec, seed + 1)
+    control = prepare_training_data(
+        control_market.bars, control_market.instruments, interval, config
+    )
+    task.done()
+
+    def panel_of(bars: Mapping[str, pd.DataFrame]) -> Panel:
+        return build_panel(
+            bars,
+            interval,
+            config.labels,
+            config.features.names,
+            min_history=config.features.min_history,
+        )
+
+    task = reporter.task("features and labels", total=None)
+    panel = panel_of(data.bars)
+    control_panel = panel_of(control.bars)
+    permuted = permute_labels_in_blocks(panel, config.train.control_block_bars, seed + 2)
+    task.done()
+
+    main = train_panel("universe", panel, data.bars, interval, config, seed=seed, reporter=reporter)
+    walk = train_panel(
+        "random-walk control",
+        control_panel,
+        control.bars,
+        interval,
+        config,
+        seed=seed,
+        reporter=reporter,
+    )
+    perm = train_panel(
+        "permuted-label control",
+        permuted,
+        data.bars,
+        interval,
+        config,
+        seed=seed,
+        reporter=reporter,
+    )
+
+    warnings = list(data.warnings) + [f"control: {w}" for w in control.warnings]
+    controls = {"random_walk": walk, "permuted_labels": perm}
+    for label, runs in controls.items():
+        threshold = control_auc_threshold(
+            runs.ensemble.prediction.get("oos_rows", 0.0), config.labels.horizon
+        )
+        auc = runs.ensemble.prediction.get("auc", float("nan"))
+        if auc > threshold:
+            warnings.append(
+                f"LEAKAGE ALARM: the {label} control's out-of-sample AUC is {auc:.3f}, above "
+                f"the {threshold:.3f} that chance allows. Treat this run as suspect."
+            )
+
+    oof = _oof_table(main)
+    oof.to_parquet(run.path / "oof_predictions.parquet")
+    folds = _fold_table(main)
+    folds.to_csv(run.path / "folds.csv", index=False)
+    importances = _importances(main)
+    if not importances.empty:
+        importances.to_csv(run.path / "feature_importance.csv")
+
+    dumped = masked_dump(config)
+    metrics = {
+        name: r.metrics | r.prediction
+        for name, r in (main.models | {ENSEMBLE: main.ensemble}).items()
+    }
+    control_metrics = {
+        label: runs.ensemble.metrics | runs.ensemble.prediction for label, runs in controls.items()
+    }
+    content = ReportContent(
+        title="train",
+        run_id=run.run_id,
+        code_version=code_version(),
+        seed=seed,
+        created=run.created.strftime("%Y-%m-%d %H:%M:%S"),
+        caveats=("Out-of-fold results from purged walk-forward; no result here is a promise.",),
+        metrics=metrics
+        | {"benchmark (equal weight)": main.benchmark_metrics}
+        | {f"control: {k}": v for k, v in control_metrics.items()},
+        curves=[CurveSet(n, c) for n, c in main.equity.items()]
+        + [CurveSet(f"control: {k}", v.equity[ENSEMBLE], "dash") for k, v in controls.items()],
+        fold_auc={
+            name: pd.Series({f.test_start: f.test_auc for f in r.walk_forward.folds})
+            for name, r in main.models.items()
+            if r.walk_forward is not None
+        },
+        data_rows=[
+            DataRow(
+                symbol=s,
+                kind=kind,
+                origin=config.train.universe,
+                interval=interval.value,
+                first=str(b.index[0].date()),
+                last=str(b.index[-1].date()),
+                rows=len(b),
+                health=f"{data.reports[s].health_score:.2f}",
+                issues="; ".join(data.reports[s].reasons()),
+            )
+            for s, b in data.bars.items()
+        ],
+        config_yaml=yaml.safe_dump(dumped, sort_keys=False),
+        warnings=warnings,
+    )
+    render_report(content, run.report)
+    data_record = {
+        "universe": config.train.universe,
+        "kind": kind,
+        "interval": interval.value,
+        "symbols": sorted(data.bars),
+        "first": first.isoformat(),
+        "last": last.isoformat(),
+        "hashes": {s: content_hash(b) for s, b in data.bars.items()},
+    }
+    summary: dict[str, Any] = {
+        "run_id": run.run_id,
+        "command": "train",
+        "created": run.created.isoformat(),
+        "config": dumped,
+        "seed": seed,
+        "data": data_record,
+        "code_version": code_version(),
+        "models": {n: r.metrics | r.prediction for n, r in main.models.items()},
+        "ensemble": main.ensemble.metrics | main.ensemble.prediction,
+        "ensemble_weights": ensemble_weights(main.models, config.train.ensemble).mean().to_dict(),
+        "mean_agreement": float(main.agreement.mean()),
+        "benchmark_metrics": main.benchmark_metrics,
+        "controls": control_metrics,
+        "warnings": warnings,
+        "report": str(run.report),
+    }
+    write_json(run.summary, summary)
+    write_json(
+        run.manifest,
+        {
+            "command": "train",
+            "config": dumped,
+            "seed": seed,
+            "seeds": {"models": seed, "random_walk_control": seed + 1, "permutation": seed + 2},
+            "data": data_record,
+            "packages": package_versions(),
+            "code_version": code_version(),
+            "machine": machine_info(),
+        },
+    )
+    log.info("train finished: %s", run.path)
+    return TrainOutcome(run, summary)
+
+
+def _oof_table(runs: PanelRuns) -> pd.DataFrame:
+    panel = runs.panel
+    frame = pd.DataFrame(
+        {
+            "target": panel.target,
+            "forward_return": panel.forward_return,
+            "label_start": panel.start,
+            "label_end": panel.end,
+        }
+    )
+    for name, r in runs.models.items():
+        frame[f"score_{name}"] = r.scores
+    frame[f"score_{ENSEMBLE}"] = runs.ensemble.scores
+    frame["agreement"] = runs.agreement
+    return frame[frame[f"score_{ENSEMBLE}"].notna()]
+
+
+def _fold_table(runs: PanelRuns) -> pd.DataFrame:
+    rows = []
+    for name, r in runs.models.items():
+        if r.walk_forward is None:
+            continue
+        for f in r.walk_forward.folds:
+            rows.append(
+                {
+                    "model": name,
+                    "fold": f.number,
+                    "test_start": f.test_start.isoformat(),
+                    "test_end": f.test_end.isoformat(),
+                    "train_rows": f.train_rows,
+                    "validation_rows": f.validation_rows,
+                    "test_rows": f.test_rows,
+                    "test_auc": f.test_auc,
+                    "best_iteration": f.best_iteration,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _importances(runs: PanelRuns) -> pd.DataFrame:
+    """Return feature importances by (model, fold): importance over time."""
+    pieces = []
+    for name, r in runs.models.items():
+        if r.walk_forward is None or r.walk_forward.importances.empty:
+            continue
+        imp = r.walk_forward.importances.copy()
+        imp.index = pd.MultiIndex.from_product([[name], imp.index], names=["model", "fold"])
+        pieces.append(imp)
+    return pd.concat(pieces) if pieces else pd.DataFrame()
+
+
+__all__ = [
+    "ENSEMBLE",
+    "PanelRuns",
+    "ScoredRun",
+    "TrainOutcome",
+    "ensemble_weights",
+    "load_training_universe",
+    "model_agreement",
+    "permute_labels_in_blocks",
+    "run_training",
+    "train_panel",
+]

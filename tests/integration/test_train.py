@@ -1,0 +1,143 @@
+"""`alphaforge train`: several models, their ensemble and both controls, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alphaforge.config import AppConfig
+from alphaforge.models.dataset import Panel
+from alphaforge.pipeline.train import (
+    ScoredRun,
+    ensemble_weights,
+    model_agreement,
+    permute_labels_in_blocks,
+)
+from alphaforge.validation import FoldReport, WalkForwardResult
+
+if TYPE_CHECKING:
+    from conftest import RunCli
+
+
+def test_train_writes_oof_predictions_metrics_and_controls(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    result = run_cli(["train", "--config", str(fast_config), "--out", "run"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    run = tmp_path / "run"
+    for name in (
+        "summary.json",
+        "manifest.json",
+        "report.html",
+        "oof_predictions.parquet",
+        "folds.csv",
+        "feature_importance.csv",
+        "run.log",
+    ):
+        assert (run / name).is_file(), name
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary["controls"]) == {"random_walk", "permuted_labels"}
+    assert summary["ensemble"]["oos_rows"] > 0
+    oof = pd.read_parquet(run / "oof_predictions.parquet")
+    assert {"score_lightgbm", "score_ensemble", "target", "label_end", "agreement"} <= set(
+        oof.columns
+    )
+    assert oof["score_ensemble"].between(0, 1).all()
+    # The controls look like chance on this small universe.
+    for control in summary["controls"].values():
+        assert 0.4 < control["auc"] < 0.6
+    assert "Out-of-fold results" in result.stdout
+
+
+def _panel(n_days: int = 60, symbols: tuple[str, ...] = ("A", "B", "C")) -> Panel:
+    stamps = pd.date_range("2020-01-01", periods=n_days, freq="D", tz="UTC")
+    index = pd.MultiIndex.from_product([stamps, symbols], names=["timestamp", "symbol"])
+    rng = np.random.default_rng(0)
+    target = pd.Series(rng.integers(0, 2, len(index)).astype(float), index=index)
+    forward = pd.Series(np.arange(len(index), dtype=float), index=index)
+    start = pd.Series(index.get_level_values("timestamp"), index=index)
+    X = pd.DataFrame({"f": rng.normal(size=len(index))}, index=index)
+    return Panel(X, forward, target, start, start + pd.Timedelta(days=5))
+
+
+def test_block_permutation_keeps_each_symbols_labels_and_blocks() -> None:
+    panel = _panel()
+    permuted = permute_labels_in_blocks(panel, block_bars=10, seed=3)
+    assert permuted.X is panel.X and permuted.start is panel.start and permuted.end is panel.end
+    for symbol in ("A", "B", "C"):
+        before = panel.forward_return.xs(symbol, level="symbol").to_numpy()
+        after = permuted.forward_return.xs(symbol, level="symbol").to_numpy()
+        # Same labels of the same symbol, moved in whole blocks of 10 consecutive rows.
+        assert sorted(after) == sorted(before)
+        assert not np.array_equal(after, before)
+        blocks = after.reshape(-1, 10)
+        assert (np.diff(blocks, axis=1) == 3).all()  # consecutive rows of that symbol
+    # Seeded.
+    again = permute_labels_in_blocks(panel, block_bars=10, seed=3)
+    pd.testing.assert_series_equal(again.target, permuted.target)
+
+
+def _run(name: str, scores: pd.Series, aucs: list[tuple[str, float]]) -> ScoredRun:
+    folds = [
+        FoldReport(
+            i,
+            pd.Timestamp(end, tz="UTC") - pd.Timedelta(days=10),
+            pd.Timestamp(end, tz="UTC"),
+            1,
+            1,
+            1,
+            a,
+            0,
+        )
+        for i, (end, a) in enumerate(aucs)
+    ]
+    wf = WalkForwardResult(scores, folds, pd.DataFrame())
+    return ScoredRun(name, scores, pd.Series(dtype=float), {}, {}, wf)
+
+
+def test_performance_weights_use_only_folds_closed_before_the_row() -> None:
+    panel = _panel(30)
+    scores = pd.Series(0.5, index=panel.X.index)
+    runs = {
+        "good": _run("good", scores, [("2020-01-10", 0.60), ("2020-01-20", 0.60)]),
+        "bad": _run("bad", scores, [("2020-01-10", 0.50), ("2020-01-20", 0.70)]),
+    }
+    weights = ensemble_weights(runs, "performance")
+    stamps = weights.index.get_level_values("timestamp")
+    early = weights[stamps < pd.Timestamp("2020-01-10", tz="UTC")]
+    assert (early == 0.5).all().all()  # no fold closed yet: equal weights
+    middle = weights[
+        (stamps >= pd.Timestamp("2020-01-10", tz="UTC"))
+        & (stamps < pd.Timestamp("2020-01-20", tz="UTC"))
+    ]
+    assert (middle["good"] == 1.0).all()  # "bad" had AUC 0.5 in the only closed fold
+    late = weights[stamps >= pd.Timestamp("2020-01-20", tz="UTC")]
+    # Means 0.60 and 0.60: equal once the second fold has closed.
+    assert np.allclose(late["good"], 0.5) and np.allclose(late["bad"], 0.5)
+    assert np.allclose(weights.sum(axis=1), 1.0)
+    assert (ensemble_weights(runs, "average") == 0.5).all().all()
+
+
+def test_agreement_is_the_share_of_models_on_the_ensembles_side() -> None:
+    index = pd.RangeIndex(3)
+    scores = {
+        "a": pd.Series([0.7, 0.2, 0.6], index=index),
+        "b": pd.Series([0.6, 0.4, 0.4], index=index),
+        "c": pd.Series([0.3, 0.6, 0.45], index=index),
+    }
+    ensemble = pd.Series([0.55, 0.4, np.nan], index=index)
+    got = model_agreement(scores, ensemble)
+    assert got.iloc[0] == pytest.approx(2 / 3)
+    assert got.iloc[1] == pytest.approx(2 / 3)
+    assert np.isnan(got.iloc[2])
+
+
+def test_train_config_defaults() -> None:
+    cfg = AppConfig()
+    assert cfg.train.models == ["lightgbm"]
+    assert cfg.train.universe == "synthetic"
