@@ -6,12 +6,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel
 from alphaforge.validation.metrics import auc
 from alphaforge.validation.splits import Splitter
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRows:
+    """A fold's training rows, as a hyperparameter search sees them (never test rows)."""
+
+    fold: int
+    X: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+    start: pd.Series
+    end: pd.Series
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,7 @@ def walk_forward_predict(
     *,
     on_fold: Callable[[int], None] | None = None,
     select: Callable[[pd.DataFrame, pd.Series, int], list[str]] | None = None,
+    tune: Callable[[TrainingRows], Classifier] | None = None,
 ) -> WalkForwardResult:
     """Fit a fresh model per fold on purged training rows and score the fold's test rows.
 
@@ -60,6 +73,10 @@ def walk_forward_predict(
     select
         Optional feature selection ``select(X_train, y_train, fold_number) -> columns``, fitted
         on the fold's training rows only; the fold's model sees only the chosen columns.
+    tune
+        Optional hyperparameter search ``tune(rows) -> unfitted model`` run on the fold's
+        (purged) training rows only; it replaces ``make_model`` and its choice is then fitted
+        on the fold's training rows with the validation block for early stopping.
     """
     X = panel.X.to_numpy(np.float64)
     y = panel.target.to_numpy(np.float64)
@@ -75,7 +92,18 @@ def walk_forward_predict(
         if select is not None:
             chosen = select(panel.X.iloc[train], panel.target.iloc[train], fold.number)
             columns = np.asarray(panel.X.columns.get_indexer(pd.Index(chosen)), dtype=np.int64)
-        model = make_model(fold.number)
+        if tune is not None:
+            model = tune(
+                TrainingRows(
+                    fold.number,
+                    X[np.ix_(train, columns)],
+                    y[train],
+                    panel.start.iloc[train],
+                    panel.end.iloc[train],
+                )
+            )
+        else:
+            model = make_model(fold.number)
         eval_set = (X[np.ix_(validation, columns)], y[validation]) if len(validation) else None
         model.fit(X[np.ix_(train, columns)], y[train], eval_set=eval_set)
         proba = model.predict_proba(X[np.ix_(fold.test, columns)])[:, 1]
