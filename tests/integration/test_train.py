@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 def test_train_writes_oof_predictions_metrics_and_controls(
     run_cli: RunCli, tmp_path: Path, fast_config: Path
 ) -> None:
-    result = run_cli(["train", "--config", str(fast_config), "--out", "run"], tmp_path)
+    result = run_cli(
+        ["train", "--config", str(fast_config), "--out", "run"],
+        tmp_path,
+        env={"ALPHAFORGE_TRAIN__SEARCH_TRIALS": "2"},
+    )
     assert result.returncode == 0, result.stderr
     run = tmp_path / "run"
     for name in (
@@ -43,6 +47,8 @@ def test_train_writes_oof_predictions_metrics_and_controls(
     summary = json.loads((run / "summary.json").read_text())
     assert set(summary["controls"]) == {"random_walk", "permuted_labels"}
     assert summary["ensemble"]["oos_rows"] > 0
+    folds = pd.read_csv(run / "folds.csv")
+    assert summary["search_trials"] == 2 * len(folds)  # nested search: 2 trials per fold
     oof = pd.read_parquet(run / "oof_predictions.parquet")
     assert {"score_lightgbm", "score_ensemble", "target", "label_end", "agreement"} <= set(
         oof.columns

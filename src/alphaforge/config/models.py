@@ -159,6 +159,11 @@ class TrainConfig(_Frozen):
     control_block_bars: int = Field(
         21, ge=1, description="Block length of the permuted-label control, in bars."
     )
+    search_trials: int = Field(
+        0,
+        ge=0,
+        description="Optuna trials per fold, nested in its training rows; 0 = no search.",
+    )
     experiment: str = Field(
         "default", description="Experiment name under which every trial is recorded."
     )

@@ -59,6 +59,7 @@ from alphaforge.pipeline.rundir import (
 )
 from alphaforge.storage import BarStore
 from alphaforge.validation import Splitter, WalkForwardResult, walk_forward_predict
+from alphaforge.validation.search import SEARCH_SPACES, TrialRecord, make_tuner
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class PanelRuns:
     agreement: pd.Series
     benchmark_metrics: dict[str, float]
     equity: dict[str, pd.Series]
+    search_trials: list[TrialRecord]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +187,7 @@ def train_panel(
             hint="Fetch a longer history or shorten walk_forward.train_months.",
         )
     runs: dict[str, ScoredRun] = {}
+    trials: list[TrialRecord] = []
     equity: dict[str, pd.Series] = {}
     bench_metrics: dict[str, float] = {}
     for name in config.train.models:
@@ -194,7 +197,16 @@ def train_panel(
         def make_model(fold: int, cfg: Any = model_config) -> Classifier:
             return create_model(cfg, seed=seed + fold, n_jobs=config.run.n_jobs)
 
-        wf = walk_forward_predict(panel, splitter, make_model, on_fold=_advance(task))
+        tune = None
+        if config.train.search_trials > 0 and name in SEARCH_SPACES:
+            tune = make_tuner(
+                model_config,
+                n_trials=config.train.search_trials,
+                seed=seed,
+                n_jobs=config.run.n_jobs,
+                on_trial=trials.append,
+            )
+        wf = walk_forward_predict(panel, splitter, make_model, on_fold=_advance(task), tune=tune)
         task.done()
         runs[name], curve, bench_metrics = _scored(
             name, wf.scores, wf, panel, bars_by_symbol, interval, config
@@ -211,7 +223,7 @@ def train_panel(
     ensemble.metrics["models"] = float(len(runs))
     equity[ENSEMBLE] = curve
     agreement = model_agreement({n: r.scores for n, r in runs.items()}, combined)
-    return PanelRuns(panel, runs, ensemble, agreement, bench_metrics, equity)
+    return PanelRuns(panel, runs, ensemble, agreement, bench_metrics, equity, trials)
 
 
 def _advance(task: Task) -> Callable[[int], None]:
@@ -423,6 +435,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
         "ensemble": main.ensemble.metrics | main.ensemble.prediction,
         "ensemble_weights": ensemble_weights(main.models, config.train.ensemble).mean().to_dict(),
         "mean_agreement": float(main.agreement.mean()),
+        "search_trials": len(main.search_trials),
         "benchmark_metrics": main.benchmark_metrics,
         "controls": control_metrics,
         "warnings": warnings,
