@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alphaforge.validation import Fold, PurgedWalkForward
+from alphaforge.validation.splits import CombinatorialPurgedCV, PurgedKFold
 
 ORIGIN = pd.Timestamp("2019-01-01", tz="UTC")
 
@@ -307,3 +309,320 @@ def test_an_embargo_in_bars_counts_the_panels_own_bars(
             first_after = int(np.searchsorted(grid, next_block.value, side="left"))
             limit = grid[first_after - embargo_bars]
             assert (end.iloc[rows].array.asi8 <= limit).all()
+
+
+# --- every splitter on random panels ------------------------------------------------------------
+# Panels with an irregular bar grid, a random number of symbols per bar, label lengths from one
+# bar to half the sample, unknown ends, and rows in random order. The checker below restates
+# the leakage rules from their definitions, row by row, without the splitters' code.
+
+NEVER = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class RandomPanel:
+    start: pd.Series
+    end: pd.Series
+    s: list[int]  # decision times, ns
+    e: list[int]  # label ends, ns; NEVER where unknown
+    grid: list[int]  # distinct decision times, sorted
+
+
+def _random_panel(
+    rng: np.random.Generator, n_bars: int, max_symbols: int, long_share: float, nat_rate: float
+) -> RandomPanel:
+    gaps = rng.integers(1, 4, size=n_bars)  # 1-3 days between decision times
+    grid = ORIGIN + pd.to_timedelta(np.cumsum(gaps), unit="D")
+    starts: list[pd.Timestamp] = []
+    ends: list[pd.Timestamp | None] = []
+    for i, stamp in enumerate(grid):
+        for _ in range(int(rng.integers(1, max_symbols + 1))):
+            long = rng.random() < long_share
+            bars = (
+                int(rng.integers(1, max(n_bars // 2, 2) + 1)) if long else int(rng.integers(1, 6))
+            )
+            starts.append(stamp)
+            if rng.random() < nat_rate:
+                ends.append(None)
+            elif i + bars < n_bars:
+                # Ends need not sit on the grid: some are known mid-bar.
+                ends.append(grid[i + bars] + pd.Timedelta(hours=int(rng.choice([-12, 0, 0, 6]))))
+            else:
+                ends.append(None if rng.random() < 0.5 else grid[-1] + pd.Timedelta(days=bars))
+    order = rng.permutation(len(starts))
+    start = pd.Series(pd.DatetimeIndex(starts).as_unit("ns")[order])
+    end = pd.Series(pd.DatetimeIndex(ends).as_unit("ns")[order])
+    s = [int(v) for v in start.array.asi8]
+    e = [NEVER if pd.isna(v) else int(pd.Timestamp(v).value) for v in end]
+    return RandomPanel(start, end, s, e, sorted(set(s)))
+
+
+def _spans(rows: list[int], panel: RandomPanel) -> list[tuple[int, int]]:
+    """[T0, T1] of each run of consecutive grid bars held by ``rows`` (T1: latest label end)."""
+    bar = {t: i for i, t in enumerate(panel.grid)}
+    held = sorted({bar[panel.s[r]] for r in rows})
+    spans: list[tuple[int, int]] = []
+    run: list[int] = []
+    for b in held + [-2]:
+        if run and b != run[-1] + 1:
+            members = [r for r in rows if run[0] <= bar[panel.s[r]] <= run[-1]]
+            t1 = max([panel.grid[run[-1]]] + [panel.e[r] for r in members])
+            spans.append((panel.grid[run[0]], t1))
+            run = []
+        run.append(b)
+    return spans
+
+
+def _leaks(
+    fitted: list[int], blocks: list[int], panel: RandomPanel, embargo_bars: int
+) -> list[str]:
+    """Every rule a fitted row breaks against the held-out ``blocks`` rows."""
+    problems = []
+    for t0, t1 in _spans(blocks, panel):
+        embargoed = {t for t in panel.grid if t >= t1}
+        embargoed = set(sorted(embargoed)[:embargo_bars])
+        for r in fitted:
+            if panel.s[r] < t1 and panel.e[r] > t0:
+                problems.append(f"row {r}: label overlaps the span [{t0}, {t1}]")
+            if panel.s[r] in embargoed:
+                problems.append(f"row {r}: starts inside the embargo after {t1}")
+    return problems
+
+
+def _fold_problems(fold: Fold, panel: RandomPanel, embargo_bars: int) -> list[str]:
+    train, val, test = (a.tolist() for a in (fold.train, fold.validation, fold.test))
+    problems = []
+    for name, rows in (("train", train), ("validation", val), ("test", test)):
+        if len(set(rows)) != len(rows):
+            problems.append(f"{name} repeats rows")
+    if set(train) & set(val) or set(train) & set(test) or set(val) & set(test):
+        problems.append("blocks overlap")
+    if any(panel.e[r] == NEVER for r in train + val):
+        problems.append("a fitted row has an unknown label end")
+    problems += _leaks(train + val, test, panel, embargo_bars)
+    if val:
+        problems += [f"vs validation: {p}" for p in _leaks(train, val, panel, embargo_bars)]
+    return problems
+
+
+def _allowed(test: list[int], panel: RandomPanel, embargo_bars: int) -> list[int]:
+    """The largest clean training set: every known, untested row that breaks no rule."""
+    held = set(test)
+    return [
+        r
+        for r in range(len(panel.s))
+        if r not in held and panel.e[r] != NEVER and not _leaks([r], test, panel, embargo_bars)
+    ]
+
+
+panels = st.builds(
+    lambda seed, n_bars, max_symbols, long_share, nat_rate: _random_panel(
+        np.random.default_rng(seed), n_bars, max_symbols, long_share, nat_rate
+    ),
+    seed=st.integers(0, 2**32 - 1),
+    n_bars=st.integers(12, 90),
+    max_symbols=st.integers(1, 4),
+    long_share=st.sampled_from([0.0, 0.05, 0.3]),
+    nat_rate=st.sampled_from([0.0, 0.03]),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    panel=panels,
+    n_splits=st.integers(2, 6),
+    embargo=st.integers(0, 6),
+    embargo_fraction=st.sampled_from([0.0, 0.01, 0.05]),
+    validation_fraction=st.sampled_from([0.0, 0.0, 0.2]),
+)
+def test_purged_kfold_never_leaks(
+    panel: RandomPanel,
+    n_splits: int,
+    embargo: int,
+    embargo_fraction: float,
+    validation_fraction: float,
+) -> None:
+    splitter = PurgedKFold(
+        n_splits,
+        embargo=embargo,
+        embargo_fraction=embargo_fraction,
+        validation_fraction=validation_fraction,
+    )
+    folds = list(splitter.split(panel.start, panel.end))
+    b = splitter.embargo_bars(len(panel.grid))
+    assert b == max(embargo, int(np.ceil(round(embargo_fraction * len(panel.grid), 9))))
+    assert [f.number for f in folds] == list(range(n_splits))
+    for fold in folds:
+        assert _fold_problems(fold, panel, b) == []
+        if validation_fraction == 0:
+            assert len(fold.validation) == 0
+            # Nothing clean is thrown away.
+            assert fold.train.tolist() == _allowed(fold.test.tolist(), panel, b)
+    # Every row is tested exactly once.
+    tested = np.concatenate([f.test for f in folds])
+    assert sorted(tested.tolist()) == list(range(len(panel.s)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    panel=panels,
+    n_groups=st.integers(2, 6),
+    k=st.integers(1, 3),
+    embargo=st.integers(0, 6),
+    embargo_fraction=st.sampled_from([0.0, 0.01, 0.05]),
+)
+def test_combinatorial_purged_cv_never_leaks_and_paths_cover_every_row(
+    panel: RandomPanel, n_groups: int, k: int, embargo: int, embargo_fraction: float
+) -> None:
+    k = min(k, n_groups - 1)
+    splitter = CombinatorialPurgedCV(
+        n_groups, k, embargo=embargo, embargo_fraction=embargo_fraction
+    )
+    folds = list(splitter.split(panel.start, panel.end))
+    b = splitter.embargo_bars(len(panel.grid))
+    assert len(folds) == math.comb(n_groups, k)
+    for fold in folds:
+        assert _fold_problems(fold, panel, b) == []
+        assert fold.train.tolist() == _allowed(fold.test.tolist(), panel, b)
+    # Each row is tested in C(N-1, k-1) folds.
+    counts = np.bincount(np.concatenate([f.test for f in folds]), minlength=len(panel.s))
+    assert (counts == math.comb(n_groups - 1, k - 1)).all()
+    # Each path holds, for every row, the prediction of one fold that tested it, and no
+    # (fold, row) prediction is used by two paths.
+    assert splitter.n_paths == math.comb(n_groups - 1, k - 1)
+    marks = [np.full(len(f.test), float(f.number)) for f in folds]
+    paths = splitter.backtest_paths(marks, panel.start)
+    assert paths.shape == (splitter.n_paths, len(panel.s))
+    tested_by: list[set[int]] = [set() for _ in panel.s]
+    for f in folds:
+        for r in f.test.tolist():
+            tested_by[r].add(f.number)
+    for r in range(len(panel.s)):
+        used = paths[:, r].astype(int).tolist()
+        assert len(set(used)) == len(used)
+        assert set(used) == tested_by[r]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    panel=panels,
+    expanding=st.booleans(),
+    train_bars=st.integers(1, 30),
+    validation_bars=st.integers(0, 10),
+    test_bars=st.integers(1, 15),
+    embargo=st.integers(0, 6),
+)
+def test_walk_forward_in_bars_never_leaks(
+    panel: RandomPanel,
+    expanding: bool,
+    train_bars: int,
+    validation_bars: int,
+    test_bars: int,
+    embargo: int,
+) -> None:
+    splitter = PurgedWalkForward(
+        unit="bars",
+        expanding=expanding,
+        train_bars=train_bars,
+        validation_bars=validation_bars,
+        test_bars=test_bars,
+        embargo_bars=embargo,
+    )
+    folds = list(splitter.split(panel.start, panel.end))
+    bar = {t: i for i, t in enumerate(panel.grid)}
+    n = len(panel.grid)
+    expected_starts = list(range(train_bars + validation_bars, n, test_bars))
+    tested: list[int] = []
+    for fold in folds:
+        assert _fold_problems(fold, panel, embargo) == []
+        p = bar[int(fold.test_start.value)]
+        assert p in expected_starts
+        q = min(p + test_bars, n)
+        assert sorted(fold.test.tolist()) == [
+            r for r in range(len(panel.s)) if p <= bar[panel.s[r]] < q
+        ]
+        v = p - validation_bars
+        lo = 0 if expanding else v - train_bars
+        # A fitted row's label is known `embargo` bars before the next block starts.
+        for rows, (a, z) in ((fold.train, (lo, v)), (fold.validation, (v, p))):
+            cutoff = panel.grid[z - embargo] if z >= embargo else -1
+            assert sorted(rows.tolist()) == [
+                r for r in range(len(panel.s)) if a <= bar[panel.s[r]] < z and panel.e[r] <= cutoff
+            ]
+        tested += fold.test.tolist()
+    assert len(set(tested)) == len(tested)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    train_months=st.integers(1, 6),
+    validation_months=st.integers(0, 3),
+    test_months=st.integers(1, 3),
+    embargo_bars=st.integers(0, 5),
+)
+def test_expanding_walk_forward_in_months_never_leaks(
+    seed: int, train_months: int, validation_months: int, test_months: int, embargo_bars: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    base = _random_panel(rng, n_bars=220, max_symbols=2, long_share=0.05, nat_rate=0.02)
+    kwargs = {
+        "train_months": train_months,
+        "validation_months": validation_months,
+        "test_months": test_months,
+        "embargo_bars": embargo_bars,
+    }
+    rolling = list(PurgedWalkForward(**kwargs).split(base.start, base.end))
+    growing = list(PurgedWalkForward(**kwargs, expanding=True).split(base.start, base.end))
+    assert [f.test_start for f in growing] == [f.test_start for f in rolling]
+    grid = np.asarray(base.grid, dtype=np.int64)
+    for roll, grow in zip(rolling, growing, strict=True):
+        assert _fold_problems(grow, base, embargo_bars) == []
+        np.testing.assert_array_equal(grow.test, roll.test)
+        np.testing.assert_array_equal(grow.validation, roll.validation)
+        assert set(roll.train.tolist()) <= set(grow.train.tolist())
+        # The growing window holds every row from the first one up to the next block whose
+        # label is known, with the embargo, before that block starts.
+        next_block = (grow.test_start - pd.DateOffset(months=validation_months)).value
+        cutoff = next_block
+        if embargo_bars:
+            first_after = int(np.searchsorted(grid, next_block))
+            cutoff = int(grid[first_after - embargo_bars]) if first_after >= embargo_bars else -1
+        expected = [r for r in range(len(base.s)) if base.s[r] < next_block and base.e[r] <= cutoff]
+        assert sorted(grow.train.tolist()) == expected
+
+
+def _long_label_panel(seed: int) -> RandomPanel:
+    return _random_panel(
+        np.random.default_rng(seed), n_bars=80, max_symbols=3, long_share=0.3, nat_rate=0.0
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_checker_catches_unpurged_kfold_and_cpcv(seed: int) -> None:
+    """Switching purging off makes the property fail, so the property tests have teeth."""
+    panel = _long_label_panel(seed)
+    for leaky, clean in (
+        (PurgedKFold(5, embargo=3, purge=False), PurgedKFold(5, embargo=3)),
+        (
+            CombinatorialPurgedCV(6, 2, embargo=3, purge=False),
+            CombinatorialPurgedCV(6, 2, embargo=3),
+        ),
+    ):
+        b = clean.embargo_bars(len(panel.grid))
+        leaks = [
+            p for f in leaky.split(panel.start, panel.end) for p in _fold_problems(f, panel, b)
+        ]
+        assert any("overlaps the span" in p for p in leaks)
+        assert any("inside the embargo" in p for p in leaks)
+        assert all(_fold_problems(f, panel, b) == [] for f in clean.split(panel.start, panel.end))
+
+
+def test_the_checker_catches_an_unpurged_walk_forward_in_bars() -> None:
+    panel = _long_label_panel(3)
+    kwargs = {"unit": "bars", "train_bars": 20, "validation_bars": 5, "test_bars": 10}
+    leaky = PurgedWalkForward(**kwargs, purge=False)  # type: ignore[arg-type]
+    clean = PurgedWalkForward(**kwargs)  # type: ignore[arg-type]
+    leaks = [p for f in leaky.split(panel.start, panel.end) for p in _fold_problems(f, panel, 0)]
+    assert any("overlaps the span" in p for p in leaks)
+    assert all(_fold_problems(f, panel, 0) == [] for f in clean.split(panel.start, panel.end))

@@ -82,6 +82,12 @@ class LabelsConfig(_Frozen):
         "next_open", description="Reference price at decision: next bar's open or bar t's close."
     )
     exit: Literal["open", "close"] = Field("open", description="Exit price h bars later.")
+    uniqueness_weights: bool = Field(
+        True, description="Weight training rows by label uniqueness (overlapping labels share)."
+    )
+    weight_half_life_days: float | None = Field(
+        60.0, gt=0, description="Age decay of training weights, days; null disables it."
+    )
 
 
 class WalkForwardConfig(_Frozen):

@@ -8,16 +8,17 @@ long/short portfolio trades.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.config.models import LabelsConfig
 from alphaforge.core.types import Interval
 from alphaforge.features import compute, scale_free_names
-from alphaforge.labels import forward_log_return
+from alphaforge.labels import age_decay, forward_log_return, uniqueness
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +89,35 @@ def build_panel(
         np.where(fwd.notna(), (fwd > median).astype(np.float64), np.nan), index=fwd.index
     )
     return Panel(stacked.astype(np.float64), fwd, target, start, end)
+
+
+def fold_weigher(
+    panel: Panel, *, half_life_days: float | None, uniqueness_weights: bool
+) -> Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None:
+    """Return ``weigh(train_rows) -> sample weights`` for a fold's training rows, or ``None``.
+
+    A row's weight is its label's uniqueness among the same symbol's training labels (the
+    average of 1 / concurrency over its life, so overlapping 5-bar labels do not count five
+    times) times an age decay halving every ``half_life_days`` back from the fold's newest
+    training row; weights have mean 1. Computed per fold from training rows only.
+    """
+    if half_life_days is None and not uniqueness_weights:
+        return None
+    symbols = panel.X.index.get_level_values("symbol").to_numpy()
+
+    def weigh(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        start = panel.start.iloc[rows]
+        end = panel.end.iloc[rows]
+        weights = np.ones(len(rows))
+        if uniqueness_weights:
+            owners = symbols[rows]
+            for symbol in pd.unique(owners):
+                mine = owners == symbol
+                weights[mine] = uniqueness(start[mine], end[mine]).to_numpy(np.float64)
+        if half_life_days is not None:
+            weights *= age_decay(start, pd.Timedelta(days=half_life_days))
+        weights = np.where(np.isfinite(weights), weights, 0.0)
+        mean = weights.mean()
+        return weights / mean if mean > 0 else np.ones(len(rows))
+
+    return weigh

@@ -22,7 +22,7 @@ from alphaforge.data.service import validate_market
 from alphaforge.data.validation import ValidationReport
 from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
-from alphaforge.models.dataset import Panel, build_panel
+from alphaforge.models.dataset import Panel, build_panel, fold_weigher
 from alphaforge.portfolio import buy_and_hold_weights, top_k_weights
 from alphaforge.validation import (
     PurgedWalkForward,
@@ -169,6 +169,11 @@ def run_strategy(
         make_model,
         on_fold=lambda _: task.advance(),
         select=None if config.selection.method == "none" else select,
+        weigh=fold_weigher(
+            panel,
+            half_life_days=config.labels.weight_half_life_days,
+            uniqueness_weights=config.labels.uniqueness_weights,
+        ),
     )
     task.done()
 

@@ -38,7 +38,7 @@ from alphaforge.data.synthetic import generate_market, random_walk_market
 from alphaforge.data.universe import load_universe
 from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
-from alphaforge.models.dataset import Panel, build_panel
+from alphaforge.models.dataset import Panel, build_panel, fold_weigher
 from alphaforge.pipeline.demo import control_auc_threshold, synthetic_spec
 from alphaforge.pipeline.research import (
     backtest_scores,
@@ -188,6 +188,11 @@ def train_panel(
         )
     runs: dict[str, ScoredRun] = {}
     trials: list[TrialRecord] = []
+    weigh = fold_weigher(
+        panel,
+        half_life_days=config.labels.weight_half_life_days,
+        uniqueness_weights=config.labels.uniqueness_weights,
+    )
     equity: dict[str, pd.Series] = {}
     bench_metrics: dict[str, float] = {}
     for name in config.train.models:
@@ -206,7 +211,9 @@ def train_panel(
                 n_jobs=config.run.n_jobs,
                 on_trial=trials.append,
             )
-        wf = walk_forward_predict(panel, splitter, make_model, on_fold=_advance(task), tune=tune)
+        wf = walk_forward_predict(
+            panel, splitter, make_model, on_fold=_advance(task), tune=tune, weigh=weigh
+        )
         task.done()
         runs[name], curve, bench_metrics = _scored(
             name, wf.scores, wf, panel, bars_by_symbol, interval, config

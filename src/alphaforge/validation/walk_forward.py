@@ -57,6 +57,7 @@ def walk_forward_predict(
     on_fold: Callable[[int], None] | None = None,
     select: Callable[[pd.DataFrame, pd.Series, int], list[str]] | None = None,
     tune: Callable[[TrainingRows], Classifier] | None = None,
+    weigh: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None = None,
 ) -> WalkForwardResult:
     """Fit a fresh model per fold on purged training rows and score the fold's test rows.
 
@@ -77,6 +78,9 @@ def walk_forward_predict(
         Optional hyperparameter search ``tune(rows) -> unfitted model`` run on the fold's
         (purged) training rows only; it replaces ``make_model`` and its choice is then fitted
         on the fold's training rows with the validation block for early stopping.
+    weigh
+        Optional ``weigh(train_positions) -> sample weights`` computed from the fold's
+        training rows only (label uniqueness, age decay).
     """
     X = panel.X.to_numpy(np.float64)
     y = panel.target.to_numpy(np.float64)
@@ -105,7 +109,8 @@ def walk_forward_predict(
         else:
             model = make_model(fold.number)
         eval_set = (X[np.ix_(validation, columns)], y[validation]) if len(validation) else None
-        model.fit(X[np.ix_(train, columns)], y[train], eval_set=eval_set)
+        weight = weigh(train) if weigh is not None else None
+        model.fit(X[np.ix_(train, columns)], y[train], sample_weight=weight, eval_set=eval_set)
         proba = model.predict_proba(X[np.ix_(fold.test, columns)])[:, 1]
         scores[fold.test] = proba
         test_y = pd.Series(y[fold.test])
