@@ -1,6 +1,28 @@
 """Leakage-proof validation: purged splitters, walk-forward training, metrics, Sharpe statistics."""
 
-from alphaforge.validation.metrics import auc, information_coefficient
+from alphaforge.validation.ledger import (
+    TrialLedger,
+    config_hash,
+    default_ledger_path,
+    deflated_sharpe_from_ledger,
+)
+from alphaforge.validation.metrics import (
+    ICSummary,
+    accuracy,
+    auc,
+    brier_score,
+    expected_calibration_error,
+    hit_rate_by_confidence,
+    hit_rate_by_probability,
+    hit_rate_by_score,
+    information_coefficient,
+    information_coefficient_by_period,
+    log_loss,
+    macro_auc_ovr,
+    reliability_curve,
+    up_down_auc,
+)
+from alphaforge.validation.overfitting import PBOResult, probability_of_backtest_overfitting
 from alphaforge.validation.selection import (
     StableSelection,
     importance_ranking,
@@ -9,8 +31,22 @@ from alphaforge.validation.selection import (
     select_in_fold,
     stable_selection,
 )
-from alphaforge.validation.splits import Fold, PurgedWalkForward, Splitter
-from alphaforge.validation.stats import probabilistic_sharpe_ratio, sharpe_ratio
+from alphaforge.validation.splits import (
+    CombinatorialPurgedCV,
+    Fold,
+    PurgedKFold,
+    PurgedWalkForward,
+    Splitter,
+    default_embargo_bars,
+)
+from alphaforge.validation.stats import (
+    deflated_sharpe_from_moments,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    probabilistic_sharpe_ratio,
+    psr_from_moments,
+    sharpe_ratio,
+)
 from alphaforge.validation.walk_forward import (
     FoldReport,
     WalkForwardResult,
@@ -18,20 +54,45 @@ from alphaforge.validation.walk_forward import (
 )
 
 __all__ = [
+    "CombinatorialPurgedCV",
     "Fold",
     "FoldReport",
+    "ICSummary",
+    "PBOResult",
+    "PurgedKFold",
     "PurgedWalkForward",
     "Splitter",
     "StableSelection",
+    "TrialLedger",
     "WalkForwardResult",
+    "accuracy",
     "auc",
+    "brier_score",
+    "config_hash",
+    "default_embargo_bars",
+    "default_ledger_path",
+    "deflated_sharpe_from_ledger",
+    "deflated_sharpe_from_moments",
+    "deflated_sharpe_ratio",
+    "expected_calibration_error",
+    "expected_max_sharpe",
+    "hit_rate_by_confidence",
+    "hit_rate_by_probability",
+    "hit_rate_by_score",
     "importance_ranking",
     "information_coefficient",
+    "information_coefficient_by_period",
+    "log_loss",
+    "macro_auc_ovr",
     "mutual_info_ranking",
     "probabilistic_sharpe_ratio",
+    "probability_of_backtest_overfitting",
     "prune_correlated",
+    "psr_from_moments",
+    "reliability_curve",
     "select_in_fold",
     "sharpe_ratio",
     "stable_selection",
+    "up_down_auc",
     "walk_forward_predict",
 ]
