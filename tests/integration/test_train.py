@@ -49,6 +49,11 @@ def test_train_writes_oof_predictions_metrics_and_controls(
     assert summary["ensemble"]["oos_rows"] > 0
     folds = pd.read_csv(run / "folds.csv")
     assert summary["search_trials"] == 2 * len(folds)  # nested search: 2 trials per fold
+    # Every configuration tried is in the ledger, and the deflated Sharpe counts them all.
+    overfitting = summary["overfitting"]
+    assert overfitting["n_trials"] >= 2 + 2  # lightgbm, the ensemble, search trials
+    assert 0.0 <= overfitting["deflated_sharpe"]["ensemble"] <= 1.0
+    assert (tmp_path / "store" / "ledger" / "trial_ledger.sqlite").is_file()
     oof = pd.read_parquet(run / "oof_predictions.parquet")
     assert {"score_lightgbm", "score_ensemble", "target", "label_end", "agreement"} <= set(
         oof.columns
@@ -147,3 +152,16 @@ def test_train_config_defaults() -> None:
     cfg = AppConfig()
     assert cfg.train.models == ["lightgbm"]
     assert cfg.train.universe == "synthetic"
+
+
+def test_train_refuses_an_unknown_model_in_one_line(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    result = run_cli(
+        ["train", "--config", str(fast_config)],
+        tmp_path,
+        env={"ALPHAFORGE_TRAIN__MODELS": '["lightgbm", "lightgbn"]'},
+    )
+    assert result.returncode != 0
+    assert "lightgbn" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

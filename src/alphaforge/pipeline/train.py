@@ -31,12 +31,12 @@ import yaml
 from alphaforge.backtest import CurveSet, DataRow, ReportContent, performance, render_report
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bars import content_hash
-from alphaforge.core.errors import DataError
+from alphaforge.core.errors import ConfigError, DataError
 from alphaforge.core.progress import SILENT, Reporter, Task
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.synthetic import generate_market, random_walk_market
 from alphaforge.data.universe import load_universe
-from alphaforge.models import create_model
+from alphaforge.models import MODELS, create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel, build_panel, fold_weigher
 from alphaforge.pipeline.demo import control_auc_threshold, synthetic_spec
@@ -58,7 +58,15 @@ from alphaforge.pipeline.rundir import (
     write_json,
 )
 from alphaforge.storage import BarStore
-from alphaforge.validation import Splitter, WalkForwardResult, walk_forward_predict
+from alphaforge.validation import (
+    Splitter,
+    TrialLedger,
+    WalkForwardResult,
+    default_ledger_path,
+    deflated_sharpe_from_ledger,
+    probability_of_backtest_overfitting,
+    walk_forward_predict,
+)
 from alphaforge.validation.search import SEARCH_SPACES, TrialRecord, make_tuner
 
 log = logging.getLogger(__name__)
@@ -304,6 +312,13 @@ def run_training(
 
 def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     seed = config.run.seed
+    unknown = [name for name in config.train.models if name not in MODELS]
+    if unknown:
+        raise ConfigError(
+            f"train.models: unknown model {unknown[0]!r}.", hint=MODELS.suggest(unknown[0])
+        )
+    if len(set(config.train.models)) != len(config.train.models):
+        raise ConfigError("train.models lists a model twice.", hint="Name each model once.")
     task = reporter.task(f"universe {config.train.universe}: load and validate", total=None)
     raw, instruments, interval, kind = load_training_universe(config, seed)
     data = prepare_training_data(raw, instruments, interval, config)
@@ -358,6 +373,8 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     )
 
     warnings = list(data.warnings) + [f"control: {w}" for w in control.warnings]
+    overfitting = _record_trials(config, main, controls={"random_walk": walk, "permuted": perm})
+    warnings += overfitting.pop("notes")
     controls = {"random_walk": walk, "permuted_labels": perm}
     for label, runs in controls.items():
         threshold = control_auc_threshold(
@@ -443,6 +460,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
         "ensemble_weights": ensemble_weights(main.models, config.train.ensemble).mean().to_dict(),
         "mean_agreement": float(main.agreement.mean()),
         "search_trials": len(main.search_trials),
+        "overfitting": overfitting,
         "benchmark_metrics": main.benchmark_metrics,
         "controls": control_metrics,
         "warnings": warnings,
@@ -464,6 +482,95 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     )
     log.info("train finished: %s", run.path)
     return TrainOutcome(run, summary)
+
+
+def _trial_config(config: AppConfig, model: str) -> dict[str, Any]:
+    """Return what makes one trial a different configuration (not the seed or the run)."""
+    return {
+        "model": config.model.model_copy(update={"name": model}).model_dump(mode="json"),
+        "ensemble_of": list(config.train.models) if model == ENSEMBLE else None,
+        "ensemble": config.train.ensemble if model == ENSEMBLE else None,
+        "universe": config.train.universe,
+        "interval": config.data.interval,
+        "features": config.features.model_dump(mode="json"),
+        "selection": config.selection.model_dump(mode="json"),
+        "labels": config.labels.model_dump(mode="json"),
+        "walk_forward": config.walk_forward.model_dump(mode="json"),
+        "portfolio": config.portfolio.model_dump(mode="json"),
+        "backtest": config.backtest.model_dump(mode="json"),
+        "search_trials": config.train.search_trials,
+    }
+
+
+def _record_trials(
+    config: AppConfig, main: PanelRuns, controls: Mapping[str, PanelRuns]
+) -> dict[str, Any]:
+    """Record every evaluated configuration in the trial ledger; return DSR and PBO from it.
+
+    The deflated Sharpe ratio of each model and of the ensemble uses the number of distinct
+    configurations ever recorded in ``train.experiment`` (this run's and earlier runs'),
+    never a number typed in. Controls go to their own experiment so they do not inflate it.
+    """
+    experiment = config.train.experiment
+    seed = config.run.seed
+    version = code_version()
+    notes: list[str] = []
+    path = default_ledger_path(config.data.store_dir)
+    with TrialLedger(path) as ledger:
+        for trial in main.search_trials:
+            ledger.record(
+                experiment=experiment,
+                config={"search": trial.params, "base": _trial_config(config, "lightgbm")},
+                kind="search",
+                seed=seed + trial.fold,
+                code_version=version,
+                metrics={"inner_auc": trial.inner_auc},
+            )
+        for name, run in (main.models | {ENSEMBLE: main.ensemble}).items():
+            ledger.record(
+                experiment=experiment,
+                config=_trial_config(config, name),
+                kind="variant" if name == ENSEMBLE else "manual",
+                seed=seed,
+                code_version=version,
+                metrics=run.metrics | run.prediction,
+                returns=run.returns,
+            )
+        for label, runs in controls.items():
+            ledger.record(
+                experiment=f"{experiment}/control/{label}",
+                config=_trial_config(config, ENSEMBLE),
+                kind="variant",
+                seed=seed,
+                code_version=version,
+                metrics=runs.ensemble.metrics | runs.ensemble.prediction,
+                returns=runs.ensemble.returns,
+            )
+        n_trials = ledger.n_trials(experiment)
+        dsr: dict[str, float] = {}
+        for name, run in (main.models | {ENSEMBLE: main.ensemble}).items():
+            try:
+                dsr[name] = deflated_sharpe_from_ledger(ledger, experiment, run.returns)
+            except ValueError as exc:
+                dsr[name] = float("nan")
+                notes.append(f"deflated Sharpe of {name} not computed: {exc}")
+        matrix = ledger.returns_matrix(experiment)
+    pbo = float("nan")
+    if matrix.shape[1] >= 2 and len(matrix) >= 32:
+        pbo = probability_of_backtest_overfitting(matrix.to_numpy()).pbo
+    else:
+        notes.append(
+            "PBO needs at least 2 configurations with returns in the experiment "
+            f"({matrix.shape[1]} so far) and 32 common periods."
+        )
+    return {
+        "experiment": experiment,
+        "ledger": str(path),
+        "n_trials": n_trials,
+        "deflated_sharpe": dsr,
+        "pbo": pbo,
+        "notes": notes,
+    }
 
 
 def _oof_table(runs: PanelRuns) -> pd.DataFrame:
