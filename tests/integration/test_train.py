@@ -54,6 +54,11 @@ def test_train_writes_oof_predictions_metrics_and_controls(
     assert overfitting["n_trials"] >= 2 + 2  # lightgbm, the ensemble, search trials
     assert 0.0 <= overfitting["deflated_sharpe"]["ensemble"] <= 1.0
     assert (tmp_path / "store" / "ledger" / "trial_ledger.sqlite").is_file()
+    diagnostics = summary["diagnostics"]["ensemble"]
+    assert 0.0 < diagnostics["brier"] < 0.5 and 0.0 < diagnostics["log_loss"] < 1.0
+    calibration = pd.read_csv(run / "calibration.csv")
+    assert set(calibration["run"]) == {"lightgbm", "ensemble"}
+    assert calibration["count"].sum() == 2 * oof["target"].notna().sum()
     oof = pd.read_parquet(run / "oof_predictions.parquet")
     assert {"score_lightgbm", "score_ensemble", "target", "label_end", "agreement"} <= set(
         oof.columns

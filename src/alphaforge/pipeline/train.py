@@ -40,6 +40,12 @@ from alphaforge.models import MODELS, create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel, build_panel, fold_weigher
 from alphaforge.pipeline.demo import control_auc_threshold, synthetic_spec
+from alphaforge.pipeline.diagnostics import (
+    calibration_table,
+    hit_rate_table,
+    score_diagnostics,
+    write_diagnostics,
+)
 from alphaforge.pipeline.research import (
     backtest_scores,
     make_splitter,
@@ -394,6 +400,19 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     importances = _importances(main)
     if not importances.empty:
         importances.to_csv(run.path / "feature_importance.csv")
+    all_scores = {n: r.scores for n, r in main.models.items()} | {ENSEMBLE: main.ensemble.scores}
+    calibration = calibration_table(main.panel, all_scores)
+    calibration.to_csv(run.path / "calibration.csv", index=False)
+    hit_rates = hit_rate_table(main.panel, all_scores)
+    hit_rates.to_csv(run.path / "hit_rate_by_confidence.csv", index=False)
+    diagnostics = {name: score_diagnostics(main.panel, s) for name, s in all_scores.items()}
+    write_diagnostics(
+        run.path / "diagnostics.html",
+        calibration=calibration,
+        hit_rates=hit_rates,
+        importances=importances,
+        title=f"train {run.run_id}: model diagnostics",
+    )
 
     dumped = masked_dump(config)
     metrics = {
@@ -461,6 +480,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
         "mean_agreement": float(main.agreement.mean()),
         "search_trials": len(main.search_trials),
         "overfitting": overfitting,
+        "diagnostics": diagnostics,
         "benchmark_metrics": main.benchmark_metrics,
         "controls": control_metrics,
         "warnings": warnings,
