@@ -58,7 +58,8 @@ def test_train_writes_oof_predictions_metrics_and_controls(
     assert 0.0 < diagnostics["brier"] < 0.5 and 0.0 < diagnostics["log_loss"] < 1.0
     calibration = pd.read_csv(run / "calibration.csv")
     assert set(calibration["run"]) == {"lightgbm", "ensemble"}
-    assert calibration["count"].sum() == 2 * oof["target"].notna().sum()
+    known = pd.read_parquet(run / "oof_predictions.parquet")["target"].notna().sum()
+    assert calibration["count"].sum() == 2 * known
     oof = pd.read_parquet(run / "oof_predictions.parquet")
     assert {"score_lightgbm", "score_ensemble", "target", "label_end", "agreement"} <= set(
         oof.columns
