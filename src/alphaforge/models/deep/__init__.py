@@ -1,0 +1,56 @@
+"""PyTorch sequence models (LSTM with attention, GRU, BiLSTM, CNN-LSTM, Transformer, TCN).
+
+Importing this package registers one model per architecture in
+:data:`alphaforge.models.base.MODELS` without importing torch: each factory imports
+:class:`~alphaforge.models.deep.model.SequenceModel` when called and, if torch is missing,
+raises a :class:`~alphaforge.core.errors.ConfigError` naming ``pip install 'alphaforge[deep]'``.
+Import :mod:`alphaforge.models.deep.model` directly for the class itself (that imports torch).
+
+The window helpers (:mod:`~alphaforge.models.deep.windows`) need only numpy and pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from alphaforge.config.models import ModelConfig
+from alphaforge.core.errors import ConfigError
+from alphaforge.models.base import MODELS, Classifier
+from alphaforge.models.deep.windows import Windows, build_windows, flatten_windows, sliding_windows
+
+#: Registered names; the same strings as the ``architecture`` parameter.
+SEQUENCE_MODELS = ("lstm_attention", "gru", "bilstm", "cnn_lstm", "transformer", "tcn")
+
+
+def _factory(architecture: str) -> Callable[[ModelConfig, int, int], Classifier]:
+    def build(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
+        try:
+            from alphaforge.models.deep.model import SequenceModel
+        except ImportError as error:
+            raise ConfigError(
+                f"Model {config.name!r} needs PyTorch, which is not installed.",
+                hint="Install it with: pip install 'alphaforge[deep]'.",
+            ) from error
+        # ModelConfig has no deep-learning section yet: epochs play boosting rounds, the
+        # patience is early_stopping_rounds, and the network keeps its own defaults.
+        return SequenceModel(
+            architecture=architecture,
+            max_epochs=config.n_estimators,
+            early_stopping_rounds=config.early_stopping_rounds,
+            random_state=seed,
+            n_jobs=n_jobs,
+        )
+
+    return build
+
+
+for _name in SEQUENCE_MODELS:
+    MODELS.add(_name, _factory(_name))
+
+__all__ = [
+    "SEQUENCE_MODELS",
+    "Windows",
+    "build_windows",
+    "flatten_windows",
+    "sliding_windows",
+]

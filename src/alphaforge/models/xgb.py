@@ -1,0 +1,120 @@
+"""XGBoost behind the estimator protocol: hist trees, early stopping on the validation block only.
+
+Runs on CUDA when the installed XGBoost was built with it and a GPU is visible, else on the
+CPU (:func:`alphaforge.models.device.resolve_device`). NaN features are native: each split
+learns a default direction for missing values.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+import xgboost as xgb
+
+from alphaforge.config.models import ModelConfig
+from alphaforge.models.base import MODELS, Classifier, Matrix, Vector
+from alphaforge.models.classical import (
+    _SklearnModel,
+    check_fit_inputs,
+    encode_eval_set,
+    encode_labels,
+)
+from alphaforge.models.device import resolve_device
+
+
+class XGBoostModel(_SklearnModel):
+    """Gradient-boosted trees (XGBoost, ``tree_method="hist"``), binary or multi-class.
+
+    Trees grow leaf-wise (``grow_policy="lossguide"``) up to ``max_leaves`` leaves, like
+    LightGBM, so the two share the ``num_leaves`` setting. ``device`` is resolved at
+    construction (``"auto"``: CUDA when usable); ``best_iteration_`` is the number of rounds
+    kept (the maximum without an ``eval_set``).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 300,
+        learning_rate: float = 0.03,
+        max_leaves: int = 15,
+        min_child_weight: float = 1.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 30,
+        random_state: int = 0,
+        n_jobs: int = 1,
+        device: str = "auto",
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_leaves = max_leaves
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        # Resolved here so ``device`` always reads "cpu" or "cuda", as the protocol promises.
+        self.device = resolve_device(device, "xgboost")
+
+    def fit(
+        self,
+        X: Matrix,
+        y: Vector,
+        *,
+        sample_weight: Vector | None = None,
+        eval_set: tuple[Matrix, Vector] | None = None,
+    ) -> Self:
+        """Fit on ``X`` (rows x features) and class codes ``y``; stop early on ``eval_set``."""
+        X, y, weights = check_fit_inputs(X, y, sample_weight)
+        classes = np.unique(y)
+        validation = encode_eval_set(eval_set, classes)
+        stopping = validation is not None and self.early_stopping_rounds > 0
+        model = xgb.XGBClassifier(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            max_depth=0,
+            max_leaves=self.max_leaves,
+            grow_policy="lossguide",
+            min_child_weight=self.min_child_weight,
+            subsample=self.subsample,
+            colsample_bytree=self.colsample_bytree,
+            reg_lambda=self.reg_lambda,
+            tree_method="hist",
+            device=self.device,
+            early_stopping_rounds=self.early_stopping_rounds if stopping else None,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            verbosity=0,
+        )
+        model.fit(
+            X,
+            encode_labels(y, classes),
+            sample_weight=weights,
+            eval_set=[validation] if stopping and validation is not None else None,
+            verbose=False,
+        )
+        self.model_ = model
+        self.classes_ = classes
+        self.best_iteration_ = int(model.best_iteration) + 1 if stopping else int(self.n_estimators)
+        self.feature_importances_ = np.asarray(model.feature_importances_, dtype=np.float64)
+        return self
+
+
+def _xgboost(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
+    return XGBoostModel(
+        n_estimators=config.n_estimators,
+        learning_rate=config.learning_rate,
+        max_leaves=config.num_leaves,
+        subsample=config.subsample,
+        colsample_bytree=config.colsample_bytree,
+        early_stopping_rounds=config.early_stopping_rounds,
+        random_state=seed,
+        n_jobs=n_jobs,
+    )
+
+
+MODELS.add("xgboost", _xgboost)
