@@ -58,6 +58,11 @@ def test_train_writes_oof_predictions_metrics_and_controls(
     assert 0.0 < diagnostics["brier"] < 0.5 and 0.0 < diagnostics["log_loss"] < 1.0
     calibration = pd.read_csv(run / "calibration.csv")
     assert set(calibration["run"]) == {"lightgbm", "ensemble"}
+    assert summary["registered"]["lightgbm"] == {
+        "name": "default.lightgbm",
+        "version": 1,
+        "decision": "champion (first version)",
+    }
     known = pd.read_parquet(run / "oof_predictions.parquet")["target"].notna().sum()
     assert calibration["count"].sum() == 2 * known
     oof = pd.read_parquet(run / "oof_predictions.parquet")
