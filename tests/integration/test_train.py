@@ -65,6 +65,25 @@ def test_train_writes_oof_predictions_metrics_and_controls(
     }
     known = pd.read_parquet(run / "oof_predictions.parquet")["target"].notna().sum()
     assert calibration["count"].sum() == 2 * known
+
+    # The registry is browsable and predict scores the latest bars with the champion.
+    listed = run_cli(["models", "list", "--json", "--config", str(fast_config)], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    versions = json.loads(listed.stdout)
+    assert [(v["name"], v["version"], v["stage"]) for v in versions] == [
+        ("default.lightgbm", 1, "champion")
+    ]
+    shown = run_cli(["models", "show", "default.lightgbm", "--config", str(fast_config)], tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "first version of this model" in shown.stdout
+    scored = run_cli(["predict", "--out", "scores.csv", "--config", str(fast_config)], tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    scores = pd.read_csv(tmp_path / "scores.csv", index_col="symbol")
+    assert len(scores) == len(summary["data"]["symbols"])
+    assert scores["ensemble"].between(0, 1).all()
+    assert sorted(scores["rank"]) == list(range(1, len(scores) + 1))
+    unknown = run_cli(["models", "show", "nope", "--config", str(fast_config)], tmp_path)
+    assert unknown.returncode != 0 and len(unknown.stderr.strip().splitlines()) == 1
     oof = pd.read_parquet(run / "oof_predictions.parquet")
     assert {"score_lightgbm", "score_ensemble", "target", "label_end", "agreement"} <= set(
         oof.columns
@@ -176,3 +195,13 @@ def test_train_refuses_an_unknown_model_in_one_line(
     assert result.returncode != 0
     assert "lightgbn" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_models_and_predict_before_any_training_say_to_train_first(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    for args in (["models", "list"], ["predict"]):
+        result = run_cli([*args, "--config", str(fast_config)], tmp_path)
+        assert result.returncode != 0
+        assert "alphaforge train" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -20,6 +20,8 @@ from rich.text import Text
 from alphaforge.cli.console import cells, console, err_console, print_error, print_warning
 from alphaforge.cli.data_commands import data_app
 from alphaforge.cli.feature_commands import features_app
+from alphaforge.cli.model_commands import models_app
+from alphaforge.cli.model_commands import predict as predict_command
 from alphaforge.cli.options import ConfigOption, GlobalConfigOption, config_from
 from alphaforge.config import masked_dump
 from alphaforge.core.errors import AlphaForgeError
@@ -34,6 +36,8 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
+app.add_typer(models_app, name="models")
+app.command("predict")(predict_command)
 app.add_typer(config_app, name="config")
 
 

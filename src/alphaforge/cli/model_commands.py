@@ -1,0 +1,167 @@
+"""`alphaforge models list|show` (the model registry) and `alphaforge predict`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from alphaforge.cli.console import cells, console
+from alphaforge.cli.options import ConfigOption, config_from
+from alphaforge.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from alphaforge.models.registry_store import ModelRegistry
+
+models_app = typer.Typer(help="Browse the model registry.", no_args_is_help=True)
+
+
+def _registry(ctx: typer.Context, config: Path | None) -> ModelRegistry:
+    from alphaforge.models.registry_store import ModelRegistry
+    from alphaforge.pipeline.train import registry_root
+
+    cfg = config_from(ctx, config)
+    root = registry_root(cfg)
+    if not (root / "registry.sqlite").exists():
+        raise ConfigError(
+            f"No model registry in {root}.",
+            hint="Run alphaforge train first (with the same data.store_dir).",
+        )
+    return ModelRegistry(root)
+
+
+@models_app.command("list")
+def list_(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option("--name", help="Only this model name.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """List registered model versions with their stage, data range and key metrics."""
+    with _registry(ctx, config) as registry:
+        versions = registry.list(name)
+    if as_json:
+        typer.echo(json.dumps([v.to_dict() for v in versions], default=str, indent=1))
+        return
+    table = Table(title="Model registry")
+    for column in ("name", "version", "stage", "kind", "trained on", "auc", "sharpe", "dsr"):
+        table.add_column(column, justify="right" if column in {"version", "auc"} else "left")
+    for v in versions:
+        metrics = v.metrics
+        table.add_row(
+            *cells(
+                v.name,
+                v.version,
+                v.stage,
+                v.kind,
+                f"{v.data_start.date()}..{v.data_end.date()}",
+                f"{metrics.get('auc', float('nan')):.3f}",
+                f"{metrics.get('sharpe', float('nan')):.3f}",
+                f"{metrics.get('deflated_sharpe', float('nan')):.3f}",
+            )
+        )
+    console.print(table)
+    if not versions:
+        console.print("No model is registered yet: run alphaforge train.")
+
+
+@models_app.command("show")
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Registered model name, e.g. default.lightgbm.")],
+    version: Annotated[
+        str, typer.Option("--version", help="A version number, 'champion' or 'latest'.")
+    ] = "latest",
+    config: ConfigOption = None,
+) -> None:
+    """Show one model version's metadata and the champion/challenger decisions about it."""
+    chosen: int | str | None
+    if version == "latest":
+        chosen = None
+    elif version == "champion":
+        chosen = "champion"
+    else:
+        try:
+            chosen = int(version)
+        except ValueError:
+            raise ConfigError(
+                f"--version {version!r} is not a number, 'champion' or 'latest'."
+            ) from None
+    with _registry(ctx, config) as registry:
+        found = registry.get(name, chosen)  # type: ignore[arg-type]
+        decisions = [d for d in registry.decisions(name) if d.version == found.version]
+    meta = found.to_dict()
+    table = Table(title=f"{found.name} v{found.version}", show_header=False)
+    table.add_column("key")
+    table.add_column("value")
+    for key in (
+        "stage",
+        "kind",
+        "created_at",
+        "data_start",
+        "data_end",
+        "label",
+        "splitter",
+        "seed",
+        "code_version",
+        "feature_set_version",
+    ):
+        table.add_row(*cells(key, meta.get(key)))
+    table.add_row(
+        *cells(
+            "features", f"{len(found.feature_names)} ({', '.join(found.feature_names[:5])}, ...)"
+        )
+    )
+    table.add_row(*cells("symbols", ", ".join(found.symbols)))
+    for key, value in sorted(found.metrics.items()):
+        table.add_row(*cells(f"metric {key}", f"{value:.4f}"))
+    for d in decisions:
+        verdict = "promoted" if d.promoted else "not promoted"
+        table.add_row(*cells(f"decision {d.decided_at:%Y-%m-%d %H:%M}", f"{verdict}: {d.reason}"))
+    table.add_row(*cells("artifacts", str(found.path)))
+    console.print(table)
+
+
+def predict(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the scores to this CSV file.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Score the latest bar of every symbol with the registered champion models."""
+    from alphaforge.backtest.report import format_metric
+    from alphaforge.pipeline.predict import predict_latest, write_predictions
+
+    cfg = config_from(ctx, config)
+    prediction = predict_latest(cfg)
+    scores = prediction.scores
+    models = list(prediction.versions)
+    table = Table(title="Latest-bar scores: P(beats the cross-sectional median)")
+    for column in ("rank", "symbol", "bar", *models, "ensemble", "agreement"):
+        table.add_column(column, justify="left" if column in {"symbol", "bar"} else "right")
+    for symbol, row in scores.iterrows():
+        table.add_row(
+            *cells(
+                row["rank"],
+                symbol,
+                str(pd_date(row["timestamp"])),
+                *(f"{row[m]:.3f}" for m in models),
+                f"{row['ensemble']:.3f}",
+                format_metric("agreement", row["agreement"]),
+            )
+        )
+    console.print(table)
+    used = ", ".join(f"{v.name} v{v.version} ({v.stage})" for v in prediction.versions.values())
+    console.print(f"Models: {used}")
+    if out is not None:
+        console.print(f"Written: {write_predictions(prediction, out)}")
+
+
+def pd_date(value: object) -> object:
+    """Return the date of a timestamp value for display."""
+    date = getattr(value, "date", None)
+    return date() if callable(date) else value

@@ -1,0 +1,92 @@
+"""`alphaforge predict`: score the latest bars of a universe with the registered models.
+
+Loads the champion of every model of ``train.models`` (experiment ``train.experiment``) from
+the model registry, checks that the features it was trained on are the ones computed now,
+computes features on each symbol's stored (or synthetic) bars, and scores each symbol's
+latest bar. The ensemble is the mean of the models' probabilities; agreement is the share of
+models on the ensemble's side of 0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from alphaforge.config import AppConfig
+from alphaforge.core.errors import ConfigError
+from alphaforge.features import compute
+from alphaforge.models.registry_store import ModelRegistry, ModelVersion
+from alphaforge.pipeline.research import prepare_training_data
+from alphaforge.pipeline.train import load_training_universe, registry_root
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """Scores of the latest bar of every symbol, and the model versions that made them."""
+
+    scores: pd.DataFrame
+    versions: dict[str, ModelVersion]
+
+
+def latest_feature_rows(bars_by_symbol: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFrame:
+    """Return each symbol's features at its latest bar (symbols as rows, ``names`` as columns)."""
+    rows = {}
+    stamps = {}
+    for symbol, bars in bars_by_symbol.items():
+        frame = compute(bars, names)
+        rows[symbol] = frame.iloc[-1]
+        stamps[symbol] = frame.index[-1]
+    table = pd.DataFrame(rows).T[names]
+    table.insert(0, "timestamp", pd.Series(stamps))
+    return table
+
+
+def predict_latest(config: AppConfig) -> Prediction:
+    """Score the latest bar of every symbol of ``train.universe`` with the champions."""
+    experiment = config.train.experiment
+    root = registry_root(config)
+    if not (root / "registry.sqlite").exists():
+        raise ConfigError(
+            f"No model registry in {root}.",
+            hint="Run alphaforge train first (with the same data.store_dir).",
+        )
+    with ModelRegistry(root) as registry:
+        versions = {}
+        for name in config.train.models:
+            full = f"{experiment}.{name}"
+            known = registry.list(full)
+            if not known:
+                raise ConfigError(
+                    f"Model {full} is not in the registry.",
+                    hint="Run alphaforge train with this experiment and these models first.",
+                )
+            champion = [v for v in known if v.stage == "champion"]
+            versions[name] = champion[-1] if champion else known[-1]
+        names = list(next(iter(versions.values())).feature_names)
+        raw, instruments, interval, _ = load_training_universe(config, config.run.seed)
+        data = prepare_training_data(raw, instruments, interval, config)
+        features = latest_feature_rows(data.bars, names)
+        X = features[names].to_numpy(np.float64)
+        out = pd.DataFrame({"timestamp": features["timestamp"]}, index=features.index)
+        for name, version in versions.items():
+            model = registry.load(version.name, version.version, expected_features=names)
+            out[name] = model.predict_proba(X)[:, 1]
+    model_columns = list(versions)
+    out["ensemble"] = out[model_columns].mean(axis=1)
+    side = out["ensemble"] > 0.5
+    out["agreement"] = out[model_columns].gt(0.5).eq(side, axis=0).mean(axis=1)
+    out["rank"] = out["ensemble"].rank(ascending=False, method="first").astype(int)
+    out.index.name = "symbol"
+    return Prediction(out.sort_values("rank"), versions)
+
+
+def write_predictions(prediction: Prediction, path: Path) -> Path:
+    """Write the scores as CSV (one row per symbol) and return the path."""
+    prediction.scores.to_csv(path)
+    return path
+
+
+__all__ = ["Prediction", "latest_feature_rows", "predict_latest", "write_predictions"]
