@@ -205,3 +205,26 @@ def test_models_and_predict_before_any_training_say_to_train_first(
         assert result.returncode != 0
         assert "alphaforge train" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_stacking_scores_are_out_of_fold_and_skip_the_first_fold() -> None:
+    from alphaforge.pipeline.train import stacked_scores
+    from alphaforge.validation import PurgedWalkForward
+
+    panel = _panel(400, ("A", "B", "C"))
+    rng = np.random.default_rng(5)
+    informative = (panel.target * 0.3 + 0.35 + rng.normal(0, 0.05, len(panel.target))).clip(0, 1)
+    noise = pd.Series(rng.uniform(0.3, 0.7, len(panel.target)), index=panel.target.index)
+    splitter = PurgedWalkForward(train_months=3, validation_months=0, test_months=1)
+    folds = list(splitter.split(panel.start, panel.end))
+    tested = np.concatenate([f.test for f in folds])
+    frame = pd.DataFrame({"good": np.nan, "noise": np.nan}, index=panel.X.index)
+    frame.iloc[tested, 0] = informative.iloc[tested].to_numpy()
+    frame.iloc[tested, 1] = noise.iloc[tested].to_numpy()
+    scores = stacked_scores(panel, frame, folds, seed=0)
+    assert scores.iloc[folds[0].test].isna().all()  # no earlier fold to learn the pool from
+    later = np.concatenate([f.test for f in folds[1:]])
+    assert scores.iloc[later].notna().all()
+    from alphaforge.validation import auc
+
+    assert auc(panel.target.iloc[later], scores.iloc[later]) > 0.9

@@ -158,9 +158,12 @@ class TrainConfig(_Frozen):
     models: list[str] = Field(
         ["lightgbm"], min_length=1, description="Registered model names trained side by side."
     )
-    ensemble: Literal["average", "performance"] = Field(
+    ensemble: Literal["average", "performance", "stacking"] = Field(
         "average",
-        description="Combine the models' out-of-fold scores: plain mean or validation-AUC weights.",
+        description=(
+            "Combine the models' out-of-fold scores: plain mean, weights from past folds' AUC, "
+            "or a stacking meta-learner trained on out-of-fold scores only."
+        ),
     )
     control_block_bars: int = Field(
         21, ge=1, description="Block length of the permuted-label control, in bars."

@@ -40,6 +40,7 @@ from alphaforge.data.universe import load_universe
 from alphaforge.models import MODELS, create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel, build_panel, fold_weigher
+from alphaforge.models.ensemble import StackingEnsemble
 from alphaforge.models.registry_store import ModelRegistry
 from alphaforge.pipeline.demo import control_auc_threshold, synthetic_spec
 from alphaforge.pipeline.diagnostics import (
@@ -67,6 +68,7 @@ from alphaforge.pipeline.rundir import (
 )
 from alphaforge.storage import BarStore
 from alphaforge.validation import (
+    Fold,
     Splitter,
     TrialLedger,
     WalkForwardResult,
@@ -175,6 +177,26 @@ def ensemble_weights(runs: Mapping[str, ScoredRun], method: str) -> pd.DataFrame
     return weights.where(total.gt(0), equal, axis=0)
 
 
+def stacked_scores(panel: Panel, scores: pd.DataFrame, folds: list[Fold], seed: int) -> pd.Series:
+    """Return the stacking meta-learner's out-of-fold scores (logistic pool of the models).
+
+    The meta-learner is trained only on out-of-fold predictions, by a nested time split: the
+    score of fold ``j`` comes from a pool fitted on folds before ``j`` whose labels ended
+    before fold ``j`` starts. The first fold has no such past and stays unscored.
+    """
+    probas = [np.column_stack([1.0 - scores[c], scores[c]]) for c in scores.columns]
+    try:
+        stack = StackingEnsemble(random_state=seed).fit(
+            probas, panel.target.to_numpy(np.float64), folds=folds, label_end=panel.end
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"Stacking could not be fitted: {exc}.",
+            hint="Use train.ensemble: average, or a longer history (more folds).",
+        ) from None
+    return pd.Series(stack.oof_proba_[:, 1], index=scores.index, name="score")
+
+
 def model_agreement(scores: Mapping[str, pd.Series], ensemble: pd.Series) -> pd.Series:
     """Return, per row, the share of models on the ensemble's side of 0.5."""
     frame = pd.DataFrame(dict(scores))
@@ -236,10 +258,13 @@ def train_panel(
         )
         equity[name] = curve
         log.info("%s: %s %s %s", label, name, runs[name].prediction, runs[name].metrics)
-    weights = ensemble_weights(runs, config.train.ensemble)
     frame = pd.DataFrame({n: r.scores for n, r in runs.items()})
-    combined = (frame * weights).sum(axis=1, min_count=len(runs))
-    combined = combined.where(frame.notna().all(axis=1)).rename("score")
+    if config.train.ensemble == "stacking":
+        combined = stacked_scores(panel, frame, list(splitter.split(panel.start, panel.end)), seed)
+    else:
+        weights = ensemble_weights(runs, config.train.ensemble)
+        combined = (frame * weights).sum(axis=1, min_count=len(runs))
+        combined = combined.where(frame.notna().all(axis=1)).rename("score")
     ensemble, curve, bench_metrics = _scored(
         ENSEMBLE, combined, None, panel, bars_by_symbol, interval, config
     )
