@@ -228,3 +228,20 @@ def test_stacking_scores_are_out_of_fold_and_skip_the_first_fold() -> None:
     from alphaforge.validation import auc
 
     assert auc(panel.target.iloc[later], scores.iloc[later]) > 0.9
+
+
+def test_calibration_wraps_each_model_and_needs_a_validation_block() -> None:
+    from alphaforge.core.errors import ConfigError
+    from alphaforge.models.calibration import CalibratedModel
+    from alphaforge.pipeline.train import build_model, run_training
+
+    cfg = AppConfig().model_copy(
+        update={"train": AppConfig().train.model_copy(update={"calibrate": True})}
+    )
+    assert isinstance(build_model(cfg, cfg.model, 0), CalibratedModel)
+    assert not isinstance(build_model(AppConfig(), AppConfig().model, 0), CalibratedModel)
+    no_validation = cfg.model_copy(
+        update={"walk_forward": cfg.walk_forward.model_copy(update={"validation_months": 0})}
+    )
+    with pytest.raises(ConfigError, match="validation block"):
+        run_training(no_validation, out=None)

@@ -168,6 +168,10 @@ class TrainConfig(_Frozen):
     control_block_bars: int = Field(
         21, ge=1, description="Block length of the permuted-label control, in bars."
     )
+    calibrate: bool = Field(
+        False,
+        description="Isotonic calibration of each model on its fold's validation block only.",
+    )
     search_trials: int = Field(
         0,
         ge=0,

@@ -39,6 +39,7 @@ from alphaforge.data.synthetic import generate_market, random_walk_market
 from alphaforge.data.universe import load_universe
 from alphaforge.models import MODELS, create_model
 from alphaforge.models.base import Classifier
+from alphaforge.models.calibration import CalibratedModel
 from alphaforge.models.dataset import Panel, build_panel, fold_weigher
 from alphaforge.models.ensemble import StackingEnsemble
 from alphaforge.models.registry_store import ModelRegistry
@@ -238,7 +239,7 @@ def train_panel(
         task = reporter.task(f"{label}: {name} walk-forward ({n_folds} folds)", total=n_folds)
 
         def make_model(fold: int, cfg: Any = model_config) -> Classifier:
-            return create_model(cfg, seed=seed + fold, n_jobs=config.run.n_jobs)
+            return build_model(config, cfg, seed + fold)
 
         tune = None
         if config.train.search_trials > 0 and name in SEARCH_SPACES:
@@ -272,6 +273,14 @@ def train_panel(
     equity[ENSEMBLE] = curve
     agreement = model_agreement({n: r.scores for n, r in runs.items()}, combined)
     return PanelRuns(panel, runs, ensemble, agreement, bench_metrics, equity, trials)
+
+
+def build_model(config: AppConfig, model_config: Any, seed: int) -> Classifier:
+    """Return one unfitted model, wrapped in isotonic calibration when asked."""
+    model = create_model(model_config, seed=seed, n_jobs=config.run.n_jobs)
+    if config.train.calibrate:
+        return CalibratedModel(model=model)
+    return model
 
 
 def _advance(task: Task) -> Callable[[int], None]:
@@ -328,10 +337,27 @@ def load_training_universe(
     return bars, instruments, interval, "stored"
 
 
+def check_train_config(config: AppConfig) -> None:
+    """Raise :class:`ConfigError` for a training configuration that cannot run."""
+    unknown = [name for name in config.train.models if name not in MODELS]
+    if unknown:
+        raise ConfigError(
+            f"train.models: unknown model {unknown[0]!r}.", hint=MODELS.suggest(unknown[0])
+        )
+    if config.train.calibrate and config.walk_forward.validation_months == 0:
+        raise ConfigError(
+            "train.calibrate needs a validation block to calibrate on.",
+            hint="Set walk_forward.validation_months above 0 or train.calibrate: false.",
+        )
+    if len(set(config.train.models)) != len(config.train.models):
+        raise ConfigError("train.models lists a model twice.", hint="Name each model once.")
+
+
 def run_training(
     config: AppConfig, *, out: Path | None = None, reporter: Reporter = SILENT
 ) -> TrainOutcome:
     """Train the configured models and their controls; write the run directory."""
+    check_train_config(config)
     run = create_run_dir(config.run.runs_dir, "train", out)
     handler = attach_log(run, config.run.log_level)
     try:
@@ -345,13 +371,6 @@ def run_training(
 
 def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     seed = config.run.seed
-    unknown = [name for name in config.train.models if name not in MODELS]
-    if unknown:
-        raise ConfigError(
-            f"train.models: unknown model {unknown[0]!r}.", hint=MODELS.suggest(unknown[0])
-        )
-    if len(set(config.train.models)) != len(config.train.models):
-        raise ConfigError("train.models lists a model twice.", hint="Name each model once.")
     task = reporter.task(f"universe {config.train.universe}: load and validate", total=None)
     raw, instruments, interval, kind = load_training_universe(config, seed)
     data = prepare_training_data(raw, instruments, interval, config)
@@ -674,10 +693,8 @@ def register_final_models(
     out: dict[str, dict[str, Any]] = {}
     with ModelRegistry(registry_root(config)) as registry:
         for name, run in main.models.items():
-            model = create_model(
-                config.model.model_copy(update={"name": name}),
-                seed=config.run.seed,
-                n_jobs=config.run.n_jobs,
+            model = build_model(
+                config, config.model.model_copy(update={"name": name}), config.run.seed
             )
             eval_set = (X[validation], y[validation]) if len(validation) else None
             weights = weigh(train) if weigh is not None else None
