@@ -98,8 +98,13 @@ class WalkForwardConfig(_Frozen):
         3, ge=0, description="Validation block for early stopping; 0 disables it."
     )
     test_months: int = Field(1, ge=1, description="Out-of-sample block; the window rolls by it.")
-    embargo_bars: int = Field(
-        5, ge=0, description="Extra bars a fitted label must end before the next block starts."
+    embargo_bars: int | None = Field(
+        None,
+        ge=0,
+        description="Bars a fitted label must end before the next block; null = the label horizon.",
+    )
+    expanding: bool = Field(
+        False, description="Grow the training block from the first bar instead of rolling it."
     )
 
 

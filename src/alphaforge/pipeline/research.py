@@ -32,6 +32,7 @@ from alphaforge.validation import (
     walk_forward_predict,
 )
 from alphaforge.validation.selection import select_in_fold
+from alphaforge.validation.splits import default_embargo_bars
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,13 @@ def align_opens(bars_by_symbol: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return opens.reindex(columns=sorted(opens.columns))
 
 
+def embargo_bars(config: AppConfig) -> int:
+    """Return the configured embargo in bars; by default the label's horizon."""
+    if config.walk_forward.embargo_bars is not None:
+        return config.walk_forward.embargo_bars
+    return default_embargo_bars(config.labels.horizon)
+
+
 def make_splitter(config: AppConfig, interval: Interval) -> PurgedWalkForward:
     """Return the configured walk-forward splitter."""
     del interval  # the embargo is counted on the panel's own bar grid
@@ -95,7 +103,8 @@ def make_splitter(config: AppConfig, interval: Interval) -> PurgedWalkForward:
         train_months=wf.train_months,
         validation_months=wf.validation_months,
         test_months=wf.test_months,
-        embargo_bars=wf.embargo_bars,
+        embargo_bars=embargo_bars(config),
+        expanding=wf.expanding,
     )
 
 

@@ -52,6 +52,7 @@ from alphaforge.pipeline.diagnostics import (
 )
 from alphaforge.pipeline.research import (
     backtest_scores,
+    embargo_bars,
     make_splitter,
     periods_per_year,
     prediction_metrics,
@@ -715,7 +716,7 @@ def register_final_models(
                 splitter=(
                     f"purged walk-forward {config.walk_forward.train_months}/"
                     f"{config.walk_forward.validation_months}/{config.walk_forward.test_months} "
-                    f"months, embargo {config.walk_forward.embargo_bars} bars"
+                    f"months, embargo {embargo_bars(config)} bars"
                 ),
                 metrics=run.metrics
                 | run.prediction
