@@ -2,7 +2,12 @@
 
 Run with ``make bench``. Every number is measured here, now, as the median of several repeats.
 The feature engine's own benchmark (``benchmarks/features.py``: 500 symbols x 2,520 daily bars
-against its targets) runs after it; ``--quick`` runs that one on 20 symbols.
+against its targets) runs after it; ``--quick`` runs that one on 20 symbols. The model
+benchmark (``benchmarks/models.py``: 10 walk-forward folds of LightGBM through the pipeline
+against the same fits made directly, and ensemble scoring latency) runs last, on
+``MODEL_SYMBOLS`` symbols x 2,520 daily bars (``--quick``: ``QUICK_MODEL_SYMBOLS``) so that it
+finishes in a few minutes; its targets are stated for 500 symbols (run it alone with
+``--symbols 500`` for those).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 import features as feature_benchmark  # benchmarks/features.py, beside this script
+import models as model_benchmark  # benchmarks/models.py, beside this script
 from alphaforge.config import AppConfig
 from alphaforge.core.types import AssetClass, Interval
 from alphaforge.data.synthetic import SyntheticSpec, generate_market
@@ -29,6 +35,9 @@ from alphaforge.pipeline.research import run_strategy
 from alphaforge.storage import BarStore
 
 REPEATS = 5
+#: Symbols (x 2,520 daily bars) of the model benchmark in ``make bench``, and with ``--quick``.
+MODEL_SYMBOLS = 100
+QUICK_MODEL_SYMBOLS = 30
 
 
 def _median_seconds(work: Callable[[], object], repeats: int = REPEATS) -> float:
@@ -41,10 +50,12 @@ def _median_seconds(work: Callable[[], object], repeats: int = REPEATS) -> float
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every benchmark and print the tables; 1 if a feature engine target failed."""
+    """Run every benchmark and print the tables; 1 if a feature engine or model target failed."""
     parser = argparse.ArgumentParser(description="AlphaForge benchmarks.")
     parser.add_argument(
-        "--quick", action="store_true", help="Feature benchmark on 20 symbols, not 500."
+        "--quick",
+        action="store_true",
+        help=f"Feature benchmark on 20 symbols, not 500; model benchmark on {QUICK_MODEL_SYMBOLS}.",
     )
     args = parser.parse_args(argv)
     spec = SyntheticSpec(
@@ -119,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     Console().print(table)
 
     symbols = 20 if args.quick else feature_benchmark.TARGET_SYMBOLS
-    return feature_benchmark.main(["--symbols", str(symbols), "--jobs", "2"])
+    features_failed = feature_benchmark.main(["--symbols", str(symbols), "--jobs", "2"])
+    model_symbols = QUICK_MODEL_SYMBOLS if args.quick else MODEL_SYMBOLS
+    models_failed = model_benchmark.main(["--symbols", str(model_symbols)])
+    return 1 if features_failed or models_failed else 0
 
 
 if __name__ == "__main__":
