@@ -250,6 +250,7 @@ def train_panel(
                 seed=seed,
                 n_jobs=config.run.n_jobs,
                 on_trial=trials.append,
+                build=lambda cfg, model_seed: build_model(config, cfg, model_seed),
             )
         wf = walk_forward_predict(
             panel, splitter, make_model, on_fold=_advance(task), tune=tune, weigh=weigh

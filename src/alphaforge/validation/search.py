@@ -84,6 +84,7 @@ def make_tuner(
     inner_fraction: float = 0.25,
     space: SearchSpace | None = None,
     on_trial: Callable[[TrialRecord], None] | None = None,
+    build: Callable[[ModelConfig, int], Classifier] | None = None,
 ) -> Callable[[TrainingRows], Classifier]:
     """Return a ``tune`` hook for :func:`walk_forward_predict` running a nested Optuna search.
 
@@ -95,6 +96,9 @@ def make_tuner(
         Configurations tried per fold (TPE sampler, seeded per fold).
     on_trial
         Called with every evaluated configuration (for the trial ledger).
+    build
+        Builds the chosen model from a configuration and a seed (default: the registry's
+        ``create_model``); a caller wraps it here, e.g. in calibration.
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be at least 1, got {n_trials}")
@@ -105,11 +109,16 @@ def make_tuner(
         )
     draw: SearchSpace = chosen_space
 
+    def default_build(cfg: ModelConfig, model_seed: int) -> Classifier:
+        return create_model(cfg, seed=model_seed, n_jobs=n_jobs)
+
+    make = build or default_build
+
     def tune(rows: TrainingRows) -> Classifier:
         train, validation = inner_split(rows.start, rows.end, inner_fraction)
         y_val = rows.y[validation]
         if len(train) == 0 or len(np.unique(y_val)) < 2 or len(np.unique(rows.y[train])) < 2:
-            return create_model(base, seed=seed + rows.fold, n_jobs=n_jobs)
+            return make(base, seed + rows.fold)
 
         def objective(trial: optuna.Trial) -> float:
             params = draw(trial)
