@@ -36,8 +36,8 @@ from alphaforge.storage import BarStore
 
 REPEATS = 5
 #: Symbols (x 2,520 daily bars) of the model benchmark in ``make bench``, and with ``--quick``.
-MODEL_SYMBOLS = 100
-QUICK_MODEL_SYMBOLS = 30
+MODEL_SYMBOLS = 50
+QUICK_MODEL_SYMBOLS = 20
 
 
 def _median_seconds(work: Callable[[], object], repeats: int = REPEATS) -> float:
