@@ -109,7 +109,7 @@ class WalkForwardConfig(_Frozen):
 
 
 class ModelConfig(_Frozen):
-    """The model trained by the walking skeleton."""
+    """Settings of the registered models (each reads the ones that apply to it)."""
 
     name: str = Field("lightgbm", description="Registered model name.")
     n_estimators: int = Field(300, ge=1, description="Maximum boosting rounds.")
@@ -119,6 +119,17 @@ class ModelConfig(_Frozen):
     subsample: float = Field(0.8, gt=0, le=1, description="Row fraction per round.")
     colsample_bytree: float = Field(0.8, gt=0, le=1, description="Feature fraction per tree.")
     early_stopping_rounds: int = Field(30, ge=0, description="0 disables early stopping.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="XGBoost, CatBoost, PyTorch: auto uses a CUDA GPU when present, else the CPU.",
+    )
+    regularization: float = Field(
+        1.0, gt=0, description="Inverse regularisation strength C of logistic regression and SVM."
+    )
+    focal_gamma: float | None = Field(
+        None, ge=0, description="LightGBM focal-loss gamma (binary targets); null = log loss."
+    )
+    hidden_size: int = Field(64, ge=1, description="PyTorch models: hidden units per layer.")
 
 
 class PortfolioConfig(_Frozen):

@@ -123,6 +123,7 @@ def _catboost(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
         early_stopping_rounds=config.early_stopping_rounds,
         random_state=seed,
         n_jobs=n_jobs,
+        device=config.device,
     )
 
 

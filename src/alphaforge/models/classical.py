@@ -332,11 +332,11 @@ class RandomForestModel(_SklearnModel):
 
 
 def _logistic(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
-    return LogisticRegressionModel(random_state=seed, n_jobs=n_jobs)
+    return LogisticRegressionModel(C=config.regularization, random_state=seed, n_jobs=n_jobs)
 
 
 def _svm(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
-    return SVMModel(random_state=seed, n_jobs=n_jobs)
+    return SVMModel(C=config.regularization, random_state=seed, n_jobs=n_jobs)
 
 
 def _random_forest(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:

@@ -229,6 +229,7 @@ def _lightgbm(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
         subsample=config.subsample,
         colsample_bytree=config.colsample_bytree,
         early_stopping_rounds=config.early_stopping_rounds,
+        focal_gamma=config.focal_gamma,
         random_state=seed,
         n_jobs=n_jobs,
     )

@@ -114,6 +114,7 @@ def _xgboost(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
         early_stopping_rounds=config.early_stopping_rounds,
         random_state=seed,
         n_jobs=n_jobs,
+        device=config.device,
     )
 
 

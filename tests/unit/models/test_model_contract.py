@@ -322,3 +322,17 @@ def test_svm_calibration_needs_two_rows_per_class() -> None:
     y[0] = 2.0  # a class with a single training row cannot be calibrated by CV
     with pytest.raises(ValueError, match="at least 2 training rows of every class"):
         SVMModel().fit(X, y)
+
+
+def test_factories_read_the_shared_model_settings() -> None:
+    from alphaforge.config.models import ModelConfig
+    from alphaforge.models import create_model
+
+    config = ModelConfig(regularization=0.25, focal_gamma=2.0, device="cpu", hidden_size=8)
+    assert create_model(config.model_copy(update={"name": "logistic"}), seed=0).C == 0.25  # type: ignore[attr-defined]
+    assert create_model(config.model_copy(update={"name": "svm"}), seed=0).C == 0.25  # type: ignore[attr-defined]
+    assert create_model(config, seed=0).focal_gamma == 2.0  # type: ignore[attr-defined]
+    assert create_model(config.model_copy(update={"name": "xgboost"}), seed=0).device == "cpu"  # type: ignore[attr-defined]
+    gru = create_model(config.model_copy(update={"name": "gru"}), seed=0)
+    assert gru.hidden_size == 8  # type: ignore[attr-defined]
+    assert gru.device == "cpu"  # type: ignore[attr-defined]

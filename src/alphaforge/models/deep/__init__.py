@@ -31,12 +31,14 @@ def _factory(architecture: str) -> Callable[[ModelConfig, int, int], Classifier]
                 f"Model {config.name!r} needs PyTorch, which is not installed.",
                 hint="Install it with: pip install 'alphaforge[deep]'.",
             ) from error
-        # ModelConfig has no deep-learning section yet: epochs play boosting rounds, the
-        # patience is early_stopping_rounds, and the network keeps its own defaults.
+        # Epochs play boosting rounds and the patience is early_stopping_rounds; the other
+        # network settings keep their defaults until ModelConfig grows a deep-learning section.
         return SequenceModel(
             architecture=architecture,
             max_epochs=config.n_estimators,
             early_stopping_rounds=config.early_stopping_rounds,
+            hidden_size=config.hidden_size,
+            device=config.device,
             random_state=seed,
             n_jobs=n_jobs,
         )
