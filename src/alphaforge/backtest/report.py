@@ -19,7 +19,7 @@ from jinja2 import Environment, StrictUndefined
 from alphaforge.backtest.metrics import drawdown_series
 
 PERCENT_KEYS = frozenset({"cagr", "volatility", "max_drawdown", "total_return"})
-COUNT_KEYS = frozenset({"periods", "oos_rows", "folds"})
+COUNT_KEYS = frozenset({"periods", "oos_rows", "labelled_rows", "folds"})
 
 
 @dataclass(frozen=True, slots=True)

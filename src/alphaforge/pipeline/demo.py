@@ -317,7 +317,7 @@ def _control_warnings(control: StrategyRun, horizon: int) -> list[str]:
     # Before costs: the cost drag of a busy control would otherwise hide a leak.
     psr = probabilistic_sharpe_ratio(control.backtest.gross_returns.to_numpy())
     auc = control.prediction_metrics.get("auc", float("nan"))
-    threshold = control_auc_threshold(control.prediction_metrics.get("oos_rows", 0.0), horizon)
+    threshold = control_auc_threshold(control.prediction_metrics.get("labelled_rows", 0.0), horizon)
     if psr > 0.95:
         warnings.append(
             f"LEAKAGE ALARM: the random-walk control has a gross-of-costs PSR of {psr:.3f} > 0.95. "

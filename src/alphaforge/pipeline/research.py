@@ -248,6 +248,8 @@ def prediction_metrics(panel: Panel, scores: pd.Series) -> dict[str, float]:
             by=panel.timestamps[scored.to_numpy()],
         ),
         "oos_rows": float(scored.sum()),
+        # Rows whose label is known: what AUC and its sampling error are computed on.
+        "labelled_rows": float((scored & panel.target.notna()).sum()),
     }
 
 

@@ -435,7 +435,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     controls = {"random_walk": walk, "permuted_labels": perm}
     for label, runs in controls.items():
         threshold = control_auc_threshold(
-            runs.ensemble.prediction.get("oos_rows", 0.0), config.labels.horizon
+            runs.ensemble.prediction.get("labelled_rows", 0.0), config.labels.horizon
         )
         auc = runs.ensemble.prediction.get("auc", float("nan"))
         if auc > threshold:
