@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from alphaforge.cli.console import cells, console
+from alphaforge.cli.console import cells, console, print_warning
 from alphaforge.cli.options import ConfigOption, config_from
 from alphaforge.core.errors import ConfigError
 
@@ -157,6 +157,20 @@ def predict(
     console.print(table)
     used = ", ".join(f"{v.name} v{v.version} ({v.stage})" for v in prediction.versions.values())
     console.print(f"Models: {used}")
+    drift = prediction.drift
+    if drift is None:
+        console.print("Drift: too few bars after the models' training data to check yet.")
+    elif drift.should_retrain:
+        worst = sorted(drift.drifted_features, key=lambda f: -drift.psi[f])[:10]
+        print_warning(
+            f"drift: {len(drift.drifted_features)} feature(s) with PSI >= "
+            f"{drift.psi_threshold} since training (worst: {', '.join(worst)}); "
+            "retraining is advised (alphaforge train)."
+        )
+    else:
+        console.print(
+            f"Drift: no feature with PSI >= {drift.psi_threshold} against the training data."
+        )
     if out is not None:
         console.print(f"Written: {write_predictions(prediction, out)}")
 

@@ -4,7 +4,8 @@ Loads the champion of every model of ``train.models`` (experiment ``train.experi
 the model registry, checks that the features it was trained on are the ones computed now,
 computes features on each symbol's stored (or synthetic) bars, and scores each symbol's
 latest bar. The ensemble is the mean of the models' probabilities; agreement is the share of
-models on the ensemble's side of 0.5.
+models on the ensemble's side of 0.5. A drift check compares the features of the bars after
+the model's training data with those it trained on and says when to retrain.
 """
 
 from __future__ import annotations
@@ -17,31 +18,58 @@ import pandas as pd
 
 from alphaforge.config import AppConfig
 from alphaforge.core.errors import ConfigError
-from alphaforge.features import compute
+from alphaforge.features import FEATURES, compute
+from alphaforge.models.drift import DriftReport, drift_report
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
 from alphaforge.pipeline.research import prepare_training_data
 from alphaforge.pipeline.train import load_training_universe, registry_root
 
+#: Fewest rows (bars x symbols) after the model's training data for a drift check: PSI on
+#: a handful of rows is noise.
+MIN_DRIFT_ROWS = 250
+#: Calendar and session features drift by construction (December is not like the year).
+_SEASONAL = frozenset({"calendar", "session"})
+
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """Scores of the latest bar of every symbol, and the model versions that made them."""
+    """Scores of the latest bar of every symbol, the model versions and the drift check."""
 
     scores: pd.DataFrame
     versions: dict[str, ModelVersion]
+    drift: DriftReport | None
 
 
-def latest_feature_rows(bars_by_symbol: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFrame:
+def latest_feature_rows(
+    features_by_symbol: dict[str, pd.DataFrame], names: list[str]
+) -> pd.DataFrame:
     """Return each symbol's features at its latest bar (symbols as rows, ``names`` as columns)."""
-    rows = {}
-    stamps = {}
-    for symbol, bars in bars_by_symbol.items():
-        frame = compute(bars, names)
-        rows[symbol] = frame.iloc[-1]
-        stamps[symbol] = frame.index[-1]
+    rows = {s: f.iloc[-1] for s, f in features_by_symbol.items()}
+    stamps = {s: f.index[-1] for s, f in features_by_symbol.items()}
     table = pd.DataFrame(rows).T[names]
     table.insert(0, "timestamp", pd.Series(stamps))
     return table
+
+
+def feature_drift(
+    features_by_symbol: dict[str, pd.DataFrame], version: ModelVersion
+) -> DriftReport | None:
+    """Compare features of the bars after the model's training data with those it trained on.
+
+    Population stability index per feature, leaving out calendar and session features (which
+    drift by construction); ``None`` when fewer than :data:`MIN_DRIFT_ROWS` new rows exist.
+    """
+    reference = []
+    recent = []
+    for frame in features_by_symbol.values():
+        stamps = pd.DatetimeIndex(frame.index)
+        reference.append(frame[(stamps >= version.data_start) & (stamps <= version.data_end)])
+        recent.append(frame[stamps > version.data_end])
+    new = pd.concat(recent)
+    if len(new) < MIN_DRIFT_ROWS:
+        return None
+    columns = [c for c in new.columns if FEATURES.get(str(c)).category not in _SEASONAL]
+    return drift_report(pd.concat(reference)[columns], new[columns])
 
 
 def predict_latest(config: AppConfig) -> Prediction:
@@ -65,10 +93,13 @@ def predict_latest(config: AppConfig) -> Prediction:
                 )
             champion = [v for v in known if v.stage == "champion"]
             versions[name] = champion[-1] if champion else known[-1]
-        names = list(next(iter(versions.values())).feature_names)
+        first = next(iter(versions.values()))
+        names = list(first.feature_names)
         raw, instruments, interval, _ = load_training_universe(config, config.run.seed)
         data = prepare_training_data(raw, instruments, interval, config)
-        features = latest_feature_rows(data.bars, names)
+        computed = {symbol: compute(bars, names) for symbol, bars in data.bars.items()}
+        features = latest_feature_rows(computed, names)
+        drift = feature_drift(computed, first)
         X = features[names].to_numpy(np.float64)
         out = pd.DataFrame({"timestamp": features["timestamp"]}, index=features.index)
         for name, version in versions.items():
@@ -80,7 +111,7 @@ def predict_latest(config: AppConfig) -> Prediction:
     out["agreement"] = out[model_columns].gt(0.5).eq(side, axis=0).mean(axis=1)
     out["rank"] = out["ensemble"].rank(ascending=False, method="first").astype(int)
     out.index.name = "symbol"
-    return Prediction(out.sort_values("rank"), versions)
+    return Prediction(out.sort_values("rank"), versions, drift)
 
 
 def write_predictions(prediction: Prediction, path: Path) -> Path:
@@ -89,4 +120,10 @@ def write_predictions(prediction: Prediction, path: Path) -> Path:
     return path
 
 
-__all__ = ["Prediction", "latest_feature_rows", "predict_latest", "write_predictions"]
+__all__ = [
+    "Prediction",
+    "feature_drift",
+    "latest_feature_rows",
+    "predict_latest",
+    "write_predictions",
+]
