@@ -77,7 +77,19 @@ class SelectionConfig(_Frozen):
 class LabelsConfig(_Frozen):
     """The training label."""
 
-    horizon: int = Field(5, ge=1, description="Forward horizon, in bars.")
+    kind: Literal["cross_sectional", "direction", "triple_barrier"] = Field(
+        "cross_sectional",
+        description=(
+            "Binary target: beats the cross-sectional median, rises, or takes profit first "
+            "(triple barrier)."
+        ),
+    )
+    horizon: int = Field(
+        5, ge=1, description="Forward horizon, in bars (the vertical barrier for triple_barrier)."
+    )
+    barrier_multiplier: float = Field(
+        2.0, gt=0, description="Triple barrier: barriers at +-this x the trailing volatility."
+    )
     entry: Literal["next_open", "close"] = Field(
         "next_open", description="Reference price at decision: next bar's open or bar t's close."
     )

@@ -18,7 +18,14 @@ import pandas as pd
 from alphaforge.config.models import LabelsConfig
 from alphaforge.core.types import Interval
 from alphaforge.features import compute, scale_free_names
-from alphaforge.labels import age_decay, forward_log_return, uniqueness
+from alphaforge.labels import (
+    LabelSet,
+    age_decay,
+    binary_labels,
+    forward_log_return,
+    triple_barrier_labels,
+    uniqueness,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +80,23 @@ def build_panel(
         label = forward_log_return(
             bars, interval, labels.horizon, entry=labels.entry, exit=labels.exit
         )
+        own_label = _own_target(bars, interval, labels)
         frame = features.assign(
-            __fwd=label.values, __start=label.start, __end=label.end, symbol=symbol
+            __fwd=label.values,
+            __start=label.start,
+            __end=label.end if own_label is None else own_label.end,
+            __own=np.nan if own_label is None else own_label.values,
+            symbol=symbol,
         )
         pieces.append(frame.iloc[min_history:])
     stacked = pd.concat(pieces).reset_index().set_index(["timestamp", "symbol"]).sort_index()
     fwd = stacked.pop("__fwd")
     start = stacked.pop("__start")
     end = stacked.pop("__end")
+    own_target = stacked.pop("__own")
+    if labels.kind != "cross_sectional":
+        target = own_target.astype(np.float64).rename("target")
+        return Panel(stacked.astype(np.float64), fwd, target, start, end)
     median = fwd.groupby(level="timestamp").transform("median")
     # The target compares a row with its whole cross-section, so it is known only when the
     # last label of that bar is known (calendars differ: a crypto label can end after a stock's).
@@ -89,6 +105,32 @@ def build_panel(
         np.where(fwd.notna(), (fwd > median).astype(np.float64), np.nan), index=fwd.index
     )
     return Panel(stacked.astype(np.float64), fwd, target, start, end)
+
+
+def _own_target(bars: pd.DataFrame, interval: Interval, labels: LabelsConfig) -> LabelSet | None:
+    """Return a per-symbol binary target (``direction``, ``triple_barrier``), or ``None`` for
+    the cross-sectional one, which needs the whole panel."""
+    if labels.kind == "direction":
+        return binary_labels(bars, interval, labels.horizon, entry=labels.entry, exit=labels.exit)
+    if labels.kind == "triple_barrier":
+        outcome = triple_barrier_labels(
+            bars,
+            interval,
+            max_holding=labels.horizon,
+            upper=labels.barrier_multiplier,
+            lower=labels.barrier_multiplier,
+            entry=labels.entry,
+        )
+        # 1 when the upper (profit) barrier is touched first, 0 for the lower barrier or the
+        # vertical one: a binary "did a long position take profit" target.
+        touch = outcome.touch.to_numpy(np.float64)
+        values = np.where(np.isfinite(touch), (touch > 0).astype(np.float64), np.nan)
+        return LabelSet(
+            pd.Series(values, index=outcome.labels.values.index, name="take_profit"),
+            outcome.labels.start,
+            outcome.labels.end,
+        )
+    return None
 
 
 def fold_weigher(

@@ -710,10 +710,7 @@ def register_final_models(
                 data_start=stamps[train].min(),
                 data_end=stamps[np.concatenate([train, validation])].max(),
                 symbols=symbols,
-                label=(
-                    f"beats the cross-sectional median over {config.labels.horizon} bars, "
-                    f"{config.labels.entry} to {config.labels.exit}"
-                ),
+                label=label_description(config),
                 splitter=(
                     f"purged walk-forward {config.walk_forward.train_months}/"
                     f"{config.walk_forward.validation_months}/{config.walk_forward.test_months} "
@@ -741,6 +738,19 @@ def register_final_models(
                 decision = f"candidate (champion v{champions[-1].version} kept until compared)"
             out[name] = {"name": full_name, "version": version.version, "decision": decision}
     return out
+
+
+def label_description(config: AppConfig) -> str:
+    """Return the training target in words, for the registry and the report."""
+    labels = config.labels
+    what = {
+        "cross_sectional": "beats the cross-sectional median",
+        "direction": "rises",
+        "triple_barrier": (
+            f"touches the upper barrier (+-{labels.barrier_multiplier} x volatility) first"
+        ),
+    }[labels.kind]
+    return f"{what} over {labels.horizon} bars, {labels.entry} to {labels.exit}"
 
 
 def registry_root(config: AppConfig) -> Path:
