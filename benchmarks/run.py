@@ -4,10 +4,9 @@ Run with ``make bench``. Every number is measured here, now, as the median of se
 The feature engine's own benchmark (``benchmarks/features.py``: 500 symbols x 2,520 daily bars
 against its targets) runs after it; ``--quick`` runs that one on 20 symbols. The model
 benchmark (``benchmarks/models.py``: 10 walk-forward folds of LightGBM through the pipeline
-against the same fits made directly, and ensemble scoring latency) runs last, on
-``MODEL_SYMBOLS`` symbols x 2,520 daily bars (``--quick``: ``QUICK_MODEL_SYMBOLS``) so that it
-finishes in a few minutes; its targets are stated for 500 symbols (run it alone with
-``--symbols 500`` for those).
+against the same fits made directly, and ensemble scoring latency) runs last, on 50 symbols x
+2,520 daily bars (``--quick``: 20 symbols) so that it finishes in a few minutes (2 to 5 on 2
+shared cores); its targets are stated for 500 symbols: run it alone with ``--symbols 500``.
 """
 
 from __future__ import annotations
