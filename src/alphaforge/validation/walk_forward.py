@@ -96,11 +96,21 @@ def walk_forward_predict(
         if select is not None:
             chosen = select(panel.X.iloc[train], panel.target.iloc[train], fold.number)
             columns = np.asarray(panel.X.columns.get_indexer(pd.Index(chosen)), dtype=np.int64)
+        every_column = bool(np.array_equal(columns, np.arange(X.shape[1])))
+
+        def take(
+            rows: npt.NDArray[np.int64],
+            cols: npt.NDArray[np.int64] = columns,
+            all_: bool = every_column,
+        ) -> npt.NDArray[np.float64]:
+            # Row indexing alone is about ten times faster than np.ix_ on wide panels.
+            return X[rows] if all_ else X[np.ix_(rows, cols)]
+
         if tune is not None:
             model = tune(
                 TrainingRows(
                     fold.number,
-                    X[np.ix_(train, columns)],
+                    take(train),
                     y[train],
                     panel.start.iloc[train],
                     panel.end.iloc[train],
@@ -108,10 +118,10 @@ def walk_forward_predict(
             )
         else:
             model = make_model(fold.number)
-        eval_set = (X[np.ix_(validation, columns)], y[validation]) if len(validation) else None
+        eval_set = (take(validation), y[validation]) if len(validation) else None
         weight = weigh(train) if weigh is not None else None
-        model.fit(X[np.ix_(train, columns)], y[train], sample_weight=weight, eval_set=eval_set)
-        proba = model.predict_proba(X[np.ix_(fold.test, columns)])[:, 1]
+        model.fit(take(train), y[train], sample_weight=weight, eval_set=eval_set)
+        proba = model.predict_proba(take(fold.test))[:, 1]
         scores[fold.test] = proba
         test_y = pd.Series(y[fold.test])
         reports.append(
