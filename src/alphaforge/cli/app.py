@@ -23,7 +23,7 @@ from alphaforge.cli.feature_commands import features_app
 from alphaforge.cli.model_commands import models_app
 from alphaforge.cli.model_commands import predict as predict_command
 from alphaforge.cli.options import ConfigOption, GlobalConfigOption, config_from
-from alphaforge.config import masked_dump
+from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.errors import AlphaForgeError
 
 app = typer.Typer(
@@ -47,31 +47,40 @@ def main_options(ctx: typer.Context, config: GlobalConfigOption = None) -> None:
     ctx.obj = {"config": config}
 
 
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Override run.seed.")]
+AllowUnhealthyOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unhealthy",
+        help="Train even on series below data.min_health_score (recorded in the run).",
+    ),
+]
+
+
+def _run_overrides(cfg: AppConfig, seed: int | None, *, allow_unhealthy: bool) -> AppConfig:
+    """Apply the --seed and --allow-unhealthy options shared by demo and train."""
+    if seed is not None:
+        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"seed": seed})})
+    if allow_unhealthy:
+        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"allow_unhealthy": True})})
+    return cfg
+
+
 @app.command()
 def demo(
     ctx: typer.Context,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the run here instead of runs/<time>-demo.")
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Override run.seed.")] = None,
-    allow_unhealthy: Annotated[
-        bool,
-        typer.Option(
-            "--allow-unhealthy",
-            help="Train even on series below data.min_health_score (recorded in the run).",
-        ),
-    ] = False,
+    seed: SeedOption = None,
+    allow_unhealthy: AllowUnhealthyOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Run the whole pipeline offline on bundled data and write a report."""
     from alphaforge.cli.console import RichReporter
     from alphaforge.pipeline.demo import run_demo
 
-    cfg = config_from(ctx, config)
-    if seed is not None:
-        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"seed": seed})})
-    if allow_unhealthy:
-        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"allow_unhealthy": True})})
+    cfg = _run_overrides(config_from(ctx, config), seed, allow_unhealthy=allow_unhealthy)
     with RichReporter() as reporter:
         outcome = run_demo(cfg, out=out, reporter=reporter)
     _print_summary(outcome.summary)
@@ -85,14 +94,8 @@ def train(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the run here instead of runs/<time>-train.")
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Override run.seed.")] = None,
-    allow_unhealthy: Annotated[
-        bool,
-        typer.Option(
-            "--allow-unhealthy",
-            help="Train even on series below data.min_health_score (recorded in the run).",
-        ),
-    ] = False,
+    seed: SeedOption = None,
+    allow_unhealthy: AllowUnhealthyOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Train the configured models by purged walk-forward, with the control runs."""
@@ -102,11 +105,7 @@ def train(
     from alphaforge.cli.console import RichReporter
     from alphaforge.pipeline.train import run_training
 
-    cfg = config_from(ctx, config)
-    if seed is not None:
-        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"seed": seed})})
-    if allow_unhealthy:
-        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"allow_unhealthy": True})})
+    cfg = _run_overrides(config_from(ctx, config), seed, allow_unhealthy=allow_unhealthy)
     with RichReporter() as reporter:
         outcome = run_training(cfg, out=out, reporter=reporter)
     summary = outcome.summary

@@ -41,7 +41,6 @@ from alphaforge.models import MODELS, create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.calibration import CalibratedModel
 from alphaforge.models.dataset import Panel, build_panel, fold_weigher
-from alphaforge.models.ensemble import StackingEnsemble
 from alphaforge.models.registry_store import ModelRegistry
 from alphaforge.pipeline.demo import control_auc_threshold, synthetic_spec
 from alphaforge.pipeline.diagnostics import (
@@ -49,6 +48,13 @@ from alphaforge.pipeline.diagnostics import (
     hit_rate_table,
     score_diagnostics,
     write_diagnostics,
+)
+from alphaforge.pipeline.ensembling import (
+    ENSEMBLE,
+    ScoredRun,
+    ensemble_weights,
+    model_agreement,
+    stacked_scores,
 )
 from alphaforge.pipeline.research import (
     backtest_scores,
@@ -68,35 +74,16 @@ from alphaforge.pipeline.rundir import (
     package_versions,
     write_json,
 )
+from alphaforge.pipeline.trials import record_trials
 from alphaforge.storage import BarStore
 from alphaforge.validation import (
-    Fold,
     Splitter,
-    TrialLedger,
     WalkForwardResult,
-    default_ledger_path,
-    deflated_sharpe_from_ledger,
-    probability_of_backtest_overfitting,
     walk_forward_predict,
 )
 from alphaforge.validation.search import SEARCH_SPACES, TrialRecord, make_tuner
 
 log = logging.getLogger(__name__)
-
-#: The ensemble's column in the out-of-fold table.
-ENSEMBLE = "ensemble"
-
-
-@dataclass(frozen=True, slots=True)
-class ScoredRun:
-    """Out-of-fold scores of one model (or the ensemble) and what trading them gave."""
-
-    name: str
-    scores: pd.Series
-    returns: pd.Series
-    metrics: dict[str, float]
-    prediction: dict[str, float]
-    walk_forward: WalkForwardResult | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,65 +133,6 @@ def permute_labels_in_blocks(panel: Panel, block_bars: int, seed: int) -> Panel:
             new_forward, index=panel.forward_return.index, name=panel.forward_return.name
         ),
     )
-
-
-def ensemble_weights(runs: Mapping[str, ScoredRun], method: str) -> pd.DataFrame:
-    """Return each model's ensemble weight for every scored row (rows x models, rows sum to 1).
-
-    ``average`` weighs all models equally. ``performance`` weighs a model by its mean test AUC
-    above 0.5 over the folds that ended before the row's time (never a later fold's result);
-    rows with no closed fold yet, or where no model is above 0.5, get equal weights.
-    """
-    names = list(runs)
-    index = runs[names[0]].scores.index
-    equal = pd.DataFrame(1.0 / len(names), index=index, columns=names)
-    if method != "performance":
-        return equal
-    stamps = index.get_level_values("timestamp")
-    edges = {}
-    for name in names:
-        wf = runs[name].walk_forward
-        closed = sorted(
-            (f.test_end, f.test_auc) for f in (wf.folds if wf else []) if np.isfinite(f.test_auc)
-        )
-        ends = pd.DatetimeIndex([e for e, _ in closed])
-        cumulative = np.cumsum([a for _, a in closed]) / np.arange(1, len(closed) + 1)
-        # Folds closed at or before each row's time: searchsorted on the fold end times.
-        count = ends.searchsorted(stamps, side="right") if len(closed) else np.zeros(len(stamps))
-        mean = np.where(count > 0, cumulative[np.maximum(count - 1, 0)] if len(closed) else 0, 0.5)
-        edges[name] = np.clip(np.asarray(mean, dtype=np.float64) - 0.5, 0.0, None)
-    edge = pd.DataFrame(edges, index=index)
-    total = edge.sum(axis=1)
-    weights = edge.div(total.where(total > 0), axis=0)
-    return weights.where(total.gt(0), equal, axis=0)
-
-
-def stacked_scores(panel: Panel, scores: pd.DataFrame, folds: list[Fold], seed: int) -> pd.Series:
-    """Return the stacking meta-learner's out-of-fold scores (logistic pool of the models).
-
-    The meta-learner is trained only on out-of-fold predictions, by a nested time split: the
-    score of fold ``j`` comes from a pool fitted on folds before ``j`` whose labels ended
-    before fold ``j`` starts. The first fold has no such past and stays unscored.
-    """
-    probas = [np.column_stack([1.0 - scores[c], scores[c]]) for c in scores.columns]
-    try:
-        stack = StackingEnsemble(random_state=seed).fit(
-            probas, panel.target.to_numpy(np.float64), folds=folds, label_end=panel.end
-        )
-    except ValueError as exc:
-        raise DataError(
-            f"Stacking could not be fitted: {exc}.",
-            hint="Use train.ensemble: average, or a longer history (more folds).",
-        ) from None
-    return pd.Series(stack.oof_proba_[:, 1], index=scores.index, name="score")
-
-
-def model_agreement(scores: Mapping[str, pd.Series], ensemble: pd.Series) -> pd.Series:
-    """Return, per row, the share of models on the ensemble's side of 0.5."""
-    frame = pd.DataFrame(dict(scores))
-    agree = frame.gt(0.5).eq(ensemble.gt(0.5), axis=0)
-    share: pd.Series = agree.mean(axis=1).where(ensemble.notna())
-    return share.rename("agreement")
 
 
 def train_panel(
@@ -427,7 +355,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     )
 
     warnings = list(data.warnings) + [f"control: {w}" for w in control.warnings]
-    overfitting = _record_trials(config, main, controls={"random_walk": walk, "permuted": perm})
+    overfitting = record_trials(config, main, controls={"random_walk": walk, "permuted": perm})
     warnings += overfitting.pop("notes")
     task = reporter.task("final models: fit on the latest window and register", total=None)
     registered = register_final_models(config, main, overfitting, interval)
@@ -554,95 +482,6 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     )
     log.info("train finished: %s", run.path)
     return TrainOutcome(run, summary)
-
-
-def _trial_config(config: AppConfig, model: str) -> dict[str, Any]:
-    """Return what makes one trial a different configuration (not the seed or the run)."""
-    return {
-        "model": config.model.model_copy(update={"name": model}).model_dump(mode="json"),
-        "ensemble_of": list(config.train.models) if model == ENSEMBLE else None,
-        "ensemble": config.train.ensemble if model == ENSEMBLE else None,
-        "universe": config.train.universe,
-        "interval": config.data.interval,
-        "features": config.features.model_dump(mode="json"),
-        "selection": config.selection.model_dump(mode="json"),
-        "labels": config.labels.model_dump(mode="json"),
-        "walk_forward": config.walk_forward.model_dump(mode="json"),
-        "portfolio": config.portfolio.model_dump(mode="json"),
-        "backtest": config.backtest.model_dump(mode="json"),
-        "search_trials": config.train.search_trials,
-    }
-
-
-def _record_trials(
-    config: AppConfig, main: PanelRuns, controls: Mapping[str, PanelRuns]
-) -> dict[str, Any]:
-    """Record every evaluated configuration in the trial ledger; return DSR and PBO from it.
-
-    The deflated Sharpe ratio of each model and of the ensemble uses the number of distinct
-    configurations ever recorded in ``train.experiment`` (this run's and earlier runs'),
-    never a number typed in. Controls go to their own experiment so they do not inflate it.
-    """
-    experiment = config.train.experiment
-    seed = config.run.seed
-    version = code_version()
-    notes: list[str] = []
-    path = default_ledger_path(config.data.store_dir)
-    with TrialLedger(path) as ledger:
-        for trial in main.search_trials:
-            ledger.record(
-                experiment=experiment,
-                config={"search": trial.params, "base": _trial_config(config, "lightgbm")},
-                kind="search",
-                seed=seed + trial.fold,
-                code_version=version,
-                metrics={"inner_auc": trial.inner_auc},
-            )
-        for name, run in (main.models | {ENSEMBLE: main.ensemble}).items():
-            ledger.record(
-                experiment=experiment,
-                config=_trial_config(config, name),
-                kind="variant" if name == ENSEMBLE else "manual",
-                seed=seed,
-                code_version=version,
-                metrics=run.metrics | run.prediction,
-                returns=run.returns,
-            )
-        for label, runs in controls.items():
-            ledger.record(
-                experiment=f"{experiment}/control/{label}",
-                config=_trial_config(config, ENSEMBLE),
-                kind="variant",
-                seed=seed,
-                code_version=version,
-                metrics=runs.ensemble.metrics | runs.ensemble.prediction,
-                returns=runs.ensemble.returns,
-            )
-        n_trials = ledger.n_trials(experiment)
-        dsr: dict[str, float] = {}
-        for name, run in (main.models | {ENSEMBLE: main.ensemble}).items():
-            try:
-                dsr[name] = deflated_sharpe_from_ledger(ledger, experiment, run.returns)
-            except ValueError as exc:
-                dsr[name] = float("nan")
-                notes.append(f"deflated Sharpe of {name} not computed: {exc}")
-        matrix = ledger.returns_matrix(experiment)
-    pbo = float("nan")
-    if matrix.shape[1] >= 2 and len(matrix) >= 32:
-        pbo = probability_of_backtest_overfitting(matrix.to_numpy()).pbo
-    else:
-        notes.append(
-            "PBO needs at least 2 configurations with returns in the experiment "
-            f"({matrix.shape[1]} so far) and 32 common periods."
-        )
-    return {
-        "experiment": experiment,
-        "ledger": str(path),
-        "n_trials": n_trials,
-        "deflated_sharpe": dsr,
-        "pbo": pbo,
-        "notes": notes,
-    }
 
 
 def final_training_rows(

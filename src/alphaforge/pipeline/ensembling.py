@@ -1,0 +1,95 @@
+"""Combining the models' out-of-fold scores: averaging, causal performance weights, stacking.
+
+Every combination here sees only out-of-fold scores, and a weight for a row uses only folds
+that closed before that row's time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from alphaforge.core.errors import DataError
+from alphaforge.models.dataset import Panel
+from alphaforge.models.ensemble import StackingEnsemble
+from alphaforge.validation import Fold, WalkForwardResult
+
+#: The ensemble's column in the out-of-fold table.
+ENSEMBLE = "ensemble"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredRun:
+    """Out-of-fold scores of one model (or the ensemble) and what trading them gave."""
+
+    name: str
+    scores: pd.Series
+    returns: pd.Series
+    metrics: dict[str, float]
+    prediction: dict[str, float]
+    walk_forward: WalkForwardResult | None
+
+
+def ensemble_weights(runs: Mapping[str, ScoredRun], method: str) -> pd.DataFrame:
+    """Return each model's ensemble weight for every scored row (rows x models, rows sum to 1).
+
+    ``average`` weighs all models equally. ``performance`` weighs a model by its mean test AUC
+    above 0.5 over the folds that ended before the row's time (never a later fold's result);
+    rows with no closed fold yet, or where no model is above 0.5, get equal weights.
+    """
+    names = list(runs)
+    index = runs[names[0]].scores.index
+    equal = pd.DataFrame(1.0 / len(names), index=index, columns=names)
+    if method != "performance":
+        return equal
+    stamps = index.get_level_values("timestamp")
+    edges = {}
+    for name in names:
+        wf = runs[name].walk_forward
+        closed = sorted(
+            (f.test_end, f.test_auc) for f in (wf.folds if wf else []) if np.isfinite(f.test_auc)
+        )
+        ends = pd.DatetimeIndex([e for e, _ in closed])
+        cumulative = np.cumsum([a for _, a in closed]) / np.arange(1, len(closed) + 1)
+        # Folds closed at or before each row's time: searchsorted on the fold end times.
+        count = ends.searchsorted(stamps, side="right") if len(closed) else np.zeros(len(stamps))
+        mean = np.where(count > 0, cumulative[np.maximum(count - 1, 0)] if len(closed) else 0, 0.5)
+        edges[name] = np.clip(np.asarray(mean, dtype=np.float64) - 0.5, 0.0, None)
+    edge = pd.DataFrame(edges, index=index)
+    total = edge.sum(axis=1)
+    weights = edge.div(total.where(total > 0), axis=0)
+    return weights.where(total.gt(0), equal, axis=0)
+
+
+def stacked_scores(panel: Panel, scores: pd.DataFrame, folds: list[Fold], seed: int) -> pd.Series:
+    """Return the stacking meta-learner's out-of-fold scores (logistic pool of the models).
+
+    The meta-learner is trained only on out-of-fold predictions, by a nested time split: the
+    score of fold ``j`` comes from a pool fitted on folds before ``j`` whose labels ended
+    before fold ``j`` starts. The first fold has no such past and stays unscored.
+    """
+    probas = [np.column_stack([1.0 - scores[c], scores[c]]) for c in scores.columns]
+    try:
+        stack = StackingEnsemble(random_state=seed).fit(
+            probas, panel.target.to_numpy(np.float64), folds=folds, label_end=panel.end
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"Stacking could not be fitted: {exc}.",
+            hint="Use train.ensemble: average, or a longer history (more folds).",
+        ) from None
+    return pd.Series(stack.oof_proba_[:, 1], index=scores.index, name="score")
+
+
+def model_agreement(scores: Mapping[str, pd.Series], ensemble: pd.Series) -> pd.Series:
+    """Return, per row, the share of models on the ensemble's side of 0.5."""
+    frame = pd.DataFrame(dict(scores))
+    agree = frame.gt(0.5).eq(ensemble.gt(0.5), axis=0)
+    share: pd.Series = agree.mean(axis=1).where(ensemble.notna())
+    return share.rename("agreement")
+
+
+__all__ = ["ENSEMBLE", "ScoredRun", "ensemble_weights", "model_agreement", "stacked_scores"]

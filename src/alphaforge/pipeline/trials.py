@@ -1,0 +1,115 @@
+"""Recording every evaluated configuration in the trial ledger, and the statistics it feeds.
+
+The deflated Sharpe ratio and the probability of backtest overfitting are computed from the
+ledger, so the number of trials is the number ever tried in the experiment, never typed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from alphaforge.config import AppConfig
+from alphaforge.pipeline.ensembling import ENSEMBLE
+from alphaforge.pipeline.rundir import code_version
+from alphaforge.validation import (
+    TrialLedger,
+    default_ledger_path,
+    deflated_sharpe_from_ledger,
+    probability_of_backtest_overfitting,
+)
+
+if TYPE_CHECKING:
+    from alphaforge.pipeline.train import PanelRuns
+
+
+def trial_config(config: AppConfig, model: str) -> dict[str, Any]:
+    """Return what makes one trial a different configuration (not the seed or the run)."""
+    return {
+        "model": config.model.model_copy(update={"name": model}).model_dump(mode="json"),
+        "ensemble_of": list(config.train.models) if model == ENSEMBLE else None,
+        "ensemble": config.train.ensemble if model == ENSEMBLE else None,
+        "universe": config.train.universe,
+        "interval": config.data.interval,
+        "features": config.features.model_dump(mode="json"),
+        "selection": config.selection.model_dump(mode="json"),
+        "labels": config.labels.model_dump(mode="json"),
+        "walk_forward": config.walk_forward.model_dump(mode="json"),
+        "portfolio": config.portfolio.model_dump(mode="json"),
+        "backtest": config.backtest.model_dump(mode="json"),
+        "search_trials": config.train.search_trials,
+    }
+
+
+def record_trials(
+    config: AppConfig, main: PanelRuns, controls: Mapping[str, PanelRuns]
+) -> dict[str, Any]:
+    """Record every evaluated configuration in the trial ledger; return DSR and PBO from it.
+
+    The deflated Sharpe ratio of each model and of the ensemble uses the number of distinct
+    configurations ever recorded in ``train.experiment`` (this run's and earlier runs'),
+    never a number typed in. Controls go to their own experiment so they do not inflate it.
+    """
+    experiment = config.train.experiment
+    seed = config.run.seed
+    version = code_version()
+    notes: list[str] = []
+    path = default_ledger_path(config.data.store_dir)
+    with TrialLedger(path) as ledger:
+        for trial in main.search_trials:
+            ledger.record(
+                experiment=experiment,
+                config={"search": trial.params, "base": trial_config(config, "lightgbm")},
+                kind="search",
+                seed=seed + trial.fold,
+                code_version=version,
+                metrics={"inner_auc": trial.inner_auc},
+            )
+        for name, run in (main.models | {ENSEMBLE: main.ensemble}).items():
+            ledger.record(
+                experiment=experiment,
+                config=trial_config(config, name),
+                kind="variant" if name == ENSEMBLE else "manual",
+                seed=seed,
+                code_version=version,
+                metrics=run.metrics | run.prediction,
+                returns=run.returns,
+            )
+        for label, runs in controls.items():
+            ledger.record(
+                experiment=f"{experiment}/control/{label}",
+                config=trial_config(config, ENSEMBLE),
+                kind="variant",
+                seed=seed,
+                code_version=version,
+                metrics=runs.ensemble.metrics | runs.ensemble.prediction,
+                returns=runs.ensemble.returns,
+            )
+        n_trials = ledger.n_trials(experiment)
+        dsr: dict[str, float] = {}
+        for name, run in (main.models | {ENSEMBLE: main.ensemble}).items():
+            try:
+                dsr[name] = deflated_sharpe_from_ledger(ledger, experiment, run.returns)
+            except ValueError as exc:
+                dsr[name] = float("nan")
+                notes.append(f"deflated Sharpe of {name} not computed: {exc}")
+        matrix = ledger.returns_matrix(experiment)
+    pbo = float("nan")
+    if matrix.shape[1] >= 2 and len(matrix) >= 32:
+        pbo = probability_of_backtest_overfitting(matrix.to_numpy()).pbo
+    else:
+        notes.append(
+            "PBO needs at least 2 configurations with returns in the experiment "
+            f"({matrix.shape[1]} so far) and 32 common periods."
+        )
+    return {
+        "experiment": experiment,
+        "ledger": str(path),
+        "n_trials": n_trials,
+        "deflated_sharpe": dsr,
+        "pbo": pbo,
+        "notes": notes,
+    }
+
+
+__all__ = ["record_trials", "trial_config"]
