@@ -233,7 +233,8 @@ def test_stacking_scores_are_out_of_fold_and_skip_the_first_fold() -> None:
 def test_calibration_wraps_each_model_and_needs_a_validation_block() -> None:
     from alphaforge.core.errors import ConfigError
     from alphaforge.models.calibration import CalibratedModel
-    from alphaforge.pipeline.train import build_model, run_training
+    from alphaforge.pipeline.registration import build_model
+    from alphaforge.pipeline.train import run_training
 
     cfg = AppConfig().model_copy(
         update={"train": AppConfig().train.model_copy(update={"calibrate": True})}

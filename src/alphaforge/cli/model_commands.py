@@ -21,7 +21,7 @@ models_app = typer.Typer(help="Browse the model registry.", no_args_is_help=True
 
 def _registry(ctx: typer.Context, config: Path | None) -> ModelRegistry:
     from alphaforge.models.registry_store import ModelRegistry
-    from alphaforge.pipeline.train import registry_root
+    from alphaforge.pipeline.registration import registry_root
 
     cfg = config_from(ctx, config)
     root = registry_root(cfg)

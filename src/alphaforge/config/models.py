@@ -77,18 +77,30 @@ class SelectionConfig(_Frozen):
 class LabelsConfig(_Frozen):
     """The training label."""
 
-    kind: Literal["cross_sectional", "direction", "triple_barrier"] = Field(
+    kind: Literal["cross_sectional", "direction", "triple_barrier", "three_class", "meta"] = Field(
         "cross_sectional",
         description=(
-            "Binary target: beats the cross-sectional median, rises, or takes profit first "
-            "(triple barrier)."
+            "Target: beats the cross-sectional median, rises, takes profit first (triple "
+            "barrier), BUY/HOLD/SELL (three_class), or whether trading the sign of "
+            "labels.primary_feature takes profit first (meta)."
         ),
     )
     horizon: int = Field(
-        5, ge=1, description="Forward horizon, in bars (the vertical barrier for triple_barrier)."
+        5, ge=1, description="Forward horizon, in bars (the vertical barrier for barriers)."
     )
     barrier_multiplier: float = Field(
-        2.0, gt=0, description="Triple barrier: barriers at +-this x the trailing volatility."
+        2.0, gt=0, description="Triple barrier, meta: barriers at +-this x trailing volatility."
+    )
+    threshold: float = Field(
+        0.012, gt=0, description="three_class: BUY above +this, SELL below -this simple return."
+    )
+    volatility_multiplier: float | None = Field(
+        None,
+        gt=0,
+        description="three_class: thresholds of this x volatility x sqrt(horizon) instead.",
+    )
+    primary_feature: str = Field(
+        "ret_log_20", description="meta: the primary signal goes long when this feature > 0."
     )
     entry: Literal["next_open", "close"] = Field(
         "next_open", description="Reference price at decision: next bar's open or bar t's close."

@@ -1,9 +1,18 @@
 """Assemble a (timestamp, symbol) panel of features and labels for cross-sectional models.
 
 Each row is one symbol at one bar: its features (known at that bar's close), its forward
-return label and that label's start and end times. The classification target is whether the
-symbol's forward return beats the cross-sectional median of the same bar, which is what a
-long/short portfolio trades.
+return label and that label's start and end times. The classification target
+(``labels.kind``) is one of:
+
+* ``cross_sectional`` (default): the forward return beats the same bar's cross-sectional
+  median, which is what a long/short portfolio trades;
+* ``direction``: the forward return is positive;
+* ``triple_barrier``: a long position touches its profit barrier first;
+* ``three_class``: BUY / HOLD / SELL by a fixed or volatility-scaled threshold, as class codes
+  0 SELL, 1 HOLD, 2 BUY (see :mod:`alphaforge.labels.classes`);
+* ``meta``: trading the sign of ``labels.primary_feature`` (the primary signal) takes profit
+  before its stop; rows where the primary is flat have no label. The trading score of a meta
+  model is the primary's side times the model's confidence (:meth:`Panel.trading_scores`).
 """
 
 from __future__ import annotations
@@ -16,16 +25,24 @@ import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.config.models import LabelsConfig
+from alphaforge.core.errors import ConfigError
 from alphaforge.core.types import Interval
-from alphaforge.features import compute, scale_free_names
+from alphaforge.features import FEATURES, compute, scale_free_names
 from alphaforge.labels import (
     LabelSet,
     age_decay,
     binary_labels,
     forward_log_return,
+    meta_labels,
+    three_class_labels,
+    to_class_codes,
     triple_barrier_labels,
     uniqueness,
 )
+
+#: Class names of each target kind, in class-code order.
+BINARY_CLASSES = ("down", "up")
+THREE_CLASSES = ("SELL", "HOLD", "BUY")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +58,14 @@ class Panel:
     forward_return
         The label's log return; NaN where it is not yet known (the last bars).
     target
-        1.0 if ``forward_return`` beats the same bar's cross-sectional median, else 0.0;
-        NaN where the return is unknown.
+        Class code of the row's label (see the module docstring: 1.0 if ``forward_return``
+        beats the bar's cross-sectional median by default); NaN where it is unknown.
     start, end
         The label's information span (UTC): decision time and time it is fully known.
+    class_names
+        Names of the class codes 0..K-1.
+    side
+        ``meta`` only: the primary signal's side (-1, 0, +1) per row, known at the row's close.
     """
 
     X: pd.DataFrame
@@ -52,11 +73,27 @@ class Panel:
     target: pd.Series
     start: pd.Series
     end: pd.Series
+    class_names: tuple[str, ...] = BINARY_CLASSES
+    side: pd.Series | None = None
 
     @property
     def timestamps(self) -> pd.Index:
         """Return each row's bar timestamp."""
         return self.X.index.get_level_values("timestamp")
+
+    @property
+    def n_classes(self) -> int:
+        """Return the number of target classes (2 or 3)."""
+        return len(self.class_names)
+
+    def trading_scores(self, scores: pd.Series) -> pd.Series:
+        """Return the score a portfolio ranks by: ``scores`` itself, or for a meta target the
+        primary's side times the confidence above one half (flat primary: no position)."""
+        if self.side is None:
+            return scores
+        side = self.side.reindex(scores.index)
+        sized: pd.Series = (side * (scores - 0.5)).where(side.ne(0))
+        return pd.Series(sized.to_numpy(np.float64), index=scores.index, name="score")
 
 
 def build_panel(
@@ -73,6 +110,11 @@ def build_panel(
     as ``sma_20`` do not compare across symbols). The first ``min_history`` bars of each symbol
     only warm the features up.
     """
+    if labels.kind == "meta" and labels.primary_feature not in FEATURES:
+        raise ConfigError(
+            f"labels.primary_feature: {labels.primary_feature!r} is not a registered feature.",
+            hint=FEATURES.suggest(labels.primary_feature),
+        )
     pieces = []
     for symbol, bars in bars_by_symbol.items():
         names = feature_names if feature_names is not None else scale_free_names(bars)
@@ -80,12 +122,14 @@ def build_panel(
         label = forward_log_return(
             bars, interval, labels.horizon, entry=labels.entry, exit=labels.exit
         )
-        own_label = _own_target(bars, interval, labels)
+        side = _primary_side(bars, labels) if labels.kind == "meta" else None
+        own_label = _own_target(bars, interval, labels, side)
         frame = features.assign(
             __fwd=label.values,
             __start=label.start,
             __end=label.end if own_label is None else own_label.end,
             __own=np.nan if own_label is None else own_label.values,
+            __side=np.nan if side is None else side.to_numpy(np.float64),
             symbol=symbol,
         )
         pieces.append(frame.iloc[min_history:])
@@ -94,9 +138,12 @@ def build_panel(
     start = stacked.pop("__start")
     end = stacked.pop("__end")
     own_target = stacked.pop("__own")
+    sides = stacked.pop("__side")
     if labels.kind != "cross_sectional":
         target = own_target.astype(np.float64).rename("target")
-        return Panel(stacked.astype(np.float64), fwd, target, start, end)
+        classes = THREE_CLASSES if labels.kind == "three_class" else BINARY_CLASSES
+        side_of = sides.rename("side") if labels.kind == "meta" else None
+        return Panel(stacked.astype(np.float64), fwd, target, start, end, classes, side_of)
     median = fwd.groupby(level="timestamp").transform("median")
     # The target compares a row with its whole cross-section, so it is known only when the
     # last label of that bar is known (calendars differ: a crypto label can end after a stock's).
@@ -107,11 +154,42 @@ def build_panel(
     return Panel(stacked.astype(np.float64), fwd, target, start, end)
 
 
-def _own_target(bars: pd.DataFrame, interval: Interval, labels: LabelsConfig) -> LabelSet | None:
-    """Return a per-symbol binary target (``direction``, ``triple_barrier``), or ``None`` for
-    the cross-sectional one, which needs the whole panel."""
+def _primary_side(bars: pd.DataFrame, labels: LabelsConfig) -> pd.Series:
+    """Return the meta-labels' primary side: the sign of ``labels.primary_feature`` at each
+    bar's close (0 where it is zero or still warming up)."""
+    signal = compute(bars, [labels.primary_feature])[labels.primary_feature]
+    return pd.Series(np.sign(signal.fillna(0.0).to_numpy(np.float64)), index=bars.index)
+
+
+def _own_target(
+    bars: pd.DataFrame, interval: Interval, labels: LabelsConfig, side: pd.Series | None
+) -> LabelSet | None:
+    """Return a per-symbol target (every kind but ``cross_sectional``, which needs the whole
+    panel and gets ``None``)."""
     if labels.kind == "direction":
         return binary_labels(bars, interval, labels.horizon, entry=labels.entry, exit=labels.exit)
+    if labels.kind == "three_class":
+        sides = three_class_labels(
+            bars,
+            interval,
+            labels.horizon,
+            threshold=labels.threshold,
+            vol_multiplier=labels.volatility_multiplier,
+            entry=labels.entry,
+            exit=labels.exit,
+        )
+        return LabelSet(to_class_codes(sides.values), sides.start, sides.end)
+    if labels.kind == "meta" and side is not None:
+        outcome = triple_barrier_labels(
+            bars,
+            interval,
+            max_holding=labels.horizon,
+            upper=labels.barrier_multiplier,
+            lower=labels.barrier_multiplier,
+            entry=labels.entry,
+            side=side,
+        )
+        return meta_labels(side, outcome)
     if labels.kind == "triple_barrier":
         outcome = triple_barrier_labels(
             bars,

@@ -21,8 +21,9 @@ from alphaforge.core.errors import ConfigError
 from alphaforge.features import FEATURES, compute
 from alphaforge.models.drift import DriftReport, drift_report
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
+from alphaforge.pipeline.registration import registry_root
 from alphaforge.pipeline.research import prepare_training_data
-from alphaforge.pipeline.train import load_training_universe, registry_root
+from alphaforge.pipeline.train import load_training_universe
 
 #: Fewest rows (bars x symbols) after the model's training data for a drift check: PSI on
 #: a handful of rows is noise.

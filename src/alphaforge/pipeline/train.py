@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import yaml
 
@@ -37,11 +36,9 @@ from alphaforge.core.progress import SILENT, Reporter, Task
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.synthetic import generate_market, random_walk_market
 from alphaforge.data.universe import load_universe
-from alphaforge.models import MODELS, create_model
+from alphaforge.models import MODELS
 from alphaforge.models.base import Classifier
-from alphaforge.models.calibration import CalibratedModel
 from alphaforge.models.dataset import Panel, build_panel, fold_weigher
-from alphaforge.models.registry_store import ModelRegistry
 from alphaforge.pipeline.demo import control_auc_threshold, synthetic_spec
 from alphaforge.pipeline.diagnostics import (
     calibration_table,
@@ -56,9 +53,9 @@ from alphaforge.pipeline.ensembling import (
     model_agreement,
     stacked_scores,
 )
+from alphaforge.pipeline.registration import build_model, register_final_models
 from alphaforge.pipeline.research import (
     backtest_scores,
-    embargo_bars,
     make_splitter,
     periods_per_year,
     prediction_metrics,
@@ -203,14 +200,6 @@ def train_panel(
     equity[ENSEMBLE] = curve
     agreement = model_agreement({n: r.scores for n, r in runs.items()}, combined)
     return PanelRuns(panel, runs, ensemble, agreement, bench_metrics, equity, trials)
-
-
-def build_model(config: AppConfig, model_config: Any, seed: int) -> Classifier:
-    """Return one unfitted model, wrapped in isotonic calibration when asked."""
-    model = create_model(model_config, seed=seed, n_jobs=config.run.n_jobs)
-    if config.train.calibrate:
-        return CalibratedModel(model=model)
-    return model
 
 
 def _advance(task: Task) -> Callable[[int], None]:
@@ -358,7 +347,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     overfitting = record_trials(config, main, controls={"random_walk": walk, "permuted": perm})
     warnings += overfitting.pop("notes")
     task = reporter.task("final models: fit on the latest window and register", total=None)
-    registered = register_final_models(config, main, overfitting, interval)
+    registered = register_final_models(config, main.panel, main.models, overfitting, interval)
     task.done()
     controls = {"random_walk": walk, "permuted_labels": perm}
     for label, runs in controls.items():
@@ -482,119 +471,6 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     )
     log.info("train finished: %s", run.path)
     return TrainOutcome(run, summary)
-
-
-def final_training_rows(
-    panel: Panel, config: AppConfig
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Return (train, validation) rows for the model that goes live: the most recent window.
-
-    The validation block is the last ``walk_forward.validation_months`` of rows whose label is
-    known; training rows are the ``train_months`` before it whose labels end before the
-    validation block starts (purged), exactly as in a walk-forward fold.
-    """
-    known = panel.target.notna().to_numpy() & panel.end.notna().to_numpy()
-    stamps = pd.DatetimeIndex(panel.timestamps)
-    last = stamps[known].max()
-    wf = config.walk_forward
-    val_start = last - pd.DateOffset(months=wf.validation_months) if wf.validation_months else last
-    train_start = val_start - pd.DateOffset(months=wf.train_months)
-    ends = pd.DatetimeIndex(panel.end)
-    validation = (
-        np.flatnonzero(known & (stamps >= val_start))
-        if wf.validation_months
-        else (np.empty(0, dtype=np.int64))
-    )
-    train = np.flatnonzero(
-        known & (stamps >= train_start) & (stamps < val_start) & (ends < val_start)
-    )
-    return train.astype(np.int64), validation.astype(np.int64)
-
-
-def register_final_models(
-    config: AppConfig, main: PanelRuns, overfitting: Mapping[str, Any], interval: Interval
-) -> dict[str, dict[str, Any]]:
-    """Fit every model on the most recent window and register it; return what was done.
-
-    A new version enters as a candidate. The first version of a name becomes champion. A
-    later one does not replace the champion here: it has not yet been seen on data neither
-    has trained on, which the champion/challenger test requires; the decision is recorded.
-    """
-    panel = main.panel
-    train, validation = final_training_rows(panel, config)
-    X = panel.X.to_numpy(np.float64)
-    y = panel.target.to_numpy(np.float64)
-    weigh = fold_weigher(
-        panel,
-        half_life_days=config.labels.weight_half_life_days,
-        uniqueness_weights=config.labels.uniqueness_weights,
-    )
-    symbols = sorted(set(panel.X.index.get_level_values("symbol")))
-    stamps = pd.DatetimeIndex(panel.timestamps)
-    out: dict[str, dict[str, Any]] = {}
-    with ModelRegistry(registry_root(config)) as registry:
-        for name, run in main.models.items():
-            model = build_model(
-                config, config.model.model_copy(update={"name": name}), config.run.seed
-            )
-            eval_set = (X[validation], y[validation]) if len(validation) else None
-            weights = weigh(train) if weigh is not None else None
-            model.fit(X[train], y[train], sample_weight=weights, eval_set=eval_set)
-            full_name = f"{config.train.experiment}.{name}"
-            version = registry.register(
-                model,  # type: ignore[arg-type]
-                name=full_name,
-                kind=name,
-                feature_names=list(panel.X.columns),
-                data_start=stamps[train].min(),
-                data_end=stamps[np.concatenate([train, validation])].max(),
-                symbols=symbols,
-                label=label_description(config),
-                splitter=(
-                    f"purged walk-forward {config.walk_forward.train_months}/"
-                    f"{config.walk_forward.validation_months}/{config.walk_forward.test_months} "
-                    f"months, embargo {embargo_bars(config)} bars"
-                ),
-                metrics=run.metrics
-                | run.prediction
-                | {"deflated_sharpe": overfitting["deflated_sharpe"].get(name, float("nan"))},
-                seed=config.run.seed,
-                code_version=code_version(),
-                config={"interval": interval.value, "train": config.train.model_dump(mode="json")},
-            )
-            champions = [v for v in registry.list(full_name) if v.stage == "champion"]
-            if not champions:
-                registry.promote(full_name, version.version, reason="first version of this model")
-                decision = "champion (first version)"
-            else:
-                registry.promote(
-                    full_name,
-                    version.version,
-                    reason="no periods after both models' training data yet: champion kept",
-                    numbers={"champion": champions[-1].version},
-                    promoted=False,
-                )
-                decision = f"candidate (champion v{champions[-1].version} kept until compared)"
-            out[name] = {"name": full_name, "version": version.version, "decision": decision}
-    return out
-
-
-def label_description(config: AppConfig) -> str:
-    """Return the training target in words, for the registry and the report."""
-    labels = config.labels
-    what = {
-        "cross_sectional": "beats the cross-sectional median",
-        "direction": "rises",
-        "triple_barrier": (
-            f"touches the upper barrier (+-{labels.barrier_multiplier} x volatility) first"
-        ),
-    }[labels.kind]
-    return f"{what} over {labels.horizon} bars, {labels.entry} to {labels.exit}"
-
-
-def registry_root(config: AppConfig) -> Path:
-    """Return the model registry's folder under the data directory."""
-    return Path(config.data.store_dir) / "models"
 
 
 def _oof_table(runs: PanelRuns) -> pd.DataFrame:

@@ -11,8 +11,11 @@ import pandas as pd
 
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel
-from alphaforge.validation.metrics import auc
+from alphaforge.validation.metrics import auc, macro_auc_ovr
 from alphaforge.validation.splits import Splitter
+
+#: ``design(rows, columns) -> model input`` for panel row positions and feature columns.
+Design = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.float64]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +45,47 @@ class FoldReport:
 
 @dataclass(frozen=True, slots=True)
 class WalkForwardResult:
-    """Out-of-fold scores (P(beats the median)) with the per-fold record."""
+    """Out-of-fold scores with the per-fold record.
+
+    ``scores`` is P(class 1) for a binary target and P(BUY) - P(SELL) for the 3-class one
+    (class codes 0 SELL, 1 HOLD, 2 BUY); ``probabilities`` holds every class's out-of-fold
+    probability (rows x classes, NaN where unscored). A fold's ``test_auc`` is the binary AUC,
+    or the one-vs-rest macro AUC for 3 classes.
+    """
 
     scores: pd.Series
     folds: list[FoldReport]
     importances: pd.DataFrame
+    probabilities: pd.DataFrame | None = None
+
+
+def class_score(proba: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Return the trading score of class probabilities (rows x classes, codes in order).
+
+    Binary: P(class 1). Three classes (SELL, HOLD, BUY): P(BUY) - P(SELL), in [-1, 1].
+    """
+    if proba.shape[1] == 2:
+        return proba[:, 1]
+    if proba.shape[1] == 3:
+        return proba[:, 2] - proba[:, 0]
+    raise ValueError(f"scores are defined for 2 or 3 classes, got {proba.shape[1]}")
+
+
+def aligned_proba(
+    model: Classifier, X: npt.NDArray[np.float64], n_classes: int
+) -> npt.NDArray[np.float64]:
+    """Return ``model``'s probabilities with one column per class code 0..n_classes-1.
+
+    A fold whose training rows lack a class yields a model without that column; it gets
+    probability 0 there, so every fold's matrix has the same columns.
+    """
+    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+    classes = np.asarray(getattr(model, "classes_", np.arange(proba.shape[1])), dtype=np.int64)
+    if proba.shape[1] == n_classes and np.array_equal(classes, np.arange(n_classes)):
+        return proba
+    full = np.zeros((len(proba), n_classes))
+    full[:, classes] = proba
+    return full
 
 
 def walk_forward_predict(
@@ -58,6 +97,7 @@ def walk_forward_predict(
     select: Callable[[pd.DataFrame, pd.Series, int], list[str]] | None = None,
     tune: Callable[[TrainingRows], Classifier] | None = None,
     weigh: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None = None,
+    design: Design | None = None,
 ) -> WalkForwardResult:
     """Fit a fresh model per fold on purged training rows and score the fold's test rows.
 
@@ -81,9 +121,15 @@ def walk_forward_predict(
     weigh
         Optional ``weigh(train_positions) -> sample weights`` computed from the fold's
         training rows only (label uniqueness, age decay).
+    design
+        Optional ``design(rows, columns) -> model input`` for panel positions and feature
+        columns; the default is the rows of the feature matrix. Sequence models use it to
+        receive each row's trailing window instead (built from that row's past only).
     """
     X = panel.X.to_numpy(np.float64)
     y = panel.target.to_numpy(np.float64)
+    n_classes = panel.n_classes
+    probabilities = np.full((len(X), n_classes), np.nan)
     scores = np.full(len(X), np.nan)
     reports: list[FoldReport] = []
     importances: dict[int, np.ndarray] = {}
@@ -103,6 +149,8 @@ def walk_forward_predict(
             cols: npt.NDArray[np.int64] = columns,
             all_: bool = every_column,
         ) -> npt.NDArray[np.float64]:
+            if design is not None:
+                return design(rows, cols)
             # Row indexing alone is about ten times faster than np.ix_ on wide panels.
             return X[rows] if all_ else X[np.ix_(rows, cols)]
 
@@ -121,9 +169,15 @@ def walk_forward_predict(
         eval_set = (take(validation), y[validation]) if len(validation) else None
         weight = weigh(train) if weigh is not None else None
         model.fit(take(train), y[train], sample_weight=weight, eval_set=eval_set)
-        proba = model.predict_proba(take(fold.test))[:, 1]
-        scores[fold.test] = proba
-        test_y = pd.Series(y[fold.test])
+        proba = aligned_proba(model, take(fold.test), n_classes)
+        probabilities[fold.test] = proba
+        score = class_score(proba)
+        scores[fold.test] = score
+        test_y = y[fold.test]
+        if n_classes == 2:
+            fold_auc = auc(pd.Series(test_y), pd.Series(score))
+        else:
+            fold_auc = macro_auc_ovr(test_y, proba)
         reports.append(
             FoldReport(
                 fold.number,
@@ -132,7 +186,7 @@ def walk_forward_predict(
                 len(train),
                 len(validation),
                 len(fold.test),
-                auc(test_y, pd.Series(proba)),
+                fold_auc,
                 int(getattr(model, "best_iteration_", 0)),
             )
         )
@@ -145,4 +199,9 @@ def walk_forward_predict(
         if on_fold is not None:
             on_fold(fold.number)
     imp = pd.DataFrame(importances, index=panel.X.columns).T if importances else pd.DataFrame()
-    return WalkForwardResult(pd.Series(scores, index=panel.X.index, name="score"), reports, imp)
+    return WalkForwardResult(
+        pd.Series(scores, index=panel.X.index, name="score"),
+        reports,
+        imp,
+        pd.DataFrame(probabilities, index=panel.X.index, columns=panel.class_names),
+    )

@@ -1,0 +1,160 @@
+"""Fitting the models that go live on the most recent window, and registering them.
+
+The walk-forward in :mod:`alphaforge.pipeline.train` only measures; what is registered is a
+model fitted like one more fold, on the latest training window with its validation block,
+and recorded in the registry with everything needed to judge and reproduce it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from alphaforge.config import AppConfig
+from alphaforge.core.types import Interval
+from alphaforge.models import create_model
+from alphaforge.models.base import Classifier
+from alphaforge.models.calibration import CalibratedModel
+from alphaforge.models.dataset import Panel, fold_weigher
+from alphaforge.models.registry_store import ModelRegistry
+from alphaforge.pipeline.ensembling import ScoredRun
+from alphaforge.pipeline.research import embargo_bars
+from alphaforge.pipeline.rundir import code_version
+
+
+def build_model(config: AppConfig, model_config: Any, seed: int) -> Classifier:
+    """Return one unfitted model, wrapped in isotonic calibration when asked."""
+    model = create_model(model_config, seed=seed, n_jobs=config.run.n_jobs)
+    if config.train.calibrate:
+        return CalibratedModel(model=model)
+    return model
+
+
+def final_training_rows(
+    panel: Panel, config: AppConfig
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Return (train, validation) rows for the model that goes live: the most recent window.
+
+    The validation block is the last ``walk_forward.validation_months`` of rows whose label is
+    known; training rows are the ``train_months`` before it whose labels end before the
+    validation block starts (purged), exactly as in a walk-forward fold.
+    """
+    known = panel.target.notna().to_numpy() & panel.end.notna().to_numpy()
+    stamps = pd.DatetimeIndex(panel.timestamps)
+    last = stamps[known].max()
+    wf = config.walk_forward
+    val_start = last - pd.DateOffset(months=wf.validation_months) if wf.validation_months else last
+    train_start = val_start - pd.DateOffset(months=wf.train_months)
+    ends = pd.DatetimeIndex(panel.end)
+    validation = (
+        np.flatnonzero(known & (stamps >= val_start))
+        if wf.validation_months
+        else (np.empty(0, dtype=np.int64))
+    )
+    train = np.flatnonzero(
+        known & (stamps >= train_start) & (stamps < val_start) & (ends < val_start)
+    )
+    return train.astype(np.int64), validation.astype(np.int64)
+
+
+def register_final_models(
+    config: AppConfig,
+    panel: Panel,
+    runs: Mapping[str, ScoredRun],
+    overfitting: Mapping[str, Any],
+    interval: Interval,
+) -> dict[str, dict[str, Any]]:
+    """Fit every model on the most recent window and register it; return what was done.
+
+    A new version enters as a candidate. The first version of a name becomes champion. A
+    later one does not replace the champion here: it has not yet been seen on data neither
+    has trained on, which the champion/challenger test requires; the decision is recorded.
+    """
+    train, validation = final_training_rows(panel, config)
+    X = panel.X.to_numpy(np.float64)
+    y = panel.target.to_numpy(np.float64)
+    weigh = fold_weigher(
+        panel,
+        half_life_days=config.labels.weight_half_life_days,
+        uniqueness_weights=config.labels.uniqueness_weights,
+    )
+    symbols = sorted(set(panel.X.index.get_level_values("symbol")))
+    stamps = pd.DatetimeIndex(panel.timestamps)
+    out: dict[str, dict[str, Any]] = {}
+    with ModelRegistry(registry_root(config)) as registry:
+        for name, run in runs.items():
+            model = build_model(
+                config, config.model.model_copy(update={"name": name}), config.run.seed
+            )
+            eval_set = (X[validation], y[validation]) if len(validation) else None
+            weights = weigh(train) if weigh is not None else None
+            model.fit(X[train], y[train], sample_weight=weights, eval_set=eval_set)
+            full_name = f"{config.train.experiment}.{name}"
+            version = registry.register(
+                model,  # type: ignore[arg-type]
+                name=full_name,
+                kind=name,
+                feature_names=list(panel.X.columns),
+                data_start=stamps[train].min(),
+                data_end=stamps[np.concatenate([train, validation])].max(),
+                symbols=symbols,
+                label=label_description(config),
+                splitter=(
+                    f"purged walk-forward {config.walk_forward.train_months}/"
+                    f"{config.walk_forward.validation_months}/{config.walk_forward.test_months} "
+                    f"months, embargo {embargo_bars(config)} bars"
+                ),
+                metrics=run.metrics
+                | run.prediction
+                | {"deflated_sharpe": overfitting["deflated_sharpe"].get(name, float("nan"))},
+                seed=config.run.seed,
+                code_version=code_version(),
+                config={"interval": interval.value, "train": config.train.model_dump(mode="json")},
+            )
+            champions = [v for v in registry.list(full_name) if v.stage == "champion"]
+            if not champions:
+                registry.promote(full_name, version.version, reason="first version of this model")
+                decision = "champion (first version)"
+            else:
+                registry.promote(
+                    full_name,
+                    version.version,
+                    reason="no periods after both models' training data yet: champion kept",
+                    numbers={"champion": champions[-1].version},
+                    promoted=False,
+                )
+                decision = f"candidate (champion v{champions[-1].version} kept until compared)"
+            out[name] = {"name": full_name, "version": version.version, "decision": decision}
+    return out
+
+
+def label_description(config: AppConfig) -> str:
+    """Return the training target in words, for the registry and the report."""
+    labels = config.labels
+    what = {
+        "cross_sectional": "beats the cross-sectional median",
+        "direction": "rises",
+        "triple_barrier": (
+            f"touches the upper barrier (+-{labels.barrier_multiplier} x volatility) first"
+        ),
+    }[labels.kind]
+    return f"{what} over {labels.horizon} bars, {labels.entry} to {labels.exit}"
+
+
+def registry_root(config: AppConfig) -> Path:
+    """Return the model registry's folder under the data directory."""
+    return Path(config.data.store_dir) / "models"
+
+
+__all__ = [
+    "build_model",
+    "final_training_rows",
+    "label_description",
+    "register_final_models",
+    "registry_root",
+]
