@@ -112,6 +112,19 @@ class LabelsConfig(_Frozen):
     weight_half_life_days: float | None = Field(
         60.0, gt=0, description="Age decay of training weights, days; null disables it."
     )
+    catalyst_file: Path | None = Field(
+        None,
+        description=(
+            "CSV of scheduled events (column time, optional symbol): training rows within "
+            "catalyst_window_bars of one are weighted by catalyst_weight; null = none."
+        ),
+    )
+    catalyst_window_bars: int = Field(
+        1, ge=0, description="Bars before and after an event that count as near it."
+    )
+    catalyst_weight: float = Field(
+        1.0, gt=0, description="Weight factor of rows near an event (>1 up-weights them)."
+    )
 
 
 class WalkForwardConfig(_Frozen):
@@ -154,6 +167,14 @@ class ModelConfig(_Frozen):
         None, ge=0, description="LightGBM focal-loss gamma (binary targets); null = log loss."
     )
     hidden_size: int = Field(64, ge=1, description="PyTorch models: hidden units per layer.")
+    lookback: int = Field(
+        20, ge=1, description="PyTorch models: bars per input window, ending at the row's bar."
+    )
+    epochs: int = Field(30, ge=1, description="PyTorch models: maximum training epochs.")
+    deep_learning_rate: float = Field(
+        1e-3, gt=0, description="PyTorch models: peak learning rate of the cyclical schedule."
+    )
+    batch_size: int = Field(256, ge=1, description="PyTorch models: rows per gradient step.")
 
 
 class PortfolioConfig(_Frozen):
@@ -219,6 +240,20 @@ class TrainConfig(_Frozen):
     )
     experiment: str = Field(
         "default", description="Experiment name under which every trial is recorded."
+    )
+    quantiles: bool = Field(
+        False,
+        description=(
+            "Also fit quantile regression (10/25/50/75/90 %) of the forward return by the same "
+            "walk-forward; report pinball loss and coverage."
+        ),
+    )
+    multi_task_model: str | None = Field(
+        None,
+        description=(
+            "A PyTorch model also fitted on the 1/5/10/21-bar targets at once; each horizon's "
+            "out-of-sample AUC is reported. null = none."
+        ),
     )
 
 
