@@ -71,6 +71,7 @@ from alphaforge.pipeline.rundir import (
     package_versions,
     write_json,
 )
+from alphaforge.pipeline.sequences import design_for
 from alphaforge.pipeline.trials import record_trials
 from alphaforge.storage import BarStore
 from alphaforge.validation import (
@@ -178,7 +179,13 @@ def train_panel(
                 build=lambda cfg, model_seed: build_model(config, cfg, model_seed),
             )
         wf = walk_forward_predict(
-            panel, splitter, make_model, on_fold=_advance(task), tune=tune, weigh=weigh
+            panel,
+            splitter,
+            make_model,
+            on_fold=_advance(task),
+            tune=tune,
+            weigh=weigh,
+            design=design_for(name, model_config, panel),
         )
         task.done()
         runs[name], curve, bench_metrics = _scored(
