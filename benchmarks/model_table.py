@@ -157,22 +157,28 @@ def train_all(
     """Train every model of every configuration through ``train_panel``; return the models'
     scored runs and the equal-weight ensemble of all of them, traded like ``train_panel``'s."""
     from alphaforge.backtest import performance
+    from alphaforge.pipeline.ensembling import combine_probabilities
     from alphaforge.pipeline.research import backtest_scores, periods_per_year, prediction_metrics
     from alphaforge.pipeline.train import ENSEMBLE, ScoredRun, ensemble_weights, train_panel
+    from alphaforge.validation.walk_forward import class_score
 
     runs: dict[str, Any] = {}
     for config in configs:
         runs |= train_panel(label, panel, bars, interval, config, seed=seed).models
     config = configs[0]
     weights = ensemble_weights(runs, "average")
-    frame = pd.DataFrame({n: r.scores for n, r in runs.items()})
-    combined = (frame * weights).sum(axis=1, min_count=len(runs))
-    combined = combined.where(frame.notna().all(axis=1)).rename("score")
-    result, _ = backtest_scores(combined, bars, config)
+    probabilities = combine_probabilities({n: r.probabilities for n, r in runs.items()}, weights)
+    combined = pd.Series(
+        class_score(probabilities.to_numpy()), index=probabilities.index, name="score"
+    )
+    result, _ = backtest_scores(panel.trading_scores(combined), bars, config)
     periods = periods_per_year(result.returns.index, interval)
     metrics = performance(result, periods, config.backtest.initial_capital)
-    prediction = prediction_metrics(panel, combined)
-    return runs, ScoredRun(ENSEMBLE, combined, result.returns, metrics, prediction, None)
+    prediction = prediction_metrics(panel, combined, probabilities)
+    ensemble = ScoredRun(
+        ENSEMBLE, combined, result.returns, metrics, prediction, None, probabilities
+    )
+    return runs, ensemble
 
 
 def _metrics(run: Any, panel: Any) -> dict[str, float]:

@@ -138,7 +138,8 @@ def _run(name: str, scores: pd.Series, aucs: list[tuple[str, float]]) -> ScoredR
         for i, (end, a) in enumerate(aucs)
     ]
     wf = WalkForwardResult(scores, folds, pd.DataFrame())
-    return ScoredRun(name, scores, pd.Series(dtype=float), {}, {}, wf)
+    probabilities = pd.DataFrame({"down": 1.0 - scores, "up": scores})
+    return ScoredRun(name, scores, pd.Series(dtype=float), {}, {}, wf, probabilities)
 
 
 def test_performance_weights_use_only_folds_closed_before_the_row() -> None:
@@ -208,7 +209,7 @@ def test_models_and_predict_before_any_training_say_to_train_first(
 
 
 def test_stacking_scores_are_out_of_fold_and_skip_the_first_fold() -> None:
-    from alphaforge.pipeline.train import stacked_scores
+    from alphaforge.pipeline.ensembling import stacked_probabilities
     from alphaforge.validation import PurgedWalkForward
 
     panel = _panel(400, ("A", "B", "C"))
@@ -221,7 +222,8 @@ def test_stacking_scores_are_out_of_fold_and_skip_the_first_fold() -> None:
     frame = pd.DataFrame({"good": np.nan, "noise": np.nan}, index=panel.X.index)
     frame.iloc[tested, 0] = informative.iloc[tested].to_numpy()
     frame.iloc[tested, 1] = noise.iloc[tested].to_numpy()
-    scores = stacked_scores(panel, frame, folds, seed=0)
+    probabilities = {c: pd.DataFrame({"down": 1.0 - frame[c], "up": frame[c]}) for c in frame}
+    scores = stacked_probabilities(panel, probabilities, folds, seed=0)["up"]
     assert scores.iloc[folds[0].test].isna().all()  # no earlier fold to learn the pool from
     later = np.concatenate([f.test for f in folds[1:]])
     assert scores.iloc[later].notna().all()
@@ -246,3 +248,51 @@ def test_calibration_wraps_each_model_and_needs_a_validation_block() -> None:
     )
     with pytest.raises(ConfigError, match="validation block"):
         run_training(no_validation, out=None)
+
+
+def test_train_on_three_classes_scores_buy_minus_sell_with_one_vs_rest_metrics(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    result = run_cli(
+        ["train", "--config", str(fast_config), "--out", "run"],
+        tmp_path,
+        env={
+            "ALPHAFORGE_LABELS__KIND": "three_class",
+            "ALPHAFORGE_TRAIN__MODELS": '["lightgbm", "logistic"]',
+            "ALPHAFORGE_TRAIN__ENSEMBLE": "stacking",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "macro auc (ovr)" in result.stdout and "up_down_auc" in result.stdout
+    run = tmp_path / "run"
+    summary = json.loads((run / "summary.json").read_text())
+    for name in ("lightgbm", "logistic"):
+        metrics = summary["models"][name]
+        assert 0.3 < metrics["auc"] < 0.7 and 0.3 < metrics["up_down_auc"] < 0.7
+        assert 0.0 < metrics["accuracy"] < 1.0
+    assert "up_down_auc" in summary["controls"]["random_walk"]
+    oof = pd.read_parquet(run / "oof_predictions.parquet")
+    assert set(oof["target"].dropna().unique()) <= {0.0, 1.0, 2.0}
+    for name in ("lightgbm", "logistic", "ensemble"):
+        proba = oof[[f"p_SELL_{name}", f"p_HOLD_{name}", f"p_BUY_{name}"]].dropna()
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+        score = oof[f"score_{name}"].loc[proba.index]
+        np.testing.assert_allclose(score, proba[f"p_BUY_{name}"] - proba[f"p_SELL_{name}"])
+    calibration = pd.read_csv(run / "calibration.csv")
+    assert set(calibration["class"]) == {"SELL", "HOLD", "BUY"}  # one-vs-rest curves
+    assert summary["registered"]["logistic"]["decision"].startswith("champion")
+
+
+def test_train_on_meta_labels_trades_the_primary_side(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    result = run_cli(
+        ["train", "--config", str(fast_config), "--out", "run"],
+        tmp_path,
+        env={"ALPHAFORGE_LABELS__KIND": "meta"},
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert 0.3 < summary["ensemble"]["auc"] < 0.8
+    oof = pd.read_parquet(tmp_path / "run" / "oof_predictions.parquet")
+    assert set(oof["target"].dropna().unique()) <= {0.0, 1.0}

@@ -110,10 +110,15 @@ def train(
         outcome = run_training(cfg, out=out, reporter=reporter)
     summary = outcome.summary
     table = Table(title="Out-of-fold results (purged walk-forward, costs on)")
-    keys = ("auc", "ic", "sharpe", "cagr", "max_drawdown", "turnover")
+    three_class = "up_down_auc" in summary["ensemble"]
+    keys: tuple[str, ...] = ("auc", "ic", "sharpe", "cagr", "max_drawdown", "turnover")
+    if three_class:  # auc is then the one-vs-rest macro AUC
+        keys = ("auc", "up_down_auc", *keys[1:])
     table.add_column("run")
     for key in keys:
-        table.add_column(key, justify="right")
+        table.add_column(
+            "macro auc (ovr)" if three_class and key == "auc" else key, justify="right"
+        )
     rows = {**summary["models"], "ensemble": summary["ensemble"]}
     rows |= {f"control: {k}": v for k, v in summary["controls"].items()}
     for name, values in rows.items():

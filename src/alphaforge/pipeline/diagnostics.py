@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -25,51 +26,68 @@ from alphaforge.validation import (
 )
 
 
-def score_diagnostics(panel: Panel, scores: pd.Series) -> dict[str, float]:
-    """Return log loss, Brier score, calibration error and rank IC of out-of-fold scores."""
-    scored = scores.notna() & panel.target.notna()
-    y = panel.target[scored].to_numpy(np.float64)
-    p = np.clip(scores[scored].to_numpy(np.float64), 0.0, 1.0)
+def _metric_input(
+    panel: Panel, probabilities: pd.DataFrame
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Return (labels, probabilities) of scored rows with known labels, as the metrics take
+    them: P(class 1) for a binary target, rows x classes for 3 classes."""
+    values = probabilities.to_numpy(np.float64)
+    rows = np.isfinite(values).all(axis=1) & panel.target.notna().to_numpy()
+    proba = values[rows]
+    y = panel.target.to_numpy(np.float64)[rows]
+    return y, np.clip(proba[:, 1] if proba.shape[1] == 2 else proba, 0.0, 1.0)
+
+
+def score_diagnostics(
+    panel: Panel, scores: pd.Series, probabilities: pd.DataFrame
+) -> dict[str, float]:
+    """Return log loss, Brier score, calibration error (top-label for 3 classes) and the rank
+    IC of what the portfolio ranks by, over out-of-fold rows."""
+    y, proba = _metric_input(panel, probabilities)
+    trade = panel.trading_scores(scores)
+    traded = trade.notna().to_numpy()
     rank_ic = information_coefficient_by_period(
-        panel.forward_return[scored],
-        scores[scored],
-        by=panel.timestamps[scored.to_numpy()],
+        panel.forward_return[traded],
+        trade[traded],
+        by=panel.timestamps[traded],
         method="spearman",
     )
     return {
-        "log_loss": log_loss(y, p),
-        "brier": brier_score(y, p),
-        "ece": expected_calibration_error(y, p),
+        "log_loss": log_loss(y, proba),
+        "brier": brier_score(y, proba),
+        "ece": expected_calibration_error(y, proba),
         "rank_ic": rank_ic.mean,
         "rank_ic_t": rank_ic.t_stat,
     }
 
 
-def calibration_table(panel: Panel, scores: Mapping[str, pd.Series]) -> pd.DataFrame:
-    """Return the reliability curve of each scored run (out-of-fold rows), stacked."""
+def calibration_table(panel: Panel, probabilities: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Return the reliability curve of each run (out-of-fold rows), stacked.
+
+    Binary: P(class 1) against the label. Three classes: one curve per class, P(class)
+    against whether the row was that class (one-vs-rest), in the ``class`` column.
+    """
     pieces = []
-    for name, series in scores.items():
-        scored = series.notna() & panel.target.notna()
-        curve = reliability_curve(
-            panel.target[scored].to_numpy(np.float64),
-            np.clip(series[scored].to_numpy(np.float64), 0.0, 1.0),
-            n_bins=10,
-            strategy="quantile",
-        )
-        pieces.append(curve.assign(run=name))
+    for name, frame in probabilities.items():
+        y, proba = _metric_input(panel, frame)
+        if proba.ndim == 1:
+            curve = reliability_curve(y, proba, n_bins=10, strategy="quantile")
+            pieces.append(curve.assign(run=name, **{"class": frame.columns[1]}))
+            continue
+        for k, label in enumerate(frame.columns):
+            curve = reliability_curve(
+                (y == k).astype(np.float64), proba[:, k], n_bins=10, strategy="quantile"
+            )
+            pieces.append(curve.assign(run=name, **{"class": label}))
     return pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
 
 
-def hit_rate_table(panel: Panel, scores: Mapping[str, pd.Series]) -> pd.DataFrame:
-    """Return the hit rate of each run by quintile of its confidence (out-of-fold rows)."""
+def hit_rate_table(panel: Panel, probabilities: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Return the hit rate of each run's predicted class by quintile of its probability."""
     pieces = []
-    for name, series in scores.items():
-        scored = series.notna() & panel.target.notna()
-        table = hit_rate_by_probability(
-            panel.target[scored].to_numpy(np.float64),
-            np.clip(series[scored].to_numpy(np.float64), 0.0, 1.0),
-        )
-        pieces.append(table.assign(run=name))
+    for name, frame in probabilities.items():
+        y, proba = _metric_input(panel, frame)
+        pieces.append(hit_rate_by_probability(y, proba).assign(run=name))
     return pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
 
 
@@ -87,10 +105,16 @@ def write_diagnostics(
     reliability.add_trace(
         go.Scatter(x=[0, 1], y=[0, 1], name="perfect", line={"dash": "dot", "color": "grey"})
     )
-    for name, part in calibration.groupby("run", sort=False) if not calibration.empty else []:
+    several = not calibration.empty and calibration["class"].nunique() > 1
+    for (name, label), part in (
+        calibration.groupby(["run", "class"], sort=False) if not calibration.empty else []
+    ):
         reliability.add_trace(
             go.Scatter(
-                x=part["mean_predicted"], y=part["observed"], name=str(name), mode="lines+markers"
+                x=part["mean_predicted"],
+                y=part["observed"],
+                name=f"{name}: {label}" if several else str(name),
+                mode="lines+markers",
             )
         )
     reliability.update_layout(xaxis_title="predicted probability", yaxis_title="observed frequency")

@@ -1,7 +1,10 @@
-"""Combining the models' out-of-fold scores: averaging, causal performance weights, stacking.
+"""Combining the models' out-of-fold predictions: averaging, causal performance weights, stacking.
 
-Every combination here sees only out-of-fold scores, and a weight for a row uses only folds
-that closed before that row's time.
+Models are combined through their class probabilities (rows x classes), so a binary and a
+3-class target go through the same code; the ensemble's score is then the same function of
+its probabilities as a model's (:func:`~alphaforge.validation.walk_forward.class_score`).
+Every combination here sees only out-of-fold predictions, and a weight for a row uses only
+folds that closed before that row's time.
 """
 
 from __future__ import annotations
@@ -31,6 +34,26 @@ class ScoredRun:
     metrics: dict[str, float]
     prediction: dict[str, float]
     walk_forward: WalkForwardResult | None
+    probabilities: pd.DataFrame
+
+
+def combine_probabilities(
+    probabilities: Mapping[str, pd.DataFrame], weights: pd.DataFrame
+) -> pd.DataFrame:
+    """Return the weighted mean of the models' class probabilities, row by row.
+
+    ``weights`` is rows x models (rows sum to 1); a row any model left unscored stays NaN.
+    """
+    names = list(probabilities)
+    first = probabilities[names[0]]
+    total = np.zeros(first.shape)
+    missing = np.zeros(len(first), dtype=bool)
+    for name in names:
+        values = probabilities[name].to_numpy(np.float64)
+        missing |= ~np.isfinite(values).all(axis=1)
+        total += np.nan_to_num(values) * weights[name].to_numpy(np.float64)[:, None]
+    total[missing] = np.nan
+    return pd.DataFrame(total, index=first.index, columns=first.columns)
 
 
 def ensemble_weights(runs: Mapping[str, ScoredRun], method: str) -> pd.DataFrame:
@@ -64,32 +87,49 @@ def ensemble_weights(runs: Mapping[str, ScoredRun], method: str) -> pd.DataFrame
     return weights.where(total.gt(0), equal, axis=0)
 
 
-def stacked_scores(panel: Panel, scores: pd.DataFrame, folds: list[Fold], seed: int) -> pd.Series:
-    """Return the stacking meta-learner's out-of-fold scores (logistic pool of the models).
+def stacked_probabilities(
+    panel: Panel, probabilities: Mapping[str, pd.DataFrame], folds: list[Fold], seed: int
+) -> pd.DataFrame:
+    """Return the stacking meta-learner's out-of-fold class probabilities.
 
-    The meta-learner is trained only on out-of-fold predictions, by a nested time split: the
-    score of fold ``j`` comes from a pool fitted on folds before ``j`` whose labels ended
-    before fold ``j`` starts. The first fold has no such past and stays unscored.
+    The meta-learner (a log-linear pool of the models) is trained only on out-of-fold
+    predictions, by a nested time split: the prediction for fold ``j`` comes from a pool fitted
+    on folds before ``j`` whose labels ended before fold ``j`` starts. The first fold has no
+    such past and stays unscored.
     """
-    probas = [np.column_stack([1.0 - scores[c], scores[c]]) for c in scores.columns]
+    matrices = [frame.to_numpy(np.float64) for frame in probabilities.values()]
+    first = next(iter(probabilities.values()))
     try:
         stack = StackingEnsemble(random_state=seed).fit(
-            probas, panel.target.to_numpy(np.float64), folds=folds, label_end=panel.end
+            matrices, panel.target.to_numpy(np.float64), folds=folds, label_end=panel.end
         )
     except ValueError as exc:
         raise DataError(
             f"Stacking could not be fitted: {exc}.",
             hint="Use train.ensemble: average, or a longer history (more folds).",
         ) from None
-    return pd.Series(stack.oof_proba_[:, 1], index=scores.index, name="score")
+    return pd.DataFrame(stack.oof_proba_, index=first.index, columns=first.columns)
 
 
-def model_agreement(scores: Mapping[str, pd.Series], ensemble: pd.Series) -> pd.Series:
-    """Return, per row, the share of models on the ensemble's side of 0.5."""
+def model_agreement(
+    scores: Mapping[str, pd.Series], ensemble: pd.Series, *, center: float = 0.5
+) -> pd.Series:
+    """Return, per row, the share of models on the ensemble's side of ``center``.
+
+    ``center`` is where a score says nothing: 0.5 for a probability, 0 for the 3-class score
+    P(BUY) - P(SELL).
+    """
     frame = pd.DataFrame(dict(scores))
-    agree = frame.gt(0.5).eq(ensemble.gt(0.5), axis=0)
+    agree = frame.gt(center).eq(ensemble.gt(center), axis=0)
     share: pd.Series = agree.mean(axis=1).where(ensemble.notna())
     return share.rename("agreement")
 
 
-__all__ = ["ENSEMBLE", "ScoredRun", "ensemble_weights", "model_agreement", "stacked_scores"]
+__all__ = [
+    "ENSEMBLE",
+    "ScoredRun",
+    "combine_probabilities",
+    "ensemble_weights",
+    "model_agreement",
+    "stacked_probabilities",
+]

@@ -124,11 +124,22 @@ def register_final_models(
                 registry.promote(
                     full_name,
                     version.version,
-                    reason="no periods after both models' training data yet: champion kept",
-                    numbers={"champion": champions[-1].version},
+                    reason=(
+                        f"candidate: champion v{champions[-1].version} kept; compare with "
+                        f"`alphaforge models challenge {full_name}` once data after its "
+                        "training has arrived"
+                    ),
+                    numbers={
+                        "champion": champions[-1].version,
+                        # Bars after data_end that this version may have seen (label + embargo).
+                        "gap_bars": config.labels.horizon + embargo_bars(config),
+                    },
                     promoted=False,
                 )
-                decision = f"candidate (champion v{champions[-1].version} kept until compared)"
+                decision = (
+                    f"candidate (champion v{champions[-1].version} kept; compare with "
+                    f"`alphaforge models challenge {full_name}`)"
+                )
             out[name] = {"name": full_name, "version": version.version, "decision": decision}
     return out
 
@@ -141,6 +152,18 @@ def label_description(config: AppConfig) -> str:
         "direction": "rises",
         "triple_barrier": (
             f"touches the upper barrier (+-{labels.barrier_multiplier} x volatility) first"
+        ),
+        "three_class": (
+            "BUY / HOLD / SELL at +-"
+            + (
+                f"{labels.volatility_multiplier} x volatility x sqrt(horizon)"
+                if labels.volatility_multiplier is not None
+                else f"{labels.threshold:.2%}"
+            )
+        ),
+        "meta": (
+            f"trading the sign of {labels.primary_feature} takes profit first "
+            f"(barriers +-{labels.barrier_multiplier} x volatility)"
         ),
     }[labels.kind]
     return f"{what} over {labels.horizon} bars, {labels.entry} to {labels.exit}"

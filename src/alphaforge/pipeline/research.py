@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from alphaforge.backtest import BacktestResult, performance, run_backtest
@@ -27,8 +28,11 @@ from alphaforge.portfolio import buy_and_hold_weights, top_k_weights
 from alphaforge.validation import (
     PurgedWalkForward,
     WalkForwardResult,
+    accuracy,
     auc,
     information_coefficient,
+    macro_auc_ovr,
+    up_down_auc,
     walk_forward_predict,
 )
 from alphaforge.validation.selection import select_in_fold
@@ -237,20 +241,41 @@ def backtest_scores(
     return result, bench
 
 
-def prediction_metrics(panel: Panel, scores: pd.Series) -> dict[str, float]:
-    """Return out-of-sample AUC, information coefficient and row count of scored rows."""
+def prediction_metrics(
+    panel: Panel, scores: pd.Series, probabilities: pd.DataFrame | None = None
+) -> dict[str, float]:
+    """Return out-of-sample AUC, information coefficient and row counts of scored rows.
+
+    ``auc`` is the binary AUC of ``scores``, or for a 3-class target (``probabilities`` given)
+    the one-vs-rest macro AUC, with ``up_down_auc`` (P(BUY) - P(SELL) against the sign of the
+    return) and ``accuracy`` beside it. The IC correlates what the portfolio ranks by
+    (:meth:`Panel.trading_scores`) with the forward return, per period.
+    """
     scored = scores.notna()
-    return {
-        "auc": auc(panel.target[scored], scores[scored]),
+    known = scored & panel.target.notna()
+    trade = panel.trading_scores(scores)
+    traded = trade.notna()
+    out = {
         "ic": information_coefficient(
-            panel.forward_return[scored],
-            scores[scored],
-            by=panel.timestamps[scored.to_numpy()],
+            panel.forward_return[traded],
+            trade[traded],
+            by=panel.timestamps[traded.to_numpy()],
         ),
         "oos_rows": float(scored.sum()),
         # Rows whose label is known: what AUC and its sampling error are computed on.
-        "labelled_rows": float((scored & panel.target.notna()).sum()),
+        "labelled_rows": float(known.sum()),
     }
+    if probabilities is None or panel.n_classes == 2:
+        return {"auc": auc(panel.target[scored], scores[scored])} | out
+    y = panel.target[known].to_numpy(np.float64)
+    proba = probabilities[known].to_numpy(np.float64)
+    return {
+        "auc": macro_auc_ovr(y, proba),
+        "up_down_auc": up_down_auc(
+            panel.forward_return[known].to_numpy(np.float64), proba[:, 2], proba[:, 0]
+        ),
+        "accuracy": accuracy(y, proba),
+    } | out
 
 
 def periods_per_year(index: pd.Index, interval: Interval) -> float:

@@ -49,9 +49,10 @@ from alphaforge.pipeline.diagnostics import (
 from alphaforge.pipeline.ensembling import (
     ENSEMBLE,
     ScoredRun,
+    combine_probabilities,
     ensemble_weights,
     model_agreement,
-    stacked_scores,
+    stacked_probabilities,
 )
 from alphaforge.pipeline.registration import build_model, register_final_models
 from alphaforge.pipeline.research import (
@@ -80,6 +81,7 @@ from alphaforge.validation import (
     walk_forward_predict,
 )
 from alphaforge.validation.search import SEARCH_SPACES, TrialRecord, make_tuner
+from alphaforge.validation.walk_forward import class_score
 
 log = logging.getLogger(__name__)
 
@@ -189,24 +191,35 @@ def train_panel(
         )
         task.done()
         runs[name], curve, bench_metrics = _scored(
-            name, wf.scores, wf, panel, bars_by_symbol, interval, config
+            name, _probabilities(wf), wf, panel, bars_by_symbol, interval, config
         )
         equity[name] = curve
         log.info("%s: %s %s %s", label, name, runs[name].prediction, runs[name].metrics)
-    frame = pd.DataFrame({n: r.scores for n, r in runs.items()})
+    probabilities = {n: r.probabilities for n, r in runs.items()}
     if config.train.ensemble == "stacking":
-        combined = stacked_scores(panel, frame, list(splitter.split(panel.start, panel.end)), seed)
+        folds = list(splitter.split(panel.start, panel.end))
+        combined = stacked_probabilities(panel, probabilities, folds, seed)
     else:
-        weights = ensemble_weights(runs, config.train.ensemble)
-        combined = (frame * weights).sum(axis=1, min_count=len(runs))
-        combined = combined.where(frame.notna().all(axis=1)).rename("score")
+        combined = combine_probabilities(
+            probabilities, ensemble_weights(runs, config.train.ensemble)
+        )
     ensemble, curve, bench_metrics = _scored(
         ENSEMBLE, combined, None, panel, bars_by_symbol, interval, config
     )
     ensemble.metrics["models"] = float(len(runs))
     equity[ENSEMBLE] = curve
-    agreement = model_agreement({n: r.scores for n, r in runs.items()}, combined)
+    agreement = model_agreement(
+        {n: r.scores for n, r in runs.items()},
+        ensemble.scores,
+        center=0.5 if panel.n_classes == 2 else 0.0,
+    )
     return PanelRuns(panel, runs, ensemble, agreement, bench_metrics, equity, trials)
+
+
+def _probabilities(wf: WalkForwardResult) -> pd.DataFrame:
+    if wf.probabilities is None:
+        raise ValueError("walk-forward results carry their class probabilities")
+    return wf.probabilities
 
 
 def _advance(task: Task) -> Callable[[int], None]:
@@ -218,19 +231,22 @@ def _advance(task: Task) -> Callable[[int], None]:
 
 def _scored(
     name: str,
-    scores: pd.Series,
+    probabilities: pd.DataFrame,
     wf: WalkForwardResult | None,
     panel: Panel,
     bars_by_symbol: Mapping[str, pd.DataFrame],
     interval: Interval,
     config: AppConfig,
 ) -> tuple[ScoredRun, pd.Series, dict[str, float]]:
-    result, bench = backtest_scores(scores, bars_by_symbol, config)
+    """Score class probabilities, trade the scores and measure both."""
+    values = probabilities.to_numpy(np.float64)
+    scores = pd.Series(class_score(values), index=probabilities.index, name="score")
+    result, bench = backtest_scores(panel.trading_scores(scores), bars_by_symbol, config)
     periods = periods_per_year(result.returns.index, interval)
     capital = config.backtest.initial_capital
     metrics = performance(result, periods, capital)
-    prediction = prediction_metrics(panel, scores)
-    run = ScoredRun(name, scores, result.returns, metrics, prediction, wf)
+    prediction = prediction_metrics(panel, scores, probabilities)
+    run = ScoredRun(name, scores, result.returns, metrics, prediction, wf, probabilities)
     return run, result.equity, performance(bench, periods, capital)
 
 
@@ -375,12 +391,16 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     importances = _importances(main)
     if not importances.empty:
         importances.to_csv(run.path / "feature_importance.csv")
-    all_scores = {n: r.scores for n, r in main.models.items()} | {ENSEMBLE: main.ensemble.scores}
-    calibration = calibration_table(main.panel, all_scores)
+    every_run = main.models | {ENSEMBLE: main.ensemble}
+    all_probabilities = {n: r.probabilities for n, r in every_run.items()}
+    calibration = calibration_table(main.panel, all_probabilities)
     calibration.to_csv(run.path / "calibration.csv", index=False)
-    hit_rates = hit_rate_table(main.panel, all_scores)
+    hit_rates = hit_rate_table(main.panel, all_probabilities)
     hit_rates.to_csv(run.path / "hit_rate_by_confidence.csv", index=False)
-    diagnostics = {name: score_diagnostics(main.panel, s) for name, s in all_scores.items()}
+    diagnostics = {
+        name: score_diagnostics(main.panel, r.scores, r.probabilities)
+        for name, r in every_run.items()
+    }
     write_diagnostics(
         run.path / "diagnostics.html",
         calibration=calibration,
@@ -490,9 +510,11 @@ def _oof_table(runs: PanelRuns) -> pd.DataFrame:
             "label_end": panel.end,
         }
     )
-    for name, r in runs.models.items():
+    for name, r in (runs.models | {ENSEMBLE: runs.ensemble}).items():
         frame[f"score_{name}"] = r.scores
-    frame[f"score_{ENSEMBLE}"] = runs.ensemble.scores
+        if panel.n_classes > 2:
+            for label in r.probabilities.columns:
+                frame[f"p_{label}_{name}"] = r.probabilities[label]
     frame["agreement"] = runs.agreement
     return frame[frame[f"score_{ENSEMBLE}"].notna()]
 

@@ -52,3 +52,58 @@ def test_cross_sectional_end_is_the_latest_label_end_of_the_bar() -> None:
 def test_an_unknown_kind_is_refused_by_the_config() -> None:
     with pytest.raises(ValueError, match="kind"):
         LabelsConfig(kind="nope")  # type: ignore[arg-type]
+
+
+def test_three_class_target_is_class_codes_of_the_fixed_threshold() -> None:
+    panel = _panel("three_class")
+    assert panel.class_names == ("SELL", "HOLD", "BUY")
+    assert panel.n_classes == 3
+    bars = BARS["A"]
+    # Independent reference: the simple return from the next open to the open 5 bars later.
+    opens = bars["open"].to_numpy()
+    ret = np.full(len(opens), np.nan)
+    ret[:-6] = opens[6:] / opens[1:-5] - 1.0
+    expected = np.where(ret >= 0.012, 2.0, np.where(ret <= -0.012, 0.0, 1.0))
+    expected[np.isnan(ret)] = np.nan
+    got = panel.target.xs("A", level="symbol").to_numpy()
+    np.testing.assert_array_equal(got, expected[50:])
+    assert set(np.unique(got[np.isfinite(got)])) == {0.0, 1.0, 2.0}
+
+
+def test_volatility_scaled_three_class_thresholds_differ_from_fixed_ones() -> None:
+    fixed = _panel("three_class").target
+    labels = LabelsConfig(kind="three_class", volatility_multiplier=0.5)
+    scaled = build_panel(BARS, Interval.D1, labels, NAMES, min_history=50).target
+    both = fixed.notna() & scaled.notna()
+    assert (fixed[both] != scaled[both]).any()
+
+
+def test_meta_target_is_primary_side_taking_profit_and_flat_rows_have_no_label() -> None:
+    from alphaforge.features import compute
+    from alphaforge.labels import meta_labels
+
+    panel = _panel("meta")
+    assert panel.side is not None
+    bars = BARS["C"]
+    side = np.sign(compute(bars, ["ret_log_20"])["ret_log_20"].fillna(0.0))
+    outcome = triple_barrier_labels(
+        bars, Interval.D1, max_holding=5, upper=2.0, lower=2.0, side=side
+    )
+    expected = meta_labels(side, outcome)
+    got = panel.target.xs("C", level="symbol").to_numpy()
+    np.testing.assert_array_equal(got, expected.values.iloc[50:].to_numpy())
+    sides = panel.side.xs("C", level="symbol").to_numpy()
+    assert np.isnan(got[sides == 0]).all()
+    # The portfolio ranks by side x (confidence - 1/2): a confident short ranks lowest.
+    scores = panel.target.fillna(0.5) * 0 + 0.9
+    trade = panel.trading_scores(scores)
+    np.testing.assert_allclose(trade[panel.side != 0], 0.4 * panel.side[panel.side != 0])
+    assert trade[panel.side == 0].isna().all()
+
+
+def test_meta_with_an_unknown_primary_feature_is_a_config_error() -> None:
+    from alphaforge.core.errors import ConfigError
+
+    labels = LabelsConfig(kind="meta", primary_feature="nope_20")
+    with pytest.raises(ConfigError, match="primary_feature"):
+        build_panel(BARS, Interval.D1, labels, NAMES, min_history=50)
