@@ -296,3 +296,27 @@ def test_train_on_meta_labels_trades_the_primary_side(
     assert 0.3 < summary["ensemble"]["auc"] < 0.8
     oof = pd.read_parquet(tmp_path / "run" / "oof_predictions.parquet")
     assert set(oof["target"].dropna().unique()) <= {0.0, 1.0}
+
+
+def test_train_weights_rows_near_scheduled_events(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    (tmp_path / "events.csv").write_text("time\n2015-03-18\n2015-06-17\n2016-03-16\n")
+    result = run_cli(
+        ["train", "--config", str(fast_config), "--out", "run"],
+        tmp_path,
+        env={
+            "ALPHAFORGE_LABELS__CATALYST_FILE": "events.csv",
+            "ALPHAFORGE_LABELS__CATALYST_WEIGHT": "2.0",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    catalysts = json.loads((tmp_path / "run" / "summary.json").read_text())["catalysts"]
+    # Three events, one bar either side, eight symbols: 3 x 3 x 8 rows.
+    assert catalysts == {"events": 3, "rows_weighted": 72, "factor": 2.0}
+    missing = run_cli(
+        ["train", "--config", str(fast_config)],
+        tmp_path,
+        env={"ALPHAFORGE_LABELS__CATALYST_FILE": "nope.csv"},
+    )
+    assert missing.returncode != 0 and "nope.csv does not exist" in missing.stderr

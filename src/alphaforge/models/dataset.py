@@ -18,7 +18,7 @@ return label and that label's start and end times. The classification target
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,7 @@ from alphaforge.labels import (
     LabelSet,
     age_decay,
     binary_labels,
+    catalyst_weights,
     forward_log_return,
     meta_labels,
     three_class_labels,
@@ -66,6 +67,9 @@ class Panel:
         Names of the class codes 0..K-1.
     side
         ``meta`` only: the primary signal's side (-1, 0, +1) per row, known at the row's close.
+    row_weight
+        Optional extra training weight per row (catalyst weights, :func:`with_catalysts`),
+        multiplied into the fold weights.
     """
 
     X: pd.DataFrame
@@ -75,6 +79,7 @@ class Panel:
     end: pd.Series
     class_names: tuple[str, ...] = BINARY_CLASSES
     side: pd.Series | None = None
+    row_weight: pd.Series | None = None
 
     @property
     def timestamps(self) -> pd.Index:
@@ -236,6 +241,27 @@ def _uniqueness_by_symbol(
     return uniqueness(shifted_start, shifted_end).to_numpy(np.float64)
 
 
+def with_catalysts(panel: Panel, events: pd.DataFrame, *, window_bars: int, factor: float) -> Panel:
+    """Return ``panel`` with rows within ``window_bars`` of a scheduled event weighted ``factor``.
+
+    ``events`` has columns ``time`` (UTC) and ``symbol`` (None: the event concerns every
+    symbol), as :func:`alphaforge.data.events.read_events` returns. An event maps to the first
+    of the symbol's bars stamped at or after it (see
+    :func:`~alphaforge.labels.weights.catalyst_weights`).
+    """
+    symbols = panel.X.index.get_level_values("symbol")
+    stamps = pd.DatetimeIndex(panel.timestamps)
+    weight = np.ones(len(panel.X))
+    general = events["symbol"].isna()
+    for symbol in pd.unique(symbols):
+        rows = np.flatnonzero(symbols == symbol)
+        own = events["time"][general | (events["symbol"] == symbol)]
+        weight[rows] = catalyst_weights(
+            stamps[rows], pd.DatetimeIndex(own), window_bars, factor
+        ).to_numpy(np.float64)
+    return replace(panel, row_weight=pd.Series(weight, index=panel.X.index, name="catalyst"))
+
+
 def fold_weigher(
     panel: Panel, *, half_life_days: float | None, uniqueness_weights: bool
 ) -> Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None:
@@ -244,11 +270,13 @@ def fold_weigher(
     A row's weight is its label's uniqueness among the same symbol's training labels (the
     average of 1 / concurrency over its life, so overlapping 5-bar labels do not count five
     times) times an age decay halving every ``half_life_days`` back from the fold's newest
-    training row; weights have mean 1. Computed per fold from training rows only.
+    training row, times the panel's ``row_weight`` (catalysts) when it has one; weights have
+    mean 1. Computed per fold from training rows only.
     """
-    if half_life_days is None and not uniqueness_weights:
+    if half_life_days is None and not uniqueness_weights and panel.row_weight is None:
         return None
     symbols = panel.X.index.get_level_values("symbol").to_numpy()
+    extra = None if panel.row_weight is None else panel.row_weight.to_numpy(np.float64)
 
     def weigh(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         start = panel.start.iloc[rows]
@@ -258,6 +286,8 @@ def fold_weigher(
             weights = _uniqueness_by_symbol(start, end, symbols[rows]).copy()
         if half_life_days is not None:
             weights *= age_decay(start, pd.Timedelta(days=half_life_days))
+        if extra is not None:
+            weights *= extra[rows]
         weights = np.where(np.isfinite(weights), weights, 0.0)
         mean = weights.mean()
         return weights / mean if mean > 0 else np.ones(len(rows))

@@ -34,11 +34,12 @@ from alphaforge.core.bars import content_hash
 from alphaforge.core.errors import ConfigError, DataError
 from alphaforge.core.progress import SILENT, Reporter, Task
 from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.events import read_events
 from alphaforge.data.synthetic import generate_market, random_walk_market
 from alphaforge.data.universe import load_universe
 from alphaforge.models import MODELS
 from alphaforge.models.base import Classifier
-from alphaforge.models.dataset import Panel, build_panel, fold_weigher
+from alphaforge.models.dataset import Panel, build_panel, fold_weigher, with_catalysts
 from alphaforge.pipeline.demo import control_auc_threshold, synthetic_spec
 from alphaforge.pipeline.diagnostics import (
     calibration_table,
@@ -331,13 +332,23 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     )
     task.done()
 
+    events = read_events(config.labels.catalyst_file) if config.labels.catalyst_file else None
+
     def panel_of(bars: Mapping[str, pd.DataFrame]) -> Panel:
-        return build_panel(
+        built = build_panel(
             bars,
             interval,
             config.labels,
             config.features.names,
             min_history=config.features.min_history,
+        )
+        if events is None:
+            return built
+        return with_catalysts(
+            built,
+            events,
+            window_bars=config.labels.catalyst_window_bars,
+            factor=config.labels.catalyst_weight,
         )
 
     task = reporter.task("features and labels", total=None)
@@ -474,6 +485,13 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
         "ensemble_weights": ensemble_weights(main.models, config.train.ensemble).mean().to_dict(),
         "mean_agreement": float(main.agreement.mean()),
         "search_trials": len(main.search_trials),
+        "catalysts": None
+        if events is None or panel.row_weight is None
+        else {
+            "events": len(events),
+            "rows_weighted": int((panel.row_weight != 1.0).sum()),
+            "factor": config.labels.catalyst_weight,
+        },
         "overfitting": overfitting,
         "diagnostics": diagnostics,
         "registered": registered,

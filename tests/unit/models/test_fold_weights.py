@@ -53,3 +53,29 @@ def test_age_decay_halves_every_half_life_back_from_the_newest_training_row() ->
 
 def test_no_weighting_asked_gives_none() -> None:
     assert fold_weigher(_panel(0), half_life_days=None, uniqueness_weights=False) is None
+
+
+def test_catalyst_rows_are_weighted_by_the_factor_per_symbol_and_for_all() -> None:
+    from alphaforge.models.dataset import with_catalysts
+
+    events = pd.DataFrame(
+        {
+            "time": pd.to_datetime(["2020-01-03", "2020-01-08"], utc=True),
+            "symbol": ["A", None],  # day 3 only for A, day 8 for every symbol
+        }
+    )
+    panel = with_catalysts(_panel(0), events, window_bars=1, factor=3.0)
+    assert panel.row_weight is not None
+    weight = panel.row_weight.unstack("symbol")
+    # Within one bar of the event: days 2-4 for A alone, days 7-9 for both.
+    expected_a = [1, 3, 3, 3, 1, 1, 3, 3, 3, 1]
+    expected_b = [1, 1, 1, 1, 1, 1, 3, 3, 3, 1]
+    np.testing.assert_allclose(weight["A"], expected_a)
+    np.testing.assert_allclose(weight["B"], expected_b)
+    # The fold weights multiply them in and keep mean 1.
+    weigh = fold_weigher(panel, half_life_days=None, uniqueness_weights=False)
+    assert weigh is not None
+    rows = np.arange(20)
+    got = weigh(rows)
+    raw = panel.row_weight.to_numpy()
+    np.testing.assert_allclose(got, raw / raw.mean())
