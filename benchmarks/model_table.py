@@ -13,8 +13,10 @@ panel with labels permuted in blocks. Rows are mean +- std over seeds.
 Deflated Sharpe ratios come from a trial ledger in a temporary directory. Every (model,
 seed) pair and every ensemble is recorded as its own configuration, so the trial count the
 deflation uses is the number of variants really tried here (models x seeds + ensembles), not
-a number typed in. Each control is deflated within its own experiment (its seeds), as
-``alphaforge train`` keeps controls apart from the real trials.
+a number typed in. Controls are recorded in experiments of their own (they do not inflate
+the real count) but deflated with the real experiment's trial count and Sharpe variance, as
+``alphaforge train`` does: a control stands for what the same search reports on data
+without signal, so it pays for the same number of tries.
 """
 
 from __future__ import annotations
@@ -354,7 +356,7 @@ def deflate(results: Results) -> dict[str, int]:
             for trial in trials:
                 counts[trial.experiment] = ledger.n_trials(trial.experiment)
                 try:
-                    dsr = deflated_sharpe_from_ledger(ledger, trial.experiment, trial.returns)
+                    dsr = deflated_sharpe_from_ledger(ledger, EXPERIMENT, trial.returns)
                 except ValueError:
                     dsr = float("nan")
                 trial.metrics["deflated Sharpe"] = dsr
@@ -420,8 +422,8 @@ def notes(size: Size, facts: Mapping[str, Any], counts: Mapping[str, int]) -> li
         f"commission + {bt.slippage_bps:g} bp slippage per traded notional.",
         f"Mean ± std over {size.seeds} model seeds (the market is fixed). Deflated Sharpe: "
         f"trial ledger in a temporary directory, {counts.get(EXPERIMENT, 0)} configurations "
-        f"recorded (every model x seed and each seed's ensemble); controls deflated within "
-        f"their own experiments ({controls} trials).",
+        f"recorded (every model x seed and each seed's ensemble); controls are recorded "
+        f"apart ({controls} trials) and deflated with the same {counts.get(EXPERIMENT, 0)}.",
         "Controls: the same pipeline and ensemble on a random-walk market (same calendar and "
         "volatility, no signal) and on the real panel with labels permuted in blocks of "
         f"{config.train.control_block_bars} bars. Their AUC should be near 0.5; if not, "

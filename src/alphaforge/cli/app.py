@@ -111,7 +111,7 @@ def train(
     summary = outcome.summary
     table = Table(title="Out-of-fold results (purged walk-forward, costs on)")
     three_class = "up_down_auc" in summary["ensemble"]
-    keys: tuple[str, ...] = ("auc", "ic", "sharpe", "cagr", "max_drawdown", "turnover")
+    keys: tuple[str, ...] = ("auc", "ic", "sharpe", "deflated_sharpe", "cagr", "max_drawdown")
     if three_class:  # auc is then the one-vs-rest macro AUC
         keys = ("auc", "up_down_auc", *keys[1:])
     table.add_column("run")

@@ -86,6 +86,9 @@ from alphaforge.validation.walk_forward import class_score
 
 log = logging.getLogger(__name__)
 
+#: The controls' names in the summary and their experiment names in the trial ledger.
+LEDGER_CONTROL_NAMES = {"random_walk": "random_walk", "permuted_labels": "permuted"}
+
 
 @dataclass(frozen=True, slots=True)
 class PanelRuns:
@@ -378,7 +381,14 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     )
 
     warnings = list(data.warnings) + [f"control: {w}" for w in control.warnings]
-    overfitting = record_trials(config, main, controls={"random_walk": walk, "permuted": perm})
+    overfitting = record_trials(
+        config,
+        main,
+        controls={
+            LEDGER_CONTROL_NAMES["random_walk"]: walk,
+            LEDGER_CONTROL_NAMES["permuted_labels"]: perm,
+        },
+    )
     warnings += overfitting.pop("notes")
     task = reporter.task("final models: fit on the latest window and register", total=None)
     registered = register_final_models(config, main.panel, main.models, overfitting, interval)
@@ -421,12 +431,18 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     )
 
     dumped = masked_dump(config)
+    # Every deflated Sharpe, controls' included, uses the main experiment's trial count.
+    nan = float("nan")
     metrics = {
-        name: r.metrics | r.prediction
-        for name, r in (main.models | {ENSEMBLE: main.ensemble}).items()
+        name: r.metrics | r.prediction | {"deflated_sharpe": overfitting["deflated_sharpe"][name]}
+        for name, r in every_run.items()
     }
+    control_dsr = overfitting["control_deflated_sharpe"]
     control_metrics = {
-        label: runs.ensemble.metrics | runs.ensemble.prediction for label, runs in controls.items()
+        label: runs.ensemble.metrics
+        | runs.ensemble.prediction
+        | {"deflated_sharpe": control_dsr.get(LEDGER_CONTROL_NAMES[label], nan)}
+        for label, runs in controls.items()
     }
     content = ReportContent(
         title="train",
@@ -480,8 +496,8 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
         "seed": seed,
         "data": data_record,
         "code_version": code_version(),
-        "models": {n: r.metrics | r.prediction for n, r in main.models.items()},
-        "ensemble": main.ensemble.metrics | main.ensemble.prediction,
+        "models": {n: metrics[n] for n in main.models},
+        "ensemble": metrics[ENSEMBLE],
         "ensemble_weights": ensemble_weights(main.models, config.train.ensemble).mean().to_dict(),
         "mean_agreement": float(main.agreement.mean()),
         "search_trials": len(main.search_trials),

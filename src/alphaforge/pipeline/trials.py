@@ -48,7 +48,11 @@ def record_trials(
 
     The deflated Sharpe ratio of each model and of the ensemble uses the number of distinct
     configurations ever recorded in ``train.experiment`` (this run's and earlier runs'),
-    never a number typed in. Controls go to their own experiment so they do not inflate it.
+    never a number typed in. Controls go to their own experiment so they do not inflate it,
+    but they are deflated with the main experiment's trial count and Sharpe variance: a
+    control stands for what the same search would report on data without signal, so it must
+    pay for the same number of tries (deflated only by its own few trials, a random walk's
+    lucky Sharpe read as skill).
     """
     experiment = config.train.experiment
     seed = config.run.seed
@@ -93,6 +97,14 @@ def record_trials(
             except ValueError as exc:
                 dsr[name] = float("nan")
                 notes.append(f"deflated Sharpe of {name} not computed: {exc}")
+        control_dsr: dict[str, float] = {}
+        for label, runs in controls.items():
+            try:
+                control_dsr[label] = deflated_sharpe_from_ledger(
+                    ledger, experiment, runs.ensemble.returns
+                )
+            except ValueError:
+                control_dsr[label] = float("nan")
         matrix = ledger.returns_matrix(experiment)
     pbo = float("nan")
     if matrix.shape[1] >= 2 and len(matrix) >= 32:
@@ -107,6 +119,7 @@ def record_trials(
         "ledger": str(path),
         "n_trials": n_trials,
         "deflated_sharpe": dsr,
+        "control_deflated_sharpe": control_dsr,
         "pbo": pbo,
         "notes": notes,
     }
