@@ -320,3 +320,23 @@ def test_train_weights_rows_near_scheduled_events(
         env={"ALPHAFORGE_LABELS__CATALYST_FILE": "nope.csv"},
     )
     assert missing.returncode != 0 and "nope.csv does not exist" in missing.stderr
+
+
+def test_train_reports_quantile_regression_of_the_forward_return(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    result = run_cli(
+        ["train", "--config", str(fast_config), "--out", "run"],
+        tmp_path,
+        env={"ALPHAFORGE_TRAIN__QUANTILES": "true"},
+    )
+    assert result.returncode == 0, result.stderr
+    run = tmp_path / "run"
+    quantiles = json.loads((run / "summary.json").read_text())["quantiles"]
+    for level in (10, 25, 50, 75, 90):
+        # Out-of-sample coverage near the level (a loose band: 8 symbols, 1,400 rows).
+        assert abs(quantiles[f"coverage_q{level}"] - level / 100) < 0.15
+    predictions = pd.read_parquet(run / "quantile_predictions.parquet").dropna()
+    assert len(predictions) > 0
+    assert (np.diff(predictions.to_numpy(), axis=1) >= 0).all()  # non-crossing
+    assert (run / "quantiles.csv").is_file()

@@ -55,6 +55,7 @@ from alphaforge.pipeline.ensembling import (
     model_agreement,
     stacked_probabilities,
 )
+from alphaforge.pipeline.quantiles import quantile_report
 from alphaforge.pipeline.registration import build_model, register_final_models
 from alphaforge.pipeline.research import (
     backtest_scores,
@@ -407,6 +408,13 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
 
     oof = _oof_table(main)
     oof.to_parquet(run.path / "oof_predictions.parquet")
+    quantiles: dict[str, float] | None = None
+    if config.train.quantiles:
+        task = reporter.task("quantile regression of the forward return", total=None)
+        report = quantile_report(main.panel, make_splitter(config, interval), config, seed)
+        report.write(run.path)
+        quantiles = report.metrics()
+        task.done()
     folds = _fold_table(main)
     folds.to_csv(run.path / "folds.csv", index=False)
     importances = _importances(main)
@@ -501,6 +509,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
         "ensemble_weights": ensemble_weights(main.models, config.train.ensemble).mean().to_dict(),
         "mean_agreement": float(main.agreement.mean()),
         "search_trials": len(main.search_trials),
+        "quantiles": quantiles,
         "catalysts": None
         if events is None or panel.row_weight is None
         else {

@@ -32,6 +32,9 @@ SMALL = ModelConfig(
     subsample=0.9,
     colsample_bytree=0.8,
     early_stopping_rounds=5,
+    # PyTorch models: the data here are plain rows (length-1 windows) and epochs play rounds.
+    lookback=1,
+    epochs=40,
 )
 N_FEATURES = 6
 
@@ -186,7 +189,9 @@ def test_eval_set_drives_early_stopping_or_is_ignored(name: str) -> None:
     rng = np.random.default_rng(9)
     X, y = rng.normal(size=(600, N_FEATURES)), rng.integers(0, 2, 600).astype(np.float64)
     X_val, y_val = rng.normal(size=(300, N_FEATURES)), rng.integers(0, 2, 300).astype(np.float64)
-    config = SMALL.model_copy(update={"n_estimators": 150, "early_stopping_rounds": 5})
+    config = SMALL.model_copy(
+        update={"n_estimators": 150, "epochs": 150, "early_stopping_rounds": 5}
+    )
     stopped = _build(name, config).fit(X, y, eval_set=(X_val, y_val))
     free = _build(name, config).fit(X, y)
     if _early_stops(stopped):
@@ -333,6 +338,13 @@ def test_factories_read_the_shared_model_settings() -> None:
     assert create_model(config.model_copy(update={"name": "svm"}), seed=0).C == 0.25  # type: ignore[attr-defined]
     assert create_model(config, seed=0).focal_gamma == 2.0  # type: ignore[attr-defined]
     assert create_model(config.model_copy(update={"name": "xgboost"}), seed=0).device == "cpu"  # type: ignore[attr-defined]
-    gru = create_model(config.model_copy(update={"name": "gru"}), seed=0)
+    deep = config.model_copy(
+        update={"lookback": 7, "epochs": 11, "deep_learning_rate": 0.005, "batch_size": 32}
+    )
+    gru = create_model(deep.model_copy(update={"name": "gru"}), seed=0)
     assert gru.hidden_size == 8  # type: ignore[attr-defined]
     assert gru.device == "cpu"  # type: ignore[attr-defined]
+    assert gru.lookback == 7  # type: ignore[attr-defined]
+    assert gru.max_epochs == 11  # type: ignore[attr-defined]
+    assert gru.learning_rate == 0.005  # type: ignore[attr-defined]
+    assert gru.batch_size == 32  # type: ignore[attr-defined]

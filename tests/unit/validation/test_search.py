@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
+from sklearn.metrics import roc_auc_score
 
 from alphaforge.config.models import ModelConfig
+from alphaforge.models import MODELS, create_model
 from alphaforge.models.dataset import Panel
+from alphaforge.models.deep import SEQUENCE_MODELS
 from alphaforge.validation import PurgedWalkForward, walk_forward_predict
-from alphaforge.validation.search import TrialRecord, inner_split, make_tuner
+from alphaforge.validation.search import (
+    FIXED_SETTINGS,
+    SEARCH_SPACES,
+    TrialRecord,
+    configure,
+    inner_score,
+    inner_split,
+    make_tuner,
+)
 from alphaforge.validation.walk_forward import TrainingRows
 
 
@@ -95,3 +110,147 @@ def test_a_model_without_a_search_space_is_refused() -> None:
         make_tuner(ModelConfig(name="nope"), n_trials=2, seed=0)
     with pytest.raises(ValueError, match="n_trials"):
         make_tuner(ModelConfig(), n_trials=0, seed=0)
+
+
+# --- search spaces of every registered model ----------------------------------------------
+
+
+def _draws(name: str, n: int = 4, seed: int = 0) -> list[dict[str, Any]]:
+    """Return ``n`` configurations drawn by ``name``'s space with a seeded random sampler."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    return [SEARCH_SPACES[name](study.ask()) for _ in range(n)]
+
+
+def _state(model: object) -> dict[str, Any]:
+    return {k: v for k, v in vars(model).items() if not k.endswith("_")}
+
+
+def test_every_registered_model_has_a_search_space() -> None:
+    assert set(MODELS.names()) <= set(SEARCH_SPACES)
+    assert set(SEQUENCE_MODELS) <= set(SEARCH_SPACES)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS.names()))
+def test_each_draw_is_a_valid_config_update_that_builds_the_model(name: str) -> None:
+    base = ModelConfig(name=name, lookback=5)
+    for params in _draws(name):
+        assert params, "a space must draw something"
+        assert not set(params) & set(FIXED_SETTINGS)
+        # Validated independently of ``configure``: the draw is a legal user configuration.
+        checked = ModelConfig.model_validate(base.model_dump() | params)
+        assert checked == configure(base, params)
+        assert all(getattr(checked, k) == v for k, v in params.items())
+        model = create_model(checked, seed=0)
+        assert callable(model.fit) and callable(model.predict_proba)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS.names()))
+def test_every_drawn_setting_reaches_the_model(name: str) -> None:
+    # A space draws only fields the factory reads: changing any one changes the built model.
+    params = _draws(name, n=1, seed=3)[0]
+    config = configure(ModelConfig(name=name), params)
+    reference = _state(create_model(config, seed=0))
+    for key, value in params.items():
+        other = value * 2 if isinstance(value, int) else value / 2
+        changed = create_model(config.model_copy(update={key: other}), seed=0)
+        assert _state(changed) != reference, f"{name} ignores {key}"
+
+
+def test_the_deep_spaces_stay_cheap() -> None:
+    for params in _draws("gru", n=30):
+        assert params["hidden_size"] <= 32
+        assert params["epochs"] <= 15
+        assert params["hidden_size"] % 4 == 0  # the attention models use 4 heads
+        assert "lookback" not in params
+
+
+def test_configure_refuses_a_lookback_or_name_change_and_out_of_range_values() -> None:
+    base = ModelConfig(name="gru", lookback=10)
+    with pytest.raises(ValueError, match="lookback"):
+        configure(base, {"lookback": 5})
+    with pytest.raises(ValueError, match="name"):
+        configure(base, {"name": "tcn"})
+    with pytest.raises(ValidationError):
+        configure(base, {"subsample": 1.5})
+    assert configure(base, {"lookback": 10}).lookback == 10  # unchanged is fine
+
+
+# --- the tuner on tiny data -----------------------------------------------------------------
+
+
+def _rows(n: int, y: np.ndarray, X: np.ndarray, fold: int = 0) -> TrainingRows:
+    start = pd.Series(pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC"))
+    return TrainingRows(fold, X, y, start, start + pd.Timedelta(days=2))
+
+
+def _three_class(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    z = X[:, 0] + 0.7 * rng.normal(size=n)
+    y = np.digitize(z, [-0.5, 0.5]).astype(np.float64)  # 0 SELL, 1 HOLD, 2 BUY
+    return X, y
+
+
+def test_inner_score_is_the_macro_one_vs_rest_auc_for_three_classes() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, size=300).astype(np.float64)
+    proba = rng.dirichlet(np.ones(3), size=300) + 0.3 * np.eye(3)[y.astype(int)]
+    proba /= proba.sum(axis=1, keepdims=True)
+    expected = roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    assert inner_score(y, proba) == pytest.approx(expected, abs=1e-12)
+    binary = (y > 0).astype(np.float64)
+    two = np.column_stack([1 - proba[:, 2], proba[:, 2]])
+    assert inner_score(binary, two) == pytest.approx(roc_auc_score(binary, two[:, 1]))
+
+
+def test_a_three_class_search_scores_trials_by_macro_auc_and_builds_the_choice() -> None:
+    X, y = _three_class()
+    rows = _rows(len(y), y, X, fold=2)
+    base = ModelConfig(n_estimators=15, early_stopping_rounds=0, min_child_samples=10)
+    trials: list[TrialRecord] = []
+    built: list[ModelConfig] = []
+
+    def build(cfg: ModelConfig, model_seed: int) -> Any:
+        built.append(cfg)
+        assert model_seed == 7 + 2
+        return create_model(cfg, seed=model_seed)
+
+    tuner = make_tuner(base, n_trials=2, seed=7, on_trial=trials.append, build=build)
+    chosen = tuner(rows)
+    assert len(trials) == 2 and len(built) == 1
+    best = max(trials, key=lambda t: t.inner_auc)
+    assert all(getattr(built[0], k) == v for k, v in best.params.items())
+    # Recompute one trial's score independently: same rows, same model, sklearn's macro AUC.
+    train, validation = inner_split(rows.start, rows.end, 0.25)
+    model = create_model(base.model_copy(update=trials[0].params), seed=9)
+    model.fit(X[train], y[train])
+    expected = roc_auc_score(
+        y[validation], model.predict_proba(X[validation]), multi_class="ovr", average="macro"
+    )
+    assert trials[0].inner_auc == pytest.approx(expected, abs=1e-12)
+    assert trials[0].inner_auc > 0.65  # the planted signal is found
+    chosen.fit(X, y)
+    assert chosen.predict_proba(X[:5]).shape == (5, 3)
+
+
+def test_a_sequence_model_is_tuned_on_already_windowed_rows() -> None:
+    lookback, n_features = 4, 3
+    X, y = _three_class(n=240, seed=2)
+    windows = np.repeat(X, lookback, axis=1)  # stands in for L * n_features windowed columns
+    rows = _rows(len(y), (y > 0).astype(np.float64), windows)
+    base = ModelConfig(name="gru", lookback=lookback, early_stopping_rounds=0, device="cpu")
+    trials: list[TrialRecord] = []
+    model = make_tuner(base, n_trials=2, seed=0, on_trial=trials.append)(rows)
+    assert len(trials) == 2 and all(0.5 < t.inner_auc <= 1.0 for t in trials)
+    assert model.lookback == lookback  # type: ignore[attr-defined]
+    assert windows.shape[1] == lookback * n_features
+
+
+def test_a_space_that_varies_lookback_is_refused() -> None:
+    X, y = _three_class(n=120)
+    rows = _rows(len(y), (y > 0).astype(np.float64), X)
+    tuner = make_tuner(
+        ModelConfig(name="gru", lookback=1), n_trials=1, seed=0, space=lambda t: {"lookback": 3}
+    )
+    with pytest.raises(ValueError, match="lookback"):
+        tuner(rows)

@@ -31,11 +31,14 @@ def _factory(architecture: str) -> Callable[[ModelConfig, int, int], Classifier]
                 f"Model {config.name!r} needs PyTorch, which is not installed.",
                 hint="Install it with: pip install 'alphaforge[deep]'.",
             ) from error
-        # Epochs play boosting rounds and the patience is early_stopping_rounds; the other
-        # network settings keep their defaults until ModelConfig grows a deep-learning section.
+        # The patience is early_stopping_rounds (in epochs), shared with the boosting models;
+        # the network's size and optimiser come from ModelConfig's PyTorch fields.
         return SequenceModel(
             architecture=architecture,
-            max_epochs=config.n_estimators,
+            lookback=config.lookback,
+            max_epochs=config.epochs,
+            learning_rate=config.deep_learning_rate,
+            batch_size=config.batch_size,
             early_stopping_rounds=config.early_stopping_rounds,
             hidden_size=config.hidden_size,
             device=config.device,
