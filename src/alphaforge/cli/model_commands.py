@@ -1,4 +1,4 @@
-"""`alphaforge models list|show` (the model registry) and `alphaforge predict`."""
+"""`alphaforge models list|show|challenge|update` (the model registry) and `alphaforge predict`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from alphaforge.cli.options import ConfigOption, config_from
 from alphaforge.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from alphaforge.models.drift import DriftReport
     from alphaforge.models.registry_store import ModelRegistry
 
 models_app = typer.Typer(help="Browse the model registry.", no_args_is_help=True)
@@ -125,6 +126,133 @@ def show(
     console.print(table)
 
 
+@models_app.command("challenge")
+def challenge(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Registered model name, e.g. default.lightgbm.")],
+    challenger: Annotated[
+        int | None,
+        typer.Option(
+            "--challenger", help="Challenger version; default: the newest after the champion."
+        ),
+    ] = None,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Level of the test: promote only when p < alpha.")
+    ] = 0.05,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Stationary-bootstrap resamples of the test.")
+    ] = 2000,
+    config: ConfigOption = None,
+) -> None:
+    """Trade champion and challenger on data neither trained on; promote only a winner."""
+    from alphaforge.backtest.report import format_metric
+    from alphaforge.cli.console import RichReporter
+    from alphaforge.pipeline.lifecycle import challenge as run_challenge
+
+    cfg = config_from(ctx, config)
+    with RichReporter() as reporter:
+        result = run_challenge(
+            cfg, name, challenger=challenger, alpha=alpha, n_bootstrap=bootstrap, reporter=reporter
+        )
+    d = result.decision
+    champ, chall = result.champion, result.challenger
+    table = Table(title=f"{name}: champion v{champ.version} vs challenger v{chall.version}")
+    table.add_column("")
+    table.add_column(f"champion v{champ.version}", justify="right")
+    table.add_column(f"challenger v{chall.version}", justify="right")
+    table.add_row(*cells("trained to", champ.data_end.date(), chall.data_end.date()))
+    table.add_row(
+        *cells("sharpe per period", f"{d.champion_sharpe:.4f}", f"{d.challenger_sharpe:.4f}")
+    )
+    for key in ("sharpe", "cagr", "total_return", "max_drawdown", "turnover"):
+        table.add_row(
+            *cells(
+                key,
+                format_metric(key, result.champion_metrics.get(key)),
+                format_metric(key, result.challenger_metrics.get(key)),
+            )
+        )
+    table.add_row(
+        *cells(
+            "periods (unseen, costs on)",
+            f"{d.n_periods}: {result.first_period.date()}..{result.last_period.date()}",
+            "same",
+        )
+    )
+    console.print(table)
+    console.print(
+        f"Test: {d.test}, Sharpe gain {d.statistic:+.4f} per period, p = {d.p_value:.4f} "
+        f"(alpha {d.threshold}; {d.n_bootstrap} resamples, mean block {d.mean_block_length:.1f} "
+        f"bars, seed {d.seed}); periods start more than {result.gap_bars} bars (label horizon "
+        "+ embargo) after both models' training data."
+    )
+    verdict = (
+        f"v{chall.version} is the new champion"
+        if result.promoted
+        else f"v{champ.version} stays champion"
+    )
+    console.print(f"Decision (recorded): {verdict}; {d.reason()}")
+
+
+@models_app.command("update")
+def update(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Registered model name, e.g. default.lightgbm.")],
+    rounds: Annotated[int, typer.Option("--rounds", help="Boosting rounds to add.")] = 50,
+    if_drifted: Annotated[
+        bool,
+        typer.Option("--if-drifted", help="Update only when the features drifted since training."),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Add boosting rounds to the champion on rows resolved since its training (a candidate)."""
+    from alphaforge.cli.console import RichReporter
+    from alphaforge.pipeline.lifecycle import update as run_update
+
+    cfg = config_from(ctx, config)
+    with RichReporter() as reporter:
+        result = run_update(cfg, name, rounds=rounds, only_if_drifted=if_drifted, reporter=reporter)
+    base = result.base
+    _print_drift(result.drift, action="an online update (this command) or a retrain")
+    if result.new is None:
+        console.print(f"{name} v{base.version}: {result.skipped}.")
+        return
+    new = result.new
+    table = Table(title=f"{name}: online update of champion v{base.version}", show_header=False)
+    table.add_column("key")
+    table.add_column("value")
+    first = result.first_row.date() if result.first_row is not None else "n/a"
+    last = result.last_row.date() if result.last_row is not None else "n/a"
+    for key, value in (
+        ("new version", f"v{new.version} ({new.stage})"),
+        ("continued from", f"v{base.version} (trained to {base.data_end.date()})"),
+        ("rows fitted", f"{result.rows} resolved rows, bars {first}..{last}"),
+        ("trees", f"{result.trees_before} -> {result.trees_after} (+{result.rounds} rounds asked)"),
+        ("data_end", new.data_end.date()),
+    ):
+        table.add_row(*cells(key, value))
+    console.print(table)
+    reason = result.record.reason if result.record is not None else ""
+    console.print(f"Decision (recorded): {reason}.")
+
+
+def _print_drift(drift: DriftReport | None, *, action: str) -> None:
+    """Print the feature-drift check: none possible, a warning, or all clear."""
+    if drift is None:
+        console.print("Drift: too few bars after the model's training data to check yet.")
+    elif drift.should_retrain:
+        worst = sorted(drift.drifted_features, key=lambda f: -drift.psi[f])[:10]
+        print_warning(
+            f"drift: {len(drift.drifted_features)} feature(s) with PSI >= "
+            f"{drift.psi_threshold} since training (worst: {', '.join(worst)}); "
+            f"{action} is advised."
+        )
+    else:
+        console.print(
+            f"Drift: no feature with PSI >= {drift.psi_threshold} against the training data."
+        )
+
+
 def predict(
     ctx: typer.Context,
     out: Annotated[
@@ -157,20 +285,10 @@ def predict(
     console.print(table)
     used = ", ".join(f"{v.name} v{v.version} ({v.stage})" for v in prediction.versions.values())
     console.print(f"Models: {used}")
-    drift = prediction.drift
-    if drift is None:
-        console.print("Drift: too few bars after the models' training data to check yet.")
-    elif drift.should_retrain:
-        worst = sorted(drift.drifted_features, key=lambda f: -drift.psi[f])[:10]
-        print_warning(
-            f"drift: {len(drift.drifted_features)} feature(s) with PSI >= "
-            f"{drift.psi_threshold} since training (worst: {', '.join(worst)}); "
-            "retraining is advised (alphaforge train)."
-        )
-    else:
-        console.print(
-            f"Drift: no feature with PSI >= {drift.psi_threshold} against the training data."
-        )
+    _print_drift(
+        prediction.drift,
+        action="retraining (alphaforge train, or alphaforge models update for boosting models)",
+    )
     if out is not None:
         console.print(f"Written: {write_predictions(prediction, out)}")
 

@@ -25,6 +25,8 @@ from alphaforge.models.registry_store import ModelRegistry
 from alphaforge.pipeline.ensembling import ScoredRun
 from alphaforge.pipeline.research import embargo_bars
 from alphaforge.pipeline.rundir import code_version
+from alphaforge.pipeline.sequences import design_for
+from alphaforge.validation.walk_forward import Design
 
 
 def build_model(config: AppConfig, model_config: Any, seed: int) -> Classifier:
@@ -85,15 +87,23 @@ def register_final_models(
     )
     symbols = sorted(set(panel.X.index.get_level_values("symbol")))
     stamps = pd.DatetimeIndex(panel.timestamps)
+    columns = np.arange(X.shape[1])
     out: dict[str, dict[str, Any]] = {}
     with ModelRegistry(registry_root(config)) as registry:
         for name, run in runs.items():
-            model = build_model(
-                config, config.model.model_copy(update={"name": name}), config.run.seed
-            )
-            eval_set = (X[validation], y[validation]) if len(validation) else None
+            model_config = config.model.model_copy(update={"name": name})
+            model = build_model(config, model_config, config.run.seed)
+            # A sequence model gets each row's trailing window, exactly as in its folds.
+            design = design_for(name, model_config, panel)
+
+            def rows_of(
+                positions: npt.NDArray[np.int64], design: Design | None = design
+            ) -> npt.NDArray[np.float64]:
+                return X[positions] if design is None else design(positions, columns)
+
+            eval_set = (rows_of(validation), y[validation]) if len(validation) else None
             weights = weigh(train) if weigh is not None else None
-            model.fit(X[train], y[train], sample_weight=weights, eval_set=eval_set)
+            model.fit(rows_of(train), y[train], sample_weight=weights, eval_set=eval_set)
             full_name = f"{config.train.experiment}.{name}"
             version = registry.register(
                 model,  # type: ignore[arg-type]
@@ -114,7 +124,13 @@ def register_final_models(
                 | {"deflated_sharpe": overfitting["deflated_sharpe"].get(name, float("nan"))},
                 seed=config.run.seed,
                 code_version=code_version(),
-                config={"interval": interval.value, "train": config.train.model_dump(mode="json")},
+                config={
+                    "interval": interval.value,
+                    "train": config.train.model_dump(mode="json"),
+                    "labels": config.labels.model_dump(mode="json"),
+                    "walk_forward": config.walk_forward.model_dump(mode="json"),
+                    "model": model_config.model_dump(mode="json"),
+                },
             )
             champions = [v for v in registry.list(full_name) if v.stage == "champion"]
             if not champions:
