@@ -51,6 +51,7 @@ class Size:
     learning_rate: float
     colsample: float
     epochs: int
+    lookback: int
     seeds: int
     n_jobs: int
 
@@ -65,6 +66,7 @@ FULL = Size(
     learning_rate=0.1,
     colsample=0.3,
     epochs=2,
+    lookback=10,
     seeds=5,
     n_jobs=2,
 )
@@ -78,6 +80,7 @@ QUICK = Size(
     learning_rate=0.15,
     colsample=0.3,
     epochs=1,
+    lookback=5,
     seeds=2,
     n_jobs=2,
 )
@@ -111,9 +114,9 @@ class Results:
 def make_configs(size: Size) -> list[Any]:
     """Return ``alphaforge train`` configurations covering every registered model.
 
-    ``ModelConfig`` has one budget for all models, and the deep models read ``n_estimators``
-    as epochs; so the boosting/classical models and the deep ones get one configuration each
-    (same data, labels, splitter, book and costs), and the ensemble averages all of them.
+    The boosting/classical models and the deep ones get one configuration each (trees and
+    epochs are budgeted apart; same data, labels, splitter, book and costs), and the ensemble
+    averages all of them.
     """
     from alphaforge.config import (
         AppConfig,
@@ -128,22 +131,24 @@ def make_configs(size: Size) -> list[Any]:
 
     names = list(MODELS.names())
     groups = [
-        ([n for n in names if n not in SEQUENCE_MODELS], size.trees),
-        ([n for n in names if n in SEQUENCE_MODELS], size.epochs),
+        [n for n in names if n not in SEQUENCE_MODELS],
+        [n for n in names if n in SEQUENCE_MODELS],
     ]
     return [
         AppConfig(
             demo=DemoConfig(n_symbols=size.symbols, start=size.start, end=size.end),
             walk_forward=WalkForwardConfig(test_months=size.test_months),
             model=ModelConfig(
-                n_estimators=budget,
+                n_estimators=size.trees,
                 learning_rate=size.learning_rate,
                 colsample_bytree=size.colsample,
+                epochs=size.epochs,
+                lookback=size.lookback,
             ),
             train=TrainConfig(universe="synthetic", models=models, experiment=EXPERIMENT),
             run=RunConfig(seed=MARKET_SEED, n_jobs=size.n_jobs),
         )
-        for models, budget in groups
+        for models in groups
         if models
     ]
 
@@ -415,6 +420,7 @@ def notes(size: Size, facts: Mapping[str, Any], counts: Mapping[str, int]) -> li
         f"Budgets: boosting and forests <= {size.trees} trees (learning rate "
         f"{size.learning_rate}, feature fraction {size.colsample}, early stopping on the "
         f"validation block where the model supports it); deep models <= {size.epochs} epochs "
+        f"on windows of {size.lookback} bars "
         "(their registered defaults otherwise); logistic and SVM at their defaults. Every "
         f"model fits on {size.n_jobs} threads.",
         f"Trading: top {pf.top_k} long / bottom {pf.top_k} short, rebalanced every "

@@ -340,3 +340,31 @@ def test_train_reports_quantile_regression_of_the_forward_return(
     assert len(predictions) > 0
     assert (np.diff(predictions.to_numpy(), axis=1) >= 0).all()  # non-crossing
     assert (run / "quantiles.csv").is_file()
+
+
+def test_train_reports_a_multi_task_model_per_horizon(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    result = run_cli(
+        ["train", "--config", str(fast_config), "--out", "run"],
+        tmp_path,
+        env={
+            "ALPHAFORGE_TRAIN__MULTI_TASK_MODEL": "gru",
+            "ALPHAFORGE_MODEL__HIDDEN_SIZE": "8",
+            "ALPHAFORGE_MODEL__EPOCHS": "2",
+            "ALPHAFORGE_MODEL__LOOKBACK": "3",
+            "ALPHAFORGE_FEATURES__NAMES": '["ret_log_5", "rsi_14", "vol_yang_zhang_20"]',
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(tmp_path / "run" / "multi_task.csv")
+    assert list(table["horizon"]) == [1, 5, 10, 21]
+    assert table["auc"].between(0.3, 0.7).all() and (table["oos_rows"] > 0).all()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert [row["horizon"] for row in summary["multi_task"]] == [1, 5, 10, 21]
+    refused = run_cli(
+        ["train", "--config", str(fast_config)],
+        tmp_path,
+        env={"ALPHAFORGE_TRAIN__MULTI_TASK_MODEL": "lightgbm"},
+    )
+    assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1

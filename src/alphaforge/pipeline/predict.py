@@ -3,9 +3,11 @@
 Loads the champion of every model of ``train.models`` (experiment ``train.experiment``) from
 the model registry, checks that the features it was trained on are the ones computed now,
 computes features on each symbol's stored (or synthetic) bars, and scores each symbol's
-latest bar. The ensemble is the mean of the models' probabilities; agreement is the share of
-models on the ensemble's side of 0.5. A drift check compares the features of the bars after
-the model's training data with those it trained on and says when to retrain.
+latest bar; a sequence model fitted on windows gets the symbol's trailing window of its
+fitted lookback instead (the layout it was trained on). The ensemble is the mean of the
+models' probabilities; agreement is the share of models on the ensemble's side of 0.5. A
+drift check compares the features of the bars after the model's training data with those it
+trained on and says when to retrain.
 """
 
 from __future__ import annotations
@@ -50,6 +52,44 @@ def latest_feature_rows(
     table = pd.DataFrame(rows).T[names]
     table.insert(0, "timestamp", pd.Series(stamps))
     return table
+
+
+def latest_windows(
+    features_by_symbol: dict[str, pd.DataFrame], names: list[str], lookback: int
+) -> pd.DataFrame:
+    """Return each symbol's trailing window at its latest bar, flattened oldest bar first.
+
+    Row ``symbol`` holds the symbol's last ``lookback`` feature rows (``names``), bar by bar,
+    as ``lookback * len(names)`` columns: the layout a sequence model is trained on
+    (:func:`alphaforge.pipeline.sequences.window_design`). A symbol with fewer bars is
+    NaN-padded at the front, as a training window before the symbol's first row is.
+    """
+    if lookback < 1:
+        raise ValueError(f"lookback must be at least 1, got {lookback}.")
+    n_features = len(names)
+    out = np.full((len(features_by_symbol), lookback, n_features), np.nan)
+    for i, frame in enumerate(features_by_symbol.values()):
+        tail = frame[names].to_numpy(np.float64)[-lookback:]
+        if len(tail):
+            out[i, lookback - len(tail) :] = tail
+    columns = [f"{name}@t-{lag}" for lag in range(lookback - 1, -1, -1) for name in names]
+    return pd.DataFrame(
+        out.reshape(len(out), lookback * n_features),
+        index=pd.Index(list(features_by_symbol), name="symbol"),
+        columns=columns,
+    )
+
+
+def fitted_lookback(model: object) -> int:
+    """Return the bars per input window a fitted model expects (1 for row models).
+
+    Looks through a calibration wrapper to the fitted sequence model's ``lookback_``.
+    """
+    for candidate in (model, getattr(model, "model_", None), getattr(model, "model", None)):
+        lookback = getattr(candidate, "lookback_", None)
+        if lookback is not None:
+            return int(lookback)
+    return 1
 
 
 def feature_drift(
@@ -101,10 +141,17 @@ def predict_latest(config: AppConfig) -> Prediction:
         computed = {symbol: compute(bars, names) for symbol, bars in data.bars.items()}
         features = latest_feature_rows(computed, names)
         drift = feature_drift(computed, first)
-        X = features[names].to_numpy(np.float64)
+        rows = features[names].to_numpy(np.float64)
         out = pd.DataFrame({"timestamp": features["timestamp"]}, index=features.index)
         for name, version in versions.items():
             model = registry.load(version.name, version.version, expected_features=names)
+            # A sequence model reads each symbol's trailing window, as in training.
+            lookback = fitted_lookback(model)
+            X = (
+                rows
+                if lookback == 1
+                else latest_windows(computed, names, lookback).loc[features.index].to_numpy()
+            )
             out[name] = model.predict_proba(X)[:, 1]
     model_columns = list(versions)
     out["ensemble"] = out[model_columns].mean(axis=1)
@@ -124,7 +171,9 @@ def write_predictions(prediction: Prediction, path: Path) -> Path:
 __all__ = [
     "Prediction",
     "feature_drift",
+    "fitted_lookback",
     "latest_feature_rows",
+    "latest_windows",
     "predict_latest",
     "write_predictions",
 ]

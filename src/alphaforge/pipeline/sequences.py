@@ -56,7 +56,9 @@ def window_design(X: npt.NDArray[np.float64], positions: npt.NDArray[np.intp]) -
         rows: npt.NDArray[np.int64], columns: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.float64]:
         pos = positions[rows]
-        every = len(columns) == X.shape[1]
+        # Only the identity may skip column indexing: selection can keep every column in
+        # another order, and the window's feature order must follow ``columns``.
+        every = bool(np.array_equal(columns, np.arange(X.shape[1])))
         window = X[pos] if every else X[pos[:, :, None], columns[None, None, :]]
         window[pos < 0] = np.nan
         return window.reshape(len(rows), lookback * window.shape[2])

@@ -19,7 +19,7 @@ summary and the report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from alphaforge.pipeline.ensembling import (
     model_agreement,
     stacked_probabilities,
 )
+from alphaforge.pipeline.multitask import check_multi_task_config, multi_task_report
 from alphaforge.pipeline.quantiles import quantile_report
 from alphaforge.pipeline.registration import build_model, register_final_models
 from alphaforge.pipeline.research import (
@@ -298,6 +299,7 @@ def check_train_config(config: AppConfig) -> None:
         )
     if len(set(config.train.models)) != len(config.train.models):
         raise ConfigError("train.models lists a model twice.", hint="Name each model once.")
+    check_multi_task_config(config)
 
 
 def run_training(
@@ -408,6 +410,15 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
 
     oof = _oof_table(main)
     oof.to_parquet(run.path / "oof_predictions.parquet")
+    multi_task: list[dict[Hashable, Any]] | None = None
+    if config.train.multi_task_model is not None:
+        task = reporter.task(f"multi-task {config.train.multi_task_model}: 1/5/10/21 bars", None)
+        table = multi_task_report(
+            main.panel, data.bars, interval, config, make_splitter(config, interval), seed
+        )
+        table.to_csv(run.path / "multi_task.csv", index=False)
+        multi_task = table.to_dict(orient="records")
+        task.done()
     quantiles: dict[str, float] | None = None
     if config.train.quantiles:
         task = reporter.task("quantile regression of the forward return", total=None)
@@ -510,6 +521,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
         "mean_agreement": float(main.agreement.mean()),
         "search_trials": len(main.search_trials),
         "quantiles": quantiles,
+        "multi_task": multi_task,
         "catalysts": None
         if events is None or panel.row_weight is None
         else {
