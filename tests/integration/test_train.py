@@ -281,6 +281,15 @@ def test_train_on_three_classes_scores_buy_minus_sell_with_one_vs_rest_metrics(
     calibration = pd.read_csv(run / "calibration.csv")
     assert set(calibration["class"]) == {"SELL", "HOLD", "BUY"}  # one-vs-rest curves
     assert summary["registered"]["logistic"]["decision"].startswith("champion")
+    env = {"ALPHAFORGE_LABELS__KIND": "three_class", "ALPHAFORGE_TRAIN__MODELS": '["lightgbm"]'}
+    scored = run_cli(
+        ["predict", "--out", "scores.csv", "--config", str(fast_config)], tmp_path, env=env
+    )
+    assert scored.returncode == 0, scored.stderr
+    assert "P(BUY) - P(SELL)" in scored.stdout
+    latest = pd.read_csv(tmp_path / "scores.csv", index_col="symbol")
+    np.testing.assert_allclose(latest["ensemble"], latest["p_BUY"] - latest["p_SELL"])
+    np.testing.assert_allclose(latest[["p_SELL", "p_HOLD", "p_BUY"]].sum(axis=1), 1.0)
 
 
 def test_train_on_meta_labels_trades_the_primary_side(
@@ -296,6 +305,18 @@ def test_train_on_meta_labels_trades_the_primary_side(
     assert 0.3 < summary["ensemble"]["auc"] < 0.8
     oof = pd.read_parquet(tmp_path / "run" / "oof_predictions.parquet")
     assert set(oof["target"].dropna().unique()) <= {0.0, 1.0}
+    env = {"ALPHAFORGE_LABELS__KIND": "meta"}
+    scored = run_cli(
+        ["predict", "--out", "scores.csv", "--config", str(fast_config)], tmp_path, env=env
+    )
+    assert scored.returncode == 0, scored.stderr
+    latest = pd.read_csv(tmp_path / "scores.csv", index_col="symbol")
+    assert set(latest["side"].unique()) <= {-1.0, 0.0, 1.0}
+    trading = latest["side"] != 0
+    np.testing.assert_allclose(
+        latest.loc[trading, "trade_score"],
+        latest.loc[trading, "side"] * (latest.loc[trading, "ensemble"] - 0.5),
+    )
 
 
 def test_train_weights_rows_near_scheduled_events(

@@ -261,24 +261,28 @@ def predict(
     config: ConfigOption = None,
 ) -> None:
     """Score the latest bar of every symbol with the registered champion models."""
+    import pandas as pd
+
     from alphaforge.backtest.report import format_metric
-    from alphaforge.pipeline.predict import predict_latest, write_predictions
+    from alphaforge.pipeline.predict import SCORE_MEANING, predict_latest, write_predictions
 
     cfg = config_from(ctx, config)
     prediction = predict_latest(cfg)
     scores = prediction.scores
     models = list(prediction.versions)
-    table = Table(title="Latest-bar scores: P(beats the cross-sectional median)")
-    for column in ("rank", "symbol", "bar", *models, "ensemble", "agreement"):
+    table = Table(title=f"Latest-bar scores: {SCORE_MEANING[cfg.labels.kind]}")
+    extra = [c for c in ("side", "trade_score") if c in scores.columns]
+    for column in ("rank", "symbol", "bar", *models, "ensemble", *extra, "agreement"):
         table.add_column(column, justify="left" if column in {"symbol", "bar"} else "right")
     for symbol, row in scores.iterrows():
         table.add_row(
             *cells(
-                row["rank"],
+                "-" if pd.isna(row["rank"]) else int(row["rank"]),
                 symbol,
                 str(pd_date(row["timestamp"])),
                 *(f"{row[m]:.3f}" for m in models),
                 f"{row['ensemble']:.3f}",
+                *(format_metric(c, row[c]) for c in extra),
                 format_metric("agreement", row["agreement"]),
             )
         )

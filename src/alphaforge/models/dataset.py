@@ -127,7 +127,7 @@ def build_panel(
         label = forward_log_return(
             bars, interval, labels.horizon, entry=labels.entry, exit=labels.exit
         )
-        side = _primary_side(bars, labels) if labels.kind == "meta" else None
+        side = primary_side(bars, labels) if labels.kind == "meta" else None
         own_label = _own_target(bars, interval, labels, side)
         frame = features.assign(
             __fwd=label.values,
@@ -159,7 +159,7 @@ def build_panel(
     return Panel(stacked.astype(np.float64), fwd, target, start, end)
 
 
-def _primary_side(bars: pd.DataFrame, labels: LabelsConfig) -> pd.Series:
+def primary_side(bars: pd.DataFrame, labels: LabelsConfig) -> pd.Series:
     """Return the meta-labels' primary side: the sign of ``labels.primary_feature`` at each
     bar's close (0 where it is zero or still warming up)."""
     signal = compute(bars, [labels.primary_feature])[labels.primary_feature]

@@ -4,10 +4,13 @@ Loads the champion of every model of ``train.models`` (experiment ``train.experi
 the model registry, checks that the features it was trained on are the ones computed now,
 computes features on each symbol's stored (or synthetic) bars, and scores each symbol's
 latest bar; a sequence model fitted on windows gets the symbol's trailing window of its
-fitted lookback instead (the layout it was trained on). The ensemble is the mean of the
-models' probabilities; agreement is the share of models on the ensemble's side of 0.5. A
-drift check compares the features of the bars after the model's training data with those it
-trained on and says when to retrain.
+fitted lookback instead (the layout it was trained on). Scores are those of training: P(up),
+or P(BUY) - P(SELL) for a 3-class target (with the ensemble's class probabilities beside
+them). The ensemble is the mean of the models' probabilities, whatever ``train.ensemble``
+was (a stacking pool is not registered); agreement is the share of models on the ensemble's
+side. A meta-label model ranks by the primary's side times its confidence. A drift check
+compares the features of the bars after the model's training data with those it trained on
+and says when to retrain.
 """
 
 from __future__ import annotations
@@ -19,17 +22,28 @@ import numpy as np
 import pandas as pd
 
 from alphaforge.config import AppConfig
+from alphaforge.config.models import LabelsConfig
 from alphaforge.core.errors import ConfigError
 from alphaforge.features import FEATURES, compute
+from alphaforge.models.dataset import BINARY_CLASSES, THREE_CLASSES, primary_side
 from alphaforge.models.drift import DriftReport, drift_report
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
 from alphaforge.pipeline.registration import registry_root
 from alphaforge.pipeline.research import prepare_training_data
 from alphaforge.pipeline.train import load_training_universe
+from alphaforge.validation.walk_forward import aligned_proba, class_score
 
 #: Fewest rows (bars x symbols) after the model's training data for a drift check: PSI on
 #: a handful of rows is noise.
 MIN_DRIFT_ROWS = 250
+#: What a model's score means, by ``labels.kind``.
+SCORE_MEANING = {
+    "cross_sectional": "P(beats the cross-sectional median)",
+    "direction": "P(rises)",
+    "triple_barrier": "P(takes profit first)",
+    "three_class": "P(BUY) - P(SELL)",
+    "meta": "P(the primary signal takes profit); ranked by side x (P - 0.5)",
+}
 #: Calendar and session features drift by construction (December is not like the year).
 _SEASONAL = frozenset({"calendar", "session"})
 
@@ -143,6 +157,8 @@ def predict_latest(config: AppConfig) -> Prediction:
         drift = feature_drift(computed, first)
         rows = features[names].to_numpy(np.float64)
         out = pd.DataFrame({"timestamp": features["timestamp"]}, index=features.index)
+        classes = THREE_CLASSES if config.labels.kind == "three_class" else BINARY_CLASSES
+        probabilities = []
         for name, version in versions.items():
             model = registry.load(version.name, version.version, expected_features=names)
             # A sequence model reads each symbol's trailing window, as in training.
@@ -152,14 +168,37 @@ def predict_latest(config: AppConfig) -> Prediction:
                 if lookback == 1
                 else latest_windows(computed, names, lookback).loc[features.index].to_numpy()
             )
-            out[name] = model.predict_proba(X)[:, 1]
+            proba = aligned_proba(model, X, len(classes))
+            probabilities.append(proba)
+            out[name] = class_score(proba)
     model_columns = list(versions)
-    out["ensemble"] = out[model_columns].mean(axis=1)
-    side = out["ensemble"] > 0.5
-    out["agreement"] = out[model_columns].gt(0.5).eq(side, axis=0).mean(axis=1)
-    out["rank"] = out["ensemble"].rank(ascending=False, method="first").astype(int)
+    mean = np.mean(probabilities, axis=0)
+    out["ensemble"] = class_score(mean)
+    if len(classes) > 2:
+        for k, label in enumerate(classes):
+            out[f"p_{label}"] = mean[:, k]
+    center = 0.5 if len(classes) == 2 else 0.0
+    side = out["ensemble"] > center
+    out["agreement"] = out[model_columns].gt(center).eq(side, axis=0).mean(axis=1)
+    ranked = out["ensemble"]
+    if config.labels.kind == "meta":
+        # The meta model sizes the primary signal's bet: rank by side x confidence.
+        out["side"] = primary_sides(data.bars, config.labels).reindex(out.index)
+        ranked = out["side"] * (out["ensemble"] - 0.5)
+        out["trade_score"] = ranked.where(out["side"] != 0)
+    out["rank"] = ranked.rank(ascending=False, method="first").astype("Int64")
     out.index.name = "symbol"
     return Prediction(out.sort_values("rank"), versions, drift)
+
+
+def primary_sides(bars_by_symbol: dict[str, pd.DataFrame], labels: LabelsConfig) -> pd.Series:
+    """Return each symbol's primary side (-1, 0, +1) at its latest bar, for meta labels."""
+    return pd.Series(
+        {
+            symbol: float(primary_side(bars, labels).iloc[-1])
+            for symbol, bars in bars_by_symbol.items()
+        }
+    )
 
 
 def write_predictions(prediction: Prediction, path: Path) -> Path:
