@@ -241,12 +241,7 @@ def _print_drift(drift: DriftReport | None, *, action: str) -> None:
     if drift is None:
         console.print("Drift: too few bars after the model's training data to check yet.")
     elif drift.should_retrain:
-        worst = sorted(drift.drifted_features, key=lambda f: -drift.psi[f])[:10]
-        print_warning(
-            f"drift: {len(drift.drifted_features)} feature(s) with PSI >= "
-            f"{drift.psi_threshold} since training (worst: {', '.join(worst)}); "
-            f"{action} is advised."
-        )
+        print_warning(f"drift: {'; '.join(drift.reasons)}; {action} is advised.")
     else:
         console.print(
             f"Drift: no feature with PSI >= {drift.psi_threshold} against the training data."

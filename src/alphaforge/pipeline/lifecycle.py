@@ -226,6 +226,17 @@ def _model_input(
     return design(rows, np.arange(X.shape[1], dtype=np.int64))
 
 
+def _hits(model: Any, panel: Panel, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Return whether the model's most probable class was right on ``rows``, oldest first."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=bool)
+    ordered = rows[np.argsort(panel.timestamps[rows], kind="stable")]
+    names = list(panel.X.columns)
+    proba = aligned_proba(model, _model_input(model, panel, names, ordered), panel.n_classes)
+    right: npt.NDArray[np.bool_] = np.argmax(proba, axis=1) == panel.target.to_numpy()[ordered]
+    return right
+
+
 def _gap_time(grid: pd.DatetimeIndex, data_end: pd.Timestamp, gap: int) -> pd.Timedelta:
     """Return the time from ``data_end`` to the last bar within ``gap`` bars after it."""
     last_seen = _first_unseen(grid, data_end, gap) - 1
@@ -455,7 +466,11 @@ def update(
             str(symbol): frame.droplevel("symbol")
             for symbol, frame in panel.X.groupby(level="symbol", sort=True)
         }
-        drift = feature_drift(by_symbol, champion)
+        stamps = pd.DatetimeIndex(panel.timestamps)
+        stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+        resolved = panel.target.notna().to_numpy() & panel.end.notna().to_numpy()
+        rows = np.flatnonzero(resolved & (stamps > champion.data_end)).astype(np.int64)
+        drift = feature_drift(by_symbol, champion, hits=_hits(model, panel, rows))
         if only_if_drifted and (drift is None or not drift.should_retrain):
             why = (
                 "too few bars after its training data to check drift"
@@ -477,10 +492,6 @@ def update(
                 record=None,
             )
 
-        stamps = pd.DatetimeIndex(panel.timestamps)
-        stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
-        resolved = panel.target.notna().to_numpy() & panel.end.notna().to_numpy()
-        rows = np.flatnonzero(resolved & (stamps > champion.data_end)).astype(np.int64)
         if len(rows) < MIN_UPDATE_ROWS:
             raise DataError(
                 f"{name}: {len(rows)} row(s) with a resolved label after v{champion.version}'s "

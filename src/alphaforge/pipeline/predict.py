@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.config import AppConfig
@@ -107,12 +108,17 @@ def fitted_lookback(model: object) -> int:
 
 
 def feature_drift(
-    features_by_symbol: dict[str, pd.DataFrame], version: ModelVersion
+    features_by_symbol: dict[str, pd.DataFrame],
+    version: ModelVersion,
+    *,
+    hits: npt.NDArray[np.bool_] | None = None,
 ) -> DriftReport | None:
     """Compare features of the bars after the model's training data with those it trained on.
 
     Population stability index per feature, leaving out calendar and session features (which
     drift by construction); ``None`` when fewer than :data:`MIN_DRIFT_ROWS` new rows exist.
+    ``hits`` (whether each resolved prediction after the training data was right, oldest
+    first) adds the rolling hit-rate check against the version's ``validation_hit_rate``.
     """
     reference = []
     recent = []
@@ -124,7 +130,14 @@ def feature_drift(
     if len(new) < MIN_DRIFT_ROWS:
         return None
     columns = [c for c in new.columns if FEATURES.get(str(c)).category not in _SEASONAL]
-    return drift_report(pd.concat(reference)[columns], new[columns])
+    baseline = version.metrics.get("validation_hit_rate", float("nan"))
+    checkable = hits is not None and len(hits) > 0 and 0.0 < baseline < 1.0
+    return drift_report(
+        pd.concat(reference)[columns],
+        new[columns],
+        hits=hits if checkable else None,
+        baseline_hit_rate=baseline if checkable else None,
+    )
 
 
 def predict_latest(config: AppConfig) -> Prediction:

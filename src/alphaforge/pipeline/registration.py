@@ -26,7 +26,7 @@ from alphaforge.pipeline.ensembling import ScoredRun
 from alphaforge.pipeline.research import embargo_bars
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import design_for
-from alphaforge.validation.walk_forward import Design
+from alphaforge.validation.walk_forward import Design, aligned_proba
 
 
 def build_model(config: AppConfig, model_config: Any, seed: int) -> Classifier:
@@ -104,6 +104,12 @@ def register_final_models(
             eval_set = (rows_of(validation), y[validation]) if len(validation) else None
             weights = weigh(train) if weigh is not None else None
             model.fit(rows_of(train), y[train], sample_weight=weights, eval_set=eval_set)
+            # The baseline of the hit-rate drift check: how often the model's most probable
+            # class was right on its validation block (rows it did not fit on).
+            hit_rate = float("nan")
+            if len(validation):
+                proba = aligned_proba(model, rows_of(validation), panel.n_classes)
+                hit_rate = float(np.mean(np.argmax(proba, axis=1) == y[validation]))
             full_name = f"{config.train.experiment}.{name}"
             version = registry.register(
                 model,  # type: ignore[arg-type]
@@ -121,7 +127,10 @@ def register_final_models(
                 ),
                 metrics=run.metrics
                 | run.prediction
-                | {"deflated_sharpe": overfitting["deflated_sharpe"].get(name, float("nan"))},
+                | {
+                    "deflated_sharpe": overfitting["deflated_sharpe"].get(name, float("nan")),
+                    "validation_hit_rate": hit_rate,
+                },
                 seed=config.run.seed,
                 code_version=code_version(),
                 config={

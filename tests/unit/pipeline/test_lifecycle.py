@@ -268,18 +268,45 @@ def test_only_if_drifted_updates_only_when_drift_advises_it(
     config, panel, calendar = setup
     end = calendar[400]
     _register(config, _fit(config, panel, end), end, champion=True)
-    monkeypatch.setattr(lifecycle, "feature_drift", lambda *_: _drift(False))
+    monkeypatch.setattr(lifecycle, "feature_drift", lambda *_, **__: _drift(False))
     skipped = lifecycle.update(config, NAME, rounds=3, only_if_drifted=True)
     assert skipped.new is None and skipped.skipped is not None
     assert "no feature drifted" in skipped.skipped
-    monkeypatch.setattr(lifecycle, "feature_drift", lambda *_: None)
+    monkeypatch.setattr(lifecycle, "feature_drift", lambda *_, **__: None)
     assert "too few bars" in str(lifecycle.update(config, NAME, only_if_drifted=True).skipped)
     with ModelRegistry(registry_root(config)) as registry:
         assert len(registry.list(NAME)) == 1
-    monkeypatch.setattr(lifecycle, "feature_drift", lambda *_: _drift(True))
+    monkeypatch.setattr(lifecycle, "feature_drift", lambda *_, **__: _drift(True))
     done = lifecycle.update(config, NAME, rounds=3, only_if_drifted=True)
     assert done.new is not None and done.drift is not None and done.drift.should_retrain
     assert done.new.config["online_update"]["drifted_features"] == ["ret_log_1"]
+
+
+def test_update_checks_the_champions_hit_rate_on_the_new_rows(
+    setup: tuple[AppConfig, Panel, pd.DatetimeIndex], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, panel, calendar = setup
+    end = calendar[400]
+    model = _fit(config, panel, end)
+    _register(config, model, end, champion=True)
+    seen: dict[str, np.ndarray] = {}
+
+    def spy(*_: object, hits: np.ndarray | None = None) -> DriftReport:
+        assert hits is not None
+        seen["hits"] = hits
+        return _drift(False)
+
+    monkeypatch.setattr(lifecycle, "feature_drift", spy)
+    done = lifecycle.update(config, NAME, rounds=3)
+    hits = seen["hits"]
+    assert hits.dtype == bool and len(hits) == done.rows
+    # Independently: the champion's most probable class on the same rows, in time order.
+    stamps = pd.DatetimeIndex(panel.timestamps)
+    rows = np.flatnonzero(panel.target.notna().to_numpy() & (stamps > end))
+    rows = rows[np.argsort(stamps[rows], kind="stable")]
+    proba = model.predict_proba(panel.X.to_numpy()[rows])
+    expected = model.classes_[np.argmax(proba, axis=1)] == panel.target.to_numpy()[rows]
+    np.testing.assert_array_equal(hits, expected)
 
 
 def test_update_refuses_non_boosting_models_and_too_few_rows(
