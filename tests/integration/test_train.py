@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -163,6 +164,23 @@ def test_performance_weights_use_only_folds_closed_before_the_row() -> None:
     assert np.allclose(late["good"], 0.5) and np.allclose(late["bad"], 0.5)
     assert np.allclose(weights.sum(axis=1), 1.0)
     assert (ensemble_weights(runs, "average") == 0.5).all().all()
+
+
+def test_a_folds_auc_counts_only_once_its_last_test_label_has_resolved() -> None:
+    panel = _panel(30)
+    scores = pd.Series(0.5, index=panel.X.index)
+    good = _run("good", scores, [("2020-01-10", 0.60)])
+    assert good.walk_forward is not None
+    fold = good.walk_forward.folds[0]
+    # The block ends on the 10th but its last 5-bar labels resolve on the 15th.
+    late = replace(fold, known_at=pd.Timestamp("2020-01-15", tz="UTC"))
+    good = replace(good, walk_forward=replace(good.walk_forward, folds=[late]))
+    runs = {"good": good, "bad": _run("bad", scores, [("2020-01-10", 0.50)])}
+    weights = ensemble_weights(runs, "performance")
+    stamps = weights.index.get_level_values("timestamp")
+    pending = weights[(stamps >= pd.Timestamp("2020-01-10", tz="UTC")) & (stamps < late.known_at)]
+    assert len(pending) > 0 and (pending == 0.5).all().all()
+    assert (weights[stamps >= late.known_at]["good"] == 1.0).all()
 
 
 def test_agreement_is_the_share_of_models_on_the_ensembles_side() -> None:

@@ -60,8 +60,9 @@ def ensemble_weights(runs: Mapping[str, ScoredRun], method: str) -> pd.DataFrame
     """Return each model's ensemble weight for every scored row (rows x models, rows sum to 1).
 
     ``average`` weighs all models equally. ``performance`` weighs a model by its mean test AUC
-    above 0.5 over the folds that ended before the row's time (never a later fold's result);
-    rows with no closed fold yet, or where no model is above 0.5, get equal weights.
+    above 0.5 over the folds whose test labels had all resolved by the row's bar (a fold's
+    result is known only when its last test label ends, after the block itself); rows with
+    no such fold yet, or where no model is above 0.5, get equal weights.
     """
     names = list(runs)
     index = runs[names[0]].scores.index
@@ -73,7 +74,9 @@ def ensemble_weights(runs: Mapping[str, ScoredRun], method: str) -> pd.DataFrame
     for name in names:
         wf = runs[name].walk_forward
         closed = sorted(
-            (f.test_end, f.test_auc) for f in (wf.folds if wf else []) if np.isfinite(f.test_auc)
+            (f.known_at if f.known_at is not None else f.test_end, f.test_auc)
+            for f in (wf.folds if wf else [])
+            if np.isfinite(f.test_auc)
         )
         ends = pd.DatetimeIndex([e for e, _ in closed])
         cumulative = np.cumsum([a for _, a in closed]) / np.arange(1, len(closed) + 1)

@@ -41,6 +41,9 @@ class FoldReport:
     test_rows: int
     test_auc: float
     best_iteration: int
+    known_at: pd.Timestamp | None = None
+    """When the fold's test AUC can be known: the last end of its test rows' labels (a
+    block's last labels resolve after the block). ``None``: at ``test_end``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,12 @@ def aligned_proba(
     full = np.zeros((len(proba), n_classes))
     full[:, classes] = proba
     return full
+
+
+def _known_at(ends: pd.Series, test_end: pd.Timestamp) -> pd.Timestamp:
+    """Return the latest label end of a test block (its end when no label is known yet)."""
+    latest = pd.DatetimeIndex(ends).max()
+    return test_end if pd.isna(latest) else max(pd.Timestamp(latest), test_end)
 
 
 def walk_forward_predict(
@@ -188,6 +197,7 @@ def walk_forward_predict(
                 len(fold.test),
                 fold_auc,
                 int(getattr(model, "best_iteration_", 0)),
+                _known_at(panel.end.iloc[fold.test], fold.test_end),
             )
         )
         importance = getattr(model, "feature_importances_", None)

@@ -58,4 +58,7 @@ def test_three_class_walk_forward_keeps_probabilities_and_scores_them() -> None:
     known = np.isfinite(y)
     expected = macro_auc_ovr(y[known], result.probabilities.to_numpy()[rows][known])
     assert fold.test_auc == pytest.approx(expected)
+    # The fold's result is known when its last test label resolves, after the block ends.
+    assert fold.known_at == panel.end.iloc[rows].max()
+    assert fold.known_at is not None and fold.known_at > fold.test_end
     assert isinstance(result.scores, pd.Series)
