@@ -308,6 +308,10 @@ def test_train_on_three_classes_scores_buy_minus_sell_with_one_vs_rest_metrics(
     latest = pd.read_csv(tmp_path / "scores.csv", index_col="symbol")
     np.testing.assert_allclose(latest["ensemble"], latest["p_BUY"] - latest["p_SELL"])
     np.testing.assert_allclose(latest[["p_SELL", "p_HOLD", "p_BUY"]].sum(axis=1), 1.0)
+    # Scoring them under another target is a user mistake, said in one line.
+    wrong = run_cli(["predict", "--config", str(fast_config)], tmp_path)
+    assert wrong.returncode != 0 and "other labels: kind 'three_class'" in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1
 
 
 def test_train_on_meta_labels_trades_the_primary_side(
@@ -331,6 +335,7 @@ def test_train_on_meta_labels_trades_the_primary_side(
     latest = pd.read_csv(tmp_path / "scores.csv", index_col="symbol")
     assert set(latest["side"].unique()) <= {-1.0, 0.0, 1.0}
     trading = latest["side"] != 0
+    assert latest.loc[~trading, "rank"].isna().all()
     np.testing.assert_allclose(
         latest.loc[trading, "trade_score"],
         latest.loc[trading, "side"] * (latest.loc[trading, "ensemble"] - 0.5),

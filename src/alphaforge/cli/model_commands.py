@@ -182,7 +182,13 @@ def challenge(
     console.print(table)
     console.print(
         f"Test: {d.test}, Sharpe gain {d.statistic:+.4f} per period, p = {d.p_value:.4f} "
-        f"(alpha {d.threshold}; {d.n_bootstrap} resamples, mean block {d.mean_block_length:.1f} "
+        f"(alpha {d.threshold:.4g}"
+        + (
+            f" = {d.threshold * result.looks:g} / {result.looks} looks at this pair"
+            if result.looks > 1
+            else ""
+        )
+        + f"; {d.n_bootstrap} resamples, mean block {d.mean_block_length:.1f} "
         f"bars, seed {d.seed}); periods start more than {result.gap_bars} bars (label horizon "
         "+ embargo) after both models' training data."
     )

@@ -17,9 +17,11 @@ Time
     last training row; that row's label resolves ``labels.horizon`` bars later, and training
     is followed by the walk-forward embargo. A comparison period therefore counts only when
     it lies more than ``horizon + embargo`` bars (on the universe's bar grid) after *both*
-    models' ``data_end``: neither model has seen its features, its label, or any label that
-    overlaps it. The horizon and embargo are the current configuration's; the registry does
-    not record the labels' settings of each version (see :func:`gap_bars`). Scores of those
+    models' ``data_end``, and starts after the last label of a row stamped at or before
+    ``data_end`` has ended plus the embargo (which also holds when calendars differ within
+    the universe): neither model has seen its features, its label, or any label that
+    overlaps it. Each version's horizon and embargo are the ones it was registered with; the
+    configuration's labels must define the same target (else a ConfigError). Scores of those
     bars are traded by the configured top-k book with costs (a score at bar t fills at t+1's
     open), and the two books' per-period net returns are what the test compares. A sequence
     model is scored on its trailing windows, which may reach back before the first compared
@@ -42,6 +44,7 @@ from alphaforge.config import AppConfig
 from alphaforge.core.errors import ConfigError, DataError
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import Interval
+from alphaforge.data.events import read_events
 from alphaforge.models.calibration import CalibratedModel
 from alphaforge.models.champion import (
     ChampionDecision,
@@ -49,12 +52,12 @@ from alphaforge.models.champion import (
     compare_champion_challenger,
     record_decision,
 )
-from alphaforge.models.dataset import Panel, build_panel, fold_weigher
+from alphaforge.models.dataset import Panel, build_panel, fold_weigher, with_catalysts
 from alphaforge.models.drift import DriftReport
 from alphaforge.models.online import continue_training, n_trees
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion, PromotionRecord
 from alphaforge.pipeline.predict import feature_drift, fitted_lookback
-from alphaforge.pipeline.registration import registry_root
+from alphaforge.pipeline.registration import check_labels_match, registry_root
 from alphaforge.pipeline.research import (
     backtest_scores,
     embargo_bars,
@@ -64,6 +67,7 @@ from alphaforge.pipeline.research import (
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import trailing_positions, window_design
 from alphaforge.pipeline.train import load_training_universe
+from alphaforge.validation.splits import default_embargo_bars
 from alphaforge.validation.walk_forward import aligned_proba, class_score
 
 __all__ = [
@@ -105,6 +109,8 @@ class ChallengeResult:
     gap_bars: int
     champion_metrics: dict[str, float]
     challenger_metrics: dict[str, float]
+    looks: int = 1
+    """This test's number among the tests of the same pair; alpha was divided by it."""
 
     @property
     def promoted(self) -> bool:
@@ -135,13 +141,26 @@ class UpdateResult:
     record: PromotionRecord | None
 
 
-def gap_bars(config: AppConfig) -> int:
+def gap_bars(config: AppConfig, version: ModelVersion | None = None) -> int:
     """Return the bars after a model's ``data_end`` that it may still have seen.
 
     The label horizon (its last training label resolves that many bars later) plus the
-    configured walk-forward embargo.
+    walk-forward embargo: the version's own, as registered, else the configuration's.
     """
-    return int(config.labels.horizon) + int(embargo_bars(config))
+    recorded = version.config if version is not None else {}
+    labels = recorded.get("labels") if isinstance(recorded.get("labels"), Mapping) else None
+    walk = recorded.get("walk_forward")
+    horizon = int(labels["horizon"]) if labels else int(config.labels.horizon)
+    if isinstance(walk, Mapping) and "embargo_bars" in walk:
+        embargo = walk["embargo_bars"]
+        return horizon + int(default_embargo_bars(horizon) if embargo is None else embargo)
+    return horizon + int(embargo_bars(config))
+
+
+def _embargo(config: AppConfig, version: ModelVersion) -> int:
+    labels = version.config.get("labels")
+    horizon = int(labels["horizon"]) if isinstance(labels, Mapping) else config.labels.horizon
+    return gap_bars(config, version) - horizon
 
 
 # --------------------------------------------------------------------------- shared steps
@@ -191,6 +210,14 @@ def _load_panel(
         list(feature_names),
         min_history=config.features.min_history,
     )
+    if config.labels.catalyst_file is not None:
+        # Weighted like training, so an update's new rows weigh as the original ones did.
+        panel = with_catalysts(
+            panel,
+            read_events(config.labels.catalyst_file),
+            window_bars=config.labels.catalyst_window_bars,
+            factor=config.labels.catalyst_weight,
+        )
     return panel, data.bars, interval
 
 
@@ -207,6 +234,21 @@ def _first_unseen(grid: pd.DatetimeIndex, data_end: pd.Timestamp, gap: int) -> i
     """
     last_trained = int(grid.searchsorted(data_end, side="right")) - 1
     return last_trained + gap + 1
+
+
+def _after_labels(
+    grid: pd.DatetimeIndex, panel: Panel, data_end: pd.Timestamp, embargo: int
+) -> int:
+    """Return the grid position of the first bar stamped at or after the last label end of
+    the rows up to ``data_end``, moved on by ``embargo`` bars (a calendar-proof cut-off)."""
+    stamps = pd.DatetimeIndex(panel.timestamps)
+    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+    ends = pd.DatetimeIndex(panel.end[stamps <= data_end]).dropna()
+    if ends.empty:
+        return 0
+    last_end = ends.max()
+    last_end = last_end.tz_localize("UTC") if last_end.tz is None else last_end.tz_convert("UTC")
+    return int(grid.searchsorted(last_end, side="left")) + embargo
 
 
 def _model_input(
@@ -304,14 +346,32 @@ def challenge(
         versions = _versions(registry, name)
         champion = _champion(versions, name)
         chall = _pick_challenger(versions, champion, name, challenger)
-        gap = gap_bars(config)
+        for version in (champion, chall):
+            check_labels_match(version, config.labels)
+        gaps = {v.version: gap_bars(config, v) for v in (champion, chall)}
+        gap = max(gaps.values())
+        # Each earlier test of this pair was a look at the data: a challenger tried again and
+        # again would win by chance alone, so alpha is divided by the number of looks.
+        looks = 1 + sum(
+            1
+            for d in registry.decisions(name)
+            if d.version == chall.version
+            and d.previous_champion == champion.version
+            and "p_value" in d.numbers
+        )
         task = reporter.task(f"{name}: universe {config.train.universe}, features and labels")
         features = _ordered_union(champion.feature_names, chall.feature_names)
         panel, bars, interval = _load_panel(config, features)
         task.done()
 
         grid = _bar_grid(panel)
-        first = max(_first_unseen(grid, v.data_end, gap) for v in (champion, chall))
+        first = max(
+            max(
+                _first_unseen(grid, v.data_end, gaps[v.version]),
+                _after_labels(grid, panel, v.data_end, _embargo(config, v)),
+            )
+            for v in (champion, chall)
+        )
         # A score at bar t trades at t+1's open and is held to t+2's open: the first unseen
         # bar and the last bar start no holding period of their own.
         available = max(0, len(grid) - first - 2)
@@ -335,7 +395,9 @@ def challenge(
         rows = np.flatnonzero(stamps >= grid[first]).astype(np.int64)
         for version in (champion, chall):
             # The cut-off above, restated as a time gap: a bug there must not pass silently.
-            check_unseen(stamps[rows], version, gap=_gap_time(grid, version.data_end, gap))
+            check_unseen(
+                stamps[rows], version, gap=_gap_time(grid, version.data_end, gaps[version.version])
+            )
         returns: dict[str, pd.Series] = {}
         metrics: dict[str, dict[str, float]] = {}
         for role, version in (("champion", champion), ("challenger", chall)):
@@ -361,7 +423,7 @@ def challenge(
         decision = compare_champion_challenger(
             paired["champion"].to_numpy(np.float64),
             paired["challenger"].to_numpy(np.float64),
-            alpha=alpha,
+            alpha=alpha / looks,
             n_bootstrap=n_bootstrap,
             seed=config.run.seed,
             min_periods=min_periods,
@@ -379,6 +441,7 @@ def challenge(
         gap_bars=gap,
         champion_metrics=metrics["champion"],
         challenger_metrics=metrics["challenger"],
+        looks=looks,
     )
 
 
@@ -456,6 +519,7 @@ def update(
         raise ConfigError(f"--rounds must be a positive number of boosting rounds, got {rounds}.")
     with _open_registry(config) as registry:
         champion = _champion(_versions(registry, name), name)
+        check_labels_match(champion, config.labels)
         model = registry.load(name, champion.version, expected_features=champion.feature_names)
         trees_before = _boosted_trees(model, champion)
         task = reporter.task(f"{name}: universe {config.train.universe}, features and labels")

@@ -29,7 +29,7 @@ from alphaforge.features import FEATURES, compute
 from alphaforge.models.dataset import BINARY_CLASSES, THREE_CLASSES, primary_side
 from alphaforge.models.drift import DriftReport, drift_report
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
-from alphaforge.pipeline.registration import registry_root
+from alphaforge.pipeline.registration import check_labels_match, registry_root
 from alphaforge.pipeline.research import prepare_training_data
 from alphaforge.pipeline.train import load_training_universe
 from alphaforge.validation.walk_forward import aligned_proba, class_score
@@ -161,6 +161,7 @@ def predict_latest(config: AppConfig) -> Prediction:
                 )
             champion = [v for v in known if v.stage == "champion"]
             versions[name] = champion[-1] if champion else known[-1]
+            check_labels_match(versions[name], config.labels)
         first = next(iter(versions.values()))
         names = list(first.feature_names)
         raw, instruments, interval, _ = load_training_universe(config, config.run.seed)
@@ -197,8 +198,9 @@ def predict_latest(config: AppConfig) -> Prediction:
     if config.labels.kind == "meta":
         # The meta model sizes the primary signal's bet: rank by side x confidence.
         out["side"] = primary_sides(data.bars, config.labels).reindex(out.index)
-        ranked = out["side"] * (out["ensemble"] - 0.5)
-        out["trade_score"] = ranked.where(out["side"] != 0)
+        # A flat primary takes no position: no trade score and no rank.
+        ranked = (out["side"] * (out["ensemble"] - 0.5)).where(out["side"] != 0)
+        out["trade_score"] = ranked
     out["rank"] = ranked.rank(ascending=False, method="first").astype("Int64")
     out.index.name = "symbol"
     return Prediction(out.sort_values("rank"), versions, drift)

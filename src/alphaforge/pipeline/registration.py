@@ -16,12 +16,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.config import AppConfig
+from alphaforge.config.models import LabelsConfig
+from alphaforge.core.errors import ConfigError
 from alphaforge.core.types import Interval
 from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.calibration import CalibratedModel
 from alphaforge.models.dataset import Panel, fold_weigher
-from alphaforge.models.registry_store import ModelRegistry
+from alphaforge.models.registry_store import ModelRegistry, ModelVersion
 from alphaforge.pipeline.ensembling import ScoredRun
 from alphaforge.pipeline.research import embargo_bars
 from alphaforge.pipeline.rundir import code_version
@@ -194,13 +196,47 @@ def label_description(config: AppConfig) -> str:
     return f"{what} over {labels.horizon} bars, {labels.entry} to {labels.exit}"
 
 
+#: The settings that define a label; a model is only meaningful under the ones it learned.
+LABEL_DEFINITION = (
+    "kind",
+    "horizon",
+    "entry",
+    "exit",
+    "barrier_multiplier",
+    "threshold",
+    "volatility_multiplier",
+    "primary_feature",
+)
+
+
+def check_labels_match(version: ModelVersion, labels: LabelsConfig) -> None:
+    """Raise :class:`ConfigError` when ``labels`` define another target than ``version``'s.
+
+    A version registered before labels were recorded is not checked.
+    """
+    recorded = version.config.get("labels")
+    if not isinstance(recorded, Mapping):
+        return
+    current = labels.model_dump(mode="json")
+    differ = [k for k in LABEL_DEFINITION if k in recorded and recorded[k] != current.get(k)]
+    if differ:
+        what = ", ".join(f"{k} {recorded[k]!r} (now {current.get(k)!r})" for k in differ)
+        raise ConfigError(
+            f"{version.name} v{version.version} was trained on other labels: {what}.",
+            hint="Use the labels settings it was trained with (alphaforge models show "
+            f"{version.name} --version {version.version}).",
+        )
+
+
 def registry_root(config: AppConfig) -> Path:
     """Return the model registry's folder under the data directory."""
     return Path(config.data.store_dir) / "models"
 
 
 __all__ = [
+    "LABEL_DEFINITION",
     "build_model",
+    "check_labels_match",
     "final_training_rows",
     "label_description",
     "register_final_models",

@@ -83,7 +83,13 @@ def _fit(
 
 
 def _register(
-    config: AppConfig, model: Any, end: pd.Timestamp, *, champion: bool, kind: str = "lightgbm"
+    config: AppConfig,
+    model: Any,
+    end: pd.Timestamp,
+    *,
+    champion: bool,
+    kind: str = "lightgbm",
+    recorded: dict[str, Any] | None = None,
 ) -> ModelVersion:
     with ModelRegistry(registry_root(config)) as registry:
         version = registry.register(
@@ -99,6 +105,7 @@ def _register(
             metrics={},
             seed=0,
             code_version="test",
+            config=recorded or {},
         )
         if champion:
             registry.promote(NAME, version.version, reason="first version")
@@ -326,3 +333,54 @@ def test_update_refuses_non_boosting_models_and_too_few_rows(
     _register(other, logistic, calendar[300], champion=True, kind="logistic")
     with pytest.raises(ConfigError, match="logistic model, not a boosting model"):
         lifecycle.update(other, NAME)
+
+
+def _recorded(config: AppConfig, **labels: Any) -> dict[str, Any]:
+    return {
+        "labels": config.labels.model_copy(update=labels).model_dump(mode="json"),
+        "walk_forward": config.walk_forward.model_dump(mode="json"),
+    }
+
+
+def test_a_version_trained_on_other_labels_is_refused_in_one_line(
+    setup: tuple[AppConfig, Panel, pd.DatetimeIndex],
+) -> None:
+    config, panel, calendar = setup
+    end1, end2 = calendar[300], calendar[420]
+    other = _recorded(config, horizon=10)
+    _register(config, _fit(config, panel, end1), end1, champion=True, recorded=other)
+    _register(config, _fit(config, panel, end2), end2, champion=False)
+    with pytest.raises(ConfigError, match=r"horizon 10 \(now 5\)"):
+        lifecycle.challenge(config, NAME, n_bootstrap=50)
+    with pytest.raises(ConfigError, match="other labels"):
+        lifecycle.update(config, NAME, rounds=3)
+
+
+def test_each_versions_own_embargo_sets_the_cut_off(
+    setup: tuple[AppConfig, Panel, pd.DatetimeIndex],
+) -> None:
+    config, panel, calendar = setup
+    end1, end2 = calendar[300], calendar[420]
+    longer = _recorded(config)
+    longer["walk_forward"]["embargo_bars"] = 30
+    _register(config, _fit(config, panel, end1), end1, champion=True)
+    _register(config, _fit(config, panel, end2), end2, champion=False, recorded=longer)
+    result = lifecycle.challenge(config, NAME, n_bootstrap=50)
+    assert result.gap_bars == HORIZON + 30
+    # The first scored bar lies more than horizon + 30 bars after v2's data; its first
+    # holding period starts one bar later.
+    assert result.first_period == calendar[420 + HORIZON + 30 + 1 + 1]
+
+
+def test_testing_the_same_pair_again_divides_alpha_by_the_looks(
+    setup: tuple[AppConfig, Panel, pd.DatetimeIndex],
+) -> None:
+    config, panel, calendar = setup
+    end1, end2 = calendar[300], calendar[420]
+    _register(config, _fit(config, panel, end1), end1, champion=True)
+    _register(config, _fit(config, panel, end2, flip=True), end2, champion=False)
+    first = lifecycle.challenge(config, NAME, n_bootstrap=50, alpha=0.05)
+    assert first.looks == 1 and first.decision.threshold == pytest.approx(0.05)
+    assert not first.promoted  # inverted labels do not win
+    second = lifecycle.challenge(config, NAME, n_bootstrap=50, alpha=0.05)
+    assert second.looks == 2 and second.decision.threshold == pytest.approx(0.025)
