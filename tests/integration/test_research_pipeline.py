@@ -83,3 +83,30 @@ def test_rerun_gives_identical_results() -> None:
     second = run_strategy("a", market.bars, Interval.D1, _config(), seed=5)
     assert first.metrics == second.metrics
     pd.testing.assert_series_equal(first.walk_forward.scores, second.walk_forward.scores)
+
+
+def test_the_research_pipeline_takes_three_classes_meta_labels_and_sequence_windows() -> None:
+    market = generate_market(SPEC, seed=3)
+    base = _config()
+    three = base.model_copy(
+        update={"labels": base.labels.model_copy(update={"kind": "three_class"})}
+    )
+    run = run_strategy("three", market.bars, Interval.D1, three, seed=1)
+    assert run.walk_forward.probabilities is not None
+    assert list(run.walk_forward.probabilities.columns) == ["SELL", "HOLD", "BUY"]
+    assert 0.4 < run.prediction_metrics["auc"] < 0.7 and "up_down_auc" in run.prediction_metrics
+
+    meta = base.model_copy(update={"labels": base.labels.model_copy(update={"kind": "meta"})})
+    run = run_strategy("meta", market.bars, Interval.D1, meta, seed=1)
+    assert run.panel.side is not None and np.isfinite(run.metrics["sharpe"])
+
+    gru = base.model_copy(
+        update={
+            "model": base.model.model_copy(
+                update={"name": "gru", "lookback": 4, "epochs": 1, "hidden_size": 8}
+            ),
+            "features": base.features.model_copy(update={"names": ["ret_log_5", "rsi_14"]}),
+        }
+    )
+    run = run_strategy("gru", market.bars, Interval.D1, gru, seed=1)
+    assert run.walk_forward.scores.notna().sum() > 0

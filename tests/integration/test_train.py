@@ -412,3 +412,13 @@ def test_train_reports_a_multi_task_model_per_horizon(
         env={"ALPHAFORGE_TRAIN__MULTI_TASK_MODEL": "lightgbm"},
     )
     assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_focal_loss_with_three_classes_is_refused_in_one_line(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    env = {"ALPHAFORGE_LABELS__KIND": "three_class", "ALPHAFORGE_MODEL__FOCAL_GAMMA": "2.0"}
+    for command in ("train", "demo"):
+        result = run_cli([command, "--config", str(fast_config)], tmp_path, env=env)
+        assert result.returncode != 0 and "focal_gamma" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import logging
 from pathlib import Path
 from typing import Any, Self
 
@@ -22,6 +23,8 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
 from alphaforge.models.base import Matrix, Vector
+
+log = logging.getLogger(__name__)
 
 _CALIBRATOR_FILE = "isotonic.npz"
 _WRAPPER_FILE = "calibrated.json"
@@ -236,21 +239,41 @@ class CalibratedModel:
         calibrator = (
             copy.deepcopy(self.calibrator) if self.calibrator is not None else IsotonicCalibrator()
         )
-        calibrator.fit(validation_proba, np.asarray(y_val, dtype=np.float64))
-        self.model_ = model
-        self.calibrator_ = calibrator
         classes = getattr(model, "classes_", None)
         self.classes_ = (
             np.asarray(classes, dtype=np.float64)
             if classes is not None
             else np.arange(validation_proba.shape[1], dtype=np.float64)
         )
+        # Validation labels as positions among the classes the model learned (a class the
+        # training rows lacked has no column to calibrate).
+        labels = np.asarray(y_val, dtype=np.float64)
+        seen = np.isin(labels, self.classes_)
+        codes = np.searchsorted(self.classes_, labels[seen]).astype(np.float64)
+        counts = np.bincount(codes.astype(np.int64), minlength=len(self.classes_))
+        self.model_ = model
+        if counts.min() < max(int(getattr(calibrator, "min_rows_per_class", 1)), 1):
+            # A block without some class cannot calibrate it: the fold keeps the model's own
+            # probabilities (rare classes of 3-class or meta targets make this happen).
+            log.warning(
+                "calibration skipped: the validation block's class counts are %s",
+                counts.tolist(),
+            )
+            self.calibrator_: IsotonicCalibrator | None = None
+            return self
+        calibrator.fit(validation_proba[seen], codes)
+        self.calibrator_ = calibrator
         return self
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the fitted model applies a calibration map (False when it was skipped)."""
+        return getattr(self, "calibrator_", None) is not None
 
     def predict_proba(self, X: Matrix) -> Matrix:
         """Return calibrated class probabilities, one column per class in ``classes_`` order."""
         raw = np.asarray(self.model_.predict_proba(X), dtype=np.float64)
-        return self.calibrator_.transform(raw)
+        return raw if self.calibrator_ is None else self.calibrator_.transform(raw)
 
     def predict(self, X: Matrix) -> Vector:
         """Return the most probable class code for each row."""
@@ -261,12 +284,14 @@ class CalibratedModel:
         """Write the base model (``base/``), the calibrator and a small JSON header."""
         directory.mkdir(parents=True, exist_ok=True)
         self.model_.save(directory / _BASE_DIR)
-        self.calibrator_.save(directory)
+        if self.calibrator_ is not None:
+            self.calibrator_.save(directory)
         base_type = type(self.model_)
         header = {
             "base_class": f"{base_type.__module__}:{base_type.__qualname__}",
             "classes": [float(c) for c in self.classes_],
             "early_stop_on_eval": self.early_stop_on_eval,
+            "calibrated": self.calibrator_ is not None,
         }
         (directory / _WRAPPER_FILE).write_text(json.dumps(header, indent=2), encoding="utf-8")
 
@@ -290,7 +315,8 @@ class CalibratedModel:
             early_stop_on_eval=bool(header["early_stop_on_eval"]),
         )
         wrapper.model_ = base
-        wrapper.calibrator_ = IsotonicCalibrator.load(directory)
+        calibrated = bool(header.get("calibrated", True))
+        wrapper.calibrator_ = IsotonicCalibrator.load(directory) if calibrated else None
         wrapper.classes_ = np.asarray(header["classes"], dtype=np.float64)
         return wrapper
 

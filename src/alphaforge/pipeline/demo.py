@@ -27,7 +27,12 @@ from alphaforge.core.types import AssetClass, Interval
 from alphaforge.data.service import load_sample_universe, validate_market
 from alphaforge.data.synthetic import SyntheticSpec, generate_market, random_walk_market
 from alphaforge.data.validation import ValidationReport
-from alphaforge.pipeline.research import StrategyRun, prepare_training_data, run_strategy
+from alphaforge.pipeline.research import (
+    StrategyRun,
+    check_model_labels,
+    prepare_training_data,
+    run_strategy,
+)
 from alphaforge.pipeline.rundir import (
     RunDir,
     attach_log,
@@ -146,6 +151,7 @@ def run_demo(
     command
         Name recorded in the run (``demo`` or ``reproduce``).
     """
+    check_model_labels(config, [config.model.name])
     run = create_run_dir(config.run.runs_dir, command, out)
     handler = attach_log(run, config.run.log_level)
     try:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from alphaforge.backtest import BacktestResult, performance, run_backtest
 from alphaforge.config import AppConfig
-from alphaforge.core.errors import DataError
+from alphaforge.core.errors import ConfigError, DataError
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.health import health_gate
@@ -24,6 +24,7 @@ from alphaforge.data.validation import ValidationReport
 from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel, build_panel, fold_weigher
+from alphaforge.pipeline.sequences import design_for
 from alphaforge.portfolio import buy_and_hold_weights, top_k_weights
 from alphaforge.validation import (
     PurgedWalkForward,
@@ -92,6 +93,16 @@ def align_opens(bars_by_symbol: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return opens.reindex(columns=sorted(opens.columns))
 
 
+def check_model_labels(config: AppConfig, models: list[str]) -> None:
+    """Raise :class:`ConfigError` for a model setting the configured target cannot use."""
+    focal = [m for m in models if m in ("lightgbm", "lightgbm_dart")]
+    if config.model.focal_gamma is not None and config.labels.kind == "three_class" and focal:
+        raise ConfigError(
+            "model.focal_gamma (the focal loss) is for binary targets; labels.kind is three_class.",
+            hint="Set model.focal_gamma: null, or use a binary labels.kind.",
+        )
+
+
 def embargo_bars(config: AppConfig) -> int:
     """Return the configured embargo in bars; by default the label's horizon."""
     if config.walk_forward.embargo_bars is not None:
@@ -145,6 +156,7 @@ def run_strategy(
             "long/short book.",
             hint="Use a larger universe or lower portfolio.top_k.",
         )
+    check_model_labels(config, [config.model.name])
     task = reporter.task(f"{name}: features and labels", total=None)
     panel = build_panel(
         bars_by_symbol,
@@ -187,11 +199,12 @@ def run_strategy(
             half_life_days=config.labels.weight_half_life_days,
             uniqueness_weights=config.labels.uniqueness_weights,
         ),
+        design=design_for(config.model.name, config.model, panel),
     )
     task.done()
 
     task = reporter.task(f"{name}: backtest", total=None)
-    result, bench = backtest_scores(wf.scores, bars_by_symbol, config)
+    result, bench = backtest_scores(panel.trading_scores(wf.scores), bars_by_symbol, config)
     task.done()
 
     for fold in wf.folds:
@@ -208,7 +221,7 @@ def run_strategy(
             fold.best_iteration,
         )
     periods = periods_per_year(result.returns.index, interval)
-    prediction = prediction_metrics(panel, wf.scores)
+    prediction = prediction_metrics(panel, wf.scores, wf.probabilities)
     prediction["folds"] = float(len(wf.folds))
     metrics = performance(result, periods, config.backtest.initial_capital)
     log.info("%s: metrics %s; prediction %s", name, metrics, prediction)
@@ -292,6 +305,7 @@ __all__ = [
     "TrainingData",
     "align_opens",
     "backtest_scores",
+    "check_model_labels",
     "make_splitter",
     "periods_per_year",
     "prediction_metrics",

@@ -60,6 +60,7 @@ from alphaforge.pipeline.quantiles import quantile_report
 from alphaforge.pipeline.registration import build_model, register_final_models
 from alphaforge.pipeline.research import (
     backtest_scores,
+    check_model_labels,
     make_splitter,
     periods_per_year,
     prediction_metrics,
@@ -300,6 +301,7 @@ def check_train_config(config: AppConfig) -> None:
     if len(set(config.train.models)) != len(config.train.models):
         raise ConfigError("train.models lists a model twice.", hint="Name each model once.")
     check_multi_task_config(config)
+    check_model_labels(config, list(config.train.models))
 
 
 def run_training(

@@ -252,9 +252,10 @@ def make_tuner(
         y_val = rows.y[validation]
         if len(train) == 0 or len(np.unique(y_val)) < 2 or len(np.unique(rows.y[train])) < 2:
             return make(base, model_seed)
-        # Class codes 0..K-1: K from every label of the fold, so that a class missing from the
-        # inner training rows still gets its (zero) probability column.
-        n_classes = max(int(np.max(rows.y)) + 1, 2)
+        # Class codes 0..K-1: K is the target's (else inferred from every label of the fold),
+        # so a class missing from the inner rows still gets its (zero) probability column and
+        # a 3-class fold without BUY rows is still scored as 3-class.
+        n_classes = rows.n_classes or max(int(np.max(rows.y)) + 1, 2)
 
         def objective(trial: optuna.Trial) -> float:
             params = draw(trial)

@@ -27,6 +27,8 @@ class TrainingRows:
     y: npt.NDArray[np.float64]
     start: pd.Series
     end: pd.Series
+    n_classes: int | None = None
+    """Classes of the target (2 or 3); ``None``: inferred from the labels present."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,7 @@ def walk_forward_predict(
                     y[train],
                     panel.start.iloc[train],
                     panel.end.iloc[train],
+                    n_classes,
                 )
             )
         else:

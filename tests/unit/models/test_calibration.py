@@ -315,3 +315,22 @@ def test_output_is_a_distribution_and_binary_map_is_monotone(
     if n_classes == 2:
         order = np.argsort(fresh[:, 1])
         assert (np.diff(out[order, 1]) >= -1e-12).all()
+
+
+def test_a_validation_block_missing_a_class_keeps_the_raw_probabilities(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    p_train, y_train = _bernoulli(50, 300)
+    p_val, _ = _bernoulli(51, 400)
+    only_zeros = np.zeros(len(p_val))  # the block holds a single class
+    wrapper = CalibratedModel(model=CubeModel())
+    with caplog.at_level("WARNING"):
+        wrapper.fit(p_train[:, None], y_train, eval_set=(p_val[:, None], only_zeros))
+    assert not wrapper.calibrated
+    assert "calibration skipped" in caplog.text
+    raw = wrapper.model_.predict_proba(p_val[:, None])
+    np.testing.assert_array_equal(wrapper.predict_proba(p_val[:, None]), raw)
+    wrapper.save(tmp_path / "m")
+    loaded = CalibratedModel.load(tmp_path / "m", model_cls=CubeModel)
+    assert not loaded.calibrated
+    np.testing.assert_array_equal(loaded.predict_proba(p_val[:, None]), raw)
