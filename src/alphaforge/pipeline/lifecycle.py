@@ -648,7 +648,8 @@ def update(
 
 
 def _boosted_trees(model: Any, version: ModelVersion) -> int:
-    """Return the champion's number of trees, or refuse a model online updates cannot extend."""
+    """Return the trees the champion predicts with (its best iteration, which an update
+    continues from), or refuse a model online updates cannot extend."""
     hint = "Retrain it with alphaforge train; online updates extend LightGBM and XGBoost models."
     if isinstance(model, CalibratedModel):
         raise ConfigError(
@@ -657,13 +658,14 @@ def _boosted_trees(model: Any, version: ModelVersion) -> int:
             hint=hint,
         )
     try:
-        return n_trees(model)
+        total = n_trees(model)
     except TypeError:
         raise ConfigError(
             f"{version.name} v{version.version} is a {version.kind} model, not a boosting "
             "model: it cannot be updated online.",
             hint=hint,
         ) from None
+    return min(int(getattr(model, "best_iteration_", 0) or total), total)
 
 
 def _with_online(config: Mapping[str, Any], online: Mapping[str, Any]) -> dict[str, Any]:

@@ -384,3 +384,22 @@ def test_testing_the_same_pair_again_divides_alpha_by_the_looks(
     assert not first.promoted  # inverted labels do not win
     second = lifecycle.challenge(config, NAME, n_bootstrap=50, alpha=0.05)
     assert second.looks == 2 and second.decision.threshold == pytest.approx(0.025)
+
+
+def test_an_update_continues_from_the_champions_best_iteration(
+    setup: tuple[AppConfig, Panel, pd.DatetimeIndex],
+) -> None:
+    config, panel, calendar = setup
+    end = calendar[400]
+    stamps = pd.DatetimeIndex(panel.timestamps)
+    known = panel.target.notna().to_numpy()
+    train = np.flatnonzero(known & (stamps <= calendar[300]))
+    valid = np.flatnonzero(known & (stamps > calendar[300]) & (stamps <= end))
+    X, y = panel.X.to_numpy(np.float64), panel.target.to_numpy(np.float64)
+    stopping = config.model.model_copy(update={"n_estimators": 300, "early_stopping_rounds": 5})
+    model = create_model(stopping, seed=0).fit(X[train], y[train], eval_set=(X[valid], y[valid]))
+    best = int(model.best_iteration_)  # type: ignore[attr-defined]
+    assert best < 300
+    _register(config, model, end, champion=True)
+    done = lifecycle.update(config, NAME, rounds=4)
+    assert (done.trees_before, done.trees_after) == (best, best + 4)
