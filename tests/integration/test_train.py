@@ -83,6 +83,8 @@ def test_train_writes_oof_predictions_metrics_and_controls(
     assert len(scores) == len(summary["data"]["symbols"])
     assert scores["ensemble"].between(0, 1).all()
     assert sorted(scores["rank"]) == list(range(1, len(scores) + 1))
+    assert "ensemble: average, as trained" in " ".join(scored.stdout.split())
+    np.testing.assert_allclose(scores["ensemble"], scores["lightgbm"])  # one model, weight 1
     unknown = run_cli(["models", "show", "nope", "--config", str(fast_config)], tmp_path)
     assert unknown.returncode != 0 and len(unknown.stderr.strip().splitlines()) == 1
     oof = pd.read_parquet(run / "oof_predictions.parquet")
@@ -299,12 +301,23 @@ def test_train_on_three_classes_scores_buy_minus_sell_with_one_vs_rest_metrics(
     calibration = pd.read_csv(run / "calibration.csv")
     assert set(calibration["class"]) == {"SELL", "HOLD", "BUY"}  # one-vs-rest curves
     assert summary["registered"]["logistic"]["decision"].startswith("champion")
-    env = {"ALPHAFORGE_LABELS__KIND": "three_class", "ALPHAFORGE_TRAIN__MODELS": '["lightgbm"]'}
+    env = {
+        "ALPHAFORGE_LABELS__KIND": "three_class",
+        "ALPHAFORGE_TRAIN__MODELS": '["lightgbm", "logistic"]',
+    }
     scored = run_cli(
         ["predict", "--out", "scores.csv", "--config", str(fast_config)], tmp_path, env=env
     )
     assert scored.returncode == 0, scored.stderr
     assert "P(BUY) - P(SELL)" in scored.stdout
+    # The stacking pool trained with the run combines the champions, as in the backtest.
+    assert "ensemble: stacking, as trained" in " ".join(scored.stdout.split())
+    one = run_cli(
+        ["predict", "--config", str(fast_config)],
+        tmp_path,
+        env=env | {"ALPHAFORGE_TRAIN__MODELS": '["lightgbm"]'},
+    )
+    assert "ensemble: mean of the models' probabilities" in " ".join(one.stdout.split())
     latest = pd.read_csv(tmp_path / "scores.csv", index_col="symbol")
     np.testing.assert_allclose(latest["ensemble"], latest["p_BUY"] - latest["p_SELL"])
     np.testing.assert_allclose(latest[["p_SELL", "p_HOLD", "p_BUY"]].sum(axis=1), 1.0)

@@ -289,7 +289,7 @@ def predict(
         )
     console.print(table)
     used = ", ".join(f"{v.name} v{v.version} ({v.stage})" for v in prediction.versions.values())
-    console.print(f"Models: {used}")
+    console.print(f"Models: {used}; ensemble: {prediction.ensemble}")
     _print_drift(
         prediction.drift,
         action="retraining (alphaforge train, or alphaforge models update for boosting models)",

@@ -9,10 +9,11 @@ folds that closed before that row's time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.core.errors import DataError
@@ -90,20 +91,19 @@ def ensemble_weights(runs: Mapping[str, ScoredRun], method: str) -> pd.DataFrame
     return weights.where(total.gt(0), equal, axis=0)
 
 
-def stacked_probabilities(
+def fit_stack(
     panel: Panel, probabilities: Mapping[str, pd.DataFrame], folds: list[Fold], seed: int
-) -> pd.DataFrame:
-    """Return the stacking meta-learner's out-of-fold class probabilities.
+) -> StackingEnsemble:
+    """Return the stacking meta-learner fitted on the models' out-of-fold probabilities.
 
-    The meta-learner (a log-linear pool of the models) is trained only on out-of-fold
-    predictions, by a nested time split: the prediction for fold ``j`` comes from a pool fitted
-    on folds before ``j`` whose labels ended before fold ``j`` starts. The first fold has no
-    such past and stays unscored.
+    Its ``oof_proba_`` are the out-of-fold predictions of the pool itself, by a nested time
+    split: the prediction for fold ``j`` comes from a pool fitted on folds before ``j`` whose
+    labels ended before fold ``j`` starts (the first fold stays unscored). The pool it
+    predicts new rows with is fitted on every out-of-fold row.
     """
     matrices = [frame.to_numpy(np.float64) for frame in probabilities.values()]
-    first = next(iter(probabilities.values()))
     try:
-        stack = StackingEnsemble(random_state=seed).fit(
+        return StackingEnsemble(random_state=seed).fit(
             matrices, panel.target.to_numpy(np.float64), folds=folds, label_end=panel.end
         )
     except ValueError as exc:
@@ -111,7 +111,38 @@ def stacked_probabilities(
             f"Stacking could not be fitted: {exc}.",
             hint="Use train.ensemble: average, or a longer history (more folds).",
         ) from None
+
+
+def stacked_probabilities(
+    panel: Panel, probabilities: Mapping[str, pd.DataFrame], folds: list[Fold], seed: int
+) -> pd.DataFrame:
+    """Return the stacking meta-learner's out-of-fold class probabilities (see
+    :func:`fit_stack`)."""
+    first = next(iter(probabilities.values()))
+    stack = fit_stack(panel, probabilities, folds, seed)
     return pd.DataFrame(stack.oof_proba_, index=first.index, columns=first.columns)
+
+
+@dataclass(frozen=True, slots=True)
+class Combiner:
+    """How the ensemble combines its models, as it would combine new rows.
+
+    ``weights`` (average, performance: the weights of the newest row) or ``stack`` (a
+    stacking pool fitted on every out-of-fold row), over ``models`` in that order.
+    """
+
+    method: str
+    models: tuple[str, ...]
+    weights: dict[str, float] | None = None
+    stack: StackingEnsemble | None = None
+
+    def combine(self, probabilities: Sequence[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
+        """Return the ensemble's class probabilities from the models' (in ``models`` order)."""
+        if self.stack is not None:
+            return np.asarray(self.stack.predict_proba(list(probabilities)), dtype=np.float64)
+        weights = self.weights or {m: 1.0 / len(self.models) for m in self.models}
+        total = sum(weights[m] * p for m, p in zip(self.models, probabilities, strict=True))
+        return np.asarray(total, dtype=np.float64)
 
 
 def model_agreement(
@@ -130,9 +161,11 @@ def model_agreement(
 
 __all__ = [
     "ENSEMBLE",
+    "Combiner",
     "ScoredRun",
     "combine_probabilities",
     "ensemble_weights",
+    "fit_stack",
     "model_agreement",
     "stacked_probabilities",
 ]

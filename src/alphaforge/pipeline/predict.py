@@ -6,11 +6,12 @@ computes features on each symbol's stored (or synthetic) bars, and scores each s
 latest bar; a sequence model fitted on windows gets the symbol's trailing window of its
 fitted lookback instead (the layout it was trained on). Scores are those of training: P(up),
 or P(BUY) - P(SELL) for a 3-class target (with the ensemble's class probabilities beside
-them). The ensemble is the mean of the models' probabilities, whatever ``train.ensemble``
-was (a stacking pool is not registered); agreement is the share of models on the ensemble's
-side. A meta-label model ranks by the primary's side times its confidence. A drift check
-compares the features of the bars after the model's training data with those it trained on
-and says when to retrain.
+them). The ensemble combines the models as training did (equal or performance weights, or
+the stacking pool, saved with the run's models) while the champions are the versions it was
+fitted on, else it is their mean; agreement is the share of models on the ensemble's side.
+A meta-label model ranks by the primary's side times its confidence. A drift check compares
+the features of the bars after the model's training data with those it trained on and says
+when to retrain.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from alphaforge.features import FEATURES, compute
 from alphaforge.models.dataset import BINARY_CLASSES, THREE_CLASSES, primary_side
 from alphaforge.models.drift import DriftReport, drift_report
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
-from alphaforge.pipeline.registration import check_labels_match, registry_root
+from alphaforge.pipeline.registration import check_labels_match, load_combiner, registry_root
 from alphaforge.pipeline.research import prepare_training_data
 from alphaforge.pipeline.train import load_training_universe
 from alphaforge.validation.walk_forward import aligned_proba, class_score
@@ -56,6 +57,8 @@ class Prediction:
     scores: pd.DataFrame
     versions: dict[str, ModelVersion]
     drift: DriftReport | None
+    ensemble: str = "mean of the models' probabilities"
+    """How the ensemble column was combined."""
 
 
 def latest_feature_rows(
@@ -186,7 +189,12 @@ def predict_latest(config: AppConfig) -> Prediction:
             probabilities.append(proba)
             out[name] = class_score(proba)
     model_columns = list(versions)
-    mean = np.mean(probabilities, axis=0)
+    combiner, how = load_combiner(config, versions)
+    if combiner is not None:
+        order = [model_columns.index(m) for m in combiner.models]
+        mean = combiner.combine([probabilities[i] for i in order])
+    else:
+        mean = np.mean(probabilities, axis=0)
     out["ensemble"] = class_score(mean)
     if len(classes) > 2:
         for k, label in enumerate(classes):
@@ -203,7 +211,7 @@ def predict_latest(config: AppConfig) -> Prediction:
         out["trade_score"] = ranked
     out["rank"] = ranked.rank(ascending=False, method="first").astype("Int64")
     out.index.name = "symbol"
-    return Prediction(out.sort_values("rank"), versions, drift)
+    return Prediction(out.sort_values("rank"), versions, drift, how)
 
 
 def primary_sides(bars_by_symbol: dict[str, pd.DataFrame], labels: LabelsConfig) -> pd.Series:

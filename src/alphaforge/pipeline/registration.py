@@ -7,6 +7,8 @@ and recorded in the registry with everything needed to judge and reproduce it.
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,9 @@ from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.calibration import CalibratedModel
 from alphaforge.models.dataset import Panel, fold_weigher
+from alphaforge.models.ensemble import StackingEnsemble
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
-from alphaforge.pipeline.ensembling import ScoredRun
+from alphaforge.pipeline.ensembling import Combiner, ScoredRun
 from alphaforge.pipeline.research import embargo_bars
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import design_for
@@ -228,6 +231,71 @@ def check_labels_match(version: ModelVersion, labels: LabelsConfig) -> None:
         )
 
 
+#: File of an experiment's ensemble combiner, under ``<registry>/ensembles/<experiment>/``.
+COMBINER_FILE = "combiner.json"
+
+
+def combiner_dir(config: AppConfig) -> Path:
+    """Return the folder of ``train.experiment``'s ensemble combiner in the registry."""
+    return registry_root(config) / "ensembles" / config.train.experiment
+
+
+def save_combiner(
+    config: AppConfig, combiner: Combiner, registered: Mapping[str, Mapping[str, Any]]
+) -> Path:
+    """Write how the ensemble combines its models, and which versions it was fitted on.
+
+    ``predict`` combines the champions the same way while they are the versions recorded
+    here; a stacking pool is saved beside the JSON. Written to a temporary folder first and
+    moved into place, so a crash leaves the previous combiner whole.
+    """
+    final = combiner_dir(config)
+    staging = final.with_name(final.name + ".writing")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    if combiner.stack is not None:
+        combiner.stack.save(staging)
+    record = {
+        "method": combiner.method,
+        "models": list(combiner.models),
+        "versions": {m: int(registered[m]["version"]) for m in combiner.models},
+        "weights": combiner.weights,
+    }
+    (staging / COMBINER_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
+    return final
+
+
+def load_combiner(
+    config: AppConfig, versions: Mapping[str, ModelVersion]
+) -> tuple[Combiner | None, str]:
+    """Return the saved combiner if it was fitted on exactly ``versions``, and a description.
+
+    ``None`` (the caller averages) when there is none, or when a model's champion is not the
+    version the combiner was fitted on (a challenger was promoted since).
+    """
+    folder = combiner_dir(config)
+    path = folder / COMBINER_FILE
+    if not path.exists():
+        return None, "mean of the models' probabilities (no combiner registered)"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    wanted = {m: int(v) for m, v in record["versions"].items()}
+    have = {m: v.version for m, v in versions.items()}
+    if wanted != have:
+        return None, (
+            f"mean of the models' probabilities (the {record['method']} combiner was fitted on "
+            f"versions {wanted}, the champions are {have})"
+        )
+    stack = StackingEnsemble.load(folder) if record["method"] == "stacking" else None
+    combiner = Combiner(
+        record["method"], tuple(record["models"]), weights=record["weights"], stack=stack
+    )
+    return combiner, f"{record['method']}, as trained (versions {wanted})"
+
+
 def registry_root(config: AppConfig) -> Path:
     """Return the model registry's folder under the data directory."""
     return Path(config.data.store_dir) / "models"
@@ -237,8 +305,11 @@ __all__ = [
     "LABEL_DEFINITION",
     "build_model",
     "check_labels_match",
+    "combiner_dir",
     "final_training_rows",
     "label_description",
+    "load_combiner",
     "register_final_models",
     "registry_root",
+    "save_combiner",
 ]

@@ -49,15 +49,16 @@ from alphaforge.pipeline.diagnostics import (
 )
 from alphaforge.pipeline.ensembling import (
     ENSEMBLE,
+    Combiner,
     ScoredRun,
     combine_probabilities,
     ensemble_weights,
+    fit_stack,
     model_agreement,
-    stacked_probabilities,
 )
 from alphaforge.pipeline.multitask import check_multi_task_config, multi_task_report
 from alphaforge.pipeline.quantiles import quantile_report
-from alphaforge.pipeline.registration import build_model, register_final_models
+from alphaforge.pipeline.registration import build_model, register_final_models, save_combiner
 from alphaforge.pipeline.research import (
     backtest_scores,
     check_model_labels,
@@ -104,6 +105,7 @@ class PanelRuns:
     benchmark_metrics: dict[str, float]
     equity: dict[str, pd.Series]
     search_trials: list[TrialRecord]
+    combiner: Combiner
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,12 +205,19 @@ def train_panel(
         equity[name] = curve
         log.info("%s: %s %s %s", label, name, runs[name].prediction, runs[name].metrics)
     probabilities = {n: r.probabilities for n, r in runs.items()}
+    names = tuple(runs)
     if config.train.ensemble == "stacking":
         folds = list(splitter.split(panel.start, panel.end))
-        combined = stacked_probabilities(panel, probabilities, folds, seed)
+        stack = fit_stack(panel, probabilities, folds, seed)
+        first = probabilities[names[0]]
+        combined = pd.DataFrame(stack.oof_proba_, index=first.index, columns=first.columns)
+        combiner = Combiner("stacking", names, stack=stack)
     else:
-        combined = combine_probabilities(
-            probabilities, ensemble_weights(runs, config.train.ensemble)
+        weights = ensemble_weights(runs, config.train.ensemble)
+        combined = combine_probabilities(probabilities, weights)
+        newest = weights.iloc[-1]
+        combiner = Combiner(
+            config.train.ensemble, names, weights={n: float(newest[n]) for n in names}
         )
     ensemble, curve, bench_metrics = _scored(
         ENSEMBLE, combined, None, panel, bars_by_symbol, interval, config
@@ -220,7 +229,7 @@ def train_panel(
         ensemble.scores,
         center=0.5 if panel.n_classes == 2 else 0.0,
     )
-    return PanelRuns(panel, runs, ensemble, agreement, bench_metrics, equity, trials)
+    return PanelRuns(panel, runs, ensemble, agreement, bench_metrics, equity, trials, combiner)
 
 
 def _probabilities(wf: WalkForwardResult) -> pd.DataFrame:
@@ -397,6 +406,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     warnings += overfitting.pop("notes")
     task = reporter.task("final models: fit on the latest window and register", total=None)
     registered = register_final_models(config, main.panel, main.models, overfitting, interval)
+    save_combiner(config, main.combiner, registered)
     task.done()
     controls = {"random_walk": walk, "permuted_labels": perm}
     for label, runs in controls.items():
