@@ -54,6 +54,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from alphaforge.core.errors import AlphaForgeError, RegistryError
 from alphaforge.features import feature_set_version as _feature_set_version
 from alphaforge.storage.atomic import atomic_write_text, file_lock
+from alphaforge.storage.sqlite import configure_wal
 
 __all__ = [
     "STAGES",
@@ -605,10 +606,8 @@ class ModelRegistry:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed version survives power loss (NORMAL may drop the last commit).
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        configure_wal(cursor, busy_timeout_ms=30_000, synchronous="FULL")
     finally:
         cursor.close()
 

@@ -56,6 +56,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from alphaforge.storage.sqlite import configure_wal
 from alphaforge.validation.stats import deflated_sharpe_ratio, sharpe_ratio
 
 TrialKind = Literal["search", "manual", "variant"]
@@ -388,9 +389,7 @@ class TrialLedger:
 def _configure_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        configure_wal(cursor, busy_timeout_ms=_BUSY_TIMEOUT_MS, synchronous="NORMAL")
     finally:
         cursor.close()
 
