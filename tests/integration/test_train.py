@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -435,3 +436,30 @@ def test_focal_loss_with_three_classes_is_refused_in_one_line(
         result = run_cli([command, "--config", str(fast_config)], tmp_path, env=env)
         assert result.returncode != 0 and "focal_gamma" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_reproducing_a_train_run_gives_identical_metrics_and_changes_nothing(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    from alphaforge.models.registry_store import ModelRegistry
+    from alphaforge.validation import TrialLedger
+
+    trained = run_cli(["train", "--config", str(fast_config), "--out", "run"], tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    with ModelRegistry(tmp_path / "store" / "models") as registry:
+        versions = len(registry.list())
+    ledger_path = tmp_path / "store" / "ledger" / "trial_ledger.sqlite"
+    with TrialLedger(ledger_path) as ledger:
+        records = sum(t.n_records for t in ledger.trials("default"))
+    result = run_cli(["reproduce", "run"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "0 of" in text and "metrics differ" in text and "Metrics are identical." in text
+    # Isolated: no new model version, the ledger untouched (the snapshot took the trials).
+    with ModelRegistry(tmp_path / "store" / "models") as registry:
+        assert len(registry.list()) == versions
+    with TrialLedger(ledger_path) as ledger:
+        assert sum(t.n_records for t in ledger.trials("default")) == records
+    match = re.search(r"New run: (\S+)", result.stdout)
+    assert match is not None
+    assert (tmp_path / match.group(1) / "ledger_snapshot.sqlite").is_file()

@@ -145,10 +145,16 @@ def reproduce(
         result = reproduce_run(run_dir, reporter=reporter)
     from rich.table import Table
 
-    table = Table(title=f"Reproduction of {run_dir.name}")
+    # A train run compares every model's and control's metrics: list only what differs.
+    many = len(result.rows) > 40
+    shown = [row for row in result.rows if not row.identical] if many else result.rows
+    title = f"Reproduction of {run_dir.name}"
+    if many:
+        title += f": {len(shown)} of {len(result.rows)} metrics differ"
+    table = Table(title=title)
     for column in ("section", "metric", "original", "reproduced", "difference"):
         table.add_column(column, justify="right" if column not in ("section", "metric") else "left")
-    for row in result.rows:
+    for row in shown:
         table.add_row(
             *cells(
                 row.section,

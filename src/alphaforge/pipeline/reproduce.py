@@ -10,8 +10,9 @@ from typing import Any
 from alphaforge.config import AppConfig
 from alphaforge.core.errors import AlphaForgeError, ConfigError
 from alphaforge.core.progress import SILENT, Reporter
-from alphaforge.pipeline.demo import run_demo
+from alphaforge.pipeline.demo import DemoOutcome, run_demo
 from alphaforge.pipeline.rundir import MANIFEST, SUMMARY, code_version, package_versions, read_json
+from alphaforge.pipeline.train import TrainOutcome, run_training
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,13 @@ def _config_from_manifest(manifest: dict[str, Any]) -> AppConfig:
 
 
 def _sections(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if "ensemble" in summary:  # a train run: every model, the ensemble and both controls
+        sections = {f"models.{name}": m for name, m in (summary.get("models") or {}).items()}
+        sections["ensemble"] = summary.get("ensemble") or {}
+        sections["benchmark"] = summary.get("benchmark_metrics") or {}
+        for label, metrics in (summary.get("controls") or {}).items():
+            sections[f"controls.{label}"] = metrics
+        return sections
     control = summary.get("control") or {}
     return {
         "metrics": summary.get("metrics") or {},
@@ -85,13 +93,20 @@ def reproduce_run(run_dir: Path, *, reporter: Reporter = SILENT) -> ReproduceRes
         )
     manifest = read_json(run_dir / MANIFEST)
     original = read_json(run_dir / SUMMARY)
-    if manifest.get("command") != "demo":
+    recorded_command = manifest.get("command")
+    if recorded_command not in ("demo", "train"):
         raise AlphaForgeError(
-            f"Cannot reproduce a {manifest.get('command')!r} run yet.",
-            hint="alphaforge reproduce supports demo runs.",
+            f"Cannot reproduce a {recorded_command!r} run.",
+            hint="alphaforge reproduce re-runs demo and train runs.",
         )
     config = _config_from_manifest(manifest)
-    outcome = run_demo(config, reporter=reporter, command="reproduce")
+    if recorded_command == "train":
+        # Isolated: nothing is registered and the trials go to a snapshot of the ledger.
+        outcome: DemoOutcome | TrainOutcome = run_training(
+            config, reporter=reporter, command="reproduce", isolated=True
+        )
+    else:
+        outcome = run_demo(config, reporter=reporter, command="reproduce")
     notes = []
     if manifest.get("code_version") != code_version():
         notes.append(
@@ -103,9 +118,15 @@ def reproduce_run(run_dir: Path, *, reporter: Reporter = SILENT) -> ReproduceRes
             notes.append(f"{name} differs: recorded {recorded_packages[name]}, now {version}.")
     if (manifest.get("data") or {}) != (outcome.summary.get("data") or {}):
         notes.append("Input data differ from the recorded content hashes.")
+    if recorded_command == "train":
+        notes.append(
+            "Deflated Sharpe ratios count the trial ledger's history: they match when no "
+            "trial was recorded in the experiment after the original run."
+        )
     rows = []
     new_sections = _sections(outcome.summary)
     for section, metrics in _sections(original).items():
         for key, value in metrics.items():
-            rows.append(MetricDiff(section, key, value, new_sections[section].get(key)))
+            again = new_sections.get(section, {}).get(key)
+            rows.append(MetricDiff(section, key, value, again))
     return ReproduceResult(rows, notes, outcome.run.path)

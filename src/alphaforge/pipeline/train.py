@@ -78,7 +78,7 @@ from alphaforge.pipeline.rundir import (
     write_json,
 )
 from alphaforge.pipeline.sequences import design_for
-from alphaforge.pipeline.trials import record_trials
+from alphaforge.pipeline.trials import record_trials, snapshot_ledger
 from alphaforge.storage import BarStore
 from alphaforge.validation import (
     Splitter,
@@ -314,14 +314,24 @@ def check_train_config(config: AppConfig) -> None:
 
 
 def run_training(
-    config: AppConfig, *, out: Path | None = None, reporter: Reporter = SILENT
+    config: AppConfig,
+    *,
+    out: Path | None = None,
+    reporter: Reporter = SILENT,
+    command: str = "train",
+    isolated: bool = False,
 ) -> TrainOutcome:
-    """Train the configured models and their controls; write the run directory."""
+    """Train the configured models and their controls; write the run directory.
+
+    ``isolated`` (``alphaforge reproduce``) leaves the project as it was: no model is
+    registered, and trials are recorded in a snapshot of the trial ledger inside the run
+    directory, so the deflated Sharpe still counts the ledger's history.
+    """
     check_train_config(config)
-    run = create_run_dir(config.run.runs_dir, "train", out)
+    run = create_run_dir(config.run.runs_dir, command, out)
     handler = attach_log(run, config.run.log_level)
     try:
-        return _train(config, run, reporter)
+        return _train(config, run, reporter, command=command, isolated=isolated)
     except Exception:
         log.exception("train run failed")
         raise
@@ -329,7 +339,9 @@ def run_training(
         detach_log(handler)
 
 
-def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
+def _train(
+    config: AppConfig, run: RunDir, reporter: Reporter, *, command: str, isolated: bool
+) -> TrainOutcome:
     seed = config.run.seed
     task = reporter.task(f"universe {config.train.universe}: load and validate", total=None)
     raw, instruments, interval, kind = load_training_universe(config, seed)
@@ -402,12 +414,22 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
             LEDGER_CONTROL_NAMES["random_walk"]: walk,
             LEDGER_CONTROL_NAMES["permuted_labels"]: perm,
         },
+        ledger_path=snapshot_ledger(config, run.path / "ledger_snapshot.sqlite")
+        if isolated
+        else None,
     )
     warnings += overfitting.pop("notes")
-    task = reporter.task("final models: fit on the latest window and register", total=None)
-    registered = register_final_models(config, main.panel, main.models, overfitting, interval)
-    save_combiner(config, main.combiner, registered)
-    task.done()
+    registered: dict[str, dict[str, Any]] = {}
+    if isolated:
+        warnings.append(
+            "Reproduction: no model was registered, and the trials went to a snapshot of the "
+            "trial ledger in this run directory."
+        )
+    else:
+        task = reporter.task("final models: fit on the latest window and register", total=None)
+        registered = register_final_models(config, main.panel, main.models, overfitting, interval)
+        save_combiner(config, main.combiner, registered)
+        task.done()
     controls = {"random_walk": walk, "permuted_labels": perm}
     for label, runs in controls.items():
         threshold = control_auc_threshold(
@@ -521,7 +543,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     }
     summary: dict[str, Any] = {
         "run_id": run.run_id,
-        "command": "train",
+        "command": command,
         "created": run.created.isoformat(),
         "config": dumped,
         "seed": seed,
@@ -553,7 +575,7 @@ def _train(config: AppConfig, run: RunDir, reporter: Reporter) -> TrainOutcome:
     write_json(
         run.manifest,
         {
-            "command": "train",
+            "command": command,
             "config": dumped,
             "seed": seed,
             "seeds": {"models": seed, "random_walk_control": seed + 1, "permutation": seed + 2},

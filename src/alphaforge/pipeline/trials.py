@@ -6,7 +6,9 @@ ledger, so the number of trials is the number ever tried in the experiment, neve
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alphaforge.config import AppConfig
@@ -21,6 +23,25 @@ from alphaforge.validation import (
 
 if TYPE_CHECKING:
     from alphaforge.pipeline.train import PanelRuns
+
+
+def snapshot_ledger(config: AppConfig, destination: Path) -> Path:
+    """Copy the project's trial ledger to ``destination`` (an empty one when there is none).
+
+    A reproduction records its trials in the copy: its deflated Sharpe then counts the same
+    history as the original run did (plus whatever was recorded since), and the real ledger
+    is left as it was. SQLite's backup API copies a consistent state even in WAL mode.
+    """
+    source_path = default_ledger_path(config.data.store_dir)
+    if source_path.exists():
+        source = sqlite3.connect(str(source_path))
+        target = sqlite3.connect(str(destination))
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+    return destination
 
 
 def trial_config(config: AppConfig, model: str) -> dict[str, Any]:
@@ -42,7 +63,11 @@ def trial_config(config: AppConfig, model: str) -> dict[str, Any]:
 
 
 def record_trials(
-    config: AppConfig, main: PanelRuns, controls: Mapping[str, PanelRuns]
+    config: AppConfig,
+    main: PanelRuns,
+    controls: Mapping[str, PanelRuns],
+    *,
+    ledger_path: Path | None = None,
 ) -> dict[str, Any]:
     """Record every evaluated configuration in the trial ledger; return DSR and PBO from it.
 
@@ -58,7 +83,7 @@ def record_trials(
     seed = config.run.seed
     version = code_version()
     notes: list[str] = []
-    path = default_ledger_path(config.data.store_dir)
+    path = ledger_path or default_ledger_path(config.data.store_dir)
     with TrialLedger(path) as ledger:
         for trial in main.search_trials:
             ledger.record(
@@ -125,4 +150,4 @@ def record_trials(
     }
 
 
-__all__ = ["record_trials", "trial_config"]
+__all__ = ["record_trials", "snapshot_ledger", "trial_config"]
