@@ -463,3 +463,29 @@ def test_reproducing_a_train_run_gives_identical_metrics_and_changes_nothing(
     match = re.search(r"New run: (\S+)", result.stdout)
     assert match is not None
     assert (tmp_path / match.group(1) / "ledger_snapshot.sqlite").is_file()
+
+
+def test_train_selects_features_per_fold_and_registers_the_final_choice(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    from alphaforge.models.registry_store import ModelRegistry
+
+    env = {
+        "ALPHAFORGE_SELECTION__METHOD": "importance",
+        "ALPHAFORGE_SELECTION__TOP_K": "12",
+        "ALPHAFORGE_TRAIN__MODELS": '["lightgbm", "logistic"]',
+    }
+    result = run_cli(["train", "--config", str(fast_config), "--out", "run"], tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    importances = pd.read_csv(tmp_path / "run" / "feature_importance.csv", index_col=[0, 1])
+    # LightGBM saw at most 12 features in each fold: the others have zero importance.
+    assert ((importances.loc["lightgbm"] > 0).sum(axis=1) <= 12).all()
+    with ModelRegistry(tmp_path / "store" / "models") as registry:
+        chosen = [v.feature_names for v in registry.list()]
+    assert all(0 < len(names) <= 12 for names in chosen)
+    assert chosen[0] == chosen[1]  # the final fit's choice, shared by the run's models
+    scored = run_cli(
+        ["predict", "--out", "scores.csv", "--config", str(fast_config)], tmp_path, env=env
+    )
+    assert scored.returncode == 0, scored.stderr
+    assert pd.read_csv(tmp_path / "scores.csv")["ensemble"].between(0, 1).all()

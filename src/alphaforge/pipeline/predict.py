@@ -166,24 +166,26 @@ def predict_latest(config: AppConfig) -> Prediction:
             versions[name] = champion[-1] if champion else known[-1]
             check_labels_match(versions[name], config.labels)
         first = next(iter(versions.values()))
-        names = list(first.feature_names)
+        # Each model takes its own features (feature selection may differ between versions):
+        # compute their union once.
+        names = list(dict.fromkeys(n for v in versions.values() for n in v.feature_names))
         raw, instruments, interval, _ = load_training_universe(config, config.run.seed)
         data = prepare_training_data(raw, instruments, interval, config)
         computed = {symbol: compute(bars, names) for symbol, bars in data.bars.items()}
         features = latest_feature_rows(computed, names)
-        drift = feature_drift(computed, first)
-        rows = features[names].to_numpy(np.float64)
+        drift = feature_drift({s: f[list(first.feature_names)] for s, f in computed.items()}, first)
         out = pd.DataFrame({"timestamp": features["timestamp"]}, index=features.index)
         classes = THREE_CLASSES if config.labels.kind == "three_class" else BINARY_CLASSES
         probabilities = []
         for name, version in versions.items():
-            model = registry.load(version.name, version.version, expected_features=names)
+            own = list(version.feature_names)
+            model = registry.load(version.name, version.version, expected_features=own)
             # A sequence model reads each symbol's trailing window, as in training.
             lookback = fitted_lookback(model)
             X = (
-                rows
+                features[own].to_numpy(np.float64)
                 if lookback == 1
-                else latest_windows(computed, names, lookback).loc[features.index].to_numpy()
+                else latest_windows(computed, own, lookback).loc[features.index].to_numpy()
             )
             proba = aligned_proba(model, X, len(classes))
             probabilities.append(proba)

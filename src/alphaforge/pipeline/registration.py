@@ -28,7 +28,7 @@ from alphaforge.models.dataset import Panel, fold_weigher
 from alphaforge.models.ensemble import StackingEnsemble
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
 from alphaforge.pipeline.ensembling import Combiner, ScoredRun
-from alphaforge.pipeline.research import embargo_bars
+from alphaforge.pipeline.research import embargo_bars, fold_selector
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import design_for
 from alphaforge.validation.walk_forward import Design, aligned_proba
@@ -92,7 +92,16 @@ def register_final_models(
     )
     symbols = sorted(set(panel.X.index.get_level_values("symbol")))
     stamps = pd.DatetimeIndex(panel.timestamps)
-    columns = np.arange(X.shape[1])
+    # Feature selection as in the folds, fitted on the final training rows only; every model
+    # of the run shares it (as each fold's models do).
+    select = fold_selector(config, config.run.seed)
+    chosen = (
+        list(panel.X.columns)
+        if select is None
+        else select(panel.X.iloc[train], panel.target.iloc[train], -1)
+    )
+    columns = np.asarray(panel.X.columns.get_indexer(pd.Index(chosen)), dtype=np.int64)
+    X_chosen = X if select is None else X[:, columns]
     out: dict[str, dict[str, Any]] = {}
     with ModelRegistry(registry_root(config)) as registry:
         for name, run in runs.items():
@@ -104,7 +113,7 @@ def register_final_models(
             def rows_of(
                 positions: npt.NDArray[np.int64], design: Design | None = design
             ) -> npt.NDArray[np.float64]:
-                return X[positions] if design is None else design(positions, columns)
+                return X_chosen[positions] if design is None else design(positions, columns)
 
             eval_set = (rows_of(validation), y[validation]) if len(validation) else None
             weights = weigh(train) if weigh is not None else None
@@ -120,7 +129,7 @@ def register_final_models(
                 model,  # type: ignore[arg-type]
                 name=full_name,
                 kind=name,
-                feature_names=list(panel.X.columns),
+                feature_names=chosen,
                 data_start=stamps[train].min(),
                 data_end=stamps[np.concatenate([train, validation])].max(),
                 symbols=symbols,

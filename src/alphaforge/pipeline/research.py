@@ -7,7 +7,7 @@ scores -> long/short top-k weights -> backtest at next open with costs -> metric
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +103,22 @@ def check_model_labels(config: AppConfig, models: list[str]) -> None:
         )
 
 
+def fold_selector(
+    config: AppConfig, seed: int
+) -> Callable[[pd.DataFrame, pd.Series, int], list[str]] | None:
+    """Return the walk-forward's feature selection hook (``selection.*``), or ``None``.
+
+    Fitted on each fold's training rows only, seeded ``seed + fold``.
+    """
+    if config.selection.method == "none":
+        return None
+
+    def select(X: pd.DataFrame, y: pd.Series, fold: int) -> list[str]:
+        return select_in_fold(X, y, config.selection, seed=seed + fold)
+
+    return select
+
+
 def embargo_bars(config: AppConfig) -> int:
     """Return the configured embargo in bars; by default the label's horizon."""
     if config.walk_forward.embargo_bars is not None:
@@ -185,15 +201,12 @@ def run_strategy(
     def make_model(fold: int) -> Classifier:
         return create_model(config.model, seed=seed + fold, n_jobs=config.run.n_jobs)
 
-    def select(X: pd.DataFrame, y: pd.Series, fold: int) -> list[str]:
-        return select_in_fold(X, y, config.selection, seed=seed + fold)
-
     wf = walk_forward_predict(
         panel,
         splitter,
         make_model,
         on_fold=lambda _: task.advance(),
-        select=None if config.selection.method == "none" else select,
+        select=fold_selector(config, seed),
         weigh=fold_weigher(
             panel,
             half_life_days=config.labels.weight_half_life_days,
@@ -306,6 +319,7 @@ __all__ = [
     "align_opens",
     "backtest_scores",
     "check_model_labels",
+    "fold_selector",
     "make_splitter",
     "periods_per_year",
     "prediction_metrics",
