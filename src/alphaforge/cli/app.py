@@ -146,7 +146,7 @@ def reproduce(
     from rich.table import Table
 
     # A train run compares every model's and control's metrics: list only what differs.
-    many = len(result.rows) > 40
+    many = any(row.section.startswith("models.") for row in result.rows)
     shown = [row for row in result.rows if not row.identical] if many else result.rows
     title = f"Reproduction of {run_dir.name}"
     if many:
