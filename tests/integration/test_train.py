@@ -56,6 +56,14 @@ def test_train_writes_oof_predictions_metrics_and_controls(
     assert overfitting["n_trials"] >= 2 + 2  # lightgbm, the ensemble, search trials
     assert 0.0 <= overfitting["deflated_sharpe"]["ensemble"] <= 1.0
     assert (tmp_path / "store" / "ledger" / "trial_ledger.sqlite").is_file()
+    # The registered model uses the configuration its latest fold's search chose.
+    from alphaforge.models.registry_store import ModelRegistry
+
+    with ModelRegistry(tmp_path / "store" / "models") as registry:
+        registered = registry.get("default.lightgbm", "champion").config["model"]
+    assert registered["num_leaves"] != AppConfig().model.num_leaves or (
+        registered["learning_rate"] != AppConfig().model.learning_rate
+    )
     diagnostics = summary["diagnostics"]["ensemble"]
     assert 0.0 < diagnostics["brier"] < 0.5 and 0.0 < diagnostics["log_loss"] < 1.0
     calibration = pd.read_csv(run / "calibration.csv")

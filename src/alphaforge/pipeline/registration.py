@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from alphaforge.pipeline.ensembling import Combiner, ScoredRun
 from alphaforge.pipeline.research import embargo_bars, fold_selector
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import design_for
+from alphaforge.validation.search import TrialRecord, chosen_config
 from alphaforge.validation.walk_forward import Design, aligned_proba
 
 
@@ -75,6 +76,7 @@ def register_final_models(
     runs: Mapping[str, ScoredRun],
     overfitting: Mapping[str, Any],
     interval: Interval,
+    search_trials: Sequence[TrialRecord] = (),
 ) -> dict[str, dict[str, Any]]:
     """Fit every model on the most recent window and register it; return what was done.
 
@@ -105,7 +107,10 @@ def register_final_models(
     out: dict[str, dict[str, Any]] = {}
     with ModelRegistry(registry_root(config)) as registry:
         for name, run in runs.items():
-            model_config = config.model.model_copy(update={"name": name})
+            # With a nested search, the configuration its latest fold chose (else the base).
+            model_config = chosen_config(
+                config.model.model_copy(update={"name": name}), search_trials
+            )
             model = build_model(config, model_config, config.run.seed)
             # A sequence model gets each row's trailing window, exactly as in its folds.
             design = design_for(name, model_config, panel)

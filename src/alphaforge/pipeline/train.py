@@ -429,7 +429,9 @@ def _train(
         )
     else:
         task = reporter.task("final models: fit on the latest window and register", total=None)
-        registered = register_final_models(config, main.panel, main.models, overfitting, interval)
+        registered = register_final_models(
+            config, main.panel, main.models, overfitting, interval, main.search_trials
+        )
         save_combiner(config, main.combiner, registered)
         task.done()
     controls = {"random_walk": walk, "permuted_labels": perm}

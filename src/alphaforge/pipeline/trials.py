@@ -88,7 +88,10 @@ def record_trials(
         for trial in main.search_trials:
             ledger.record(
                 experiment=experiment,
-                config={"search": trial.params, "base": trial_config(config, "lightgbm")},
+                config={
+                    "search": trial.params,
+                    "base": trial_config(config, trial.model or "lightgbm"),
+                },
                 kind="search",
                 seed=seed + trial.fold,
                 code_version=version,

@@ -19,7 +19,7 @@ configurations were tried.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,6 +178,22 @@ class TrialRecord:
     number: int
     params: dict[str, Any]
     inner_auc: float
+    model: str = ""
+    """The registered model name the search varied."""
+
+
+def chosen_config(base: ModelConfig, trials: Sequence[TrialRecord]) -> ModelConfig:
+    """Return the configuration the search chose in its latest fold for ``base``'s model.
+
+    The model fitted on the latest window (the one registered) uses it: the most recent
+    fold's search is the one that saw the most recent data. ``base`` when nothing was tried.
+    """
+    own = [t for t in trials if t.model == base.name and np.isfinite(t.inner_auc)]
+    if not own:
+        return base
+    latest = max(t.fold for t in own)
+    best = max((t for t in own if t.fold == latest), key=lambda t: t.inner_auc)
+    return configure(base, best.params)
 
 
 def inner_split(start: pd.Series, end: pd.Series, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -265,7 +281,7 @@ def make_tuner(
             proba = aligned_proba(model, rows.X[validation], n_classes)
             score = inner_score(y_val, proba)
             if on_trial is not None:
-                on_trial(TrialRecord(rows.fold, trial.number, dict(params), score))
+                on_trial(TrialRecord(rows.fold, trial.number, dict(params), score, base.name))
             return score if np.isfinite(score) else 0.5
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -254,3 +254,21 @@ def test_a_space_that_varies_lookback_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="lookback"):
         tuner(rows)
+
+
+def test_the_registered_configuration_is_the_latest_folds_best_for_that_model() -> None:
+    from alphaforge.config.models import ModelConfig
+    from alphaforge.validation.search import TrialRecord, chosen_config
+
+    base = ModelConfig(name="lightgbm")
+    trials = [
+        TrialRecord(0, 0, {"num_leaves": 7}, 0.70, "lightgbm"),  # older fold: ignored
+        TrialRecord(1, 0, {"num_leaves": 9}, 0.52, "lightgbm"),
+        TrialRecord(1, 1, {"num_leaves": 31}, 0.55, "lightgbm"),
+        TrialRecord(1, 2, {"num_leaves": 5}, float("nan"), "lightgbm"),
+        TrialRecord(2, 0, {"regularization": 0.1}, 0.9, "logistic"),  # another model
+    ]
+    assert chosen_config(base, trials).num_leaves == 31
+    assert chosen_config(base, []) == base
+    logistic = chosen_config(ModelConfig(name="logistic"), trials)
+    assert logistic.regularization == 0.1
