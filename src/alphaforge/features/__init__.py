@@ -7,6 +7,7 @@ and ``docs/features.md`` for names, the NaN policy and cross-asset alignment.
 """
 
 from alphaforge.features import library as _library  # registers the built-in features
+from alphaforge.features import panel_library as _panel_library  # registers panel features
 from alphaforge.features.panel import (
     PANEL_FEATURES,
     PanelContext,
@@ -43,4 +44,4 @@ __all__ = [
     "scale_free_names",
 ]
 
-del _library
+del _library, _panel_library

@@ -353,10 +353,6 @@ def test_unimportable_class_is_a_clear_error(tmp_path: Path) -> None:
         )
 
 
-@pytest.mark.skipif(
-    not callable(getattr(LightGBMClassifier, "save", None)),
-    reason="LightGBMClassifier has no save yet",
-)
 def test_real_lightgbm_round_trip(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3))
