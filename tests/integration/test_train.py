@@ -23,18 +23,22 @@ from alphaforge.pipeline.train import (
 from alphaforge.validation import FoldReport, WalkForwardResult
 
 if TYPE_CHECKING:
-    from conftest import RunCli
+    from conftest import CliResult, RunCli
+
+
+def _train(
+    run_cli: RunCli, cwd: Path, config: Path, env: dict[str, str] | None = None
+) -> CliResult:
+    """Run ``alphaforge train --out run`` in ``cwd``, check that it succeeded, return it."""
+    result = run_cli(["train", "--config", str(config), "--out", "run"], cwd, env=env)
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 def test_train_writes_oof_predictions_metrics_and_controls(
     run_cli: RunCli, tmp_path: Path, fast_config: Path
 ) -> None:
-    result = run_cli(
-        ["train", "--config", str(fast_config), "--out", "run"],
-        tmp_path,
-        env={"ALPHAFORGE_TRAIN__SEARCH_TRIALS": "2"},
-    )
-    assert result.returncode == 0, result.stderr
+    result = _train(run_cli, tmp_path, fast_config, {"ALPHAFORGE_TRAIN__SEARCH_TRIALS": "2"})
     run = tmp_path / "run"
     for name in (
         "summary.json",
@@ -282,16 +286,16 @@ def test_calibration_wraps_each_model_and_needs_a_validation_block() -> None:
 def test_train_on_three_classes_scores_buy_minus_sell_with_one_vs_rest_metrics(
     run_cli: RunCli, tmp_path: Path, fast_config: Path
 ) -> None:
-    result = run_cli(
-        ["train", "--config", str(fast_config), "--out", "run"],
+    result = _train(
+        run_cli,
         tmp_path,
-        env={
+        fast_config,
+        {
             "ALPHAFORGE_LABELS__KIND": "three_class",
             "ALPHAFORGE_TRAIN__MODELS": '["lightgbm", "logistic"]',
             "ALPHAFORGE_TRAIN__ENSEMBLE": "stacking",
         },
     )
-    assert result.returncode == 0, result.stderr
     assert "macro auc (ovr)" in result.stdout and "up_down_auc" in result.stdout
     run = tmp_path / "run"
     summary = json.loads((run / "summary.json").read_text())
@@ -339,12 +343,7 @@ def test_train_on_three_classes_scores_buy_minus_sell_with_one_vs_rest_metrics(
 def test_train_on_meta_labels_trades_the_primary_side(
     run_cli: RunCli, tmp_path: Path, fast_config: Path
 ) -> None:
-    result = run_cli(
-        ["train", "--config", str(fast_config), "--out", "run"],
-        tmp_path,
-        env={"ALPHAFORGE_LABELS__KIND": "meta"},
-    )
-    assert result.returncode == 0, result.stderr
+    _train(run_cli, tmp_path, fast_config, {"ALPHAFORGE_LABELS__KIND": "meta"})
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert 0.3 < summary["ensemble"]["auc"] < 0.8
     oof = pd.read_parquet(tmp_path / "run" / "oof_predictions.parquet")
@@ -368,15 +367,15 @@ def test_train_weights_rows_near_scheduled_events(
     run_cli: RunCli, tmp_path: Path, fast_config: Path
 ) -> None:
     (tmp_path / "events.csv").write_text("time\n2015-03-18\n2015-06-17\n2016-03-16\n")
-    result = run_cli(
-        ["train", "--config", str(fast_config), "--out", "run"],
+    _train(
+        run_cli,
         tmp_path,
-        env={
+        fast_config,
+        {
             "ALPHAFORGE_LABELS__CATALYST_FILE": "events.csv",
             "ALPHAFORGE_LABELS__CATALYST_WEIGHT": "2.0",
         },
     )
-    assert result.returncode == 0, result.stderr
     catalysts = json.loads((tmp_path / "run" / "summary.json").read_text())["catalysts"]
     # Three events, one bar either side, eight symbols: 3 x 3 x 8 rows.
     assert catalysts == {"events": 3, "rows_weighted": 72, "factor": 2.0}
@@ -391,12 +390,7 @@ def test_train_weights_rows_near_scheduled_events(
 def test_train_reports_quantile_regression_of_the_forward_return(
     run_cli: RunCli, tmp_path: Path, fast_config: Path
 ) -> None:
-    result = run_cli(
-        ["train", "--config", str(fast_config), "--out", "run"],
-        tmp_path,
-        env={"ALPHAFORGE_TRAIN__QUANTILES": "true"},
-    )
-    assert result.returncode == 0, result.stderr
+    _train(run_cli, tmp_path, fast_config, {"ALPHAFORGE_TRAIN__QUANTILES": "true"})
     run = tmp_path / "run"
     quantiles = json.loads((run / "summary.json").read_text())["quantiles"]
     for level in (10, 25, 50, 75, 90):
@@ -411,10 +405,11 @@ def test_train_reports_quantile_regression_of_the_forward_return(
 def test_train_reports_a_multi_task_model_per_horizon(
     run_cli: RunCli, tmp_path: Path, fast_config: Path
 ) -> None:
-    result = run_cli(
-        ["train", "--config", str(fast_config), "--out", "run"],
+    _train(
+        run_cli,
         tmp_path,
-        env={
+        fast_config,
+        {
             "ALPHAFORGE_TRAIN__MULTI_TASK_MODEL": "gru",
             "ALPHAFORGE_MODEL__HIDDEN_SIZE": "8",
             "ALPHAFORGE_MODEL__EPOCHS": "2",
@@ -422,7 +417,6 @@ def test_train_reports_a_multi_task_model_per_horizon(
             "ALPHAFORGE_FEATURES__NAMES": '["ret_log_5", "rsi_14", "vol_yang_zhang_20"]',
         },
     )
-    assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "run" / "multi_task.csv")
     assert list(table["horizon"]) == [1, 5, 10, 21]
     assert table["auc"].between(0.3, 0.7).all() and (table["oos_rows"] > 0).all()
@@ -452,8 +446,7 @@ def test_reproducing_a_train_run_gives_identical_metrics_and_changes_nothing(
     from alphaforge.models.registry_store import ModelRegistry
     from alphaforge.validation import TrialLedger
 
-    trained = run_cli(["train", "--config", str(fast_config), "--out", "run"], tmp_path)
-    assert trained.returncode == 0, trained.stderr
+    _train(run_cli, tmp_path, fast_config)
     with ModelRegistry(tmp_path / "store" / "models") as registry:
         versions = len(registry.list())
     ledger_path = tmp_path / "store" / "ledger" / "trial_ledger.sqlite"
@@ -483,8 +476,7 @@ def test_train_selects_features_per_fold_and_registers_the_final_choice(
         "ALPHAFORGE_SELECTION__TOP_K": "12",
         "ALPHAFORGE_TRAIN__MODELS": '["lightgbm", "logistic"]',
     }
-    result = run_cli(["train", "--config", str(fast_config), "--out", "run"], tmp_path, env=env)
-    assert result.returncode == 0, result.stderr
+    _train(run_cli, tmp_path, fast_config, env)
     importances = pd.read_csv(tmp_path / "run" / "feature_importance.csv", index_col=[0, 1])
     # LightGBM saw at most 12 features in each fold: the others have zero importance.
     assert ((importances.loc["lightgbm"] > 0).sum(axis=1) <= 12).all()
