@@ -65,9 +65,15 @@ INSTRUMENTS = {
 
 
 def _known_at(bars: pd.DataFrame) -> pd.DatetimeIndex:
-    index = pd.DatetimeIndex(bars.index).as_unit("ns")
-    step = pd.Timedelta(int(np.median(np.diff(index.asi8))), unit="ns")
-    return pd.DatetimeIndex(index + step)
+    """Known-at times as the panel infers them without a given interval, from past bars only:
+    open + the median spacing of the bars so far (one day for the first), never decreasing."""
+    stamps = pd.DatetimeIndex(bars.index).as_unit("ns").asi8
+    day = pd.Timedelta(days=1).value
+    known = [
+        int(stamps[i]) + (int(np.median(np.diff(stamps[: i + 1]))) if i else day)
+        for i in range(len(stamps))
+    ]
+    return pd.DatetimeIndex(np.maximum.accumulate(known), tz="UTC")
 
 
 def _scramble(bars: pd.DataFrame, keep: int, rng: np.random.Generator) -> pd.DataFrame:

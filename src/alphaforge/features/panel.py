@@ -26,10 +26,13 @@ without a new bar), so a weekend step carries the crypto members' moves only.
 Alignment: every join is as-of the time a bar is known
 ------------------------------------------------------
 Each series keeps its own calendar and interval. A bar is stamped at its open and its values
-are *known* at ``open + interval``; the interval is given by ``intervals=`` or inferred as the
-median spacing of the series' index (a weekday series has a median spacing of one day even
-though it skips weekends; pass ``intervals=`` for a series of fewer than two bars, which is
-taken as daily). A value of symbol ``A`` at its bar ``t`` may use a bar ``s`` of
+are *known* at ``open + interval``; the interval is given by ``intervals=`` or inferred, bar
+by bar from the bars so far, as the median spacing of the series' index up to that bar (a
+weekday series has a median spacing of one day even though it skips weekends; the first bar
+is taken as daily), and known-at times never decrease. An inference that used later bars
+would make early known-at times depend on the future; the causal one is conservative (a
+newly listed series' first bars are known late), so pass ``intervals=`` when they are known
+(the feature store does). A value of symbol ``A`` at its bar ``t`` may use a bar ``s`` of
 another series ``B`` only if ``known_at(B, s) <= known_at(A, t)``: the join is
 ``pandas.merge_asof(direction="backward")`` on known-at times, exact matches allowed, never a
 forward or nearest join. A series that has no bar known by then contributes NaN.
@@ -236,7 +239,13 @@ def _take(values: FloatArray, positions: IntArray) -> FloatArray:
 
 
 def _interval_ns(stamps: IntArray, given: Interval | pd.Timedelta | str | None) -> Any:
-    """Return the bar length: an explicit one, else the median spacing (one day if unknown)."""
+    """Return the bar length: an explicit one, else a per-bar estimate from past bars only.
+
+    Without an explicit interval, bar i's length is the median spacing of bars 0..i (one day
+    for the first bar): an estimate that uses a later bar would make a bar's known-at time, and
+    so every as-of join, depend on the future (a symbol listed three bars ago, Friday, Monday,
+    Tuesday, has a median spacing of two days now and one day a year later).
+    """
     if isinstance(given, Interval):
         return given.offset
     if given is not None:
@@ -244,14 +253,23 @@ def _interval_ns(stamps: IntArray, given: Interval | pd.Timedelta | str | None) 
         if text in {i.value for i in Interval}:
             return Interval(text).offset
         return pd.Timedelta(given)
-    if len(stamps) < 2:
-        return pd.Timedelta(_ONE_DAY_NS, unit="ns")
-    return pd.Timedelta(int(np.median(np.diff(stamps))), unit="ns")
+    estimate = np.full(len(stamps), _ONE_DAY_NS, dtype=np.int64)
+    if len(stamps) >= 2:
+        spacing = pd.Series(np.diff(stamps).astype(np.float64))
+        estimate[1:] = spacing.expanding().median().to_numpy().astype(np.int64)
+    return pd.to_timedelta(estimate, unit="ns")
 
 
 def _known_at(stamps: IntArray, interval: Any) -> IntArray:
+    """Return each bar's known-at time, open + interval, never before an earlier bar's.
+
+    A per-bar interval estimate can shrink as bars arrive; the running maximum keeps the
+    known-at times sorted (a bar is not known before the one opened ahead of it) without
+    looking ahead.
+    """
     index = pd.DatetimeIndex(stamps.astype("datetime64[ns]"), tz="UTC")
-    return np.asarray((index + interval).as_unit("ns").asi8, dtype=np.int64)
+    known = np.asarray((index + interval).as_unit("ns").asi8, dtype=np.int64)
+    return np.maximum.accumulate(known) if len(known) else known
 
 
 @dataclass(frozen=True, slots=True)

@@ -372,7 +372,9 @@ class FeatureStore:
         """
         started = time.perf_counter()
         iv = Interval(interval)
-        ctx = PanelContext(bars_by_symbol, instruments=instruments)
+        ctx = PanelContext(
+            bars_by_symbol, instruments=instruments, intervals=dict.fromkeys(bars_by_symbol, iv)
+        )
         if names is None:
             wanted = [
                 n for n in PANEL_FEATURES.names() if PANEL_FEATURES.get(n).missing(ctx) is None

@@ -88,7 +88,9 @@ def test_mixed_crypto_and_equity_join_on_known_times() -> None:
         "2024-01-08 14:00", periods=7, freq="h", tz="UTC", name="timestamp"
     ).as_unit("ns")
     intraday = {"BTC-USD": bars["BTC-USD"], "AAPL": _frame(50.0 + np.arange(7.0), hours)}
-    ctx = PanelContext(intraday)
+    # Declared intervals: inferred from the bars so far, the first hourly bar would count as
+    # daily and keep the whole first day known late (conservative, see the module docstring).
+    ctx = PanelContext(intraday, intervals={"BTC-USD": "1d", "AAPL": "1h"})
     seen = ctx.series_to_members(ctx.known["BTC-USD"], ctx.close["BTC-USD"])["AAPL"]
     np.testing.assert_array_equal(seen, np.full(7, 100.0 + 6.0))
 
@@ -348,3 +350,26 @@ def test_hmm_panel_feature_uses_the_benchmark() -> None:
     np.testing.assert_allclose(out["S1"]["hmm_state_prob_1"].to_numpy(), probs[:, 1])
     total = out["S1"]["hmm_state_prob_0"] + out["S1"]["hmm_state_prob_1"]
     np.testing.assert_allclose(total.iloc[500:], 1.0)
+
+
+def test_inferred_known_at_times_use_only_past_bars() -> None:
+    from alphaforge.features.panel import _interval_ns, _known_at
+
+    # A symbol listed on a Friday: Fri, Mon, Tue, Wed, ... then a holiday gap.
+    days = pd.DatetimeIndex(
+        ["2024-01-05", "2024-01-08", "2024-01-09", "2024-01-10", "2024-01-11", "2024-01-16"],
+        tz="UTC",
+    )
+    stamps = days.as_unit("ns").asi8
+    full = _known_at(stamps, _interval_ns(stamps, None))
+    for n in range(1, len(stamps) + 1):
+        prefix = stamps[:n]
+        np.testing.assert_array_equal(_known_at(prefix, _interval_ns(prefix, None)), full[:n])
+    # First bar: one day; Monday: the 3-day spacing seen so far; then the median (1 day)
+    # once it dominates; never earlier than a previous bar.
+    expected = pd.DatetimeIndex(
+        ["2024-01-06", "2024-01-11", "2024-01-11", "2024-01-11", "2024-01-12", "2024-01-17"],
+        tz="UTC",
+    )
+    np.testing.assert_array_equal(full, expected.as_unit("ns").asi8)
+    assert (np.diff(full) >= 0).all()
