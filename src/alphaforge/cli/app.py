@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 import yaml
 from rich.text import Text
+from typer.exceptions import TyperException
 
 from alphaforge.cli.console import cells, console, err_console, print_error, print_warning
 from alphaforge.cli.data_commands import data_app
@@ -213,6 +213,32 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print_warning(warning)
 
 
+def _show_usage_error(exc: TyperException, argv: list[str]) -> None:
+    """Print a usage mistake with the usage line of the command it concerns.
+
+    Some parser errors (an option missing its value) carry no context, so typer would print
+    the problem alone; the command is then found by walking ``argv`` through the command tree.
+    """
+    if getattr(exc, "ctx", True) is None and exc.exit_code == 2:
+        command = typer.main.get_command(app)
+        context = typer.Context(command, info_name="alphaforge")
+        for token in argv:
+            children = getattr(command, "commands", None) or {}
+            if token not in children:
+                continue
+            command = children[token]
+            context = typer.Context(command, info_name=token, parent=context)
+        err_console.print(context.get_usage(), markup=False, highlight=False)
+        err_console.print(
+            f"Try '{context.command_path} --help' for help.\n", markup=False, highlight=False
+        )
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show()
+    else:
+        err_console.print(f"Error: {exc.format_message()}", markup=False, highlight=False)
+
+
 def main() -> None:
     """Entry point: run the app and turn user errors into one line and an exit code."""
     # Warnings belong in run logs, not on the terminal beside the one-line error.
@@ -222,11 +248,14 @@ def main() -> None:
     except AlphaForgeError as exc:
         print_error(exc.one_line())
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except TyperException as exc:
+        # Typer (0.29+) parses with its own copy of click, whose exceptions are not click's: a
+        # usage mistake (unknown command or flag, missing or mistyped value) prints typer's usage
+        # line and the problem, exit 2, never "internal error".
+        _show_usage_error(exc, sys.argv[1:])
         sys.exit(exc.exit_code)
     except OSError as exc:
         # The file system refused (a store path that is a file, a read-only folder, a full disk).

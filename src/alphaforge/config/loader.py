@@ -7,6 +7,7 @@ from the environment or `.env`; a YAML file that contains a ``secrets`` section 
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from typing import Any
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from alphaforge.config.models import AppConfig
 from alphaforge.core.errors import ConfigError
@@ -123,11 +124,33 @@ def load_config(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
+        more = f" ({exc.error_count()} problems in all)" if exc.error_count() > 1 else ""
+        if first["type"] == "extra_forbidden":
+            raise ConfigError(
+                f"Unknown configuration key {where}{more}.",
+                hint=_closest_key_hint(first["loc"]),
+            ) from None
         raise ConfigError(
-            f"Invalid configuration value for {where}: {first['msg']}"
-            + (f" ({exc.error_count()} problems in all)." if exc.error_count() > 1 else "."),
+            f"Invalid configuration value for {where}: {first['msg']}{more}.",
             hint="Fix it in the YAML file or the ALPHAFORGE_ environment variable.",
         ) from None
+
+
+def _closest_key_hint(loc: tuple[int | str, ...]) -> str:
+    """Suggest the known key closest to the unknown last element of ``loc``."""
+    model: type[BaseModel] = AppConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    section = ".".join(str(p) for p in loc[:-1]) or "the top level"
+    if close:
+        return f"Did you mean {close[0]!r}? Known keys in {section}: {', '.join(known)}."
+    return f"Known keys in {section}: {', '.join(known)}."
 
 
 def masked_dump(config: AppConfig) -> dict[str, Any]:

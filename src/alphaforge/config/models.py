@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from alphaforge.core.types import Interval
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -22,7 +24,9 @@ class DataConfig(_Frozen):
 
     source: str = Field("sample", description="Default data source: sample, yfinance, csv.")
     store_dir: Path = Field(Path(".alphaforge/store"), description="Root of the Parquet store.")
-    interval: str = Field("1d", description="Default bar interval (1m 5m 15m 1h 1d 1wk 1mo).")
+    interval: Interval = Field(
+        Interval.D1, description="Default bar interval (1m 5m 15m 1h 1d 1wk 1mo)."
+    )
     start: date | None = Field(None, description="First session to fetch; None = source default.")
     end: date | None = Field(None, description="Last session to fetch; None = today.")
     min_health_score: float = Field(

@@ -17,6 +17,7 @@ from alphaforge.config import (
     masked_dump,
 )
 from alphaforge.core import ConfigError
+from alphaforge.core.types import Interval
 
 SECRET = "sk-very-secret-0123456789"
 
@@ -136,13 +137,41 @@ def test_several_invalid_values_are_counted(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "where"),
-    [("run:\n  sede: 7\n", "run.sede"), ("nonsense_section:\n  a: 1\n", "nonsense_section")],
+    ("text", "where", "suggestion"),
+    [
+        ("run:\n  sede: 7\n", "run.sede", "Did you mean 'seed'?"),
+        ("modle:\n  name: lightgbm\n", "modle", "Did you mean 'model'?"),
+        ("nonsense_section:\n  a: 1\n", "nonsense_section", "Known keys in the top level"),
+        ("data:\n  intreval: 1h\n", "data.intreval", "Did you mean 'interval'?"),
+    ],
 )
-def test_unknown_key_is_refused(tmp_path: Path, text: str, where: str) -> None:
-    with pytest.raises(ConfigError, match="Invalid configuration value") as info:
+def test_unknown_key_is_refused_with_the_closest_name(
+    tmp_path: Path, text: str, where: str, suggestion: str
+) -> None:
+    with pytest.raises(ConfigError, match="Unknown configuration key") as info:
         _load(_write(tmp_path / "c.yaml", text))
     assert where in info.value.message
+    assert suggestion in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "data:\n  interval: 7 parsecs\n",
+        "labels:\n  kind: up_or_down\n",
+        "train:\n  ensemble: vote\n",
+        "model:\n  device: tpu\n",
+    ],
+)
+def test_enumerable_settings_refuse_values_outside_their_set(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError, match="Input should be") as info:
+        _load(_write(tmp_path / "c.yaml", text))
+    assert "\n" not in info.value.one_line()
+
+
+def test_interval_setting_is_the_interval_type(tmp_path: Path) -> None:
+    cfg = _load(_write(tmp_path / "c.yaml", "data:\n  interval: 1h\n"))
+    assert cfg.data.interval is Interval.H1
 
 
 def test_unknown_env_key_is_refused() -> None:
