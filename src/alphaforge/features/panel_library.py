@@ -472,5 +472,6 @@ for _state, _what in ((0, "low"), (1, "high")):
             " HMM on benchmark returns, refitted yearly",
             _hmm_state(_state),
             params={"states": 2, "state": _state},
+            version=2,  # 2: EM run to the likelihood optimum (tolerance 1e-9, was 1e-4)
         )
     )

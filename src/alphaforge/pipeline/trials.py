@@ -134,14 +134,17 @@ def record_trials(
             except ValueError:
                 control_dsr[label] = float("nan")
         matrix = ledger.returns_matrix(experiment)
-    pbo = float("nan")
+    pbo: float | None = None
+    pbo_reason: str | None = None
     if matrix.shape[1] >= 2 and len(matrix) >= 32:
         pbo = probability_of_backtest_overfitting(matrix.to_numpy()).pbo
     else:
-        notes.append(
-            "PBO needs at least 2 configurations with returns in the experiment "
-            f"({matrix.shape[1]} so far) and 32 common periods."
+        # One configuration has nothing to be overfitted against: PBO is undefined, not 0 or 1.
+        pbo_reason = (
+            "PBO undefined: it needs at least 2 distinct configurations with returns in the "
+            f"experiment ({matrix.shape[1]} so far) and 32 common periods ({len(matrix)})."
         )
+        notes.append(pbo_reason)
     return {
         "experiment": experiment,
         "ledger": str(path),
@@ -149,6 +152,7 @@ def record_trials(
         "deflated_sharpe": dsr,
         "control_deflated_sharpe": control_dsr,
         "pbo": pbo,
+        "pbo_undefined_reason": pbo_reason,
         "notes": notes,
     }
 

@@ -11,10 +11,12 @@ Identity and counting
 A row is identified by ``(experiment, config_hash, seed)``. Recording the same triple again
 UPDATES that row (metrics, returns, code version, kind, time; ``n_records`` counts the
 re-records): an identical re-run is not a new trial and does not inflate the count. A changed
-setting changes the hash and IS a new trial. :meth:`TrialLedger.n_trials` counts distinct
-configurations; seeds of one configuration are replicates, not choices (pass
-``count_seeds=True`` when seeds were themselves selected among). For the return matrix and the
-Sharpe variance each configuration contributes one column: the mean over its seeds per period.
+setting changes the hash and IS a new trial, unless its returns duplicate those of a trial
+already recorded (then it is the same strategy under another name and is not recorded).
+:meth:`TrialLedger.n_trials` counts distinct configurations; seeds of one configuration are
+replicates, not choices (pass ``count_seeds=True`` when seeds were themselves selected among).
+For the return matrix and the Sharpe variance each configuration contributes one column: the
+mean over its seeds per period.
 
 Storage and concurrency
 -----------------------
@@ -242,6 +244,9 @@ class TrialLedger:
 
         Re-recording the same ``(experiment, config, seed)`` updates that row: kind, code
         version and times always; metrics and returns only when given (omitted ones are kept).
+        A configuration whose ``returns`` are identical (same periods, same values, bit for bit)
+        to those of another configuration already in the experiment is not a new trial: nothing
+        is recorded and that configuration's hash is returned.
 
         ``returns`` are the trial's per-period out-of-sample returns indexed by period
         timestamp (naive timestamps are read as UTC), at the frequency later passed to
@@ -291,6 +296,19 @@ class TrialLedger:
             index_elements=["experiment", "config_hash", "seed"], set_=updates
         )
         with self._engine.begin() as conn:
+            if stamps is not None:
+                twin = conn.execute(
+                    select(_TrialRow.config_hash)
+                    .where(_TrialRow.experiment == experiment)
+                    .where(_TrialRow.config_hash != digest)
+                    .where(_TrialRow.returns_index == stamps)
+                    .where(_TrialRow.returns_values == values)
+                    .limit(1)
+                ).scalar_one_or_none()
+                if twin is not None:
+                    # Identical returns are one trial under two names (a one-model "ensemble"
+                    # is its model): counting it twice would deflate by a tie and make PBO 1.
+                    return str(twin)
             conn.execute(statement)
         return digest
 

@@ -27,7 +27,9 @@ def probabilistic_sharpe_ratio(returns: npt.ArrayLike, benchmark_sharpe: float =
     """Return P(true Sharpe > ``benchmark_sharpe``) given the sample's skew and kurtosis.
 
     ``PSR = Phi((SR - SR*) sqrt(n - 1) / sqrt(1 - g3 SR + (g4 - 1) / 4 SR^2))`` with SR per
-    period, g3 the skewness and g4 the (non-excess) kurtosis of the returns.
+    period, g3 the skewness and g4 the (non-excess, Pearson) kurtosis of the returns. Both are
+    the plain sample moments (``m3 / m2^1.5`` and ``m4 / m2^2``, no small-sample correction), as
+    Bailey and López de Prado define them.
     """
     r = np.asarray(returns, dtype=np.float64)
     r = r[np.isfinite(r)]
@@ -35,8 +37,8 @@ def probabilistic_sharpe_ratio(returns: npt.ArrayLike, benchmark_sharpe: float =
     sr = sharpe_ratio(r)
     if n < 3 or not math.isfinite(sr):
         return float("nan")
-    g3 = float(stats.skew(r, bias=False))
-    g4 = float(stats.kurtosis(r, fisher=False, bias=False))
+    g3 = float(stats.skew(r, bias=True))
+    g4 = float(stats.kurtosis(r, fisher=False, bias=True))
     denominator = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
     if denominator <= 0:
         return float("nan")

@@ -156,6 +156,23 @@ def test_ppo_and_apo_are_sma_based_whatever_the_talib_version() -> None:
     )
 
 
+def test_ppo_ema_is_talibs_ema_form() -> None:
+    bars = _bars("random")
+    close = bars["close"].to_numpy()
+    spec = FEATURES.get("ppo_12_26_ema")
+    assert spec.talib is not None
+    assert dict(spec.talib[1]) == {"fastperiod": 12, "slowperiod": 26, "matype": 1}
+    assert "EMA 12 vs EMA 26" in spec.description
+    got = compute(bars, ["ppo_12_26_ema"])["ppo_12_26_ema"].to_numpy()
+    expected = talib.PPO(close, 12, 26, matype=1)
+    # EMAs remember their start: compare once the start has been forgotten (spec.memory).
+    assert spec.memory is not None
+    assert spec.memory > spec.warmup
+    np.testing.assert_allclose(got[spec.memory :], expected[spec.memory :], rtol=1e-9)
+    sma = compute(bars, ["ppo_12_26"])["ppo_12_26"].to_numpy()
+    assert not np.allclose(got[spec.memory :], sma[spec.memory :])
+
+
 @pytest.mark.parametrize("function", CANDLES)
 def test_every_candle_function_is_a_feature(function: str) -> None:
     spec = FEATURES.get(function.lower())

@@ -166,6 +166,29 @@ def test_n_trials_counts_distinct_configurations(ledger: TrialLedger) -> None:
     assert ledger.experiments() == ["exp", "other"]
 
 
+def test_a_configuration_with_another_ones_returns_is_not_a_new_trial(
+    ledger: TrialLedger,
+) -> None:
+    first = _record(ledger, 0)
+    twin = ledger.record(
+        experiment="exp",
+        config={"model": "ensemble", "of": ["lgbm"]},
+        kind="variant",
+        seed=0,
+        code_version="v",
+        returns=_returns(0),
+    )
+    assert twin == first
+    assert ledger.n_trials("exp") == 1
+    assert ledger.returns_matrix("exp").shape[1] == 1
+    # The same returns in another experiment, or different returns, are recorded.
+    ledger.record(experiment="other", config={"x": 1}, kind="variant", seed=0,
+                  code_version="v", returns=_returns(0))  # fmt: skip
+    ledger.record(experiment="exp", config={"x": 2}, kind="variant", seed=0,
+                  code_version="v", returns=_returns(0) * 1.5)  # fmt: skip
+    assert (ledger.n_trials("exp"), ledger.n_trials("other")) == (2, 1)
+
+
 # --- matrices and Sharpe variance -------------------------------------------------------------
 
 
@@ -244,7 +267,7 @@ def _writer(path: str, worker: int, go: Any) -> None:
             key = i if i % 2 == 0 else 1000 + worker * _PER_WORKER + i
             ledger.record(experiment="race", config={"k": key}, kind="search", seed=0,
                           code_version=f"w{worker}", metrics={"i": float(i)},
-                          returns=_returns(i, n=20))  # fmt: skip
+                          returns=_returns(key, n=20))  # fmt: skip
     finally:
         ledger.close()
 

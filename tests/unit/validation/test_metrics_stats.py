@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from alphaforge.validation import (
@@ -33,12 +32,16 @@ def _phi(z: float) -> float:
 
 
 def _psr_reference(x: list[float], sr_star: float) -> float:
-    """Bailey & López de Prado (2012), eq. (3): PSR with sample skew and (raw) kurtosis."""
+    """Bailey & López de Prado (2012), eq. (3): PSR with the plain sample skewness m3 / m2^1.5
+    and Pearson (non-excess) kurtosis m4 / m2^2, written out with loops (no scipy)."""
     mean, sd = _mean_std(x)
     sr = mean / sd
-    g3 = float(stats.skew(x, bias=False))
-    g4 = float(stats.kurtosis(x, fisher=False, bias=False))
     n = len(x)
+    m2 = sum((v - mean) ** 2 for v in x) / n
+    m3 = sum((v - mean) ** 3 for v in x) / n
+    m4 = sum((v - mean) ** 4 for v in x) / n
+    g3 = m3 / m2**1.5
+    g4 = m4 / m2**2
     return _phi((sr - sr_star) * math.sqrt(n - 1) / math.sqrt(1 - g3 * sr + (g4 - 1) / 4 * sr**2))
 
 

@@ -181,6 +181,15 @@ _KINDS: dict[str, _Kind] = {
     ),
 }
 
+#: The EMA form of PPO (TA-Lib ``matype=1``), registered as ``ppo_12_26_ema``.
+_PPO_EMA = _Kind(
+    _TECH,
+    True,
+    "Percentage price oscillator: EMA {fastperiod} vs EMA {slowperiod} (%).",
+    "ema",
+    "slowperiod",
+)
+
 #: Name prefix and description label of each multi-output function's outputs.
 _OUTPUTS: dict[tuple[str, str], tuple[str, str]] = {
     ("BBANDS", "upperband"): ("bbands_upper", "upper"),
@@ -234,8 +243,7 @@ def _cascade_memory(warmup: int, alpha: float, stages: int, tolerance: float = 1
     return warmup + n
 
 
-def _memory(function: str, warmup: int, params: Params) -> int | None:
-    kind = _KINDS[function]
+def _memory(function: str, warmup: int, params: Params, kind: _Kind) -> int | None:
     if kind.smoothing == "window":
         return warmup
     if kind.smoothing == "none":
@@ -246,12 +254,23 @@ def _memory(function: str, warmup: int, params: Params) -> int | None:
     return _cascade_memory(warmup, alpha, kind.stages, tolerance)
 
 
-def _talib_feature(function: str, output: str | None = None, **params: float | int) -> None:
-    """Register ``talib.<function>(..., **params)`` (its output ``output``) as a feature."""
-    kind = _KINDS[function]
+def _talib_feature(
+    function: str,
+    output: str | None = None,
+    *,
+    variant: tuple[str, _Kind] | None = None,
+    **params: float | int,
+) -> None:
+    """Register ``talib.<function>(..., **params)`` (its output ``output``) as a feature.
+
+    ``variant`` is a name suffix and catalogue entry for a second flavour of one function
+    (``ppo_12_26_ema``: the EMA-based PPO beside the SMA-based ``ppo_12_26``).
+    """
+    kind = _KINDS[function] if variant is None else variant[1]
     prefix, label = (function.lower(), "") if output is None else _OUTPUTS[(function, output)]
     stated = [v for k, v in params.items() if k not in _UNNAMED.get(function, ())]
-    name = "_".join([prefix, *(param_token(v) for v in stated)])
+    suffix = [] if variant is None else [variant[0]]
+    name = "_".join([prefix, *(param_token(v) for v in stated), *suffix])
     warmup = ta.lookback(function, **params)
 
     kernel = ta.bind(function, output, **params)
@@ -265,7 +284,7 @@ def _talib_feature(function: str, output: str | None = None, **params: float | i
             "TA-Lib " + kind.text.format(out=label, **params),
             kernel,
             params=dict(params),
-            memory=_memory(function, warmup, params),
+            memory=_memory(function, warmup, params, kind),
             scale_free=kind.scale_free,
             talib=(function, dict(params), output),
         )
@@ -318,6 +337,7 @@ def _register_all() -> None:
             _talib_feature("MACD", out, fastperiod=fast, slowperiod=slow, signalperiod=signal)
     _talib_feature("APO", fastperiod=12, slowperiod=26, matype=0)
     _talib_feature("PPO", fastperiod=12, slowperiod=26, matype=0)
+    _talib_feature("PPO", variant=("ema", _PPO_EMA), fastperiod=12, slowperiod=26, matype=1)
     for fn in ("ADX", "ADXR", "DX", "PLUS_DI", "MINUS_DI"):
         _talib_feature(fn, timeperiod=14)
     for p in (14, 20):
