@@ -1,4 +1,7 @@
-"""Combining base models: averaging, validation-performance weights, stacking, agreement.
+"""Stacking base models: a meta-learner fitted on out-of-fold probabilities only.
+
+Averaging, performance weights and agreement live in :mod:`alphaforge.pipeline.ensembling`,
+which works on the out-of-fold tables the walk-forward writes.
 
 Everything here consumes OUT-OF-FOLD probabilities: row i's prediction comes from a model that
 was fitted without row i (and, in a purged walk-forward, without any row whose label overlaps
@@ -48,90 +51,6 @@ def _stack(probas: Sequence[Matrix]) -> npt.NDArray[np.float64]:
     if finite.size and (finite.min() < 0.0 or finite.max() > 1.0):
         raise ValueError("probabilities must lie in [0, 1]")
     return stacked
-
-
-def average_probabilities(
-    probas: Sequence[Matrix], weights: Sequence[float] | Vector | None = None
-) -> Matrix:
-    """Return the (weighted) mean of the models' class probabilities, row by row.
-
-    ``weights`` (one per model, non-negative, not all zero) are rescaled to sum to 1; ``None``
-    weighs models equally. If every input row sums to 1, so does every output row.
-    """
-    stacked = _stack(probas)
-    n_models = stacked.shape[0]
-    if weights is None:
-        w = np.full(n_models, 1.0 / n_models)
-    else:
-        w = np.asarray(weights, dtype=np.float64)
-        if w.shape != (n_models,):
-            raise ValueError(f"need one weight per model ({n_models}), got shape {w.shape}")
-        if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-            raise ValueError("weights must be finite, non-negative and not all zero")
-        w = w / w.sum()
-    return np.asarray(np.tensordot(w, stacked, axes=1), dtype=np.float64)
-
-
-def performance_weights(
-    validation_scores: Sequence[float] | Vector,
-    *,
-    method: Literal["softmax", "proportional"] = "softmax",
-    temperature: float = 0.01,
-    baseline: float = 0.5,
-) -> Vector:
-    """Return model weights (summing to 1) from each model's validation metric.
-
-    Each model's edge is ``max(score - baseline, 0)``: for AUC the baseline is 0.5 (chance),
-    for an information coefficient it is 0. ``"proportional"`` weighs models by their edge
-    (equal weights if no model has one); ``"softmax"`` by ``exp(edge / temperature)``, where
-    ``temperature`` is in the metric's units (0.01 AUC by default): small values approach
-    picking the best model, large ones equal weights. Scores must come from data the models
-    were not fitted on (the validation block or out-of-fold rows).
-    """
-    scores = np.asarray(validation_scores, dtype=np.float64)
-    if scores.ndim != 1 or scores.size == 0:
-        raise ValueError("validation_scores must be a non-empty vector, one score per model")
-    if not np.isfinite(scores).all():
-        raise ValueError("validation_scores must be finite (a NaN score has no weight to give)")
-    edge = np.clip(scores - baseline, 0.0, None)
-    if method == "proportional":
-        if edge.sum() <= 0:
-            return np.full(scores.size, 1.0 / scores.size)
-        return np.asarray(edge / edge.sum(), dtype=np.float64)
-    if method == "softmax":
-        if not temperature > 0:
-            raise ValueError("temperature must be positive")
-        logits = edge / temperature
-        # Subtracting the maximum keeps exp finite; it cancels in the ratio.
-        expo = np.exp(logits - logits.max())
-        return np.asarray(expo / expo.sum(), dtype=np.float64)
-    raise ValueError(f"unknown weighting method {method!r}; use 'softmax' or 'proportional'")
-
-
-def _direction(proba: npt.NDArray[np.float64]) -> IntArray:
-    """Predicted class per row: P(up) > 0.5 for two classes, the most probable class else."""
-    if proba.shape[-1] == 2:
-        return np.asarray(proba[..., 1] > 0.5, dtype=np.int64)
-    return np.asarray(np.argmax(proba, axis=-1), dtype=np.int64)
-
-
-def model_agreement(probas: Sequence[Matrix], ensemble_proba: Matrix) -> Vector:
-    """Return, per row, the share of base models whose direction matches the ensemble's.
-
-    Direction is ``P(up) > 0.5`` for binary models and the most probable class (first on
-    ties) for more classes. Values lie in [0, 1] in steps of ``1 / n_models``; a row where any
-    input is NaN gets NaN.
-    """
-    stacked = _stack(probas)
-    ensemble = np.asarray(ensemble_proba, dtype=np.float64)
-    if ensemble.shape != stacked.shape[1:]:
-        raise ValueError(
-            f"ensemble_proba has shape {ensemble.shape}; base models have {stacked.shape[1:]}"
-        )
-    agree = _direction(stacked) == _direction(ensemble)[None, :]
-    share = agree.mean(axis=0)
-    known = np.isfinite(stacked).all(axis=(0, 2)) & np.isfinite(ensemble).all(axis=1)
-    return np.where(known, share, np.nan)
 
 
 class FoldRecord(Protocol):

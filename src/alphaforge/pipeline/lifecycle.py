@@ -53,6 +53,7 @@ from alphaforge.models.champion import (
     record_decision,
 )
 from alphaforge.models.dataset import Panel, build_panel, fold_weigher, with_catalysts
+from alphaforge.models.deep.windows import trailing_positions
 from alphaforge.models.drift import DriftReport
 from alphaforge.models.online import continue_training, n_trees
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion, PromotionRecord
@@ -65,7 +66,7 @@ from alphaforge.pipeline.research import (
     prepare_training_data,
 )
 from alphaforge.pipeline.rundir import code_version
-from alphaforge.pipeline.sequences import trailing_positions, window_design
+from alphaforge.pipeline.sequences import window_design
 from alphaforge.pipeline.train import load_training_universe
 from alphaforge.validation.splits import default_embargo_bars
 from alphaforge.validation.walk_forward import aligned_proba, class_score

@@ -9,18 +9,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from alphaforge.config import ModelConfig
-from alphaforge.core.errors import DataError
 from alphaforge.models import create_model
 from alphaforge.models import device as device_module
 from alphaforge.models.base import MODELS, Classifier, Model
-from alphaforge.models.deep import SEQUENCE_MODELS, build_windows, flatten_windows, sliding_windows
+from alphaforge.models.deep import SEQUENCE_MODELS, gather_windows, trailing_positions
 from alphaforge.models.deep.model import SequenceModel
 from alphaforge.models.deep.networks import (
     ARCHITECTURES,
@@ -52,21 +48,6 @@ def _noise(seed: int, n: int = 200, lookback: int = 4, f: int = 3) -> tuple[np.n
     return X, y
 
 
-def _panel(lengths: list[int], n_features: int, seed: int) -> pd.DataFrame:
-    """Return a (timestamp, symbol) panel sorted by time; symbols start on different days."""
-    rng = np.random.default_rng(seed)
-    pieces = []
-    for k, length in enumerate(lengths):
-        times = pd.date_range("2024-01-01", periods=length, freq="D", tz="UTC") + pd.Timedelta(
-            days=k
-        )
-        index = pd.MultiIndex.from_arrays(
-            [times.as_unit("ns"), [f"S{k}"] * length], names=["timestamp", "symbol"]
-        )
-        pieces.append(pd.DataFrame(rng.normal(size=(length, n_features)), index=index))
-    return pd.concat(pieces).sort_index()
-
-
 # ------------------------------------------------------------------------------------ windows
 
 
@@ -74,98 +55,21 @@ def test_windows_match_a_hand_built_example() -> None:
     # Two interleaved symbols; rows in time order within each symbol.
     values = np.arange(14, dtype=np.float64).reshape(7, 2)
     groups = np.array(["a", "b", "a", "b", "a", "a", "b"])
-    windows, mask, rows = sliding_windows(values, groups, 3)
-    # Only a's 3rd and 4th rows (positions 4, 5) and b's 3rd (position 6) have 3 bars.
-    np.testing.assert_array_equal(rows, [4, 5, 6])
-    np.testing.assert_array_equal(windows[0], values[[0, 2, 4]])
-    np.testing.assert_array_equal(windows[1], values[[2, 4, 5]])
-    np.testing.assert_array_equal(windows[2], values[[1, 3, 6]])
-    assert windows.dtype == np.float32
-    assert mask.all()
-
-
-def test_padded_windows_mark_missing_history() -> None:
-    values = np.arange(10, dtype=np.float64).reshape(5, 2)
-    groups = np.array([1, 1, 2, 1, 2])
-    windows, mask, rows = sliding_windows(values, groups, 3, pad=True)
-    np.testing.assert_array_equal(rows, np.arange(5))
-    np.testing.assert_array_equal(
-        mask,
-        [
-            [False, False, True],
-            [False, True, True],
-            [False, False, True],
-            [True] * 3,
-            [False, True, True],
-        ],
-    )
-    assert np.isnan(windows[~mask]).all()
-    np.testing.assert_array_equal(windows[3], values[[0, 1, 3]])
-    np.testing.assert_array_equal(windows[4, 1:], values[[2, 4]])
-
-
-def test_build_windows_sorts_each_symbol_by_time_and_keeps_row_order() -> None:
-    panel = _panel([6, 5], 2, seed=1)
-    shuffled = panel.sample(frac=1.0, random_state=3)
-    a = build_windows(panel, 3)
-    b = build_windows(shuffled, 3)
-    assert set(a.index) == set(b.index)
-    np.testing.assert_array_equal(a.values[a.index.get_indexer(b.index)], b.values)
-    # The window's last bar is the row itself, the one before is its symbol's previous bar.
-    for i, (stamp, symbol) in enumerate(a.index):
-        history = panel.xs(symbol, level="symbol").loc[:stamp].to_numpy(np.float32)
-        np.testing.assert_array_equal(a.values[i], history[-3:])
-    assert len(a.index) == (6 - 2) + (5 - 2)
-
-
-def test_window_errors() -> None:
-    with pytest.raises(ValueError, match="lookback"):
-        sliding_windows(np.zeros((3, 1)), np.zeros(3), 0)
-    duplicated = pd.DataFrame(
-        {"x": [1.0, 2.0]},
-        index=pd.MultiIndex.from_tuples(
-            [(pd.Timestamp("2024-01-01", tz="UTC"), "A")] * 2, names=["timestamp", "symbol"]
-        ),
-    )
-    with pytest.raises(DataError, match="same time"):
-        build_windows(duplicated, 1)
-    with pytest.raises(DataError, match="index levels"):
-        build_windows(pd.DataFrame({"x": [1.0]}), 1)
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    lengths=st.lists(st.integers(1, 12), min_size=1, max_size=3),
-    lookback=st.integers(1, 5),
-    cutoff_day=st.integers(0, 14),
-    pad=st.booleans(),
-    seed=st.integers(0, 2**16),
-)
-def test_changing_values_after_t_changes_no_window_ending_at_or_before_t(
-    lengths: list[int], lookback: int, cutoff_day: int, pad: bool, seed: int
-) -> None:
-    panel = _panel(lengths, 2, seed)
-    cutoff = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=cutoff_day)
-    later = panel.index.get_level_values("timestamp") > cutoff
-    changed = panel.copy()
-    rng = np.random.default_rng(seed + 1)
-    changed.loc[later] = rng.normal(size=(int(later.sum()), 2)) * 100
-    changed.iloc[np.flatnonzero(later)[::2], 0] = np.nan
-    before = build_windows(panel, lookback, pad=pad)
-    after = build_windows(changed, lookback, pad=pad)
-    pd.testing.assert_index_equal(before.index, after.index)
-    early = before.index.get_level_values("timestamp") <= cutoff
-    np.testing.assert_array_equal(before.values[early], after.values[early])
-    # A later window that reaches a changed bar does change: the test can see a difference.
-    if (~early).any():
-        assert not np.array_equal(before.values[~early], after.values[~early], equal_nan=True)
-
-
-def test_flatten_windows_is_time_major() -> None:
-    windows = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-    flat = flatten_windows(windows)
-    assert flat.shape == (2, 12)
-    np.testing.assert_array_equal(flat[1, 8:], windows[1, 2])  # last four columns: bar t
+    positions = trailing_positions(groups, 3)
+    windows = gather_windows(values, positions)
+    assert windows.shape == (7, 3, 2)
+    np.testing.assert_array_equal(windows[4], values[[0, 2, 4]])
+    np.testing.assert_array_equal(windows[5], values[[2, 4, 5]])
+    np.testing.assert_array_equal(windows[6], values[[1, 3, 6]])
+    # Before a symbol's third bar the window is NaN-padded at the front.
+    assert np.isnan(windows[3, 0]).all()
+    np.testing.assert_array_equal(windows[3, 1:], values[[1, 3]])
+    # Chosen rows and columns, in the order asked for.
+    picked = gather_windows(values, positions, rows=[6, 4], columns=[1, 0])
+    np.testing.assert_array_equal(picked[0], values[[1, 3, 6]][:, [1, 0]])
+    np.testing.assert_array_equal(picked[1], values[[0, 2, 4]][:, [1, 0]])
+    with pytest.raises(ValueError, match="2-D"):
+        gather_windows(values[:, 0], positions)
 
 
 # ----------------------------------------------------------------------------------- networks
@@ -250,7 +154,7 @@ def _planted(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Label = sign of feature 0 two bars before t, in windows over one random series."""
     rng = np.random.default_rng(seed)
     series = rng.normal(size=(n + 4, 2))
-    windows, _, _ = sliding_windows(series, np.zeros(n + 4), 5)
+    windows = gather_windows(series, trailing_positions(np.zeros(n + 4), 5))[4:]
     return windows, (windows[:, -3, 0] > 0).astype(np.float64)
 
 
@@ -374,15 +278,16 @@ def test_multi_task_head_predicts_every_horizon() -> None:
 
 def test_two_d_rows_are_flattened_windows() -> None:
     X, y = _noise(11, lookback=4, f=3)
+    flat = X.reshape(len(X), -1)  # each window flattened, oldest bar first
     three_d = SequenceModel(architecture="gru", **TINY).fit(X, y)  # type: ignore[arg-type]
-    two_d = SequenceModel(architecture="gru", lookback=4, **TINY).fit(flatten_windows(X), y)  # type: ignore[arg-type]
-    np.testing.assert_array_equal(three_d.predict_proba(X), two_d.predict_proba(flatten_windows(X)))
+    two_d = SequenceModel(architecture="gru", lookback=4, **TINY).fit(flat, y)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(three_d.predict_proba(X), two_d.predict_proba(flat))
     # lookback=1: a plain matrix is a batch of length-1 sequences.
     rows = SequenceModel(architecture="tcn", **TINY).fit(X[:, -1, :].astype(np.float64), y)  # type: ignore[arg-type]
     assert rows.lookback_ == 1
     assert rows.predict_proba(X[:5, -1, :]).shape == (5, 2)
     with pytest.raises(ValueError, match="lookback=5"):
-        SequenceModel(architecture="gru", lookback=5, **TINY).fit(flatten_windows(X), y)  # type: ignore[arg-type]
+        SequenceModel(architecture="gru", lookback=5, **TINY).fit(flat, y)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="features per bar"):
         three_d.predict_proba(X[:, :, :2])
 

@@ -8,129 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
-from alphaforge.models.ensemble import (
-    InSamplePredictionError,
-    StackingEnsemble,
-    average_probabilities,
-    model_agreement,
-    performance_weights,
-)
+from alphaforge.models.ensemble import InSamplePredictionError, StackingEnsemble
 from alphaforge.validation.splits import Fold, PurgedWalkForward
-
-# ---------------------------------------------------------------- averaging and weights
-
-
-def test_average_probabilities_against_hand_computation() -> None:
-    a = np.array([[0.2, 0.8], [0.6, 0.4]])
-    b = np.array([[0.6, 0.4], [0.2, 0.8]])
-    np.testing.assert_allclose(average_probabilities([a, b]), [[0.4, 0.6], [0.4, 0.6]])
-    # Weights 1 and 3 rescale to 1/4 and 3/4: row 0 is 0.25*0.8 + 0.75*0.4 = 0.5 for class 1.
-    np.testing.assert_allclose(
-        average_probabilities([a, b], weights=[1.0, 3.0]), [[0.5, 0.5], [0.3, 0.7]]
-    )
-    with pytest.raises(ValueError, match="one weight per model"):
-        average_probabilities([a, b], weights=[1.0])
-    with pytest.raises(ValueError, match="non-negative"):
-        average_probabilities([a, b], weights=[1.0, -1.0])
-    with pytest.raises(ValueError, match="shape"):
-        average_probabilities([a, b[:1]])
-
-
-def test_average_propagates_nan_rows() -> None:
-    a = np.array([[np.nan, np.nan], [0.5, 0.5]])
-    out = average_probabilities([a, np.full((2, 2), 0.5)])
-    assert np.isnan(out[0]).all()
-    np.testing.assert_allclose(out[1], [0.5, 0.5])
-
-
-def test_performance_weights_against_hand_computation() -> None:
-    scores = [0.55, 0.60, 0.45]
-    # Edges over AUC 0.5, clipped at 0: 0.05, 0.10, 0.
-    np.testing.assert_allclose(
-        performance_weights(scores, method="proportional"), [1 / 3, 2 / 3, 0.0]
-    )
-    e1, e2, e0 = math.exp(1.0), math.exp(2.0), 1.0  # edges / temperature 0.05
-    total = e1 + e2 + e0
-    np.testing.assert_allclose(
-        performance_weights(scores, method="softmax", temperature=0.05),
-        [e1 / total, e2 / total, e0 / total],
-    )
-    # No model beats chance: proportional falls back to equal weights.
-    np.testing.assert_allclose(performance_weights([0.5, 0.4], method="proportional"), [0.5, 0.5])
-    # An information coefficient has baseline 0.
-    np.testing.assert_allclose(
-        performance_weights([0.02, 0.06], method="proportional", baseline=0.0), [0.25, 0.75]
-    )
-    with pytest.raises(ValueError, match="finite"):
-        performance_weights([0.6, float("nan")])
-    with pytest.raises(ValueError, match="temperature"):
-        performance_weights([0.6, 0.7], temperature=0.0)
-    with pytest.raises(ValueError, match="method"):
-        performance_weights([0.6, 0.7], method="best")  # type: ignore[arg-type]
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    scores=st.lists(st.floats(0.3, 0.8), min_size=1, max_size=8),
-    method=st.sampled_from(["softmax", "proportional"]),
-    temperature=st.floats(0.001, 1.0),
-)
-def test_weights_are_a_distribution_ordered_like_the_scores(
-    scores: list[float], method: str, temperature: float
-) -> None:
-    w = performance_weights(scores, method=method, temperature=temperature)  # type: ignore[arg-type]
-    assert w.sum() == pytest.approx(1.0)
-    assert (w >= 0).all()
-    order = np.argsort(scores, kind="stable")
-    assert (np.diff(w[order]) >= -1e-12).all()
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    seed=st.integers(0, 10_000),
-    n_models=st.integers(1, 5),
-    n_classes=st.integers(2, 4),
-)
-def test_weighted_average_rows_sum_to_one(seed: int, n_models: int, n_classes: int) -> None:
-    rng = np.random.default_rng(seed)
-    probas = [rng.dirichlet(np.ones(n_classes), 30) for _ in range(n_models)]
-    weights = rng.uniform(0.0, 1.0, n_models) + 1e-3
-    out = average_probabilities(probas, weights)
-    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-12)
-    # Independent: an explicit loop over models.
-    expected = sum(w * p for w, p in zip(weights / weights.sum(), probas, strict=True))
-    np.testing.assert_allclose(out, expected, atol=1e-12)
-
-
-# ---------------------------------------------------------------- agreement
-
-
-def test_model_agreement_three_class_hand_case() -> None:
-    # Classes SELL=0, HOLD=1, BUY=2; four rows, three models.
-    m1 = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.1, 0.8, 0.1], [0.5, 0.4, 0.1]])
-    m2 = np.array([[0.5, 0.4, 0.1], [0.1, 0.3, 0.6], [0.7, 0.2, 0.1], [0.1, 0.2, 0.7]])
-    m3 = np.array([[0.2, 0.7, 0.1], [0.3, 0.3, 0.4], [0.1, 0.1, 0.8], [0.2, 0.6, 0.2]])
-    ensemble = np.array([[0.5, 0.4, 0.1], [0.2, 0.2, 0.6], [0.3, 0.4, 0.3], [0.3, 0.3, 0.4]])
-    # Directions: models (0,0,1), (2,2,2), (1,0,2), (0,2,1); ensemble 0, 2, 1, 2.
-    np.testing.assert_allclose(model_agreement([m1, m2, m3], ensemble), [2 / 3, 1.0, 1 / 3, 1 / 3])
-
-
-def test_model_agreement_binary_uses_p_up_above_half() -> None:
-    up = [0.7, 0.4, 0.5]
-    models = [
-        np.column_stack([1 - np.array(u), np.array(u)])
-        for u in ([0.7, 0.4, 0.5], [0.6, 0.6, 0.51], [0.2, 0.3, 0.49])
-    ]
-    ensemble = np.column_stack([1 - np.array(up), np.array(up)])
-    # Ensemble directions: up, down, down (0.5 is not above one half).
-    np.testing.assert_allclose(model_agreement(models, ensemble), [2 / 3, 2 / 3, 2 / 3])
-    models[0][1] = np.nan
-    assert np.isnan(model_agreement(models, ensemble)[1])
-
 
 # ---------------------------------------------------------------- stacking
 
@@ -337,7 +218,7 @@ def test_rows_outside_every_test_block_are_never_used() -> None:
     np.testing.assert_array_equal(again.coef_, baseline.coef_)
 
 
-def test_multiclass_stacking_and_agreement() -> None:
+def test_multiclass_stacking() -> None:
     rng = np.random.default_rng(6)
     n_block, n_blocks = 300, 5
     n = n_block * n_blocks
@@ -367,9 +248,6 @@ def test_multiclass_stacking_and_agreement() -> None:
     scores = scores + stack.intercept_
     expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(combined, expected, atol=1e-12)
-    agreement = model_agreement([p[rows] for p in oof], combined)
-    assert ((agreement >= 0) & (agreement <= 1)).all()
-    assert set(np.round(agreement * 2, 9)) <= {0.0, 1.0, 2.0}
     assert stack.evaluation_.meta_log_loss < stack.evaluation_.base_log_loss[1]
 
 

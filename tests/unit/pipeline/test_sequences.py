@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from alphaforge.config.models import ModelConfig
 from alphaforge.models.dataset import Panel
-from alphaforge.pipeline.sequences import design_for, trailing_positions, window_design
+from alphaforge.models.deep.windows import trailing_positions
+from alphaforge.pipeline.sequences import design_for, window_design
 
 
 def test_trailing_positions_match_a_hand_built_table() -> None:

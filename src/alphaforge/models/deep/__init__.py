@@ -16,7 +16,7 @@ from collections.abc import Callable
 from alphaforge.config.models import ModelConfig
 from alphaforge.core.errors import ConfigError
 from alphaforge.models.base import MODELS, Classifier
-from alphaforge.models.deep.windows import Windows, build_windows, flatten_windows, sliding_windows
+from alphaforge.models.deep.windows import gather_windows, trailing_positions
 
 #: Registered names; the same strings as the ``architecture`` parameter.
 SEQUENCE_MODELS = ("lstm_attention", "gru", "bilstm", "cnn_lstm", "transformer", "tcn")
@@ -54,8 +54,6 @@ for _name in SEQUENCE_MODELS:
 
 __all__ = [
     "SEQUENCE_MODELS",
-    "Windows",
-    "build_windows",
-    "flatten_windows",
-    "sliding_windows",
+    "gather_windows",
+    "trailing_positions",
 ]

@@ -5,11 +5,11 @@ How sequence context reaches the model
 ``X`` is either
 
 * 3-D ``(n_rows, lookback, n_features)`` windows, as :func:`~alphaforge.models.deep.windows.
-  build_windows` makes them (each ends at its row's bar t), or
-* 2-D ``(n_rows, lookback * n_features)`` rows, each a window flattened oldest bar first
-  (:func:`~alphaforge.models.deep.windows.flatten_windows`), reshaped with the model's
-  ``lookback``. With the default ``lookback=1`` a plain feature matrix is a batch of
-  length-1 sequences, so the model also works where callers only have rows.
+  gather_windows` makes them (each ends at its row's bar t), or
+* 2-D ``(n_rows, lookback * n_features)`` rows, each such window flattened oldest bar first
+  (``windows.reshape(n_rows, -1)``, what the walk-forward's window design passes), reshaped
+  with the model's ``lookback``. With the default ``lookback=1`` a plain feature matrix is a
+  batch of length-1 sequences, so the model also works where callers only have rows.
 
 The model never builds windows itself: it cannot know which rows belong to which symbol.
 
