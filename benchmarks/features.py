@@ -57,8 +57,11 @@ TALIB_REPEATS = 5
 _FIRST_CALL = """
 import json, time
 t0 = time.perf_counter()
+import os
+from alphaforge.core.bootstrap import bootstrap_process
 from alphaforge.features import compute
 from alphaforge.features.testing import random_bars
+bootstrap_process(os.environ)
 t1 = time.perf_counter()
 bars = random_bars(0, {bars})
 t2 = time.perf_counter()
@@ -89,7 +92,10 @@ def _bars(seed: int, n: int) -> Any:
 
 def _engine_worker(symbols: int, bars: int, first: int = 0) -> dict[str, Any]:
     """Compute the full set for every symbol, keep float32 results, report time and memory."""
+    from alphaforge.core.bootstrap import bootstrap_process
     from alphaforge.features import compute
+
+    bootstrap_process(os.environ)  # as the CLI and every worker process do
 
     frames = [_bars(seed, bars) for seed in range(first, first + symbols)]
     warm = compute(frames[0])

@@ -24,6 +24,7 @@ from alphaforge.cli.model_commands import models_app
 from alphaforge.cli.model_commands import predict as predict_command
 from alphaforge.cli.options import ConfigOption, GlobalConfigOption, config_from
 from alphaforge.config import AppConfig, masked_dump
+from alphaforge.core.bootstrap import bootstrap_process
 from alphaforge.core.errors import AlphaForgeError
 
 app = typer.Typer(
@@ -243,6 +244,7 @@ def main() -> None:
     """Entry point: run the app and turn user errors into one line and an exit code."""
     # Warnings belong in run logs, not on the terminal beside the one-line error.
     logging.getLogger("alphaforge").addHandler(logging.NullHandler())
+    bootstrap_process(os.environ)
     try:
         code = app(standalone_mode=False)
     except AlphaForgeError as exc:

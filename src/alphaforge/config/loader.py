@@ -19,12 +19,13 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from alphaforge.config.models import AppConfig
+from alphaforge.core.bootstrap import MALLOC_TUNING_ENV_VAR
 from alphaforge.core.errors import ConfigError
 
 ENV_PREFIX = "ALPHAFORGE_"
 CONFIG_ENV_VAR = "ALPHAFORGE_CONFIG"
 #: ALPHAFORGE_ variables that steer the program rather than name a setting.
-CONTROL_ENV_VARS = frozenset({CONFIG_ENV_VAR, "ALPHAFORGE_DEBUG"})
+CONTROL_ENV_VARS = frozenset({CONFIG_ENV_VAR, "ALPHAFORGE_DEBUG", MALLOC_TUNING_ENV_VAR})
 MASK = "********"
 
 

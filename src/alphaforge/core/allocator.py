@@ -8,14 +8,14 @@ themselves (``benchmarks/features.py``). Raising glibc's trim and mmap threshold
 pages mapped for reuse, at the price of the process holding up to ``trim_threshold`` bytes of
 freed memory. Elsewhere than glibc (macOS, Windows, musl) this does nothing.
 
-Set ``ALPHAFORGE_MALLOC_TUNING=0`` to leave the allocator alone.
+It is applied once per process by :func:`alphaforge.core.bootstrap.bootstrap_process` (the CLI
+and every worker call it first); ``ALPHAFORGE_MALLOC_TUNING=0`` leaves the allocator alone.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import sys
 
 # mallopt parameter numbers from glibc's malloc.h.
@@ -41,9 +41,7 @@ def retain_freed_memory(
     global _done
     if _done:
         return True
-    if os.environ.get("ALPHAFORGE_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith(
-        "linux"
-    ):
+    if not sys.platform.startswith("linux"):
         return False
     name = ctypes.util.find_library("c")
     if name is None:

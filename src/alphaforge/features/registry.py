@@ -25,7 +25,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from alphaforge.core.allocator import retain_freed_memory
 from alphaforge.core.bars import check_bars
 from alphaforge.core.registry import Registry
 from alphaforge.core.types import AssetClass, Instrument
@@ -326,7 +325,6 @@ def compute_matrix(arrays: BarArrays, names: list[str]) -> FloatArray:
     """Compute resolved features into one (bars x features) float64 matrix."""
     if not names:
         return np.empty((len(arrays), 0), dtype=np.float64)
-    retain_freed_memory()
     # TA-Lib and numpy warn on all-NaN windows; such values stay NaN, which is the policy.
     with np.errstate(all="ignore"):
         columns = [FEATURES.get(name).kernel(arrays) for name in names]
