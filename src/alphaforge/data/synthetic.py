@@ -90,7 +90,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from alphaforge.config.models import DataConfig
+from alphaforge.config.models import DataConfig, SecretsConfig
 from alphaforge.core.bars import BAR_COLUMNS, INDEX_NAME
 from alphaforge.core.errors import DataError, UnknownSymbolError
 from alphaforge.core.types import AssetClass, Instrument, Interval, default_calendar
@@ -787,9 +787,9 @@ class SyntheticSource:
         return f"Valid names: {'; '.join(parts)}."
 
 
-def _synthetic_factory(config: DataConfig) -> DataSource:
+def _synthetic_factory(config: DataConfig, secrets: SecretsConfig) -> DataSource:
     """Build the registered ``synthetic`` source (default spec, seed 0)."""
-    del config  # the synthetic market needs no configuration
+    del config, secrets  # the synthetic market needs no configuration and no keys
     return SyntheticSource(SyntheticSpec(), seed=0)
 
 

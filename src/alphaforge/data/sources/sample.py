@@ -34,7 +34,7 @@ from functools import cache
 
 import pandas as pd
 
-from alphaforge.config.models import DataConfig
+from alphaforge.config.models import DataConfig, SecretsConfig
 from alphaforge.core.bars import BAR_COLUMNS, between_dates, to_canonical
 from alphaforge.core.errors import DataError, UnknownSymbolError
 from alphaforge.core.types import AssetClass, Instrument, Interval
@@ -452,5 +452,6 @@ class SampleSource:
 
 
 @SOURCES.register("sample")
-def _make_sample_source(config: DataConfig) -> DataSource:
+def _make_sample_source(config: DataConfig, secrets: SecretsConfig) -> DataSource:
+    del config, secrets  # the bundled files need neither
     return SampleSource()
