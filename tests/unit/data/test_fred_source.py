@@ -352,8 +352,10 @@ def test_fetch_serves_several_series_and_frequencies(fake_fred: FakeFred) -> Non
     # 1 Nov) the September rate published 4 Oct; the January bar the December rate.
     assert monthly["UNRATE"].index[0] == pd.Timestamp("2019-10-01", tz="UTC")
     assert monthly["UNRATE"]["close"].tolist() == [3.5, 3.6, 3.5, 3.5]
-    # Weekly claims are published five days after the week they describe, within its bar.
-    assert weekly["ICSA"]["close"].tolist() == [212000.0, 207000.0, 223000.0]
+    # Weekly claims are published five days after the week they describe, within its bar;
+    # the bar of the week ending 25 Jan closes before that week's claims are out.
+    assert weekly["ICSA"].index[0] == pd.Timestamp("2020-01-04", tz="UTC")  # a Saturday
+    assert weekly["ICSA"]["close"].tolist() == [212000.0, 207000.0, 223000.0, 223000.0]
     assert [q["series_id"] for q in fake_fred.requests] == ["UNRATE", "ICSA"]
 
 

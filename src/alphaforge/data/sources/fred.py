@@ -20,8 +20,10 @@ source is given another ``release_time`` (a New York wall-clock time on the rele
 hour that daylight saving skips or repeats resolves to the later instant). It stays current
 until the day after its ``realtime_end``, at the same time of day.
 
-Bars are served at the series' native frequency on the grid of its observation dates, as
-before, but a bar's value is *what was known when the bar closes*: the bar stamped ``s``
+Bars are served at the series' native frequency on a grid fixed by the calendar (daily bars
+on the sessions of the instrument's calendar, XNYS for a macro series by default; monthly bars
+on the first of each month; weekly bars on the weekday the series dates its weeks by), and a
+bar's value is *what was known when the bar closes*: the bar stamped ``s``
 (known at ``s + interval``, the project's convention) carries the value of the latest period
 published by ``s + interval``, in the vintage current at that instant. So a monthly CPI bar
 stamped 2020-01-01 (known 2020-02-01) carries the December 2019 CPI as first published in
@@ -38,8 +40,9 @@ shortly before the range.
 
 Other conventions:
 
-* A bar has ``open = high = low = close = value`` and volume 0.0; observation dates without a
-  value in any vintage (``"."``) get no bar.
+* A bar has ``open = high = low = close = value`` and volume 0.0; a bar before anything was
+  published gets no row. A session on which FRED has no value (``"."``, a holiday of the
+  series) carries the latest value known, like any other bar.
 * The requested interval must match the series' frequency (daily, weekly or monthly, judged
   from the spacing of the observation dates), else :class:`DataError`. Quarterly and coarser
   series are refused.
@@ -69,7 +72,7 @@ import requests
 from pydantic import SecretStr
 
 from alphaforge.config.models import DataConfig, SecretsConfig
-from alphaforge.core.bars import empty_bars, to_canonical
+from alphaforge.core.bars import INDEX_NAME, empty_bars, to_canonical
 from alphaforge.core.errors import (
     DataError,
     MissingCredentialsError,
@@ -77,6 +80,7 @@ from alphaforge.core.errors import (
     UnknownSymbolError,
 )
 from alphaforge.core.types import AssetClass, Instrument, Interval
+from alphaforge.data.calendars import session_dates
 from alphaforge.data.sources.base import SOURCES, DataSource
 
 logger = logging.getLogger(__name__)
@@ -289,9 +293,8 @@ class FredSource:
             table = tables[instrument.symbol]
             series_id = _series_id(instrument)
             _check_frequency(_dates_within(table, start, end), series_id, interval)
-            out[instrument.symbol] = point_in_time_bars(
-                table, _grid(table, start, end), interval, now=now
-            )
+            grid = _grid(table, start, end, interval, instrument.calendar)
+            out[instrument.symbol] = point_in_time_bars(table, grid, interval, now=now)
         return out
 
     def vintages(self, instrument: Instrument, start: date, end: date) -> pd.DataFrame:
@@ -680,12 +683,28 @@ def _dates_within(table: pd.DataFrame, start: date, end: date) -> list[pd.Timest
     return list(periods[inside].sort_values())
 
 
-def _grid(table: pd.DataFrame, start: date, end: date) -> pd.DatetimeIndex:
-    """Return the bar stamps: observation dates in [start, end] valued in some vintage, UTC."""
-    valued = table.loc[np.isfinite(table["value"].to_numpy(np.float64)), "period"]
-    periods = pd.DatetimeIndex(valued.unique()).sort_values()
-    inside = (periods >= pd.Timestamp(start)) & (periods <= pd.Timestamp(end))
-    return periods[inside].tz_localize("UTC").as_unit("ns")
+def _grid(
+    table: pd.DataFrame, start: date, end: date, interval: Interval, calendar: str
+) -> pd.DatetimeIndex:
+    """Return the bar stamps in [start, end], fixed by the calendar, never by publications.
+
+    Daily bars open on the sessions of ``calendar``; monthly bars on the first of each month;
+    weekly bars on the weekday the series dates its weeks by (ICSA: Saturday). A grid made of
+    the observation dates would be known only once those dates are published: a bar on a date
+    whose value came out later would carry an older value earlier than a live run could.
+    """
+    if interval == Interval.D1:
+        return session_dates(calendar, start, end).as_unit("ns")
+    if interval == Interval.MO1:
+        months = pd.date_range(start, end, freq="MS", tz="UTC", name=INDEX_NAME)
+        return pd.DatetimeIndex(months).as_unit("ns")
+    periods = pd.DatetimeIndex(table["period"])
+    if len(periods) == 0:
+        return pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME).as_unit("ns")
+    weekday = int(pd.Series(periods.day_of_week).mode().iloc[0])
+    anchor = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")[weekday]
+    weeks = pd.date_range(start, end, freq=f"W-{anchor}", tz="UTC", name=INDEX_NAME)
+    return pd.DatetimeIndex(weeks).as_unit("ns")
 
 
 def _check_frequency(days: list[pd.Timestamp], series_id: str, interval: Interval) -> None:
