@@ -748,7 +748,8 @@ class SyntheticSource:
         UnknownSymbolError
             A symbol is not one of the generated names.
         DataError
-            The interval is not generated (weekly, monthly).
+            The interval is not generated (weekly, monthly), or the asset class is not
+            (index, macro, ...).
         """
         interval = Interval(interval)
         if interval not in self.intervals:
@@ -758,6 +759,12 @@ class SyntheticSource:
             )
         wanted: list[tuple[str, AssetClass]] = []
         for instrument in instruments:
+            if instrument.asset_class not in self.asset_classes:
+                raise DataError(
+                    f"The synthetic source does not generate {instrument.asset_class.value} "
+                    f"series ({instrument.symbol}).",
+                    hint="Ask for stock, crypto or forex symbols.",
+                )
             asset_class = self._asset_class_of(instrument.symbol)
             wanted.append((instrument.symbol, asset_class))
         lo = pd.Timestamp(start).tz_localize("UTC")
