@@ -29,9 +29,12 @@ published by ``s + interval``, in the vintage current at that instant. So a mont
 stamped 2020-01-01 (known 2020-02-01) carries the December 2019 CPI as first published in
 mid-January; a revision of a value changes bars from the first one closing after the revision
 is available, never an earlier bar; and a bar whose close is still in the future is not served
-(its value could yet change). The served history never changes afterwards, which an
-incremental update relies on. Revisions of periods older than the latest one do not change
-the bars (they do not change the latest known value); :meth:`FredSource.vintages` keeps them.
+(its value could yet change). Since a bar is known only at its close, a value reaches the
+feature engine at the first close after it is available: up to one interval late (a monthly
+series' value published on 13 February is seen from 1 March on). The served history never
+changes afterwards, which an incremental update relies on. Revisions of periods older than the
+latest one do not change the bars (they do not change the latest known value);
+:meth:`FredSource.vintages` keeps them.
 
 Values that predate FRED's vintage records of a series carry the date of the first vintage it
 kept, so the point-in-time series of such a series starts there. Observations from
