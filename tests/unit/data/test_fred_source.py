@@ -270,10 +270,6 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/fred"
 
 
-def secret(value: SecretStr | None) -> str | None:
-    return None if value is None else value.get_secret_value()
-
-
 def exception_text(exc: BaseException) -> str:
     parts = [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
     parts += [getattr(exc, "message", ""), getattr(exc, "hint", "")]
