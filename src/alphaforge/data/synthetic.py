@@ -90,7 +90,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from alphaforge.config.models import DataConfig
+from alphaforge.config.models import DataConfig, SecretsConfig
 from alphaforge.core.bars import BAR_COLUMNS, INDEX_NAME
 from alphaforge.core.errors import DataError, UnknownSymbolError
 from alphaforge.core.types import AssetClass, Instrument, Interval, default_calendar
@@ -748,7 +748,8 @@ class SyntheticSource:
         UnknownSymbolError
             A symbol is not one of the generated names.
         DataError
-            The interval is not generated (weekly, monthly).
+            The interval is not generated (weekly, monthly), or the asset class is not
+            (index, macro, ...).
         """
         interval = Interval(interval)
         if interval not in self.intervals:
@@ -758,6 +759,12 @@ class SyntheticSource:
             )
         wanted: list[tuple[str, AssetClass]] = []
         for instrument in instruments:
+            if instrument.asset_class not in self.asset_classes:
+                raise DataError(
+                    f"The synthetic source does not generate {instrument.asset_class.value} "
+                    f"series ({instrument.symbol}).",
+                    hint="Ask for stock, crypto or forex symbols.",
+                )
             asset_class = self._asset_class_of(instrument.symbol)
             wanted.append((instrument.symbol, asset_class))
         lo = pd.Timestamp(start).tz_localize("UTC")
@@ -787,9 +794,9 @@ class SyntheticSource:
         return f"Valid names: {'; '.join(parts)}."
 
 
-def _synthetic_factory(config: DataConfig) -> DataSource:
+def _synthetic_factory(config: DataConfig, secrets: SecretsConfig) -> DataSource:
     """Build the registered ``synthetic`` source (default spec, seed 0)."""
-    del config  # the synthetic market needs no configuration
+    del config, secrets  # the synthetic market needs no configuration and no keys
     return SyntheticSource(SyntheticSpec(), seed=0)
 
 

@@ -404,6 +404,9 @@ add_panel(
         "^TNX minus ^IRX close (their quote units, percent), else the T10Y2Y close",
         _yield_curve_slope,
         requires=_needs_curve,
+        # 2: the FRED source serves T10Y2Y point in time (the value published by each bar's
+        # close), not the latest revision stamped at the date it describes.
+        version=2,
     )
 )
 

@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from alphaforge.config.models import DataConfig
+from alphaforge.config.models import DataConfig, SecretsConfig
 from alphaforge.core.bars import BAR_COLUMNS, between_dates, to_canonical
 from alphaforge.core.errors import DataError, UnknownSymbolError
 from alphaforge.core.types import AssetClass, Instrument, Interval
@@ -355,5 +355,6 @@ class FileSource:
 
 
 @SOURCES.register("csv")
-def _make_file_source(config: DataConfig) -> DataSource:
+def _make_file_source(config: DataConfig, secrets: SecretsConfig) -> DataSource:
+    del secrets  # local files need no keys
     return FileSource(config.store_dir.parent / "imports")

@@ -34,7 +34,7 @@ from functools import cache
 
 import pandas as pd
 
-from alphaforge.config.models import DataConfig
+from alphaforge.config.models import DataConfig, SecretsConfig
 from alphaforge.core.bars import BAR_COLUMNS, between_dates, to_canonical
 from alphaforge.core.errors import DataError, UnknownSymbolError
 from alphaforge.core.types import AssetClass, Instrument, Interval
@@ -423,13 +423,21 @@ class SampleSource:
         UnknownSymbolError
             For a symbol not in the catalog.
         DataError
-            For an interval the series does not have, or a range entirely outside its coverage.
+            For an asset class the catalog lacks, an interval the series does not have, or a
+            range entirely outside its coverage.
         """
         interval = Interval(interval)
         if end < start:
             raise DataError(f"The range ends ({end}) before it starts ({start}).")
         out: dict[str, pd.DataFrame] = {}
         for instrument in instruments:
+            if instrument.asset_class not in self.asset_classes:
+                classes = ", ".join(sorted(c.value for c in self.asset_classes))
+                raise DataError(
+                    f"The sample source has no {instrument.asset_class.value} series "
+                    f"({instrument.symbol}).",
+                    hint=f"Its series are of these classes: {classes}.",
+                )
             series = _lookup(instrument.symbol)
             if series.interval != interval:
                 raise DataError(
@@ -452,5 +460,6 @@ class SampleSource:
 
 
 @SOURCES.register("sample")
-def _make_sample_source(config: DataConfig) -> DataSource:
+def _make_sample_source(config: DataConfig, secrets: SecretsConfig) -> DataSource:
+    del config, secrets  # the bundled files need neither
     return SampleSource()

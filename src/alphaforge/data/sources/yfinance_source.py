@@ -36,7 +36,7 @@ from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 
-from alphaforge.config.models import DataConfig
+from alphaforge.config.models import DataConfig, SecretsConfig
 from alphaforge.core.bars import BAR_COLUMNS, empty_bars, to_canonical
 from alphaforge.core.errors import DataError, SourceUnavailableError, UnknownSymbolError
 from alphaforge.core.types import AssetClass, Instrument, Interval
@@ -597,5 +597,6 @@ def _reason_suffix(tickers: Sequence[str], reasons: Mapping[str, str]) -> str:
 
 
 @SOURCES.register("yfinance")
-def _make_yfinance_source(config: DataConfig) -> DataSource:
+def _make_yfinance_source(config: DataConfig, secrets: SecretsConfig) -> DataSource:
+    del secrets  # Yahoo needs no key
     return YFinanceSource(config)
