@@ -599,7 +599,7 @@ MISTAKES: dict[str, Mistake] = {
     ),
     "unknown-yaml-key": Mistake(
         ["config", "show", "--config", "bad.yaml"],
-        ("portfolio.topk", "Fix it in the YAML file"),
+        ("Unknown configuration key portfolio.topk", "Did you mean 'top_k'?"),
         files={"bad.yaml": "portfolio: {topk: 3}\n"},
     ),
     "unknown-env-key": Mistake(

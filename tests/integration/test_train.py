@@ -57,9 +57,20 @@ def test_train_writes_oof_predictions_metrics_and_controls(
     assert summary["search_trials"] == 2 * len(folds)  # nested search: 2 trials per fold
     # Every configuration tried is in the ledger, and the deflated Sharpe counts them all.
     overfitting = summary["overfitting"]
-    assert overfitting["n_trials"] >= 2 + 2  # lightgbm, the ensemble, search trials
-    assert 0.0 <= overfitting["deflated_sharpe"]["ensemble"] <= 1.0
-    assert (tmp_path / "store" / "ledger" / "trial_ledger.sqlite").is_file()
+    from alphaforge.validation import TrialLedger
+
+    with TrialLedger(tmp_path / "store" / "ledger" / "trial_ledger.sqlite") as ledger:
+        kinds = [t.kind for t in ledger.trials("default")]
+    # lightgbm and the search trials; the one-model "ensemble" is lightgbm again, not a trial.
+    assert kinds.count("manual") == 1
+    assert "variant" not in kinds
+    assert overfitting["n_trials"] == len(kinds) >= 1 + 2
+    # One configuration with returns: PBO is undefined, and so is the deflated Sharpe (the
+    # search trials' Sharpe ratios are unknown), each with its reason.
+    assert overfitting["pbo"] is None
+    assert "2 distinct configurations" in overfitting["pbo_undefined_reason"]
+    assert overfitting["deflated_sharpe"]["ensemble"] is None
+    assert any("deflated Sharpe of ensemble not computed" in w for w in summary["warnings"])
     # The registered model uses the configuration its latest fold's search chose.
     from alphaforge.models.registry_store import ModelRegistry
 
