@@ -66,7 +66,7 @@ from alphaforge.pipeline.research import (
 )
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import trailing_positions, window_design
-from alphaforge.pipeline.train import load_training_universe
+from alphaforge.pipeline.train import load_panel_inputs, load_training_universe
 from alphaforge.validation.splits import default_embargo_bars
 from alphaforge.validation.walk_forward import aligned_proba, class_score
 
@@ -203,12 +203,15 @@ def _load_panel(
     """Return the configured universe's panel (the config's labels, these features)."""
     raw, instruments, interval, _ = load_training_universe(config, config.run.seed)
     data = prepare_training_data(raw, instruments, interval, config)
+    inputs = load_panel_inputs(config, data.bars, instruments, interval, feature_names)
     panel = build_panel(
         data.bars,
         interval,
         config.labels,
         list(feature_names),
         min_history=config.features.min_history,
+        instruments=instruments,
+        inputs=inputs.bars,
     )
     if config.labels.catalyst_file is not None:
         # Weighted like training, so an update's new rows weigh as the original ones did.
