@@ -268,8 +268,9 @@ def compute_features(
             if reason is not None:
                 raise ConfigError(
                     f"features.names: panel feature {spec.name} needs {reason}.",
-                    hint="Store the series it reads (alphaforge data fetch SYMBOL, or add it to "
-                    "the universe) or remove the feature from features.names.",
+                    hint="Give the universe what it reads (a series: alphaforge data fetch "
+                    "SYMBOL; sectors: the universe file's sector field) or remove it from "
+                    "features.names.",
                 )
         panel = panel_frames(ctx, series, specs)
     order = None if feature_names is None else list(dict.fromkeys(feature_names))
