@@ -57,7 +57,7 @@ from alphaforge.models.drift import DriftReport
 from alphaforge.models.online import continue_training, n_trees
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion, PromotionRecord
 from alphaforge.pipeline.predict import feature_drift, fitted_lookback
-from alphaforge.pipeline.registration import check_labels_match, registry_root
+from alphaforge.pipeline.registration import QUANTILE_KIND, check_labels_match, registry_root
 from alphaforge.pipeline.research import (
     backtest_scores,
     embargo_bars,
@@ -348,6 +348,14 @@ def challenge(
     with _open_registry(config) as registry:
         versions = _versions(registry, name)
         champion = _champion(versions, name)
+        if champion.kind == QUANTILE_KIND:
+            # The test trades each version's class scores; a quantile model has none.
+            raise ConfigError(
+                f"{name} is a quantile regression of the forward return: the "
+                "champion/challenger test compares classifiers' trading books.",
+                hint=f"Compare its versions' pinball loss and coverage with "
+                f"`alphaforge models show {name} --version N`.",
+            )
         chall = _pick_challenger(versions, champion, name, challenger)
         for version in (champion, chall):
             check_labels_match(version, config.labels)

@@ -227,8 +227,9 @@ def _training_config(
     }
 
 
-#: The quantile model's name under ``train.experiment`` in the registry.
+#: The quantile model's name under ``train.experiment`` in the registry, and its kind.
 QUANTILE_MODEL = "quantiles"
+QUANTILE_KIND = "quantile_gbm"
 
 
 def quantile_model_name(config: AppConfig) -> str:
@@ -300,7 +301,7 @@ def register_quantile_model(
         version = registry.register(
             model,
             name=quantile_model_name(config),
-            kind="quantile_gbm",
+            kind=QUANTILE_KIND,
             feature_names=features,
             data_start=stamps[train].min(),
             data_end=stamps[np.concatenate([train, validation])].max(),
@@ -447,6 +448,7 @@ def registry_root(config: AppConfig) -> Path:
 
 __all__ = [
     "LABEL_DEFINITION",
+    "QUANTILE_KIND",
     "QUANTILE_MODEL",
     "build_model",
     "check_labels_match",
