@@ -595,6 +595,14 @@ def test_train_with_panel_features_registers_them_and_predict_computes_them(
     )
     assert scored.returncode == 0, scored.stderr
     scores = pd.read_csv(tmp_path / "scores.csv", index_col="symbol")
+    # Asking for quantiles that were not trained is a user mistake, said in one line.
+    no_quantiles = run_cli(
+        ["predict", "--config", str(fast_config)],
+        tmp_path,
+        env=env | {"ALPHAFORGE_TRAIN__QUANTILES": "true"},
+    )
+    assert no_quantiles.returncode != 0 and "default.quantiles" in no_quantiles.stderr
+    assert "Traceback" not in no_quantiles.stderr
 
     # The training path (build_panel) at each symbol's latest bar, scored by the registered
     # model, gives predict's scores: the panel features are computed the same way.
