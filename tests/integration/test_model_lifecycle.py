@@ -41,7 +41,18 @@ def _write_config(tmp_path: Path, end: str, **sections: Any) -> Path:
     body: dict[str, Any] = {
         "demo": {"n_symbols": 6, "n_sectors": 2, "start": "2013-01-01", "end": end},
         "features": {
-            "names": ["ret_log_1", "ret_log_5", "ret_log_20", "vol_std_20", "rsi_14", "month_sin"],
+            # Panel features too: challenge and update rebuild them over the universe (sectors
+            # included) as training did.
+            "names": [
+                "ret_log_1",
+                "ret_log_5",
+                "ret_log_20",
+                "vol_std_20",
+                "rsi_14",
+                "month_sin",
+                "cs_rank_ret_20",
+                "sector_rs_20",
+            ],
             "min_history": 60,
         },
         "portfolio": {"top_k": 2},

@@ -412,6 +412,43 @@ def test_train_reports_quantile_regression_of_the_forward_return(
     assert (np.diff(predictions.to_numpy(), axis=1) >= 0).all()  # non-crossing
     assert (run / "quantiles.csv").is_file()
 
+    # The quantile model is registered beside the classifiers; later stages load it back.
+    from alphaforge.models.quantile import QuantileGBM
+    from alphaforge.models.registry_store import ModelRegistry
+
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["registered"]["quantiles"] == {
+        "name": "default.quantiles",
+        "version": 1,
+        "decision": "champion (first version)",
+    }
+    columns = ["q10", "q25", "q50", "q75", "q90"]
+    with ModelRegistry(tmp_path / "store" / "models") as registry:
+        version = registry.get("default.quantiles", "champion")
+        model = registry.load(
+            version.name, version.version, expected_features=version.feature_names
+        )
+    assert isinstance(model, QuantileGBM) and version.kind == "quantile_gbm"
+    assert version.config["columns"] == columns
+    assert version.config["quantiles"] == [0.1, 0.25, 0.5, 0.75, 0.9]
+    assert version.metrics["coverage_q50"] == quantiles["coverage_q50"]
+    assert version.metrics["validation_pinball_q50"] > 0.0
+    assert version.data_end < pd.Timestamp(summary["data"]["last"])
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, len(version.feature_names)))
+    predicted = model.predict(X)
+    assert predicted.shape == (50, 5) and (np.diff(predicted, axis=1) >= 0).all()
+    # predict adds the registered quantiles of each symbol's latest bar to the scores.
+    scored = run_cli(
+        ["predict", "--out", "scores.csv", "--config", str(fast_config)],
+        tmp_path,
+        env={"ALPHAFORGE_TRAIN__QUANTILES": "true"},
+    )
+    assert scored.returncode == 0, scored.stderr
+    latest = pd.read_csv(tmp_path / "scores.csv", index_col="symbol")[columns]
+    assert latest.notna().all().all() and (np.diff(latest.to_numpy(), axis=1) >= 0).all()
+    assert (latest["q10"] < 0).all() and (latest["q90"] > 0).all()
+
 
 def test_train_reports_a_multi_task_model_per_horizon(
     run_cli: RunCli, tmp_path: Path, fast_config: Path
@@ -500,3 +537,102 @@ def test_train_selects_features_per_fold_and_registers_the_final_choice(
     )
     assert scored.returncode == 0, scored.stderr
     assert pd.read_csv(tmp_path / "scores.csv")["ensemble"].between(0, 1).all()
+
+
+#: Per-symbol and panel features of the panel-feature training test (the panel ones read the
+#: whole universe, the benchmark, a stored ^VIX series and the market HMM).
+PANEL_NAMES = [
+    "ret_log_5",
+    "rsi_14",
+    "vol_std_20",
+    "cs_rank_ret_20",
+    "beta_60",
+    "vix_z_60",
+    "hmm_state_prob_1",
+]
+
+
+def _store_vix(config: AppConfig, store_dir: Path) -> None:
+    """Store a ^VIX series on the synthetic market's sessions, as `data fetch` would."""
+    from alphaforge.core.types import AssetClass, Instrument, Interval
+    from alphaforge.data.synthetic import generate_market
+    from alphaforge.features.testing import random_bars
+    from alphaforge.pipeline.demo import synthetic_spec
+    from alphaforge.storage import BarStore
+
+    sessions = next(iter(generate_market(synthetic_spec(config), config.run.seed).bars.values()))
+    vix = random_bars(17, len(sessions), volatility=0.03).set_axis(sessions.index)
+    instrument = Instrument("^VIX", AssetClass.INDEX, exchange="CBOE")
+    BarStore(store_dir).write(instrument, Interval.D1, vix, source="test")
+
+
+def test_train_with_panel_features_registers_them_and_predict_computes_them(
+    run_cli: RunCli, tmp_path: Path, fast_config: Path
+) -> None:
+    from alphaforge.config import load_config
+    from alphaforge.models.dataset import build_panel
+    from alphaforge.models.registry_store import ModelRegistry
+    from alphaforge.pipeline.research import prepare_training_data
+    from alphaforge.pipeline.train import load_panel_inputs, load_training_universe
+    from alphaforge.validation.walk_forward import aligned_proba, class_score
+
+    env = {"ALPHAFORGE_FEATURES__NAMES": json.dumps(PANEL_NAMES)}
+    config = load_config(
+        fast_config,
+        environ=env | {"ALPHAFORGE_DATA__STORE_DIR": str(tmp_path / "store")},
+        dotenv_path=None,
+    )
+    # Without the ^VIX series the feature reads, training is refused in one line (after the
+    # progress lines).
+    refused = run_cli(["train", "--config", str(fast_config)], tmp_path, env=env)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "vix_z_60 needs a ^VIX series" in refused.stderr.strip().splitlines()[-1]
+    _store_vix(config, tmp_path / "store")
+    _train(run_cli, tmp_path, fast_config, env)
+
+    with ModelRegistry(tmp_path / "store" / "models") as registry:
+        version = registry.get("default.lightgbm", "champion")
+        model = registry.load(version.name, version.version, expected_features=PANEL_NAMES)
+    assert list(version.feature_names) == PANEL_NAMES
+    assert version.config["features"]["panel"] == [
+        "cs_rank_ret_20",
+        "beta_60",
+        "vix_z_60",
+        "hmm_state_prob_1",
+    ]
+
+    scored = run_cli(
+        ["predict", "--out", "scores.csv", "--config", str(fast_config)], tmp_path, env=env
+    )
+    assert scored.returncode == 0, scored.stderr
+    scores = pd.read_csv(tmp_path / "scores.csv", index_col="symbol")
+    # Asking for quantiles that were not trained is a user mistake, said in one line.
+    no_quantiles = run_cli(
+        ["predict", "--config", str(fast_config)],
+        tmp_path,
+        env=env | {"ALPHAFORGE_TRAIN__QUANTILES": "true"},
+    )
+    assert no_quantiles.returncode != 0 and "default.quantiles" in no_quantiles.stderr
+    assert "Traceback" not in no_quantiles.stderr
+
+    # The training path (build_panel) at each symbol's latest bar, scored by the registered
+    # model, gives predict's scores: the panel features are computed the same way.
+    raw, instruments, interval, _ = load_training_universe(config, config.run.seed)
+    data = prepare_training_data(raw, instruments, interval, config)
+    inputs = load_panel_inputs(config, data.bars, instruments, interval, PANEL_NAMES)
+    assert list(inputs.bars) == ["^VIX"]
+    panel = build_panel(
+        data.bars,
+        interval,
+        config.labels,
+        PANEL_NAMES,
+        min_history=config.features.min_history,
+        instruments=instruments,
+        inputs=inputs.bars,
+    )
+    latest = panel.X.groupby(level="symbol").tail(1).droplevel("timestamp")
+    assert latest[["cs_rank_ret_20", "beta_60", "vix_z_60", "hmm_state_prob_1"]].notna().all().all()
+    expected = class_score(aligned_proba(model, latest.to_numpy(np.float64), 2))
+    np.testing.assert_allclose(
+        scores["lightgbm"].loc[latest.index].to_numpy(), expected, rtol=1e-12, atol=1e-12
+    )

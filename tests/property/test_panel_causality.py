@@ -4,6 +4,11 @@ A panel mixes weekday series (equity-like, one listed later), a 24/7 daily serie
 6-hourly series and the macro inputs. For a cut time ``c``, every row known by ``c`` (open +
 interval <= c) must keep its value when every series is truncated to the bars known by ``c``,
 and when every series' later bars are replaced by a different random path.
+
+The training path is held to the same rule: every row of
+:func:`~alphaforge.models.dataset.build_panel` stamped at or before ``t`` (per-symbol and
+panel features, with the index and macro series as inputs) is unchanged when the bars after
+``t`` of every series are replaced or removed.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alphaforge.core.types import AssetClass, Instrument
+from alphaforge.config.models import LabelsConfig
+from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.features.panel import (
     PANEL_FEATURES,
     PanelContext,
@@ -26,6 +32,7 @@ from alphaforge.features.panel import (
     compute_panel_specs,
 )
 from alphaforge.features.testing import random_bars
+from alphaforge.models.dataset import build_panel
 
 N_DAYS = 900
 START = pd.Timestamp("2015-01-02", tz="UTC")
@@ -170,3 +177,86 @@ def test_a_leaky_panel_feature_is_flagged(kernel: object) -> None:
     problems = panel_violations(bars, [spec], pd.Timestamp("2016-03-09 13:00", tz="UTC"), seed=3)
     assert problems
     assert all(p.startswith("leaky (") for p in problems)
+
+
+# --- the training path: build_panel -----------------------------------------------------------
+
+#: The universe build_panel trains on (one interval: daily; weekday equities, one listed later,
+#: and a 24/7 crypto series) and the index and macro series it reads as inputs (no rows).
+_TRAIN_MEMBERS = ("AAA", "BBB", "CCC", "BTC-USD")
+_TRAIN_NAMES = ["ret_log_5", "rsi_14", *PANEL_FEATURES.names()]
+_TRAIN_MIN_HISTORY = 20
+
+
+def _training_rows(
+    bars: dict[str, pd.DataFrame], inputs: dict[str, pd.DataFrame], cut: pd.Timestamp
+) -> pd.DataFrame:
+    """Return build_panel's feature rows stamped at or before ``cut``."""
+    panel = build_panel(
+        {s: b for s, b in bars.items() if len(b)},
+        Interval.D1,
+        LabelsConfig(),
+        _TRAIN_NAMES,
+        min_history=_TRAIN_MIN_HISTORY,
+        instruments=INSTRUMENTS,
+        inputs={s: b for s, b in inputs.items() if len(b)},
+    )
+    stamps = pd.DatetimeIndex(panel.X.index.get_level_values("timestamp"))
+    return panel.X[stamps <= cut]
+
+
+def training_violations(with_index: bool, cut: pd.Timestamp, seed: int) -> list[str]:
+    """Return a message per column whose build_panel rows at or before ``cut`` change when
+    the bars after ``cut`` are replaced by another path or removed."""
+    rng = np.random.default_rng(seed)
+    every = _panel(with_index)
+    members = {s: every[s] for s in _TRAIN_MEMBERS}
+    inputs = {s: b for s, b in every.items() if s.startswith("^") or s == "DX-Y.NYB"}
+    reference = _training_rows(members, inputs, cut)
+
+    def after(series: dict[str, pd.DataFrame], how: str) -> dict[str, pd.DataFrame]:
+        out = {}
+        for symbol, bars in series.items():
+            keep = int((pd.DatetimeIndex(bars.index) <= cut).sum())
+            out[symbol] = bars.iloc[:keep] if how == "truncated" else _scramble(bars, keep, rng)
+        return out
+
+    problems: list[str] = []
+    for how in ("scrambled", "truncated"):
+        other = _training_rows(after(members, how), after(inputs, how), cut)
+        if not other.index.equals(reference.index):
+            problems.append(f"rows at or before {cut} differ when the future is {how}")
+            continue
+        for name in reference.columns:
+            a = reference[name].to_numpy(np.float64)
+            b = other[name].to_numpy(np.float64)
+            same = (np.isnan(a) & np.isnan(b)) | np.isclose(a, b, rtol=_RTOL, atol=_ATOL)
+            if not same.all():
+                first = reference.index[int(np.flatnonzero(~same)[0])]
+                problems.append(
+                    f"{name}: build_panel's row {first} (at or before {cut}) changes when the "
+                    f"future is {how}"
+                )
+    return problems
+
+
+@pytest.mark.parametrize("with_index", [True, False], ids=["gspc", "equal_weight"])
+@settings(max_examples=5, deadline=None)
+@given(day=st.integers(60, N_DAYS - 5), seed=st.integers(0, 2**16))
+def test_build_panel_rows_do_not_change_with_later_bars(
+    with_index: bool, day: int, seed: int
+) -> None:
+    cut = START + pd.Timedelta(days=day)
+    assert training_violations(with_index, cut, seed) == []
+
+
+def test_build_panel_causality_check_sees_every_panel_feature() -> None:
+    # Past the HMM's first fit every panel feature has values before the cut, so the property
+    # above compares real numbers, not NaN with NaN.
+    rows = _training_rows(
+        {s: _panel(False)[s] for s in _TRAIN_MEMBERS},
+        {s: b for s, b in _panel(False).items() if s.startswith("^") or s == "DX-Y.NYB"},
+        START + pd.Timedelta(days=N_DAYS - 5),
+    )
+    assert set(PANEL_FEATURES.names()) <= set(rows.columns)
+    assert rows[PANEL_FEATURES.names()].notna().any().all()

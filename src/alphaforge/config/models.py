@@ -54,7 +54,11 @@ class FeaturesConfig(_Frozen):
 
     names: list[str] | None = Field(
         None,
-        description="Features the model receives; None = every scale-free per-symbol feature.",
+        description=(
+            "Features the model receives, per-symbol and panel (cs_rank_ret_20, vix_z_60...); "
+            "None = every scale-free per-symbol feature and every scale-free panel feature "
+            "the universe has the inputs for."
+        ),
     )
     min_history: int = Field(
         200,

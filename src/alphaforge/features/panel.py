@@ -79,6 +79,7 @@ call of :func:`add_panel` (or the :func:`register_panel` decorator).
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,7 +97,13 @@ from alphaforge.features.hmm import (
     forward_filter,
     hmm_regime_probabilities,
 )
-from alphaforge.features.registry import FEATURES, FloatArray, IntArray, compute
+from alphaforge.features.registry import (
+    FEATURES,
+    FloatArray,
+    IntArray,
+    compute,
+    feature_set_version,
+)
 
 __all__ = [
     "HMM_MIN_OBS",
@@ -109,6 +116,7 @@ __all__ = [
     "PanelValues",
     "add_panel",
     "asof_positions",
+    "combined_feature_set_version",
     "compute_panel",
     "compute_panel_specs",
     "fit_gaussian_hmm",
@@ -207,6 +215,30 @@ def register_panel(
         return kernel
 
     return decorate
+
+
+def combined_feature_set_version(names: Sequence[str]) -> str:
+    """Return a short hash naming a set of per-symbol and panel features and their math.
+
+    Equal to :func:`~alphaforge.features.registry.feature_set_version` when every name is a
+    per-symbol feature (so models registered before panel features keep their version); with
+    panel features, it also hashes each panel feature's name, version and warm-up.
+
+    Raises
+    ------
+    RegistryError
+        If a name is neither a per-symbol nor a panel feature.
+    """
+    panel = sorted(n for n in dict.fromkeys(names) if n in PANEL_FEATURES)
+    per_symbol = [n for n in dict.fromkeys(names) if n not in PANEL_FEATURES]
+    base = feature_set_version(per_symbol)
+    if not panel:
+        return base
+    digest = hashlib.sha256(f"{base};".encode())
+    for name in panel:
+        spec = PANEL_FEATURES.get(name)
+        digest.update(f"panel:{name}:{spec.version}:{spec.warmup};".encode())
+    return digest.hexdigest()[:16]
 
 
 # --- alignment ------------------------------------------------------------------------------

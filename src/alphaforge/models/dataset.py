@@ -13,11 +13,18 @@ return label and that label's start and end times. The classification target
 * ``meta``: trading the sign of ``labels.primary_feature`` (the primary signal) takes profit
   before its stop; rows where the primary is flat have no label. The trading score of a meta
   model is the primary's side times the model's confidence (:meth:`Panel.trading_scores`).
+
+Features come from :func:`compute_features`, the one code path of ``train``, the demo,
+``predict`` and the model lifecycle: per-symbol features (:func:`alphaforge.features.compute`)
+beside the panel features of :data:`~alphaforge.features.panel.PANEL_FEATURES`
+(cross-sectional, cross-asset, HMM regime), computed once per universe with the known-at
+as-of joins of :mod:`alphaforge.features.panel`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import difflib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,8 +33,9 @@ import pandas as pd
 
 from alphaforge.config.models import LabelsConfig
 from alphaforge.core.errors import ConfigError
-from alphaforge.core.types import Interval
+from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.features import FEATURES, compute, scale_free_names
+from alphaforge.features.panel import PANEL_FEATURES, PanelContext, panel_frames
 from alphaforge.labels import (
     LabelSet,
     age_decay,
@@ -101,29 +109,214 @@ class Panel:
         return pd.Series(sized.to_numpy(np.float64), index=scores.index, name="score")
 
 
+def split_feature_names(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Return ``names`` split into (per-symbol, panel) feature names, each in the given order.
+
+    Raises
+    ------
+    ConfigError
+        If a name is neither a per-symbol nor a panel feature.
+    """
+    per_symbol: list[str] = []
+    panel: list[str] = []
+    for name in dict.fromkeys(names):
+        if name in PANEL_FEATURES:
+            panel.append(name)
+        elif name in FEATURES:
+            per_symbol.append(name)
+        else:
+            close = difflib.get_close_matches(
+                name, FEATURES.names() + PANEL_FEATURES.names(), n=3, cutoff=0.5
+            )
+            raise ConfigError(
+                f"features.names: {name!r} is not a registered feature.",
+                hint=f"Did you mean {', '.join(close)}?"
+                if close
+                else "Run alphaforge features list to see the names.",
+            )
+    return per_symbol, panel
+
+
+def _context(
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    interval: Interval,
+    instruments: Mapping[str, Instrument] | None,
+) -> PanelContext:
+    # Every series of a training universe has the same, known interval: passing it makes each
+    # bar known at open + interval, as the feature store does, rather than inferring it.
+    return PanelContext(
+        bars_by_symbol,
+        instruments=instruments,
+        intervals=dict.fromkeys(bars_by_symbol, interval),
+    )
+
+
+def default_panel_names(ctx: PanelContext) -> list[str]:
+    """Return the panel features used when ``features.names`` is None on this panel.
+
+    Every scale-free panel feature whose inputs the panel has (``vix_level``, in index points,
+    is left out as ``sma_20`` is among the per-symbol ones).
+    """
+    return [
+        name
+        for name in PANEL_FEATURES.names()
+        if PANEL_FEATURES.get(name).scale_free and PANEL_FEATURES.get(name).missing(ctx) is None
+    ]
+
+
+def needed_inputs(
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    feature_names: Sequence[str] | None,
+    candidates: Mapping[str, pd.DataFrame],
+    *,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> list[str]:
+    """Return which ``candidates`` (index or macro series outside the universe, such as
+    ``^VIX``) the named panel features need; none when ``feature_names`` is None.
+
+    A candidate is kept when some named panel feature cannot be computed on the universe with
+    the other candidates alone, so an input that no named feature reads is never loaded.
+    """
+    if feature_names is None or not candidates:
+        return []
+    _, panel_names = split_feature_names(feature_names)
+    if not panel_names:
+        return []
+    specs = [PANEL_FEATURES.get(n) for n in panel_names]
+    # Whether a feature can be computed depends on which series are present, not on their
+    # bars: two bars of each keep the checks cheap.
+    stubs = {s: b.iloc[:2] for s, b in bars_by_symbol.items() if len(b)}
+
+    def complete(extra: Sequence[str]) -> bool:
+        series = stubs | {s: candidates[s].iloc[:2] for s in extra}
+        known = {**(instruments or {}), **{s: Instrument(s, AssetClass.INDEX) for s in extra}}
+        ctx = PanelContext(series, instruments=known)
+        return all(spec.missing(ctx) is None for spec in specs)
+
+    chosen = [s for s in candidates if s not in bars_by_symbol and len(candidates[s])]
+    if complete([]) or not complete(chosen):
+        return []
+    for symbol in list(chosen):
+        without = [s for s in chosen if s != symbol]
+        if complete(without):
+            chosen = without
+    return chosen
+
+
+def compute_features(
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    interval: Interval,
+    feature_names: Sequence[str] | None = None,
+    *,
+    instruments: Mapping[str, Instrument] | None = None,
+    inputs: Mapping[str, pd.DataFrame] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Return every symbol's per-symbol and panel features on its own index.
+
+    Parameters
+    ----------
+    bars_by_symbol
+        The universe: canonical bars per symbol, all of bar length ``interval``.
+    interval
+        The bars' interval; a bar is known at its open + ``interval`` (UTC), and a panel
+        feature at a bar reads every other series as-of that time (never a later bar).
+    feature_names
+        Per-symbol and panel feature names, mixed, in the order of the returned columns.
+        ``None``: each symbol's scale-free per-symbol features, then every scale-free panel
+        feature the universe has the inputs for (:func:`default_panel_names`). Panel features
+        are in the default because they are scale-free and cheap: the cross-sectional,
+        cross-asset and regime features of 24 symbols x 2,000 daily bars take about 1 s
+        (most of it the HMM's yearly refits), against about 4 s for the per-symbol ones.
+    instruments
+        Optional ``symbol -> Instrument``: sectors (``sector_rs_*``) and which symbols are
+        index or macro inputs rather than members.
+    inputs
+        Index and macro series outside the universe that panel features read (``^VIX``,
+        ``^TNX``, ``^IRX``, ``T10Y2Y``, ``DX-Y.NYB``, ``UUP``, ``^GSPC``): never members of
+        the cross-section, and they get no rows.
+
+    Returns
+    -------
+    dict
+        ``symbol -> DataFrame`` (float64, one column per feature) for each symbol of
+        ``bars_by_symbol``. A value is known at its bar's close. Index or macro symbols of
+        the universe are not members of the cross-section: their panel features are NaN.
+
+    Raises
+    ------
+    ConfigError
+        An unknown name, or a named panel feature whose inputs the panel lacks.
+    """
+    extra = {s: b for s, b in (inputs or {}).items() if s not in bars_by_symbol}
+    series = {**bars_by_symbol, **extra}
+    # An input is never a member of the cross-section, whatever its asset class (UUP is an ETF).
+    instruments = {**(instruments or {}), **{s: Instrument(s, AssetClass.INDEX) for s in extra}}
+    per_symbol: list[str] | None = None
+    ctx: PanelContext | None = None
+    if feature_names is None:
+        ctx = _context(series, interval, instruments)
+        panel_names = default_panel_names(ctx)
+    else:
+        per_symbol, panel_names = split_feature_names(feature_names)
+        if panel_names:
+            ctx = _context(series, interval, instruments)
+    panel: dict[str, pd.DataFrame] = {}
+    if ctx is not None and panel_names:
+        specs = [PANEL_FEATURES.get(n) for n in panel_names]
+        for spec in specs:
+            reason = spec.missing(ctx)
+            if reason is not None:
+                raise ConfigError(
+                    f"features.names: panel feature {spec.name} needs {reason}.",
+                    hint="Give the universe what it reads (a series: alphaforge data fetch "
+                    "SYMBOL; sectors: the universe file's sector field) or remove it from "
+                    "features.names.",
+                )
+        panel = panel_frames(ctx, series, specs)
+    order = None if feature_names is None else list(dict.fromkeys(feature_names))
+    out: dict[str, pd.DataFrame] = {}
+    for symbol, bars in bars_by_symbol.items():
+        own = compute(bars, per_symbol if per_symbol is not None else scale_free_names(bars))
+        if panel_names:
+            cross = panel.get(symbol)
+            if cross is None:
+                cross = pd.DataFrame(np.nan, index=bars.index, columns=pd.Index(panel_names))
+            own = pd.concat([own, cross], axis=1)
+        out[symbol] = own if order is None else own[order]
+    return out
+
+
 def build_panel(
     bars_by_symbol: Mapping[str, pd.DataFrame],
     interval: Interval,
     labels: LabelsConfig,
-    feature_names: list[str] | None = None,
+    feature_names: Sequence[str] | None = None,
     *,
     min_history: int = 200,
+    instruments: Mapping[str, Instrument] | None = None,
+    inputs: Mapping[str, pd.DataFrame] | None = None,
 ) -> Panel:
-    """Compute features and labels per symbol and stack them into one time-sorted panel.
+    """Compute features and labels of a universe and stack them into one time-sorted panel.
 
-    ``feature_names=None`` uses every scale-free per-symbol feature (price-level values such
-    as ``sma_20`` do not compare across symbols). The first ``min_history`` bars of each symbol
-    only warm the features up.
+    Features are those of :func:`compute_features` (per-symbol and panel features, mixed in
+    ``feature_names``; ``None``: the scale-free per-symbol features of each symbol, then the
+    scale-free panel features the universe has inputs for, so price-level values such as
+    ``sma_20`` or ``vix_level`` never compare across symbols). ``instruments`` and ``inputs``
+    (index and macro series that are not rows, such as ``^VIX``) feed the panel features. The
+    first ``min_history`` bars of each symbol only warm the features up; they are computed on
+    the full history, so a row's features are those ``predict`` computes at that bar.
     """
     if labels.kind == "meta" and labels.primary_feature not in FEATURES:
         raise ConfigError(
             f"labels.primary_feature: {labels.primary_feature!r} is not a registered feature.",
             hint=FEATURES.suggest(labels.primary_feature),
         )
+    features_by_symbol = compute_features(
+        bars_by_symbol, interval, feature_names, instruments=instruments, inputs=inputs
+    )
     pieces = []
     for symbol, bars in bars_by_symbol.items():
-        names = feature_names if feature_names is not None else scale_free_names(bars)
-        features = compute(bars, names)
+        features = features_by_symbol[symbol]
         label = forward_log_return(
             bars, interval, labels.horizon, entry=labels.entry, exit=labels.exit
         )

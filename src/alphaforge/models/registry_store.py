@@ -52,7 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from alphaforge.core.errors import AlphaForgeError, RegistryError
-from alphaforge.features import feature_set_version as _feature_set_version
+from alphaforge.features.panel import combined_feature_set_version as _feature_set_version
 from alphaforge.storage.atomic import atomic_write_text, file_lock
 from alphaforge.storage.sqlite import configure_wal
 
@@ -321,8 +321,9 @@ class ModelRegistry:
         kind
             The model family; defaults to the class name.
         feature_set_version
-            Defaults to :func:`alphaforge.features.feature_set_version` of ``feature_names``
-            (every name must then be a registered feature).
+            Defaults to :func:`alphaforge.features.panel.combined_feature_set_version` of
+            ``feature_names`` (every name must then be a registered per-symbol or panel
+            feature).
 
         Returns
         -------
@@ -493,8 +494,9 @@ class ModelRegistry:
             The columns the caller will pass, in order.
         expected_feature_set_version
             The caller's feature-set version; defaults to
-            :func:`alphaforge.features.feature_set_version` of ``expected_features`` (so a
-            feature whose math changed since registration is caught).
+            :func:`alphaforge.features.panel.combined_feature_set_version` of
+            ``expected_features`` (so a feature whose math changed since registration is
+            caught).
 
         Raises
         ------

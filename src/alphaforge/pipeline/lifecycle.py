@@ -58,7 +58,7 @@ from alphaforge.models.drift import DriftReport
 from alphaforge.models.online import continue_training, n_trees
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion, PromotionRecord
 from alphaforge.pipeline.predict import feature_drift, fitted_lookback
-from alphaforge.pipeline.registration import check_labels_match, registry_root
+from alphaforge.pipeline.registration import QUANTILE_KIND, check_labels_match, registry_root
 from alphaforge.pipeline.research import (
     backtest_scores,
     embargo_bars,
@@ -67,7 +67,7 @@ from alphaforge.pipeline.research import (
 )
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import window_design
-from alphaforge.pipeline.train import load_training_universe
+from alphaforge.pipeline.train import load_panel_inputs, load_training_universe
 from alphaforge.validation.splits import default_embargo_bars
 from alphaforge.validation.walk_forward import aligned_proba, class_score
 
@@ -204,12 +204,15 @@ def _load_panel(
     """Return the configured universe's panel (the config's labels, these features)."""
     raw, instruments, interval, _ = load_training_universe(config, config.run.seed)
     data = prepare_training_data(raw, instruments, interval, config)
+    inputs = load_panel_inputs(config, data.bars, instruments, interval, feature_names)
     panel = build_panel(
         data.bars,
         interval,
         config.labels,
         list(feature_names),
         min_history=config.features.min_history,
+        instruments=instruments,
+        inputs=inputs.bars,
     )
     if config.labels.catalyst_file is not None:
         # Weighted like training, so an update's new rows weigh as the original ones did.
@@ -346,6 +349,14 @@ def challenge(
     with _open_registry(config) as registry:
         versions = _versions(registry, name)
         champion = _champion(versions, name)
+        if champion.kind == QUANTILE_KIND:
+            # The test trades each version's class scores; a quantile model has none.
+            raise ConfigError(
+                f"{name} is a quantile regression of the forward return: the "
+                "champion/challenger test compares classifiers' trading books.",
+                hint=f"Compare its versions' pinball loss and coverage with "
+                f"`alphaforge models show {name} --version N`.",
+            )
         chall = _pick_challenger(versions, champion, name, challenger)
         for version in (champion, chall):
             check_labels_match(version, config.labels)

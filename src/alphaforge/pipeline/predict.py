@@ -2,14 +2,18 @@
 
 Loads the champion of every model of ``train.models`` (experiment ``train.experiment``) from
 the model registry, checks that the features it was trained on are the ones computed now,
-computes features on each symbol's stored (or synthetic) bars, and scores each symbol's
-latest bar; a sequence model fitted on windows gets the symbol's trailing window of its
-fitted lookback instead (the layout it was trained on). Scores are those of training: P(up),
-or P(BUY) - P(SELL) for a 3-class target (with the ensemble's class probabilities beside
-them). The ensemble combines the models as training did (equal or performance weights, or
-the stacking pool, saved with the run's models) while the champions are the versions it was
-fitted on, else it is their mean; agreement is the share of models on the ensemble's side.
-A meta-label model ranks by the primary's side times its confidence. A drift check compares
+computes them on the universe's stored (or synthetic) bars with the code path of training
+(:func:`alphaforge.models.dataset.compute_features`: per-symbol and panel features, the panel
+ones over the whole universe and the stored index and macro series they read), and scores each
+symbol's latest bar; a sequence model fitted on windows gets the symbol's trailing window of
+its fitted lookback instead (the layout it was trained on). Scores are those of training:
+P(up), or P(BUY) - P(SELL) for a 3-class target (with the ensemble's class probabilities beside
+them). The ensemble combines the models as training did (equal or performance weights, or the
+stacking pool, saved with the run's models) while the champions are the versions it was fitted
+on, else it is their mean; agreement is the share of models on the ensemble's side.
+A meta-label model ranks by the primary's side times its confidence. With
+``train.quantiles`` on, the registered quantile model (``<experiment>.quantiles``) adds the
+forward log return's quantiles ``q10`` ... ``q90`` beside the scores. A drift check compares
 the features of the bars after the model's training data with those it trained on and says
 when to retrain.
 """
@@ -26,13 +30,23 @@ import pandas as pd
 from alphaforge.config import AppConfig
 from alphaforge.config.models import LabelsConfig
 from alphaforge.core.errors import ConfigError
-from alphaforge.features import FEATURES, compute
-from alphaforge.models.dataset import BINARY_CLASSES, THREE_CLASSES, primary_side
+from alphaforge.features import FEATURES, PANEL_FEATURES
+from alphaforge.models.dataset import (
+    BINARY_CLASSES,
+    THREE_CLASSES,
+    compute_features,
+    primary_side,
+)
 from alphaforge.models.drift import DriftReport, drift_report
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
-from alphaforge.pipeline.registration import check_labels_match, load_combiner, registry_root
+from alphaforge.pipeline.registration import (
+    check_labels_match,
+    load_combiner,
+    quantile_model_name,
+    registry_root,
+)
 from alphaforge.pipeline.research import prepare_training_data
-from alphaforge.pipeline.train import load_training_universe
+from alphaforge.pipeline.train import load_panel_inputs, load_training_universe
 from alphaforge.validation.walk_forward import aligned_proba, class_score
 
 #: Fewest rows (bars x symbols) after the model's training data for a drift check: PSI on
@@ -59,6 +73,8 @@ class Prediction:
     drift: DriftReport | None
     ensemble: str = "mean of the models' probabilities"
     """How the ensemble column was combined."""
+    quantiles: ModelVersion | None = None
+    """The quantile model whose ``q10`` ... ``q90`` columns ``scores`` holds, if any."""
 
 
 def latest_feature_rows(
@@ -132,7 +148,7 @@ def feature_drift(
     new = pd.concat(recent)
     if len(new) < MIN_DRIFT_ROWS:
         return None
-    columns = [c for c in new.columns if FEATURES.get(str(c)).category not in _SEASONAL]
+    columns = [c for c in new.columns if _category(str(c)) not in _SEASONAL]
     baseline = version.metrics.get("validation_hit_rate", float("nan"))
     checkable = hits is not None and len(hits) > 0 and 0.0 < baseline < 1.0
     return drift_report(
@@ -141,6 +157,21 @@ def feature_drift(
         hits=hits if checkable else None,
         baseline_hit_rate=baseline if checkable else None,
     )
+
+
+def _category(name: str) -> str:
+    """Return the category of a per-symbol or panel feature."""
+    if name in PANEL_FEATURES:
+        return PANEL_FEATURES.get(name).category
+    return FEATURES.get(name).category
+
+
+def _champion_or_latest(registry: ModelRegistry, name: str, hint: str) -> ModelVersion:
+    known = registry.list(name)
+    if not known:
+        raise ConfigError(f"Model {name} is not in the registry.", hint=hint)
+    champion = [v for v in known if v.stage == "champion"]
+    return champion[-1] if champion else known[-1]
 
 
 def predict_latest(config: AppConfig) -> Prediction:
@@ -155,23 +186,31 @@ def predict_latest(config: AppConfig) -> Prediction:
     with ModelRegistry(root) as registry:
         versions = {}
         for name in config.train.models:
-            full = f"{experiment}.{name}"
-            known = registry.list(full)
-            if not known:
-                raise ConfigError(
-                    f"Model {full} is not in the registry.",
-                    hint="Run alphaforge train with this experiment and these models first.",
-                )
-            champion = [v for v in known if v.stage == "champion"]
-            versions[name] = champion[-1] if champion else known[-1]
+            versions[name] = _champion_or_latest(
+                registry,
+                f"{experiment}.{name}",
+                "Run alphaforge train with this experiment and these models first.",
+            )
             check_labels_match(versions[name], config.labels)
+        quantile_version = None
+        if config.train.quantiles:
+            quantile_version = _champion_or_latest(
+                registry,
+                quantile_model_name(config),
+                "Run alphaforge train with train.quantiles: true first, or set it to false.",
+            )
+            check_labels_match(quantile_version, config.labels)
         first = next(iter(versions.values()))
         # Each model takes its own features (feature selection may differ between versions):
-        # compute their union once.
-        names = list(dict.fromkeys(n for v in versions.values() for n in v.feature_names))
+        # compute their union once, panel features over the whole universe as in training.
+        every = [*versions.values(), *([quantile_version] if quantile_version else [])]
+        names = list(dict.fromkeys(n for v in every for n in v.feature_names))
         raw, instruments, interval, _ = load_training_universe(config, config.run.seed)
         data = prepare_training_data(raw, instruments, interval, config)
-        computed = {symbol: compute(bars, names) for symbol, bars in data.bars.items()}
+        inputs = load_panel_inputs(config, data.bars, instruments, interval, names)
+        computed = compute_features(
+            data.bars, interval, names, instruments=instruments, inputs=inputs.bars
+        )
         features = latest_feature_rows(computed, names)
         drift = feature_drift({s: f[list(first.feature_names)] for s, f in computed.items()}, first)
         out = pd.DataFrame({"timestamp": features["timestamp"]}, index=features.index)
@@ -190,6 +229,11 @@ def predict_latest(config: AppConfig) -> Prediction:
             proba = aligned_proba(model, X, len(classes))
             probabilities.append(proba)
             out[name] = class_score(proba)
+        quantiles = (
+            None
+            if quantile_version is None
+            else latest_quantiles(registry, quantile_version, features)
+        )
     model_columns = list(versions)
     combiner, how = load_combiner(config, versions)
     if combiner is not None:
@@ -212,8 +256,26 @@ def predict_latest(config: AppConfig) -> Prediction:
         ranked = (out["side"] * (out["ensemble"] - 0.5)).where(out["side"] != 0)
         out["trade_score"] = ranked
     out["rank"] = ranked.rank(ascending=False, method="first").astype("Int64")
+    if quantiles is not None:
+        out = out.join(quantiles)
     out.index.name = "symbol"
-    return Prediction(out.sort_values("rank"), versions, drift, how)
+    return Prediction(out.sort_values("rank"), versions, drift, how, quantile_version)
+
+
+def latest_quantiles(
+    registry: ModelRegistry, version: ModelVersion, features: pd.DataFrame
+) -> pd.DataFrame:
+    """Return the registered quantile model's forward-return quantiles at each latest bar.
+
+    ``features`` holds each symbol's latest feature row (:func:`latest_feature_rows`); the
+    result has one column per level (``q10`` ... ``q90``, log return over the label's
+    horizon), non-decreasing along each row.
+    """
+    own = list(version.feature_names)
+    model = registry.load(version.name, version.version, expected_features=own)
+    values = model.predict(features[own].to_numpy(np.float64))
+    columns = [str(c) for c in version.config["columns"]]
+    return pd.DataFrame(values, index=features.index, columns=columns)
 
 
 def primary_sides(bars_by_symbol: dict[str, pd.DataFrame], labels: LabelsConfig) -> pd.Series:
@@ -237,6 +299,7 @@ __all__ = [
     "feature_drift",
     "fitted_lookback",
     "latest_feature_rows",
+    "latest_quantiles",
     "latest_windows",
     "predict_latest",
     "write_predictions",

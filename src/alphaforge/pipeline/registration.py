@@ -2,7 +2,11 @@
 
 The walk-forward in :mod:`alphaforge.pipeline.train` only measures; what is registered is a
 model fitted like one more fold, on the latest training window with its validation block,
-and recorded in the registry with everything needed to judge and reproduce it.
+and recorded in the registry with everything needed to judge and reproduce it: its feature
+list (per-symbol and panel features, in column order; ``predict`` computes them with
+:func:`alphaforge.models.dataset.compute_features`, as training did). With
+``train.quantiles`` on, the quantile regression of the forward return is registered beside
+the classifiers as ``<experiment>.quantiles``.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from alphaforge.config import AppConfig
 from alphaforge.config.models import LabelsConfig
 from alphaforge.core.errors import ConfigError
 from alphaforge.core.types import Interval
+from alphaforge.features import PANEL_FEATURES
 from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.calibration import CalibratedModel
 from alphaforge.models.dataset import Panel, fold_weigher
 from alphaforge.models.ensemble import StackingEnsemble
+from alphaforge.models.quantile import QuantileGBM, pinball_loss
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
 from alphaforge.pipeline.ensembling import Combiner, ScoredRun
+from alphaforge.pipeline.quantiles import QuantileReport, quantile_name, return_end
 from alphaforge.pipeline.research import embargo_bars, fold_selector
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import design_for
@@ -44,21 +51,29 @@ def build_model(config: AppConfig, model_config: Any, seed: int) -> Classifier:
 
 
 def final_training_rows(
-    panel: Panel, config: AppConfig
+    panel: Panel,
+    config: AppConfig,
+    *,
+    known: npt.NDArray[np.bool_] | None = None,
+    end: pd.Series | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Return (train, validation) rows for the model that goes live: the most recent window.
 
     The validation block is the last ``walk_forward.validation_months`` of rows whose label is
     known; training rows are the ``train_months`` before it whose labels end before the
-    validation block starts (purged), exactly as in a walk-forward fold.
+    validation block starts (purged), exactly as in a walk-forward fold. ``known`` and
+    ``end`` replace the rows with a known label and their label end times (UTC) for another
+    target (the quantile model's forward return).
     """
-    known = panel.target.notna().to_numpy() & panel.end.notna().to_numpy()
+    end = panel.end if end is None else end
+    if known is None:
+        known = panel.target.notna().to_numpy() & end.notna().to_numpy()
     stamps = pd.DatetimeIndex(panel.timestamps)
     last = stamps[known].max()
     wf = config.walk_forward
     val_start = last - pd.DateOffset(months=wf.validation_months) if wf.validation_months else last
     train_start = val_start - pd.DateOffset(months=wf.train_months)
-    ends = pd.DatetimeIndex(panel.end)
+    ends = pd.DatetimeIndex(end)
     validation = (
         np.flatnonzero(known & (stamps >= val_start))
         if wf.validation_months
@@ -139,11 +154,7 @@ def register_final_models(
                 data_end=stamps[np.concatenate([train, validation])].max(),
                 symbols=symbols,
                 label=label_description(config),
-                splitter=(
-                    f"purged walk-forward {config.walk_forward.train_months}/"
-                    f"{config.walk_forward.validation_months}/{config.walk_forward.test_months} "
-                    f"months, embargo {embargo_bars(config)} bars"
-                ),
+                splitter=_splitter_description(config),
                 metrics=run.metrics
                 | run.prediction
                 | {
@@ -152,40 +163,160 @@ def register_final_models(
                 },
                 seed=config.run.seed,
                 code_version=code_version(),
-                config={
-                    "interval": interval.value,
-                    "train": config.train.model_dump(mode="json"),
-                    "labels": config.labels.model_dump(mode="json"),
-                    "walk_forward": config.walk_forward.model_dump(mode="json"),
-                    "model": model_config.model_dump(mode="json"),
-                },
+                config=_training_config(
+                    config, interval, model_config.model_dump(mode="json"), chosen
+                ),
             )
-            champions = [v for v in registry.list(full_name) if v.stage == "champion"]
-            if not champions:
-                registry.promote(full_name, version.version, reason="first version of this model")
-                decision = "champion (first version)"
-            else:
-                registry.promote(
-                    full_name,
-                    version.version,
-                    reason=(
-                        f"candidate: champion v{champions[-1].version} kept; compare with "
-                        f"`alphaforge models challenge {full_name}` once data after its "
-                        "training has arrived"
-                    ),
-                    numbers={
-                        "champion": champions[-1].version,
-                        # Bars after data_end that this version may have seen (label + embargo).
-                        "gap_bars": config.labels.horizon + embargo_bars(config),
-                    },
-                    promoted=False,
-                )
-                decision = (
-                    f"candidate (champion v{champions[-1].version} kept; compare with "
-                    f"`alphaforge models challenge {full_name}`)"
-                )
+            decision = _decide(registry, version, config)
             out[name] = {"name": full_name, "version": version.version, "decision": decision}
     return out
+
+
+def _decide(registry: ModelRegistry, version: ModelVersion, config: AppConfig) -> str:
+    """Make a name's first version champion; record a later one as a candidate. Return how."""
+    full_name = version.name
+    champions = [v for v in registry.list(full_name) if v.stage == "champion"]
+    if not champions:
+        registry.promote(full_name, version.version, reason="first version of this model")
+        return "champion (first version)"
+    registry.promote(
+        full_name,
+        version.version,
+        reason=(
+            f"candidate: champion v{champions[-1].version} kept; compare with "
+            f"`alphaforge models challenge {full_name}` once data after its "
+            "training has arrived"
+        ),
+        numbers={
+            "champion": champions[-1].version,
+            # Bars after data_end that this version may have seen (label + embargo).
+            "gap_bars": config.labels.horizon + embargo_bars(config),
+        },
+        promoted=False,
+    )
+    return (
+        f"candidate (champion v{champions[-1].version} kept; compare with "
+        f"`alphaforge models challenge {full_name}`)"
+    )
+
+
+def _splitter_description(config: AppConfig) -> str:
+    wf = config.walk_forward
+    return (
+        f"purged walk-forward {wf.train_months}/{wf.validation_months}/{wf.test_months} "
+        f"months, embargo {embargo_bars(config)} bars"
+    )
+
+
+def _training_config(
+    config: AppConfig, interval: Interval, model: Mapping[str, Any], features: Sequence[str]
+) -> dict[str, Any]:
+    """Return the settings a registered version records: what reproduces and reads it."""
+    return {
+        "interval": interval.value,
+        "train": config.train.model_dump(mode="json"),
+        "labels": config.labels.model_dump(mode="json"),
+        "walk_forward": config.walk_forward.model_dump(mode="json"),
+        "model": dict(model),
+        # The panel features among the model's inputs: computed over the whole universe (and
+        # the index and macro series they read), so predict needs the same universe.
+        "features": {
+            "panel": [n for n in features if n in PANEL_FEATURES],
+            "min_history": config.features.min_history,
+        },
+    }
+
+
+#: The quantile model's name under ``train.experiment`` in the registry, and its kind.
+QUANTILE_MODEL = "quantiles"
+QUANTILE_KIND = "quantile_gbm"
+
+
+def quantile_model_name(config: AppConfig) -> str:
+    """Return the registry name of ``train.experiment``'s quantile model."""
+    return f"{config.train.experiment}.{QUANTILE_MODEL}"
+
+
+def quantile_model(config: AppConfig, levels: Sequence[float], seed: int) -> QuantileGBM:
+    """Return an unfitted quantile model with the boosting settings of ``config.model``, as
+    :func:`alphaforge.pipeline.quantiles.quantile_report` fits them in its folds."""
+    return QuantileGBM(
+        quantiles=tuple(levels),
+        n_estimators=config.model.n_estimators,
+        learning_rate=config.model.learning_rate,
+        num_leaves=config.model.num_leaves,
+        min_child_samples=config.model.min_child_samples,
+        early_stopping_rounds=config.model.early_stopping_rounds,
+        random_state=seed,
+        n_jobs=config.run.n_jobs,
+    )
+
+
+def register_quantile_model(
+    config: AppConfig, panel: Panel, report: QuantileReport, interval: Interval
+) -> dict[str, Any]:
+    """Fit the quantile regression of the forward return on the most recent window; register it.
+
+    Rows, purge and weights are those of the classifiers' final fit
+    (:func:`final_training_rows`), with the forward return as the target: training rows
+    whose return is known before the validation block starts, early stopping on the block
+    (pinball loss per level). The version records every feature (``panel.X``'s columns, as
+    the walk-forward used), the levels and their column names (``config["quantiles"]``,
+    ``config["columns"]``: ``q10`` ... ``q90``), the walk-forward's out-of-fold pinball loss
+    and coverage per level and the final model's validation pinball loss. Its predictions are
+    log returns over the label's horizon, sorted per row. Returns what was registered.
+    """
+    levels = tuple(float(q) for q in report.summary["level"])
+    y = panel.forward_return.to_numpy(np.float64)
+    train, validation = final_training_rows(
+        panel, config, known=np.isfinite(y), end=return_end(panel, config.labels)
+    )
+    X = panel.X.to_numpy(np.float64)
+    weigh = fold_weigher(
+        panel,
+        half_life_days=config.labels.weight_half_life_days,
+        uniqueness_weights=config.labels.uniqueness_weights,
+    )
+    model = quantile_model(config, levels, config.run.seed)
+    eval_set = (X[validation], y[validation]) if len(validation) else None
+    weights = weigh(train) if weigh is not None else None
+    model.fit(X[train], y[train], sample_weight=weights, eval_set=eval_set)
+    names = [quantile_name(q) for q in levels]
+    metrics = dict(report.metrics())
+    if len(validation):
+        predicted = model.predict(X[validation])
+        for j, (name, level) in enumerate(zip(names, levels, strict=True)):
+            metrics[f"validation_pinball_{name}"] = pinball_loss(
+                y[validation], predicted[:, j], level
+            )
+    stamps = pd.DatetimeIndex(panel.timestamps)
+    features = [str(c) for c in panel.X.columns]
+    settings = {k: v for k, v in model.__dict__.items() if not k.endswith("_")}
+    record = _training_config(config, interval, settings, features) | {
+        "quantiles": list(levels),
+        "columns": names,
+        "target": "forward log return over labels.horizon bars",
+    }
+    with ModelRegistry(registry_root(config)) as registry:
+        version = registry.register(
+            model,
+            name=quantile_model_name(config),
+            kind=QUANTILE_KIND,
+            feature_names=features,
+            data_start=stamps[train].min(),
+            data_end=stamps[np.concatenate([train, validation])].max(),
+            symbols=sorted(set(panel.X.index.get_level_values("symbol"))),
+            label="forward log return over "
+            f"{config.labels.horizon} bars, {config.labels.entry} to {config.labels.exit}: "
+            + ", ".join(names),
+            splitter=_splitter_description(config),
+            metrics=metrics,
+            seed=config.run.seed,
+            code_version=code_version(),
+            config=record,
+        )
+        decision = _decide(registry, version, config)
+    return {"name": version.name, "version": version.version, "decision": decision}
 
 
 def label_description(config: AppConfig) -> str:
@@ -317,13 +448,18 @@ def registry_root(config: AppConfig) -> Path:
 
 __all__ = [
     "LABEL_DEFINITION",
+    "QUANTILE_KIND",
+    "QUANTILE_MODEL",
     "build_model",
     "check_labels_match",
     "combiner_dir",
     "final_training_rows",
     "label_description",
     "load_combiner",
+    "quantile_model",
+    "quantile_model_name",
     "register_final_models",
+    "register_quantile_model",
     "registry_root",
     "save_combiner",
 ]

@@ -19,7 +19,7 @@ summary and the report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,16 @@ from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.events import read_events
 from alphaforge.data.synthetic import generate_market, random_walk_market
 from alphaforge.data.universe import load_universe
+from alphaforge.features.panel import DOLLAR_SYMBOLS, IRX, T10Y2Y, TNX, VIX
 from alphaforge.models import MODELS
 from alphaforge.models.base import Classifier
-from alphaforge.models.dataset import Panel, build_panel, fold_weigher, with_catalysts
+from alphaforge.models.dataset import (
+    Panel,
+    build_panel,
+    fold_weigher,
+    needed_inputs,
+    with_catalysts,
+)
 from alphaforge.pipeline.demo import control_auc_threshold, synthetic_spec
 from alphaforge.pipeline.diagnostics import (
     calibration_table,
@@ -58,8 +65,15 @@ from alphaforge.pipeline.ensembling import (
 )
 from alphaforge.pipeline.multitask import check_multi_task_config, multi_task_report
 from alphaforge.pipeline.quantiles import quantile_report
-from alphaforge.pipeline.registration import build_model, register_final_models, save_combiner
+from alphaforge.pipeline.registration import (
+    QUANTILE_MODEL,
+    build_model,
+    register_final_models,
+    register_quantile_model,
+    save_combiner,
+)
 from alphaforge.pipeline.research import (
+    TrainingData,
     backtest_scores,
     check_model_labels,
     fold_selector,
@@ -93,6 +107,9 @@ log = logging.getLogger(__name__)
 
 #: The controls' names in the summary and their experiment names in the trial ledger.
 LEDGER_CONTROL_NAMES = {"random_walk": "random_walk", "permuted_labels": "permuted"}
+#: Index and macro series that panel features read beside a universe (see
+#: :mod:`alphaforge.features.panel`); loaded from the bar store when a named feature needs one.
+PANEL_INPUT_SYMBOLS: tuple[str, ...] = (VIX, TNX, IRX, T10Y2Y, *DOLLAR_SYMBOLS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +314,39 @@ def load_training_universe(
     return bars, instruments, interval, "stored"
 
 
+def load_panel_inputs(
+    config: AppConfig,
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    instruments: Mapping[str, Instrument],
+    interval: Interval,
+    feature_names: Sequence[str] | None,
+) -> TrainingData:
+    """Return the stored index and macro series the named panel features need, validated.
+
+    A panel feature such as ``vix_z_60`` reads a series that is not a member of the universe
+    (:data:`PANEL_INPUT_SYMBOLS`). The ones a name in ``feature_names`` needs and the universe
+    lacks are read from the bar store at ``interval`` and pass the same data-health gate as
+    the universe; none are read for ``feature_names=None`` (the default set uses only what
+    the universe has). A series that is not stored is left out: the panel then refuses the
+    feature in one line, naming the series to fetch.
+    """
+    if feature_names is None:
+        return TrainingData({}, {}, [])
+    store = BarStore(config.data.store_dir)
+    stored = {
+        symbol: store.read(symbol, interval)
+        for symbol in PANEL_INPUT_SYMBOLS
+        if symbol not in bars_by_symbol and store.exists(symbol, interval)
+    }
+    wanted = needed_inputs(bars_by_symbol, feature_names, stored, instruments=instruments)
+    if not wanted:
+        return TrainingData({}, {}, [])
+    raw = {symbol: stored[symbol] for symbol in wanted}
+    return prepare_training_data(
+        raw, {symbol: store.instrument(symbol) for symbol in wanted}, interval, config
+    )
+
+
 def check_train_config(config: AppConfig) -> None:
     """Raise :class:`ConfigError` for a training configuration that cannot run."""
     unknown = [name for name in config.train.models if name not in MODELS]
@@ -364,14 +414,19 @@ def _train(
     task.done()
 
     events = read_events(config.labels.catalyst_file) if config.labels.catalyst_file else None
+    # Series the named panel features read beside the universe (^VIX...), shared by the
+    # random-walk control so that both panels have the same columns.
+    inputs = load_panel_inputs(config, data.bars, instruments, interval, config.features.names)
 
-    def panel_of(bars: Mapping[str, pd.DataFrame]) -> Panel:
+    def panel_of(bars: Mapping[str, pd.DataFrame], members: Mapping[str, Instrument]) -> Panel:
         built = build_panel(
             bars,
             interval,
             config.labels,
             config.features.names,
             min_history=config.features.min_history,
+            instruments=members,
+            inputs=inputs.bars,
         )
         if events is None:
             return built
@@ -383,8 +438,8 @@ def _train(
         )
 
     task = reporter.task("features and labels", total=None)
-    panel = panel_of(data.bars)
-    control_panel = panel_of(control.bars)
+    panel = panel_of(data.bars, instruments)
+    control_panel = panel_of(control.bars, control_market.instruments)
     permuted = permute_labels_in_blocks(panel, config.train.control_block_bars, seed + 2)
     task.done()
 
@@ -408,7 +463,11 @@ def _train(
         reporter=reporter,
     )
 
-    warnings = list(data.warnings) + [f"control: {w}" for w in control.warnings]
+    warnings = (
+        list(data.warnings)
+        + [f"panel input: {w}" for w in inputs.warnings]
+        + [f"control: {w}" for w in control.warnings]
+    )
     overfitting = record_trials(
         config,
         main,
@@ -463,6 +522,11 @@ def _train(
         report = quantile_report(main.panel, make_splitter(config, interval), config, seed)
         report.write(run.path)
         quantiles = report.metrics()
+        if not isolated:
+            # Later stages read q10..q90 from the registry, as they read the classifiers.
+            registered[QUANTILE_MODEL] = register_quantile_model(
+                config, main.panel, report, interval
+            )
         task.done()
     folds = _fold_table(main)
     folds.to_csv(run.path / "folds.csv", index=False)
@@ -652,6 +716,7 @@ __all__ = [
     "ScoredRun",
     "TrainOutcome",
     "ensemble_weights",
+    "load_panel_inputs",
     "load_training_universe",
     "model_agreement",
     "permute_labels_in_blocks",

@@ -335,6 +335,24 @@ def test_update_refuses_non_boosting_models_and_too_few_rows(
         lifecycle.update(other, NAME)
 
 
+def test_a_quantile_model_is_not_challenged_as_a_classifier(
+    setup: tuple[AppConfig, Panel, pd.DatetimeIndex],
+) -> None:
+    from alphaforge.models.quantile import QuantileGBM
+
+    config, panel, calendar = setup
+    stamps = pd.DatetimeIndex(panel.timestamps)
+    for end, champion in ((calendar[300], True), (calendar[420], False)):
+        rows = np.flatnonzero(panel.forward_return.notna().to_numpy() & (stamps <= end))
+        model = QuantileGBM(n_estimators=5).fit(
+            panel.X.to_numpy(np.float64)[rows], panel.forward_return.to_numpy(np.float64)[rows]
+        )
+        _register(config, model, end, champion=champion, kind="quantile_gbm")
+    with pytest.raises(ConfigError, match="quantile regression") as error:
+        lifecycle.challenge(config, NAME)
+    assert error.value.hint is not None and "pinball" in error.value.hint
+
+
 def _recorded(config: AppConfig, **labels: Any) -> dict[str, Any]:
     return {
         "labels": config.labels.model_copy(update=labels).model_dump(mode="json"),
