@@ -163,8 +163,13 @@ def _optional_date(text: str | None) -> date | None:
 
 
 def _check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Refuse ``sql`` unless every statement in it only reads."""
-    for statement in con.extract_statements(sql):
+    """Refuse ``sql`` unless it holds a statement and every statement in it only reads."""
+    statements = con.extract_statements(sql)
+    if not statements:
+        raise DataError(
+            "The query is empty.", hint="Write a SELECT over the views bars and series."
+        )
+    for statement in statements:
         kind = str(statement.type).rsplit(".", 1)[-1]
         if kind not in _READ_ONLY_STATEMENTS:
             raise DataError(
@@ -816,9 +821,9 @@ class BarStore:
         """
         with contextlib.closing(self.connect()) as con:
             _check_read_only(con, sql)
-            result = con.execute(sql, params)
+            relation = con.sql(sql, params=params)
             # DuckDB 2 renamed fetch_arrow_table to to_arrow_table.
-            fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+            fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
             return fetch()
 
     # ----------------------------------------------------------------------- internals
