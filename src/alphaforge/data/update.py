@@ -54,7 +54,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from alphaforge.core.bars import BAR_COLUMNS, between_dates, to_canonical
+from alphaforge.core.bars import BAR_COLUMNS, between_dates, content_hash, to_canonical
 from alphaforge.core.errors import AlphaForgeError, DataError
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.sources.base import DataSource
@@ -408,6 +408,8 @@ def _store(
                 instrument, interval, stored, new, merged, provisional_from
             )
             merged = _keep_stored_values(merged, stored, new, provisional_from)
+    if job.existing is not None and job.existing.content_hash == content_hash(merged):
+        source = job.existing.source  # the bars are unchanged: they came from where they did
     entry = store.write(
         instrument,
         interval,

@@ -173,7 +173,7 @@ def _check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         kind = str(statement.type).rsplit(".", 1)[-1]
         if kind not in _READ_ONLY_STATEMENTS:
             raise DataError(
-                f"The query is refused: a {kind} statement; the store is read-only here.",
+                f"The query is refused: {kind} statements cannot run; the store is read-only.",
                 hint="Write a SELECT over the views bars and series.",
             )
 

@@ -212,7 +212,7 @@ def test_query_refuses_every_statement_that_is_not_a_query(
 ) -> None:
     store.write(AAPL, Interval.D1, make_bars(5), source="t")
     out = tmp_path / "out.csv"
-    with pytest.raises(DataError, match=f"a {kind} statement"):
+    with pytest.raises(DataError, match=f"{kind} statements cannot run"):
         store.query(sql.format(out=out))
     assert not out.exists()
 
