@@ -519,9 +519,10 @@ def _keep_stored_values(
     if not found.any():
         return merged
     out = merged.copy()
-    columns = [out.columns.get_loc(c) for c in BAR_COLUMNS]
-    values = stored.loc[:, list(BAR_COLUMNS)].to_numpy(dtype=np.float64)[mask][found]
-    out.iloc[positions[found], columns] = values
+    for column in BAR_COLUMNS:
+        values = out[column].to_numpy(dtype=np.float64, copy=True)
+        values[positions[found]] = stored[column].to_numpy(dtype=np.float64)[mask][found]
+        out[column] = values
     return out
 
 
