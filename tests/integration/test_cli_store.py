@@ -273,6 +273,24 @@ def test_naive_intraday_file_is_localized_with_tz(
     assert entry.health_score == pytest.approx(1.0)
 
 
+def test_naive_daily_dates_stay_dates_with_tz(
+    run_cli: RunCli, fast_config: Path, tmp_path: Path
+) -> None:
+    daily_csv(tmp_path / "d.csv", date(2021, 3, 1), 30)
+    result = run_cli(
+        [
+            *("data", "import", "d.csv", "--symbol", "DLY"),
+            *("--tz", "America/New_York", "--config", str(fast_config)),
+        ],
+        tmp_path,
+    )
+    assert_ok(result)
+    stored = BarStore(tmp_path / "store").read("DLY", Interval.D1)
+    index = pd.DatetimeIndex(stored.index)
+    assert index[0] == pd.Timestamp("2021-03-01", tz="UTC")
+    assert (index == index.normalize()).all()
+
+
 def test_unknown_time_zone_is_a_one_line_error(
     run_cli: RunCli, fast_config: Path, tmp_path: Path
 ) -> None:

@@ -164,8 +164,8 @@ def fetch(
     """Fetch bars into the store; only what the store lacks is downloaded.
 
     New bars are merged with the stored ones; a fetched bar that differs from a stored one
-    is refused (nothing stored) unless --replace, and so is a series below the health gate
-    unless --allow-unhealthy.
+    by more than a relative 1e-6 is refused (nothing stored) unless --replace, and so is a
+    series below the health gate unless --allow-unhealthy.
     """
     cfg = config_from(ctx, config)
     source_name = source or cfg.data.source
@@ -244,8 +244,9 @@ def import_(
 ) -> None:
     """Import a CSV or Parquet file into the store, validated and merged with stored bars.
 
-    A bar that differs from the stored one at its timestamp is refused (nothing stored)
-    unless --replace, and so is a series below the health gate unless --allow-unhealthy.
+    A bar that differs from the stored one at its timestamp by more than a relative 1e-6 is
+    refused (nothing stored) unless --replace, and so is a series below the health gate
+    unless --allow-unhealthy.
     """
     cfg = config_from(ctx, config)
     instrument = Instrument(symbol=symbol, asset_class=_asset_class(asset_class), sector=sector)
