@@ -33,7 +33,9 @@ is validated. Where both had a bar, the validated result must equal the stored b
 relative :data:`CONFLICT_RTOL` (``|a - b| / max(|a|, |b|)``, on each of open, high, low, close
 and volume); otherwise the write is refused with a :class:`BarConflictError` that counts the
 differing bars, names the first three and the largest relative difference, and nothing is
-stored. The tolerance is about the precision of a price written with seven significant digits:
+stored; bars re-sent within the tolerance keep their stored values exactly, so importing what
+is stored changes nothing, content hash included. The tolerance is about the precision of a
+price written with seven significant digits:
 a file rounded more coarsely conflicts with bars stored at full precision. Bars of the last
 stored date are exempt when fetching (see the overlap above: a provider may correct them).
 ``replace=True`` stores the new bars *instead of* the stored series, after archiving the stored

@@ -58,13 +58,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
 from alphaforge.core.bars import BAR_COLUMNS, INDEX_NAME, check_bars, content_hash
 from alphaforge.core.errors import DataError
 from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.storage.atomic import atomic_path, atomic_write_bytes, atomic_write_text, file_lock
+from alphaforge.storage.sql import check_read_only, read_only_connection
 from alphaforge.storage.series import (
     BAR_FILE_NAME,
     SeriesEntry,
@@ -100,8 +100,6 @@ _META_UNIT = b"alphaforge.index_unit"
 _LOCK_NAME = ".lock"
 _HISTORY_DIR = ".history"
 _VERSION_FILE = re.compile(r"v(\d{6,})\.parquet")
-#: Statement types ``query`` runs; everything else (COPY, ATTACH, SET, INSERT...) is refused.
-_READ_ONLY_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
 _FETCH_HINT = "Run alphaforge data fetch to download it."
 _REPAIR_HINT = "Run BarStore.repair() (or fetch the series again) to rebuild the manifest."
 
@@ -160,22 +158,6 @@ def _window(
 
 def _optional_date(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
-
-
-def _check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Refuse ``sql`` unless it holds a statement and every statement in it only reads."""
-    statements = con.extract_statements(sql)
-    if not statements:
-        raise DataError(
-            "The query is empty.", hint="Write a SELECT over the views bars and series."
-        )
-    for statement in statements:
-        kind = str(statement.type).rsplit(".", 1)[-1]
-        if kind not in _READ_ONLY_STATEMENTS:
-            raise DataError(
-                f"The query is refused: {kind} statements cannot run; the store is read-only.",
-                hint="Write a SELECT over the views bars and series.",
-            )
 
 
 # --------------------------------------------------------------------------- the store
@@ -714,78 +696,8 @@ class BarStore:
         The file list is taken when the connection is made; connect again to see later writes.
         The caller closes the connection.
         """
-        con = duckdb.connect(":memory:")
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            files = [self.path(key) for key in self._stored_keys()]
-            if files:
-                con.register("_bar_files", self._dataset(files))
-                con.execute(
-                    # DuckDB reads Arrow's ns stamps as naive TIMESTAMP_NS: make them UTC.
-                    "CREATE VIEW bars AS SELECT asset_class, symbol, interval, "
-                    'CAST("timestamp" AS TIMESTAMPTZ) AS "timestamp", open, high, low, close, '
-                    "volume FROM _bar_files"
-                )
-            else:
-                con.execute(
-                    "CREATE VIEW bars AS SELECT NULL::VARCHAR AS asset_class, "
-                    "NULL::VARCHAR AS symbol, NULL::VARCHAR AS interval, "
-                    'NULL::TIMESTAMPTZ AS "timestamp", NULL::DOUBLE AS open, '
-                    "NULL::DOUBLE AS high, NULL::DOUBLE AS low, NULL::DOUBLE AS close, "
-                    "NULL::DOUBLE AS volume WHERE false"
-                )
-            con.execute(
-                "CREATE TEMP TABLE series (asset_class VARCHAR, symbol VARCHAR, "
-                "interval VARCHAR, rows BIGINT, first_bar TIMESTAMPTZ, last_bar TIMESTAMPTZ, "
-                "content_hash VARCHAR, source VARCHAR, updated_at TIMESTAMPTZ, "
-                "health_score DOUBLE, version BIGINT)"
-            )
-            rows = [
-                (
-                    e.key.asset_class.value,
-                    e.key.symbol,
-                    e.key.interval.value,
-                    e.rows,
-                    e.start,
-                    e.end,
-                    e.content_hash,
-                    e.source,
-                    e.updated_at,
-                    e.health_score,
-                    e.version,
-                )
-                for e in self.entries()
-            ]
-            if rows:
-                con.executemany("INSERT INTO series VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            # Views first, then no file access at all, and no way to turn it back on.
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
-        except BaseException:
-            con.close()
-            raise
-        return con
-
-    def _dataset(self, files: list[Path]) -> Any:
-        """Return a pyarrow dataset over bar files, with the Hive keys as string columns."""
-        keys = pa.schema(
-            [("asset_class", pa.string()), ("symbol", pa.string()), ("interval", pa.string())]
-        )
-        # One schema for all files: an index stored in seconds or microseconds reads as ns.
-        schema = pa.schema(
-            [
-                pa.field(INDEX_NAME, pa.timestamp("ns", tz="UTC")),
-                *(pa.field(column, pa.float64()) for column in BAR_COLUMNS),
-                *keys,
-            ]
-        )
-        return pa_ds.dataset(
-            [str(p) for p in files],
-            schema=schema,
-            format="parquet",
-            partitioning=pa_ds.partitioning(keys, flavor="hive"),
-            partition_base_dir=str(self._root),
-        )
+        files = [self.path(key) for key in self._stored_keys()]
+        return read_only_connection(self._root, files, self.entries())
 
     def query(self, sql: str, params: object = None) -> pd.DataFrame:
         """Run a read-only query against the views of :meth:`connect` and return the result.
@@ -810,7 +722,7 @@ class BarStore:
             ``INSERT``...); reading or writing files fails inside DuckDB (see :meth:`connect`).
         """
         with contextlib.closing(self.connect()) as con:
-            _check_read_only(con, sql)
+            check_read_only(con, sql)
             return con.execute(sql, params).df()
 
     def query_arrow(self, sql: str, params: object = None) -> pa.Table:
@@ -820,7 +732,7 @@ class BarStore:
         DOUBLE.
         """
         with contextlib.closing(self.connect()) as con:
-            _check_read_only(con, sql)
+            check_read_only(con, sql)
             relation = con.sql(sql, params=params)
             # DuckDB 2 renamed fetch_arrow_table to to_arrow_table.
             fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
