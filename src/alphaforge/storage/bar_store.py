@@ -64,7 +64,6 @@ from alphaforge.core.bars import BAR_COLUMNS, INDEX_NAME, check_bars, content_ha
 from alphaforge.core.errors import DataError
 from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.storage.atomic import atomic_path, atomic_write_bytes, atomic_write_text, file_lock
-from alphaforge.storage.sql import check_read_only, read_only_connection
 from alphaforge.storage.series import (
     BAR_FILE_NAME,
     SeriesEntry,
@@ -76,6 +75,7 @@ from alphaforge.storage.series import (
     decode_symbol,
     encode_symbol,
 )
+from alphaforge.storage.sql import check_read_only, read_only_connection
 
 __all__ = [
     "BAR_FILE_NAME",
