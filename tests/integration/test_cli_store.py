@@ -232,6 +232,14 @@ def test_a_repair_made_at_import_stays_visible_in_validate(
         for line in validated.stdout.splitlines()
     ), validated.stdout
 
+    # Later bars are merged and the series validated again: the repair is still reported.
+    daily_csv(tmp_path / "y.csv", date(2021, 4, 5), 20)
+    assert_ok(run_cli(["data", "import", "y.csv", "--symbol", "XYZ", *config], tmp_path))
+    validated = run_cli(["data", "validate", "XYZ", *config], tmp_path)
+    assert_ok(validated)
+    assert "earlier (" in validated.stdout
+    assert validated.stdout.count("high_low_inconsistent") == 1, validated.stdout
+
 
 # --------------------------------------------------------------------------- time zones
 

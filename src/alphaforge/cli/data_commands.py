@@ -19,7 +19,7 @@ from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.service import SAMPLE_START, make_validator
 from alphaforge.data.sources import create_source, import_file, sample_catalog, sample_instrument
 from alphaforge.data.universe import load_universe
-from alphaforge.data.update import Validator, import_bars, update_many
+from alphaforge.data.update import EARLIER_KEY, Validator, import_bars, update_many
 from alphaforge.data.validation import ValidationReport, validate_bars
 from alphaforge.storage import BarStore, SeriesEntry
 
@@ -456,7 +456,15 @@ def _stored_report(entry: SeriesEntry) -> list[object]:
         kept = ValidationReport.from_dict(entry.validation)
     except DataError:
         return [_health(entry), "the stored report is unreadable"]
-    return [_health(entry), "\n".join(kept.reasons()) or "none"]
+    lines = kept.reasons()
+    for issue in entry.validation.get(EARLIER_KEY) or []:
+        if isinstance(issue, dict):
+            lines.append(
+                f"earlier ({str(issue.get('stored_at'))[:10]}, {issue.get('source')}): "
+                f"{issue.get('kind')} ({issue.get('action')}, {issue.get('count')}): "
+                f"{issue.get('detail')}"
+            )
+    return [_health(entry), "\n".join(lines) or "none"]
 
 
 @data_app.command("query")

@@ -64,6 +64,7 @@ from alphaforge.storage.bar_store import BarStore, SeriesEntry
 
 __all__ = [
     "CONFLICT_RTOL",
+    "EARLIER_KEY",
     "BarConflictError",
     "DateRange",
     "UpdateManyResult",
@@ -73,6 +74,7 @@ __all__ = [
     "missing_ranges",
     "update_many",
     "update_series",
+    "with_earlier_repairs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -90,8 +92,12 @@ FloatArray = npt.NDArray[np.float64]
 #: Largest relative difference between a stored and an incoming bar value still called equal.
 CONFLICT_RTOL = 1e-6
 
+#: Key of a stored report's list of repairs and drops made by earlier writes.
+EARLIER_KEY = "earlier"
+
 _ONE_DAY = timedelta(days=1)
 _EXAMPLES = 3
+_KEPT_ACTIONS = frozenset({"repaired", "dropped"})
 _Unit = Literal["s", "ms", "us", "ns"]
 _UNITS: tuple[_Unit, ...] = ("s", "ms", "us", "ns")
 
@@ -401,6 +407,8 @@ def _store(
     score: float | None = None
     if validate is not None:
         merged, report, score = validate(merged, instrument, interval)
+        if report is not None and job.existing is not None and not job.replace:
+            report = with_earlier_repairs(report, job.existing)
     keep_previous = False
     if has_stored and stored is not None:
         if job.replace:
@@ -427,6 +435,51 @@ def _store(
     new_rows = len(_ns(pd.DatetimeIndex(merged.index)).difference(_ns(before)))
     _log_update(instrument, interval, job.plan, new_rows)
     return UpdateResult(entry, job.plan, new_rows)
+
+
+def with_earlier_repairs(report: Mapping[str, object], existing: SeriesEntry) -> dict[str, object]:
+    """Return ``report`` with the repairs and drops of the stored series' reports kept.
+
+    A stored bar that was repaired (or a row dropped) when it arrived is clean when the merged
+    series is validated again, so the new report cannot see it. Its issue is carried forward
+    under :data:`EARLIER_KEY` (each with when and from where it was stored), so a repair is
+    never forgotten; an issue equal to one already carried or in ``report`` is kept once.
+
+    Parameters
+    ----------
+    report
+        The validator's report of the merged series.
+    existing
+        The manifest entry of the stored series (its ``validation`` is the previous report).
+
+    Returns
+    -------
+    dict
+        ``report`` plus the ``earlier`` list (absent when there is nothing to carry).
+    """
+    out = dict(report)
+    previous = existing.validation or {}
+    carried = [dict(item) for item in _dicts(previous.get(EARLIER_KEY))]
+    seen = {_issue_key(item) for item in carried} | {
+        _issue_key(item) for item in _dicts(report.get("issues"))
+    }
+    for issue in _dicts(previous.get("issues")):
+        if issue.get("action") in _KEPT_ACTIONS and _issue_key(issue) not in seen:
+            seen.add(_issue_key(issue))
+            carried.append({**issue, "stored_at": existing.updated_at, "source": existing.source})
+    if carried:
+        out[EARLIER_KEY] = carried
+    return out
+
+
+def _dicts(value: object) -> list[Mapping[str, object]]:
+    if not isinstance(value, list | tuple):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def _issue_key(issue: Mapping[str, object]) -> tuple[str, ...]:
+    return tuple(str(issue.get(k)) for k in ("kind", "action", "count", "detail"))
 
 
 def _log_update(

@@ -291,3 +291,52 @@ def test_fetch_with_replace_refetches_everything_and_keeps_the_old_version(
     assert archived
     restored = store.restore("AAPL", Interval.D1, archived[0].version)
     assert restored.rows == first.entry.rows
+
+
+# --------------------------------------------------------------------------- earlier repairs
+
+
+def test_a_repair_made_when_bars_arrived_is_carried_by_later_reports(store: BarStore) -> None:
+    full = clean_bars()
+    first = full.iloc[:200].copy()
+    swapped = first.index[50]
+    first.loc[swapped, ["high", "low"]] = first.loc[swapped, ["low", "high"]].to_numpy()
+    import_bars(store, AAPL, Interval.D1, first, source="file:a.csv", validate=VALIDATE)
+    entry = store.entry("AAPL", Interval.D1)
+    assert entry is not None
+    assert entry.validation is not None
+    kinds = [issue["kind"] for issue in entry.validation["issues"]]
+    assert "high_low_inconsistent" in kinds
+
+    # The next import re-validates the merged series, whose stored bar is clean by now.
+    later = import_bars(
+        store, AAPL, Interval.D1, full.iloc[200:], source="file:b.csv", validate=VALIDATE
+    )
+    report = later.entry.validation
+    assert report is not None
+    assert "high_low_inconsistent" not in [issue["kind"] for issue in report["issues"]]
+    (carried,) = [i for i in report["earlier"] if i["kind"] == "high_low_inconsistent"]
+    assert carried["action"] == "repaired"
+    assert carried["source"] == "file:a.csv"
+    assert carried["stored_at"] == entry.updated_at
+
+    # Carried once, however often the series is written again.
+    again = import_bars(
+        store, AAPL, Interval.D1, full.iloc[-10:], source="file:c.csv", validate=VALIDATE
+    )
+    assert again.entry.validation is not None
+    kinds = [i["kind"] for i in again.entry.validation["earlier"]]
+    assert kinds.count("high_low_inconsistent") == 1
+
+
+def test_a_replacement_does_not_inherit_the_replaced_repairs(store: BarStore) -> None:
+    full = clean_bars()
+    first = full.copy()
+    swapped = first.index[50]
+    first.loc[swapped, ["high", "low"]] = first.loc[swapped, ["low", "high"]].to_numpy()
+    import_bars(store, AAPL, Interval.D1, first, source="file:a.csv", validate=VALIDATE)
+    replaced = import_bars(
+        store, AAPL, Interval.D1, full * 2.0, source="file:b.csv", validate=VALIDATE, replace=True
+    )
+    assert replaced.entry.validation is not None
+    assert "earlier" not in replaced.entry.validation
