@@ -386,6 +386,31 @@ def test_csv_fetch_without_start_keeps_the_whole_file(
     assert "look-back" not in result.stdout
     (row,) = table_rows(result.stdout)
     assert row[:3] == ["OLD", "80", "2001-01-01"]
+    store = BarStore(tmp_path / "store")
+    first = store.entry("OLD", Interval.D1)
+    assert first is not None
+
+    # The file grows: a fetch adds only the bars after the stored ones.
+    daily_csv(imports / "OLD.csv", date(2001, 1, 1), 90)
+    args = ["data", "fetch", "--source", "csv", "OLD", "--config", str(fast_config)]
+    grown = run_cli(args, tmp_path)
+    assert_ok(grown)
+    assert table_rows(grown.stdout)[0][:2] == ["OLD", "10"]
+    appended = store.entry("OLD", Interval.D1)
+    assert appended is not None
+    assert (appended.rows, appended.version) == (90, 2)
+
+    # The file is rewritten at another scale: --replace re-reads it all, keeping version 2.
+    frame = pd.read_csv(imports / "OLD.csv")
+    frame[["Open", "High", "Low", "Close"]] *= 2.0
+    frame.to_csv(imports / "OLD.csv", index=False)
+    replaced = run_cli([*args, "--replace"], tmp_path)
+    assert_ok(replaced)
+    assert "OLD: version 2 is kept: alphaforge data restore OLD --version 2" in replaced.stdout
+    now = store.entry("OLD", Interval.D1)
+    assert now is not None
+    assert (now.rows, now.version) == (90, 3)
+    assert store.read("OLD", Interval.D1)["close"].iloc[0] == pytest.approx(2 * 100.0, rel=0.02)
 
 
 def test_online_fetch_without_start_says_which_look_back_it_applies(

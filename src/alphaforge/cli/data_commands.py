@@ -187,6 +187,11 @@ def fetch(
     if lo > hi:
         raise AlphaForgeError(f"Start {lo} is after end {hi}.", hint="Swap --start and --end.")
     store = BarStore(cfg.data.store_dir)
+    versions = {
+        e.key.symbol: e.version
+        for e in store.entries()
+        if e.key.interval == iv and e.key.symbol in {i.symbol for i in instruments}
+    }
     src = create_source(source_name, cfg.data)
     with RichReporter() as reporter:
         task = reporter.task(f"fetching {len(instruments)} series from {source_name}", total=None)
@@ -216,6 +221,13 @@ def fetch(
         )
     if outcome.results:
         console.print(table)
+    for symbol, result in outcome.results.items():
+        kept = versions.get(symbol)
+        if replace and kept is not None and kept != result.entry.version:
+            console.print(
+                f"{symbol}: version {kept} is kept: alphaforge data restore {symbol} "
+                f"--version {kept}"
+            )
     for symbol, reason in outcome.errors.items():
         print_error(f"{symbol}: {reason}")
     if outcome.errors:
