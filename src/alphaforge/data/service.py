@@ -10,21 +10,43 @@ from typing import Any
 import pandas as pd
 
 from alphaforge.config import AppConfig, ValidationRulesConfig
-from alphaforge.core.errors import DataError
+from alphaforge.core.errors import DataError, DataHealthError
 from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.health import health_gate
 from alphaforge.data.sources import create_source, sample_catalog
 from alphaforge.data.universe import load_universe
 from alphaforge.data.update import Validator, update_many
 from alphaforge.data.validation import ValidationReport, validate_bars
 from alphaforge.storage import BarStore
+from alphaforge.storage.series import HEALTH_GATE_KEY
 
 #: Requested range for offline sample series: everything the packages ship.
 SAMPLE_START = date(1980, 1, 1)
 SAMPLE_END = date(2025, 12, 31)
 
 
-def make_validator(rules: ValidationRulesConfig) -> Validator:
-    """Return a store validator that repairs bars and refuses a rejected series."""
+def make_validator(
+    rules: ValidationRulesConfig,
+    *,
+    min_health_score: float | None = None,
+    allow_unhealthy: bool = False,
+) -> Validator:
+    """Return a store validator that repairs bars and refuses what must not be stored.
+
+    Parameters
+    ----------
+    rules
+        The validator's thresholds.
+    min_health_score
+        The health gate (``DataConfig.min_health_score``): a series scoring below it is
+        refused with :class:`~alphaforge.core.errors.DataHealthError` (nothing is stored).
+        None applies no gate (the run's own gate judges the data later).
+    allow_unhealthy
+        Store a series below the gate anyway; its report records the decision under
+        :data:`~alphaforge.storage.series.HEALTH_GATE_KEY`, which marks the stored series
+        as unhealthy (:attr:`SeriesEntry.stored_unhealthy`). A rejected series is always
+        refused.
+    """
 
     def validate(
         raw: pd.DataFrame, instrument: Instrument, interval: Interval
@@ -35,7 +57,24 @@ def make_validator(rules: ValidationRulesConfig) -> Validator:
                 f"{instrument.symbol}: rejected by validation: {'; '.join(report.reasons())}.",
                 hint="Inspect the source data; nothing was stored.",
             )
-        return bars, report.to_dict(), report.health_score
+        record: dict[str, object] = dict(report.to_dict())
+        if min_health_score is not None:
+            try:
+                warnings = health_gate(
+                    {instrument.symbol: report}, min_health_score, allow_unhealthy=allow_unhealthy
+                )
+            except DataHealthError as exc:
+                raise DataHealthError(
+                    f"{exc.message}; nothing was stored.",
+                    hint="Fix the data at its source, or pass --allow-unhealthy to store it "
+                    "marked as unhealthy.",
+                ) from None
+            record[HEALTH_GATE_KEY] = {
+                "min_score": min_health_score,
+                "passed": not warnings,
+                "override": bool(warnings),
+            }
+        return bars, record, report.health_score
 
     return validate
 

@@ -24,6 +24,24 @@ series, which is what the health gate reads. Stored bars were validated when the
 a deterministic validator leaves them as they are.
 
 Dates are UTC session dates, inclusive at both ends, as :class:`DataSource.fetch` takes them.
+
+Nothing stored is replaced silently
+-----------------------------------
+Fetching (:func:`update_series`, :func:`update_many`) and importing a file (:func:`import_bars`)
+go through one merge: new bars are laid over the stored ones by timestamp and the merged series
+is validated. Where both had a bar, the validated result must equal the stored bar within a
+relative :data:`CONFLICT_RTOL` (``|a - b| / max(|a|, |b|)``, on each of open, high, low, close
+and volume); otherwise the write is refused with a :class:`BarConflictError` that counts the
+differing bars, names the first three and the largest relative difference, and nothing is
+stored; bars re-sent within the tolerance keep their stored values exactly, so importing what
+is stored changes nothing, content hash included. The tolerance is about the precision of a
+price written with seven significant digits:
+a file rounded more coarsely conflicts with bars stored at full precision. Bars of the last
+stored date are exempt when fetching (see the overlap above: a provider may correct them).
+``replace=True`` stores the new bars *instead of* the stored series, after archiving the stored
+version (``BarStore.write(keep_previous=True)``), so ``alphaforge data restore`` brings it back.
+A validation that changes stored bars the new ones did not overlap (a validator that learned a
+new rule) also archives the previous version before writing.
 """
 
 from __future__ import annotations
@@ -34,22 +52,29 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from alphaforge.core.bars import between_dates, to_canonical
+from alphaforge.core.bars import BAR_COLUMNS, between_dates, content_hash, to_canonical
 from alphaforge.core.errors import AlphaForgeError, DataError
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.sources.base import DataSource
 from alphaforge.storage.bar_store import BarStore, SeriesEntry
 
 __all__ = [
+    "CONFLICT_RTOL",
+    "EARLIER_KEY",
+    "BarConflictError",
     "DateRange",
     "UpdateManyResult",
     "UpdateResult",
     "Validator",
+    "import_bars",
     "missing_ranges",
     "update_many",
     "update_series",
+    "with_earlier_repairs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,7 +87,17 @@ Validator = Callable[
 #: An inclusive range of UTC session dates.
 DateRange = tuple[date, date]
 
+FloatArray = npt.NDArray[np.float64]
+
+#: Largest relative difference between a stored and an incoming bar value still called equal.
+CONFLICT_RTOL = 1e-6
+
+#: Key of a stored report's list of repairs and drops made by earlier writes.
+EARLIER_KEY = "earlier"
+
 _ONE_DAY = timedelta(days=1)
+_EXAMPLES = 3
+_KEPT_ACTIONS = frozenset({"repaired", "dropped"})
 _Unit = Literal["s", "ms", "us", "ns"]
 _UNITS: tuple[_Unit, ...] = ("s", "ms", "us", "ns")
 
@@ -88,6 +123,10 @@ class UpdateResult:
     new_rows: int
 
 
+class BarConflictError(DataError):
+    """Incoming bars differ from stored ones at the same timestamps; nothing was stored."""
+
+
 @dataclass(frozen=True, slots=True)
 class UpdateManyResult:
     """Per-symbol outcomes of :func:`update_many`.
@@ -98,10 +137,19 @@ class UpdateManyResult:
         Symbol -> :class:`UpdateResult` for every series stored or already up to date.
     errors
         Symbol -> one-line reason for every symbol that failed; its stored data is untouched.
+    exit_codes
+        Symbol -> exit code of its failure (``AlphaForgeError.exit_code``, 1 for anything
+        else), so a command can exit as a single failure would.
     """
 
     results: dict[str, UpdateResult] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    exit_codes: dict[str, int] = field(default_factory=dict)
+
+    def fail(self, symbol: str, exc: Exception) -> None:
+        """Record ``exc`` as the failure of ``symbol``."""
+        self.errors[symbol] = _one_line(exc)
+        self.exit_codes[symbol] = exc.exit_code if isinstance(exc, AlphaForgeError) else 1
 
     @property
     def ok(self) -> bool:
@@ -184,22 +232,31 @@ class _Job:
     stored_file: bool
     existing: SeriesEntry | None
     plan: list[DateRange]
-    requested: DateRange
+    requested: DateRange | None
+    replace: bool = False
 
 
 def _job(
-    store: BarStore, instrument: Instrument, interval: Interval, start: date, end: date
+    store: BarStore,
+    instrument: Instrument,
+    interval: Interval,
+    start: date,
+    end: date,
+    *,
+    replace: bool = False,
 ) -> _Job:
     """Plan one series' update.
 
     A file without a manifest entry (a write interrupted between the two) is planned as if
     nothing were stored, so the full range is fetched and merged over the file's bars; an entry
-    whose file is gone is ignored for the same reason.
+    whose file is gone is ignored for the same reason. A replacement fetches the whole range.
     """
     where = instrument.asset_class
     stored_file = store.exists(instrument.symbol, interval, asset_class=where)
     existing = store.entry(instrument.symbol, interval, asset_class=where) if stored_file else None
     lo, hi = _as_date(start), _as_date(end)
+    if replace:
+        return _Job(instrument, stored_file, existing, [(lo, hi)], (lo, hi), replace=True)
     if existing is not None and existing.requested_start is not None:
         lo = min(lo, date.fromisoformat(existing.requested_start))
     if existing is not None and existing.requested_end is not None:
@@ -256,8 +313,10 @@ def _merge(stored: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([kept, new]).sort_index(kind="stable")
 
 
-def _asked_further(existing: SeriesEntry, requested: DateRange) -> bool:
+def _asked_further(existing: SeriesEntry, requested: DateRange | None) -> bool:
     """Return True if ``requested`` reaches past what ``existing`` records as asked for."""
+    if requested is None:
+        return False
     known_start, known_end = existing.requested_start, existing.requested_end
     return (known_start is None or requested[0] < date.fromisoformat(known_start)) or (
         known_end is None or requested[1] > date.fromisoformat(known_end)
@@ -290,20 +349,77 @@ def _write(
         else None
     )
     if pieces:
-        merged = _merge(stored, pieces[0] if len(pieces) == 1 else pd.concat(pieces))
-        report: Mapping[str, object] | None = None
-        score: float | None = None
-        if validate is not None:
-            merged, report, score = validate(merged, instrument, interval)
-        source = source_name
-    else:
-        # Nothing new, but remember how far the source has been asked (or re-register a file
-        # the manifest lost), keeping what the entry said about the bars.
-        assert stored is not None
-        merged = stored
-        source = existing.source if existing is not None else source_name
-        report = existing.validation if existing is not None else None
-        score = existing.health_score if existing is not None else None
+        new = pieces[0] if len(pieces) == 1 else pd.concat(pieces)
+        return _store(
+            store,
+            job,
+            interval,
+            stored,
+            new,
+            source=source_name,
+            validate=validate,
+            provisional_from=_last_date_start(stored),
+        )
+    # Nothing new, but remember how far the source has been asked (or re-register a file
+    # the manifest lost), keeping what the entry said about the bars.
+    assert stored is not None
+    entry = store.write(
+        instrument,
+        interval,
+        stored,
+        source=existing.source if existing is not None else source_name,
+        validation=existing.validation if existing is not None else None,
+        health_score=existing.health_score if existing is not None else None,
+        requested_start=None if job.requested is None else job.requested[0],
+        requested_end=None if job.requested is None else job.requested[1],
+    )
+    _log_update(instrument, interval, job.plan, 0)
+    return UpdateResult(entry, job.plan, 0)
+
+
+def _last_date_start(stored: pd.DataFrame | None) -> pd.Timestamp | None:
+    """Return 00:00 UTC of the last stored bar's date: a fetch re-reads bars from there."""
+    if stored is None or stored.empty:
+        return None
+    return pd.Timestamp(pd.DatetimeIndex(stored.index)[-1]).tz_convert("UTC").floor("D")
+
+
+def _store(
+    store: BarStore,
+    job: _Job,
+    interval: Interval,
+    stored: pd.DataFrame | None,
+    new: pd.DataFrame,
+    *,
+    source: str,
+    validate: Validator | None,
+    provisional_from: pd.Timestamp | None,
+) -> UpdateResult:
+    """Merge ``new`` into ``stored`` (or replace it), validate, check for conflicts, write.
+
+    ``provisional_from``: stored bars opening at or after it may be corrected by ``new``
+    without a conflict (the re-fetched last date); None when every stored bar counts.
+    """
+    instrument = job.instrument
+    has_stored = stored is not None and not stored.empty
+    merged = new.sort_index(kind="stable") if job.replace else _merge(stored, new)
+    report: Mapping[str, object] | None = None
+    score: float | None = None
+    if validate is not None:
+        merged, report, score = validate(merged, instrument, interval)
+        if report is not None and job.existing is not None and not job.replace:
+            report = with_earlier_repairs(report, job.existing)
+    keep_previous = False
+    if has_stored and stored is not None:
+        if job.replace:
+            keep_previous = True
+        else:
+            keep_previous = _check_overlap(
+                instrument, interval, stored, new, merged, provisional_from
+            )
+            merged = _keep_stored_values(merged, stored, new, provisional_from)
+    if job.existing is not None and job.existing.content_hash == content_hash(merged):
+        source = job.existing.source  # the bars are unchanged: they came from where they did
     entry = store.write(
         instrument,
         interval,
@@ -311,19 +427,180 @@ def _write(
         source=source,
         validation=report,
         health_score=score,
-        requested_start=job.requested[0],
-        requested_end=job.requested[1],
+        requested_start=None if job.requested is None else job.requested[0],
+        requested_end=None if job.requested is None else job.requested[1],
+        keep_previous=keep_previous,
     )
     before = pd.DatetimeIndex([]) if stored is None else pd.DatetimeIndex(stored.index)
-    new_rows = len(pd.DatetimeIndex(merged.index).difference(before))
+    new_rows = len(_ns(pd.DatetimeIndex(merged.index)).difference(_ns(before)))
+    _log_update(instrument, interval, job.plan, new_rows)
+    return UpdateResult(entry, job.plan, new_rows)
+
+
+def with_earlier_repairs(report: Mapping[str, object], existing: SeriesEntry) -> dict[str, object]:
+    """Return ``report`` with the repairs and drops of the stored series' reports kept.
+
+    A stored bar that was repaired (or a row dropped) when it arrived is clean when the merged
+    series is validated again, so the new report cannot see it. Its issue is carried forward
+    under :data:`EARLIER_KEY` (each with when and from where it was stored), so a repair is
+    never forgotten; an issue equal to one already carried or in ``report`` is kept once.
+
+    Parameters
+    ----------
+    report
+        The validator's report of the merged series.
+    existing
+        The manifest entry of the stored series (its ``validation`` is the previous report).
+
+    Returns
+    -------
+    dict
+        ``report`` plus the ``earlier`` list (absent when there is nothing to carry).
+    """
+    out = dict(report)
+    previous = existing.validation or {}
+    carried = [dict(item) for item in _dicts(previous.get(EARLIER_KEY))]
+    seen = {_issue_key(item) for item in carried} | {
+        _issue_key(item) for item in _dicts(report.get("issues"))
+    }
+    for issue in _dicts(previous.get("issues")):
+        if issue.get("action") in _KEPT_ACTIONS and _issue_key(issue) not in seen:
+            seen.add(_issue_key(issue))
+            carried.append({**issue, "stored_at": existing.updated_at, "source": existing.source})
+    if carried:
+        out[EARLIER_KEY] = carried
+    return out
+
+
+def _dicts(value: object) -> list[Mapping[str, object]]:
+    if not isinstance(value, list | tuple):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def _issue_key(issue: Mapping[str, object]) -> tuple[str, ...]:
+    return tuple(str(issue.get(k)) for k in ("kind", "action", "count", "detail"))
+
+
+def _log_update(
+    instrument: Instrument, interval: Interval, plan: Sequence[DateRange], new_rows: int
+) -> None:
     logger.info(
         "updated %s %s: %d new bars (fetched %s)",
         instrument.symbol,
         interval.value,
         new_rows,
-        ", ".join(f"{lo}..{hi}" for lo, hi in job.plan) or "nothing",
+        ", ".join(f"{lo}..{hi}" for lo, hi in plan) or "nothing",
     )
-    return UpdateResult(entry, job.plan, new_rows)
+
+
+def _ns(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Return ``index`` in UTC at nanosecond resolution (naive stamps are taken as UTC)."""
+    utc = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    return utc.as_unit("ns")
+
+
+def _relative_differences(stored: pd.DataFrame, candidate: pd.DataFrame) -> FloatArray:
+    """Return, per stored bar, the largest relative difference to ``candidate``'s bar.
+
+    ``inf`` where ``candidate`` has no bar at that timestamp or only one side is NaN.
+    """
+    index = _ns(pd.DatetimeIndex(stored.index))
+    other = candidate.copy()
+    other.index = _ns(pd.DatetimeIndex(other.index))
+    other = other.loc[~other.index.duplicated(keep="last")]
+    aligned = other.reindex(index)
+    a = stored.loc[:, list(BAR_COLUMNS)].to_numpy(dtype=np.float64)
+    b = aligned.loc[:, list(BAR_COLUMNS)].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.maximum(np.abs(a), np.abs(b))
+        rel = np.where(scale > 0, np.abs(a - b) / scale, 0.0)
+    both_nan = np.isnan(a) & np.isnan(b)
+    rel = np.where(both_nan, 0.0, np.where(np.isnan(rel), np.inf, rel))
+    worst = rel.max(axis=1) if rel.size else np.zeros(len(index))
+    worst[~index.isin(other.index)] = np.inf
+    return np.asarray(worst, dtype=np.float64)
+
+
+def _check_overlap(
+    instrument: Instrument,
+    interval: Interval,
+    stored: pd.DataFrame,
+    new: pd.DataFrame,
+    merged: pd.DataFrame,
+    provisional_from: pd.Timestamp | None,
+) -> bool:
+    """Refuse stored bars that the new ones change; return True if others changed.
+
+    Raises
+    ------
+    BarConflictError
+        When a stored bar that ``new`` also holds (outside the provisional tail) differs in
+        ``merged`` by more than :data:`CONFLICT_RTOL`, or is missing from it.
+    """
+    index = _ns(pd.DatetimeIndex(stored.index))
+    worst = _relative_differences(stored, merged)
+    changed = worst > CONFLICT_RTOL
+    settled = np.ones(len(index), dtype=bool)
+    if provisional_from is not None:
+        settled = np.asarray(index < provisional_from)
+    overlapped = np.asarray(index.isin(_ns(pd.DatetimeIndex(new.index))))
+    conflicts = changed & overlapped & settled
+    if conflicts.any():
+        raise _conflict_error(instrument, interval, index[conflicts], worst[conflicts])
+    return bool((changed & settled).any())
+
+
+def _keep_stored_values(
+    merged: pd.DataFrame,
+    stored: pd.DataFrame,
+    new: pd.DataFrame,
+    provisional_from: pd.Timestamp | None,
+) -> pd.DataFrame:
+    """Return ``merged`` with the stored values where a settled bar was merely re-sent.
+
+    Such bars agree within :data:`CONFLICT_RTOL` (checked before); keeping the stored values
+    exactly makes an import of bars already stored change nothing, content hash included.
+    """
+    index = _ns(pd.DatetimeIndex(stored.index))
+    mask = np.asarray(index.isin(_ns(pd.DatetimeIndex(new.index))))
+    if provisional_from is not None:
+        mask &= np.asarray(index < provisional_from)
+    target = _ns(pd.DatetimeIndex(merged.index))
+    if not target.is_unique:  # unvalidated duplicates: the store refuses them with a reason
+        return merged
+    positions = target.get_indexer(index[mask])
+    found = positions >= 0
+    if not found.any():
+        return merged
+    out = merged.copy()
+    for column in BAR_COLUMNS:
+        values = out[column].to_numpy(dtype=np.float64, copy=True)
+        values[positions[found]] = stored[column].to_numpy(dtype=np.float64)[mask][found]
+        out[column] = values
+    return out
+
+
+def _conflict_error(
+    instrument: Instrument,
+    interval: Interval,
+    stamps: pd.DatetimeIndex,
+    differences: FloatArray,
+) -> BarConflictError:
+    fmt = "%Y-%m-%d %H:%M" if interval.is_intraday else "%Y-%m-%d"
+    first = ", ".join(ts.strftime(fmt) for ts in stamps[:_EXAMPLES])
+    removed = int(np.isinf(differences).sum())
+    finite = differences[np.isfinite(differences)]
+    largest = f"largest relative difference {finite.max():.3g}" if finite.size else ""
+    gone = f"{removed} would be removed" if removed else ""
+    detail = "; ".join(part for part in (largest, gone) if part)
+    return BarConflictError(
+        f"{instrument.symbol} {interval.value}: {len(stamps)} stored bar(s) differ from the "
+        f"new ones by more than {CONFLICT_RTOL:g} (relative) (first: {first}; {detail}); "
+        "nothing was stored.",
+        hint="If the new bars are right, pass --replace: the stored version stays "
+        f"restorable (alphaforge data history {instrument.symbol}).",
+    )
 
 
 # --------------------------------------------------------------------------- public entry points
@@ -338,6 +615,7 @@ def update_series(
     end: date,
     *,
     validate: Validator | None = None,
+    replace: bool = False,
 ) -> UpdateResult:
     """Bring one stored series up to ``[start, end]``, fetching only what is missing.
 
@@ -356,6 +634,9 @@ def update_series(
     validate
         Checks and repairs the merged series before it is written; its report and health
         score are stored in the manifest entry. It runs only when new bars arrived.
+    replace
+        Fetch the whole range and store it instead of the stored series, whose version is
+        archived first (see the module docstring).
 
     Returns
     -------
@@ -364,6 +645,8 @@ def update_series(
 
     Raises
     ------
+    BarConflictError
+        If fetched bars differ from stored ones (see the module docstring); nothing is stored.
     DataError
         If the source cannot serve the interval or asset class, the range is inverted, or a
         series not yet stored gets no bars at all.
@@ -375,13 +658,85 @@ def update_series(
     interval = Interval(interval)
     _check_interval(source, interval)
     _check_asset_class(source, instrument)
-    job = _job(store, instrument, interval, start, end)
+    job = _job(store, instrument, interval, start, end, replace=replace)
     parts: list[pd.DataFrame] = []
     for lo, hi in job.plan:
         frames = source.fetch([instrument], lo, hi, interval)
         if instrument.symbol in frames:
             parts.append(_clip(frames[instrument.symbol], lo, hi))
     return _write(store, source.name, job, interval, parts, validate)
+
+
+def import_bars(
+    store: BarStore,
+    instrument: Instrument,
+    interval: Interval,
+    bars: pd.DataFrame,
+    *,
+    source: str,
+    validate: Validator | None = None,
+    replace: bool = False,
+) -> UpdateResult:
+    """Merge bars read from a file into the store, as a fetch merges a source's bars.
+
+    Parameters
+    ----------
+    store
+        The bar store.
+    instrument
+        The series' instrument.
+    interval
+        Bar interval.
+    bars
+        Raw bars (UTC index at bar open, OHLCV columns), e.g. from
+        :func:`alphaforge.data.sources.import_file`.
+    source
+        Recorded as the series' source (``file:NAME``).
+    validate
+        Checks and repairs the merged series before it is written.
+    replace
+        Store ``bars`` instead of the stored series, whose version is archived first.
+
+    Returns
+    -------
+    UpdateResult
+        The new manifest entry and the number of bars at timestamps not stored before;
+        ``fetched_ranges`` is empty.
+
+    Raises
+    ------
+    BarConflictError
+        If a bar of ``bars`` differs from the stored bar at its timestamp (every stored bar
+        counts: a file has no provisional tail); nothing is stored.
+    """
+    interval = Interval(interval)
+    where = instrument.asset_class
+    stored_file = store.exists(instrument.symbol, interval, asset_class=where)
+    existing = store.entry(instrument.symbol, interval, asset_class=where) if stored_file else None
+    stored = store.read(instrument.symbol, interval, asset_class=where) if stored_file else None
+    requested: DateRange | None = None
+    if not replace and existing is not None and existing.requested_start is not None:
+        # The dates a source was asked for stay known; the file adds bars, not requests.
+        requested = (
+            date.fromisoformat(existing.requested_start),
+            date.fromisoformat(existing.requested_end or existing.requested_start),
+        )
+    job = _Job(instrument, stored_file, existing, [], requested, replace=replace)
+    new = to_canonical(bars)
+    if new.empty:
+        raise DataError(
+            f"{instrument.symbol}: there are no bars to import.", hint="Check the file."
+        )
+    return _store(
+        store,
+        job,
+        interval,
+        stored,
+        new,
+        source=source,
+        validate=validate,
+        provisional_from=None,
+    )
 
 
 def _one_line(exc: Exception) -> str:
@@ -399,6 +754,7 @@ def update_many(
     end: date,
     *,
     validate: Validator | None = None,
+    replace: bool = False,
     batch_size: int = 50,
 ) -> UpdateManyResult:
     """Update several series; a failing symbol is recorded and the others carry on.
@@ -409,7 +765,7 @@ def update_many(
 
     Parameters
     ----------
-    store, source, interval, start, end, validate
+    store, source, interval, start, end, validate, replace
         As for :func:`update_series`.
     instruments
         The series to update; symbols must be unique.
@@ -435,9 +791,9 @@ def update_many(
     for instrument in instruments:
         try:
             _check_asset_class(source, instrument)
-            job = _job(store, instrument, interval, start, end)
+            job = _job(store, instrument, interval, start, end, replace=replace)
         except Exception as exc:
-            outcome.errors[instrument.symbol] = _one_line(exc)
+            outcome.fail(instrument.symbol, exc)
             continue
         groups.setdefault(tuple(job.plan), []).append(job)
 
@@ -451,7 +807,7 @@ def update_many(
                     try:
                         parts[symbol].append(_clip(frame, lo, hi))
                     except Exception as exc:
-                        outcome.errors[symbol] = _one_line(exc)
+                        outcome.fail(symbol, exc)
             for job in batch:
                 symbol = job.instrument.symbol
                 if symbol in outcome.errors:
@@ -461,7 +817,7 @@ def update_many(
                         store, source.name, job, interval, parts[symbol], validate
                     )
                 except Exception as exc:
-                    outcome.errors[symbol] = _one_line(exc)
+                    outcome.fail(symbol, exc)
     for symbol, reason in outcome.errors.items():
         logger.warning("update of %s %s failed: %s", symbol, interval.value, reason)
     return outcome
@@ -484,7 +840,7 @@ def _fetch_isolated(
         return [(s, f) for s, f in frames.items() if s in wanted]
     except Exception as exc:
         if len(instruments) == 1:
-            outcome.errors[instruments[0].symbol] = _one_line(exc)
+            outcome.fail(instruments[0].symbol, exc)
             return []
         logger.info(
             "batched fetch of %d symbols failed (%s); retrying one by one", len(instruments), exc

@@ -14,6 +14,7 @@ from alphaforge.storage.bar_store import (
     BarStore,
     SeriesEntry,
     SeriesKey,
+    SeriesVersion,
     decode_symbol,
     encode_symbol,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "BarStore",
     "SeriesEntry",
     "SeriesKey",
+    "SeriesVersion",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",

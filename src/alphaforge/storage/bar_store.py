@@ -26,15 +26,28 @@ the still-old manifest entry (or which has no entry yet). That state is consiste
 (every file is a whole frame), detected by :meth:`BarStore.verify` and by
 ``read(..., verify=True)``, and healed by :meth:`BarStore.repair` from the metadata embedded in
 the file. The reverse order would let the manifest describe bars that were never written.
+
+Versions. Every write that changes a series' bars gives it the next version number
+(:attr:`SeriesEntry.version`). A write with ``keep_previous=True`` (a ``--replace``, a restore,
+or an update whose validation changed stored bars) first copies the current file, atomically,
+to ``.history/<asset_class=...>/<symbol=...>/<interval=...>/v000007.parquet`` and only then
+replaces it, so a crash at any point leaves the previous bars readable either as the current
+file or as the archived copy (never neither). An archived file embeds its own manifest entry,
+so :meth:`BarStore.history` lists versions from the files alone and :meth:`BarStore.restore`
+brings one back byte for byte (same content hash) as a new version. Writes that only add bars
+keep no copy: every bar they held is in the next version. The ``.history`` tree is not a Hive
+partition, so :meth:`BarStore.query` and readers of the store never see it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
@@ -50,17 +63,19 @@ import pyarrow.parquet as pq
 from alphaforge.core.bars import BAR_COLUMNS, INDEX_NAME, check_bars, content_hash
 from alphaforge.core.errors import DataError
 from alphaforge.core.types import AssetClass, Instrument, Interval
-from alphaforge.storage.atomic import atomic_path, atomic_write_text, file_lock
+from alphaforge.storage.atomic import atomic_path, atomic_write_bytes, atomic_write_text, file_lock
 from alphaforge.storage.series import (
     BAR_FILE_NAME,
     SeriesEntry,
     SeriesKey,
+    SeriesVersion,
     _instrument_dict,
     _iso,
     _jsonable,
     decode_symbol,
     encode_symbol,
 )
+from alphaforge.storage.sql import check_read_only, read_only_connection
 
 __all__ = [
     "BAR_FILE_NAME",
@@ -68,6 +83,7 @@ __all__ = [
     "BarStore",
     "SeriesEntry",
     "SeriesKey",
+    "SeriesVersion",
     "decode_symbol",
     "encode_symbol",
 ]
@@ -82,6 +98,8 @@ _MANIFEST_VERSION = 1
 _META_ENTRY = b"alphaforge.series"
 _META_UNIT = b"alphaforge.index_unit"
 _LOCK_NAME = ".lock"
+_HISTORY_DIR = ".history"
+_VERSION_FILE = re.compile(r"v(\d{6,})\.parquet")
 _FETCH_HINT = "Run alphaforge data fetch to download it."
 _REPAIR_HINT = "Run BarStore.repair() (or fetch the series again) to rebuild the manifest."
 
@@ -136,6 +154,10 @@ def _window(
             day = pd.Timestamp(value.isoformat(), tz="UTC")
             mask &= np.asarray(index < day + pd.Timedelta(days=1) if is_end else index >= day)
     return mask
+
+
+def _optional_date(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
 
 
 # --------------------------------------------------------------------------- the store
@@ -197,6 +219,7 @@ class BarStore:
         health_score: float | None = None,
         requested_start: date | None = None,
         requested_end: date | None = None,
+        keep_previous: bool = False,
     ) -> SeriesEntry:
         """Replace the stored series of ``instrument`` at ``interval`` with ``bars``.
 
@@ -219,11 +242,16 @@ class BarStore:
         requested_start, requested_end
             The widest session dates a source was asked for (see
             :attr:`SeriesEntry.requested_start`); None if unknown.
+        keep_previous
+            Archive the stored file first (see the module docstring), so the bars it holds
+            stay restorable with :meth:`restore`. Pass True whenever the new bars drop or
+            change a stored bar.
 
         Returns
         -------
         SeriesEntry
-            The new manifest entry.
+            The new manifest entry; its version is the stored one's when the bars are
+            unchanged, the next one otherwise.
 
         Raises
         ------
@@ -255,12 +283,25 @@ class BarStore:
             requested_start=None if requested_start is None else requested_start.isoformat(),
             requested_end=self._covered_end(requested_end),
         )
-        table = _to_table(frame, entry)
         with self._locked():
+            entries = self._load(fresh=True)
+            current = entries.get(key.id)
+            stored = self.path(key).is_file()
+            if current is not None and stored and current.content_hash == entry.content_hash:
+                version = current.version
+            else:
+                archived = self._archived_versions(key)
+                last = max([0, *archived, *([current.version] if current is not None else [])])
+                if keep_previous and stored:
+                    # Crash safety: the copy is complete on disk before the file is replaced.
+                    kept = current.version if current is not None else last + 1
+                    atomic_write_bytes(self.history_path(key, kept), self.path(key).read_bytes())
+                    last = max(last, kept)
+                version = last + 1
+            entry = dataclasses.replace(entry, version=version)
             # Order matters: bars first, manifest second (see the module docstring).
             with atomic_path(self.path(key)) as temp:
-                pq.write_table(table, temp, compression="zstd")
-            entries = self._load(fresh=True)
+                pq.write_table(_to_table(frame, entry), temp, compression="zstd")
             entries[key.id] = entry
             self._save(entries)
         logger.debug("stored %s: %d bars %s .. %s", key, entry.rows, entry.start, entry.end)
@@ -292,6 +333,134 @@ class BarStore:
                 with contextlib.suppress(OSError):  # not empty: keep it
                     directory.rmdir()
             return True
+
+    # ----------------------------------------------------------------------- versions
+
+    def history_path(self, key: SeriesKey, version: int) -> Path:
+        """Return the archived file of ``version`` of ``key`` (which may not exist)."""
+        return self._root.joinpath(_HISTORY_DIR, *key.parts, f"v{version:06d}.parquet")
+
+    def history(
+        self, symbol: str, interval: Interval, *, asset_class: AssetClass | None = None
+    ) -> list[SeriesVersion]:
+        """Return the stored versions of a series, oldest first, the current one last.
+
+        Archived versions are read from the metadata embedded in their files (see the module
+        docstring); a file without it is skipped with a warning.
+
+        Raises
+        ------
+        DataError
+            If neither a current nor an archived version exists, or the symbol is ambiguous.
+        """
+        key = self._history_key(symbol, Interval(interval), asset_class)
+        current = self._load().get(key.id) if self.path(key).is_file() else None
+        found: dict[int, SeriesVersion] = {}
+        for number in self._archived_versions(key):
+            embedded = self._embedded_entry(self.history_path(key, number))
+            if embedded is not None:
+                found[number] = SeriesVersion.of(embedded, current=False)
+        if current is not None:
+            found[current.version] = SeriesVersion.of(current, current=True)
+        return [found[n] for n in sorted(found)]
+
+    def restore(
+        self,
+        symbol: str,
+        interval: Interval,
+        version: int,
+        *,
+        asset_class: AssetClass | None = None,
+    ) -> SeriesEntry:
+        """Make an archived version current again; the current bars are archived first.
+
+        The restored bars get the next version number; their content hash, source,
+        validation report and health score are the archived version's.
+
+        Returns
+        -------
+        SeriesEntry
+            The new manifest entry (the current one, unchanged, if ``version`` is current).
+
+        Raises
+        ------
+        DataError
+            If the version does not exist or its file does not match its recorded hash.
+        """
+        interval = Interval(interval)
+        key = self._history_key(symbol, interval, asset_class)
+        current = self._load().get(key.id) if self.path(key).is_file() else None
+        if current is not None and current.version == version:
+            return current
+        path = self.history_path(key, version)
+        if not path.is_file():
+            known = ", ".join(
+                str(v.version) for v in self.history(symbol, interval, asset_class=key.asset_class)
+            )
+            raise DataError(
+                f"{key} has no version {version}.",
+                hint=f"Pick one of the versions alphaforge data history lists ({known}).",
+            )
+        frame, embedded = _read_parquet(path)
+        if embedded is None:
+            raise DataError(f"{path} does not describe itself.", hint="Restore another version.")
+        old = SeriesEntry.from_dict(embedded)
+        if content_hash(frame) != old.content_hash:
+            raise DataError(
+                f"{path}: the archived bars do not match their recorded hash.",
+                hint="Restore another version.",
+            )
+        return self.write(
+            old.to_instrument(),
+            interval,
+            frame,
+            source=old.source,
+            validation=old.validation,
+            health_score=old.health_score,
+            requested_start=_optional_date(old.requested_start),
+            requested_end=_optional_date(old.requested_end),
+            keep_previous=True,
+        )
+
+    def _history_key(
+        self, symbol: str, interval: Interval, asset_class: AssetClass | None
+    ) -> SeriesKey:
+        keys = set(self._find(symbol, interval, asset_class))
+        if asset_class is not None:
+            keys.add(SeriesKey(AssetClass(asset_class), symbol, interval))
+        else:
+            pattern = f"asset_class=*/symbol={encode_symbol(symbol)}/interval={interval.value}"
+            for directory in (self._root / _HISTORY_DIR).glob(pattern):
+                key = SeriesKey.from_parts(directory.relative_to(self._root / _HISTORY_DIR).parts)
+                if key is not None:
+                    keys.add(key)
+        keys = {k for k in keys if self.path(k).is_file() or self._archived_versions(k)}
+        if not keys:
+            raise DataError(f"No {interval.value} bars are stored for {symbol}.", hint=_FETCH_HINT)
+        if len(keys) > 1:
+            raise self._ambiguous(symbol, interval, sorted(keys, key=lambda k: k.id))
+        return keys.pop()
+
+    def _archived_versions(self, key: SeriesKey) -> list[int]:
+        directory = self._root.joinpath(_HISTORY_DIR, *key.parts)
+        if not directory.is_dir():
+            return []
+        numbers = []
+        for path in directory.iterdir():
+            match = _VERSION_FILE.fullmatch(path.name)
+            if match and path.is_file():
+                numbers.append(int(match.group(1)))
+        return sorted(numbers)
+
+    @staticmethod
+    def _embedded_entry(path: Path) -> SeriesEntry | None:
+        try:
+            metadata = pq.read_schema(path).metadata or {}
+            embedded = metadata.get(_META_ENTRY)
+            return SeriesEntry.from_dict(json.loads(embedded)) if embedded else None
+        except Exception:  # a damaged archive must not hide the others
+            logger.warning("bar store: cannot read the version archived in %s", path)
+            return None
 
     # ----------------------------------------------------------------------- reading
 
@@ -506,7 +675,7 @@ class BarStore:
     # ----------------------------------------------------------------------- DuckDB
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """Return an in-memory DuckDB connection with views over the store.
+        """Return an in-memory DuckDB connection with views over the store, locked down.
 
         Views
         -----
@@ -514,72 +683,29 @@ class BarStore:
             ``asset_class, symbol, interval, timestamp, open, high, low, close, volume`` over
             every stored Parquet file (read through Hive partitioning, so filters on
             ``asset_class``, ``symbol`` and ``interval`` skip files). ``symbol`` holds the
-            original symbol (DuckDB decodes the percent-encoded directory name);
+            original symbol (the percent-encoded directory name is decoded);
             ``timestamp`` is the bar open, ``TIMESTAMPTZ``, and the session time zone is UTC.
         ``series``
             The manifest: ``asset_class, symbol, interval, rows, first_bar, last_bar,
-            content_hash, source, updated_at, health_score``.
+            content_hash, source, updated_at, health_score, version``.
 
+        The store's files are handed to DuckDB as a pyarrow dataset (scanned lazily, with
+        filters pushed down), and only then is DuckDB's file system access switched off
+        (``enable_external_access = false``) and its configuration locked: the connection
+        cannot read, write or attach any file, load extensions, or turn access back on.
         The file list is taken when the connection is made; connect again to see later writes.
         The caller closes the connection.
         """
-        con = duckdb.connect(":memory:")
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            files = [self.path(key) for key in self._stored_keys()]
-            if files:
-                listing = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
-                source = (
-                    f"read_parquet([{listing}], hive_partitioning = true, hive_types = "
-                    "{'asset_class': VARCHAR, 'symbol': VARCHAR, 'interval': VARCHAR})"
-                )
-                con.execute(
-                    "CREATE VIEW bars AS SELECT asset_class, symbol, interval, "
-                    f'"timestamp", open, high, low, close, volume FROM {source}'
-                )
-            else:
-                con.execute(
-                    "CREATE VIEW bars AS SELECT NULL::VARCHAR AS asset_class, "
-                    "NULL::VARCHAR AS symbol, NULL::VARCHAR AS interval, "
-                    'NULL::TIMESTAMPTZ AS "timestamp", NULL::DOUBLE AS open, '
-                    "NULL::DOUBLE AS high, NULL::DOUBLE AS low, NULL::DOUBLE AS close, "
-                    "NULL::DOUBLE AS volume WHERE false"
-                )
-            con.execute(
-                "CREATE TEMP TABLE series (asset_class VARCHAR, symbol VARCHAR, "
-                "interval VARCHAR, rows BIGINT, first_bar TIMESTAMPTZ, last_bar TIMESTAMPTZ, "
-                "content_hash VARCHAR, source VARCHAR, updated_at TIMESTAMPTZ, "
-                "health_score DOUBLE)"
-            )
-            rows = [
-                (
-                    e.key.asset_class.value,
-                    e.key.symbol,
-                    e.key.interval.value,
-                    e.rows,
-                    e.start,
-                    e.end,
-                    e.content_hash,
-                    e.source,
-                    e.updated_at,
-                    e.health_score,
-                )
-                for e in self.entries()
-            ]
-            if rows:
-                con.executemany("INSERT INTO series VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        except BaseException:
-            con.close()
-            raise
-        return con
+        files = [self.path(key) for key in self._stored_keys()]
+        return read_only_connection(self._root, files, self.entries())
 
     def query(self, sql: str, params: object = None) -> pd.DataFrame:
-        """Run ``sql`` against the views of :meth:`connect` and return the result.
+        """Run a read-only query against the views of :meth:`connect` and return the result.
 
         Parameters
         ----------
         sql
-            A DuckDB query over ``bars`` and ``series``, e.g.
+            DuckDB ``SELECT`` (or ``EXPLAIN``) statements over ``bars`` and ``series``, e.g.
             ``SELECT symbol, count(*) FROM bars WHERE interval = '1d' GROUP BY symbol``.
         params
             Values for ``?`` or ``$name`` placeholders in ``sql``.
@@ -588,9 +714,29 @@ class BarStore:
         -------
         pandas.DataFrame
             The result; timestamps are UTC.
+
+        Raises
+        ------
+        DataError
+            For any statement that is not a query (``COPY``, ``ATTACH``, ``SET``, ``CREATE``,
+            ``INSERT``...); reading or writing files fails inside DuckDB (see :meth:`connect`).
         """
         with contextlib.closing(self.connect()) as con:
+            check_read_only(con, sql)
             return con.execute(sql, params).df()
+
+    def query_arrow(self, sql: str, params: object = None) -> pa.Table:
+        """Run :meth:`query`'s read-only query and return the result as an Arrow table.
+
+        Arrow keeps what a DataFrame loses: SQL NULL apart from NaN, and FLOAT apart from
+        DOUBLE.
+        """
+        with contextlib.closing(self.connect()) as con:
+            check_read_only(con, sql)
+            relation = con.sql(sql, params=params)
+            # DuckDB 2 renamed fetch_arrow_table to to_arrow_table.
+            fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+            return fetch()
 
     # ----------------------------------------------------------------------- internals
 

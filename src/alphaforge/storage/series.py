@@ -19,6 +19,9 @@ from alphaforge.core.types import AssetClass, Instrument, Interval
 #: File name of each series' bars inside its partition directory.
 BAR_FILE_NAME = "bars.parquet"
 
+#: Key of the health-gate decision that the store's validator adds to a stored report.
+HEALTH_GATE_KEY = "health_gate"
+
 # Device names Windows refuses as file names, with or without an extension (CON, CON.txt).
 _WINDOWS_RESERVED = frozenset(
     {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(10)}
@@ -172,6 +175,10 @@ class SeriesEntry:
         them and :attr:`start` / :attr:`end`, so an update does not ask again. The end is
         capped at the day before the write (a day still in progress is never covered). None
         if unknown (bars imported from a file).
+    version
+        The version number of the stored bars: 1 for the first write, one more each time a
+        write changes the bars (see :meth:`BarStore.history`). Manifests written before
+        versions existed read as version 1.
     """
 
     key: SeriesKey
@@ -186,6 +193,17 @@ class SeriesEntry:
     instrument: dict[str, Any]
     requested_start: str | None = None
     requested_end: str | None = None
+    version: int = 1
+
+    @property
+    def stored_unhealthy(self) -> bool:
+        """Return True if the bars were stored below the health gate by explicit override.
+
+        The store's validator records its gate decision under :data:`HEALTH_GATE_KEY` in the
+        report (``{"min_score": ..., "passed": false, "override": true}``).
+        """
+        gate = (self.validation or {}).get(HEALTH_GATE_KEY)
+        return isinstance(gate, Mapping) and gate.get("passed") is False
 
     @property
     def start_ts(self) -> pd.Timestamp:
@@ -225,6 +243,7 @@ class SeriesEntry:
             "instrument": self.instrument,
             "requested_start": self.requested_start,
             "requested_end": self.requested_end,
+            "version": self.version,
         }
 
     @classmethod
@@ -247,6 +266,57 @@ class SeriesEntry:
             instrument=dict(data["instrument"]),
             requested_start=_optional_str(data.get("requested_start")),
             requested_end=_optional_str(data.get("requested_end")),
+            version=int(data.get("version") or 1),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesVersion:
+    """One stored version of a series, as :meth:`BarStore.history` lists it.
+
+    Parameters
+    ----------
+    version
+        The version number (:attr:`SeriesEntry.version`).
+    saved_at
+        When that version was written (UTC, ISO 8601).
+    rows
+        Number of bars.
+    start, end
+        First and last bar open (UTC, ISO 8601).
+    source
+        Where the bars came from.
+    content_hash
+        :func:`alphaforge.core.content_hash` of the bars.
+    health_score
+        The validator's score when the version was written; None without validation.
+    current
+        True for the version the store serves now.
+    """
+
+    version: int
+    saved_at: str
+    rows: int
+    start: str
+    end: str
+    source: str
+    content_hash: str
+    health_score: float | None
+    current: bool
+
+    @classmethod
+    def of(cls, entry: SeriesEntry, *, current: bool) -> SeriesVersion:
+        """Return the version that ``entry`` describes."""
+        return cls(
+            version=entry.version,
+            saved_at=entry.updated_at,
+            rows=entry.rows,
+            start=entry.start,
+            end=entry.end,
+            source=entry.source,
+            content_hash=entry.content_hash,
+            health_score=entry.health_score,
+            current=current,
         )
 
 

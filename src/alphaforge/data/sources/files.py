@@ -120,9 +120,41 @@ def _epoch_unit(numbers: np.ndarray) -> Literal["s", "ms", "us", "ns"]:
     return "s"
 
 
-def _parse_times(values: pd.Index | pd.Series, *, what: str) -> pd.DatetimeIndex:
-    """Parse timestamps to UTC; naive ones are taken as UTC, integers as Unix epochs."""
+def _naive_in_zone(series: pd.Series, tz: str, *, what: str) -> pd.Series | None:
+    """Return ``series`` parsed as wall-clock times in ``tz``, in UTC; None if not naive."""
+    try:
+        parsed = pd.to_datetime(series)
+    except (ValueError, TypeError, OverflowError):  # mixed offsets: absolute stamps
+        return None
+    if not pd.api.types.is_datetime64_dtype(parsed) or isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return None
+    try:
+        local = parsed.dt.tz_localize(tz, ambiguous="infer", nonexistent="raise")
+    except (ValueError, TypeError) as exc:  # pytz/dateutil errors derive from ValueError
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"{what}: a timestamp does not name one instant in {tz} ({detail}).",
+            hint="Write the timestamps in UTC or with their UTC offset.",
+        ) from None
+    return local.dt.tz_convert("UTC")
+
+
+def _parse_times(
+    values: pd.Index | pd.Series, *, what: str, tz: str | None = None
+) -> pd.DatetimeIndex:
+    """Parse timestamps to UTC; integers are Unix epochs.
+
+    Naive stamps are taken as wall-clock times in ``tz`` (daylight saving included), or as
+    UTC when ``tz`` is None; stamps with an offset are absolute and ignore ``tz``.
+    """
     series = pd.Series(values)
+    in_zone = (
+        None
+        if tz is None or pd.api.types.is_numeric_dtype(series)
+        else _naive_in_zone(series, tz, what=what)
+    )
+    if in_zone is not None:
+        return pd.DatetimeIndex(in_zone).as_unit("ns")
     try:
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
             numbers = series.to_numpy(dtype="float64")
@@ -159,7 +191,7 @@ def _parse_times(values: pd.Index | pd.Series, *, what: str) -> pd.DatetimeIndex
     return index.as_unit("ns")
 
 
-def _frame_to_bars(raw: pd.DataFrame, *, what: str) -> pd.DataFrame:
+def _frame_to_bars(raw: pd.DataFrame, *, what: str, tz: str | None = None) -> pd.DataFrame:
     """Map a frame with aliased column names to a raw canonical bar frame."""
     columns: dict[str, str] = {}
     for name in raw.columns:
@@ -170,16 +202,16 @@ def _frame_to_bars(raw: pd.DataFrame, *, what: str) -> pd.DataFrame:
     if time_column is not None and _normalize(time_column) == "date" and "time" in columns:
         # Date and time of day in two columns (MetaTrader and many broker exports).
         stamps = raw[time_column].astype(str) + " " + raw[columns["time"]].astype(str)
-        times = _parse_times(stamps, what=what)
+        times = _parse_times(stamps, what=what, tz=tz)
     elif time_column is not None:
-        times = _parse_times(raw[time_column], what=what)
+        times = _parse_times(raw[time_column], what=what, tz=tz)
     elif isinstance(raw.index, pd.DatetimeIndex) or (
         raw.index.name is not None and _normalize(raw.index.name) in COLUMN_ALIASES["timestamp"]
     ):
-        times = _parse_times(raw.index, what=what)
+        times = _parse_times(raw.index, what=what, tz=tz)
     elif len(raw.columns) and _normalize(raw.columns[0]).startswith("unnamed"):
         # A CSV written by pandas with its index: the time is the first, nameless column.
-        times = _parse_times(raw[raw.columns[0]], what=what)
+        times = _parse_times(raw[raw.columns[0]], what=what, tz=tz)
     else:
         raise DataError(
             f"{what}: no timestamp column (found: {found}).",
@@ -213,7 +245,7 @@ def _frame_to_bars(raw: pd.DataFrame, *, what: str) -> pd.DataFrame:
     return to_canonical(bars.loc[:, list(BAR_COLUMNS)])
 
 
-def import_file(path: Path, *, symbol: str) -> pd.DataFrame:
+def import_file(path: Path, *, symbol: str, tz: str | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file of bars into a raw canonical bar frame.
 
     Parameters
@@ -222,6 +254,9 @@ def import_file(path: Path, *, symbol: str) -> pd.DataFrame:
         A ``.csv``, ``.csv.gz``, ``.parquet`` or ``.pq`` file with a header row.
     symbol
         The symbol the file holds; used in error messages only.
+    tz
+        The IANA time zone naive timestamps were recorded in (``America/New_York``); they
+        are converted to UTC. None takes them as UTC. Stamps with an offset ignore it.
 
     Returns
     -------
@@ -241,7 +276,7 @@ def import_file(path: Path, *, symbol: str) -> pd.DataFrame:
     what = f"{symbol} ({path.name})"
     if raw.empty:
         raise DataError(f"{what}: the file has no rows.", hint=_READ_HINT)
-    return _frame_to_bars(raw, what=what)
+    return _frame_to_bars(raw, what=what, tz=tz)
 
 
 #: Nominal bar lengths used to recognise a file's interval from its typical spacing.
