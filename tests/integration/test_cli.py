@@ -492,6 +492,29 @@ def test_fetch_without_network_fails_fast_in_one_line(run_cli: RunCli, tmp_path:
     assert_one_line_error(result, "AAPL", "could not be reached", "use --source sample")
 
 
+@pytest.mark.parametrize("keyed", [False, True], ids=["no-key", "key-from-environment"])
+def test_fetch_from_fred_gets_its_key_from_the_configuration(
+    run_cli: RunCli, tmp_path: Path, keyed: bool
+) -> None:
+    env = {
+        "ALPHAFORGE_DATA__BACKOFF_SECONDS": "0",
+        "ALPHAFORGE_DATA__MAX_RETRIES": "0",
+        "ALPHAFORGE_DATA__STORE_DIR": "store",
+    }
+    if keyed:
+        env["ALPHAFORGE_SECRETS__FRED_API_KEY"] = SECRET_ENV
+    result = run_cli(
+        ["data", "fetch", "--source", "fred", "UNRATE", "--asset-class", "macro", "-i", "1mo"],
+        tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode != 0  # no network in tests either way
+    both = result.stdout + result.stderr
+    assert SECRET_ENV not in both
+    assert ("API key" in both) is not keyed, both
+
+
 def test_fetch_range_without_bars_exits_non_zero(
     run_cli: RunCli, fast_config: Path, tmp_path: Path
 ) -> None:

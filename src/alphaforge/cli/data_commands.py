@@ -192,7 +192,7 @@ def fetch(
         for e in store.entries()
         if e.key.interval == iv and e.key.symbol in {i.symbol for i in instruments}
     }
-    src = create_source(source_name, cfg.data)
+    src = create_source(source_name, cfg.data, cfg.secrets)
     with RichReporter() as reporter:
         task = reporter.task(f"fetching {len(instruments)} series from {source_name}", total=None)
         outcome = update_many(
