@@ -104,8 +104,8 @@ def test_predict_scores_a_trained_gru_on_its_trailing_windows(tmp_path: Path) ->
     # train registers the final gru fitted on windows (registration.py uses design_for).
     config = _config(tmp_path, ["logistic", "gru"])
     outcome = run_training(config, out=tmp_path / "run")
-    assert set(outcome.summary["registered"]) == {"logistic", "gru"}
-    assert outcome.summary["models"]["gru"]["oos_rows"] > 0
+    assert set(outcome.summary.registered) == {"logistic", "gru"}
+    assert outcome.summary.models["gru"]["oos_rows"] > 0
 
     prediction = predict_latest(config)
     scores = prediction.scores

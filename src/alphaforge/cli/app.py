@@ -111,21 +111,20 @@ def train(
         outcome = run_training(cfg, out=out, reporter=reporter)
     summary = outcome.summary
     table = Table(title="Out-of-fold results (purged walk-forward, costs on)")
-    three_class = "up_down_auc" in summary["ensemble"]
     keys: tuple[str, ...] = ("auc", "ic", "sharpe", "deflated_sharpe", "cagr", "max_drawdown")
-    if three_class:  # auc is then the one-vs-rest macro AUC
+    if summary.three_class:  # auc is then the one-vs-rest macro AUC
         keys = ("auc", "up_down_auc", *keys[1:])
     table.add_column("run")
     for key in keys:
         table.add_column(
-            "macro auc (ovr)" if three_class and key == "auc" else key, justify="right"
+            "macro auc (ovr)" if summary.three_class and key == "auc" else key, justify="right"
         )
-    rows = {**summary["models"], "ensemble": summary["ensemble"]}
-    rows |= {f"control: {k}": v for k, v in summary["controls"].items()}
+    rows = {**summary.models, "ensemble": summary.ensemble}
+    rows |= {f"control: {k}": v for k, v in summary.controls.items()}
     for name, values in rows.items():
         table.add_row(*cells(name, *(format_metric(k, values.get(k)) for k in keys)))
     console.print(table)
-    for warning in summary["warnings"]:
+    for warning in summary.warnings:
         print_warning(warning)
     console.print(Text.assemble("\nReport: ", (str(outcome.run.report), "bold")))
     console.print(f"Run directory: {outcome.run.path}")

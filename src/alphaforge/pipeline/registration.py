@@ -36,6 +36,7 @@ from alphaforge.models.registry_store import ModelRegistry, ModelVersion
 from alphaforge.pipeline.ensembling import Combiner, ScoredRun
 from alphaforge.pipeline.quantiles import QuantileReport, quantile_name, return_end
 from alphaforge.pipeline.research import embargo_bars, fold_selector
+from alphaforge.pipeline.results import Overfitting
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import design_for
 from alphaforge.validation.search import TrialRecord, chosen_config
@@ -89,7 +90,7 @@ def register_final_models(
     config: AppConfig,
     panel: Panel,
     runs: Mapping[str, ScoredRun],
-    overfitting: Mapping[str, Any],
+    overfitting: Overfitting,
     interval: Interval,
     search_trials: Sequence[TrialRecord] = (),
 ) -> dict[str, dict[str, Any]]:
@@ -158,7 +159,7 @@ def register_final_models(
                 metrics=run.metrics
                 | run.prediction
                 | {
-                    "deflated_sharpe": overfitting["deflated_sharpe"].get(name, float("nan")),
+                    "deflated_sharpe": overfitting.deflated_sharpe.get(name, float("nan")),
                     "validation_hit_rate": hit_rate,
                 },
                 seed=config.run.seed,

@@ -11,6 +11,7 @@ from alphaforge.config import AppConfig
 from alphaforge.core.errors import AlphaForgeError, ConfigError
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.pipeline.demo import DemoOutcome, run_demo
+from alphaforge.pipeline.results import Metrics, RunManifest, TrainSummary, read_result
 from alphaforge.pipeline.rundir import MANIFEST, SUMMARY, code_version, package_versions, read_json
 from alphaforge.pipeline.train import TrainOutcome, run_training
 
@@ -54,8 +55,8 @@ class ReproduceResult:
         return all(row.identical for row in self.rows)
 
 
-def _config_from_manifest(manifest: dict[str, Any]) -> AppConfig:
-    recorded = dict(manifest.get("config") or {})
+def _config_from_manifest(manifest: RunManifest) -> AppConfig:
+    recorded = dict(manifest.config)
     recorded.pop("secrets", None)  # masked in the record; not needed to reproduce research runs
     try:
         return AppConfig.model_validate(recorded)
@@ -66,14 +67,9 @@ def _config_from_manifest(manifest: dict[str, Any]) -> AppConfig:
         ) from None
 
 
-def _sections(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    if "ensemble" in summary:  # a train run: every model, the ensemble and both controls
-        sections = {f"models.{name}": m for name, m in (summary.get("models") or {}).items()}
-        sections["ensemble"] = summary.get("ensemble") or {}
-        sections["benchmark"] = summary.get("benchmark_metrics") or {}
-        for label, metrics in (summary.get("controls") or {}).items():
-            sections[f"controls.{label}"] = metrics
-        return sections
+def _sections(summary: dict[str, Any] | TrainSummary) -> dict[str, Metrics]:
+    if isinstance(summary, TrainSummary):
+        return summary.metric_sections()
     control = summary.get("control") or {}
     return {
         "metrics": summary.get("metrics") or {},
@@ -91,15 +87,19 @@ def reproduce_run(run_dir: Path, *, reporter: Reporter = SILENT) -> ReproduceRes
         raise AlphaForgeError(
             f"{run_dir} is not a directory.", hint="Pass a run directory such as runs/<id>."
         )
-    manifest = read_json(run_dir / MANIFEST)
-    original = read_json(run_dir / SUMMARY)
-    recorded_command = manifest.get("command")
+    manifest = read_result(run_dir / MANIFEST, RunManifest)
+    recorded_command = manifest.command
     if recorded_command not in ("demo", "train"):
         raise AlphaForgeError(
             f"Cannot reproduce a {recorded_command!r} run.",
             hint="alphaforge reproduce re-runs demo and train runs.",
         )
     config = _config_from_manifest(manifest)
+    original: dict[str, Any] | TrainSummary = (
+        read_result(run_dir / SUMMARY, TrainSummary)
+        if recorded_command == "train"
+        else read_json(run_dir / SUMMARY)
+    )
     if recorded_command == "train":
         # Isolated: nothing is registered and the trials go to a snapshot of the ledger.
         outcome: DemoOutcome | TrainOutcome = run_training(
@@ -108,15 +108,20 @@ def reproduce_run(run_dir: Path, *, reporter: Reporter = SILENT) -> ReproduceRes
     else:
         outcome = run_demo(config, reporter=reporter, command="reproduce")
     notes = []
-    if manifest.get("code_version") != code_version():
+    if manifest.code_version != code_version():
         notes.append(
-            f"Code version differs: recorded {manifest.get('code_version')}, now {code_version()}."
+            f"Code version differs: recorded {manifest.code_version}, now {code_version()}."
         )
-    recorded_packages = manifest.get("packages") or {}
+    recorded_packages = manifest.packages
     for name, version in package_versions().items():
         if recorded_packages.get(name) not in (None, version):
             notes.append(f"{name} differs: recorded {recorded_packages[name]}, now {version}.")
-    if (manifest.get("data") or {}) != (outcome.summary.get("data") or {}):
+    new_data = (
+        outcome.summary.data.model_dump(mode="json")
+        if isinstance(outcome.summary, TrainSummary)
+        else outcome.summary.get("data") or {}
+    )
+    if manifest.data != new_data:
         notes.append("Input data differ from the recorded content hashes.")
     if recorded_command == "train":
         notes.append(

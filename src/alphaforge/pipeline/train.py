@@ -82,6 +82,13 @@ from alphaforge.pipeline.research import (
     prediction_metrics,
     prepare_training_data,
 )
+from alphaforge.pipeline.results import (
+    Catalysts,
+    RunManifest,
+    TrainData,
+    TrainSummary,
+    write_result,
+)
 from alphaforge.pipeline.rundir import (
     RunDir,
     attach_log,
@@ -90,7 +97,6 @@ from alphaforge.pipeline.rundir import (
     detach_log,
     machine_info,
     package_versions,
-    write_json,
 )
 from alphaforge.pipeline.sequences import design_for
 from alphaforge.pipeline.trials import record_trials, snapshot_ledger
@@ -131,7 +137,7 @@ class TrainOutcome:
     """The run directory and its summary."""
 
     run: RunDir
-    summary: dict[str, Any]
+    summary: TrainSummary
 
 
 def permute_labels_in_blocks(panel: Panel, block_bars: int, seed: int) -> Panel:
@@ -468,7 +474,7 @@ def _train(
         + [f"panel input: {w}" for w in inputs.warnings]
         + [f"control: {w}" for w in control.warnings]
     )
-    overfitting = record_trials(
+    overfitting, trial_notes = record_trials(
         config,
         main,
         controls={
@@ -479,7 +485,7 @@ def _train(
         if isolated
         else None,
     )
-    warnings += overfitting.pop("notes")
+    warnings += trial_notes
     registered: dict[str, dict[str, Any]] = {}
     if isolated:
         warnings.append(
@@ -555,10 +561,10 @@ def _train(
     # Every deflated Sharpe, controls' included, uses the main experiment's trial count.
     nan = float("nan")
     metrics = {
-        name: r.metrics | r.prediction | {"deflated_sharpe": overfitting["deflated_sharpe"][name]}
+        name: r.metrics | r.prediction | {"deflated_sharpe": overfitting.deflated_sharpe[name]}
         for name, r in every_run.items()
     }
-    control_dsr = overfitting["control_deflated_sharpe"]
+    control_dsr = overfitting.control_deflated_sharpe
     control_metrics = {
         label: runs.ensemble.metrics
         | runs.ensemble.prediction
@@ -600,58 +606,58 @@ def _train(
         warnings=warnings,
     )
     render_report(content, run.report)
-    data_record = {
-        "universe": config.train.universe,
-        "kind": kind,
-        "interval": interval.value,
-        "symbols": sorted(data.bars),
-        "first": first.isoformat(),
-        "last": last.isoformat(),
-        "hashes": {s: content_hash(b) for s, b in data.bars.items()},
-    }
-    summary: dict[str, Any] = {
-        "run_id": run.run_id,
-        "command": command,
-        "created": run.created.isoformat(),
-        "config": dumped,
-        "seed": seed,
-        "data": data_record,
-        "code_version": code_version(),
-        "models": {n: metrics[n] for n in main.models},
-        "ensemble": metrics[ENSEMBLE],
-        "ensemble_weights": ensemble_weights(main.models, config.train.ensemble).mean().to_dict(),
-        "mean_agreement": float(main.agreement.mean()),
-        "search_trials": len(main.search_trials),
-        "quantiles": quantiles,
-        "multi_task": multi_task,
-        "catalysts": None
+    data_record = TrainData(
+        universe=config.train.universe,
+        kind=kind,
+        interval=interval.value,
+        symbols=sorted(data.bars),
+        first=first.isoformat(),
+        last=last.isoformat(),
+        hashes={s: content_hash(b) for s, b in data.bars.items()},
+    )
+    summary = TrainSummary(
+        run_id=run.run_id,
+        command=command,
+        created=run.created.isoformat(),
+        config=dumped,
+        seed=seed,
+        data=data_record,
+        code_version=code_version(),
+        models={n: metrics[n] for n in main.models},
+        ensemble=metrics[ENSEMBLE],
+        ensemble_weights=ensemble_weights(main.models, config.train.ensemble).mean().to_dict(),
+        mean_agreement=float(main.agreement.mean()),
+        search_trials=len(main.search_trials),
+        quantiles=quantiles,
+        multi_task=multi_task,
+        catalysts=None
         if events is None or panel.row_weight is None
-        else {
-            "events": len(events),
-            "rows_weighted": int((panel.row_weight != 1.0).sum()),
-            "factor": config.labels.catalyst_weight,
-        },
-        "overfitting": overfitting,
-        "diagnostics": diagnostics,
-        "registered": registered,
-        "benchmark_metrics": main.benchmark_metrics,
-        "controls": control_metrics,
-        "warnings": warnings,
-        "report": str(run.report),
-    }
-    write_json(run.summary, summary)
-    write_json(
+        else Catalysts(
+            events=len(events),
+            rows_weighted=int((panel.row_weight != 1.0).sum()),
+            factor=config.labels.catalyst_weight,
+        ),
+        overfitting=overfitting,
+        diagnostics=diagnostics,
+        registered=registered,
+        benchmark_metrics=main.benchmark_metrics,
+        controls=control_metrics,
+        warnings=warnings,
+        report=str(run.report),
+    )
+    write_result(run.summary, summary)
+    write_result(
         run.manifest,
-        {
-            "command": command,
-            "config": dumped,
-            "seed": seed,
-            "seeds": {"models": seed, "random_walk_control": seed + 1, "permutation": seed + 2},
-            "data": data_record,
-            "packages": package_versions(),
-            "code_version": code_version(),
-            "machine": machine_info(),
-        },
+        RunManifest(
+            command=command,
+            config=dumped,
+            seed=seed,
+            seeds={"models": seed, "random_walk_control": seed + 1, "permutation": seed + 2},
+            data=data_record.model_dump(mode="json"),
+            packages=package_versions(),
+            code_version=code_version(),
+            machine=machine_info(),
+        ),
     )
     log.info("train finished: %s", run.path)
     return TrainOutcome(run, summary)

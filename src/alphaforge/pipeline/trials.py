@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from alphaforge.config import AppConfig
 from alphaforge.pipeline.ensembling import ENSEMBLE
+from alphaforge.pipeline.results import Overfitting
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.validation import (
     TrialLedger,
@@ -68,8 +69,9 @@ def record_trials(
     controls: Mapping[str, PanelRuns],
     *,
     ledger_path: Path | None = None,
-) -> dict[str, Any]:
-    """Record every evaluated configuration in the trial ledger; return DSR and PBO from it.
+) -> tuple[Overfitting, list[str]]:
+    """Record every evaluated configuration in the trial ledger; return DSR and PBO from it,
+    and notes on what could not be computed.
 
     The deflated Sharpe ratio of each model and of the ensemble uses the number of distinct
     configurations ever recorded in ``train.experiment`` (this run's and earlier runs'),
@@ -145,16 +147,16 @@ def record_trials(
             f"experiment ({matrix.shape[1]} so far) and 32 common periods ({len(matrix)})."
         )
         notes.append(pbo_reason)
-    return {
-        "experiment": experiment,
-        "ledger": str(path),
-        "n_trials": n_trials,
-        "deflated_sharpe": dsr,
-        "control_deflated_sharpe": control_dsr,
-        "pbo": pbo,
-        "pbo_undefined_reason": pbo_reason,
-        "notes": notes,
-    }
+    overfitting = Overfitting(
+        experiment=experiment,
+        ledger=str(path),
+        n_trials=n_trials,
+        deflated_sharpe=dict(dsr),
+        control_deflated_sharpe=dict(control_dsr),
+        pbo=pbo,
+        pbo_undefined_reason=pbo_reason,
+    )
+    return overfitting, notes
 
 
 __all__ = ["record_trials", "snapshot_ledger", "trial_config"]

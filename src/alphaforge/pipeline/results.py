@@ -1,0 +1,155 @@
+"""Typed run results: what ``train`` writes to ``summary.json`` and every run to ``manifest.json``.
+
+Each file has one pydantic model, written and read here and nowhere else, so a key is named
+once and a reader (the CLI, ``reproduce``, a later dashboard) gets attributes, not strings.
+Metric tables stay open mappings (:data:`Metrics`, metric name to value): the set of metrics
+grows with the stages (3-class targets add ``up_down_auc``) and a report prints whatever is
+there. NaN and infinities are written as JSON ``null``; a metric's ``null`` reads back as NaN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from alphaforge.core.errors import AlphaForgeError
+from alphaforge.pipeline.rundir import read_json, write_json
+
+
+def _null_as_nan(value: object) -> object:
+    return float("nan") if value is None else value
+
+
+#: A metric's value: NaN where it is undefined (written as ``null``, read back as NaN).
+MetricValue = Annotated[float, BeforeValidator(_null_as_nan)]
+
+#: Metric name to value.
+Metrics = dict[str, MetricValue]
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Overfitting(_Result):
+    """Trial counts and the statistics the trial ledger feeds (see ``pipeline/trials.py``)."""
+
+    experiment: str
+    ledger: str
+    n_trials: int
+    deflated_sharpe: Metrics
+    control_deflated_sharpe: Metrics
+    pbo: float | None
+    pbo_undefined_reason: str | None = None
+
+
+class TrainData(_Result):
+    """The universe a train run used: symbols, interval, first and last bar, content hashes."""
+
+    universe: str
+    kind: str
+    interval: str
+    symbols: list[str]
+    first: str
+    last: str
+    hashes: dict[str, str]
+
+
+class Catalysts(_Result):
+    """Scheduled events that re-weighted training rows (``labels.catalyst_file``)."""
+
+    events: int
+    rows_weighted: int
+    factor: float
+
+
+class TrainSummary(_Result):
+    """``summary.json`` of ``alphaforge train`` (README, "summary.json" lists each key)."""
+
+    run_id: str
+    command: str
+    created: str
+    config: dict[str, Any]
+    seed: int
+    data: TrainData
+    code_version: str
+    models: dict[str, Metrics]
+    ensemble: Metrics
+    ensemble_weights: Metrics
+    mean_agreement: MetricValue
+    search_trials: int
+    quantiles: Metrics | None
+    multi_task: list[dict[str, Any]] | None
+    catalysts: Catalysts | None
+    overfitting: Overfitting
+    diagnostics: dict[str, Metrics]
+    registered: dict[str, dict[str, Any]]
+    benchmark_metrics: Metrics
+    controls: dict[str, Metrics]
+    warnings: list[str]
+    report: str
+
+    @property
+    def three_class(self) -> bool:
+        """Return True when the target had three classes (``auc`` is then one-vs-rest)."""
+        return "up_down_auc" in self.ensemble
+
+    def metric_sections(self) -> dict[str, Metrics]:
+        """Return every metric table by section name, as ``reproduce`` compares them."""
+        sections = {f"models.{name}": metrics for name, metrics in self.models.items()}
+        sections["ensemble"] = self.ensemble
+        sections["benchmark"] = self.benchmark_metrics
+        sections |= {f"controls.{label}": metrics for label, metrics in self.controls.items()}
+        return sections
+
+
+class RunManifest(_Result):
+    """``manifest.json``: everything needed to reproduce a run."""
+
+    command: str
+    config: dict[str, Any]
+    seed: int
+    seeds: dict[str, int]
+    data: dict[str, Any]
+    packages: dict[str, str]
+    code_version: str
+    machine: dict[str, Any]
+    #: The demo's real series: content hash of each stored series used.
+    store_manifest: dict[str, str] | None = None
+
+
+_R = TypeVar("_R", bound=BaseModel)
+
+
+def write_result(path: Path, result: BaseModel) -> None:
+    """Write a result model as JSON, atomically (sorted keys, NaN as ``null``)."""
+    write_json(path, result.model_dump(mode="json"))
+
+
+def read_result(path: Path, kind: type[_R]) -> _R:
+    """Read a result file as ``kind``, failing in one line when it is missing or not one."""
+    raw = read_json(path)
+    try:
+        return kind.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the top level"
+        raise AlphaForgeError(
+            f"{path} is not a {kind.__name__} ({where}: {first['msg']}).",
+            hint="It was written by another AlphaForge version, or it is damaged.",
+        ) from None
+
+
+__all__ = [
+    "Catalysts",
+    "MetricValue",
+    "Metrics",
+    "Overfitting",
+    "RunManifest",
+    "TrainData",
+    "TrainSummary",
+    "read_result",
+    "write_result",
+]
