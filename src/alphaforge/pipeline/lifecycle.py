@@ -65,6 +65,7 @@ from alphaforge.pipeline.research import (
     periods_per_year,
     prepare_training_data,
 )
+from alphaforge.pipeline.results import TrainingRecord, training_record
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import window_design
 from alphaforge.pipeline.train import load_panel_inputs, load_training_universe
@@ -148,19 +149,22 @@ def gap_bars(config: AppConfig, version: ModelVersion | None = None) -> int:
     The label horizon (its last training label resolves that many bars later) plus the
     walk-forward embargo: the version's own, as registered, else the configuration's.
     """
-    recorded = version.config if version is not None else {}
-    labels = recorded.get("labels") if isinstance(recorded.get("labels"), Mapping) else None
-    walk = recorded.get("walk_forward")
-    horizon = int(labels["horizon"]) if labels else int(config.labels.horizon)
-    if isinstance(walk, Mapping) and "embargo_bars" in walk:
-        embargo = walk["embargo_bars"]
+    record = _record(version) if version is not None else TrainingRecord()
+    horizon = record.labels.horizon if record.labels is not None else config.labels.horizon
+    walk = record.walk_forward
+    if walk is not None:
+        embargo = walk.embargo_bars
         return horizon + int(default_embargo_bars(horizon) if embargo is None else embargo)
     return horizon + int(embargo_bars(config))
 
 
+def _record(version: ModelVersion) -> TrainingRecord:
+    return training_record(version.config, what=f"{version.name} v{version.version}")
+
+
 def _embargo(config: AppConfig, version: ModelVersion) -> int:
-    labels = version.config.get("labels")
-    horizon = int(labels["horizon"]) if isinstance(labels, Mapping) else config.labels.horizon
+    labels = _record(version).labels
+    horizon = labels.horizon if labels is not None else config.labels.horizon
     return gap_bars(config, version) - horizon
 
 
@@ -681,8 +685,8 @@ def _boosted_trees(model: Any, version: ModelVersion) -> int:
 
 
 def _with_online(config: Mapping[str, Any], online: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(config)
-    out["online_update"] = {
+    record = training_record(config, what="the champion")
+    update = {
         k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in online.items()
     }
-    return out
+    return record.model_copy(update={"online_update": update}).model_dump(mode="json")

@@ -46,6 +46,7 @@ from alphaforge.pipeline.registration import (
     registry_root,
 )
 from alphaforge.pipeline.research import prepare_training_data
+from alphaforge.pipeline.results import training_record
 from alphaforge.pipeline.train import load_panel_inputs, load_training_universe
 from alphaforge.validation.walk_forward import aligned_proba, class_score
 
@@ -274,7 +275,12 @@ def latest_quantiles(
     own = list(version.feature_names)
     model = registry.load(version.name, version.version, expected_features=own)
     values = model.predict(features[own].to_numpy(np.float64))
-    columns = [str(c) for c in version.config["columns"]]
+    columns = training_record(version.config, what=f"{version.name} v{version.version}").columns
+    if not columns:
+        raise ConfigError(
+            f"{version.name} v{version.version} records no quantile columns.",
+            hint="Retrain it with train.quantiles on.",
+        )
     return pd.DataFrame(values, index=features.index, columns=columns)
 
 

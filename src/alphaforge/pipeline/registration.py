@@ -36,7 +36,12 @@ from alphaforge.models.registry_store import ModelRegistry, ModelVersion
 from alphaforge.pipeline.ensembling import Combiner, ScoredRun
 from alphaforge.pipeline.quantiles import QuantileReport, quantile_name, return_end
 from alphaforge.pipeline.research import embargo_bars, fold_selector
-from alphaforge.pipeline.results import Overfitting
+from alphaforge.pipeline.results import (
+    Overfitting,
+    RecordedFeatures,
+    TrainingRecord,
+    training_record,
+)
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import design_for
 from alphaforge.validation.search import TrialRecord, chosen_config
@@ -166,7 +171,7 @@ def register_final_models(
                 code_version=code_version(),
                 config=_training_config(
                     config, interval, model_config.model_dump(mode="json"), chosen
-                ),
+                ).model_dump(mode="json"),
             )
             decision = _decide(registry, version, config)
             out[name] = {"name": full_name, "version": version.version, "decision": decision}
@@ -211,21 +216,19 @@ def _splitter_description(config: AppConfig) -> str:
 
 def _training_config(
     config: AppConfig, interval: Interval, model: Mapping[str, Any], features: Sequence[str]
-) -> dict[str, Any]:
+) -> TrainingRecord:
     """Return the settings a registered version records: what reproduces and reads it."""
-    return {
-        "interval": interval.value,
-        "train": config.train.model_dump(mode="json"),
-        "labels": config.labels.model_dump(mode="json"),
-        "walk_forward": config.walk_forward.model_dump(mode="json"),
-        "model": dict(model),
-        # The panel features among the model's inputs: computed over the whole universe (and
-        # the index and macro series they read), so predict needs the same universe.
-        "features": {
-            "panel": [n for n in features if n in PANEL_FEATURES],
-            "min_history": config.features.min_history,
-        },
-    }
+    return TrainingRecord(
+        interval=interval.value,
+        train=config.train.model_dump(mode="json"),
+        labels=config.labels,
+        walk_forward=config.walk_forward,
+        model=dict(model),
+        features=RecordedFeatures(
+            panel=[n for n in features if n in PANEL_FEATURES],
+            min_history=config.features.min_history,
+        ),
+    )
 
 
 #: The quantile model's name under ``train.experiment`` in the registry, and its kind.
@@ -293,11 +296,13 @@ def register_quantile_model(
     stamps = pd.DatetimeIndex(panel.timestamps)
     features = [str(c) for c in panel.X.columns]
     settings = {k: v for k, v in model.__dict__.items() if not k.endswith("_")}
-    record = _training_config(config, interval, settings, features) | {
-        "quantiles": list(levels),
-        "columns": names,
-        "target": "forward log return over labels.horizon bars",
-    }
+    record = _training_config(config, interval, settings, features).model_copy(
+        update={
+            "quantiles": list(levels),
+            "columns": names,
+            "target": "forward log return over labels.horizon bars",
+        }
+    )
     with ModelRegistry(registry_root(config)) as registry:
         version = registry.register(
             model,
@@ -314,7 +319,7 @@ def register_quantile_model(
             metrics=metrics,
             seed=config.run.seed,
             code_version=code_version(),
-            config=record,
+            config=record.model_dump(mode="json"),
         )
         decision = _decide(registry, version, config)
     return {"name": version.name, "version": version.version, "decision": decision}
@@ -363,13 +368,19 @@ def check_labels_match(version: ModelVersion, labels: LabelsConfig) -> None:
 
     A version registered before labels were recorded is not checked.
     """
-    recorded = version.config.get("labels")
-    if not isinstance(recorded, Mapping):
+    recorded = training_record(version.config, what=f"{version.name} v{version.version}").labels
+    if recorded is None:
         return
-    current = labels.model_dump(mode="json")
-    differ = [k for k in LABEL_DEFINITION if k in recorded and recorded[k] != current.get(k)]
+    # Only what the version recorded: an older version may lack a newer setting.
+    differ = [
+        k
+        for k in LABEL_DEFINITION
+        if k in recorded.model_fields_set and getattr(recorded, k) != getattr(labels, k)
+    ]
     if differ:
-        what = ", ".join(f"{k} {recorded[k]!r} (now {current.get(k)!r})" for k in differ)
+        what = ", ".join(
+            f"{k} {getattr(recorded, k)!r} (now {getattr(labels, k)!r})" for k in differ
+        )
         raise ConfigError(
             f"{version.name} v{version.version} was trained on other labels: {what}.",
             hint="Use the labels settings it was trained with (alphaforge models show "

@@ -88,3 +88,25 @@ def test_reading_another_kind_of_file_fails_in_one_line(tmp_path: Path) -> None:
     assert "\n" not in info.value.one_line()
     with pytest.raises(AlphaForgeError, match="is not a RunManifest"):
         read_result(path, RunManifest)
+
+
+def test_a_training_record_of_an_older_version_reads_with_what_it_has() -> None:
+    from alphaforge.pipeline.results import training_record
+
+    old = {"interval": "1d", "labels": {"horizon": 10}, "model": {"name": "lightgbm"}}
+    record = training_record(old, what="default.lightgbm v1")
+    assert record.labels is not None
+    assert record.labels.horizon == 10
+    assert record.labels.model_fields_set == {"horizon"}
+    assert record.walk_forward is None
+    assert record.features is None
+
+
+def test_an_unreadable_training_record_fails_in_one_line() -> None:
+    from alphaforge.core.errors import ConfigError
+    from alphaforge.pipeline.results import training_record
+
+    with pytest.raises(ConfigError, match=r"default\.lightgbm v3 has a training record") as info:
+        training_record({"labels": {"horizon": "soon"}}, what="default.lightgbm v3")
+    assert "labels.horizon" in info.value.message
+    assert "alphaforge train" in (info.value.hint or "")
