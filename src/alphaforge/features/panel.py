@@ -123,6 +123,7 @@ __all__ = [
     "forward_filter",
     "hmm_regime_probabilities",
     "register_panel",
+    "split_feature_names",
 ]
 
 #: The categories a panel feature may have.
@@ -555,23 +556,34 @@ def panel_frames(
     return out
 
 
-def _split_names(names: Sequence[str]) -> tuple[list[str], list[str]]:
+def split_feature_names(
+    names: Sequence[str],
+) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    """Return ``names`` as (per-symbol, panel, unknown) in the given order, duplicates dropped.
+
+    ``unknown`` maps each name in neither registry to up to three close registered names.
+    """
     per_symbol: list[str] = []
     panel: list[str] = []
-    unknown: list[str] = []
+    unknown: dict[str, list[str]] = {}
     for name in dict.fromkeys(names):
         if name in PANEL_FEATURES:
             panel.append(name)
         elif name in FEATURES:
             per_symbol.append(name)
         else:
-            unknown.append(name)
+            known = FEATURES.names() + PANEL_FEATURES.names()
+            unknown[name] = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    return per_symbol, panel, unknown
+
+
+def _split_names(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    per_symbol, panel, unknown = split_feature_names(names)
     if unknown:
-        known = FEATURES.names() + PANEL_FEATURES.names()
-        hints = []
-        for name in unknown:
-            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-            hints.append(f"{name}: did you mean {', '.join(close)}?" if close else name)
+        hints = [
+            f"{name}: did you mean {', '.join(close)}?" if close else name
+            for name, close in unknown.items()
+        ]
         raise ValueError(f"unknown feature(s) {', '.join(unknown)} ({'; '.join(hints)})")
     return per_symbol, panel
 

@@ -23,7 +23,6 @@ as-of joins of :mod:`alphaforge.features.panel`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -36,6 +35,7 @@ from alphaforge.core.errors import ConfigError
 from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.features import FEATURES, compute, scale_free_names
 from alphaforge.features.panel import PANEL_FEATURES, PanelContext, panel_frames
+from alphaforge.features.panel import split_feature_names as panel_split_names
 from alphaforge.labels import (
     LabelSet,
     age_decay,
@@ -117,23 +117,14 @@ def split_feature_names(names: Sequence[str]) -> tuple[list[str], list[str]]:
     ConfigError
         If a name is neither a per-symbol nor a panel feature.
     """
-    per_symbol: list[str] = []
-    panel: list[str] = []
-    for name in dict.fromkeys(names):
-        if name in PANEL_FEATURES:
-            panel.append(name)
-        elif name in FEATURES:
-            per_symbol.append(name)
-        else:
-            close = difflib.get_close_matches(
-                name, FEATURES.names() + PANEL_FEATURES.names(), n=3, cutoff=0.5
-            )
-            raise ConfigError(
-                f"features.names: {name!r} is not a registered feature.",
-                hint=f"Did you mean {', '.join(close)}?"
-                if close
-                else "Run alphaforge features list to see the names.",
-            )
+    per_symbol, panel, unknown = panel_split_names(names)
+    for name, close in unknown.items():
+        raise ConfigError(
+            f"features.names: {name!r} is not a registered feature.",
+            hint=f"Did you mean {', '.join(close)}?"
+            if close
+            else "Run alphaforge features list to see the names.",
+        )
     return per_symbol, panel
 
 

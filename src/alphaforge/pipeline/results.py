@@ -162,12 +162,17 @@ def training_record(config: Mapping[str, Any], *, what: str) -> TrainingRecord:
     try:
         return TrainingRecord.model_validate(dict(config))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the top level"
         raise ConfigError(
-            f"{what} has a training record this version cannot read ({where}: {first['msg']}).",
+            f"{what} has a training record this version cannot read ({_first_error(exc)}).",
             hint="Retrain it with this AlphaForge version (alphaforge train).",
         ) from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    """Return the first validation problem as ``where: what``."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "the top level"
+    return f"{where}: {first['msg']}"
 
 
 _R = TypeVar("_R", bound=BaseModel)
@@ -184,10 +189,8 @@ def read_result(path: Path, kind: type[_R]) -> _R:
     try:
         return kind.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the top level"
         raise AlphaForgeError(
-            f"{path} is not a {kind.__name__} ({where}: {first['msg']}).",
+            f"{path} is not a {kind.__name__} ({_first_error(exc)}).",
             hint="It was written by another AlphaForge version, or it is damaged.",
         ) from None
 
