@@ -7,7 +7,8 @@ on this module's logger (warning for rejected, dropped and flagged issues, info 
 Nothing is dropped silently: ``rows_in - rows_out`` always equals the sum of the counts of the
 ``DROPPED`` issues, and a dropped row leaves a ``calendar_gap``. A value is repaired only where
 the truth is known; anything else that is wrong is dropped, or flagged and kept as *severe* (see
-the health score). ``docs/data.md`` explains the rules with their thresholds.
+the health score). ``docs/data.md`` explains the rules with their thresholds. The report types
+live in :mod:`alphaforge.data.report` and are re-exported here.
 
 Checks, in order, with what happens to the data
 ------------------------------------------------
@@ -144,12 +145,8 @@ stale_run                 1.0     stale bars / output rows          if liquid
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from fractions import Fraction
-from types import MappingProxyType
 from typing import Final
 
 import numpy as np
@@ -162,6 +159,17 @@ from alphaforge.core.errors import DataError
 from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.calendars import expected_bars, infer_interval, session_dates
 from alphaforge.data.jumps import SPLIT_RATIOS, find_spikes, split_like_jumps, splits_apply
+from alphaforge.data.report import (
+    EXAMPLES,
+    HEALTH_PENALTIES,
+    SEVERE_PENALTY,
+    Action,
+    Findings,
+    Issue,
+    ValidationReport,
+    share_of,
+    stamp_examples,
+)
 
 __all__ = [
     "COMMON_SPLIT_RATIOS",
@@ -177,8 +185,6 @@ __all__ = [
     "validate_bars",
 ]
 
-logger = logging.getLogger(__name__)
-
 #: Split ratios (new shares per old share) a split-like jump must be close to; their inverses
 #: (reverse splits) are included automatically.
 COMMON_SPLIT_RATIOS: tuple[Fraction, ...] = SPLIT_RATIOS
@@ -192,39 +198,7 @@ MIN_ROWS = 2
 #: A series that lost more than this fraction of its input rows is rejected.
 MAX_DROPPED_FRACTION = 0.5
 
-#: Health lost, once, when any severe issue (known-bad values kept in the frame) is found.
-SEVERE_PENALTY: Final = 0.5
-
-#: Health-score weight of each issue kind (see the module docstring for the affected fraction).
-HEALTH_PENALTIES: Mapping[str, float] = MappingProxyType(
-    {
-        "naive_timezone": 0.05,
-        "daily_stamp_timezone": 0.0,
-        "unsorted": 0.0,
-        "invalid_timestamp": 1.0,
-        "duplicate_timestamp": 0.5,
-        "non_finite": 1.0,
-        "non_positive_price": 1.0,
-        "non_positive_low": 1.0,
-        "non_finite_volume": 0.25,
-        "negative_volume": 0.25,
-        "high_low_swapped": 0.5,
-        "price_outside_range": 1.0,
-        "range_rounding": 0.0,
-        "price_spike": 1.0,
-        "missing_column": 0.1,
-        "calendar_gap": 1.0,
-        "gap_fraction_exceeded": 0.25,
-        "off_calendar": 0.5,
-        "off_session_time": 0.5,
-        "zero_volume": 0.5,
-        "split_like_jump": 1.0,
-        "stale_run": 1.0,
-    }
-)
-
 _DEFAULT_RULES = ValidationRulesConfig()
-_EXAMPLES = 3  # timestamps quoted in an issue's detail
 _NS_PER_DAY = 86_400 * 10**9
 #: Rounding tolerance of a price outside [low, high]: half a tick, at most this share of it.
 _MAX_ROUNDING = 0.005
@@ -233,212 +207,6 @@ _VOLUME_CLASSES = frozenset({AssetClass.STOCK, AssetClass.ETF})
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-
-class Action(StrEnum):
-    """What the validator did about an issue."""
-
-    REPAIRED = "repaired"
-    DROPPED = "dropped"
-    FLAGGED = "flagged"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """One kind of problem found in a series.
-
-    Parameters
-    ----------
-    kind
-        What is wrong (``duplicate_timestamp``, ``calendar_gap``, ...; see the module docstring).
-    action
-        What was done about it.
-    count
-        How many rows (or bars, or jumps) it concerns. Only a rejection can count 0 (an
-        empty series); for a rejection it is the number of rows in the rejected frame.
-    detail
-        One human-readable line, with examples and what to do.
-    severe
-        True when values known to be wrong are still in the frame (an unadjusted split, a kept
-        spike, bars off the calendar, a stale run on a liquid series): the series then scores
-        below the default health gate however few rows they are.
-    """
-
-    kind: str
-    action: Action
-    count: int
-    detail: str
-    severe: bool = False
-
-    def to_dict(self) -> dict[str, object]:
-        """Return the issue as a JSON-able dict."""
-        return {
-            "kind": self.kind,
-            "action": str(self.action),
-            "count": self.count,
-            "detail": self.detail,
-            "severe": self.severe,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationReport:
-    """What the validator found in, and did to, one series.
-
-    Parameters
-    ----------
-    symbol
-        The instrument's symbol.
-    interval
-        The bar interval (``1d``, ``1h``, ...).
-    rows_in
-        Rows in the raw frame.
-    rows_out
-        Rows in the returned frame; ``rows_in - rows_out`` is the sum of the ``DROPPED`` counts.
-    issues
-        Every issue found, in the order the checks ran.
-    rejected
-        True when the series is unusable (too few rows left, or most rows dropped).
-    health_score
-        0..1; 1 is clean, 0 is rejected. See the module docstring for the penalties.
-    """
-
-    symbol: str
-    interval: str
-    rows_in: int
-    rows_out: int
-    issues: tuple[Issue, ...]
-    rejected: bool
-    health_score: float
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.health_score <= 1.0:
-            raise ValueError(f"health_score must be in [0, 1], got {self.health_score}")
-
-    def to_dict(self) -> dict[str, object]:
-        """Return the report as a JSON-able dict (for the store manifest and run reports)."""
-        return {
-            "symbol": self.symbol,
-            "interval": self.interval,
-            "rows_in": self.rows_in,
-            "rows_out": self.rows_out,
-            "issues": [issue.to_dict() for issue in self.issues],
-            "rejected": self.rejected,
-            "health_score": self.health_score,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, object]) -> ValidationReport:
-        """Rebuild a report written by :meth:`to_dict`.
-
-        Raises
-        ------
-        DataError
-            If ``d`` is not a report.
-        """
-        try:
-            raw_issues = d["issues"]
-            if not isinstance(raw_issues, list | tuple):
-                raise TypeError("issues is not a list")
-            issues = tuple(
-                Issue(
-                    kind=str(item["kind"]),
-                    action=Action(str(item["action"])),
-                    count=_as_int(item["count"]),
-                    detail=str(item["detail"]),
-                    severe=_as_bool(item.get("severe", False)),
-                )
-                for item in raw_issues
-            )
-            rejected = d["rejected"]
-            if not isinstance(rejected, bool):
-                raise TypeError("rejected is not a bool")
-            score = d["health_score"]
-            if not isinstance(score, int | float) or isinstance(score, bool):
-                raise TypeError("health_score is not a number")
-            return cls(
-                symbol=str(d["symbol"]),
-                interval=str(d["interval"]),
-                rows_in=_as_int(d["rows_in"]),
-                rows_out=_as_int(d["rows_out"]),
-                issues=issues,
-                rejected=rejected,
-                health_score=float(score),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(
-                f"Malformed validation report ({exc}).",
-                hint="Re-run validation for this series (re-download or re-import it).",
-            ) from None
-
-    def reasons(self) -> list[str]:
-        """Return one human-readable line per issue (empty for a clean series)."""
-        return [f"{i.kind} ({i.action}, {i.count}): {i.detail}" for i in self.issues]
-
-
-def _as_bool(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{value!r} is not a bool")
-    return value
-
-
-def _as_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise TypeError(f"{value!r} is not an integer")
-    return int(value)
-
-
-@dataclass(slots=True)
-class _Findings:
-    """Collects issues and their health penalties, logging each as it is added."""
-
-    symbol: str
-    interval: Interval
-    issues: list[Issue] = field(default_factory=list)
-    penalty: float = 0.0
-
-    def add(
-        self,
-        kind: str,
-        action: Action,
-        count: int,
-        detail: str,
-        fraction: float,
-        *,
-        severe: bool = False,
-    ) -> None:
-        """Record an issue; ``fraction`` (>= 0) times the kind's weight is its health penalty.
-
-        An issue with a zero count is not recorded, except a rejection (of an empty series).
-        """
-        if count <= 0 and action is not Action.REJECTED:
-            return
-        issue = Issue(kind=kind, action=action, count=int(count), detail=detail, severe=severe)
-        self.issues.append(issue)
-        self.penalty += HEALTH_PENALTIES.get(kind, 0.0) * min(1.0, max(0.0, fraction))
-        level = logging.INFO if action is Action.REPAIRED else logging.WARNING
-        logger.log(
-            level,
-            "%s %s: %s %s %d: %s",
-            self.symbol,
-            self.interval.value,
-            kind,
-            action.value,
-            issue.count,
-            detail,
-        )
-
-
-def _fraction(count: int, total: int) -> float:
-    return count / total if total > 0 else 0.0
-
-
-def _examples(stamps: pd.DatetimeIndex, interval: Interval) -> str:
-    fmt = "%Y-%m-%d %H:%M" if interval.is_intraday else "%Y-%m-%d"
-    shown = ", ".join(ts.strftime(fmt) for ts in stamps[:_EXAMPLES])
-    more = len(stamps) - _EXAMPLES
-    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _resolve_columns(raw: pd.DataFrame, symbol: str) -> dict[str, object]:
@@ -527,7 +295,7 @@ def validate_bars(
             f"{symbol}: bars are not indexed by time ({type(raw.index).__name__}).",
             hint="Set a DatetimeIndex of bar open times, e.g. frame.set_index('timestamp').",
         )
-    found = _Findings(symbol, interval)
+    found = Findings(symbol, interval)
     columns = _resolve_columns(raw, symbol)
     rows_in = len(raw)
 
@@ -627,7 +395,7 @@ def _check_interval(index: pd.DatetimeIndex, instrument: Instrument, interval: I
     )
 
 
-def _utc_index(index: pd.DatetimeIndex, interval: Interval, found: _Findings) -> pd.DatetimeIndex:
+def _utc_index(index: pd.DatetimeIndex, interval: Interval, found: Findings) -> pd.DatetimeIndex:
     """Return ``index`` in UTC: naive dates are UTC dates, non-UTC daily stamps keep their date.
 
     Raises
@@ -670,7 +438,7 @@ def _utc_index(index: pd.DatetimeIndex, interval: Interval, found: _Findings) ->
     return local_dates
 
 
-def _order_rows(rows: _Rows, rows_in: int, found: _Findings) -> None:
+def _order_rows(rows: _Rows, rows_in: int, found: Findings) -> None:
     """Drop NaT stamps, sort stably, and keep the last of each duplicated timestamp."""
     nat = np.asarray(rows.index.isna(), dtype=bool)
     n_nat = int(nat.sum())
@@ -681,7 +449,7 @@ def _order_rows(rows: _Rows, rows_in: int, found: _Findings) -> None:
             Action.DROPPED,
             n_nat,
             f"{n_nat} row(s) without a timestamp (NaT) dropped",
-            _fraction(n_nat, rows_in),
+            share_of(n_nat, rows_in),
         )
     stamps = rows.index.asi8
     descents = int(np.count_nonzero(stamps[1:] < stamps[:-1]))
@@ -694,23 +462,23 @@ def _order_rows(rows: _Rows, rows_in: int, found: _Findings) -> None:
             Action.REPAIRED,
             descents,
             f"{descents} row(s) were earlier than the row before them; rows sorted by time",
-            _fraction(descents, rows_in),
+            share_of(descents, rows_in),
         )
     dup = np.asarray(rows.index.duplicated(keep="last"), dtype=bool)
     n_dup = int(dup.sum())
     if n_dup:
-        examples = _examples(rows.index[dup].unique(), found.interval)
+        examples = stamp_examples(rows.index[dup].unique(), found.interval)
         rows.keep(~dup)
         found.add(
             "duplicate_timestamp",
             Action.DROPPED,
             n_dup,
             f"{n_dup} duplicated row(s) dropped, keeping the last of each timestamp ({examples})",
-            _fraction(n_dup, rows_in),
+            share_of(n_dup, rows_in),
         )
 
 
-def _drop_bad_prices(rows: _Rows, rows_in: int, found: _Findings) -> None:
+def _drop_bad_prices(rows: _Rows, rows_in: int, found: Findings) -> None:
     """Drop rows with a non-finite or non-positive price; repair a low only where it is proven."""
     interval = found.interval
     rows.values = np.array(rows.values, dtype=np.float64, copy=True)
@@ -734,8 +502,8 @@ def _drop_bad_prices(rows: _Rows, rows_in: int, found: _Findings) -> None:
                 Action.DROPPED,
                 count,
                 f"{count} row(s) with {what} dropped, not filled "
-                f"({_examples(rows.index[mask], interval)})",
-                _fraction(count, rows_in),
+                f"({stamp_examples(rows.index[mask], interval)})",
+                share_of(count, rows_in),
             )
     n_provable = int(provable.sum())
     if n_provable:
@@ -746,8 +514,8 @@ def _drop_bad_prices(rows: _Rows, rows_in: int, found: _Findings) -> None:
             n_provable,
             f"{n_provable} zero or negative low(s) of bars without volume and with open == "
             f"high == close set to that price, proven by the bar "
-            f"({_examples(rows.index[provable], interval)})",
-            _fraction(n_provable, rows_in),
+            f"({stamp_examples(rows.index[provable], interval)})",
+            share_of(n_provable, rows_in),
         )
     unprovable: BoolArray = bad_low & ~provable
     n_unprovable = int(unprovable.sum())
@@ -757,15 +525,15 @@ def _drop_bad_prices(rows: _Rows, rows_in: int, found: _Findings) -> None:
             Action.DROPPED,
             n_unprovable,
             f"{n_unprovable} row(s) with a zero or negative low (open, high, close valid) "
-            f"dropped: no repair is provable ({_examples(rows.index[unprovable], interval)})",
-            _fraction(n_unprovable, rows_in),
+            f"dropped: no repair is provable ({stamp_examples(rows.index[unprovable], interval)})",
+            share_of(n_unprovable, rows_in),
         )
     bad: BoolArray = non_finite | non_positive | unprovable
     if bad.any():
         rows.keep(~bad)
 
 
-def _repair_volume(rows: _Rows, rows_in: int, found: _Findings) -> None:
+def _repair_volume(rows: _Rows, rows_in: int, found: Findings) -> None:
     """Set non-finite and negative volume to 0 (the size is unknown), remembering which."""
     interval = found.interval
     volume = rows.values[:, 4]
@@ -778,8 +546,8 @@ def _repair_volume(rows: _Rows, rows_in: int, found: _Findings) -> None:
             Action.REPAIRED,
             n_vol_bad,
             f"{n_vol_bad} NaN, infinite or unparseable volume(s) set to 0 "
-            f"({_examples(rows.index[vol_bad], interval)})",
-            _fraction(n_vol_bad, rows_in),
+            f"({stamp_examples(rows.index[vol_bad], interval)})",
+            share_of(n_vol_bad, rows_in),
         )
     neg = volume < 0.0
     n_neg = int(neg.sum())
@@ -789,13 +557,13 @@ def _repair_volume(rows: _Rows, rows_in: int, found: _Findings) -> None:
             "negative_volume",
             Action.REPAIRED,
             n_neg,
-            f"{n_neg} negative volume(s) set to 0 ({_examples(rows.index[neg], interval)})",
-            _fraction(n_neg, rows_in),
+            f"{n_neg} negative volume(s) set to 0 ({stamp_examples(rows.index[neg], interval)})",
+            share_of(n_neg, rows_in),
         )
     rows.volume_repaired = rows.volume_repaired | vol_bad | neg
 
 
-def _check_range(rows: _Rows, rows_in: int, instrument: Instrument, found: _Findings) -> None:
+def _check_range(rows: _Rows, rows_in: int, instrument: Instrument, found: Findings) -> None:
     """Swap back a swapped high/low, widen for rounding, drop prices outside the range."""
     interval = found.interval
     values = rows.values
@@ -815,8 +583,8 @@ def _check_range(rows: _Rows, rows_in: int, instrument: Instrument, found: _Find
             Action.REPAIRED,
             n_swapped,
             f"{n_swapped} bar(s) with high below low swapped back ("
-            f"{_examples(rows.index[swapped], interval)})",
-            _fraction(n_swapped, rows_in),
+            f"{stamp_examples(rows.index[swapped], interval)})",
+            share_of(n_swapped, rows_in),
         )
     n_rounding = int(rounding.sum())
     if n_rounding:
@@ -828,8 +596,8 @@ def _check_range(rows: _Rows, rows_in: int, instrument: Instrument, found: _Find
             n_rounding,
             f"{n_rounding} bar(s) with open or close outside [low, high] by at most half a tick "
             f"({instrument.tick_size / 2:g}); range widened "
-            f"({_examples(rows.index[rounding], interval)})",
-            _fraction(n_rounding, rows_in),
+            f"({stamp_examples(rows.index[rounding], interval)})",
+            share_of(n_rounding, rows_in),
         )
     n_outside = int(outside.sum())
     if n_outside:
@@ -839,15 +607,13 @@ def _check_range(rows: _Rows, rows_in: int, instrument: Instrument, found: _Find
             n_outside,
             f"{n_outside} bar(s) with open or close outside [low, high] (not a swapped "
             "high/low) dropped: which price is wrong cannot be known "
-            f"({_examples(rows.index[outside], interval)})",
-            _fraction(n_outside, rows_in),
+            f"({stamp_examples(rows.index[outside], interval)})",
+            share_of(n_outside, rows_in),
         )
         rows.keep(~outside)
 
 
-def _check_spikes(
-    rows: _Rows, rows_in: int, rules: ValidationRulesConfig, found: _Findings
-) -> None:
+def _check_spikes(rows: _Rows, rows_in: int, rules: ValidationRulesConfig, found: Findings) -> None:
     """Drop (or flag, severe) bars on a jump that reverts within ``rules.spike_window`` bars."""
     if len(rows.index) < 3:
         return
@@ -861,7 +627,7 @@ def _check_spikes(
     count = int(spike.sum())
     if not count:
         return
-    examples = _examples(rows.index[spike], found.interval)
+    examples = stamp_examples(rows.index[spike], found.interval)
     what = (
         f"{count} bar(s) on a price jump above x{np.exp(rules.spike_jump):.2f} that reverts "
         f"within {rules.spike_window} bar(s) ({examples})"
@@ -872,7 +638,7 @@ def _check_spikes(
             Action.DROPPED,
             count,
             f"{what} dropped: a fat-finger or decimal error, not a split or a real move",
-            _fraction(count, rows_in),
+            share_of(count, rows_in),
         )
         rows.keep(~spike)
     else:
@@ -881,7 +647,7 @@ def _check_spikes(
             Action.FLAGGED,
             count,
             f"{what} kept (rules.drop_spikes is off): known-bad prices in the series",
-            _fraction(count, rows_in),
+            share_of(count, rows_in),
             severe=True,
         )
 
@@ -890,7 +656,7 @@ def _check_calendar(
     index: pd.DatetimeIndex,
     instrument: Instrument,
     rules: ValidationRulesConfig,
-    found: _Findings,
+    found: Findings,
 ) -> BoolArray | None:
     """Flag bars missing from, and bars off, the instrument's calendar.
 
@@ -913,11 +679,11 @@ def _check_calendar(
         present = np.isin(expected.asi8, index.asi8)
         missing = int(np.count_nonzero(~present))
         n_expected = len(expected)
-        examples = f" ({_examples(expected[~present], interval)})" if missing else ""
+        examples = f" ({stamp_examples(expected[~present], interval)})" if missing else ""
         on_calendar = np.asarray(np.isin(index.asi8, expected.asi8), dtype=bool)
         _flag_off_calendar(index, on_calendar, instrument, found)
     if missing > 0:
-        gap_fraction = _fraction(missing, n_expected)
+        gap_fraction = share_of(missing, n_expected)
         found.add(
             "calendar_gap",
             Action.FLAGGED,
@@ -939,7 +705,7 @@ def _check_calendar(
 
 
 def _flag_off_calendar(
-    index: pd.DatetimeIndex, on_calendar: BoolArray, instrument: Instrument, found: _Findings
+    index: pd.DatetimeIndex, on_calendar: BoolArray, instrument: Instrument, found: Findings
 ) -> None:
     """Flag bars the calendar does not expect: on a date without a session, or at an odd time."""
     off = ~on_calendar
@@ -959,9 +725,9 @@ def _flag_off_calendar(
             Action.FLAGGED,
             n_none,
             f"{n_none} bar(s) on dates the {instrument.calendar} calendar has no session, kept "
-            f"({_examples(index[no_session], interval)})"
+            f"({stamp_examples(index[no_session], interval)})"
             + ("" if macro else "; known-bad bars, fix the calendar or the data at the source"),
-            _fraction(n_none, len(index)),
+            share_of(n_none, len(index)),
             severe=not macro,
         )
     if n_odd:
@@ -970,8 +736,8 @@ def _flag_off_calendar(
             Action.FLAGGED,
             n_odd,
             f"{n_odd} bar(s) on trading dates at times the {instrument.calendar} calendar has "
-            f"no {interval.value} bar, kept ({_examples(index[odd_time], interval)})",
-            _fraction(n_odd, len(index)),
+            f"no {interval.value} bar, kept ({stamp_examples(index[odd_time], interval)})",
+            share_of(n_odd, len(index)),
         )
 
 
@@ -993,7 +759,7 @@ def _check_zero_volume(
     volume_repaired: BoolArray,
     on_calendar: BoolArray | None,
     instrument: Instrument,
-    found: _Findings,
+    found: Findings,
 ) -> None:
     """Flag trading days of a stock or ETF without volume, in a series that reports volume."""
     if instrument.asset_class not in _VOLUME_CLASSES or found.interval.is_intraday:
@@ -1009,9 +775,9 @@ def _check_zero_volume(
         Action.FLAGGED,
         count,
         f"{count} trading day(s) with zero volume in a series that reports volume, kept "
-        f"({_examples(pd.DatetimeIndex(bars.index)[zero], found.interval)}); "
+        f"({stamp_examples(pd.DatetimeIndex(bars.index)[zero], found.interval)}); "
         "stale or filled bars?",
-        _fraction(count, len(volume)),
+        share_of(count, len(volume)),
     )
 
 
@@ -1019,7 +785,7 @@ def _check_split_jumps(
     bars: pd.DataFrame,
     rules: ValidationRulesConfig,
     reference: pd.Series | None,
-    found: _Findings,
+    found: Findings,
 ) -> None:
     """Flag persistent jumps that look like an unadjusted split (severe)."""
     jumps = split_like_jumps(
@@ -1034,9 +800,9 @@ def _check_split_jumps(
     fmt = "%Y-%m-%d %H:%M" if found.interval.is_intraday else "%Y-%m-%d"
     shown = ", ".join(
         f"{bars.index[j.position].strftime(fmt)} x{j.ratio:.3f} (~{j.label})"
-        for j in jumps[:_EXAMPLES]
+        for j in jumps[:EXAMPLES]
     )
-    more = f" and {len(jumps) - _EXAMPLES} more" if len(jumps) > _EXAMPLES else ""
+    more = f" and {len(jumps) - EXAMPLES} more" if len(jumps) > EXAMPLES else ""
     evidence = "volume or the reference" if reference is not None else "volume"
     found.add(
         "split_like_jump",
@@ -1044,12 +810,12 @@ def _check_split_jumps(
         len(jumps),
         f"persistent open/previous close jump at a split ratio, unconfirmed by {evidence}: "
         f"{shown}{more}; not auto-adjusted, adjust for splits at the source",
-        _fraction(len(jumps), len(bars)),
+        share_of(len(jumps), len(bars)),
         severe=True,
     )
 
 
-def _check_stale(bars: pd.DataFrame, rules: ValidationRulesConfig, found: _Findings) -> None:
+def _check_stale(bars: pd.DataFrame, rules: ValidationRulesConfig, found: Findings) -> None:
     """Flag runs of ``rules.stale_run`` or more zero-range bars with an unchanged close."""
     high = bars["high"].to_numpy()
     low = bars["low"].to_numpy()
@@ -1073,12 +839,12 @@ def _check_stale(bars: pd.DataFrame, rules: ValidationRulesConfig, found: _Findi
         n_bars,
         f"{int(stale_runs.sum())} run(s) of >= {rules.stale_run} bars with zero range and an "
         f"unchanged close ({n_bars} bars, longest {longest}, from "
-        f"{_examples(run_starts, found.interval)}); "
+        f"{stamp_examples(run_starts, found.interval)}); "
         + (
             "the series trades on most bars, so the feed was frozen: known-bad prices"
             if liquid
             else "the feed may be frozen"
         ),
-        _fraction(n_bars, len(close)),
+        share_of(n_bars, len(close)),
         severe=liquid,
     )
