@@ -101,7 +101,9 @@ The remaining checks only FLAG; they never change the frame.
 ``stale_run``
     At least ``rules.stale_run`` consecutive bars with zero range (high == low) and the same
     close; the count is the number of bars in such runs. Severe on a liquid series (median
-    volume above 0), where a frozen price cannot be real.
+    volume above 0), where a frozen price cannot be real: for daily and longer bars always, for
+    intraday bars when some stale bar reports volume (a quiet minute without trades is not
+    frozen).
 
 Health score
 ------------
@@ -832,7 +834,10 @@ def _check_stale(bars: pd.DataFrame, rules: ValidationRulesConfig, found: Findin
     n_bars = int(lengths[stale_runs].sum())
     longest = int(lengths[stale_runs].max())
     run_starts = pd.DatetimeIndex(bars.index)[starts[stale_runs]]
-    liquid = bool(np.median(bars["volume"].to_numpy()) > 0)
+    volume = bars["volume"].to_numpy()
+    in_runs = np.isin(run_id, np.flatnonzero(stale_runs))
+    traded = not found.interval.is_intraday or bool((volume[in_runs] > 0).any())
+    liquid = bool(np.median(volume) > 0) and traded
     found.add(
         "stale_run",
         Action.FLAGGED,

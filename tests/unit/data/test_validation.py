@@ -539,6 +539,18 @@ def test_stale_runs_are_flagged_with_their_bar_count() -> None:
     assert _issue(strict, "stale_run").count == 15
 
 
+def test_quiet_intraday_bars_without_trades_are_not_severe() -> None:
+    index = expected_bars("24/7", "2024-03-01", "2024-03-05", Interval.H1)
+    raw = _bars(index)
+    _freeze(raw, 30, 6)
+    _, frozen = validate_bars(raw, COIN, Interval.H1)
+    assert _issue(frozen, "stale_run").severe  # trades reported, price never moved: frozen
+    raw.iloc[30:36, raw.columns.get_loc("volume")] = 0.0
+    _, quiet = validate_bars(raw, COIN, Interval.H1)
+    assert not _issue(quiet, "stale_run").severe
+    assert quiet.health_score == pytest.approx(1.0 - 6 / len(raw), abs=1e-6)
+
+
 def test_identical_closes_with_a_range_are_not_stale() -> None:
     raw = _crypto_daily(50)
     raw.iloc[10:20, raw.columns.get_loc("close")] = raw["close"].iloc[9]
