@@ -23,7 +23,7 @@ from alphaforge.core import (
     Interval,
     check_bars,
 )
-from alphaforge.data.calendars import expected_bars
+from alphaforge.data.calendars import expected_bars, infer_interval
 from alphaforge.data.health import health_gate
 from alphaforge.data.validation import (
     HEALTH_PENALTIES,
@@ -830,6 +830,11 @@ def test_random_corruptions_are_repaired_or_accounted_for(
     if naive:
         raw.index = raw.index.tz_localize(None)
     rows_in = len(raw)
+    shown = infer_interval(pd.DatetimeIndex(raw.index), COIN.calendar)
+    if shown not in (None, Interval.D1):  # so many rows deleted that they look weekly
+        with pytest.raises(DataError, match=f"looks like {shown.value} bars"):
+            validate_bars(raw, COIN, Interval.D1)
+        return
 
     bars, report = validate_bars(raw, COIN, Interval.D1)
 
