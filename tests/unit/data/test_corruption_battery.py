@@ -102,10 +102,9 @@ def test_nan_prices_are_dropped_and_counted() -> None:
 
 def test_infinite_prices_are_dropped_and_counted() -> None:
     raw = _goog()
-    _set(raw, [200], "high", [np.inf])
-    _set(raw, [600], "low", [-np.inf])
+    planted = {**_set(raw, [200], "high", [np.inf]), **_set(raw, [600], "low", [-np.inf])}
     bars, report = validate_bars(raw, GOOG, Interval.D1)
-    _check(raw, bars, report, {})
+    _check(raw, bars, report, planted)
     assert _issue(report, "non_finite").count == 2
     assert np.isfinite(bars.to_numpy()).all()
     assert len(bars) == len(raw) - 2
@@ -162,9 +161,9 @@ def test_close_above_high_is_dropped_not_widened() -> None:
 def test_negative_volume_becomes_zero_and_is_not_counted_twice() -> None:
     original = _goog()
     raw = original.copy()
-    _set(raw, [50, 60], "volume", [-1000.0, -1.0])
+    planted = _set(raw, [50, 60], "volume", [-1000.0, -1.0])
     bars, report = validate_bars(raw, GOOG, Interval.D1)
-    _check(raw, bars, report, {})
+    _check(raw, bars, report, planted)
     issue = _issue(report, "negative_volume")
     assert (issue.action, issue.count) == (Action.REPAIRED, 2)
     assert _kinds(report) == {"negative_volume"}  # no zero_volume for the repaired bars
