@@ -10,6 +10,7 @@ import pytest
 from alphaforge.config import AppConfig
 from alphaforge.core.errors import DataHealthError
 from alphaforge.core.types import AssetClass, Interval
+from alphaforge.data.sources.sample import sample_bars, sample_instrument
 from alphaforge.data.synthetic import SyntheticSpec, generate_market
 from alphaforge.pipeline.research import prepare_training_data, run_strategy
 
@@ -75,3 +76,44 @@ def test_clean_data_passes_the_gate_without_warnings() -> None:
     prepared = prepare_training_data(market.bars, market.instruments, Interval.D1, AppConfig())
     assert prepared.warnings == []
     assert all(r.health_score == 1.0 for r in prepared.reports.values())
+
+
+def test_real_sample_series_with_real_moves_pass_the_default_gate() -> None:
+    # AAPL's -52 % day (2000-09-29) and the VIX's +116 % day (2018-02-05) are real moves; the old
+    # validator called them splits and the VIX failed the gate (health 0.75).
+    raw = {symbol: sample_bars(symbol) for symbol in ("AAPL", "^VIX")}
+    instruments = {symbol: sample_instrument(symbol) for symbol in raw}
+    prepared = prepare_training_data(raw, instruments, Interval.D1, AppConfig())
+    assert prepared.warnings == []
+    assert all(r.health_score >= 0.8 for r in prepared.reports.values())
+
+
+def test_an_unadjusted_split_fails_the_gate_however_few_rows_it_touches() -> None:
+    market = generate_market(SPEC, seed=5)
+    bars = {s: b.copy() for s, b in market.bars.items()}
+    late = bars["SYN03"]
+    t = len(late) - 3  # only the last three bars are on the new scale
+    late.iloc[t:, :4] = late.iloc[t:, :4] / 2.0
+    late.iloc[t, late.columns.get_loc("open")] = late["close"].iloc[t - 1] / 2.0
+    late.iloc[t, late.columns.get_loc("high")] = late.iloc[t, :4].max()
+    with pytest.raises(DataHealthError) as caught:
+        prepare_training_data(bars, market.instruments, Interval.D1, AppConfig())
+    message = caught.value.one_line()
+    assert "SYN03" in message
+    assert "split_like_jump" in message
+    assert "adjust for splits at the source" in message
+    assert "SYN00" not in message
+
+
+def test_a_fat_finger_bar_is_dropped_and_the_series_passes() -> None:
+    market = generate_market(SPEC, seed=6)
+    bars = {s: b.copy() for s, b in market.bars.items()}
+    spiked = bars["SYN01"]
+    stamp = spiked.index[300]
+    spiked.iloc[300, :4] = spiked.iloc[300, :4] * 100
+    prepared = prepare_training_data(bars, market.instruments, Interval.D1, AppConfig())
+    assert prepared.warnings == []
+    assert stamp not in prepared.bars["SYN01"].index
+    kinds = {i.kind for i in prepared.reports["SYN01"].issues}
+    assert "price_spike" in kinds
+    assert "split_like_jump" not in kinds

@@ -38,10 +38,38 @@ class DataConfig(_Frozen):
 
 
 class ValidationRulesConfig(_Frozen):
-    """Thresholds of the bar validator."""
+    """Thresholds of the bar validator (``docs/data.md`` explains each rule)."""
 
     split_jump: float = Field(
-        0.45, gt=0, description="Close-to-open log jump (abs) flagged as split-like."
+        0.38,
+        gt=0,
+        description="Smallest overnight log jump (abs) examined as a possible unadjusted split.",
+    )
+    split_tolerance: float = Field(
+        0.02,
+        gt=0,
+        lt=0.2,
+        description="Largest relative distance of a jump's ratio to a split ratio (0.02 = 2%).",
+    )
+    volume_surge: float = Field(
+        2.0,
+        gt=1,
+        description="Share and dollar volume vs their 20-bar medians confirming a real move.",
+    )
+    spike_jump: float = Field(
+        0.69,
+        gt=0,
+        description="Smallest log price step (abs) that can start or end a spike (0.69 ~ x2).",
+    )
+    spike_window: int = Field(5, ge=1, description="Most bars a spike (jump and revert) covers.")
+    spike_revert: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        description="A spike ends within this fraction of its jump (log) of where it started.",
+    )
+    drop_spikes: bool = Field(
+        True, description="Drop spike bars (counted); False keeps them, flagged as known bad."
     )
     stale_run: int = Field(5, ge=2, description="Identical closes in a row that mark a stale run.")
     max_gap_fraction: float = Field(

@@ -3,6 +3,7 @@
 Every function returns the *open timestamps* (UTC) of the bars a calendar expects, which is
 how bar frames are stamped: a daily bar is the session date at 00:00 UTC; an intraday bar is
 the UTC time its interval starts. Exchange calendars come from ``exchange_calendars``.
+:func:`infer_interval` reads a series' bar interval from its stamps and its calendar.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date
 from functools import lru_cache
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 
 from alphaforge.core.errors import ConfigError
@@ -22,6 +24,14 @@ _FX_TZ = "America/New_York"
 _FX_ROLL_HOUR = 17
 #: First session exchange calendars know about (their default covers only ~20 years).
 CALENDAR_START = "1985-01-01"
+
+#: Fewest distinct stamps :func:`infer_interval` reads an interval from.
+MIN_STAMPS_TO_INFER = 3
+#: A step shorter than this is a step inside a session (intraday bars).
+_INTRADAY_STEP = pd.Timedelta(hours=12)
+#: Largest ratio between the typical spacing and an interval's length still called that interval.
+_SPACING_TOLERANCE = 1.5
+_INTRADAY = (Interval.M1, Interval.M5, Interval.M15, Interval.H1)
 
 
 @lru_cache(maxsize=16)
@@ -108,3 +118,65 @@ def expected_bars(
             else pd.DatetimeIndex([], tz="UTC")
         )
     return pd.DatetimeIndex(stamps, name="timestamp").tz_convert("UTC")
+
+
+def infer_interval(index: pd.DatetimeIndex, calendar: str | None = None) -> Interval | None:
+    """Return the bar interval a series of stamps has, or ``None`` when it is unclear.
+
+    Intraday bars are recognised when at least half the steps between consecutive distinct
+    stamps are shorter than 12 hours; the interval is then the one closest (in log ratio) to
+    the median of those in-session steps, so nights, weekends and holidays never count. For
+    longer bars the spacing is measured in sessions of ``calendar`` (see
+    :func:`session_dates`), so weekends and holidays do not stretch it: a median of one
+    session is ``1d``; about a week's or a month's sessions of that calendar is ``1wk`` or
+    ``1mo``. Without a calendar the spacing is measured in days (1, 7 or 30.44).
+
+    Parameters
+    ----------
+    index
+        Bar open stamps, naive or tz-aware, in any order; ``NaT`` and repeats are ignored.
+        Naive stamps are read as UTC (only their spacing and dates matter).
+    calendar
+        The instrument's calendar name (``XNYS``, ``24/7``, ``24/5``), or ``None``.
+
+    Returns
+    -------
+    Interval or None
+        ``None`` for fewer than :data:`MIN_STAMPS_TO_INFER` distinct stamps, or a typical
+        spacing more than 1.5 times away from every interval.
+    """
+    stamps = pd.DatetimeIndex(index).dropna()
+    if stamps.tz is not None:
+        stamps = stamps.tz_convert("UTC").tz_localize(None)
+    ns = np.unique(stamps.as_unit("ns").asi8)
+    if len(ns) < MIN_STAMPS_TO_INFER:
+        return None
+    steps = np.diff(ns)
+    in_session = steps[steps < _INTRADAY_STEP.value]
+    if 2 * len(in_session) >= len(steps):
+        typical = float(np.median(in_session)) / 1e9
+        lengths = {i: i.nominal.total_seconds() for i in _INTRADAY}
+        return _nearest(typical, lengths)
+    days = pd.DatetimeIndex(ns).as_unit("ns").normalize()
+    lengths = {Interval.D1: 1.0, Interval.W1: 7.0, Interval.MO1: 30.44}
+    positions = days.asi8 // (86_400 * 10**9)
+    if calendar is not None:
+        sessions = session_dates(calendar, days[0].date(), days[-1].date())
+        span_days = (days[-1] - days[0]).days
+        if len(sessions) >= MIN_STAMPS_TO_INFER and span_days > 0:
+            per_day = len(sessions) / (span_days + 1)
+            lengths = {Interval.D1: 1.0, Interval.W1: 7.0 * per_day, Interval.MO1: 30.44 * per_day}
+            known = sessions.tz_localize(None).as_unit("ns").asi8
+            positions = np.searchsorted(known, days.asi8)
+    session_steps = np.diff(positions)
+    session_steps = session_steps[session_steps > 0]
+    if len(session_steps) == 0:
+        return None
+    return _nearest(float(np.median(session_steps)), lengths)
+
+
+def _nearest(typical: float, lengths: dict[Interval, float]) -> Interval | None:
+    """Return the interval whose length is closest to ``typical`` if within the tolerance."""
+    best = min(lengths, key=lambda i: abs(np.log(typical / lengths[i])))
+    ratio = typical / lengths[best]
+    return best if 1 / _SPACING_TOLERANCE <= ratio <= _SPACING_TOLERANCE else None

@@ -1,4 +1,10 @@
-"""The data-health gate: refuse training data whose validation health is too low."""
+"""The data-health gate: refuse training data whose validation health is too low.
+
+A series with a *severe* issue (values known to be wrong still in it: an unadjusted split, a
+kept spike, bars off the calendar, a stale run on a liquid series) scores at most 0.5 (see
+:mod:`alphaforge.data.validation`), so it fails the default gate of 0.8; the failure names
+those issues first, since lowering the threshold would let known-bad prices through.
+"""
 
 from __future__ import annotations
 
@@ -48,14 +54,24 @@ def health_gate(
         return []
     lines = [_describe_failure(symbol, report, min_score) for symbol, report in failing.items()]
     rejected = sorted(symbol for symbol, report in failing.items() if report.rejected)
+    severe = sorted(symbol for symbol, report in failing.items() if known_bad(report))
     if rejected or not allow_unhealthy:
-        hint = (
-            f"Rejected series cannot be overridden ({', '.join(rejected)}): re-download them or "
-            "remove them from the universe."
-            if rejected
-            else "Fix or re-download the data, lower data.min_health_score, or override "
-            "explicitly with data.allow_unhealthy (the override is recorded)."
-        )
+        if rejected:
+            hint = (
+                f"Rejected series cannot be overridden ({', '.join(rejected)}): re-download "
+                "them or remove them from the universe."
+            )
+        elif severe:
+            hint = (
+                f"Known-bad values are still in {', '.join(severe)}: fix them at the source "
+                "(adjust splits, re-download), or override explicitly with "
+                "data.allow_unhealthy (the override is recorded)."
+            )
+        else:
+            hint = (
+                "Fix or re-download the data, lower data.min_health_score, or override "
+                "explicitly with data.allow_unhealthy (the override is recorded)."
+            )
         raise DataHealthError(
             f"Data health gate failed for {len(failing)} series (minimum score "
             f"{min_score:.2f}): " + " | ".join(lines),
@@ -67,7 +83,14 @@ def health_gate(
     return warnings
 
 
+def known_bad(report: ValidationReport) -> list[str]:
+    """Return the kinds of the severe issues of ``report``: known-bad values kept in the series."""
+    return [issue.kind for issue in report.issues if issue.severe]
+
+
 def _describe_failure(symbol: str, report: ValidationReport, min_score: float) -> str:
     status = "rejected" if report.rejected else f"below {min_score:.2f}"
     reasons = "; ".join(report.reasons()) or "no issues recorded"
-    return f"{symbol}: health {report.health_score:.2f} {status} [{reasons}]"
+    severe = known_bad(report)
+    bad = f" known-bad values kept ({', '.join(severe)})" if severe else ""
+    return f"{symbol}: health {report.health_score:.2f} {status}{bad} [{reasons}]"

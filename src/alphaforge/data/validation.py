@@ -5,7 +5,10 @@
 :class:`Issue` with a kind, an :class:`Action`, an exact count and a one-line detail, and is logged
 on this module's logger (warning for rejected, dropped and flagged issues, info for repairs).
 Nothing is dropped silently: ``rows_in - rows_out`` always equals the sum of the counts of the
-``DROPPED`` issues.
+``DROPPED`` issues, and a dropped row leaves a ``calendar_gap``. A value is repaired only where
+the truth is known; anything else that is wrong is dropped, or flagged and kept as *severe* (see
+the health score). ``docs/data.md`` explains the rules with their thresholds. The report types
+live in :mod:`alphaforge.data.report` and are re-exported here.
 
 Checks, in order, with what happens to the data
 ------------------------------------------------
@@ -14,9 +17,16 @@ Checks, in order, with what happens to the data
     ``volume`` column (indices, some FX feeds, hand-made CSVs) is filled with 0 (REPAIRED, count =
     every row). Column names are matched case-insensitively (``Close`` is ``close``); other
     columns are ignored.
+interval (raises)
+    The interval the stamps show (:func:`alphaforge.data.calendars.infer_interval`: median
+    spacing, measured in sessions of the instrument's calendar for daily and longer bars) must
+    be the declared one, else :class:`DataError` "this file looks like 1h bars; pass --interval
+    1h". Declaring a finer intraday interval than the spacing is accepted (sparse minute bars).
 ``naive_timezone``
-    Naive timestamps are assumed to be UTC (REPAIRED, count = every row). The returned index is
-    always in :data:`TIME_UNIT` (nanosecond) resolution, whatever the input's unit.
+    Naive intraday stamps raise :class:`DataError` (hint: pass ``--tz ZONE``, the zone they were
+    recorded in): a wrong zone would shift every bar. Naive daily, weekly and monthly stamps are
+    dates and are read as UTC dates (REPAIRED, count = every row). The returned index is always
+    in :data:`TIME_UNIT` (nanosecond) resolution, whatever the input's unit.
 ``daily_stamp_timezone``
     Daily, weekly or monthly bars stamped in a non-UTC zone (yfinance stamps New York midnight)
     are re-stamped with their *local* session date at 00:00 UTC (REPAIRED, count = stamps that
@@ -30,16 +40,30 @@ Checks, in order, with what happens to the data
     Of rows sharing a timestamp the last one (in input order) is kept; the others are DROPPED.
 ``non_finite`` / ``non_positive_price``
     A row with a NaN, infinite or unparseable price is DROPPED as ``non_finite``; a row whose
-    prices are finite but one is zero or negative is DROPPED as ``non_positive_price``. Each row
-    is counted once, under the first kind that applies. No price is repaired: any repair would
-    invent a price.
+    prices are finite but whose open, high or close is zero or negative is DROPPED as
+    ``non_positive_price``. Each row is counted once, under the first kind that applies.
+``non_positive_low``
+    A zero or negative low with a valid open, high and close. REPAIRED (low = close) only when
+    the bar proves its one price: no volume and ``open == high == close``; otherwise DROPPED.
+    The detail says which.
 ``non_finite_volume``
     NaN, infinite or unparseable volume becomes 0 (REPAIRED).
 ``negative_volume``
     Negative volume becomes 0 (REPAIRED): the size is unknown, so it is not guessed with ``abs``.
-``high_low_inconsistent``
-    High is widened to ``max(open, high, low, close)`` and low to ``min(...)`` (REPAIRED, count =
-    rows where either changed; a swapped high/low is one such row).
+``high_low_swapped``
+    High below low, with open and close inside the swapped range: high and low are swapped
+    back (REPAIRED).
+``price_outside_range``
+    Open or close outside ``[low, high]`` (after a swap repair) by more than rounding: DROPPED.
+    Widening the range would keep a price that may be the wrong one.
+``range_rounding``
+    Open or close outside the range by at most half a tick (``instrument.tick_size / 2``,
+    capped at 0.5 % of the price): the range is widened to contain them (REPAIRED).
+``price_spike``
+    Bars on a jump of the log price path larger than ``rules.spike_jump`` that reverts, in one
+    opposite jump, within ``rules.spike_window`` bars to within ``rules.spike_revert`` of the
+    jump (a fat-finger ``x100`` bar): DROPPED, or FLAGGED and kept (severe) when
+    ``rules.drop_spikes`` is off. See :func:`alphaforge.data.jumps.find_spikes`.
 ``too_few_rows`` / ``too_many_dropped``
     Fewer than 2 rows left, or more than half the input rows dropped: the series is REJECTED
     (count = rows still in the returned frame) and its health score is 0. The repaired frame is
@@ -47,62 +71,84 @@ Checks, in order, with what happens to the data
 
 The remaining checks only FLAG; they never change the frame.
 
-``calendar_gap`` / ``off_calendar``
+``calendar_gap`` / ``off_calendar`` / ``off_session_time``
     Daily and intraday bars are compared with
     :func:`alphaforge.data.calendars.expected_bars` for the instrument's calendar between the
     first and last bar (a row dropped above leaves a gap here too). Missing bars are counted,
-    never filled (prices are never invented); bars
-    the calendar does not expect (weekend or holiday equity bars) are kept and counted. Weekly
+    never filled (prices are never invented). Bars on a date without a session (weekend or
+    holiday equity bars) are ``off_calendar`` (severe, except for macro series, which follow
+    their publisher's calendar); bars on a trading date at a time the calendar has no bar
+    (pre- or post-market, the FX roll hour) are ``off_session_time``. Both are kept. Weekly
     and monthly bars are checked coarsely, because providers stamp them differently (first
     session, Monday, Sunday, period end): only the spacing of consecutive bars is used (a step of
-    about two weeks or two months means one period missing), and ``off_calendar`` is not checked.
+    about two weeks or two months means one period missing), and off-calendar bars are not
+    checked.
 ``gap_fraction_exceeded``
     The missing fraction of expected bars is above ``rules.max_gap_fraction``: FLAGGED with the
     missing count, and an extra flat health penalty.
+``zero_volume``
+    Daily (or longer) bars of a stock or ETF on a trading day with zero volume, in a series
+    that reports volume on other bars (a series without any volume, such as a close-only one,
+    is not flagged; repaired volumes are not counted again).
 ``split_like_jump``
-    ``abs(log(open_t / close_{t-1})) > rules.split_jump`` *and* the ratio is within
-    :data:`SPLIT_RATIO_TOLERANCE` (in log terms) of a ratio in :data:`COMMON_SPLIT_RATIOS` or its
-    inverse. The frame is not adjusted: adjust for splits at the source.
+    A persistent overnight jump ``open_t / close_{t-1}`` (absolute log above
+    ``rules.split_jump``) within ``rules.split_tolerance`` of a ratio in
+    :data:`COMMON_SPLIT_RATIOS` or its inverse, with no surge in share and dollar volume (both
+    at least ``rules.volume_surge`` times their 20-bar median) and no matching
+    move of the ``reference`` series (see :func:`alphaforge.data.jumps.split_like_jumps`);
+    severe. Never for indices (``^VIX``), forex or macro series. The frame is not adjusted:
+    adjust for splits at the source. Any other persistent jump is a real move, not flagged.
 ``stale_run``
     At least ``rules.stale_run`` consecutive bars with zero range (high == low) and the same
-    close; the count is the number of bars in such runs.
+    close; the count is the number of bars in such runs. Severe on a liquid series (median
+    volume above 0), where a frozen price cannot be real: for daily and longer bars always, for
+    intraday bars when some stale bar reports volume (a quiet minute without trades is not
+    frozen).
 
 Health score
 ------------
-``health_score = clip(1 - sum(penalties), 0, 1)``, and 0 for a rejected series. Each penalty is a
-weight from :data:`HEALTH_PENALTIES` times the affected fraction (at most 1), or times the number
-of jumps for ``split_like_jump``:
+``health_score = clip(1 - sum(penalties) - severe, 0, 1)``, and 0 for a rejected series. Each
+penalty is a weight from :data:`HEALTH_PENALTIES` times the affected fraction (at most 1).
+``severe`` is :data:`SEVERE_PENALTY` (0.5) when any issue is severe: values known to be wrong
+are still in the frame (an unadjusted split, a kept spike, bars off the calendar, a stale run
+on a liquid series), so the series scores at most 0.5, below the default gate
+(``data.min_health_score`` 0.8) however few rows they are. Dropped rows and proven repairs
+lower the score by their fraction only.
 
-========================  ======  =====================================================
-kind                      weight  affected fraction
-========================  ======  =====================================================
-naive_timezone            0.05    flat (UTC was an assumption)
+========================  ======  ================================  ======
+kind                      weight  affected fraction                 severe
+========================  ======  ================================  ======
+naive_timezone            0.05    flat (daily dates read as UTC)
 daily_stamp_timezone      0       (lossless repair)
 unsorted                  0       (lossless repair)
 invalid_timestamp         1.0     dropped rows / input rows
 duplicate_timestamp       0.5     dropped rows / input rows
 non_finite                1.0     dropped rows / input rows
 non_positive_price        1.0     dropped rows / input rows
+non_positive_low          1.0     dropped or repaired / input rows
 non_finite_volume         0.25    repaired rows / input rows
 negative_volume           0.25    repaired rows / input rows
-high_low_inconsistent     0.5     repaired rows / input rows
+high_low_swapped          0.5     repaired rows / input rows
+price_outside_range       1.0     dropped rows / input rows
+range_rounding            0       (within half a tick)
+price_spike               1.0     spike bars / input rows           if kept
 missing_column            0.1     flat (volume unknown)
 calendar_gap              1.0     missing bars / expected bars
 gap_fraction_exceeded     0.25    flat
-off_calendar              0.5     off-calendar bars / output rows
-split_like_jump           0.25    per jump (a single unadjusted split fails the default gate)
-stale_run                 1.0     stale bars / output rows
-========================  ======  =====================================================
+off_calendar              0.5     off-calendar bars / output rows   yes [1]_
+off_session_time          0.5     such bars / output rows
+zero_volume               0.5     zero-volume bars / output rows
+split_like_jump           1.0     jumps / output rows               yes
+stale_run                 1.0     stale bars / output rows          if liquid
+========================  ======  ================================  ======
+
+.. [1] Not for macro series.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from fractions import Fraction
-from types import MappingProxyType
 from typing import Final
 
 import numpy as np
@@ -112,33 +158,38 @@ import pandas as pd
 from alphaforge.config.models import ValidationRulesConfig
 from alphaforge.core.bars import BAR_COLUMNS, INDEX_NAME, PRICE_COLUMNS
 from alphaforge.core.errors import DataError
-from alphaforge.core.types import Instrument, Interval
-from alphaforge.data.calendars import expected_bars
+from alphaforge.core.types import AssetClass, Instrument, Interval
+from alphaforge.data.calendars import expected_bars, infer_interval, session_dates
+from alphaforge.data.jumps import SPLIT_RATIOS, find_spikes, split_like_jumps, splits_apply
+from alphaforge.data.report import (
+    EXAMPLES,
+    HEALTH_PENALTIES,
+    SEVERE_PENALTY,
+    Action,
+    Findings,
+    Issue,
+    ValidationReport,
+    share_of,
+    stamp_examples,
+)
 
 __all__ = [
     "COMMON_SPLIT_RATIOS",
     "HEALTH_PENALTIES",
     "MAX_DROPPED_FRACTION",
     "MIN_ROWS",
-    "SPLIT_RATIO_TOLERANCE",
+    "SEVERE_PENALTY",
     "TIME_UNIT",
     "Action",
     "Issue",
     "ValidationReport",
+    "infer_interval",
     "validate_bars",
 ]
 
-logger = logging.getLogger(__name__)
-
 #: Split ratios (new shares per old share) a split-like jump must be close to; their inverses
 #: (reverse splits) are included automatically.
-COMMON_SPLIT_RATIOS: tuple[Fraction, ...] = tuple(
-    Fraction(r)
-    for r in ("3/2", "2", "5/2", "3", "4", "5", "6", "7", "8", "10", "15", "20", "25", "50", "100")
-)
-
-#: Largest ``abs(log(ratio) - log(split_ratio))`` still called "near" a split ratio (about 10 %).
-SPLIT_RATIO_TOLERANCE = 0.1
+COMMON_SPLIT_RATIOS: tuple[Fraction, ...] = SPLIT_RATIOS
 
 #: Resolution of the returned index (pandas 3 mixes ``us`` and ``ns``; content hashes need one).
 TIME_UNIT: Final = "ns"
@@ -149,222 +200,15 @@ MIN_ROWS = 2
 #: A series that lost more than this fraction of its input rows is rejected.
 MAX_DROPPED_FRACTION = 0.5
 
-#: Health-score weight of each issue kind (see the module docstring for the affected fraction).
-HEALTH_PENALTIES: Mapping[str, float] = MappingProxyType(
-    {
-        "naive_timezone": 0.05,
-        "daily_stamp_timezone": 0.0,
-        "unsorted": 0.0,
-        "invalid_timestamp": 1.0,
-        "duplicate_timestamp": 0.5,
-        "non_finite": 1.0,
-        "non_positive_price": 1.0,
-        "non_finite_volume": 0.25,
-        "negative_volume": 0.25,
-        "high_low_inconsistent": 0.5,
-        "missing_column": 0.1,
-        "calendar_gap": 1.0,
-        "gap_fraction_exceeded": 0.25,
-        "off_calendar": 0.5,
-        "split_like_jump": 0.25,
-        "stale_run": 1.0,
-    }
-)
-
 _DEFAULT_RULES = ValidationRulesConfig()
-_EXAMPLES = 3  # timestamps quoted in an issue's detail
 _NS_PER_DAY = 86_400 * 10**9
-_SPLIT_LABELS: tuple[Fraction, ...] = COMMON_SPLIT_RATIOS + tuple(
-    1 / r for r in COMMON_SPLIT_RATIOS
-)
-_SPLIT_LOGS: npt.NDArray[np.float64] = np.log(np.array([float(r) for r in _SPLIT_LABELS]))
+#: Rounding tolerance of a price outside [low, high]: half a tick, at most this share of it.
+_MAX_ROUNDING = 0.005
+#: Stock-like classes whose trading days must show volume.
+_VOLUME_CLASSES = frozenset({AssetClass.STOCK, AssetClass.ETF})
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-
-class Action(StrEnum):
-    """What the validator did about an issue."""
-
-    REPAIRED = "repaired"
-    DROPPED = "dropped"
-    FLAGGED = "flagged"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """One kind of problem found in a series.
-
-    Parameters
-    ----------
-    kind
-        What is wrong (``duplicate_timestamp``, ``calendar_gap``, ...; see the module docstring).
-    action
-        What was done about it.
-    count
-        How many rows (or bars, or jumps) it concerns. Only a rejection can count 0 (an
-        empty series); for a rejection it is the number of rows in the rejected frame.
-    detail
-        One human-readable line, with examples and what to do.
-    """
-
-    kind: str
-    action: Action
-    count: int
-    detail: str
-
-    def to_dict(self) -> dict[str, object]:
-        """Return the issue as a JSON-able dict."""
-        return {
-            "kind": self.kind,
-            "action": str(self.action),
-            "count": self.count,
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationReport:
-    """What the validator found in, and did to, one series.
-
-    Parameters
-    ----------
-    symbol
-        The instrument's symbol.
-    interval
-        The bar interval (``1d``, ``1h``, ...).
-    rows_in
-        Rows in the raw frame.
-    rows_out
-        Rows in the returned frame; ``rows_in - rows_out`` is the sum of the ``DROPPED`` counts.
-    issues
-        Every issue found, in the order the checks ran.
-    rejected
-        True when the series is unusable (too few rows left, or most rows dropped).
-    health_score
-        0..1; 1 is clean, 0 is rejected. See the module docstring for the penalties.
-    """
-
-    symbol: str
-    interval: str
-    rows_in: int
-    rows_out: int
-    issues: tuple[Issue, ...]
-    rejected: bool
-    health_score: float
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.health_score <= 1.0:
-            raise ValueError(f"health_score must be in [0, 1], got {self.health_score}")
-
-    def to_dict(self) -> dict[str, object]:
-        """Return the report as a JSON-able dict (for the store manifest and run reports)."""
-        return {
-            "symbol": self.symbol,
-            "interval": self.interval,
-            "rows_in": self.rows_in,
-            "rows_out": self.rows_out,
-            "issues": [issue.to_dict() for issue in self.issues],
-            "rejected": self.rejected,
-            "health_score": self.health_score,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, object]) -> ValidationReport:
-        """Rebuild a report written by :meth:`to_dict`.
-
-        Raises
-        ------
-        DataError
-            If ``d`` is not a report.
-        """
-        try:
-            raw_issues = d["issues"]
-            if not isinstance(raw_issues, list | tuple):
-                raise TypeError("issues is not a list")
-            issues = tuple(
-                Issue(
-                    kind=str(item["kind"]),
-                    action=Action(str(item["action"])),
-                    count=_as_int(item["count"]),
-                    detail=str(item["detail"]),
-                )
-                for item in raw_issues
-            )
-            rejected = d["rejected"]
-            if not isinstance(rejected, bool):
-                raise TypeError("rejected is not a bool")
-            score = d["health_score"]
-            if not isinstance(score, int | float) or isinstance(score, bool):
-                raise TypeError("health_score is not a number")
-            return cls(
-                symbol=str(d["symbol"]),
-                interval=str(d["interval"]),
-                rows_in=_as_int(d["rows_in"]),
-                rows_out=_as_int(d["rows_out"]),
-                issues=issues,
-                rejected=rejected,
-                health_score=float(score),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(
-                f"Malformed validation report ({exc}).",
-                hint="Re-run validation for this series (re-download or re-import it).",
-            ) from None
-
-    def reasons(self) -> list[str]:
-        """Return one human-readable line per issue (empty for a clean series)."""
-        return [f"{i.kind} ({i.action}, {i.count}): {i.detail}" for i in self.issues]
-
-
-def _as_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise TypeError(f"{value!r} is not an integer")
-    return int(value)
-
-
-@dataclass(slots=True)
-class _Findings:
-    """Collects issues and their health penalties, logging each as it is added."""
-
-    symbol: str
-    interval: Interval
-    issues: list[Issue] = field(default_factory=list)
-    penalty: float = 0.0
-
-    def add(self, kind: str, action: Action, count: int, detail: str, fraction: float) -> None:
-        """Record an issue; ``fraction`` (>= 0) times the kind's weight is its health penalty.
-
-        An issue with a zero count is not recorded, except a rejection (of an empty series).
-        """
-        if count <= 0 and action is not Action.REJECTED:
-            return
-        issue = Issue(kind=kind, action=action, count=int(count), detail=detail)
-        self.issues.append(issue)
-        self.penalty += HEALTH_PENALTIES.get(kind, 0.0) * max(0.0, fraction)
-        level = logging.INFO if action is Action.REPAIRED else logging.WARNING
-        logger.log(
-            level,
-            "%s %s: %s %s %d: %s",
-            self.symbol,
-            self.interval.value,
-            kind,
-            action.value,
-            issue.count,
-            detail,
-        )
-
-
-def _fraction(count: int, total: int) -> float:
-    return count / total if total > 0 else 0.0
-
-
-def _examples(stamps: pd.DatetimeIndex, interval: Interval) -> str:
-    fmt = "%Y-%m-%d %H:%M" if interval.is_intraday else "%Y-%m-%d"
-    shown = ", ".join(ts.strftime(fmt) for ts in stamps[:_EXAMPLES])
-    more = len(stamps) - _EXAMPLES
-    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _resolve_columns(raw: pd.DataFrame, symbol: str) -> dict[str, object]:
@@ -389,25 +233,47 @@ def _to_float(column: pd.Series) -> FloatArray:
     return np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
+@dataclass(slots=True)
+class _Rows:
+    """The rows still in play, with which volumes were repaired (kept aligned on every drop)."""
+
+    index: pd.DatetimeIndex
+    values: FloatArray
+    volume_repaired: BoolArray
+
+    def keep(self, mask: BoolArray) -> None:
+        self.index = self.index[mask]
+        self.values = self.values[mask]
+        self.volume_repaired = self.volume_repaired[mask]
+
+
 def validate_bars(
     raw: pd.DataFrame,
     instrument: Instrument,
     interval: Interval,
     rules: ValidationRulesConfig = _DEFAULT_RULES,
+    *,
+    reference: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Check, repair and score one symbol's raw bars.
 
     Parameters
     ----------
     raw
-        Any frame with a :class:`~pandas.DatetimeIndex` (naive or tz-aware, in any order, with
-        duplicates) and columns open, high, low, close and (ideally) volume, float or int.
+        Any frame with a :class:`~pandas.DatetimeIndex` (tz-aware, or naive for daily and
+        longer bars; in any order, with duplicates) and columns open, high, low, close and
+        (ideally) volume, float or int.
     instrument
-        The instrument; its ``calendar`` decides which bars are expected.
+        The instrument; its ``calendar`` decides which bars are expected, its asset class
+        whether splits and zero volume are checked, its ``tick_size`` the rounding tolerance.
     interval
-        The bar interval.
+        The declared bar interval; the stamps must show it.
     rules
-        Thresholds for split-like jumps, stale runs and the tolerated gap fraction.
+        Thresholds for spikes, split-like jumps, stale runs and the tolerated gap fraction.
+    reference
+        Optional prices of a related series (market or sector index, another listing of the
+        same asset), on a :class:`~pandas.DatetimeIndex`: a jump it matches is a real move,
+        never split-like. Read as of each bar's stamp; naive stamps are taken as UTC.
 
     Returns
     -------
@@ -418,7 +284,9 @@ def validate_bars(
     Raises
     ------
     DataError
-        If ``raw`` is not a frame indexed by time or lacks a price column.
+        If ``raw`` is not a frame indexed by time, lacks a price column, holds bars of another
+        interval than ``interval`` ("this file looks like 1h bars; pass --interval 1h"), or
+        has naive intraday stamps (pass ``--tz``).
     """
     interval = Interval(interval)
     symbol = instrument.symbol
@@ -429,7 +297,7 @@ def validate_bars(
             f"{symbol}: bars are not indexed by time ({type(raw.index).__name__}).",
             hint="Set a DatetimeIndex of bar open times, e.g. frame.set_index('timestamp').",
         )
-    found = _Findings(symbol, interval)
+    found = Findings(symbol, interval)
     columns = _resolve_columns(raw, symbol)
     rows_in = len(raw)
 
@@ -449,25 +317,35 @@ def validate_bars(
             values[:, j] = _to_float(raw[source])
 
     try:
-        index = _utc_index(raw.index.as_unit(TIME_UNIT), interval, found)
+        index = raw.index.as_unit(TIME_UNIT)
+        _check_interval(index, instrument, interval)
+        index = _utc_index(index, interval, found)
     except (OverflowError, ValueError) as exc:  # out of the nanosecond range (years 1677-2262)
         raise DataError(
             f"{symbol}: timestamps out of range ({exc}).",
             hint="Check the timestamp column and its unit.",
         ) from None
-    index, values = _order_rows(index, values, rows_in, found)
-    index, values = _repair_values(index, values, rows_in, found)
+    rows = _Rows(index, values, np.zeros(rows_in, dtype=bool))
+    _order_rows(rows, rows_in, found)
+    _drop_bad_prices(rows, rows_in, found)
+    _repair_volume(rows, rows_in, found)
+    _check_range(rows, rows_in, instrument, found)
+    _check_spikes(rows, rows_in, rules, found)
 
-    rows_out = len(index)
+    rows_out = len(rows.index)
     dropped = rows_in - rows_out
     bars = pd.DataFrame(
-        values, index=pd.DatetimeIndex(index, name=INDEX_NAME), columns=list(BAR_COLUMNS)
+        rows.values,
+        index=pd.DatetimeIndex(rows.index, name=INDEX_NAME),
+        columns=list(BAR_COLUMNS),
     )
 
     if rows_out >= 2:
-        _check_calendar(pd.DatetimeIndex(bars.index), instrument, interval, rules, found)
-        _check_split_jumps(bars, interval, rules, found)
-        _check_stale(bars, interval, rules, found)
+        on_calendar = _check_calendar(pd.DatetimeIndex(bars.index), instrument, rules, found)
+        _check_zero_volume(bars, rows.volume_repaired, on_calendar, instrument, found)
+        if splits_apply(instrument):
+            _check_split_jumps(bars, rules, reference, found)
+        _check_stale(bars, rules, found)
 
     rejected = False
     if rows_out < MIN_ROWS:
@@ -490,7 +368,8 @@ def validate_bars(
             "the series is unusable, re-download or fix it at the source",
             1.0,
         )
-    score = 0.0 if rejected else float(round(min(1.0, max(0.0, 1.0 - found.penalty)), 6))
+    severe = SEVERE_PENALTY if any(i.severe for i in found.issues) else 0.0
+    score = 0.0 if rejected else float(round(min(1.0, max(0.0, 1.0 - found.penalty - severe)), 6))
     report = ValidationReport(
         symbol=symbol,
         interval=interval.value,
@@ -503,15 +382,42 @@ def validate_bars(
     return bars, report
 
 
-def _utc_index(index: pd.DatetimeIndex, interval: Interval, found: _Findings) -> pd.DatetimeIndex:
-    """Return ``index`` in UTC: naive is assumed UTC, non-UTC daily stamps keep their date."""
+def _check_interval(index: pd.DatetimeIndex, instrument: Instrument, interval: Interval) -> None:
+    """Raise when the stamps show another interval than the declared one."""
+    inferred = infer_interval(index, instrument.calendar)
+    if inferred is None or inferred == interval:
+        return
+    if interval.is_intraday and inferred.is_intraday and interval.nominal < inferred.nominal:
+        return  # sparse bars (minutes without trades) are spaced wider than their interval
+    raise DataError(
+        f"{instrument.symbol}: this file looks like {inferred.value} bars; pass --interval "
+        f"{inferred.value} (it was declared {interval.value}).",
+        hint=f"The typical spacing of its {len(index)} stamps is {inferred.value} on the "
+        f"{instrument.calendar} calendar; nothing was stored.",
+    )
+
+
+def _utc_index(index: pd.DatetimeIndex, interval: Interval, found: Findings) -> pd.DatetimeIndex:
+    """Return ``index`` in UTC: naive dates are UTC dates, non-UTC daily stamps keep their date.
+
+    Raises
+    ------
+    DataError
+        For naive intraday stamps: their zone is unknown and a guess would shift every bar.
+    """
     n = len(index)
     if index.tz is None:
+        if interval.is_intraday and n:
+            raise DataError(
+                f"{found.symbol}: {interval.value} bars have timestamps without a time zone.",
+                hint="Pass --tz ZONE with the zone they were recorded in (e.g. --tz "
+                "America/New_York or --tz UTC); they are converted to UTC.",
+            )
         found.add(
             "naive_timezone",
             Action.REPAIRED,
             n,
-            "timestamps had no time zone and were assumed to be UTC",
+            "dates had no time zone and were read as UTC dates",
             1.0,
         )
         return index.tz_localize("UTC")
@@ -534,62 +440,62 @@ def _utc_index(index: pd.DatetimeIndex, interval: Interval, found: _Findings) ->
     return local_dates
 
 
-def _order_rows(
-    index: pd.DatetimeIndex, values: FloatArray, rows_in: int, found: _Findings
-) -> tuple[pd.DatetimeIndex, FloatArray]:
+def _order_rows(rows: _Rows, rows_in: int, found: Findings) -> None:
     """Drop NaT stamps, sort stably, and keep the last of each duplicated timestamp."""
-    nat = np.asarray(index.isna(), dtype=bool)
+    nat = np.asarray(rows.index.isna(), dtype=bool)
     n_nat = int(nat.sum())
     if n_nat:
-        keep = ~nat
-        index, values = index[keep], values[keep]
+        rows.keep(~nat)
         found.add(
             "invalid_timestamp",
             Action.DROPPED,
             n_nat,
             f"{n_nat} row(s) without a timestamp (NaT) dropped",
-            _fraction(n_nat, rows_in),
+            share_of(n_nat, rows_in),
         )
-    stamps = index.asi8
+    stamps = rows.index.asi8
     descents = int(np.count_nonzero(stamps[1:] < stamps[:-1]))
     if descents:
         order = np.argsort(stamps, kind="stable")
-        index, values = index[order], values[order]
+        rows.index, rows.values = rows.index[order], rows.values[order]
+        rows.volume_repaired = rows.volume_repaired[order]
         found.add(
             "unsorted",
             Action.REPAIRED,
             descents,
             f"{descents} row(s) were earlier than the row before them; rows sorted by time",
-            _fraction(descents, rows_in),
+            share_of(descents, rows_in),
         )
-    dup = np.asarray(index.duplicated(keep="last"), dtype=bool)
+    dup = np.asarray(rows.index.duplicated(keep="last"), dtype=bool)
     n_dup = int(dup.sum())
     if n_dup:
-        examples = _examples(index[dup].unique(), found.interval)
-        keep = ~dup
-        index, values = index[keep], values[keep]
+        examples = stamp_examples(rows.index[dup].unique(), found.interval)
+        rows.keep(~dup)
         found.add(
             "duplicate_timestamp",
             Action.DROPPED,
             n_dup,
             f"{n_dup} duplicated row(s) dropped, keeping the last of each timestamp ({examples})",
-            _fraction(n_dup, rows_in),
+            share_of(n_dup, rows_in),
         )
-    return index, values
 
 
-def _repair_values(
-    index: pd.DatetimeIndex, values: FloatArray, rows_in: int, found: _Findings
-) -> tuple[pd.DatetimeIndex, FloatArray]:
-    """Drop rows with unusable prices, repair volume and the high/low range."""
+def _drop_bad_prices(rows: _Rows, rows_in: int, found: Findings) -> None:
+    """Drop rows with a non-finite or non-positive price; repair a low only where it is proven."""
     interval = found.interval
-    prices = values[:, :4]
+    rows.values = np.array(rows.values, dtype=np.float64, copy=True)
+    prices = rows.values[:, :4]
+    o, h, lo, c, v = (rows.values[:, j] for j in range(5))
     non_finite: BoolArray = np.asarray(~np.isfinite(prices).all(axis=1), dtype=bool)
     with np.errstate(invalid="ignore"):
-        non_positive: BoolArray = np.asarray(~non_finite & (prices <= 0.0).any(axis=1), dtype=bool)
+        bad_ohc = (o <= 0.0) | (h <= 0.0) | (c <= 0.0)
+        non_positive: BoolArray = np.asarray(~non_finite & bad_ohc, dtype=bool)
+        bad_low: BoolArray = np.asarray(~non_finite & ~bad_ohc & (lo <= 0.0), dtype=bool)
+        # A bar without trades has one price: open == high == close proves the low.
+        provable: BoolArray = np.asarray(bad_low & (v == 0.0) & (o == h) & (h == c), dtype=bool)
     for kind, mask, what in (
         ("non_finite", non_finite, "a NaN, infinite or unparseable price"),
-        ("non_positive_price", non_positive, "a zero or negative price"),
+        ("non_positive_price", non_positive, "a zero or negative open, high or close"),
     ):
         count = int(mask.sum())
         if count:
@@ -598,16 +504,41 @@ def _repair_values(
                 Action.DROPPED,
                 count,
                 f"{count} row(s) with {what} dropped, not filled "
-                f"({_examples(index[mask], interval)})",
-                _fraction(count, rows_in),
+                f"({stamp_examples(rows.index[mask], interval)})",
+                share_of(count, rows_in),
             )
-    bad: BoolArray = non_finite | non_positive
+    n_provable = int(provable.sum())
+    if n_provable:
+        rows.values[provable, 2] = rows.values[provable, 3]
+        found.add(
+            "non_positive_low",
+            Action.REPAIRED,
+            n_provable,
+            f"{n_provable} zero or negative low(s) of bars without volume and with open == "
+            f"high == close set to that price, proven by the bar "
+            f"({stamp_examples(rows.index[provable], interval)})",
+            share_of(n_provable, rows_in),
+        )
+    unprovable: BoolArray = bad_low & ~provable
+    n_unprovable = int(unprovable.sum())
+    if n_unprovable:
+        found.add(
+            "non_positive_low",
+            Action.DROPPED,
+            n_unprovable,
+            f"{n_unprovable} row(s) with a zero or negative low (open, high, close valid) "
+            f"dropped: no repair is provable ({stamp_examples(rows.index[unprovable], interval)})",
+            share_of(n_unprovable, rows_in),
+        )
+    bad: BoolArray = non_finite | non_positive | unprovable
     if bad.any():
-        keep = ~bad
-        index, values = index[keep], values[keep]
-    values = np.array(values, dtype=np.float64, copy=True)
+        rows.keep(~bad)
 
-    volume = values[:, 4]
+
+def _repair_volume(rows: _Rows, rows_in: int, found: Findings) -> None:
+    """Set non-finite and negative volume to 0 (the size is unknown), remembering which."""
+    interval = found.interval
+    volume = rows.values[:, 4]
     vol_bad = ~np.isfinite(volume)
     n_vol_bad = int(vol_bad.sum())
     if n_vol_bad:
@@ -617,8 +548,8 @@ def _repair_values(
             Action.REPAIRED,
             n_vol_bad,
             f"{n_vol_bad} NaN, infinite or unparseable volume(s) set to 0 "
-            f"({_examples(index[vol_bad], interval)})",
-            _fraction(n_vol_bad, rows_in),
+            f"({stamp_examples(rows.index[vol_bad], interval)})",
+            share_of(n_vol_bad, rows_in),
         )
     neg = volume < 0.0
     n_neg = int(neg.sum())
@@ -628,36 +559,117 @@ def _repair_values(
             "negative_volume",
             Action.REPAIRED,
             n_neg,
-            f"{n_neg} negative volume(s) set to 0 ({_examples(index[neg], interval)})",
-            _fraction(n_neg, rows_in),
+            f"{n_neg} negative volume(s) set to 0 ({stamp_examples(rows.index[neg], interval)})",
+            share_of(n_neg, rows_in),
         )
+    rows.volume_repaired = rows.volume_repaired | vol_bad | neg
 
-    prices = values[:, :4]
-    top, bottom = prices.max(axis=1), prices.min(axis=1)
-    wrong = (values[:, 1] != top) | (values[:, 2] != bottom)
-    n_wrong = int(wrong.sum())
-    if n_wrong:
-        values[:, 1], values[:, 2] = top, bottom
+
+def _check_range(rows: _Rows, rows_in: int, instrument: Instrument, found: Findings) -> None:
+    """Swap back a swapped high/low, widen for rounding, drop prices outside the range."""
+    interval = found.interval
+    values = rows.values
+    o, h, lo, c = (values[:, j] for j in range(4))
+    swapped_raw = h < lo
+    high, low = np.where(swapped_raw, lo, h), np.where(swapped_raw, h, lo)
+    top, bottom = np.maximum(o, c), np.minimum(o, c)
+    tolerance = np.minimum(instrument.tick_size / 2.0, _MAX_ROUNDING * high)
+    outside: BoolArray = np.asarray((top > high + tolerance) | (bottom < low - tolerance))
+    rounding: BoolArray = np.asarray(~outside & ((top > high) | (bottom < low)))
+    swapped: BoolArray = np.asarray(swapped_raw & ~outside)
+    n_swapped = int(swapped.sum())
+    if n_swapped:
+        values[swapped, 1], values[swapped, 2] = high[swapped], low[swapped]
         found.add(
-            "high_low_inconsistent",
+            "high_low_swapped",
             Action.REPAIRED,
-            n_wrong,
-            f"{n_wrong} bar(s) whose high/low did not contain open and close; widened to "
-            f"max/min of OHLC ({_examples(index[wrong], interval)})",
-            _fraction(n_wrong, rows_in),
+            n_swapped,
+            f"{n_swapped} bar(s) with high below low swapped back ("
+            f"{stamp_examples(rows.index[swapped], interval)})",
+            share_of(n_swapped, rows_in),
         )
-    return index, values
+    n_rounding = int(rounding.sum())
+    if n_rounding:
+        values[rounding, 1] = np.maximum(values[rounding, 1], top[rounding])
+        values[rounding, 2] = np.minimum(values[rounding, 2], bottom[rounding])
+        found.add(
+            "range_rounding",
+            Action.REPAIRED,
+            n_rounding,
+            f"{n_rounding} bar(s) with open or close outside [low, high] by at most half a tick "
+            f"({instrument.tick_size / 2:g}); range widened "
+            f"({stamp_examples(rows.index[rounding], interval)})",
+            share_of(n_rounding, rows_in),
+        )
+    n_outside = int(outside.sum())
+    if n_outside:
+        found.add(
+            "price_outside_range",
+            Action.DROPPED,
+            n_outside,
+            f"{n_outside} bar(s) with open or close outside [low, high] (not a swapped "
+            "high/low) dropped: which price is wrong cannot be known "
+            f"({stamp_examples(rows.index[outside], interval)})",
+            share_of(n_outside, rows_in),
+        )
+        rows.keep(~outside)
+
+
+def _check_spikes(rows: _Rows, rows_in: int, rules: ValidationRulesConfig, found: Findings) -> None:
+    """Drop (or flag, severe) bars on a jump that reverts within ``rules.spike_window`` bars."""
+    if len(rows.index) < 3:
+        return
+    spike = find_spikes(
+        rows.values[:, 0],
+        rows.values[:, 3],
+        jump=rules.spike_jump,
+        window=rules.spike_window,
+        revert=rules.spike_revert,
+    )
+    count = int(spike.sum())
+    if not count:
+        return
+    examples = stamp_examples(rows.index[spike], found.interval)
+    what = (
+        f"{count} bar(s) on a price jump above x{np.exp(rules.spike_jump):.2f} that reverts "
+        f"within {rules.spike_window} bar(s) ({examples})"
+    )
+    if rules.drop_spikes:
+        found.add(
+            "price_spike",
+            Action.DROPPED,
+            count,
+            f"{what} dropped: a fat-finger or decimal error, not a split or a real move",
+            share_of(count, rows_in),
+        )
+        rows.keep(~spike)
+    else:
+        found.add(
+            "price_spike",
+            Action.FLAGGED,
+            count,
+            f"{what} kept (rules.drop_spikes is off): known-bad prices in the series",
+            share_of(count, rows_in),
+            severe=True,
+        )
 
 
 def _check_calendar(
     index: pd.DatetimeIndex,
     instrument: Instrument,
-    interval: Interval,
     rules: ValidationRulesConfig,
-    found: _Findings,
-) -> None:
-    """Flag bars missing from, and bars off, the instrument's calendar."""
+    found: Findings,
+) -> BoolArray | None:
+    """Flag bars missing from, and bars off, the instrument's calendar.
+
+    Returns
+    -------
+    numpy.ndarray of bool or None
+        Which bars the calendar expects (None for weekly and monthly bars, checked coarsely).
+    """
+    interval = found.interval
     first, last = index[0], index[-1]
+    on_calendar: BoolArray | None = None
     if interval in (Interval.W1, Interval.MO1):
         missing, n_expected = _coarse_gaps(index, interval)
         examples = ""
@@ -669,37 +681,65 @@ def _check_calendar(
         present = np.isin(expected.asi8, index.asi8)
         missing = int(np.count_nonzero(~present))
         n_expected = len(expected)
-        examples = f" ({_examples(expected[~present], interval)})" if missing else ""
-        off = ~np.isin(index.asi8, expected.asi8)
-        n_off = int(np.count_nonzero(off))
-        if n_off:
-            found.add(
-                "off_calendar",
-                Action.FLAGGED,
-                n_off,
-                f"{n_off} bar(s) at times the {instrument.calendar} calendar has no "
-                f"{interval.value} bar, kept ({_examples(index[off], interval)})",
-                _fraction(n_off, len(index)),
-            )
-    if missing <= 0:
-        return
-    gap_fraction = _fraction(missing, n_expected)
-    found.add(
-        "calendar_gap",
-        Action.FLAGGED,
-        missing,
-        f"{missing} of {n_expected} expected {interval.value} bar(s) missing "
-        f"({gap_fraction:.1%}) on the {instrument.calendar} calendar{examples}; not filled",
-        gap_fraction,
-    )
-    if gap_fraction > rules.max_gap_fraction:
+        examples = f" ({stamp_examples(expected[~present], interval)})" if missing else ""
+        on_calendar = np.asarray(np.isin(index.asi8, expected.asi8), dtype=bool)
+        _flag_off_calendar(index, on_calendar, instrument, found)
+    if missing > 0:
+        gap_fraction = share_of(missing, n_expected)
         found.add(
-            "gap_fraction_exceeded",
+            "calendar_gap",
             Action.FLAGGED,
             missing,
-            f"{gap_fraction:.1%} of expected bars missing, above the tolerated "
-            f"{rules.max_gap_fraction:.1%}; re-download or use another source",
-            1.0,
+            f"{missing} of {n_expected} expected {interval.value} bar(s) missing "
+            f"({gap_fraction:.1%}) on the {instrument.calendar} calendar{examples}; not filled",
+            gap_fraction,
+        )
+        if gap_fraction > rules.max_gap_fraction:
+            found.add(
+                "gap_fraction_exceeded",
+                Action.FLAGGED,
+                missing,
+                f"{gap_fraction:.1%} of expected bars missing, above the tolerated "
+                f"{rules.max_gap_fraction:.1%}; re-download or use another source",
+                1.0,
+            )
+    return on_calendar
+
+
+def _flag_off_calendar(
+    index: pd.DatetimeIndex, on_calendar: BoolArray, instrument: Instrument, found: Findings
+) -> None:
+    """Flag bars the calendar does not expect: on a date without a session, or at an odd time."""
+    off = ~on_calendar
+    if not off.any():
+        return
+    interval = found.interval
+    days = index[off].normalize()
+    sessions = session_dates(instrument.calendar, days[0].date(), days[-1].date())
+    no_session = np.zeros(len(index), dtype=bool)
+    no_session[off] = ~np.isin(days.as_unit(TIME_UNIT).asi8, sessions.as_unit(TIME_UNIT).asi8)
+    odd_time = off & ~no_session
+    n_none, n_odd = int(no_session.sum()), int(odd_time.sum())
+    if n_none:
+        macro = instrument.asset_class is AssetClass.MACRO
+        found.add(
+            "off_calendar",
+            Action.FLAGGED,
+            n_none,
+            f"{n_none} bar(s) on dates the {instrument.calendar} calendar has no session, kept "
+            f"({stamp_examples(index[no_session], interval)})"
+            + ("" if macro else "; known-bad bars, fix the calendar or the data at the source"),
+            share_of(n_none, len(index)),
+            severe=not macro,
+        )
+    if n_odd:
+        found.add(
+            "off_session_time",
+            Action.FLAGGED,
+            n_odd,
+            f"{n_odd} bar(s) on trading dates at times the {instrument.calendar} calendar has "
+            f"no {interval.value} bar, kept ({stamp_examples(index[odd_time], interval)})",
+            share_of(n_odd, len(index)),
         )
 
 
@@ -716,43 +756,68 @@ def _coarse_gaps(index: pd.DatetimeIndex, interval: Interval) -> tuple[int, int]
     return missing, span + 1
 
 
-def _check_split_jumps(
-    bars: pd.DataFrame, interval: Interval, rules: ValidationRulesConfig, found: _Findings
+def _check_zero_volume(
+    bars: pd.DataFrame,
+    volume_repaired: BoolArray,
+    on_calendar: BoolArray | None,
+    instrument: Instrument,
+    found: Findings,
 ) -> None:
-    """Flag open-vs-previous-close jumps that look like an unadjusted split."""
-    opens = bars["open"].to_numpy()
-    closes = bars["close"].to_numpy()
-    log_ratio = np.log(opens[1:] / closes[:-1])
-    candidates = np.flatnonzero(np.abs(log_ratio) > rules.split_jump)
-    if candidates.size == 0:
+    """Flag trading days of a stock or ETF without volume, in a series that reports volume."""
+    if instrument.asset_class not in _VOLUME_CLASSES or found.interval.is_intraday:
         return
-    distance = np.abs(log_ratio[candidates, None] - _SPLIT_LOGS[None, :])
-    nearest = distance.argmin(axis=1)
-    near = distance[np.arange(candidates.size), nearest] <= SPLIT_RATIO_TOLERANCE
-    jumps, labels = candidates[near], nearest[near]
-    if jumps.size == 0:
-        return
-    stamps = bars.index[jumps + 1]
-    fmt = "%Y-%m-%d %H:%M" if interval.is_intraday else "%Y-%m-%d"
-    shown = ", ".join(
-        f"{stamps[k].strftime(fmt)} x{np.exp(log_ratio[jumps[k]]):.3f} "
-        f"(~{_SPLIT_LABELS[labels[k]]})"
-        for k in range(min(len(jumps), _EXAMPLES))
+    volume = bars["volume"].to_numpy()
+    if not (volume > 0).any():
+        return  # no volume reported at all (close-only data): nothing to compare with
+    trading = np.ones(len(volume), dtype=bool) if on_calendar is None else on_calendar
+    zero = (volume == 0.0) & trading & ~volume_repaired
+    count = int(zero.sum())
+    found.add(
+        "zero_volume",
+        Action.FLAGGED,
+        count,
+        f"{count} trading day(s) with zero volume in a series that reports volume, kept "
+        f"({stamp_examples(pd.DatetimeIndex(bars.index)[zero], found.interval)}); "
+        "stale or filled bars?",
+        share_of(count, len(volume)),
     )
-    more = f" and {len(jumps) - _EXAMPLES} more" if len(jumps) > _EXAMPLES else ""
+
+
+def _check_split_jumps(
+    bars: pd.DataFrame,
+    rules: ValidationRulesConfig,
+    reference: pd.Series | None,
+    found: Findings,
+) -> None:
+    """Flag persistent jumps that look like an unadjusted split (severe)."""
+    jumps = split_like_jumps(
+        bars,
+        min_jump=rules.split_jump,
+        tolerance=rules.split_tolerance,
+        volume_surge=rules.volume_surge,
+        reference=reference,
+    )
+    if not jumps:
+        return
+    fmt = "%Y-%m-%d %H:%M" if found.interval.is_intraday else "%Y-%m-%d"
+    shown = ", ".join(
+        f"{bars.index[j.position].strftime(fmt)} x{j.ratio:.3f} (~{j.label})"
+        for j in jumps[:EXAMPLES]
+    )
+    more = f" and {len(jumps) - EXAMPLES} more" if len(jumps) > EXAMPLES else ""
+    evidence = "volume or the reference" if reference is not None else "volume"
     found.add(
         "split_like_jump",
         Action.FLAGGED,
-        int(jumps.size),
-        f"open/previous close near a split ratio: {shown}{more}; not auto-adjusted, "
-        "adjust for splits at the source (override the health gate if the move is real)",
-        float(jumps.size),
+        len(jumps),
+        f"persistent open/previous close jump at a split ratio, unconfirmed by {evidence}: "
+        f"{shown}{more}; not auto-adjusted, adjust for splits at the source",
+        share_of(len(jumps), len(bars)),
+        severe=True,
     )
 
 
-def _check_stale(
-    bars: pd.DataFrame, interval: Interval, rules: ValidationRulesConfig, found: _Findings
-) -> None:
+def _check_stale(bars: pd.DataFrame, rules: ValidationRulesConfig, found: Findings) -> None:
     """Flag runs of ``rules.stale_run`` or more zero-range bars with an unchanged close."""
     high = bars["high"].to_numpy()
     low = bars["low"].to_numpy()
@@ -768,13 +833,23 @@ def _check_stale(
         return
     n_bars = int(lengths[stale_runs].sum())
     longest = int(lengths[stale_runs].max())
-    run_starts = bars.index[starts[stale_runs]]
+    run_starts = pd.DatetimeIndex(bars.index)[starts[stale_runs]]
+    volume = bars["volume"].to_numpy()
+    in_runs = np.isin(run_id, np.flatnonzero(stale_runs))
+    traded = not found.interval.is_intraday or bool((volume[in_runs] > 0).any())
+    liquid = bool(np.median(volume) > 0) and traded
     found.add(
         "stale_run",
         Action.FLAGGED,
         n_bars,
         f"{int(stale_runs.sum())} run(s) of >= {rules.stale_run} bars with zero range and an "
         f"unchanged close ({n_bars} bars, longest {longest}, from "
-        f"{_examples(run_starts, interval)}); the feed may be frozen",
-        _fraction(n_bars, len(close)),
+        f"{stamp_examples(run_starts, found.interval)}); "
+        + (
+            "the series trades on most bars, so the feed was frozen: known-bad prices"
+            if liquid
+            else "the feed may be frozen"
+        ),
+        share_of(n_bars, len(close)),
+        severe=liquid,
     )

@@ -23,10 +23,11 @@ from alphaforge.core import (
     Interval,
     check_bars,
 )
-from alphaforge.data.calendars import expected_bars
+from alphaforge.data.calendars import expected_bars, infer_interval
 from alphaforge.data.health import health_gate
 from alphaforge.data.validation import (
     HEALTH_PENALTIES,
+    SEVERE_PENALTY,
     Action,
     Issue,
     ValidationReport,
@@ -288,9 +289,26 @@ def test_non_positive_prices_drop_their_rows() -> None:
     bars, report = validate_bars(raw, COIN, Interval.D1)
     _assert_accounted(bars, report)
     issue = _issue(report, "non_positive_price")
-    assert (issue.action, issue.count) == (Action.DROPPED, 2)
+    assert (issue.action, issue.count) == (Action.DROPPED, 1)
+    low = _issue(report, "non_positive_low")
+    assert (low.action, low.count) == (Action.DROPPED, 1)
+    assert "no repair is provable" in low.detail
     assert report.rows_out == 58
     assert (bars[["open", "high", "low", "close"]] > 0).all().all()
+
+
+def test_non_positive_low_of_a_bar_without_trades_is_repaired() -> None:
+    clean = _crypto_daily(60)
+    raw = clean.copy()
+    price = raw["close"].iloc[20]
+    raw.iloc[20, :5] = [price, price, 0.0, price, 0.0]  # no volume, one price: the low is known
+    bars, report = validate_bars(raw, COIN, Interval.D1)
+    _assert_accounted(bars, report)
+    issue = _issue(report, "non_positive_low")
+    assert (issue.action, issue.count) == (Action.REPAIRED, 1)
+    assert "proven" in issue.detail
+    assert bars["low"].iloc[20] == price
+    assert report.rows_out == 60
 
 
 def test_non_finite_volume_becomes_zero() -> None:
@@ -316,7 +334,9 @@ def test_negative_volume_becomes_zero() -> None:
     assert (bars["volume"].iloc[[4, 8]] == 0.0).all()
 
 
-def test_high_low_are_widened_to_contain_open_and_close() -> None:
+def test_swapped_high_low_is_repaired_and_prices_outside_the_range_are_dropped() -> None:
+    # The old validator widened high/low to contain open and close, keeping a price that may
+    # be the wrong one (and scoring the series about 1.0); only the swap is a known truth.
     clean = _crypto_daily(40)
     raw = clean.copy()
     h, lo = raw.columns.get_loc("high"), raw.columns.get_loc("low")
@@ -325,15 +345,33 @@ def test_high_low_are_widened_to_contain_open_and_close() -> None:
     raw.iloc[7, [h, lo]] = [raw.iloc[7, lo], raw.iloc[7, h]]  # swapped
     bars, report = validate_bars(raw, COIN, Interval.D1)
     _assert_accounted(bars, report)
-    issue = _issue(report, "high_low_inconsistent")
-    assert (issue.action, issue.count) == (Action.REPAIRED, 3)
-    assert _kinds(report) == {"high_low_inconsistent"}
+    swapped = _issue(report, "high_low_swapped")
+    assert (swapped.action, swapped.count) == (Action.REPAIRED, 1)
+    outside = _issue(report, "price_outside_range")
+    assert (outside.action, outside.count) == (Action.DROPPED, 2)
+    assert _kinds(report) == {"high_low_swapped", "price_outside_range", "calendar_gap"}
+    assert _issue(report, "calendar_gap").count == 2
+    assert not bars.index.isin(clean.index[[5, 6]]).any()
+    pd.testing.assert_series_equal(bars.loc[clean.index[7]], clean.iloc[7])
     body_top = bars[["open", "close"]].max(axis=1)
     body_bottom = bars[["open", "close"]].min(axis=1)
     assert (bars["high"] >= body_top).all()
     assert (bars["low"] <= body_bottom).all()
-    assert bars["high"].iloc[7] == clean["high"].iloc[7]
-    assert bars["low"].iloc[7] == clean["low"].iloc[7]
+    expected = 1.0 - (0.5 * 1 + 1.0 * 2) / 40 - 1.0 * 2 / 40
+    assert report.health_score == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_price_off_the_range_by_rounding_is_repaired() -> None:
+    clean = _crypto_daily(40)
+    raw = clean.copy()
+    raw.iloc[5, raw.columns.get_loc("high")] = raw["close"].iloc[5] - 0.004  # half a tick: 0.005
+    raw.iloc[5, raw.columns.get_loc("open")] = raw["close"].iloc[5] - 0.01
+    bars, report = validate_bars(raw, COIN, Interval.D1)
+    _assert_accounted(bars, report)
+    issue = _issue(report, "range_rounding")
+    assert (issue.action, issue.count) == (Action.REPAIRED, 1)
+    assert bars["high"].iloc[5] == raw["close"].iloc[5]
+    assert report.health_score == 1.0
 
 
 # --- calendar -----------------------------------------------------------------------------
@@ -441,8 +479,11 @@ def test_unadjusted_split_is_flagged_not_adjusted(factor: float, label: str) -> 
     assert f"~{label}" in issue.detail
     assert clean.index[100].strftime("%Y-%m-%d") in issue.detail
     assert _kinds(report) == {"split_like_jump"}
+    assert issue.severe
     pd.testing.assert_frame_equal(bars, raw, check_freq=False)
-    assert report.health_score == pytest.approx(1.0 - HEALTH_PENALTIES["split_like_jump"])
+    # Known-bad prices stay in the frame: severe, below the default gate of 0.8.
+    expected = 1.0 - SEVERE_PENALTY - HEALTH_PENALTIES["split_like_jump"] / len(raw)
+    assert report.health_score == pytest.approx(expected)
 
 
 def test_large_jump_far_from_a_split_ratio_is_not_split_like() -> None:
@@ -466,7 +507,8 @@ def test_two_splits_are_counted() -> None:
     raw.iloc[150:, :4] = raw.iloc[150:, :4] * 3.0
     _, report = validate_bars(raw, STOCK, Interval.D1)
     assert _issue(report, "split_like_jump").count == 2
-    assert report.health_score == pytest.approx(1.0 - 2 * HEALTH_PENALTIES["split_like_jump"])
+    expected = 1.0 - SEVERE_PENALTY - 2 * HEALTH_PENALTIES["split_like_jump"] / len(raw)
+    assert report.health_score == pytest.approx(expected)
 
 
 def _freeze(raw: pd.DataFrame, start: int, length: int) -> None:
@@ -485,10 +527,28 @@ def test_stale_runs_are_flagged_with_their_bar_count() -> None:
     assert (issue.action, issue.count) == (Action.FLAGGED, 11)
     assert "2 run(s)" in issue.detail
     assert _kinds(report) == {"stale_run"}
-    expected = 1.0 - HEALTH_PENALTIES["stale_run"] * 11 / 100
+    # The coin trades on every bar, so a frozen price is known bad: severe.
+    assert issue.severe
+    expected = 1.0 - HEALTH_PENALTIES["stale_run"] * 11 / 100 - SEVERE_PENALTY
     assert report.health_score == pytest.approx(expected, abs=1e-6)
+    no_volume = raw.assign(volume=0.0)
+    _, unknown = validate_bars(no_volume, COIN, Interval.D1)
+    assert not _issue(unknown, "stale_run").severe
+    assert unknown.health_score == pytest.approx(1.0 - 11 / 100, abs=1e-6)
     _, strict = validate_bars(raw, COIN, Interval.D1, ValidationRulesConfig(stale_run=4))
     assert _issue(strict, "stale_run").count == 15
+
+
+def test_quiet_intraday_bars_without_trades_are_not_severe() -> None:
+    index = expected_bars("24/7", "2024-03-01", "2024-03-05", Interval.H1)
+    raw = _bars(index)
+    _freeze(raw, 30, 6)
+    _, frozen = validate_bars(raw, COIN, Interval.H1)
+    assert _issue(frozen, "stale_run").severe  # trades reported, price never moved: frozen
+    raw.iloc[30:36, raw.columns.get_loc("volume")] = 0.0
+    _, quiet = validate_bars(raw, COIN, Interval.H1)
+    assert not _issue(quiet, "stale_run").severe
+    assert quiet.health_score == pytest.approx(1.0 - 6 / len(raw), abs=1e-6)
 
 
 def test_identical_closes_with_a_range_are_not_stale() -> None:
@@ -547,7 +607,7 @@ def test_several_corruptions_at_once() -> None:
     raw.iloc[4, c["close"]] = -2.0  # non_positive_price (dropped)
     raw.iloc[5, c["volume"]] = -10.0  # negative_volume
     raw.iloc[6, c["volume"]] = np.nan  # non_finite_volume
-    raw.iloc[7, c["high"]] = raw.iloc[7, c["low"]] * 0.5  # high_low_inconsistent
+    raw.iloc[7, c["high"]] = raw.iloc[7, c["low"]] * 0.5  # price_outside_range (dropped)
     raw.iloc[150:, :4] = raw.iloc[150:, :4] * 0.5  # split_like_jump
     _freeze(raw, 200, 6)  # stale_run
     raw = raw.drop(raw.index[[100, 101]])  # calendar_gap
@@ -568,15 +628,15 @@ def test_several_corruptions_at_once() -> None:
         "non_positive_price": (Action.DROPPED, 1),
         "negative_volume": (Action.REPAIRED, 1),
         "non_finite_volume": (Action.REPAIRED, 1),
-        "high_low_inconsistent": (Action.REPAIRED, 1),
-        "calendar_gap": (Action.FLAGGED, 4),  # two removed sessions + two dropped rows
+        "price_outside_range": (Action.DROPPED, 1),
+        "calendar_gap": (Action.FLAGGED, 5),  # two removed sessions + three dropped rows
         "off_calendar": (Action.FLAGGED, 1),
         "split_like_jump": (Action.FLAGGED, 1),
         "stale_run": (Action.FLAGGED, 6),
     }
-    assert report.rows_out == len(clean) - 2 - 2 + 1
+    assert report.rows_out == len(clean) - 2 - 3 + 1
     assert not report.rejected
-    assert 0.0 < report.health_score < 0.8
+    assert 0.0 < report.health_score < 0.5
     assert len(report.reasons()) == len(report.issues)
 
 
@@ -770,6 +830,11 @@ def test_random_corruptions_are_repaired_or_accounted_for(
     if naive:
         raw.index = raw.index.tz_localize(None)
     rows_in = len(raw)
+    shown = infer_interval(pd.DatetimeIndex(raw.index), COIN.calendar)
+    if shown not in (None, Interval.D1):  # so many rows deleted that they look weekly
+        with pytest.raises(DataError, match=f"looks like {shown.value} bars"):
+            validate_bars(raw, COIN, Interval.D1)
+        return
 
     bars, report = validate_bars(raw, COIN, Interval.D1)
 
