@@ -403,6 +403,10 @@ def _store(
     instrument = job.instrument
     has_stored = stored is not None and not stored.empty
     merged = new.sort_index(kind="stable") if job.replace else _merge(stored, new)
+    if has_stored and stored is not None and not job.replace:
+        # Contradicting stored bars is the first thing to report: the new bars' health is
+        # beside the point when they are refused anyway (checked again after validation).
+        _check_overlap(instrument, interval, stored, new, merged, provisional_from)
     report: Mapping[str, object] | None = None
     score: float | None = None
     if validate is not None:

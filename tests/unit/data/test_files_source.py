@@ -133,7 +133,7 @@ def test_separate_date_and_time_columns(tmp_path: Path) -> None:
         "2024.01.02,09:00,1.1,1.2,1.0,1.15,10\n"
         "2024.01.02,10:00,1.15,1.25,1.1,1.2,12\n"
     )
-    bars = import_file(write(tmp_path / "EURUSD.csv", text), symbol="EURUSD")
+    bars = import_file(write(tmp_path / "EURUSD.csv", text), symbol="EURUSD", tz="UTC")
     expected = pd.DatetimeIndex(["2024-01-02 09:00", "2024-01-02 10:00"], tz="UTC")
     assert bars.index.equals(expected.rename("timestamp"))
     assert bars["volume"].tolist() == [0.0, 0.0]  # tick volume is not traded volume

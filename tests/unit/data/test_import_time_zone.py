@@ -30,9 +30,13 @@ def test_naive_stamps_are_localized_across_daylight_saving(tmp_path: Path) -> No
     assert pd.DatetimeIndex(bars.index).equals(utc("2024-03-08 14:30", "2024-03-11 13:30"))
 
 
-def test_without_tz_naive_stamps_stay_utc_as_before(tmp_path: Path) -> None:
+def test_without_tz_naive_times_of_day_are_refused(tmp_path: Path) -> None:
+    # Read as UTC, bars recorded in New York would move by four or five hours: no guess.
     path = write(tmp_path / "x.csv", ["2024-03-08 09:30:00", "2024-03-11 09:30:00"])
-    bars = import_file(path, symbol="X")
+    with pytest.raises(DataError, match="intraday timestamps without a time zone") as info:
+        import_file(path, symbol="X")
+    assert "--tz" in (info.value.hint or "")
+    bars = import_file(path, symbol="X", tz="UTC")
     assert pd.DatetimeIndex(bars.index).equals(utc("2024-03-08 09:30", "2024-03-11 09:30"))
 
 

@@ -306,7 +306,7 @@ def test_a_repair_made_when_bars_arrived_is_carried_by_later_reports(store: BarS
     assert entry is not None
     assert entry.validation is not None
     kinds = [issue["kind"] for issue in entry.validation["issues"]]
-    assert "high_low_inconsistent" in kinds
+    assert "high_low_swapped" in kinds
 
     # The next import re-validates the merged series, whose stored bar is clean by now.
     later = import_bars(
@@ -314,8 +314,8 @@ def test_a_repair_made_when_bars_arrived_is_carried_by_later_reports(store: BarS
     )
     report = later.entry.validation
     assert report is not None
-    assert "high_low_inconsistent" not in [issue["kind"] for issue in report["issues"]]
-    (carried,) = [i for i in report["earlier"] if i["kind"] == "high_low_inconsistent"]
+    assert "high_low_swapped" not in [issue["kind"] for issue in report["issues"]]
+    (carried,) = [i for i in report["earlier"] if i["kind"] == "high_low_swapped"]
     assert carried["action"] == "repaired"
     assert carried["source"] == "file:a.csv"
     assert carried["stored_at"] == entry.updated_at
@@ -326,7 +326,7 @@ def test_a_repair_made_when_bars_arrived_is_carried_by_later_reports(store: BarS
     )
     assert again.entry.validation is not None
     kinds = [i["kind"] for i in again.entry.validation["earlier"]]
-    assert kinds.count("high_low_inconsistent") == 1
+    assert kinds.count("high_low_swapped") == 1
 
 
 def test_a_replacement_does_not_inherit_the_replaced_repairs(store: BarStore) -> None:

@@ -16,9 +16,11 @@ Decisions:
   is adjusted for splits and dividends (the project's canonical schema) and candles stay
   consistent. Volume is left as it is. A file with only ``Adj Close`` uses it as the close.
 * **Volume is optional**: files without it (typical of forex exports) get volume 0.0.
-* **Time zones**: timestamps without a zone are taken as UTC; timestamps with a zone or an
-  offset are converted to UTC. Integer timestamps are Unix epochs; the unit (s, ms, us, ns) is
-  inferred from their magnitude. A daily file's dates therefore become 00:00 UTC, the project's
+* **Time zones**: dates without a zone are UTC dates; intraday timestamps without a zone are
+  refused unless the caller names the zone they were recorded in (``tz``, ``--tz``), since a
+  guess would shift every bar; timestamps with a zone or an offset are converted to UTC.
+  Integer timestamps are Unix epochs; the unit (s, ms, us, ns) is inferred from their
+  magnitude. A daily file's dates therefore become 00:00 UTC, the project's
   daily stamp. Timestamps must mark the bar *open*.
 * Rows are not sorted, de-duplicated or repaired here; the validator does that with logged
   reasons. Non-numeric cells become NaN for the validator to report.
@@ -139,6 +141,20 @@ def _naive_in_zone(series: pd.Series, tz: str, *, what: str) -> pd.Series | None
     return local.dt.tz_convert("UTC")
 
 
+def _naive_with_time_of_day(series: pd.Series) -> bool:
+    """Return True when ``series`` holds zone-less stamps, some with a time of day."""
+    if pd.api.types.is_numeric_dtype(series) or isinstance(series.dtype, pd.DatetimeTZDtype):
+        return False  # epochs are UTC; zoned stamps are absolute
+    try:
+        parsed = pd.to_datetime(series)
+    except (ValueError, TypeError, OverflowError):
+        return False  # mixed offsets or unparseable: the parser below says which
+    if not pd.api.types.is_datetime64_dtype(parsed):
+        return False
+    stamps = pd.DatetimeIndex(parsed)
+    return bool(stamps.notna().any() and (stamps != stamps.normalize()).any())
+
+
 def _parse_times(
     values: pd.Index | pd.Series, *, what: str, tz: str | None = None
 ) -> pd.DatetimeIndex:
@@ -155,6 +171,14 @@ def _parse_times(
     )
     if in_zone is not None:
         return pd.DatetimeIndex(in_zone).as_unit("ns")
+    if tz is None and _naive_with_time_of_day(series):
+        # Daily dates are dates wherever they were written; a time of day without a zone is
+        # not: read as UTC, New York bars would move by four or five hours.
+        raise DataError(
+            f"{what}: intraday timestamps without a time zone ({series.iloc[0]!r}).",
+            hint="Pass --tz ZONE with the zone they were recorded in (alphaforge data import "
+            "--tz America/New_York, or --tz UTC), or write them with their UTC offset.",
+        )
     try:
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
             numbers = series.to_numpy(dtype="float64")
@@ -256,7 +280,8 @@ def import_file(path: Path, *, symbol: str, tz: str | None = None) -> pd.DataFra
         The symbol the file holds; used in error messages only.
     tz
         The IANA time zone naive timestamps were recorded in (``America/New_York``); they
-        are converted to UTC. None takes them as UTC. Stamps with an offset ignore it.
+        are converted to UTC. With None, naive dates are UTC dates and naive times of day are
+        refused. Stamps with an offset ignore it.
 
     Returns
     -------
