@@ -43,9 +43,7 @@ def test_a_noisy_fold_keeps_at_least_min_trees(name: str) -> None:
     X_val, y_val = _noise(2, 600)
     floor = 40
     free = _build(name, early_stopping_rounds=5, min_trees=1).fit(X, y, eval_set=(X_val, y_val))
-    kept = _build(name, early_stopping_rounds=5, min_trees=floor).fit(
-        X, y, eval_set=(X_val, y_val)
-    )
+    kept = _build(name, early_stopping_rounds=5, min_trees=floor).fit(X, y, eval_set=(X_val, y_val))
     assert free.best_iteration_ < floor  # noise: without a floor the stop comes early
     assert floor <= kept.best_iteration_ < 200
     # The kept size is the one predicting: the floor model's probabilities differ from the
