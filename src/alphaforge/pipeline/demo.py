@@ -134,8 +134,8 @@ def oracle_scores(
     )
 
     def stack(series: Mapping[str, pd.Series]) -> pd.Series:
-        frame = pd.concat(series, names=["symbol", "timestamp"]).swaplevel()
-        return frame.reindex(panel.target.index)
+        stacked: pd.Series = pd.concat(series, names=["symbol", "timestamp"]).swaplevel()
+        return stacked.reindex(panel.target.index)
 
     mean = stack(forecast.mean)
     if labels.kind == "cross_sectional":
