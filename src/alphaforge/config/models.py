@@ -161,7 +161,7 @@ class ModelConfig(_Frozen):
         description="Boosting: rounds without a lower validation log loss before a stop; 0 = off.",
     )
     min_trees: int = Field(
-        50,
+        30,
         ge=1,
         description="Boosting: early stopping keeps at least this many trees (noisy folds).",
     )

@@ -111,5 +111,5 @@ def test_the_registry_passes_min_trees_from_the_config(name: str) -> None:
     assert getattr(model, "min_trees") == 17  # noqa: B009
 
 
-def test_min_trees_defaults_to_a_floor_of_fifty() -> None:
-    assert ModelConfig().min_trees == 50
+def test_min_trees_defaults_to_a_floor_of_thirty() -> None:
+    assert ModelConfig().min_trees == 30
