@@ -7,9 +7,12 @@ random-walk markets per seed, purged walk-forward, top-k book, costs on) once pe
 temporary folder, and prints one row per seed: the oracle's AUC (the generator's own forecast
 of each label, on the same out-of-sample rows), the model's, the control's, the edge ratio
 (model AUC - 0.5 over oracle AUC - 0.5; the bar is 50 %), and the strategy's CAGR against the
-equal-weight benchmark of its universe. Seeds start at 42, the demo's default, so the first row
-is what ``alphaforge demo`` prints. Exit status 1 when a seed misses the bar or its control
-does not look like chance.
+equal-weight benchmark of its universe, and whether the control looks like chance (its AUC
+within three null standard errors of 0.5 and its PSR before costs below 0.95; the PSR is shown).
+Seeds start at 42, the demo's default, so the first row is what ``alphaforge demo`` prints.
+Exit status 1 when a seed's model misses the bar. A control that does not look like chance is
+reported, not failed: a leak-free control does so by luck 5 % of the time (about 23 % that one
+of five does), so only a control that fails often, or by far, says anything.
 """
 
 from __future__ import annotations
@@ -55,11 +58,12 @@ def run_seed(base: AppConfig, seed: int) -> dict[str, Any]:
         "cagr": summary["metrics"]["cagr"],
         "benchmark_cagr": summary["benchmark_metrics"]["cagr"],
         "control_chance": bool(summary["control_looks_like_chance"]),
+        "control_psr": summary["control_gross_psr"],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the demo for each seed, print the table; 1 if a seed misses the bar."""
+    """Run the demo for each seed, print the table; 1 if a seed's model misses the bar."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="How many seeds to run.")
     parser.add_argument("--first-seed", type=int, default=42, help="First seed (then +1, ...).")
@@ -84,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         "edge ratio",
         "CAGR",
         "equal-weight CAGR",
+        "control gross PSR",
         "control like chance",
     ):
         table.add_column(column, justify="right")
@@ -96,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['edge_ratio']:.0%}",
             f"{row['cagr']:.2%}",
             f"{row['benchmark_cagr']:.2%}",
+            f"{row['control_psr']:.2f}",
             "yes" if row["control_chance"] else "NO",
         )
     console = Console(width=120)
@@ -105,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     console.print(
         f"Edge ratio from {min(r['edge_ratio'] for r in rows):.0%} to "
         f"{max(r['edge_ratio'] for r in rows):.0%} (the bar: {EDGE_BAR:.0%}); seeds below it: "
-        f"{missed or 'none'}; controls not like chance: {leaky or 'none'}; total runtime "
-        f"{time.perf_counter() - began:.0f} s."
+        f"{missed or 'none'}; controls not like chance: {leaky or 'none'} (a leak-free control "
+        f"is not, by luck, 5 % of the time); total runtime {time.perf_counter() - began:.0f} s."
     )
-    return 1 if missed or leaky else 0
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -135,6 +135,9 @@ def test_the_demo_records_oracle_model_and_control_aucs(small_demo: DemoOutcome)
     assert verdicts["strategy"].startswith("strategy finds the planted edge: ")
     assert verdicts["control"].startswith("control looks like chance: ")
     assert isinstance(summary["control_looks_like_chance"], bool)
+    psr = summary["control_gross_psr"]
+    assert 0.0 <= psr <= 1.0
+    assert f"gross PSR {psr:.2f}" in verdicts["control"]
     # The presets filled what the configuration left unset; the user's values stayed.
     assert summary["config"]["model"]["num_leaves"] == DEMO_PRESETS["model"]["num_leaves"]
     assert summary["config"]["walk_forward"]["train_months"] == 12
