@@ -7,6 +7,9 @@ benchmark (``benchmarks/models.py``: 10 walk-forward folds of LightGBM through t
 against the same fits made directly, and ensemble scoring latency) runs last, on 50 symbols x
 2,520 daily bars (``--quick``: 20 symbols) so that it finishes in a few minutes (2 to 5 on 2
 shared cores); its targets are stated for 500 symbols: run it alone with ``--symbols 500``.
+The demo seeds benchmark (``benchmarks/demo_seeds.py``: the whole demo for 5 seeds, the model's
+AUC against the generator's oracle and the control's against chance) runs after it, about two
+minutes a seed on 2 shared cores; ``--quick`` runs one seed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+import demo_seeds as demo_seeds_benchmark  # benchmarks/demo_seeds.py, beside this script
 import features as feature_benchmark  # benchmarks/features.py, beside this script
 import models as model_benchmark  # benchmarks/models.py, beside this script
 from alphaforge.config import AppConfig
@@ -49,7 +53,8 @@ def _median_seconds(work: Callable[[], object], repeats: int = REPEATS) -> float
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every benchmark and print the tables; 1 if a feature engine or model target failed."""
+    """Run every benchmark and print the tables; 1 if a feature engine, model or demo target
+    failed."""
     parser = argparse.ArgumentParser(description="AlphaForge benchmarks.")
     parser.add_argument(
         "--quick",
@@ -132,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     features_failed = feature_benchmark.main(["--symbols", str(symbols), "--jobs", "2"])
     model_symbols = QUICK_MODEL_SYMBOLS if args.quick else MODEL_SYMBOLS
     models_failed = model_benchmark.main(["--symbols", str(model_symbols)])
-    return 1 if features_failed or models_failed else 0
+    demo_failed = demo_seeds_benchmark.main(["--seeds", "1" if args.quick else "5"])
+    return 1 if features_failed or models_failed or demo_failed else 0
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from jinja2 import Environment, StrictUndefined
 
 from alphaforge.backtest.metrics import drawdown_series
 
-PERCENT_KEYS = frozenset({"cagr", "volatility", "max_drawdown", "total_return"})
+PERCENT_KEYS = frozenset({"cagr", "volatility", "max_drawdown", "total_return", "edge_ratio"})
 COUNT_KEYS = frozenset({"periods", "oos_rows", "labelled_rows", "folds"})
 
 
@@ -62,6 +62,8 @@ class ReportContent:
     data_rows: Sequence[DataRow]
     config_yaml: str
     warnings: Sequence[str] = field(default_factory=list)
+    verdicts: Sequence[str] = field(default_factory=list)
+    """One-line conclusions shown above the results table (the demo's oracle comparisons)."""
 
 
 def format_metric(key: str, value: float | None) -> str:
@@ -131,6 +133,7 @@ def render_report(content: ReportContent, path: Path) -> Path:
         created=content.created,
         caveats=content.caveats,
         warnings=content.warnings,
+        verdicts=content.verdicts,
         metric_columns=list(content.metrics),
         metric_rows=rows,
         equity_chart=_figure_html(equity, first=True),

@@ -203,12 +203,26 @@ def _print_summary(summary: dict[str, Any]) -> None:
                 format_metric(key, control["metrics"].get(key)),
             )
         )
+    prediction = summary.get("prediction_metrics") or {}
+    control_prediction = control.get("prediction_metrics") or {}
+    for key, label in (("auc", "auc"), ("oracle_auc", "oracle auc")):
+        table.add_row(
+            *cells(
+                label,
+                format_metric(key, prediction.get(key)),
+                "",
+                format_metric(key, control_prediction.get(key)),
+            )
+        )
     console.print(table)
     strength = summary["config"]["demo"]["signal_strength"]
     console.print(
         f"The strategy universe is synthetic with a planted signal explaining {strength:.1%} of "
-        "daily return variance; the control is a random walk. No result here is a promise."
+        "daily return variance; the control is a random walk. No result here is a promise. "
+        "The oracle AUC is the generator's own forecast scored on the same rows."
     )
+    for line in (summary.get("verdicts") or {}).values():
+        console.print(Text(line, style="bold"))
     for warning in summary.get("warnings") or []:
         print_warning(warning)
 

@@ -4,8 +4,9 @@ The generator produces equities on the XNYS calendar, crypto on a 24/7 calendar 
 24/5 calendar, as daily or intraday (1m, 5m, 15m, 1h) bars in the canonical bar frame (UTC
 index stamped at bar *open*, float64 ``open high low close volume``). Beside the bars it returns
 the true conditional mean of every next close-to-close log return, so a test can compute the
-best AUC and IC that any causal model could reach (the oracle), and a pure-noise control
-universe (:func:`random_walk_market`) whose result must look like chance.
+best AUC and IC that any causal model could reach (the oracle; for a multi-bar label see
+:func:`oracle_forward_return`), and a pure-noise control universe (:func:`random_walk_market`)
+whose result must look like chance.
 
 Return model
 ------------
@@ -98,10 +99,12 @@ from alphaforge.data.calendars import expected_bars
 from alphaforge.data.sources.base import SOURCES, DataSource
 
 __all__ = [
+    "ForwardOracle",
     "SyntheticMarket",
     "SyntheticSource",
     "SyntheticSpec",
     "generate_market",
+    "oracle_forward_return",
     "random_walk_market",
 ]
 
@@ -195,6 +198,9 @@ class SyntheticSpec:
     annual_vol
         Typical annualized volatility of log returns (a fraction, 0.25 = 25 %); each symbol's
         own level is this times a factor in ``[0.75, 1.25]``.
+    symbol_prefix
+        Replaces the asset class's prefix of the symbol names (``RW`` gives ``RW00, RW01,
+        ...``), so that two universes can be told apart; ``None`` keeps the default.
     """
 
     n_symbols: int = 24
@@ -205,6 +211,7 @@ class SyntheticSpec:
     asset_class: AssetClass = AssetClass.STOCK
     signal_strength: float = 0.0
     annual_vol: float = 0.25
+    symbol_prefix: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "interval", Interval(self.interval))
@@ -227,6 +234,10 @@ class SyntheticSpec:
             raise ValueError(f"signal_strength must be in [0, 1), got {self.signal_strength}")
         if not self.annual_vol > 0.0:
             raise ValueError(f"annual_vol must be positive, got {self.annual_vol}")
+        if self.symbol_prefix is not None and not (
+            self.symbol_prefix.isascii() and self.symbol_prefix.isalpha()
+        ):
+            raise ValueError(f"symbol_prefix must be ASCII letters, got {self.symbol_prefix!r}")
 
     @property
     def calendar(self) -> str:
@@ -236,7 +247,7 @@ class SyntheticSpec:
     @property
     def symbols(self) -> list[str]:
         """Return the symbol names, in generation order."""
-        return _symbol_names(self.asset_class, self.n_symbols)
+        return _symbol_names(self.asset_class, self.n_symbols, self.symbol_prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +269,10 @@ class SyntheticMarket:
         The specification the market was generated from.
     seed
         The seed it was generated with.
+    return_sd
+        Symbol -> standard deviation of each bar's close-to-close log return around its mean
+        (the scale its shock was drawn with), indexed like ``bars``. It is known at the close
+        of the bar before, except for a volatility regime change on a new trading day.
     """
 
     bars: dict[str, pd.DataFrame]
@@ -265,6 +280,7 @@ class SyntheticMarket:
     expected_return: dict[str, pd.Series]
     spec: SyntheticSpec
     seed: int
+    return_sd: dict[str, pd.Series]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,9 +307,9 @@ class _Layout:
         return self.w_gap + self.w_intra
 
 
-def _symbol_names(asset_class: AssetClass, n: int) -> list[str]:
+def _symbol_names(asset_class: AssetClass, n: int, prefix: str | None = None) -> list[str]:
     width = max(2, len(str(n - 1)))
-    prefix = _PREFIX[asset_class]
+    prefix = _PREFIX[asset_class] if prefix is None else prefix
     return [f"{prefix}{k:0{width}d}" for k in range(n)]
 
 
@@ -475,6 +491,70 @@ def _daily_ar1(innovations: FloatArray) -> FloatArray:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Reversal:
+    """Calendar constants of the planted reversal mean (see the module docstring)."""
+
+    inv_w: FloatArray  # 1 / w[t]
+    w_window: FloatArray  # w summed over the z-score window ending at t
+    w_next: FloatArray  # w[t + 1] (a regular bar's after the last one)
+    first: IntArray  # first bar of the z-score window ending at t
+    lam: float  # fast EWMA factor per bar
+    coef: float  # -sqrt(signal_strength)
+
+
+def _reversal_constants(layout: _Layout, spec: SyntheticSpec) -> _Reversal:
+    n = len(layout.index)
+    w = layout.w
+    cum_w = np.concatenate(([0.0], np.cumsum(w)))
+    first = np.maximum(np.arange(n) - _SIGNAL_LOOKBACK + 1, 0).astype(np.int64)
+    return _Reversal(
+        inv_w=1.0 / w,
+        w_window=cum_w[1:] - cum_w[first],
+        w_next=np.append(w[1:], layout.w_next_last),
+        first=first,
+        lam=_EWMA_DAILY_LAMBDA ** (1.0 / layout.bars_per_day),
+        coef=-float(np.sqrt(spec.signal_strength)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """The reversal's state after a bar: fast variance, slow averages B and A, next mean."""
+
+    v: FloatArray
+    slow_r2: FloatArray
+    slow_m2: FloatArray
+    mu: FloatArray
+
+
+def _step(
+    state: _State,
+    r: FloatArray,
+    window: FloatArray,
+    inv_w: FloatArray | float,
+    w_window: FloatArray | float,
+    w_next: FloatArray | float,
+    c: _Reversal,
+) -> _State:
+    """Return the state after a bar of return ``r`` whose z-score window sums to ``window``.
+
+    The one implementation of the recursion: the generator and the oracle both call it.
+    """
+    x = inv_w * (r * r)
+    v = c.lam * state.v + (1.0 - c.lam) * x
+    slow_r2 = _SLOW_LAMBDA * state.slow_r2 + (1.0 - _SLOW_LAMBDA) * x
+    m = np.sqrt(v) * np.tanh(window / np.sqrt(v * w_window))
+    slow_m2 = _SLOW_LAMBDA * state.slow_m2 + (1.0 - _SLOW_LAMBDA) * (m * m)
+    mu = c.coef * np.sqrt(w_next * slow_r2 / slow_m2) * m
+    return _State(v, slow_r2, slow_m2, mu)
+
+
+def _initial_state(spec: SyntheticSpec, s: int) -> _State:
+    v = np.full(s, spec.annual_vol**2 / _DAYS_PER_YEAR[spec.asset_class])
+    return _State(v, v.copy(), v * _TANH_RMS**2, np.zeros(s))
+
+
 def _planted_mean(
     noise: FloatArray, layout: _Layout, spec: SyntheticSpec
 ) -> tuple[FloatArray, FloatArray]:
@@ -483,34 +563,32 @@ def _planted_mean(
     ``returns[t] = mean[t-1] + noise[t]`` and ``mean[t]`` is computed from ``returns[:t+1]``
     and the calendar only (see the module docstring for the formula).
     """
-    n, s = noise.shape
-    w = layout.w
-    w_next = np.append(w[1:], layout.w_next_last).tolist()
-    cum_w = np.concatenate(([0.0], np.cumsum(w)))
-    first = np.maximum(np.arange(n) - _SIGNAL_LOOKBACK + 1, 0)
-    w_window = (cum_w[1:] - cum_w[first]).tolist()
-    inv_w = (1.0 / w).tolist()
-    lam = _EWMA_DAILY_LAMBDA ** (1.0 / layout.bars_per_day)
-    lam_slow = _SLOW_LAMBDA
-    coef = -np.sqrt(spec.signal_strength)
     returns = np.empty_like(noise)
     mean = np.empty_like(noise)
-    v = np.full(s, spec.annual_vol**2 / _DAYS_PER_YEAR[spec.asset_class])
-    slow_r2 = v.copy()
-    slow_m2 = v * _TANH_RMS**2
-    mu = np.zeros(s)
-    for t in range(n):
-        r_t = mu + noise[t]
-        returns[t] = r_t
-        x = inv_w[t] * (r_t * r_t)
-        v = lam * v + (1.0 - lam) * x
-        slow_r2 = lam_slow * slow_r2 + (1.0 - lam_slow) * x
-        window = returns[first[t] : t + 1].sum(axis=0)
-        m = np.sqrt(v) * np.tanh(window / np.sqrt(v * w_window[t]))
-        slow_m2 = lam_slow * slow_m2 + (1.0 - lam_slow) * (m * m)
-        mu = coef * np.sqrt(w_next[t] * slow_r2 / slow_m2) * m
-        mean[t] = mu
+    c = _reversal_constants(layout, spec)
+    state = _initial_state(spec, noise.shape[1])
+    for t in range(noise.shape[0]):
+        returns[t] = state.mu + noise[t]
+        window = returns[c.first[t] : t + 1].sum(axis=0)
+        state = _step(state, returns[t], window, c.inv_w[t], c.w_window[t], c.w_next[t], c)
+        mean[t] = state.mu
     return returns, mean
+
+
+def _replay(returns: FloatArray, layout: _Layout, spec: SyntheticSpec) -> list[FloatArray]:
+    """Return the reversal state after every bar of realised ``returns`` (bars x symbols):
+    ``[v, slow_r2, slow_m2, mu]``, each bars x symbols."""
+    c = _reversal_constants(layout, spec)
+    state = _initial_state(spec, returns.shape[1])
+    out = [np.empty_like(returns) for _ in range(4)]
+    for t in range(returns.shape[0]):
+        window = returns[c.first[t] : t + 1].sum(axis=0)
+        state = _step(state, returns[t], window, c.inv_w[t], c.w_window[t], c.w_next[t], c)
+        for array, value in zip(
+            out, (state.v, state.slow_r2, state.slow_m2, state.mu), strict=True
+        ):
+            array[t] = value
+    return out
 
 
 def _bridge_extreme(x: FloatArray, sd: FloatArray, u: FloatArray, upper: bool) -> FloatArray:
@@ -628,6 +706,7 @@ def generate_market(spec: SyntheticSpec, seed: int) -> SyntheticMarket:
     names = spec.symbols
     bars: dict[str, pd.DataFrame] = {}
     expected: dict[str, pd.Series] = {}
+    return_sd: dict[str, pd.Series] = {}
     instruments: dict[str, Instrument] = {}
     columns = dict(zip(BAR_COLUMNS, (open_, high, low, close, volume), strict=True))
     for k, name in enumerate(names):
@@ -640,9 +719,17 @@ def generate_market(spec: SyntheticSpec, seed: int) -> SyntheticMarket:
             index=layout.index,
             name="expected_return",
         )
+        return_sd[name] = pd.Series(
+            np.ascontiguousarray(sd[:, k], dtype=np.float64), index=layout.index, name="return_sd"
+        )
         instruments[name] = _instrument(spec, name, int(p.sector[k]))
     return SyntheticMarket(
-        bars=bars, instruments=instruments, expected_return=expected, spec=spec, seed=seed
+        bars=bars,
+        instruments=instruments,
+        expected_return=expected,
+        spec=spec,
+        seed=seed,
+        return_sd=return_sd,
     )
 
 
@@ -677,6 +764,178 @@ def random_walk_market(spec: SyntheticSpec, seed: int) -> SyntheticMarket:
         The market, with ``spec.signal_strength == 0``.
     """
     return generate_market(replace(spec, signal_strength=0.0), seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The oracle: what the generator knows about a forward-return label
+# ---------------------------------------------------------------------------------------------
+
+#: Elements (paths x bars x symbols) simulated at once by the oracle, to bound its memory.
+_ORACLE_CHUNK: Final = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardOracle:
+    """The generator's forecast of a forward log-return label, per symbol and bar.
+
+    Attributes
+    ----------
+    mean
+        Symbol -> ``E[label | everything observable at the close of bar t]`` (a log return),
+        indexed like the bars; NaN where the label's exit lies past the data.
+    sd
+        Symbol -> standard deviation of the label around that mean (log-return units): the
+        volatility known for bar ``t + 1`` held over the horizon, summed over the label's
+        variance shares. It ignores the planted reversal's negative autocorrelation, which
+        makes the true spread a little smaller (about 15 % at ``signal_strength = 0.05``).
+    """
+
+    mean: dict[str, pd.Series]
+    sd: dict[str, pd.Series]
+
+
+def _log_returns(market: SyntheticMarket) -> FloatArray:
+    """Return close-to-close log returns (bars x symbols); the first is ``log(close/open)``."""
+    closes = np.column_stack([market.bars[k]["close"].to_numpy() for k in market.bars])
+    opens0 = np.array([market.bars[k]["open"].iloc[0] for k in market.bars])
+    log_close = np.log(closes)
+    first = log_close[:1] - np.log(opens0)[None, :]
+    return np.asarray(np.vstack([first, np.diff(log_close, axis=0)]), dtype=np.float64)
+
+
+def _expected_means(
+    returns: FloatArray,
+    states: list[FloatArray],
+    sd_day: FloatArray,
+    layout: _Layout,
+    spec: SyntheticSpec,
+    steps: int,
+    paths: int,
+    rng: np.random.Generator,
+) -> list[FloatArray]:
+    """Return ``[E mu[t], E mu[t+1], ..., E mu[t+steps]]`` given the close of every bar ``t``.
+
+    Monte Carlo over the next ``steps`` bars' shocks (Student-t, antithetic pairs), run through
+    the generator's own recursion (:func:`_step`); ``sd_day[t]`` is the shock scale per unit
+    of a day's variance share, held over the horizon.
+    """
+    n, s = returns.shape
+    c = _reversal_constants(layout, spec)
+    cum_r = np.vstack([np.zeros((1, s)), np.cumsum(returns, axis=0)])
+    base = np.arange(n)
+    sums = [states[3].copy()] + [np.zeros((n, s)) for _ in range(steps)]
+    half = max(1, paths // 2)
+    chunk = max(1, min(half, _ORACLE_CHUNK // max(1, 2 * n * s)))
+    done = 0
+    while done < half:
+        m = min(chunk, half - done)
+        done += m
+        state = _State(*(np.concatenate([a[None]] * (2 * m)) for a in states))
+        simulated: list[FloatArray] = []
+        for k in range(1, steps + 1):
+            idx = np.minimum(base + k, n - 1)
+            draws = _student_t(rng, (m, n, s))
+            shocks = np.concatenate([draws, -draws]) * (sd_day * np.sqrt(layout.w[idx])[:, None])
+            r = state.mu + shocks
+            simulated.append(r)
+            # The window ending at t+k: realised bars first[t+k]..t, simulated ones after t.
+            lo = np.minimum(c.first[idx], base + 1)
+            window = (cum_r[base + 1] - cum_r[lo])[None]
+            for j, r_j in enumerate(simulated, start=1):
+                window = window + r_j * (base + j >= c.first[idx])[None, :, None]
+            state = _step(
+                state,
+                r,
+                window,
+                c.inv_w[idx][None, :, None],
+                c.w_window[idx][None, :, None],
+                c.w_next[idx][None, :, None],
+                c,
+            )
+            sums[k] += state.mu.sum(axis=0)
+    return [sums[0]] + [total / (2 * done) for total in sums[1:]]
+
+
+def oracle_forward_return(
+    market: SyntheticMarket,
+    horizon: int,
+    *,
+    entry: str = "next_open",
+    exit: str = "open",
+    paths: int = 64,
+    seed: int = 0,
+) -> ForwardOracle:
+    """Return the generator's forecast of the ``horizon``-bar forward log-return label.
+
+    The label is the one of :func:`alphaforge.labels.forward_log_return` with the same
+    ``entry`` (``next_open`` or ``close``) and ``exit`` (``open`` or ``close``). Its mean
+    given everything observable at the close of bar ``t`` is a sum of the planted means of the
+    bars it spans (a gap's share of a bar's mean for a partial bar); the means of bars after
+    ``t + 1`` depend on shocks still to come, so they are averaged over ``paths`` simulated
+    continuations (antithetic pairs, seeded ``seed``) of the generator's own recursion. The only
+    approximation: the shocks' scale over the horizon is that of bar ``t + 1`` (the GARCH and
+    regime levels barely move in a few bars). With no planted signal the mean is exactly 0.
+
+    Parameters
+    ----------
+    market
+        A market of :func:`generate_market` (bars as generated, not repaired).
+    horizon
+        Holding period in bars (>= 1).
+    entry, exit
+        Reference prices of the label (see :mod:`alphaforge.labels.forward`).
+    paths
+        Simulated continuations per bar (rounded up to an even number).
+    seed
+        Seed of the simulation.
+    """
+    if horizon < 1:
+        raise ValueError("horizon must be at least one bar")
+    if entry not in ("next_open", "close") or exit not in ("open", "close"):
+        raise ValueError(f"unknown entry/exit {entry!r}/{exit!r}")
+    spec = market.spec
+    layout = _layout(spec)
+    names = list(market.bars)
+    returns = _log_returns(market)
+    n, s = returns.shape
+    sd = np.column_stack([market.return_sd[k].to_numpy() for k in names])
+    nxt = np.minimum(np.arange(n) + 1, n - 1)
+    sd_day = sd[nxt] / np.sqrt(layout.w[nxt])[:, None]
+    steps = horizon if exit == "open" else horizon - 1
+    if spec.signal_strength > 0.0:
+        states = _replay(returns, layout, spec)
+        rng = np.random.default_rng(seed)
+        means = _expected_means(returns, states, sd_day, layout, spec, steps, paths, rng)
+    else:
+        means = [np.zeros((n, s)) for _ in range(steps + 1)]
+    # E r[t+k] = E mu[t+k-1]; a bar's gap (before its open) carries rho = w_gap / w of it.
+    rho = layout.w_gap / layout.w
+    base = np.arange(n)
+    exit_bar = base + horizon + (1 if exit == "open" else 0)
+    valid = exit_bar < n
+    at = np.minimum
+    mean = np.sum(means[:horizon], axis=0)
+    cum_w = np.concatenate(([0.0], np.cumsum(layout.w)))
+    span = cum_w[at(base + horizon + 1, n)] - cum_w[base + 1]
+    if exit == "open":
+        last = at(exit_bar, n - 1)
+        mean = mean + rho[last][:, None] * means[horizon]
+        span = span + layout.w_gap[last]
+    if entry == "next_open":
+        mean = mean - rho[nxt][:, None] * means[0]
+        span = span - layout.w_gap[nxt]
+    label_sd = sd_day * np.sqrt(np.maximum(span, 0.0))[:, None]
+    mean[~valid] = np.nan
+    label_sd[~valid] = np.nan
+    index = layout.index
+    return ForwardOracle(
+        mean={
+            k: pd.Series(mean[:, i], index=index, name="oracle_mean") for i, k in enumerate(names)
+        },
+        sd={
+            k: pd.Series(label_sd[:, i], index=index, name="oracle_sd") for i, k in enumerate(names)
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,6 +991,7 @@ class SyntheticSource:
             self.spec,
             asset_class=self.spec.asset_class if asset_class is None else asset_class,
             interval=self.spec.interval if interval is None else interval,
+            symbol_prefix=None,  # the source serves the asset classes' own names
         )
         key = (spec.asset_class, spec.interval)
         if key not in self._cache:

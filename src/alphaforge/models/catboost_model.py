@@ -2,14 +2,15 @@
 
 Ordered boosting computes each row's gradient from a model that never saw that row (over
 random permutations), which removes the prediction shift of plain gradient boosting on small
-or noisy data. The overfitting detector (``od_type="Iter"``) watches the validation block only
-and keeps the best iteration. CatBoost writes no files (``allow_writing_files=False``).
+or noisy data. Early stopping watches the log loss on the validation block only and keeps the
+best of at least ``min_trees`` trees (:class:`~alphaforge.models.gbm.ValidationStopper`, as
+LightGBM and XGBoost do). CatBoost writes no files (``allow_writing_files=False``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 from catboost import CatBoostClassifier
@@ -23,6 +24,19 @@ from alphaforge.models.classical import (
     encode_labels,
 )
 from alphaforge.models.device import resolve_device
+from alphaforge.models.gbm import ValidationStopper
+
+
+class _CatBoostStopping:
+    """CatBoost callback: stop on the validation loss with :class:`ValidationStopper`."""
+
+    def __init__(self, rounds: int, min_trees: int, metric: str) -> None:
+        self.stopper = ValidationStopper(rounds, min_trees)
+        self.metric = metric
+
+    def after_iteration(self, info: Any) -> bool:
+        """Return False (stop) once the stopper says so."""
+        return not self.stopper.update(float(info.metrics["validation"][self.metric][-1]))
 
 
 class CatBoostModel(_SklearnModel):
@@ -44,6 +58,7 @@ class CatBoostModel(_SklearnModel):
         subsample: float = 0.8,
         rsm: float = 1.0,
         early_stopping_rounds: int = 30,
+        min_trees: int = 1,
         random_state: int = 0,
         n_jobs: int = 1,
         device: str = "auto",
@@ -55,6 +70,7 @@ class CatBoostModel(_SklearnModel):
         self.subsample = subsample
         self.rsm = rsm
         self.early_stopping_rounds = early_stopping_rounds
+        self.min_trees = min_trees
         self.random_state = random_state
         self.n_jobs = n_jobs
         # Resolved here so ``device`` always reads "cpu" or "cuda", as the protocol promises.
@@ -74,12 +90,14 @@ class CatBoostModel(_SklearnModel):
         validation = encode_eval_set(eval_set, classes)
         stopping = validation is not None and self.early_stopping_rounds > 0
         gpu = self.device == "cuda"
+        loss = "Logloss" if len(classes) == 2 else "MultiClass"
         options: dict[str, object] = {
             "iterations": self.n_estimators,
             "learning_rate": self.learning_rate,
             "depth": self.depth,
             "l2_leaf_reg": self.l2_leaf_reg,
-            "loss_function": "Logloss" if len(classes) == 2 else "MultiClass",
+            "loss_function": loss,
+            "eval_metric": loss,
             "boosting_type": "Ordered",
             "bootstrap_type": "Bernoulli",
             "subsample": self.subsample,
@@ -89,18 +107,28 @@ class CatBoostModel(_SklearnModel):
             "task_type": "GPU" if gpu else "CPU",
             "allow_writing_files": False,
             "logging_level": "Silent",
+            # The kept size is chosen below, by the same rule as LightGBM's and XGBoost's.
+            "use_best_model": False,
         }
         if not gpu:
             options["rsm"] = self.rsm
-        if stopping:
-            options.update(od_type="Iter", od_wait=self.early_stopping_rounds, use_best_model=True)
+        floor = max(1, min(self.min_trees, self.n_estimators))
+        rounds = max(1, self.early_stopping_rounds)
         model = CatBoostClassifier(**options)
         model.fit(
             X,
             encode_labels(y, classes),
             sample_weight=weights,
             eval_set=validation if stopping else None,
+            # User callbacks are CPU-only in CatBoost: on the GPU every round is grown and the
+            # same rule is applied to the recorded losses below.
+            callbacks=[_CatBoostStopping(rounds, floor, loss)] if stopping and not gpu else None,
         )
+        if stopping:
+            losses = model.get_evals_result()["validation"][loss]
+            keep = ValidationStopper.replay(list(map(float, losses)), rounds, floor)
+            if keep < model.tree_count_:
+                model.shrink(ntree_end=keep)
         self.model_ = model
         self.classes_ = classes
         self.best_iteration_ = int(model.tree_count_)
@@ -121,6 +149,7 @@ def _catboost(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
         subsample=config.subsample,
         rsm=config.colsample_bytree,
         early_stopping_rounds=config.early_stopping_rounds,
+        min_trees=config.min_trees,
         random_state=seed,
         n_jobs=n_jobs,
         device=config.device,

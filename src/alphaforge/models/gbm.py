@@ -12,6 +12,12 @@ Two extensions of plain gradient boosting:
   ``FL(p_t) = -(1 - p_t)**gamma * log(p_t)``, as a custom objective. It down-weights rows the
   model already classifies confidently. Probabilities are the sigmoid of the raw score; with a
   custom objective, early stopping watches the validation log loss.
+
+Early stopping (:class:`ValidationStopper`, shared with XGBoost and CatBoost) watches the log
+loss on the validation block, a proper score: it rewards calibrated probabilities, where AUC
+only sees the order and jumps on a few rows. On a noisy block that loss can be lowest after a
+tree or two, which leaves a near-constant model; the best iteration is therefore chosen among
+ensembles of at least ``min_trees`` trees, and patience counts from there.
 """
 
 from __future__ import annotations
@@ -77,6 +83,73 @@ class FocalObjective:
         return grad, hess
 
 
+class ValidationStopper:
+    """Patience-based early stopping on a validation loss that keeps at least ``min_trees``.
+
+    Feed it the validation loss (lower is better) after each boosting round; it says when to
+    stop (``rounds`` rounds without a new best since the floor) and which ensemble size to
+    keep: the best one of at least ``min_trees`` trees (all of them if fewer were grown).
+
+    Parameters
+    ----------
+    rounds
+        Patience, in boosting rounds (>= 1).
+    min_trees
+        Smallest ensemble kept (>= 1).
+    """
+
+    def __init__(self, rounds: int, min_trees: int) -> None:
+        if rounds < 1 or min_trees < 1:
+            raise ValueError(f"rounds and min_trees must be >= 1; got {rounds}, {min_trees}")
+        self.rounds = rounds
+        self.min_trees = min_trees
+        self.best_trees = 0
+        self.best_loss = float("inf")
+        self.trees = 0
+
+    def update(self, loss: float) -> bool:
+        """Record the loss after one more tree; return True when training should stop."""
+        self.trees += 1
+        if self.trees < self.min_trees:
+            return False
+        # A NaN loss never counts as a best; the floor is always a candidate.
+        if self.best_trees == 0 or loss < self.best_loss:
+            self.best_trees, self.best_loss = self.trees, loss
+        return self.trees - self.best_trees >= self.rounds
+
+    def kept(self) -> int:
+        """Return the number of trees to keep (every tree grown when the floor was not met)."""
+        return self.best_trees if self.best_trees else self.trees
+
+    @classmethod
+    def replay(cls, losses: list[float], rounds: int, min_trees: int) -> int:
+        """Return the trees to keep for a whole history of validation losses."""
+        stopper = cls(rounds, min_trees)
+        for loss in losses:
+            if stopper.update(loss):
+                break
+        return stopper.kept()
+
+
+class _LightGBMStopping:
+    """LightGBM callback applying :class:`ValidationStopper` to the first validation metric."""
+
+    order = 30
+    before_iteration = False
+
+    def __init__(self, rounds: int, min_trees: int) -> None:
+        self.stopper = ValidationStopper(rounds, min_trees)
+        self.history: list[Any] = []
+
+    def __call__(self, env: Any) -> None:
+        result = env.evaluation_result_list[0]
+        self.history.append(env.evaluation_result_list)
+        stop = self.stopper.update(float(result[2]))
+        if stop or env.iteration == env.end_iteration - 1:
+            best = self.stopper.kept()
+            raise lgb.callback.EarlyStopException(best - 1, self.history[best - 1])
+
+
 class RawLogLoss:
     """LightGBM eval metric: weighted log loss of sigmoid(raw score) (for custom objectives)."""
 
@@ -109,6 +182,7 @@ class LightGBMClassifier:
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
         early_stopping_rounds: int = 30,
+        min_trees: int = 1,
         boosting: str = "gbdt",
         focal_gamma: float | None = None,
         random_state: int = 0,
@@ -121,6 +195,7 @@ class LightGBMClassifier:
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
         self.early_stopping_rounds = early_stopping_rounds
+        self.min_trees = min_trees
         self.boosting = boosting
         self.focal_gamma = focal_gamma
         self.random_state = random_state
@@ -137,7 +212,8 @@ class LightGBMClassifier:
         """Fit on ``X`` (rows x features) and class codes ``y``; stop early on ``eval_set``.
 
         Early stopping needs a non-empty ``eval_set``, ``early_stopping_rounds > 0`` and
-        ``boosting="gbdt"``; otherwise all ``n_estimators`` rounds are kept.
+        ``boosting="gbdt"``; otherwise all ``n_estimators`` rounds are kept. It watches the
+        validation log loss and keeps the best of at least ``min_trees`` trees.
         """
         if self.boosting not in _BOOSTING:
             raise ValueError(f"boosting must be one of {_BOOSTING}; got {self.boosting!r}")
@@ -149,6 +225,10 @@ class LightGBMClassifier:
             if len(np.unique(np.asarray(y))) != 2:
                 raise ValueError("focal_gamma is implemented for binary labels only")
             extra = {"objective": FocalObjective(self.focal_gamma), "metric": "None"}
+        elif len(np.unique(np.asarray(y))) > 2:
+            extra = {"metric": "multi_logloss"}
+        else:
+            extra = {"metric": "binary_logloss"}
         model = lgb.LGBMClassifier(
             boosting_type=self.boosting,
             n_estimators=self.n_estimators,
@@ -178,9 +258,8 @@ class LightGBMClassifier:
         if stopping and eval_set is not None:
             # LightGBM's stubs do not model a callable class; it is a valid 3-argument metric.
             metric: Any = RawLogLoss() if focal else None
-            stop: list[Callable[..., Any]] = [
-                lgb.early_stopping(self.early_stopping_rounds, verbose=False)
-            ]
+            floor = max(1, min(self.min_trees, self.n_estimators))
+            stop: list[Callable[..., Any]] = [_LightGBMStopping(self.early_stopping_rounds, floor)]
             model.fit(
                 X,
                 y,
@@ -229,6 +308,7 @@ def _lightgbm(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
         subsample=config.subsample,
         colsample_bytree=config.colsample_bytree,
         early_stopping_rounds=config.early_stopping_rounds,
+        min_trees=config.min_trees,
         focal_gamma=config.focal_gamma,
         random_state=seed,
         n_jobs=n_jobs,

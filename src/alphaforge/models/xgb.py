@@ -7,7 +7,7 @@ learns a default direction for missing values.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import xgboost as xgb
@@ -21,6 +21,20 @@ from alphaforge.models.classical import (
     encode_labels,
 )
 from alphaforge.models.device import resolve_device
+from alphaforge.models.gbm import ValidationStopper
+
+
+class _XGBoostStopping(xgb.callback.TrainingCallback):
+    """Stop on the validation log loss with :class:`ValidationStopper` (at least ``min_trees``)."""
+
+    def __init__(self, rounds: int, min_trees: int) -> None:
+        super().__init__()
+        self.stopper = ValidationStopper(rounds, min_trees)
+
+    def after_iteration(self, model: object, epoch: int, evals_log: dict[str, Any]) -> bool:
+        del model, epoch
+        history = next(iter(next(iter(evals_log.values())).values()))
+        return self.stopper.update(float(history[-1]))
 
 
 class XGBoostModel(_SklearnModel):
@@ -29,7 +43,8 @@ class XGBoostModel(_SklearnModel):
     Trees grow leaf-wise (``grow_policy="lossguide"``) up to ``max_leaves`` leaves, like
     LightGBM, so the two share the ``num_leaves`` setting. ``device`` is resolved at
     construction (``"auto"``: CUDA when usable); ``best_iteration_`` is the number of rounds
-    kept (the maximum without an ``eval_set``).
+    kept (the maximum without an ``eval_set``). Early stopping watches the validation log loss
+    and keeps the best of at least ``min_trees`` trees (:class:`ValidationStopper`).
     """
 
     def __init__(
@@ -43,6 +58,7 @@ class XGBoostModel(_SklearnModel):
         colsample_bytree: float = 0.8,
         reg_lambda: float = 1.0,
         early_stopping_rounds: int = 30,
+        min_trees: int = 1,
         random_state: int = 0,
         n_jobs: int = 1,
         device: str = "auto",
@@ -55,6 +71,7 @@ class XGBoostModel(_SklearnModel):
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
         self.early_stopping_rounds = early_stopping_rounds
+        self.min_trees = min_trees
         self.random_state = random_state
         self.n_jobs = n_jobs
         # Resolved here so ``device`` always reads "cpu" or "cuda", as the protocol promises.
@@ -73,6 +90,8 @@ class XGBoostModel(_SklearnModel):
         classes = np.unique(y)
         validation = encode_eval_set(eval_set, classes)
         stopping = validation is not None and self.early_stopping_rounds > 0
+        floor = max(1, min(self.min_trees, self.n_estimators))
+        callback = _XGBoostStopping(max(1, self.early_stopping_rounds), floor)
         model = xgb.XGBClassifier(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
@@ -85,7 +104,8 @@ class XGBoostModel(_SklearnModel):
             reg_lambda=self.reg_lambda,
             tree_method="hist",
             device=self.device,
-            early_stopping_rounds=self.early_stopping_rounds if stopping else None,
+            eval_metric="logloss" if len(classes) == 2 else "mlogloss",
+            callbacks=[callback] if stopping else None,
             random_state=self.random_state,
             n_jobs=self.n_jobs,
             verbosity=0,
@@ -99,7 +119,12 @@ class XGBoostModel(_SklearnModel):
         )
         self.model_ = model
         self.classes_ = classes
-        self.best_iteration_ = int(model.best_iteration) + 1 if stopping else int(self.n_estimators)
+        if stopping:
+            self.best_iteration_ = callback.stopper.kept()
+            # Predictions use the trees up to the booster's best_iteration (0-based).
+            model.get_booster().best_iteration = self.best_iteration_ - 1
+        else:
+            self.best_iteration_ = int(model.get_booster().num_boosted_rounds())
         self.feature_importances_ = np.asarray(model.feature_importances_, dtype=np.float64)
         return self
 
@@ -112,6 +137,7 @@ def _xgboost(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
         subsample=config.subsample,
         colsample_bytree=config.colsample_bytree,
         early_stopping_rounds=config.early_stopping_rounds,
+        min_trees=config.min_trees,
         random_state=seed,
         n_jobs=n_jobs,
         device=config.device,

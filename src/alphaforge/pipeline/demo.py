@@ -4,7 +4,14 @@ Real series shipped inside packages (S&P 500, NASDAQ, GOOG, EURUSD hourly, BTCUS
 VIX, WTI) are loaded into the store, validated and health-scored. No package ships a real
 cross-section with full OHLCV, so the strategy is trained on a synthetic equity cross-section
 with a planted signal of stated strength; the control runs the identical pipeline on a random
-walk. The report labels every series real or synthetic.
+walk with its own symbol names (``RW00``, ...). The report labels every series real or
+synthetic.
+
+The generator knows the planted signal, so the demo also scores the *oracle*: the generator's
+own forecast of each label (:func:`~alphaforge.data.synthetic.oracle_forward_return`), on the
+same out-of-sample rows as the model. Its AUC is the best a causal model could reach; the model
+is judged by the share of the oracle's edge over 0.5 it recovers, and the control by whether it
+looks like chance (:func:`control_verdict`).
 """
 
 from __future__ import annotations
@@ -12,21 +19,28 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 import pandas as pd
 import yaml
 
 from alphaforge.backtest import BacktestResult, CurveSet, DataRow, ReportContent, render_report
 from alphaforge.config import AppConfig, masked_dump
+from alphaforge.config.models import LabelsConfig
 from alphaforge.core.bars import content_hash
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import AssetClass, Interval
-from alphaforge.data.service import load_sample_universe, validate_market
-from alphaforge.data.synthetic import SyntheticSpec, generate_market, random_walk_market
+from alphaforge.data.service import load_sample_universe
+from alphaforge.data.synthetic import (
+    SyntheticMarket,
+    SyntheticSpec,
+    generate_market,
+    oracle_forward_return,
+    random_walk_market,
+)
 from alphaforge.data.validation import ValidationReport
+from alphaforge.models.dataset import Panel
 from alphaforge.pipeline.research import (
     StrategyRun,
     check_model_labels,
@@ -44,9 +58,41 @@ from alphaforge.pipeline.rundir import (
     write_json,
 )
 from alphaforge.storage import BarStore
-from alphaforge.validation import probabilistic_sharpe_ratio
+from alphaforge.validation import auc, probabilistic_sharpe_ratio
 
 log = logging.getLogger(__name__)
+
+#: Research settings the demo uses where the configuration leaves them unset (``demo.presets``;
+#: see :class:`~alphaforge.config.models.DemoConfig` for why).
+DEMO_PRESETS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "walk_forward": {"train_months": 24, "test_months": 3},
+    "labels": {"weight_half_life_days": None},
+    "model": {"num_leaves": 4, "min_child_samples": 300, "colsample_bytree": 0.3},
+}
+#: Symbol prefix of the control universe (``RW00``, ...), distinct from the strategy's ``SYN``.
+CONTROL_PREFIX: Final = "RW"
+#: Share of the oracle's edge over 0.5 the strategy must recover to "find the planted edge".
+EDGE_BAR: Final = 0.5
+#: A gross-of-costs PSR at or above this is not chance.
+CHANCE_PSR: Final = 0.95
+
+
+def demo_config(config: AppConfig) -> AppConfig:
+    """Return ``config`` with :data:`DEMO_PRESETS` applied to every field it leaves unset.
+
+    A field counts as set when the configuration file or environment named it, so a recorded
+    configuration (which names every field) is returned unchanged. ``demo.presets: false``
+    turns the presets off.
+    """
+    if not config.demo.presets:
+        return config
+    update: dict[str, Any] = {}
+    for section, values in DEMO_PRESETS.items():
+        current = getattr(config, section)
+        unset = {k: v for k, v in values.items() if k not in current.model_fields_set}
+        if unset:
+            update[section] = current.model_copy(update=unset)
+    return config.model_copy(update=update)
 
 
 def caveats(config: AppConfig) -> tuple[str, ...]:
@@ -56,9 +102,11 @@ def caveats(config: AppConfig) -> tuple[str, ...]:
         "of the stated costs, on the data listed below; past performance does not predict the "
         "future.",
         "The strategy universe is SYNTHETIC: no installed package ships a real cross-section "
-        "with full OHLCV. Its planted signal explains "
+        "with full OHLCV. Its planted signal (a short-term reversal) explains "
         f"{config.demo.signal_strength:.1%} of daily return variance (demo.signal_strength); "
-        "the control column is the same pipeline on a random walk and must look like chance.",
+        "the control column is the same pipeline on a random walk (symbols RW00, ...) and "
+        "must look like chance. The oracle is the generator's own forecast of each label: "
+        "the best AUC a causal model could reach on the same rows.",
     )
 
 
@@ -68,6 +116,88 @@ class DemoOutcome:
 
     run: RunDir
     summary: dict[str, Any]
+
+
+def oracle_scores(
+    market: SyntheticMarket, panel: Panel, labels: LabelsConfig, seed: int
+) -> pd.Series | None:
+    """Return the generator's score of every panel row, or ``None`` for a label it cannot score.
+
+    ``cross_sectional``: the within-bar percentile rank of the label's expected log return;
+    ``direction``: that expectation over its standard deviation (a monotone transform of the
+    probability that the label is up). Other label kinds have no oracle here.
+    """
+    if labels.kind not in ("cross_sectional", "direction"):
+        return None
+    forecast = oracle_forward_return(
+        market, labels.horizon, entry=labels.entry, exit=labels.exit, seed=seed
+    )
+
+    def stack(series: Mapping[str, pd.Series]) -> pd.Series:
+        stacked: pd.Series = pd.concat(series, names=["symbol", "timestamp"]).swaplevel()
+        return stacked.reindex(panel.target.index)
+
+    mean = stack(forecast.mean)
+    if labels.kind == "cross_sectional":
+        ranked: pd.Series = mean.groupby(level="timestamp").rank(pct=True)
+        return ranked
+    return mean / stack(forecast.sd)
+
+
+def oracle_auc(run: StrategyRun, scores: pd.Series | None) -> float:
+    """Return the AUC of oracle ``scores`` on the rows where ``run``'s AUC is measured."""
+    if scores is None:
+        return float("nan")
+    known = run.walk_forward.scores.notna() & run.panel.target.notna()
+    return auc(run.panel.target[known], scores[known])
+
+
+def edge_ratio(model_auc: float, oracle: float) -> float:
+    """Return ``(model_auc - 0.5) / (oracle - 0.5)``, NaN when the oracle has no edge."""
+    if not math.isfinite(oracle) or oracle <= 0.5 + 1e-9:
+        return float("nan")
+    return (model_auc - 0.5) / (oracle - 0.5)
+
+
+def strategy_verdict(model_auc: float, oracle: float) -> str:
+    """Return the line that says whether the strategy recovers the planted edge.
+
+    It does when its AUC keeps at least :data:`EDGE_BAR` of the oracle's edge over 0.5.
+    """
+    ratio = edge_ratio(model_auc, oracle)
+    if not math.isfinite(ratio):
+        return f"strategy finds the planted edge: n/a, AUC {model_auc:.3f}, no oracle edge"
+    found = "yes" if ratio >= EDGE_BAR else "no"
+    return (
+        f"strategy finds the planted edge: {found}, AUC {model_auc:.3f} against the oracle's "
+        f"{oracle:.3f}, {ratio:.0%} of its edge over 0.5 (the bar: {EDGE_BAR:.0%})"
+    )
+
+
+def gross_psr(run: StrategyRun) -> float:
+    """Return the probabilistic Sharpe ratio (against 0) of ``run``'s returns before costs."""
+    return probabilistic_sharpe_ratio(run.backtest.gross_returns.to_numpy())
+
+
+def control_verdict(control: StrategyRun, horizon: int) -> tuple[bool, str]:
+    """Return whether the control looks like chance, and the line that says so.
+
+    Rule: its AUC lies within the chance band of :func:`control_auc_threshold` on either side
+    of 0.5 (three null standard errors for its labelled rows, inflated by ``sqrt(horizon)``
+    for overlapping labels, at least 0.02) and its PSR gross of costs is below
+    :data:`CHANCE_PSR` (costs would hide a leak). A leak-free control fails the PSR half by
+    luck 5 % of the time (the AUC half about 0.3 %).
+    """
+    value = control.prediction_metrics.get("auc", float("nan"))
+    rows = control.prediction_metrics.get("labelled_rows", 0.0)
+    band = control_auc_threshold(rows, horizon) - 0.5
+    psr = gross_psr(control)
+    chance = abs(value - 0.5) <= band and psr < CHANCE_PSR
+    line = (
+        f"control looks like chance: {'yes' if chance else 'NO'}, AUC {value:.3f} "
+        f"(chance: 0.5 +- {band:.3f}), gross PSR {psr:.2f} (chance: below {CHANCE_PSR})"
+    )
+    return chance, line
 
 
 def synthetic_spec(config: AppConfig) -> SyntheticSpec:
@@ -151,6 +281,7 @@ def run_demo(
     command
         Name recorded in the run (``demo`` or ``reproduce``).
     """
+    config = demo_config(config)
     check_model_labels(config, [config.model.name])
     run = create_run_dir(config.run.runs_dir, command, out)
     handler = attach_log(run, config.run.log_level)
@@ -179,7 +310,7 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
     task = reporter.task("synthetic market: generate and validate", total=None)
     spec = synthetic_spec(config)
     market = generate_market(spec, seed)
-    control_market = random_walk_market(spec, seed + 1)
+    control_market = random_walk_market(replace(spec, symbol_prefix=CONTROL_PREFIX), seed + 1)
     # Only the series the models train on are gated; the others are shown with their scores.
     strategy_data = prepare_training_data(market.bars, market.instruments, Interval.D1, config)
     control_data = prepare_training_data(
@@ -187,17 +318,6 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
     )
     strategy_bars, strategy_reports = strategy_data.bars, strategy_data.reports
     control_bars, control_reports = control_data.bars, control_data.reports
-    crypto_spec = SyntheticSpec(
-        n_symbols=3,
-        start=date(2019, 1, 1),
-        end=date(2019, 1, 14),
-        interval=Interval.M5,
-        asset_class=AssetClass.CRYPTO,
-    )
-    crypto = generate_market(crypto_spec, seed)
-    crypto_bars, crypto_reports = validate_market(
-        crypto.bars, crypto.instruments, crypto_spec.interval, config
-    )
     task.done()
 
     gate_warnings = strategy_data.warnings + [f"control: {w}" for w in control_data.warnings]
@@ -213,6 +333,26 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         + [f"Real series {s} was not loaded: {r}" for s, r in real.errors.items()]
         + _control_warnings(control, config.labels.horizon)
     )
+    oracle = {
+        "strategy": oracle_auc(
+            strategy, oracle_scores(market, strategy.panel, config.labels, seed)
+        ),
+        "control": oracle_auc(
+            control, oracle_scores(control_market, control.panel, config.labels, seed)
+        ),
+    }
+    strategy_prediction = strategy.prediction_metrics | {
+        "oracle_auc": oracle["strategy"],
+        "edge_ratio": edge_ratio(strategy.prediction_metrics["auc"], oracle["strategy"]),
+    }
+    control_prediction = control.prediction_metrics | {"oracle_auc": oracle["control"]}
+    chance, control_line = control_verdict(control, config.labels.horizon)
+    verdicts = {
+        "strategy": strategy_verdict(strategy.prediction_metrics["auc"], oracle["strategy"]),
+        "control": control_line,
+    }
+    for line in verdicts.values():
+        log.info("verdict: %s", line)
 
     data_rows = (
         _data_rows(real.bars, real.reports, "real", real.origins)
@@ -220,12 +360,11 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
             strategy_bars, strategy_reports, "synthetic", "strategy universe (planted signal)"
         )
         + _data_rows(control_bars, control_reports, "synthetic", "control universe (random walk)")
-        + _data_rows(crypto_bars, crypto_reports, "synthetic", "intraday crypto coverage (5m)")
     )
     metrics_table = {
-        "strategy": strategy.metrics | strategy.prediction_metrics,
+        "strategy": strategy.metrics | strategy_prediction,
         "benchmark (equal weight)": strategy.benchmark_metrics,
-        "control": control.metrics | control.prediction_metrics,
+        "control": control.metrics | control_prediction,
         "control benchmark": control.benchmark_metrics,
     }
     dumped = masked_dump(config)
@@ -237,6 +376,7 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         seed=seed,
         created=run.created.strftime("%Y-%m-%d %H:%M:%S"),
         caveats=caveats(config),
+        verdicts=list(verdicts.values()),
         metrics=metrics_table,
         curves=[
             CurveSet("strategy", _equity_curve(strategy.backtest, capital)),
@@ -257,7 +397,6 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         "real": real.record,
         "strategy": _data_record(strategy_bars, "synthetic"),
         "control": _data_record(control_bars, "synthetic"),
-        "crypto_intraday": _data_record(crypto_bars, "synthetic"),
     }
     summary: dict[str, Any] = {
         "run_id": run.run_id,
@@ -269,8 +408,11 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         "code_version": code_version(),
         "metrics": strategy.metrics,
         "benchmark_metrics": strategy.benchmark_metrics,
-        "prediction_metrics": strategy.prediction_metrics,
-        "control": _strategy_section(control),
+        "prediction_metrics": strategy_prediction,
+        "control": _strategy_section(control) | {"prediction_metrics": control_prediction},
+        "verdicts": verdicts,
+        "control_looks_like_chance": chance,
+        "control_gross_psr": gross_psr(control),
         "warnings": warnings,
         "report": str(run.report),
     }
@@ -337,4 +479,17 @@ def _control_warnings(control: StrategyRun, horizon: int) -> list[str]:
     return warnings
 
 
-__all__ = ["DemoOutcome", "run_demo", "synthetic_spec"]
+__all__ = [
+    "CONTROL_PREFIX",
+    "DEMO_PRESETS",
+    "DemoOutcome",
+    "control_verdict",
+    "demo_config",
+    "edge_ratio",
+    "gross_psr",
+    "oracle_auc",
+    "oracle_scores",
+    "run_demo",
+    "strategy_verdict",
+    "synthetic_spec",
+]

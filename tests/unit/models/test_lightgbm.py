@@ -20,6 +20,7 @@ PARAMS = {
     "subsample": 0.9,
     "colsample_bytree": 0.7,
     "early_stopping_rounds": 5,
+    "min_trees": 1,
     "random_state": 3,
     "n_jobs": 1,
 }
