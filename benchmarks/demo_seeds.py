@@ -48,17 +48,17 @@ def run_seed(base: AppConfig, seed: int) -> dict[str, Any]:
         folder = Path(tmp)
         outcome = run_demo(_seed_config(base, seed, folder), out=folder / "run")
     summary = outcome.summary
-    prediction = summary["prediction_metrics"]
+    prediction = summary.prediction_metrics
     return {
         "seed": seed,
         "oracle_auc": prediction["oracle_auc"],
         "model_auc": prediction["auc"],
-        "control_auc": summary["control"]["prediction_metrics"]["auc"],
+        "control_auc": summary.control.prediction_metrics["auc"],
         "edge_ratio": prediction["edge_ratio"],
-        "cagr": summary["metrics"]["cagr"],
-        "benchmark_cagr": summary["benchmark_metrics"]["cagr"],
-        "control_chance": bool(summary["control_looks_like_chance"]),
-        "control_psr": summary["control_gross_psr"],
+        "cagr": summary.metrics["cagr"],
+        "benchmark_cagr": summary.benchmark_metrics["cagr"],
+        "control_chance": summary.control_looks_like_chance,
+        "control_psr": summary.control_gross_psr,
     }
 
 

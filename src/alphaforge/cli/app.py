@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
@@ -26,6 +26,7 @@ from alphaforge.cli.options import ConfigOption, GlobalConfigOption, config_from
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bootstrap import bootstrap_process
 from alphaforge.core.errors import AlphaForgeError
+from alphaforge.pipeline.results import DemoSummary
 
 app = typer.Typer(
     name="alphaforge",
@@ -184,13 +185,12 @@ def _fmt(value: float | None) -> str:
     return f"{value:.6g}"
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
+def _print_summary(summary: DemoSummary) -> None:
     from rich.table import Table
 
     from alphaforge.backtest.report import format_metric
 
-    metrics = summary["metrics"]
-    control = summary["control"]
+    control = summary.control
     table = Table(title="Out-of-sample results, net of costs (strategy universe: SYNTHETIC)")
     for column in ("metric", "strategy", "benchmark (equal weight)", "control (random walk)"):
         table.add_column(column, justify="left" if column == "metric" else "right")
@@ -198,32 +198,30 @@ def _print_summary(summary: dict[str, Any]) -> None:
         table.add_row(
             *cells(
                 key,
-                format_metric(key, metrics.get(key)),
-                format_metric(key, summary["benchmark_metrics"].get(key)),
-                format_metric(key, control["metrics"].get(key)),
+                format_metric(key, summary.metrics.get(key)),
+                format_metric(key, summary.benchmark_metrics.get(key)),
+                format_metric(key, control.metrics.get(key)),
             )
         )
-    prediction = summary.get("prediction_metrics") or {}
-    control_prediction = control.get("prediction_metrics") or {}
     for key, label in (("auc", "auc"), ("oracle_auc", "oracle auc")):
         table.add_row(
             *cells(
                 label,
-                format_metric(key, prediction.get(key)),
+                format_metric(key, summary.prediction_metrics.get(key)),
                 "",
-                format_metric(key, control_prediction.get(key)),
+                format_metric(key, control.prediction_metrics.get(key)),
             )
         )
     console.print(table)
-    strength = summary["config"]["demo"]["signal_strength"]
     console.print(
-        f"The strategy universe is synthetic with a planted signal explaining {strength:.1%} of "
-        "daily return variance; the control is a random walk. No result here is a promise. "
-        "The oracle AUC is the generator's own forecast scored on the same rows."
+        f"The strategy universe is synthetic with a planted signal explaining "
+        f"{summary.signal_strength:.1%} of daily return variance; the control is a random walk. "
+        "No result here is a promise. The oracle AUC is the generator's own forecast scored on "
+        "the same rows."
     )
-    for line in (summary.get("verdicts") or {}).values():
+    for line in summary.verdicts.values():
         console.print(Text(line, style="bold"))
-    for warning in summary.get("warnings") or []:
+    for warning in summary.warnings:
         print_warning(warning)
 
 

@@ -47,6 +47,7 @@ from alphaforge.pipeline.research import (
     prepare_training_data,
     run_strategy,
 )
+from alphaforge.pipeline.results import DemoSection, DemoSummary, RunManifest, write_result
 from alphaforge.pipeline.rundir import (
     RunDir,
     attach_log,
@@ -55,7 +56,6 @@ from alphaforge.pipeline.rundir import (
     detach_log,
     machine_info,
     package_versions,
-    write_json,
 )
 from alphaforge.storage import BarStore
 from alphaforge.validation import auc, probabilistic_sharpe_ratio
@@ -115,7 +115,7 @@ class DemoOutcome:
     """Where the demo wrote its results, and the headline numbers."""
 
     run: RunDir
-    summary: dict[str, Any]
+    summary: DemoSummary
 
 
 def oracle_scores(
@@ -250,14 +250,6 @@ def _data_record(bars: Mapping[str, pd.DataFrame], kind: str) -> dict[str, Any]:
             "content_hash": content_hash(frame),
         }
         for symbol, frame in bars.items()
-    }
-
-
-def _strategy_section(run: StrategyRun) -> dict[str, Any]:
-    return {
-        "metrics": run.metrics,
-        "benchmark_metrics": run.benchmark_metrics,
-        "prediction_metrics": run.prediction_metrics,
     }
 
 
@@ -398,38 +390,42 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         "strategy": _data_record(strategy_bars, "synthetic"),
         "control": _data_record(control_bars, "synthetic"),
     }
-    summary: dict[str, Any] = {
-        "run_id": run.run_id,
-        "command": run.command,
-        "created": run.created.isoformat(),
-        "config": dumped,
-        "seed": seed,
-        "data": data,
-        "code_version": code_version(),
-        "metrics": strategy.metrics,
-        "benchmark_metrics": strategy.benchmark_metrics,
-        "prediction_metrics": strategy_prediction,
-        "control": _strategy_section(control) | {"prediction_metrics": control_prediction},
-        "verdicts": verdicts,
-        "control_looks_like_chance": chance,
-        "control_gross_psr": gross_psr(control),
-        "warnings": warnings,
-        "report": str(run.report),
-    }
-    write_json(run.summary, summary)
-    write_json(
+    summary = DemoSummary(
+        run_id=run.run_id,
+        command=run.command,
+        created=run.created.isoformat(),
+        config=dumped,
+        seed=seed,
+        data=data,
+        code_version=code_version(),
+        metrics=strategy.metrics,
+        benchmark_metrics=strategy.benchmark_metrics,
+        prediction_metrics=strategy_prediction,
+        control=DemoSection(
+            metrics=control.metrics,
+            benchmark_metrics=control.benchmark_metrics,
+            prediction_metrics=control_prediction,
+        ),
+        verdicts=verdicts,
+        control_looks_like_chance=chance,
+        control_gross_psr=gross_psr(control),
+        warnings=warnings,
+        report=str(run.report),
+    )
+    write_result(run.summary, summary)
+    write_result(
         run.manifest,
-        {
-            "command": "demo",
-            "config": dumped,
-            "seed": seed,
-            "seeds": {"strategy_market": seed, "control_market": seed + 1, "models": seed},
-            "data": data,
-            "store_manifest": dict(real.store_hashes),
-            "packages": package_versions(),
-            "code_version": code_version(),
-            "machine": machine_info(),
-        },
+        RunManifest(
+            command="demo",
+            config=dumped,
+            seed=seed,
+            seeds={"strategy_market": seed, "control_market": seed + 1, "models": seed},
+            data=data,
+            store_manifest=dict(real.store_hashes),
+            packages=package_versions(),
+            code_version=code_version(),
+            machine=machine_info(),
+        ),
     )
     log.info("demo finished: %s", run.path)
     return DemoOutcome(run, summary)

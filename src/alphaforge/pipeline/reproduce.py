@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from alphaforge.config import AppConfig
 from alphaforge.core.errors import AlphaForgeError, ConfigError
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.pipeline.demo import DemoOutcome, run_demo
-from alphaforge.pipeline.results import Metrics, RunManifest, TrainSummary, read_result
-from alphaforge.pipeline.rundir import MANIFEST, SUMMARY, code_version, package_versions, read_json
+from alphaforge.pipeline.results import DemoSummary, RunManifest, TrainSummary, read_result
+from alphaforge.pipeline.rundir import MANIFEST, SUMMARY, code_version, package_versions
 from alphaforge.pipeline.train import TrainOutcome, run_training
 
 
@@ -67,20 +66,6 @@ def _config_from_manifest(manifest: RunManifest) -> AppConfig:
         ) from None
 
 
-def _sections(summary: dict[str, Any] | TrainSummary) -> dict[str, Metrics]:
-    if isinstance(summary, TrainSummary):
-        return summary.metric_sections()
-    control = summary.get("control") or {}
-    return {
-        "metrics": summary.get("metrics") or {},
-        "benchmark": summary.get("benchmark_metrics") or {},
-        "prediction": summary.get("prediction_metrics") or {},
-        "control.metrics": control.get("metrics") or {},
-        "control.benchmark": control.get("benchmark_metrics") or {},
-        "control.prediction": control.get("prediction_metrics") or {},
-    }
-
-
 def reproduce_run(run_dir: Path, *, reporter: Reporter = SILENT) -> ReproduceResult:
     """Re-run ``run_dir`` with its recorded configuration and seed; compare every metric."""
     if not run_dir.is_dir():
@@ -95,10 +80,10 @@ def reproduce_run(run_dir: Path, *, reporter: Reporter = SILENT) -> ReproduceRes
             hint="alphaforge reproduce re-runs demo and train runs.",
         )
     config = _config_from_manifest(manifest)
-    original: dict[str, Any] | TrainSummary = (
+    original: DemoSummary | TrainSummary = (
         read_result(run_dir / SUMMARY, TrainSummary)
         if recorded_command == "train"
-        else read_json(run_dir / SUMMARY)
+        else read_result(run_dir / SUMMARY, DemoSummary)
     )
     if recorded_command == "train":
         # Isolated: nothing is registered and the trials go to a snapshot of the ledger.
@@ -119,7 +104,7 @@ def reproduce_run(run_dir: Path, *, reporter: Reporter = SILENT) -> ReproduceRes
     new_data = (
         outcome.summary.data.model_dump(mode="json")
         if isinstance(outcome.summary, TrainSummary)
-        else outcome.summary.get("data") or {}
+        else outcome.summary.data
     )
     if manifest.data != new_data:
         notes.append("Input data differ from the recorded content hashes.")
@@ -129,8 +114,8 @@ def reproduce_run(run_dir: Path, *, reporter: Reporter = SILENT) -> ReproduceRes
             "trial was recorded in the experiment after the original run."
         )
     rows = []
-    new_sections = _sections(outcome.summary)
-    for section, metrics in _sections(original).items():
+    new_sections = outcome.summary.metric_sections()
+    for section, metrics in original.metric_sections().items():
         for key, value in metrics.items():
             again = new_sections.get(section, {}).get(key)
             rows.append(MetricDiff(section, key, value, again))

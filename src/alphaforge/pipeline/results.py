@@ -1,5 +1,5 @@
-"""Typed run results: ``train``'s ``summary.json``, every ``manifest.json``, and the training
-record a registered model keeps.
+"""Typed run results: ``train``'s and ``demo``'s ``summary.json``, every ``manifest.json``, and
+the training record a registered model keeps.
 
 Each file has one pydantic model, written and read here and nowhere else, so a key is named
 once and a reader (the CLI, ``reproduce``, a later dashboard) gets attributes, not strings.
@@ -108,6 +108,53 @@ class TrainSummary(_Result):
         return sections
 
 
+class DemoSection(_Result):
+    """One universe of the demo: backtest, equal-weight benchmark and prediction metrics."""
+
+    metrics: Metrics
+    benchmark_metrics: Metrics
+    prediction_metrics: Metrics
+
+
+class DemoSummary(_Result):
+    """``summary.json`` of ``alphaforge demo`` (README, "summary.json" lists each key)."""
+
+    run_id: str
+    command: str
+    created: str
+    config: dict[str, Any]
+    seed: int
+    data: dict[str, Any]
+    code_version: str
+    metrics: Metrics
+    benchmark_metrics: Metrics
+    prediction_metrics: Metrics
+    control: DemoSection
+    #: One line each: does the strategy find the planted edge, does the control look like
+    #: chance (see ``alphaforge.pipeline.demo``).
+    verdicts: dict[str, str]
+    control_looks_like_chance: bool
+    control_gross_psr: MetricValue
+    warnings: list[str]
+    report: str
+
+    @property
+    def signal_strength(self) -> float:
+        """Return the planted share of daily return variance the run was configured with."""
+        return float(self.config["demo"]["signal_strength"])
+
+    def metric_sections(self) -> dict[str, Metrics]:
+        """Return every metric table by section name, as ``reproduce`` compares them."""
+        return {
+            "metrics": self.metrics,
+            "benchmark": self.benchmark_metrics,
+            "prediction": self.prediction_metrics,
+            "control.metrics": self.control.metrics,
+            "control.benchmark": self.control.benchmark_metrics,
+            "control.prediction": self.control.prediction_metrics,
+        }
+
+
 class RunManifest(_Result):
     """``manifest.json``: everything needed to reproduce a run."""
 
@@ -197,6 +244,8 @@ def read_result(path: Path, kind: type[_R]) -> _R:
 
 __all__ = [
     "Catalysts",
+    "DemoSection",
+    "DemoSummary",
     "MetricValue",
     "Metrics",
     "Overfitting",

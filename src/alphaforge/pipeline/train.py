@@ -47,7 +47,7 @@ from alphaforge.models.dataset import (
     needed_inputs,
     with_catalysts,
 )
-from alphaforge.pipeline.demo import control_auc_threshold, synthetic_spec
+from alphaforge.pipeline.demo import CONTROL_PREFIX, control_auc_threshold, synthetic_spec
 from alphaforge.pipeline.diagnostics import (
     calibration_table,
     hit_rate_table,
@@ -412,6 +412,7 @@ def _train(
         start=first.date(),
         end=last.date(),
         interval=interval,
+        symbol_prefix=CONTROL_PREFIX,  # RW00.., never the universe's own names
     )
     control_market = random_walk_market(spec, seed + 1)
     control = prepare_training_data(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from alphaforge.pipeline.demo import (
     strategy_verdict,
 )
 from alphaforge.pipeline.research import StrategyRun
+from alphaforge.pipeline.results import DemoSummary, read_result
 
 
 def _control(auc: float, rows: float, gross: np.ndarray) -> StrategyRun:
@@ -146,7 +147,7 @@ def test_the_demo_records_oracle_model_and_control_aucs(small_demo: DemoOutcome)
 def test_the_control_universe_has_its_own_names_and_no_crypto_row(
     small_demo: DemoOutcome,
 ) -> None:
-    data = small_demo.summary["data"]
+    data = small_demo.summary.data
     assert sorted(data["strategy"]) == [f"SYN{k:02d}" for k in range(8)]
     assert sorted(data["control"]) == [f"RW{k:02d}" for k in range(8)]
     assert set(data) == {"real", "strategy", "control"}
@@ -161,9 +162,10 @@ def test_the_report_and_the_terminal_show_the_oracle_and_verdicts(
     html = small_demo.run.report.read_text(encoding="utf-8")
     assert "<td>oracle_auc</td>" in html
     assert "<td>edge_ratio</td>" in html
-    for line in small_demo.summary["verdicts"].values():
+    for line in small_demo.summary.verdicts.values():
         assert str(escape(line)) in html
-    summary: dict[str, Any] = json.loads(small_demo.run.summary.read_text(encoding="utf-8"))
+    # As written to and read back from summary.json.
+    summary = read_result(small_demo.run.summary, DemoSummary)
     _print_summary(summary)
     out = capsys.readouterr().out
     assert "oracle auc" in out
