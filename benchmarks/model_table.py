@@ -120,10 +120,12 @@ def make_configs(size: Size) -> list[Any]:
     """
     from alphaforge.config import (
         AppConfig,
+        DeepConfig,
         DemoConfig,
         ModelConfig,
         RunConfig,
         TrainConfig,
+        TreesConfig,
         WalkForwardConfig,
     )
     from alphaforge.models import MODELS
@@ -139,11 +141,12 @@ def make_configs(size: Size) -> list[Any]:
             demo=DemoConfig(n_symbols=size.symbols, start=size.start, end=size.end),
             walk_forward=WalkForwardConfig(test_months=size.test_months),
             model=ModelConfig(
-                n_estimators=size.trees,
-                learning_rate=size.learning_rate,
-                colsample_bytree=size.colsample,
-                epochs=size.epochs,
-                lookback=size.lookback,
+                trees=TreesConfig(
+                    n_estimators=size.trees,
+                    learning_rate=size.learning_rate,
+                    colsample_bytree=size.colsample,
+                ),
+                deep=DeepConfig(epochs=size.epochs, lookback=size.lookback),
             ),
             train=TrainConfig(universe="synthetic", models=models, experiment=EXPERIMENT),
             run=RunConfig(seed=MARKET_SEED, n_jobs=size.n_jobs),

@@ -115,9 +115,9 @@ def _splitter(n_bars: int) -> Any:
 
 def _lgbm_params(n_jobs: int) -> dict[str, Any]:
     """The parameters ``LightGBMClassifier`` hands LightGBM for this budget (keep in step)."""
-    from alphaforge.config import ModelConfig
+    from alphaforge.config import TreesConfig
 
-    cfg = ModelConfig(
+    cfg = TreesConfig(
         n_estimators=TREES, learning_rate=LEARNING_RATE, early_stopping_rounds=EARLY_STOPPING
     )
     return {
@@ -140,7 +140,7 @@ def training_overhead(panel: Any, n_jobs: int, repeats: int) -> dict[str, Any]:
     """Time 10 folds through ``walk_forward_predict`` and the same fits made directly."""
     import lightgbm as lgb
 
-    from alphaforge.config import ModelConfig
+    from alphaforge.config import ModelConfig, TreesConfig
     from alphaforge.models import create_model
     from alphaforge.models.base import Classifier
     from alphaforge.models.dataset import fold_weigher
@@ -150,9 +150,9 @@ def training_overhead(panel: Any, n_jobs: int, repeats: int) -> dict[str, Any]:
     splitter = _splitter(n_bars)
     config = ModelConfig(
         name="lightgbm",
-        n_estimators=TREES,
-        learning_rate=LEARNING_RATE,
-        early_stopping_rounds=EARLY_STOPPING,
+        trees=TreesConfig(
+            n_estimators=TREES, learning_rate=LEARNING_RATE, early_stopping_rounds=EARLY_STOPPING
+        ),
     )
     weigh = fold_weigher(panel, half_life_days=60.0, uniqueness_weights=True)
     assert weigh is not None
@@ -243,7 +243,7 @@ def training_overhead(panel: Any, n_jobs: int, repeats: int) -> dict[str, Any]:
 
 def scoring_latency(panel: Any, n_jobs: int) -> dict[str, Any]:
     """Fit every registered model, then time scoring the latest bar of every symbol."""
-    from alphaforge.config import ModelConfig
+    from alphaforge.config import ModelConfig, TreesConfig
     from alphaforge.models import MODELS, create_model
     from alphaforge.models.deep import SEQUENCE_MODELS
 
@@ -261,10 +261,12 @@ def scoring_latency(panel: Any, n_jobs: int) -> dict[str, Any]:
             continue  # the target is the non-deep ensemble
         budget = ModelConfig(
             name=name,
-            n_estimators=TREES,
-            learning_rate=LEARNING_RATE,
-            early_stopping_rounds=EARLY_STOPPING,
-            colsample_bytree=SCORING_COLSAMPLE,
+            trees=TreesConfig(
+                n_estimators=TREES,
+                learning_rate=LEARNING_RATE,
+                early_stopping_rounds=EARLY_STOPPING,
+                colsample_bytree=SCORING_COLSAMPLE,
+            ),
         )
         model = create_model(budget, seed=SEED, n_jobs=n_jobs)
         model.fit(X[fit_rows], y[fit_rows], eval_set=(X[val_rows], y[val_rows]))

@@ -317,7 +317,7 @@ def test_config_option_before_and_after_the_command(
     after = show_config(run_cli(["config", "show", "--config", fast_config], tmp_path))
     assert before == after
     assert before["portfolio"]["top_k"] == 2
-    assert before["model"]["n_estimators"] == 40
+    assert before["model"]["trees"]["n_estimators"] == 40
     assert before["data"]["store_dir"] == "store"
 
 
@@ -350,7 +350,7 @@ def test_precedence_yaml_then_dotenv_then_environment(
     run_cli: RunCli, fast_config: Path, tmp_path: Path
 ) -> None:
     (tmp_path / ".env").write_text(
-        "ALPHAFORGE_PORTFOLIO__TOP_K=6\nALPHAFORGE_MODEL__N_ESTIMATORS=7\n", encoding="utf-8"
+        "ALPHAFORGE_PORTFOLIO__TOP_K=6\nALPHAFORGE_MODEL__TREES__N_ESTIMATORS=7\n", encoding="utf-8"
     )
     shown = show_config(
         run_cli(
@@ -359,7 +359,7 @@ def test_precedence_yaml_then_dotenv_then_environment(
             env={"ALPHAFORGE_PORTFOLIO__TOP_K": "5"},
         )
     )
-    assert shown["model"]["n_estimators"] == 7  # .env beats YAML
+    assert shown["model"]["trees"]["n_estimators"] == 7  # .env beats YAML
     assert shown["portfolio"]["top_k"] == 5  # environment beats .env
     assert shown["demo"]["n_symbols"] == 8  # YAML beats defaults
 

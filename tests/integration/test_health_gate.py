@@ -57,7 +57,7 @@ def test_the_override_lets_the_run_go_on_and_records_why() -> None:
     config = AppConfig.model_validate(
         {
             "data": {"allow_unhealthy": True},
-            "model": {"n_estimators": 20},
+            "model": {"trees": {"n_estimators": 20}},
             "portfolio": {"top_k": 2},
             "walk_forward": {"test_months": 6},
         }

@@ -90,11 +90,13 @@ def _config(
             "features": {"names": features, "min_history": 60},
             "model": model
             or {
-                "n_estimators": 100,
-                "learning_rate": 0.1,
-                "num_leaves": 7,
-                "min_child_samples": 200,
-                "early_stopping_rounds": 20,
+                "trees": {
+                    "n_estimators": 100,
+                    "learning_rate": 0.1,
+                    "num_leaves": 7,
+                    "min_child_samples": 200,
+                    "early_stopping_rounds": 20,
+                }
             },
             "walk_forward": walk_forward
             or {"train_months": 12, "validation_months": 3, "test_months": 6, "embargo_bars": 1},
@@ -292,11 +294,13 @@ def test_a_large_random_walk_gives_auc_within_two_points_of_chance(tmp_path: Pat
     config = _config(
         models=MODELS,
         model={
-            "n_estimators": 60,
-            "learning_rate": 0.1,
-            "num_leaves": 7,
-            "min_child_samples": 200,
-            "early_stopping_rounds": 20,
+            "trees": {
+                "n_estimators": 60,
+                "learning_rate": 0.1,
+                "num_leaves": 7,
+                "min_child_samples": 200,
+                "early_stopping_rounds": 20,
+            }
         },
     )
     market = random_walk_market(spec, seed=31)
@@ -327,11 +331,13 @@ def _leak_setting(models: list[str]) -> tuple[Panel, SyntheticMarket, AppConfig]
         labels={"horizon": HORIZON},
         features=SLOW_FEATURES + ["ret_log_1", "ret_log_5", "vol_std_20", "rsi_7"],
         model={
-            "n_estimators": 100,
-            "learning_rate": 0.1,
-            "num_leaves": 31,
-            "min_child_samples": 20,
-            "early_stopping_rounds": 0,
+            "trees": {
+                "n_estimators": 100,
+                "learning_rate": 0.1,
+                "num_leaves": 31,
+                "min_child_samples": 20,
+                "early_stopping_rounds": 0,
+            }
         },
     )
     spec = SyntheticSpec(

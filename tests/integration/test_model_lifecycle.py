@@ -56,7 +56,7 @@ def _write_config(tmp_path: Path, end: str, **sections: Any) -> Path:
             "min_history": 60,
         },
         "portfolio": {"top_k": 2},
-        "model": {"n_estimators": 20},
+        "model": {"trees": {"n_estimators": 20}},
         "walk_forward": {"train_months": 6, "validation_months": 2, "test_months": 3},
         "data": {"store_dir": str(tmp_path / "store")},
         "run": {"runs_dir": str(tmp_path / "runs")},

@@ -31,11 +31,8 @@ def _config(tmp_path: Path, models: list[str]) -> AppConfig:
             "portfolio": {"top_k": 2},
             "features": {"names": NAMES, "min_history": 30},
             "model": {
-                "n_estimators": 20,
-                "hidden_size": 8,
-                "epochs": 2,
-                "lookback": LOOKBACK,
-                "batch_size": 128,
+                "trees": {"n_estimators": 20},
+                "deep": {"hidden_size": 8, "epochs": 2, "lookback": LOOKBACK, "batch_size": 128},
                 "device": "cpu",
             },
             "walk_forward": {"train_months": 12, "validation_months": 3, "test_months": 6},

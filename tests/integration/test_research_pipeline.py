@@ -29,7 +29,7 @@ SPEC = SyntheticSpec(
 def _config() -> AppConfig:
     return AppConfig.model_validate(
         {
-            "model": {"n_estimators": 80, "learning_rate": 0.05},
+            "model": {"trees": {"n_estimators": 80, "learning_rate": 0.05}},
             "portfolio": {"top_k": 3},
             "walk_forward": {"train_months": 12, "validation_months": 3, "test_months": 2},
         }

@@ -76,8 +76,8 @@ def test_train_writes_oof_predictions_metrics_and_controls(
 
     with ModelRegistry(tmp_path / "store" / "models") as registry:
         registered = registry.get("default.lightgbm", "champion").config["model"]
-    assert registered["num_leaves"] != AppConfig().model.num_leaves or (
-        registered["learning_rate"] != AppConfig().model.learning_rate
+    assert registered["trees"]["num_leaves"] != AppConfig().model.trees.num_leaves or (
+        registered["trees"]["learning_rate"] != AppConfig().model.trees.learning_rate
     )
     diagnostics = summary["diagnostics"]["ensemble"]
     assert 0.0 < diagnostics["brier"] < 0.5 and 0.0 < diagnostics["log_loss"] < 1.0
@@ -459,9 +459,9 @@ def test_train_reports_a_multi_task_model_per_horizon(
         fast_config,
         {
             "ALPHAFORGE_TRAIN__MULTI_TASK_MODEL": "gru",
-            "ALPHAFORGE_MODEL__HIDDEN_SIZE": "8",
-            "ALPHAFORGE_MODEL__EPOCHS": "2",
-            "ALPHAFORGE_MODEL__LOOKBACK": "3",
+            "ALPHAFORGE_MODEL__DEEP__HIDDEN_SIZE": "8",
+            "ALPHAFORGE_MODEL__DEEP__EPOCHS": "2",
+            "ALPHAFORGE_MODEL__DEEP__LOOKBACK": "3",
             "ALPHAFORGE_FEATURES__NAMES": '["ret_log_5", "rsi_14", "vol_yang_zhang_20"]',
         },
     )
@@ -481,7 +481,7 @@ def test_train_reports_a_multi_task_model_per_horizon(
 def test_focal_loss_with_three_classes_is_refused_in_one_line(
     run_cli: RunCli, tmp_path: Path, fast_config: Path
 ) -> None:
-    env = {"ALPHAFORGE_LABELS__KIND": "three_class", "ALPHAFORGE_MODEL__FOCAL_GAMMA": "2.0"}
+    env = {"ALPHAFORGE_LABELS__KIND": "three_class", "ALPHAFORGE_MODEL__TREES__FOCAL_GAMMA": "2.0"}
     for command in ("train", "demo"):
         result = run_cli([command, "--config", str(fast_config)], tmp_path, env=env)
         assert result.returncode != 0 and "focal_gamma" in result.stderr

@@ -147,8 +147,19 @@ def _closest_key_hint(loc: tuple[int | str, ...]) -> str:
             break
         model = annotation
     known = list(model.model_fields)
-    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
     section = ".".join(str(p) for p in loc[:-1]) or "the top level"
+    # A setting that moved into a group of its section (model.n_estimators is now
+    # model.trees.n_estimators): name where it lives now.
+    moved = [
+        f"{section}.{name}.{loc[-1]}"
+        for name, field in model.model_fields.items()
+        if isinstance(field.annotation, type)
+        and issubclass(field.annotation, BaseModel)
+        and str(loc[-1]) in field.annotation.model_fields
+    ]
+    if moved:
+        return f"It is set in its group now: {' or '.join(moved)}."
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
     if close:
         return f"Did you mean {close[0]!r}? Known keys in {section}: {', '.join(known)}."
     return f"Known keys in {section}: {', '.join(known)}."

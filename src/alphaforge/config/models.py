@@ -181,15 +181,14 @@ class WalkForwardConfig(_Frozen):
     )
 
 
-class ModelConfig(_Frozen):
-    """Settings of the registered models (each reads the ones that apply to it)."""
+class TreesConfig(_Frozen):
+    """Tree ensembles: gradient boosting (LightGBM, XGBoost, CatBoost) and the random forest."""
 
-    name: str = Field("lightgbm", description="Registered model name.")
-    n_estimators: int = Field(300, ge=1, description="Maximum boosting rounds.")
-    learning_rate: float = Field(0.03, gt=0, description="Shrinkage per round.")
-    num_leaves: int = Field(15, ge=2, description="Leaves per tree.")
+    n_estimators: int = Field(300, ge=1, description="Maximum boosting rounds (forest: trees).")
+    learning_rate: float = Field(0.03, gt=0, description="Boosting: shrinkage per round.")
+    num_leaves: int = Field(15, ge=2, description="Boosting: leaves per tree.")
     min_child_samples: int = Field(100, ge=1, description="Minimum rows per leaf.")
-    subsample: float = Field(0.8, gt=0, le=1, description="Row fraction per round.")
+    subsample: float = Field(0.8, gt=0, le=1, description="Row fraction per round (or tree).")
     colsample_bytree: float = Field(0.8, gt=0, le=1, description="Feature fraction per tree.")
     early_stopping_rounds: int = Field(
         30,
@@ -201,25 +200,46 @@ class ModelConfig(_Frozen):
         ge=1,
         description="Boosting: early stopping keeps at least this many trees (noisy folds).",
     )
+    focal_gamma: float | None = Field(
+        None, ge=0, description="LightGBM focal-loss gamma (binary targets); null = log loss."
+    )
+
+
+class LinearConfig(_Frozen):
+    """Linear models: logistic regression and the linear SVM."""
+
+    regularization: float = Field(
+        1.0, gt=0, description="Inverse regularisation strength C of logistic regression and SVM."
+    )
+
+
+class DeepConfig(_Frozen):
+    """PyTorch sequence models."""
+
+    hidden_size: int = Field(64, ge=1, description="Hidden units per layer.")
+    lookback: int = Field(20, ge=1, description="Bars per input window, ending at the row's bar.")
+    epochs: int = Field(30, ge=1, description="Maximum training epochs.")
+    early_stopping_rounds: int = Field(
+        30, ge=0, description="Epochs without a lower validation loss before a stop; 0 = off."
+    )
+    learning_rate: float = Field(
+        1e-3, gt=0, description="Peak learning rate of the cyclical schedule."
+    )
+    batch_size: int = Field(256, ge=1, description="Rows per gradient step.")
+
+
+class ModelConfig(_Frozen):
+    """Settings of the registered models: the model's name, the device, and one group of
+    settings per model family (each model reads its own group)."""
+
+    name: str = Field("lightgbm", description="Registered model name.")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto",
         description="XGBoost, CatBoost, PyTorch: auto uses a CUDA GPU when present, else the CPU.",
     )
-    regularization: float = Field(
-        1.0, gt=0, description="Inverse regularisation strength C of logistic regression and SVM."
-    )
-    focal_gamma: float | None = Field(
-        None, ge=0, description="LightGBM focal-loss gamma (binary targets); null = log loss."
-    )
-    hidden_size: int = Field(64, ge=1, description="PyTorch models: hidden units per layer.")
-    lookback: int = Field(
-        20, ge=1, description="PyTorch models: bars per input window, ending at the row's bar."
-    )
-    epochs: int = Field(30, ge=1, description="PyTorch models: maximum training epochs.")
-    deep_learning_rate: float = Field(
-        1e-3, gt=0, description="PyTorch models: peak learning rate of the cyclical schedule."
-    )
-    batch_size: int = Field(256, ge=1, description="PyTorch models: rows per gradient step.")
+    trees: TreesConfig = Field(TreesConfig(), description="Boosting and random forest settings.")
+    linear: LinearConfig = Field(LinearConfig(), description="Logistic regression and SVM.")
+    deep: DeepConfig = Field(DeepConfig(), description="PyTorch sequence models.")
 
 
 class PortfolioConfig(_Frozen):

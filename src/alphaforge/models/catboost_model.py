@@ -143,13 +143,13 @@ def depth_for_leaves(num_leaves: int) -> int:
 
 def _catboost(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
     return CatBoostModel(
-        n_estimators=config.n_estimators,
-        learning_rate=config.learning_rate,
-        depth=depth_for_leaves(config.num_leaves),
-        subsample=config.subsample,
-        rsm=config.colsample_bytree,
-        early_stopping_rounds=config.early_stopping_rounds,
-        min_trees=config.min_trees,
+        n_estimators=config.trees.n_estimators,
+        learning_rate=config.trees.learning_rate,
+        depth=depth_for_leaves(config.trees.num_leaves),
+        subsample=config.trees.subsample,
+        rsm=config.trees.colsample_bytree,
+        early_stopping_rounds=config.trees.early_stopping_rounds,
+        min_trees=config.trees.min_trees,
         random_state=seed,
         n_jobs=n_jobs,
         device=config.device,

@@ -332,19 +332,19 @@ class RandomForestModel(_SklearnModel):
 
 
 def _logistic(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
-    return LogisticRegressionModel(C=config.regularization, random_state=seed, n_jobs=n_jobs)
+    return LogisticRegressionModel(C=config.linear.regularization, random_state=seed, n_jobs=n_jobs)
 
 
 def _svm(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
-    return SVMModel(C=config.regularization, random_state=seed, n_jobs=n_jobs)
+    return SVMModel(C=config.linear.regularization, random_state=seed, n_jobs=n_jobs)
 
 
 def _random_forest(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
     return RandomForestModel(
-        n_estimators=config.n_estimators,
-        min_samples_leaf=config.min_child_samples,
-        max_features=config.colsample_bytree,
-        max_samples=config.subsample if config.subsample < 1.0 else None,
+        n_estimators=config.trees.n_estimators,
+        min_samples_leaf=config.trees.min_child_samples,
+        max_features=config.trees.colsample_bytree,
+        max_samples=config.trees.subsample if config.trees.subsample < 1.0 else None,
         random_state=seed,
         n_jobs=n_jobs,
     )

@@ -301,15 +301,15 @@ class LightGBMClassifier:
 
 def _lightgbm(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
     return LightGBMClassifier(
-        n_estimators=config.n_estimators,
-        learning_rate=config.learning_rate,
-        num_leaves=config.num_leaves,
-        min_child_samples=config.min_child_samples,
-        subsample=config.subsample,
-        colsample_bytree=config.colsample_bytree,
-        early_stopping_rounds=config.early_stopping_rounds,
-        min_trees=config.min_trees,
-        focal_gamma=config.focal_gamma,
+        n_estimators=config.trees.n_estimators,
+        learning_rate=config.trees.learning_rate,
+        num_leaves=config.trees.num_leaves,
+        min_child_samples=config.trees.min_child_samples,
+        subsample=config.trees.subsample,
+        colsample_bytree=config.trees.colsample_bytree,
+        early_stopping_rounds=config.trees.early_stopping_rounds,
+        min_trees=config.trees.min_trees,
+        focal_gamma=config.trees.focal_gamma,
         random_state=seed,
         n_jobs=n_jobs,
     )
@@ -317,13 +317,13 @@ def _lightgbm(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
 
 def _lightgbm_dart(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
     return LightGBMClassifier(
-        n_estimators=config.n_estimators,
-        learning_rate=config.learning_rate,
-        num_leaves=config.num_leaves,
-        min_child_samples=config.min_child_samples,
-        subsample=config.subsample,
-        colsample_bytree=config.colsample_bytree,
-        early_stopping_rounds=config.early_stopping_rounds,
+        n_estimators=config.trees.n_estimators,
+        learning_rate=config.trees.learning_rate,
+        num_leaves=config.trees.num_leaves,
+        min_child_samples=config.trees.min_child_samples,
+        subsample=config.trees.subsample,
+        colsample_bytree=config.trees.colsample_bytree,
+        early_stopping_rounds=config.trees.early_stopping_rounds,
         boosting="dart",
         random_state=seed,
         n_jobs=n_jobs,

@@ -131,13 +131,13 @@ class XGBoostModel(_SklearnModel):
 
 def _xgboost(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:
     return XGBoostModel(
-        n_estimators=config.n_estimators,
-        learning_rate=config.learning_rate,
-        max_leaves=config.num_leaves,
-        subsample=config.subsample,
-        colsample_bytree=config.colsample_bytree,
-        early_stopping_rounds=config.early_stopping_rounds,
-        min_trees=config.min_trees,
+        n_estimators=config.trees.n_estimators,
+        learning_rate=config.trees.learning_rate,
+        max_leaves=config.trees.num_leaves,
+        subsample=config.trees.subsample,
+        colsample_bytree=config.trees.colsample_bytree,
+        early_stopping_rounds=config.trees.early_stopping_rounds,
+        min_trees=config.trees.min_trees,
         random_state=seed,
         n_jobs=n_jobs,
         device=config.device,

@@ -20,10 +20,11 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import pandas as pd
 import yaml
+from pydantic import BaseModel
 
 from alphaforge.backtest import BacktestResult, CurveSet, DataRow, ReportContent, render_report
 from alphaforge.config import AppConfig, masked_dump
@@ -67,8 +68,10 @@ log = logging.getLogger(__name__)
 DEMO_PRESETS: Final[Mapping[str, Mapping[str, Any]]] = {
     "walk_forward": {"train_months": 24, "test_months": 3},
     "labels": {"weight_half_life_days": None},
-    "model": {"num_leaves": 4, "min_child_samples": 300, "colsample_bytree": 0.3},
+    "model.trees": {"num_leaves": 4, "min_child_samples": 300, "colsample_bytree": 0.3},
 }
+_M = TypeVar("_M", bound=BaseModel)
+
 #: Symbol prefix of the control universe (``RW00``, ...), distinct from the strategy's ``SYN``.
 CONTROL_PREFIX: Final = "RW"
 #: Share of the oracle's edge over 0.5 the strategy must recover to "find the planted edge".
@@ -86,13 +89,19 @@ def demo_config(config: AppConfig) -> AppConfig:
     """
     if not config.demo.presets:
         return config
-    update: dict[str, Any] = {}
-    for section, values in DEMO_PRESETS.items():
-        current = getattr(config, section)
-        unset = {k: v for k, v in values.items() if k not in current.model_fields_set}
-        if unset:
-            update[section] = current.model_copy(update=unset)
-    return config.model_copy(update=update)
+    for path, values in DEMO_PRESETS.items():
+        config = _preset(config, path.split("."), values)
+    return config
+
+
+def _preset(model: _M, path: list[str], values: Mapping[str, Any]) -> _M:
+    """Return ``model`` with ``values`` set where unset, in the sub-model at ``path``."""
+    if not path:
+        unset = {k: v for k, v in values.items() if k not in model.model_fields_set}
+        return model.model_copy(update=unset) if unset else model
+    head, rest = path[0], path[1:]
+    inner = _preset(getattr(model, head), rest, values)
+    return model if inner is getattr(model, head) else model.model_copy(update={head: inner})
 
 
 def caveats(config: AppConfig) -> tuple[str, ...]:

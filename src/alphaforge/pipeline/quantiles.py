@@ -217,11 +217,11 @@ def quantile_report(
             continue
         model = QuantileGBM(
             quantiles=levels,
-            n_estimators=config.model.n_estimators,
-            learning_rate=config.model.learning_rate,
-            num_leaves=config.model.num_leaves,
-            min_child_samples=config.model.min_child_samples,
-            early_stopping_rounds=config.model.early_stopping_rounds,
+            n_estimators=config.model.trees.n_estimators,
+            learning_rate=config.model.trees.learning_rate,
+            num_leaves=config.model.trees.num_leaves,
+            min_child_samples=config.model.trees.min_child_samples,
+            early_stopping_rounds=config.model.trees.early_stopping_rounds,
             random_state=seed + fold.number,
             n_jobs=config.run.n_jobs,
         )
@@ -239,7 +239,7 @@ def quantile_report(
                 len(validation),
                 len(fold.test),
                 pd.Timestamp(int(end[fitted].max()), tz="UTC"),
-                tuple(_rounds(m, config.model.n_estimators) for m in model.models_),
+                tuple(_rounds(m, config.model.trees.n_estimators) for m in model.models_),
             )
         )
     return _report(panel, raw, y, levels, names, folds)

@@ -246,11 +246,11 @@ def quantile_model(config: AppConfig, levels: Sequence[float], seed: int) -> Qua
     :func:`alphaforge.pipeline.quantiles.quantile_report` fits them in its folds."""
     return QuantileGBM(
         quantiles=tuple(levels),
-        n_estimators=config.model.n_estimators,
-        learning_rate=config.model.learning_rate,
-        num_leaves=config.model.num_leaves,
-        min_child_samples=config.model.min_child_samples,
-        early_stopping_rounds=config.model.early_stopping_rounds,
+        n_estimators=config.model.trees.n_estimators,
+        learning_rate=config.model.trees.learning_rate,
+        num_leaves=config.model.trees.num_leaves,
+        min_child_samples=config.model.trees.min_child_samples,
+        early_stopping_rounds=config.model.trees.early_stopping_rounds,
         random_state=seed,
         n_jobs=config.run.n_jobs,
     )

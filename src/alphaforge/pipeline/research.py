@@ -96,10 +96,11 @@ def align_opens(bars_by_symbol: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 def check_model_labels(config: AppConfig, models: list[str]) -> None:
     """Raise :class:`ConfigError` for a model setting the configured target cannot use."""
     focal = [m for m in models if m in ("lightgbm", "lightgbm_dart")]
-    if config.model.focal_gamma is not None and config.labels.kind == "three_class" and focal:
+    if config.model.trees.focal_gamma is not None and config.labels.kind == "three_class" and focal:
         raise ConfigError(
-            "model.focal_gamma (the focal loss) is for binary targets; labels.kind is three_class.",
-            hint="Set model.focal_gamma: null, or use a binary labels.kind.",
+            "model.trees.focal_gamma (the focal loss) is for binary targets; labels.kind is "
+            "three_class.",
+            hint="Set model.trees.focal_gamma: null, or use a binary labels.kind.",
         )
 
 

@@ -1,6 +1,6 @@
 """Sequence models in the walk-forward: each row's input is its symbol's trailing window.
 
-A sequence model (:data:`alphaforge.models.deep.SEQUENCE_MODELS`) with ``model.lookback`` L
+A sequence model (:data:`alphaforge.models.deep.SEQUENCE_MODELS`) with ``model.deep.lookback`` L
 above 1 receives, for row (t, symbol), that symbol's last L feature rows of the panel up to and
 including t, oldest first, flattened to ``L * n_features`` columns (the layout
 :class:`~alphaforge.models.deep.model.SequenceModel` reshapes with its ``lookback``). Nothing
@@ -41,10 +41,10 @@ def window_design(X: npt.NDArray[np.float64], positions: npt.NDArray[np.intp]) -
 
 def design_for(model_name: str, model_config: ModelConfig, panel: Panel) -> Design | None:
     """Return the window design of a sequence model, or ``None`` (plain feature rows)."""
-    if model_name not in SEQUENCE_MODELS or model_config.lookback <= 1:
+    if model_name not in SEQUENCE_MODELS or model_config.deep.lookback <= 1:
         return None
     symbols = panel.X.index.get_level_values("symbol").to_numpy()
-    positions = trailing_positions(symbols, model_config.lookback)
+    positions = trailing_positions(symbols, model_config.deep.lookback)
     return window_design(panel.X.to_numpy(np.float64), positions)
 
 

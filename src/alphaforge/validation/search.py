@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -126,7 +126,7 @@ def sequence_space(trial: optuna.Trial) -> dict[str, Any]:
     return {
         "hidden_size": trial.suggest_categorical("hidden_size", [8, 16, 32]),
         "epochs": trial.suggest_int("epochs", 5, 15),
-        "deep_learning_rate": trial.suggest_float("deep_learning_rate", 3e-4, 1e-2, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 3e-4, 1e-2, log=True),
         "batch_size": trial.suggest_categorical("batch_size", [64, 128, 256]),
     }
 
@@ -143,20 +143,34 @@ SEARCH_SPACES: dict[str, SearchSpace] = {
 } | dict.fromkeys(SEQUENCE_MODELS, sequence_space)
 
 
+def settings_group(name: str) -> Literal["trees", "linear", "deep"]:
+    """Return the :class:`ModelConfig` group of settings the model called ``name`` reads."""
+    if name in SEQUENCE_MODELS:
+        return "deep"
+    if name in ("logistic", "svm"):
+        return "linear"
+    return "trees"
+
+
 def configure(base: ModelConfig, params: Mapping[str, Any]) -> ModelConfig:
-    """Return ``base`` updated with a drawn configuration, validated like a user's config.
+    """Return ``base`` with a drawn configuration applied to its model's group of settings
+    (:func:`settings_group`), validated like a user's config.
 
     Raises ``ValueError`` if ``params`` changes a :data:`FIXED_SETTINGS` entry; pydantic's
     ``ValidationError`` (a ``ValueError``) if a value is out of its field's range.
     """
+    group = settings_group(base.name)
+    current = base.model_dump()
+    fixed = {"name": base.name, "lookback": base.deep.lookback}
     for key in FIXED_SETTINGS:
-        if key in params and params[key] != getattr(base, key):
+        if key in params and params[key] != fixed[key]:
             raise ValueError(
-                f"a search space may not change {key!r} (base {getattr(base, key)!r}, drawn "
+                f"a search space may not change {key!r} (base {fixed[key]!r}, drawn "
                 f"{params[key]!r}): the tuner's rows are built for the base configuration"
             )
     # model_copy(update=...) would skip validation; a draw outside a field's range must fail.
-    return ModelConfig.model_validate(base.model_dump() | dict(params))
+    current[group] = current[group] | dict(params)
+    return ModelConfig.model_validate(current)
 
 
 def inner_score(y: npt.NDArray[np.float64], proba: npt.NDArray[np.float64]) -> float:
@@ -310,5 +324,6 @@ __all__ = [
     "make_tuner",
     "random_forest_space",
     "sequence_space",
+    "settings_group",
     "xgboost_space",
 ]

@@ -143,6 +143,8 @@ def test_several_invalid_values_are_counted(tmp_path: Path) -> None:
         ("modle:\n  name: lightgbm\n", "modle", "Did you mean 'model'?"),
         ("nonsense_section:\n  a: 1\n", "nonsense_section", "Known keys in the top level"),
         ("data:\n  intreval: 1h\n", "data.intreval", "Did you mean 'interval'?"),
+        ("model:\n  n_estimators: 40\n", "model.n_estimators", "model.trees.n_estimators"),
+        ("model:\n  lookback: 5\n", "model.lookback", "model.deep.lookback"),
     ],
 )
 def test_unknown_key_is_refused_with_the_closest_name(
@@ -253,7 +255,7 @@ def test_masked_dump_masks_secrets_and_never_contains_them(tmp_path: Path) -> No
     [
         (AppConfig(), "run", None),
         (AppConfig().run, "seed", 1),
-        (ModelConfig(), "n_estimators", 5),
+        (ModelConfig().trees, "n_estimators", 5),
         (BacktestConfig(), "commission_bps", 3.0),
     ],
 )

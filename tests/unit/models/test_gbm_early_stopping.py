@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alphaforge.config import ModelConfig
+from alphaforge.config import ModelConfig, TreesConfig
 from alphaforge.models import create_model
 from alphaforge.models.catboost_model import CatBoostModel
 from alphaforge.models.gbm import LightGBMClassifier, ValidationStopper
@@ -106,10 +106,10 @@ def test_the_stopper_picks_the_best_loss_at_or_after_the_floor() -> None:
 
 @pytest.mark.parametrize("name", BOOSTERS)
 def test_the_registry_passes_min_trees_from_the_config(name: str) -> None:
-    config = ModelConfig(name=name, min_trees=17, device="cpu")
+    config = ModelConfig(name=name, trees=TreesConfig(min_trees=17), device="cpu")
     model = create_model(config, seed=0, n_jobs=1)
     assert getattr(model, "min_trees") == 17  # noqa: B009
 
 
 def test_min_trees_defaults_to_a_floor_of_thirty() -> None:
-    assert ModelConfig().min_trees == 30
+    assert ModelConfig().trees.min_trees == 30

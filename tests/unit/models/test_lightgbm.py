@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from alphaforge.config import ModelConfig
+from alphaforge.config import ModelConfig, TreesConfig
 from alphaforge.core import RegistryError
 from alphaforge.models import MODELS, Classifier, LightGBMClassifier, create_model
 
@@ -154,13 +154,15 @@ def test_registry_contains_lightgbm() -> None:
 
 def test_create_model_builds_from_config() -> None:
     config = ModelConfig(
-        n_estimators=17,
-        learning_rate=0.2,
-        num_leaves=5,
-        min_child_samples=3,
-        subsample=0.5,
-        colsample_bytree=0.6,
-        early_stopping_rounds=4,
+        trees=TreesConfig(
+            n_estimators=17,
+            learning_rate=0.2,
+            num_leaves=5,
+            min_child_samples=3,
+            subsample=0.5,
+            colsample_bytree=0.6,
+            early_stopping_rounds=4,
+        )
     )
     model = create_model(config, seed=11, n_jobs=2)
     assert isinstance(model, LightGBMClassifier)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from alphaforge.config import ModelConfig
+from alphaforge.config import DeepConfig, ModelConfig, TreesConfig
 from alphaforge.core import DataError
 from alphaforge.models import MODELS, LightGBMClassifier, Model, SVMModel, create_model
 from alphaforge.models import device as device_module
@@ -25,16 +25,17 @@ from alphaforge.models.gbm import focal_grad_hess
 
 NAMES = MODELS.names()
 SMALL = ModelConfig(
-    n_estimators=40,
-    learning_rate=0.1,
-    num_leaves=7,
-    min_child_samples=10,
-    subsample=0.9,
-    colsample_bytree=0.8,
-    early_stopping_rounds=5,
+    trees=TreesConfig(
+        n_estimators=40,
+        learning_rate=0.1,
+        num_leaves=7,
+        min_child_samples=10,
+        subsample=0.9,
+        colsample_bytree=0.8,
+        early_stopping_rounds=5,
+    ),
     # PyTorch models: the data here are plain rows (length-1 windows) and epochs play rounds.
-    lookback=1,
-    epochs=40,
+    deep=DeepConfig(lookback=1, epochs=40, early_stopping_rounds=5),
 )
 N_FEATURES = 6
 
@@ -190,7 +191,10 @@ def test_eval_set_drives_early_stopping_or_is_ignored(name: str) -> None:
     X, y = rng.normal(size=(600, N_FEATURES)), rng.integers(0, 2, 600).astype(np.float64)
     X_val, y_val = rng.normal(size=(300, N_FEATURES)), rng.integers(0, 2, 300).astype(np.float64)
     config = SMALL.model_copy(
-        update={"n_estimators": 150, "epochs": 150, "early_stopping_rounds": 5}
+        update={
+            "trees": SMALL.trees.model_copy(update={"n_estimators": 150}),
+            "deep": SMALL.deep.model_copy(update={"epochs": 150}),
+        }
     )
     stopped = _build(name, config).fit(X, y, eval_set=(X_val, y_val))
     free = _build(name, config).fit(X, y)
@@ -333,13 +337,24 @@ def test_factories_read_the_shared_model_settings() -> None:
     from alphaforge.config.models import ModelConfig
     from alphaforge.models import create_model
 
-    config = ModelConfig(regularization=0.25, focal_gamma=2.0, device="cpu", hidden_size=8)
+    config = ModelConfig.model_validate(
+        {
+            "linear": {"regularization": 0.25},
+            "trees": {"focal_gamma": 2.0},
+            "device": "cpu",
+            "deep": {"hidden_size": 8},
+        }
+    )
     assert create_model(config.model_copy(update={"name": "logistic"}), seed=0).C == 0.25  # type: ignore[attr-defined]
     assert create_model(config.model_copy(update={"name": "svm"}), seed=0).C == 0.25  # type: ignore[attr-defined]
     assert create_model(config, seed=0).focal_gamma == 2.0  # type: ignore[attr-defined]
     assert create_model(config.model_copy(update={"name": "xgboost"}), seed=0).device == "cpu"  # type: ignore[attr-defined]
     deep = config.model_copy(
-        update={"lookback": 7, "epochs": 11, "deep_learning_rate": 0.005, "batch_size": 32}
+        update={
+            "deep": config.deep.model_copy(
+                update={"lookback": 7, "epochs": 11, "learning_rate": 0.005, "batch_size": 32}
+            )
+        }
     )
     gru = create_model(deep.model_copy(update={"name": "gru"}), seed=0)
     assert gru.hidden_size == 8  # type: ignore[attr-defined]

@@ -85,13 +85,13 @@ def test_the_band_is_three_null_standard_errors_inflated_for_overlap() -> None:
 
 def test_presets_fill_only_what_the_configuration_leaves_unset() -> None:
     user = AppConfig.model_validate(
-        {"walk_forward": {"train_months": 12}, "model": {"num_leaves": 8}}
+        {"walk_forward": {"train_months": 12}, "model": {"trees": {"num_leaves": 8}}}
     )
     config = demo_config(user)
     assert config.walk_forward.train_months == 12  # set by the user: kept
     assert config.walk_forward.test_months == DEMO_PRESETS["walk_forward"]["test_months"]
-    assert config.model.num_leaves == 8
-    assert config.model.min_child_samples == DEMO_PRESETS["model"]["min_child_samples"]
+    assert config.model.trees.num_leaves == 8
+    assert config.model.trees.min_child_samples == DEMO_PRESETS["model.trees"]["min_child_samples"]
     assert config.labels.weight_half_life_days is None
     # The effective configuration, once recorded and read back, is left as it is.
     recorded = AppConfig.model_validate(masked_dump(config) | {"secrets": {}})
@@ -112,7 +112,7 @@ def small_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoOutcome:
                 "end": "2016-12-31",
             },
             "portfolio": {"top_k": 2},
-            "model": {"n_estimators": 40},
+            "model": {"trees": {"n_estimators": 40}},
             "walk_forward": {"train_months": 12, "validation_months": 3, "test_months": 3},
             "data": {"store_dir": str(folder / "store")},
             "run": {"runs_dir": str(folder / "runs")},
@@ -140,7 +140,10 @@ def test_the_demo_records_oracle_model_and_control_aucs(small_demo: DemoOutcome)
     assert 0.0 <= psr <= 1.0
     assert f"gross PSR {psr:.2f}" in verdicts["control"]
     # The presets filled what the configuration left unset; the user's values stayed.
-    assert summary["config"]["model"]["num_leaves"] == DEMO_PRESETS["model"]["num_leaves"]
+    assert (
+        summary["config"]["model"]["trees"]["num_leaves"]
+        == (DEMO_PRESETS["model.trees"]["num_leaves"])
+    )
     assert summary["config"]["walk_forward"]["train_months"] == 12
 
 

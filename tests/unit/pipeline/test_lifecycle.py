@@ -47,7 +47,9 @@ def _config(tmp_path: Path, *, end: str = "2016-06-30", strength: float = 0.01) 
             "features": {"names": FEATURES, "min_history": 60},
             "labels": {"horizon": HORIZON},
             "portfolio": {"top_k": 2},
-            "model": {"n_estimators": 30, "min_child_samples": 50, "early_stopping_rounds": 0},
+            "model": {
+                "trees": {"n_estimators": 30, "min_child_samples": 50, "early_stopping_rounds": 0}
+            },
             "walk_forward": {"embargo_bars": EMBARGO},
             "data": {"store_dir": str(tmp_path / "store")},
             "run": {"runs_dir": str(tmp_path / "runs"), "seed": 7},
@@ -76,7 +78,10 @@ def _fit(
     stamps = pd.DatetimeIndex(panel.timestamps)
     rows = np.flatnonzero(panel.target.notna().to_numpy() & (stamps <= end))
     y = panel.target.to_numpy(np.float64)[rows]
-    model_config = config.model.model_copy(update=kw)
+    name = kw.pop("name", config.model.name)  # the model; anything else is a tree setting
+    model_config = config.model.model_copy(
+        update={"name": name, "trees": config.model.trees.model_copy(update=kw)}
+    )
     model = create_model(model_config, seed=0, n_jobs=1)
     model.fit(panel.X.to_numpy(np.float64)[rows], 1.0 - y if flip else y)
     return model
@@ -414,7 +419,8 @@ def test_an_update_continues_from_the_champions_best_iteration(
     train = np.flatnonzero(known & (stamps <= calendar[300]))
     valid = np.flatnonzero(known & (stamps > calendar[300]) & (stamps <= end))
     X, y = panel.X.to_numpy(np.float64), panel.target.to_numpy(np.float64)
-    stopping = config.model.model_copy(update={"n_estimators": 300, "early_stopping_rounds": 5})
+    trees = config.model.trees.model_copy(update={"n_estimators": 300, "early_stopping_rounds": 5})
+    stopping = config.model.model_copy(update={"trees": trees})
     model = create_model(stopping, seed=0).fit(X[train], y[train], eval_set=(X[valid], y[valid]))
     best = int(model.best_iteration_)  # type: ignore[attr-defined]
     assert best < 300

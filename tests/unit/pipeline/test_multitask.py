@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from alphaforge.config import AppConfig
-from alphaforge.config.models import LabelsConfig, ModelConfig, TrainConfig
+from alphaforge.config.models import DeepConfig, LabelsConfig, ModelConfig, TrainConfig
 from alphaforge.core.errors import ConfigError
 from alphaforge.core.types import Interval
 from alphaforge.models.dataset import Panel, build_panel
@@ -80,11 +80,10 @@ def _config(kind: str = "direction", **model: object) -> AppConfig:
         "lookback": 3,
         "batch_size": 64,
         "early_stopping_rounds": 3,
-        "deep_learning_rate": 0.01,
-        "device": "cpu",
+        "learning_rate": 0.01,
     } | model
     return AppConfig(
-        model=ModelConfig(**settings),
+        model=ModelConfig(device="cpu", deep=DeepConfig.model_validate(settings)),
         train=TrainConfig(multi_task_model="gru"),
         labels=LabelsConfig(kind=kind, **CLOSE_TO_CLOSE),
     )

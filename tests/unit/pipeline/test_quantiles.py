@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from alphaforge.config.models import AppConfig, LabelsConfig, ModelConfig
+from alphaforge.config.models import AppConfig, LabelsConfig, ModelConfig, TreesConfig
 from alphaforge.models.dataset import Panel
 from alphaforge.pipeline import quantiles as quantiles_module
 from alphaforge.pipeline.quantiles import (
@@ -57,11 +57,13 @@ def _panel(
 
 def _config(**labels: Any) -> AppConfig:
     model = ModelConfig(
-        n_estimators=150,
-        learning_rate=0.05,
-        num_leaves=7,
-        min_child_samples=50,
-        early_stopping_rounds=20,
+        trees=TreesConfig(
+            n_estimators=150,
+            learning_rate=0.05,
+            num_leaves=7,
+            min_child_samples=50,
+            early_stopping_rounds=20,
+        )
     )
     return AppConfig(model=model, labels=LabelsConfig(**labels))
 

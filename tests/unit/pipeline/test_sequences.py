@@ -121,10 +121,10 @@ def test_window_design_with_a_column_subset_is_the_manual_slice() -> None:
 
 def test_design_for_only_sequence_models_with_a_lookback() -> None:
     panel = _panel()
-    config = ModelConfig(lookback=4)
+    config = ModelConfig(deep={"lookback": 4})
     assert design_for("lightgbm", config, panel) is None
     assert design_for("logistic", config, panel) is None
-    assert design_for("gru", ModelConfig(lookback=1), panel) is None
+    assert design_for("gru", ModelConfig(deep={"lookback": 1}), panel) is None
     design = design_for("gru", config, panel)
     assert design is not None
     rows = np.arange(len(panel.X), dtype=np.int64)

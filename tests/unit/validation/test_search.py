@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
-from alphaforge.config.models import ModelConfig
+from alphaforge.config.models import DeepConfig, ModelConfig, TreesConfig
 from alphaforge.models import MODELS, create_model
 from alphaforge.models.dataset import Panel
 from alphaforge.models.deep import SEQUENCE_MODELS
@@ -26,6 +26,7 @@ from alphaforge.validation.search import (
     inner_score,
     inner_split,
     make_tuner,
+    settings_group,
 )
 from alphaforge.validation.walk_forward import TrainingRows
 
@@ -72,7 +73,7 @@ def _panel(n_days: int = 500, seed: int = 0) -> Panel:
 def test_the_search_runs_on_each_folds_training_rows_only_and_reports_every_trial() -> None:
     panel = _panel()
     splitter = PurgedWalkForward(train_months=6, validation_months=1, test_months=3)
-    base = ModelConfig(n_estimators=20, early_stopping_rounds=0)
+    base = ModelConfig(trees=TreesConfig(n_estimators=20, early_stopping_rounds=0))
     trials: list[TrialRecord] = []
     seen: dict[int, TrainingRows] = {}
     tuner = make_tuner(base, n_trials=3, seed=1, on_trial=trials.append)
@@ -132,14 +133,17 @@ def test_every_registered_model_has_a_search_space() -> None:
 
 @pytest.mark.parametrize("name", sorted(MODELS.names()))
 def test_each_draw_is_a_valid_config_update_that_builds_the_model(name: str) -> None:
-    base = ModelConfig(name=name, lookback=5)
+    base = ModelConfig(name=name, deep=DeepConfig(lookback=5))
+    group = settings_group(name)
     for params in _draws(name):
         assert params, "a space must draw something"
         assert not set(params) & set(FIXED_SETTINGS)
         # Validated independently of ``configure``: the draw is a legal user configuration.
-        checked = ModelConfig.model_validate(base.model_dump() | params)
+        dumped = base.model_dump()
+        dumped[group] = dumped[group] | params
+        checked = ModelConfig.model_validate(dumped)
         assert checked == configure(base, params)
-        assert all(getattr(checked, k) == v for k, v in params.items())
+        assert all(getattr(getattr(checked, group), k) == v for k, v in params.items())
         model = create_model(checked, seed=0)
         assert callable(model.fit) and callable(model.predict_proba)
 
@@ -152,7 +156,7 @@ def test_every_drawn_setting_reaches_the_model(name: str) -> None:
     reference = _state(create_model(config, seed=0))
     for key, value in params.items():
         other = value * 2 if isinstance(value, int) else value / 2
-        changed = create_model(config.model_copy(update={key: other}), seed=0)
+        changed = create_model(configure(config, {key: other}), seed=0)
         assert _state(changed) != reference, f"{name} ignores {key}"
 
 
@@ -165,14 +169,16 @@ def test_the_deep_spaces_stay_cheap() -> None:
 
 
 def test_configure_refuses_a_lookback_or_name_change_and_out_of_range_values() -> None:
-    base = ModelConfig(name="gru", lookback=10)
+    base = ModelConfig(name="gru", deep=DeepConfig(lookback=10))
     with pytest.raises(ValueError, match="lookback"):
         configure(base, {"lookback": 5})
     with pytest.raises(ValueError, match="name"):
         configure(base, {"name": "tcn"})
     with pytest.raises(ValidationError):
-        configure(base, {"subsample": 1.5})
-    assert configure(base, {"lookback": 10}).lookback == 10  # unchanged is fine
+        configure(base, {"batch_size": 0})
+    with pytest.raises(ValidationError):  # a tree setting is not a sequence model's
+        configure(base, {"subsample": 0.5})
+    assert configure(base, {"lookback": 10}).deep.lookback == 10  # unchanged is fine
 
 
 # --- the tuner on tiny data -----------------------------------------------------------------
@@ -206,7 +212,9 @@ def test_inner_score_is_the_macro_one_vs_rest_auc_for_three_classes() -> None:
 def test_a_three_class_search_scores_trials_by_macro_auc_and_builds_the_choice() -> None:
     X, y = _three_class()
     rows = _rows(len(y), y, X, fold=2)
-    base = ModelConfig(n_estimators=15, early_stopping_rounds=0, min_child_samples=10)
+    base = ModelConfig(
+        trees=TreesConfig(n_estimators=15, early_stopping_rounds=0, min_child_samples=10)
+    )
     trials: list[TrialRecord] = []
     built: list[ModelConfig] = []
 
@@ -219,10 +227,10 @@ def test_a_three_class_search_scores_trials_by_macro_auc_and_builds_the_choice()
     chosen = tuner(rows)
     assert len(trials) == 2 and len(built) == 1
     best = max(trials, key=lambda t: t.inner_auc)
-    assert all(getattr(built[0], k) == v for k, v in best.params.items())
+    assert all(getattr(built[0].trees, k) == v for k, v in best.params.items())
     # Recompute one trial's score independently: same rows, same model, sklearn's macro AUC.
     train, validation = inner_split(rows.start, rows.end, 0.25)
-    model = create_model(base.model_copy(update=trials[0].params), seed=9)
+    model = create_model(configure(base, trials[0].params), seed=9)
     model.fit(X[train], y[train])
     expected = roc_auc_score(
         y[validation], model.predict_proba(X[validation]), multi_class="ovr", average="macro"
@@ -238,7 +246,8 @@ def test_a_sequence_model_is_tuned_on_already_windowed_rows() -> None:
     X, y = _three_class(n=240, seed=2)
     windows = np.repeat(X, lookback, axis=1)  # stands in for L * n_features windowed columns
     rows = _rows(len(y), (y > 0).astype(np.float64), windows)
-    base = ModelConfig(name="gru", lookback=lookback, early_stopping_rounds=0, device="cpu")
+    deep = DeepConfig(lookback=lookback, early_stopping_rounds=0)
+    base = ModelConfig(name="gru", deep=deep, device="cpu")
     trials: list[TrialRecord] = []
     model = make_tuner(base, n_trials=2, seed=0, on_trial=trials.append)(rows)
     assert len(trials) == 2 and all(0.5 < t.inner_auc <= 1.0 for t in trials)
@@ -250,7 +259,10 @@ def test_a_space_that_varies_lookback_is_refused() -> None:
     X, y = _three_class(n=120)
     rows = _rows(len(y), (y > 0).astype(np.float64), X)
     tuner = make_tuner(
-        ModelConfig(name="gru", lookback=1), n_trials=1, seed=0, space=lambda t: {"lookback": 3}
+        ModelConfig(name="gru", deep=DeepConfig(lookback=1)),
+        n_trials=1,
+        seed=0,
+        space=lambda t: {"lookback": 3},
     )
     with pytest.raises(ValueError, match="lookback"):
         tuner(rows)
@@ -268,7 +280,7 @@ def test_the_registered_configuration_is_the_latest_folds_best_for_that_model() 
         TrialRecord(1, 2, {"num_leaves": 5}, float("nan"), "lightgbm"),
         TrialRecord(2, 0, {"regularization": 0.1}, 0.9, "logistic"),  # another model
     ]
-    assert chosen_config(base, trials).num_leaves == 31
+    assert chosen_config(base, trials).trees.num_leaves == 31
     assert chosen_config(base, []) == base
     logistic = chosen_config(ModelConfig(name="logistic"), trials)
-    assert logistic.regularization == 0.1
+    assert logistic.linear.regularization == 0.1

@@ -35,12 +35,12 @@ def _factory(architecture: str) -> Callable[[ModelConfig, int, int], Classifier]
         # the network's size and optimiser come from ModelConfig's PyTorch fields.
         return SequenceModel(
             architecture=architecture,
-            lookback=config.lookback,
-            max_epochs=config.epochs,
-            learning_rate=config.deep_learning_rate,
-            batch_size=config.batch_size,
-            early_stopping_rounds=config.early_stopping_rounds,
-            hidden_size=config.hidden_size,
+            lookback=config.deep.lookback,
+            max_epochs=config.deep.epochs,
+            learning_rate=config.deep.learning_rate,
+            batch_size=config.deep.batch_size,
+            early_stopping_rounds=config.deep.early_stopping_rounds,
+            hidden_size=config.deep.hidden_size,
             device=config.device,
             random_state=seed,
             n_jobs=n_jobs,
