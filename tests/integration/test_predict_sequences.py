@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaforge.config import AppConfig
+from alphaforge.config import AppConfig, ModelConfig
 from alphaforge.features import compute
 from alphaforge.models import create_model
 from alphaforge.models.calibration import CalibratedModel
@@ -86,8 +86,8 @@ def test_fitted_lookback_reads_through_calibration() -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 3 * 4))
     y = (X[:, -1] > 0).astype(np.float64)
-    config = AppConfig().model.model_copy(
-        update={"name": "gru", "lookback": 4, "epochs": 1, "hidden_size": 4, "device": "cpu"}
+    config = ModelConfig.model_validate(
+        {"name": "gru", "device": "cpu", "deep": {"lookback": 4, "epochs": 1, "hidden_size": 4}}
     )
     gru = create_model(config, seed=0).fit(X, y)
     assert fitted_lookback(gru) == 4

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaforge.config import AppConfig
+from alphaforge.config import AppConfig, DeepConfig
 from alphaforge.core.types import AssetClass, Interval
 from alphaforge.data.synthetic import SyntheticSpec, generate_market, random_walk_market
 from alphaforge.pipeline.demo import oracle_scores
@@ -106,7 +106,10 @@ def test_the_research_pipeline_takes_three_classes_meta_labels_and_sequence_wind
     gru = base.model_copy(
         update={
             "model": base.model.model_copy(
-                update={"name": "gru", "lookback": 4, "epochs": 1, "hidden_size": 8}
+                update={
+                    "name": "gru",
+                    "deep": DeepConfig(lookback=4, epochs=1, hidden_size=8),
+                }
             ),
             "features": base.features.model_copy(update={"names": ["ret_log_5", "rsi_14"]}),
         }
