@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from alphaforge.core.types import Interval
+from alphaforge.core.types import AssetClass, Interval
 
 
 class _Frozen(BaseModel):
@@ -242,21 +242,84 @@ class ModelConfig(_Frozen):
     deep: DeepConfig = Field(DeepConfig(), description="PyTorch sequence models.")
 
 
-class PortfolioConfig(_Frozen):
-    """Long/short top-k construction."""
+class StrategyConfig(_Frozen):
+    """The strategy whose signals the backtest trades (``alphaforge strategies list``)."""
 
+    name: str = Field(
+        "oof_scores", description="Registered strategy: oof_scores (model scores), ma_crossover."
+    )
+    params: dict[str, float | int | str | bool] = Field(
+        default_factory=dict, description="The strategy's parameters; unknown ones are refused."
+    )
+
+
+class PortfolioConfig(_Frozen):
+    """How signals become target weights and weights become quantities."""
+
+    constructor: Literal["top_k", "target_weights"] = Field(
+        "top_k",
+        description="top_k: equal weights on the best (and worst) k signals; target_weights: "
+        "each name's signal x gross_exposure / number of names.",
+    )
     top_k: int = Field(4, ge=1, description="Names held long (and short).")
     long_short: bool = Field(True, description="Short the bottom k as well as buying the top k.")
     gross_exposure: float = Field(1.0, gt=0, le=2.0, description="Sum of |weights|.")
     rebalance_every: int = Field(5, ge=1, description="Bars between rebalances.")
+    sizing: Literal["weights", "all_in"] = Field(
+        "weights",
+        description="weights: quantity = weight x equity / fill price; all_in: the whole equity "
+        "less the order's commission, as backtesting.py sizes an order of size 1 - epsilon.",
+    )
+    units: Literal["fractional", "whole"] = Field(
+        "fractional", description="Trade fractional units, or whole units rounded toward zero."
+    )
+
+
+class CostModelConfig(_Frozen):
+    """One cost model and its parameters (``docs/backtest.md`` lists them)."""
+
+    name: str = Field(description="Registered cost model, e.g. percent, sec_fee, sqrt_impact.")
+    params: dict[str, float | int | str | bool | dict[str, float]] = Field(
+        default_factory=dict, description="The model's parameters; unknown ones are refused."
+    )
 
 
 class BacktestConfig(_Frozen):
-    """Costs and capital of the vectorized backtest."""
+    """Capital, fills and costs of the backtest (``docs/backtest.md``).
+
+    Without ``costs`` every asset class pays ``commission_bps + slippage_bps`` of traded
+    notional (the ``linear`` cost model), as earlier versions did.
+    """
 
     initial_capital: float = Field(100_000.0, gt=0, description="Starting equity, USD.")
     commission_bps: float = Field(1.0, ge=0, description="Commission per traded notional, bps.")
     slippage_bps: float = Field(5.0, ge=0, description="Slippage per traded notional, bps.")
+    costs: dict[AssetClass, list[CostModelConfig]] | None = Field(
+        None,
+        description="Cost models per asset class (stock, etf, crypto, forex ...); an asset "
+        "class not named pays the linear commission_bps + slippage_bps.",
+    )
+    fill_price: Literal["next_open", "close", "vwap_proxy"] = Field(
+        "next_open",
+        description="Where market orders fill: the next bar's open, its close, or (H+L+C)/3.",
+    )
+    participation: float | None = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Largest share of a bar's volume one symbol's orders may fill (None: no cap).",
+    )
+    prices: Literal["adjusted", "raw"] = Field(
+        "adjusted",
+        description="adjusted: the store's split- and dividend-adjusted bars; raw: unadjusted "
+        "bars with splits and dividends from corporate_actions.",
+    )
+    corporate_actions: Path | None = Field(
+        None, description="CSV of splits and dividends (symbol, ex_date, split_ratio, dividend)."
+    )
+    max_leverage: float = Field(
+        2.0, gt=0, description="Buying power: largest gross exposure as a multiple of equity."
+    )
     benchmark: Literal["equal_weight"] = Field(
         "equal_weight", description="Buy-and-hold benchmark of the universe."
     )
@@ -365,6 +428,7 @@ class AppConfig(_Frozen):
     labels: LabelsConfig = LabelsConfig()
     walk_forward: WalkForwardConfig = WalkForwardConfig()
     model: ModelConfig = ModelConfig()
+    strategy: StrategyConfig = StrategyConfig()
     portfolio: PortfolioConfig = PortfolioConfig()
     backtest: BacktestConfig = BacktestConfig()
     demo: DemoConfig = DemoConfig()

@@ -1,0 +1,249 @@
+"""Order values shared by the portfolio, risk, execution, backtest and live stages.
+
+Quantities are signed units of the instrument (> 0 buys, < 0 sells); prices are in the
+instrument's quote currency; timestamps are timezone-aware UTC. An :class:`OrderIntent` is what
+the portfolio wants, an :class:`Order` is an intent the risk layer approved and execution
+tracks, a :class:`Fill` is what a broker reports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import pandas as pd
+
+
+class Side(StrEnum):
+    """Direction of an order or fill."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @classmethod
+    def of(cls, quantity: float) -> Side:
+        """Return the side of a signed quantity (zero counts as a buy)."""
+        return cls.SELL if quantity < 0 else cls.BUY
+
+
+class OrderType(StrEnum):
+    """How an order's price is set."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
+
+
+class TimeInForce(StrEnum):
+    """How long an unfilled order works: the session, until cancelled, or only at once."""
+
+    DAY = "day"
+    GTC = "gtc"
+    IOC = "ioc"
+
+
+class OrderStatus(StrEnum):
+    """States of the order state machine (:mod:`alphaforge.execution.orders`)."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        """Return True while the order can still fill."""
+        return self in (OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True, slots=True)
+class SizingStep:
+    """One step of the sizing chain: what a sizer or risk check did to an order's quantity.
+
+    ``before`` and ``after`` are signed units; ``reason`` is one line for the audit trail.
+    """
+
+    step: str
+    before: float
+    after: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """Exit orders attached to an entry: a protective stop and/or a take-profit limit.
+
+    Prices are absolute, in quote currency; ``trail_percent`` (a fraction, 0.05 = 5 %) makes
+    the stop a trailing stop that follows each close.
+    """
+
+    stop_price: float | None = None
+    take_profit: float | None = None
+    trail_percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """An order the portfolio wants, before risk approval.
+
+    Parameters
+    ----------
+    symbol
+        Instrument symbol.
+    quantity
+        Signed units (> 0 buy, < 0 sell).
+    order_type, limit_price, stop_price, trail_percent
+        Price instructions; ``limit_price`` for limit and stop-limit orders, ``stop_price`` for
+        stop and stop-limit orders, ``trail_percent`` (fraction) for trailing stops.
+    time_in_force
+        How long the order works.
+    strategy
+        Tag of the strategy the order serves (P&L attribution).
+    oco_group
+        Orders sharing a group cancel each other when one fills.
+    bracket
+        Exits to attach once the entry fills.
+    reduce_only
+        The order may only shrink the position (stops, take-profits, closing orders).
+    reason
+        Why the order exists: ``signal``, ``rebalance``, ``stop``, ``target``, ``delisted`` ...
+    sizing
+        The sizing chain so far.
+    """
+
+    symbol: str
+    quantity: float
+    order_type: OrderType = OrderType.MARKET
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_percent: float | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    strategy: str = ""
+    oco_group: str | None = None
+    bracket: Bracket | None = None
+    reduce_only: bool = False
+    reason: str = "signal"
+    sizing: tuple[SizingStep, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.quantity):
+            raise ValueError(f"order quantity must be finite, got {self.quantity}")
+        for name in ("limit_price", "stop_price"):
+            price = getattr(self, name)
+            if price is not None and not (math.isfinite(price) and price > 0):
+                raise ValueError(f"{name} must be a positive price, got {price}")
+        if self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and self.limit_price is None:
+            raise ValueError(f"a {self.order_type} order needs a limit_price")
+        if self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
+            raise ValueError(f"a {self.order_type} order needs a stop_price")
+        if self.order_type is OrderType.TRAILING_STOP and not (self.trail_percent or 0) > 0:
+            raise ValueError("a trailing_stop order needs a positive trail_percent")
+
+    @property
+    def side(self) -> Side:
+        """Return the order's side."""
+        return Side.of(self.quantity)
+
+    def resized(self, quantity: float, step: str, reason: str = "") -> OrderIntent:
+        """Return a copy with ``quantity``, recording the change in the sizing chain."""
+        return replace(
+            self,
+            quantity=quantity,
+            sizing=(*self.sizing, SizingStep(step, self.quantity, quantity, reason)),
+        )
+
+
+@dataclass(slots=True)
+class Order:
+    """An approved intent as execution tracks it; only the order manager changes its state.
+
+    ``filled_quantity`` is signed like ``intent.quantity``; ``average_price`` is the
+    quantity-weighted mean fill price (NaN before the first fill).
+    """
+
+    id: str
+    intent: OrderIntent
+    created_at: pd.Timestamp
+    status: OrderStatus = OrderStatus.NEW
+    filled_quantity: float = 0.0
+    average_price: float = math.nan
+    updated_at: pd.Timestamp | None = None
+    status_reason: str = ""
+    parent_id: str | None = None
+    #: Current stop of a trailing stop (moves with each close); the intent keeps the original.
+    trail_stop: float | None = field(default=None)
+
+    @property
+    def symbol(self) -> str:
+        """Return the instrument symbol."""
+        return self.intent.symbol
+
+    @property
+    def remaining(self) -> float:
+        """Return the signed quantity still to fill."""
+        return self.intent.quantity - self.filled_quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """A (partial) execution reported by a broker.
+
+    ``costs`` maps each cost component (commission, sec_fee, spread, impact ...) to what it
+    charged, in quote currency, >= 0 except where a component is a credit.
+    """
+
+    order_id: str
+    symbol: str
+    timestamp: pd.Timestamp
+    quantity: float
+    price: float
+    costs: tuple[tuple[str, float], ...] = ()
+    strategy: str = ""
+    reason: str = "signal"
+
+    @property
+    def total_cost(self) -> float:
+        """Return the sum of all cost components."""
+        return math.fsum(value for _, value in self.costs)
+
+    @property
+    def side(self) -> Side:
+        """Return the fill's side."""
+        return Side.of(self.quantity)
+
+
+class OrderIds:
+    """Deterministic order ids: ``{prefix}-{n:08d}`` counted from 1 within a run.
+
+    The same run (same inputs, same seed) gives the same ids, so reruns can be compared row
+    for row and a broker's idempotency key is stable across a restart that replays a decision.
+    """
+
+    def __init__(self, prefix: str = "o") -> None:
+        self.prefix = prefix
+        self._count = 0
+
+    def next(self) -> str:
+        """Return the next id."""
+        self._count += 1
+        return f"{self.prefix}-{self._count:08d}"
+
+
+__all__ = [
+    "Bracket",
+    "Fill",
+    "Order",
+    "OrderIds",
+    "OrderIntent",
+    "OrderStatus",
+    "OrderType",
+    "Side",
+    "SizingStep",
+    "TimeInForce",
+]
