@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,10 +65,15 @@ class CostSchedule:
         """Return the (name, model) pairs charged to ``asset_class``."""
         return self.by_class.get(asset_class, self.default)
 
-    def components(self) -> list[str]:
-        """Return every cost component name that can appear, in a stable order."""
+    def components(self, asset_classes: Iterable[AssetClass] | None = None) -> list[str]:
+        """Return the cost component names ``asset_classes`` (default: any) can pay, in order."""
         names: dict[str, None] = {}
-        for models in (self.default, *self.by_class.values()):
+        groups = (
+            [self.default, *self.by_class.values()]
+            if asset_classes is None
+            else [self.models(a) for a in dict.fromkeys(asset_classes)]
+        )
+        for models in groups:
             for name, _ in models:
                 names[name] = None
         return list(names)

@@ -1,0 +1,646 @@
+"""The event-driven backtest: one loop over every bar time of every instrument.
+
+Per timestamp, for the symbols that have a bar then (each trades only at its own bars):
+
+1. holding costs (borrow, carry) for the time since the symbol's previous bar;
+2. corporate actions of the session (``prices: raw``): splits rescale units and open orders,
+   dividends are credited to longs and debited to shorts;
+3. targets decided at a previous close become orders, sized at this bar's fill price, reviewed
+   by the risk manager (refusals and resizes go to the audit table) and submitted;
+4. the simulated broker fills every eligible order against the bar (``SimulatedBroker``);
+5. a holding whose bars end is closed at its last close (``delisted``);
+6. mark to market at the close: one equity row per timestamp;
+7. the strategy's signals of this bar (data to its close) become targets for the next bar.
+
+Signals and targets are computed for every bar at once before the loop: each row uses only
+data to its own close, which the causality test checks by scrambling the future.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from alphaforge.backtest.costs import CostSchedule, HoldingBatch, TradeBatch
+from alphaforge.backtest.trades import TradeBook
+from alphaforge.backtest.vectorized import BacktestResult
+from alphaforge.config.models import BacktestConfig, PortfolioConfig
+from alphaforge.core.orders import Bracket, Fill, OrderIntent
+from alphaforge.core.progress import SILENT, Reporter
+from alphaforge.core.types import AssetClass
+from alphaforge.execution import BarView, SimulatedBroker
+from alphaforge.portfolio.base import PortfolioConstructor, target_quantities
+from alphaforge.risk.base import AccountView, RiskManager
+from alphaforge.strategies.base import MarketFrames, Signals
+
+FloatArray = np.ndarray
+_UNCAPPED = (AssetClass.FOREX, AssetClass.INDEX, AssetClass.MACRO)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRun:
+    """Everything one event-driven run produced (frames as written to the run folder)."""
+
+    result: BacktestResult
+    equity: pd.DataFrame
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    positions: pd.DataFrame
+    audit: pd.DataFrame
+    costs: pd.DataFrame
+    cost_components: list[str]
+
+
+class _Coster:
+    """Prices fills with the cost schedule and the market context of the current bar."""
+
+    def __init__(
+        self,
+        schedule: CostSchedule,
+        symbols: list[str],
+        classes: list[AssetClass],
+        context: Mapping[str, np.ndarray],
+    ) -> None:
+        self.schedule = schedule
+        self.symbols = symbols
+        self.classes = np.array([c.value for c in classes])
+        self.context = context
+        self.row = 0
+        self.components = schedule.components(classes)
+
+    def __call__(
+        self, symbols: np.ndarray, quantity: np.ndarray, price: np.ndarray, maker: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        out = {name: np.zeros(len(symbols)) for name in self.components}
+        classes = self.classes[symbols]
+        for asset in np.unique(classes):
+            pick = classes == asset
+            idx = symbols[pick]
+            batch = TradeBatch(
+                price=price[pick],
+                quantity=quantity[pick],
+                symbols=tuple(self.symbols[i] for i in idx),
+                sigma_daily=self.context["sigma_daily"][self.row, idx],
+                adv=self.context["adv"][self.row, idx],
+                half_spread=self.context["half_spread"][self.row, idx],
+                maker=maker[pick],
+            )
+            for name, values in self.schedule.trade_costs(AssetClass(asset), batch).items():
+                out[name][pick] += values
+        return out
+
+
+def run_engine(
+    market: MarketFrames,
+    signals: Signals,
+    constructor: PortfolioConstructor,
+    risk: RiskManager,
+    schedule: CostSchedule,
+    config: BacktestConfig,
+    portfolio: PortfolioConfig,
+    *,
+    strategy_tag: str = "",
+    corporate_actions: pd.DataFrame | None = None,
+    context: Mapping[str, pd.DataFrame] | None = None,
+    reporter: Reporter = SILENT,
+) -> EngineRun:
+    """Run the event-driven backtest.
+
+    Parameters
+    ----------
+    market
+        Bars as wide frames (UTC bar open times x symbols; NaN where a symbol has no bar).
+    signals
+        The strategy's signals on the same index and columns (row ``t`` known at ``t``'s close).
+    constructor
+        Turns signals into target weights.
+    risk
+        Reviews every order intent.
+    schedule
+        Cost models per asset class.
+    config, portfolio
+        Fill, capital and sizing settings.
+    strategy_tag
+        Tag written on every order, fill and trade (P&L attribution).
+    corporate_actions
+        Rows ``symbol, ex_date, split_ratio, dividend`` (``prices: raw`` only); applied before
+        the first bar of the ex-date.
+    context
+        Cost-model inputs known before each bar (``sigma_daily``, ``adv``, ``half_spread``), as
+        frames shaped like the bars; missing ones are NaN.
+    """
+    symbols = market.symbols
+    index = market.index
+    n, m = len(index), len(symbols)
+    o = market.open.to_numpy(np.float64)
+    h = market.high.to_numpy(np.float64)
+    lo = market.low.to_numpy(np.float64)
+    c = market.close.to_numpy(np.float64)
+    v = market.volume.to_numpy(np.float64)
+    active = np.isfinite(o) & np.isfinite(c) & (o > 0) & (c > 0)
+    targets = constructor.targets(signals).reindex(index=index, columns=symbols)
+    target_values = targets.to_numpy(np.float64)
+    stops = _frame_values(signals.stop, index, symbols)
+    take = _frame_values(signals.target, index, symbols)
+    classes = [market.instruments[s].asset_class for s in symbols]
+    capped = np.array([a not in _UNCAPPED for a in classes])
+    ctx = {
+        key: _frame_values((context or {}).get(key), index, symbols, fill=np.nan)
+        for key in ("sigma_daily", "adv", "half_spread")
+    }
+    coster = _Coster(schedule, symbols, classes, ctx)
+    broker = SimulatedBroker(
+        symbols,
+        config.initial_capital,
+        coster,
+        fill_price=config.fill_price,
+        participation=config.participation,
+        capped=capped,
+    )
+    book = TradeBook(coster.components)
+    last_bar = _last_active(active)
+    session_end = _session_ends(index, active)
+    prev_time = np.full(m, -1, dtype=np.int64)
+    splits, dividends = _actions(corporate_actions, index, symbols, active)
+    rate_cache: dict[tuple[AssetClass, float], float] = {}
+
+    pending = np.full(m, np.nan)
+    pending_stop = np.full(m, np.nan)
+    pending_take = np.full(m, np.nan)
+    held = np.zeros((n, m))
+    marks = np.full((n, m), np.nan)
+    equity = np.zeros(n)
+    cash = np.zeros(n)
+    traded = np.zeros(n)
+    cost_paid = np.zeros(n)
+    cost_by_component = np.zeros((n, len(coster.components)))
+    component_pos = {name: k for k, name in enumerate(coster.components)}
+    audit: list[dict[str, object]] = []
+    fills_out: list[Fill] = []
+    stamps = index.asi8
+    task = reporter.task("backtest", total=n)
+
+    for t in range(n):
+        when = index[t]
+        coster.row = t
+        act = active[t]
+        bar = BarView(when, o[t], h[t], lo[t], c[t], v[t], act)
+        broker.begin_bar(bar)
+        step_costs = 0.0
+
+        # 1. Holding costs since each held symbol's previous bar.
+        holding = act & (broker.quantity != 0) & (prev_time >= 0)
+        if holding.any():
+            step_costs += _charge_holding(
+                broker,
+                book,
+                schedule,
+                classes,
+                symbols,
+                holding,
+                prev_time,
+                stamps[t],
+                cost_by_component[t],
+                component_pos,
+            )
+
+        # 2. Corporate actions before the open.
+        for i, ratio in splits.get(t, ()):
+            # Targets are weights, so a split leaves them as they are.
+            broker.split(i, ratio)
+            book.split(symbols[i], ratio)
+        for i, cash_per_unit in dividends.get(t, ()):
+            if broker.quantity[i] != 0:
+                broker.credit(broker.quantity[i] * cash_per_unit)
+
+        # 3. Orders for targets decided at earlier closes, sized at this bar's fill price.
+        due = act & np.isfinite(pending)
+        if due.any():
+            audit.extend(
+                _submit_targets(
+                    broker,
+                    risk,
+                    schedule,
+                    classes,
+                    portfolio,
+                    when,
+                    due,
+                    pending,
+                    pending_stop,
+                    pending_take,
+                    strategy_tag,
+                    rate_cache,
+                )
+            )
+            pending[due] = np.nan
+            pending_stop[due] = np.nan
+            pending_take[due] = np.nan
+
+        # 4. Fills.
+        fills = broker.match(bar)
+
+        # 5. Delisting: a holding whose bars end is closed at its last close.
+        ending = act & (last_bar == t) & (broker.quantity != 0) & (t < n - 1)
+        for i in np.flatnonzero(ending).tolist():
+            fill = _liquidate(broker, i, float(c[t, i]), when, strategy_tag)
+            if fill is not None:
+                fills.append(fill)
+
+        for fill in fills:
+            costs = dict(fill.costs)
+            book.on_fill(
+                fill.symbol, when, fill.quantity, fill.price, costs, fill.strategy, fill.reason
+            )
+            traded[t] += abs(fill.quantity) * fill.price
+            step_costs += fill.total_cost
+            for name, value in costs.items():
+                cost_by_component[t, component_pos[name]] += value
+        fills_out.extend(fills)
+
+        # 6. Mark to market at the close.
+        broker.on_close(bar, session_end[t])
+        prev_time[act] = stamps[t]
+        held[t] = broker.quantity
+        marks[t] = broker.last_price
+        equity[t] = broker.equity()
+        cash[t] = broker.cash
+        cost_paid[t] = step_costs
+
+        # 7. This bar's decisions, for each symbol's next bar.
+        row = target_values[t]
+        decide = act & np.isfinite(row)
+        if decide.any():
+            pending[decide] = row[decide]
+            pending_stop[decide] = stops[t, decide]
+            pending_take[decide] = take[t, decide]
+        task.advance()
+    task.done()
+
+    last_prices = {s: float(p) for s, p in zip(symbols, broker.last_price, strict=True)}
+    book.close_all_marked(last_prices)
+    return _assemble(
+        index,
+        symbols,
+        config,
+        held,
+        marks,
+        equity,
+        cash,
+        traded,
+        cost_paid,
+        cost_by_component,
+        coster.components,
+        broker,
+        book,
+        fills_out,
+        audit,
+    )
+
+
+def _submit_targets(
+    broker: SimulatedBroker,
+    risk: RiskManager,
+    schedule: CostSchedule,
+    classes: list[AssetClass],
+    portfolio: PortfolioConfig,
+    when: pd.Timestamp,
+    due: np.ndarray,
+    pending: np.ndarray,
+    pending_stop: np.ndarray,
+    pending_take: np.ndarray,
+    strategy_tag: str,
+    rate_cache: dict[tuple[AssetClass, float], float],
+) -> list[dict[str, object]]:
+    """Cancel superseded orders, size targets at the fill price, review and submit them."""
+    for order in broker.open_orders():
+        i = broker.index[order.symbol]
+        if due[i] and order.intent.reason == "signal":
+            broker.cancel(order.id, when, "superseded by a new target")
+    bar = broker.current_bar
+    if bar is None or bar.timestamp != when:
+        raise RuntimeError("the broker has not begun this bar")
+    bar_prices = broker.fill_prices(bar)
+    prices = np.where(due, bar_prices, broker.last_price)
+    equity = broker.equity(np.where(due, bar_prices, np.nan))
+    weights = np.where(due, pending, np.nan)
+    rate = np.zeros(len(prices))
+    if portfolio.sizing == "all_in":
+        for i in np.flatnonzero(due).tolist():
+            key = (classes[i], float(prices[i]))
+            if key not in rate_cache:
+                rate_cache[key] = schedule.proportional_rate(classes[i], float(prices[i]))
+            rate[i] = rate_cache[key]
+    target = target_quantities(weights, broker.quantity, equity, prices, portfolio, rate)
+    delta = target - broker.quantity
+    intents: list[OrderIntent] = []
+    for i in np.flatnonzero(due).tolist():
+        q = float(delta[i])
+        if abs(q) <= 1e-12 * max(abs(float(target[i])), 1.0):
+            continue
+        opening = abs(float(target[i])) > abs(float(broker.quantity[i])) or (
+            target[i] * broker.quantity[i] < 0
+        )
+        bracket = None
+        if opening and (np.isfinite(pending_stop[i]) or np.isfinite(pending_take[i])):
+            bracket = Bracket(
+                stop_price=float(pending_stop[i]) if np.isfinite(pending_stop[i]) else None,
+                take_profit=float(pending_take[i]) if np.isfinite(pending_take[i]) else None,
+            )
+        intents.append(OrderIntent(broker.symbols[i], q, strategy=strategy_tag, bracket=bracket))
+    if not intents:
+        return []
+    view = AccountView(
+        equity=equity,
+        cash=broker.cash,
+        positions={
+            s: float(broker.quantity[i]) for s, i in broker.index.items() if broker.quantity[i] != 0
+        },
+        prices={s: float(prices[i]) for s, i in broker.index.items() if np.isfinite(prices[i])},
+    )
+    rows: list[dict[str, object]] = []
+    for decision in risk.review(intents, view):
+        if decision.approved is not None:
+            broker.submit(decision.approved, when)
+        if decision.action != "approve":
+            rows.append(
+                {
+                    "timestamp": when,
+                    "symbol": decision.intent.symbol,
+                    "action": decision.action,
+                    "check": decision.check,
+                    "reason": decision.reason,
+                    "requested": decision.intent.quantity,
+                    "approved": decision.approved.quantity if decision.approved else 0.0,
+                    "strategy": decision.intent.strategy,
+                }
+            )
+    return rows
+
+
+def _liquidate(
+    broker: SimulatedBroker, i: int, price: float, when: pd.Timestamp, strategy: str
+) -> Fill | None:
+    for order in broker.open_orders():
+        if broker.index[order.symbol] == i:
+            broker.cancel(order.id, when, "delisted")
+    quantity = -float(broker.quantity[i])
+    intent = OrderIntent(broker.symbols[i], quantity, strategy=strategy, reason="delisted")
+    return broker.fill_at(intent, price, when)
+
+
+def _charge_holding(
+    broker: SimulatedBroker,
+    book: TradeBook,
+    schedule: CostSchedule,
+    classes: list[AssetClass],
+    symbols: list[str],
+    holding: np.ndarray,
+    prev_time: np.ndarray,
+    now: int,
+    by_component: np.ndarray,
+    component_pos: Mapping[str, int],
+) -> float:
+    total = 0.0
+    idx = np.flatnonzero(holding)
+    cls = np.array([classes[i].value for i in idx])
+    for asset in np.unique(cls):
+        pick = idx[cls == asset]
+        batch = HoldingBatch(
+            value=broker.quantity[pick] * broker.last_price[pick],
+            days=(now - prev_time[pick]) / 86_400e9,
+            symbols=tuple(symbols[i] for i in pick),
+        )
+        for name, amounts in schedule.holding_costs(AssetClass(asset), batch).items():
+            for k, i in enumerate(pick):
+                amount = float(amounts[k])
+                if amount == 0.0:
+                    continue
+                broker.credit(-amount)
+                book.charge_holding(symbols[i], {name: amount})
+                by_component[component_pos[name]] += amount
+                total += amount
+    return total
+
+
+def _frame_values(
+    frame: pd.DataFrame | None, index: pd.Index, columns: list[str], fill: float = np.nan
+) -> np.ndarray:
+    if frame is None:
+        return np.full((len(index), len(columns)), fill)
+    return frame.reindex(index=index, columns=columns).to_numpy(np.float64)
+
+
+def _last_active(active: np.ndarray) -> np.ndarray:
+    n = active.shape[0]
+    flipped = active[::-1].argmax(axis=0)
+    last = n - 1 - flipped
+    return np.where(active.any(axis=0), last, -1)
+
+
+def _session_ends(index: pd.DatetimeIndex, active: np.ndarray) -> np.ndarray:
+    """True where a symbol's bar is its last of a UTC date (day orders expire after it)."""
+    n, m = active.shape
+    days = index.normalize().asi8 if n else np.array([], dtype=np.int64)
+    out = np.zeros((n, m), bool)
+    for j in range(m):
+        rows = np.flatnonzero(active[:, j])
+        if rows.size == 0:
+            continue
+        d = days[rows]
+        end = np.ones(rows.size, bool)
+        end[:-1] = d[1:] != d[:-1]
+        out[rows, j] = end
+    return out
+
+
+def _actions(
+    actions: pd.DataFrame | None, index: pd.DatetimeIndex, symbols: list[str], active: np.ndarray
+) -> tuple[dict[int, list[tuple[int, float]]], dict[int, list[tuple[int, float]]]]:
+    """Map each corporate action to the first bar of its symbol on or after its ex-date."""
+    splits: dict[int, list[tuple[int, float]]] = {}
+    dividends: dict[int, list[tuple[int, float]]] = {}
+    if actions is None or actions.empty:
+        return splits, dividends
+    position = {s: i for i, s in enumerate(symbols)}
+    days = index.normalize()
+    for row in actions.itertuples(index=False):
+        i = position.get(str(row.symbol))
+        if i is None:
+            continue
+        ex = pd.Timestamp(str(row.ex_date))
+        ex = ex.tz_localize("UTC") if ex.tzinfo is None else ex.tz_convert("UTC")
+        rows = np.flatnonzero(active[:, i] & (days >= ex.normalize()))
+        if rows.size == 0:
+            continue
+        t = int(rows[0])
+        ratio = float(getattr(row, "split_ratio", math.nan))
+        cash = float(getattr(row, "dividend", math.nan))
+        if math.isfinite(ratio) and ratio > 0 and ratio != 1.0:
+            splits.setdefault(t, []).append((i, ratio))
+        if math.isfinite(cash) and cash != 0.0:
+            dividends.setdefault(t, []).append((i, cash))
+    return splits, dividends
+
+
+def _assemble(
+    index: pd.DatetimeIndex,
+    symbols: list[str],
+    config: BacktestConfig,
+    held: np.ndarray,
+    marks: np.ndarray,
+    equity: np.ndarray,
+    cash: np.ndarray,
+    traded: np.ndarray,
+    cost_paid: np.ndarray,
+    cost_by_component: np.ndarray,
+    components: list[str],
+    broker: SimulatedBroker,
+    book: TradeBook,
+    fills: list[Fill],
+    audit: list[dict[str, object]],
+) -> EngineRun:
+    value = np.where(held != 0, held * np.nan_to_num(marks), 0.0)
+    gross = np.abs(value).sum(axis=1)
+    net = value.sum(axis=1)
+    equity_frame = pd.DataFrame(
+        {
+            "timestamp": index,
+            "equity": equity,
+            "cash": cash,
+            "gross_exposure": gross,
+            "net_exposure": net,
+        }
+    )
+    before = np.concatenate([[config.initial_capital], equity[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.where(before > 0, equity / before - 1.0, 0.0)
+        gross_returns = np.where(before > 0, (equity + cost_paid) / before - 1.0, 0.0)
+        turnover = np.where(before > 0, traded / before, 0.0)
+        weights = np.where(equity[:, None] > 0, value / equity[:, None], 0.0)
+    result = BacktestResult(
+        returns=pd.Series(returns, index=index, name="net_return"),
+        gross_returns=pd.Series(gross_returns, index=index, name="gross_return"),
+        turnover=pd.Series(turnover, index=index, name="turnover"),
+        costs=pd.Series(cost_paid, index=index, name="costs"),
+        equity=pd.Series(equity, index=index, name="equity"),
+        weights=pd.DataFrame(weights, index=index, columns=symbols),
+    )
+    rows, cols = np.nonzero(held)
+    positions = pd.DataFrame(
+        {
+            "timestamp": index[rows],
+            "symbol": np.asarray(symbols, dtype=object)[cols],
+            "quantity": held[rows, cols],
+            "price": marks[rows, cols],
+            "value": value[rows, cols],
+        }
+    )
+    costs = pd.DataFrame(cost_by_component, columns=components)
+    costs.insert(0, "timestamp", index)
+    return EngineRun(
+        result=result,
+        equity=equity_frame,
+        orders=_orders_frame(broker),
+        fills=_fills_frame(fills, components),
+        trades=book.frame(),
+        positions=positions,
+        audit=pd.DataFrame(
+            audit,
+            columns=[
+                "timestamp",
+                "symbol",
+                "action",
+                "check",
+                "reason",
+                "requested",
+                "approved",
+                "strategy",
+            ],
+        ),
+        costs=costs,
+        cost_components=components,
+    )
+
+
+def _orders_frame(broker: SimulatedBroker) -> pd.DataFrame:
+    rows = [
+        {
+            "order_id": order.id,
+            "symbol": order.symbol,
+            "created_at": order.created_at,
+            "updated_at": order.updated_at,
+            "type": order.intent.order_type.value,
+            "quantity": order.intent.quantity,
+            "limit_price": order.intent.limit_price,
+            "stop_price": order.intent.stop_price,
+            "time_in_force": order.intent.time_in_force.value,
+            "status": order.status.value,
+            "filled_quantity": order.filled_quantity,
+            "average_price": order.average_price,
+            "strategy": order.intent.strategy,
+            "reason": order.intent.reason,
+            "status_reason": order.status_reason,
+            "oco_group": order.intent.oco_group,
+        }
+        for order in broker.manager
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "order_id",
+            "symbol",
+            "created_at",
+            "updated_at",
+            "type",
+            "quantity",
+            "limit_price",
+            "stop_price",
+            "time_in_force",
+            "status",
+            "filled_quantity",
+            "average_price",
+            "strategy",
+            "reason",
+            "status_reason",
+            "oco_group",
+        ],
+    )
+
+
+def _fills_frame(fills: list[Fill], components: list[str]) -> pd.DataFrame:
+    rows = []
+    for fill in fills:
+        row: dict[str, object] = {
+            "order_id": fill.order_id,
+            "symbol": fill.symbol,
+            "timestamp": fill.timestamp,
+            "quantity": fill.quantity,
+            "price": fill.price,
+            "costs": fill.total_cost,
+            "strategy": fill.strategy,
+            "reason": fill.reason,
+        }
+        costs = dict(fill.costs)
+        for name in components:
+            row[f"cost_{name}"] = costs.get(name, 0.0)
+        rows.append(row)
+    columns = [
+        "order_id",
+        "symbol",
+        "timestamp",
+        "quantity",
+        "price",
+        "costs",
+        "strategy",
+        "reason",
+        *(f"cost_{name}" for name in components),
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+__all__ = ["EngineRun", "run_engine"]

@@ -1,0 +1,187 @@
+"""Round trips from fills: a trade opens when a position leaves zero and closes when it is back.
+
+A fill that crosses zero closes the trade and opens the next with the rest; its costs are split
+between the two in proportion to quantity. ``pnl`` is net: realised price P&L less every cost
+charged to the trade (fills and holding costs).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+TRADE_COLUMNS = [
+    "symbol",
+    "entry_time",
+    "exit_time",
+    "quantity",
+    "entry_price",
+    "exit_price",
+    "pnl",
+    "costs",
+    "strategy",
+    "exit_reason",
+]
+
+
+@dataclass(slots=True)
+class _OpenTrade:
+    symbol: str
+    entry_time: pd.Timestamp
+    strategy: str
+    side: float = 0.0
+    position: float = 0.0
+    entered: float = 0.0
+    entry_value: float = 0.0
+    exited: float = 0.0
+    exit_value: float = 0.0
+    realised: float = 0.0
+    costs: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def entry_price(self) -> float:
+        return self.entry_value / self.entered if self.entered else math.nan
+
+
+class TradeBook:
+    """Builds the round-trip table as fills arrive (one open trade per symbol at most)."""
+
+    def __init__(self, components: list[str]) -> None:
+        self.components = list(components)
+        self._open: dict[str, _OpenTrade] = {}
+        self._closed: list[dict[str, object]] = []
+
+    def on_fill(
+        self,
+        symbol: str,
+        when: pd.Timestamp,
+        quantity: float,
+        price: float,
+        costs: dict[str, float],
+        strategy: str,
+        reason: str,
+    ) -> None:
+        """Apply one fill (signed ``quantity`` at ``price``; ``costs`` per component)."""
+        trade = self._open.get(symbol)
+        if trade is None or trade.position == 0:
+            trade = self._open_trade(symbol, when, strategy)
+        if trade.position * quantity >= 0:
+            self._add(trade, quantity, price, costs)
+            return
+        closing = math.copysign(min(abs(quantity), abs(trade.position)), quantity)
+        share = closing / quantity
+        trade.realised += -closing * (price - trade.entry_price)
+        trade.exited += abs(closing)
+        trade.exit_value += abs(closing) * price
+        trade.position += closing
+        self._charge(trade, {k: v * share for k, v in costs.items()})
+        if abs(trade.position) <= 1e-12 * max(abs(closing), 1.0):
+            self._close(trade, when, reason)
+            rest = quantity - closing
+            if rest != 0:
+                new = self._open_trade(symbol, when, strategy)
+                self._add(new, rest, price, {k: v * (1 - share) for k, v in costs.items()})
+
+    def split(self, symbol: str, ratio: float) -> None:
+        """Rescale the open trade of ``symbol`` for a ``ratio``-for-one split (value unchanged)."""
+        trade = self._open.get(symbol)
+        if trade is None:
+            return
+        trade.position *= ratio
+        trade.entered *= ratio
+        trade.exited *= ratio
+
+    def charge_holding(self, symbol: str, costs: dict[str, float]) -> None:
+        """Charge holding costs (borrow, carry) to the symbol's open trade."""
+        trade = self._open.get(symbol)
+        if trade is not None and trade.position != 0:
+            self._charge(trade, costs)
+
+    def close_all_marked(self, prices: dict[str, float]) -> None:
+        """Record still-open trades marked at ``prices`` (no exit time, no exit price)."""
+        for trade in self._open.values():
+            if trade.position == 0:
+                continue
+            mark = prices.get(trade.symbol, math.nan)
+            unrealised = trade.position * (mark - trade.entry_price)
+            row = self._row(trade)
+            row.update(
+                exit_time=pd.NaT,
+                exit_price=math.nan,
+                pnl=trade.realised + unrealised - sum(trade.costs.values()),
+                exit_reason="open",
+            )
+            self._closed.append(row)
+
+    def frame(self) -> pd.DataFrame:
+        """Return the trades table (closed trades, then open ones), one row per round trip."""
+        columns = [*TRADE_COLUMNS, *(f"cost_{c}" for c in self.components)]
+        if not self._closed:
+            empty = {c: pd.Series(dtype=_dtype(c)) for c in columns}  # type: ignore[call-overload]
+            return pd.DataFrame(empty)
+        frame = pd.DataFrame(self._closed)
+        for c in columns:
+            if c not in frame:
+                frame[c] = 0.0
+        for c in ("entry_time", "exit_time"):
+            frame[c] = pd.to_datetime(frame[c], utc=True)
+        return frame[columns].reset_index(drop=True)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _open_trade(self, symbol: str, when: pd.Timestamp, strategy: str) -> _OpenTrade:
+        trade = _OpenTrade(symbol, when, strategy)
+        self._open[symbol] = trade
+        return trade
+
+    @staticmethod
+    def _add(trade: _OpenTrade, quantity: float, price: float, costs: dict[str, float]) -> None:
+        if trade.side == 0:
+            trade.side = math.copysign(1.0, quantity)
+        trade.position += quantity
+        trade.entered += abs(quantity)
+        trade.entry_value += abs(quantity) * price
+        TradeBook._charge(trade, costs)
+
+    @staticmethod
+    def _charge(trade: _OpenTrade, costs: dict[str, float]) -> None:
+        for name, value in costs.items():
+            trade.costs[name] = trade.costs.get(name, 0.0) + value
+
+    def _row(self, trade: _OpenTrade) -> dict[str, object]:
+        row: dict[str, object] = {
+            "symbol": trade.symbol,
+            "entry_time": trade.entry_time,
+            "quantity": trade.side * trade.entered,
+            "entry_price": trade.entry_price,
+            "costs": sum(trade.costs.values()),
+            "strategy": trade.strategy,
+        }
+        for name in self.components:
+            row[f"cost_{name}"] = trade.costs.get(name, 0.0)
+        return row
+
+    def _close(self, trade: _OpenTrade, when: pd.Timestamp, reason: str) -> None:
+        row = self._row(trade)
+        row.update(
+            exit_time=when,
+            exit_price=trade.exit_value / trade.exited if trade.exited else math.nan,
+            pnl=trade.realised - sum(trade.costs.values()),
+            exit_reason=reason,
+        )
+        self._closed.append(row)
+        del self._open[trade.symbol]
+
+
+def _dtype(column: str) -> object:
+    if column in ("entry_time", "exit_time"):
+        return "datetime64[ns, UTC]"
+    if column in ("symbol", "strategy", "exit_reason"):
+        return object
+    return np.float64
+
+
+__all__ = ["TRADE_COLUMNS", "TradeBook"]

@@ -1,0 +1,455 @@
+"""A broker that fills orders against bars: the backtest's venue, and paper trading's later.
+
+Fill rules (``docs/backtest.md``):
+
+- A market order fills at the bar's fill price: its open (``next_open``: the order was decided
+  at the previous close), its close, or ``(high + low + close) / 3`` (``vwap_proxy``).
+- Limit, stop and stop-limit orders are checked against the bar's open, high and low, from the
+  bar after they were placed. A bar that opens through the price fills at the open (a gapped
+  stop fills at the worse open, a limit at the better one); otherwise a touched price fills at
+  that price. A stop-limit triggers like a stop and then works as a limit.
+- Trailing stops move on each close, by ``trail_percent`` from the best close since placed.
+- Orders of a one-cancels-other group: when one fills the others are cancelled; a bar that
+  touches both a stop and a take-profit of one bracket fills the stop (the worse case).
+- One symbol's orders fill at most ``participation`` x the bar's volume (units) together;
+  the rest keeps working until its time in force ends; a bar without volume fills nothing.
+  Instruments without meaningful volume (forex) are not capped.
+- ``day`` orders expire after the last bar of their session date, ``ioc`` orders after the
+  first bar they could fill on, ``gtc`` orders never.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from alphaforge.core.orders import (
+    Bracket,
+    Fill,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+from alphaforge.execution.broker import AccountSnapshot
+from alphaforge.execution.orders import OrderManager
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
+
+FillPrice = Literal["next_open", "close", "vwap_proxy"]
+
+
+class FillCoster(Protocol):
+    """Prices a batch of fills: returns each cost component's amount per fill (currency)."""
+
+    def __call__(
+        self, symbols: IntArray, quantity: FloatArray, price: FloatArray, maker: BoolArray
+    ) -> dict[str, FloatArray]:
+        """Return ``{component: amounts}``, each array as long as the batch."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BarView:
+    """One timestamp of every symbol's bar as arrays (NaN where a symbol has no bar)."""
+
+    timestamp: pd.Timestamp
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+    active: BoolArray
+
+
+_PRIORITY = {
+    OrderType.STOP: 0,
+    OrderType.TRAILING_STOP: 0,
+    OrderType.STOP_LIMIT: 1,
+    OrderType.MARKET: 2,
+    OrderType.LIMIT: 3,
+}
+
+
+class SimulatedBroker:
+    """Fills orders against bars and keeps the account: cash and units per symbol.
+
+    Parameters
+    ----------
+    symbols
+        Every symbol the run may trade, in the order of the bar arrays.
+    cash
+        Starting cash, account currency.
+    coster
+        Prices each batch of fills (the backtest's cost schedule).
+    fill_price
+        Where market orders fill.
+    participation
+        Largest share of a bar's volume one symbol's orders fill together (None: no cap).
+    capped
+        Per symbol: whether its volume is meaningful (forex is not capped).
+    manager
+        The order state machine (a fresh one by default).
+    """
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        cash: float,
+        coster: FillCoster,
+        *,
+        fill_price: FillPrice = "next_open",
+        participation: float | None = None,
+        capped: BoolArray | None = None,
+        manager: OrderManager | None = None,
+    ) -> None:
+        self.symbols = list(symbols)
+        self.index = {s: i for i, s in enumerate(self.symbols)}
+        m = len(self.symbols)
+        self.quantity = np.zeros(m)
+        self.cash = float(cash)
+        self.last_price = np.full(m, np.nan)
+        self.coster = coster
+        self.fill_price = fill_price
+        self.participation = participation
+        self.capped = np.ones(m, bool) if capped is None else np.asarray(capped, bool)
+        self.manager = manager or OrderManager()
+        self._triggered: set[str] = set()
+        self._best_close: dict[str, float] = {}
+        self._now = pd.Timestamp(0, tz="UTC")
+        #: The bar being processed (set by :meth:`begin_bar`).
+        self.current_bar: BarView | None = None
+
+    # -- the Broker protocol ------------------------------------------------------------------
+
+    def submit(self, intent: OrderIntent, when: pd.Timestamp) -> Order:
+        """Accept an approved intent (an unknown symbol is rejected) and return its order."""
+        order = self.manager.create(intent, when)
+        if intent.symbol not in self.index:
+            self.manager.transition(order, OrderStatus.REJECTED, when, "unknown symbol")
+        else:
+            self.manager.transition(order, OrderStatus.ACCEPTED, when)
+        return order
+
+    def cancel(self, order_id: str, when: pd.Timestamp, reason: str = "cancelled") -> None:
+        """Cancel an open order; one already done is left as it is."""
+        order = self.manager.get(order_id)
+        if order.status.is_open:
+            self.manager.transition(order, OrderStatus.CANCELLED, when, reason)
+
+    def open_orders(self) -> list[Order]:
+        """Return the orders that can still fill, oldest first."""
+        return self.manager.open_orders()
+
+    def positions(self) -> dict[str, float]:
+        """Return non-zero units per symbol."""
+        return {self.symbols[i]: float(self.quantity[i]) for i in np.flatnonzero(self.quantity)}
+
+    def account(self) -> AccountSnapshot:
+        """Return cash and equity marked at the last known prices."""
+        return AccountSnapshot(self._now, self.cash, self.equity())
+
+    # -- simulation -----------------------------------------------------------------------------
+
+    def equity(self, prices: FloatArray | None = None) -> float:
+        """Return cash plus positions marked at ``prices`` (default: the last known prices)."""
+        marks = (
+            self.last_price
+            if prices is None
+            else np.where(np.isfinite(prices), prices, self.last_price)
+        )
+        held = self.quantity != 0
+        return self.cash + float(np.dot(self.quantity[held], marks[held]))
+
+    def fill_prices(self, bar: BarView) -> FloatArray:
+        """Return where market orders fill on ``bar``."""
+        match self.fill_price:
+            case "next_open":
+                return bar.open
+            case "close":
+                return bar.close
+            case "vwap_proxy":
+                return (bar.high + bar.low + bar.close) / 3.0
+
+    def begin_bar(self, bar: BarView) -> None:
+        """Start processing ``bar``: orders submitted from now on may fill on it."""
+        self.current_bar = bar
+        self._now = bar.timestamp
+
+    def fill_at(self, intent: OrderIntent, price: float, when: pd.Timestamp) -> Fill | None:
+        """Submit ``intent`` and fill all of it at ``price`` now, ignoring volume (forced exits:
+        a delisted holding closes at its last price)."""
+        order = self.submit(intent, when)
+        if not order.status.is_open or intent.quantity == 0:
+            return None
+        i = self.index[intent.symbol]
+        fills = self._book([(order, i, intent.quantity, price, False)], when)
+        return fills[0]
+
+    def match(self, bar: BarView) -> list[Fill]:
+        """Fill every eligible open order of the bar's active symbols; return the fills."""
+        self.begin_bar(bar)
+        candidates = [
+            o
+            for o in self.manager.open_orders()
+            if bar.active[self.index[o.symbol]] and self._eligible(o, bar.timestamp)
+        ]
+        if not candidates:
+            return []
+        candidates.sort(key=lambda o: _PRIORITY[o.intent.order_type])
+        market = self.fill_prices(bar)
+        room = self._room(bar)
+        planned: list[tuple[Order, int, float, float, bool]] = []
+        position = self.quantity.copy()
+        for order in candidates:
+            if not order.status.is_open:
+                continue  # cancelled by a sibling filled earlier in this bar
+            i = self.index[order.symbol]
+            remaining = order.remaining
+            if order.intent.reduce_only:
+                if position[i] == 0 or position[i] * remaining > 0:
+                    self.manager.transition(
+                        order, OrderStatus.CANCELLED, bar.timestamp, "nothing left to reduce"
+                    )
+                    continue
+                remaining = math.copysign(min(abs(remaining), abs(position[i])), remaining)
+            price, maker = self._price(order, i, bar, market)
+            if price is None:
+                continue
+            size = min(abs(remaining), room[i])
+            if size <= 0:
+                continue
+            room[i] -= size
+            quantity = math.copysign(size, remaining)
+            position[i] += quantity
+            planned.append((order, i, quantity, price, maker))
+            if order.intent.oco_group is not None:
+                self._cancel_group(order, bar.timestamp)
+        fills = self._book(planned, bar.timestamp)
+        self._expire_ioc(candidates, bar.timestamp)
+        return fills
+
+    def on_close(self, bar: BarView, session_end: BoolArray) -> None:
+        """After the bar's close: move trailing stops, expire day orders, remember closes."""
+        live = bar.active & np.isfinite(bar.close)
+        self.last_price[live] = bar.close[live]
+        for order in self.manager.open_orders():
+            i = self.index[order.symbol]
+            if not live[i]:
+                continue
+            if order.intent.order_type is OrderType.TRAILING_STOP:
+                self._trail(order, float(bar.close[i]))
+            if order.intent.time_in_force is TimeInForce.DAY and session_end[i]:
+                self.manager.transition(order, OrderStatus.EXPIRED, bar.timestamp, "end of day")
+
+    def credit(self, amount: float) -> None:
+        """Add ``amount`` to cash (dividends, holding costs as negative amounts)."""
+        self.cash += amount
+
+    def split(self, i: int, ratio: float) -> None:
+        """Apply a ``ratio``-for-one split to symbol ``i``: units and open orders rescale."""
+        self.quantity[i] *= ratio
+        self.last_price[i] /= ratio
+        for order in self.manager.open_orders():
+            if self.index[order.symbol] != i:
+                continue
+            intent = order.intent
+            scale = {
+                name: getattr(intent, name) / ratio
+                for name in ("limit_price", "stop_price")
+                if getattr(intent, name) is not None
+            }
+            order.intent = _replace_intent(intent, intent.quantity * ratio, scale)
+            order.filled_quantity *= ratio
+            order.average_price /= ratio
+            if order.trail_stop is not None:
+                order.trail_stop /= ratio
+
+    # -- internals ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _eligible(order: Order, when: pd.Timestamp) -> bool:
+        if order.intent.order_type is OrderType.MARKET:
+            return order.created_at <= when
+        # Resting orders are checked from the bar after they were placed.
+        return order.created_at < when
+
+    def _room(self, bar: BarView) -> FloatArray:
+        if self.participation is None:
+            return np.full(len(self.symbols), np.inf)
+        volume = np.where(np.isfinite(bar.volume), bar.volume, 0.0)
+        return np.where(self.capped, self.participation * volume, np.inf)
+
+    def _price(
+        self, order: Order, i: int, bar: BarView, market: FloatArray
+    ) -> tuple[float | None, bool]:
+        o, h, lo = float(bar.open[i]), float(bar.high[i]), float(bar.low[i])
+        intent = order.intent
+        buy = order.remaining > 0
+        match intent.order_type:
+            case OrderType.MARKET:
+                price = float(market[i])
+                return (price, False) if math.isfinite(price) and price > 0 else (None, False)
+            case OrderType.LIMIT:
+                return _limit_fill(buy, o, h, lo, _require(intent.limit_price))
+            case OrderType.STOP:
+                return _stop_fill(buy, o, h, lo, _require(intent.stop_price)), False
+            case OrderType.TRAILING_STOP:
+                return _stop_fill(buy, o, h, lo, _require(order.trail_stop)), False
+            case OrderType.STOP_LIMIT:
+                limit = _require(intent.limit_price)
+                if order.id not in self._triggered:
+                    trigger = _stop_fill(buy, o, h, lo, _require(intent.stop_price))
+                    if trigger is None:
+                        return None, False
+                    self._triggered.add(order.id)
+                    if (buy and trigger <= limit) or (not buy and trigger >= limit):
+                        return trigger, False
+                    # Triggered beyond the limit: it rests at the limit for the rest of the bar.
+                    reachable = lo <= limit if buy else h >= limit
+                    return (limit, True) if reachable else (None, False)
+                return _limit_fill(buy, o, h, lo, limit)
+
+    def _cancel_group(self, filled: Order, when: pd.Timestamp) -> None:
+        for other in self.manager.open_orders():
+            if other is not filled and other.intent.oco_group == filled.intent.oco_group:
+                self.manager.transition(
+                    other, OrderStatus.CANCELLED, when, f"one-cancels-other: {filled.id} filled"
+                )
+
+    def _book(
+        self, planned: list[tuple[Order, int, float, float, bool]], when: pd.Timestamp
+    ) -> list[Fill]:
+        if not planned:
+            return []
+        idx = np.array([p[1] for p in planned], dtype=np.intp)
+        qty = np.array([p[2] for p in planned])
+        px = np.array([p[3] for p in planned])
+        maker = np.array([p[4] for p in planned], dtype=bool)
+        components = self.coster(idx, qty, px, maker)
+        fills: list[Fill] = []
+        for k, (order, i, quantity, price, _) in enumerate(planned):
+            costs = tuple((name, float(values[k])) for name, values in components.items())
+            fill = Fill(
+                order.id,
+                order.symbol,
+                when,
+                quantity,
+                price,
+                costs,
+                order.intent.strategy,
+                order.intent.reason,
+            )
+            self.manager.apply_fill(order, fill)
+            self.quantity[i] += quantity
+            if abs(self.quantity[i]) < 1e-12 * max(abs(quantity), 1.0):
+                self.quantity[i] = 0.0
+            self.cash -= quantity * price + fill.total_cost
+            fills.append(fill)
+            if order.status is OrderStatus.FILLED and order.intent.bracket is not None:
+                self._attach_bracket(order, order.intent.bracket, when)
+        return fills
+
+    def _attach_bracket(self, entry: Order, bracket: Bracket, when: pd.Timestamp) -> None:
+        exit_quantity = -entry.filled_quantity
+        group = f"oco-{entry.id}"
+        base = {"strategy": entry.intent.strategy, "oco_group": group, "reduce_only": True}
+        if bracket.trail_percent is not None:
+            long = entry.filled_quantity > 0
+            start = entry.average_price * (
+                1 - bracket.trail_percent if long else 1 + bracket.trail_percent
+            )
+            stop = OrderIntent(
+                entry.symbol,
+                exit_quantity,
+                OrderType.TRAILING_STOP,
+                stop_price=start,
+                trail_percent=bracket.trail_percent,
+                reason="trailing_stop",
+                **base,  # type: ignore[arg-type]
+            )
+            self.submit(stop, when)
+            self._best_close[self.manager.open_orders()[-1].id] = entry.average_price
+        elif bracket.stop_price is not None:
+            stop = OrderIntent(
+                entry.symbol,
+                exit_quantity,
+                OrderType.STOP,
+                stop_price=bracket.stop_price,
+                reason="stop",
+                **base,  # type: ignore[arg-type]
+            )
+            self.submit(stop, when)
+        if bracket.take_profit is not None:
+            target = OrderIntent(
+                entry.symbol,
+                exit_quantity,
+                OrderType.LIMIT,
+                limit_price=bracket.take_profit,
+                reason="target",
+                **base,  # type: ignore[arg-type]
+            )
+            self.submit(target, when)
+
+    def _trail(self, order: Order, close: float) -> None:
+        trail = _require(order.intent.trail_percent)
+        sell = order.remaining < 0
+        best = self._best_close.get(order.id, close)
+        best = max(best, close) if sell else min(best, close)
+        self._best_close[order.id] = best
+        candidate = best * (1 - trail) if sell else best * (1 + trail)
+        current = order.trail_stop if order.trail_stop is not None else candidate
+        order.trail_stop = max(current, candidate) if sell else min(current, candidate)
+
+    def _expire_ioc(self, candidates: list[Order], when: pd.Timestamp) -> None:
+        for order in candidates:
+            if order.status.is_open and order.intent.time_in_force is TimeInForce.IOC:
+                self.manager.transition(order, OrderStatus.CANCELLED, when, "immediate or cancel")
+
+
+def _limit_fill(
+    buy: bool, o: float, h: float, lo: float, limit: float
+) -> tuple[float | None, bool]:
+    if buy:
+        if o <= limit:
+            return o, False
+        return (limit, True) if lo <= limit else (None, False)
+    if o >= limit:
+        return o, False
+    return (limit, True) if h >= limit else (None, False)
+
+
+def _stop_fill(buy: bool, o: float, h: float, lo: float, stop: float) -> float | None:
+    if buy:
+        if o >= stop:
+            return o
+        return stop if h >= stop else None
+    if o <= stop:
+        return o
+    return stop if lo <= stop else None
+
+
+def _require(value: float | None) -> float:
+    if value is None:
+        raise ValueError("order is missing a price its type needs")
+    return value
+
+
+def _replace_intent(
+    intent: OrderIntent, quantity: float, prices: Mapping[str, float]
+) -> OrderIntent:
+    from dataclasses import replace
+
+    return replace(intent, quantity=quantity, **prices)  # type: ignore[arg-type]
+
+
+__all__ = ["BarView", "FillCoster", "FillPrice", "SimulatedBroker"]

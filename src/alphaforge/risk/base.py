@@ -1,0 +1,169 @@
+"""Pre-trade risk: every order intent is approved, resized or refused, with a reason.
+
+This is the base layer every book passes: buying power and the instrument's lot and tick
+sizes. Limits, stops and breakers plug in beside it (the portfolio and risk issue). Nothing
+here knows whether a backtest or a broker is behind the account.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal, Protocol
+
+from alphaforge.core.orders import OrderIntent
+from alphaforge.core.types import Instrument
+
+#: Relative slack on limits so float noise in a sized order does not trip them.
+_SLACK = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """What the risk layer may know about the account, at the prices orders will fill at.
+
+    ``positions`` and ``prices`` are keyed by symbol; amounts in the account currency.
+    """
+
+    equity: float
+    cash: float
+    positions: Mapping[str, float]
+    prices: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class RiskDecision:
+    """The risk layer's answer to one intent: the approved intent (maybe resized) or none."""
+
+    intent: OrderIntent
+    action: Literal["approve", "resize", "refuse"]
+    approved: OrderIntent | None
+    check: str = ""
+    reason: str = ""
+
+
+class RiskManager(Protocol):
+    """Approves, resizes or refuses order intents."""
+
+    def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[RiskDecision]:
+        """Return one decision per intent, in order."""
+        ...
+
+
+class BasicRiskManager:
+    """Lot and tick rounding, then buying power (gross exposure <= ``max_leverage`` x equity).
+
+    Orders that only reduce a position are never cut by buying power. Intents are reviewed in
+    order, each against the book left by the ones approved before it.
+    """
+
+    def __init__(self, instruments: Mapping[str, Instrument], max_leverage: float) -> None:
+        self.instruments = instruments
+        self.max_leverage = max_leverage
+
+    def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[RiskDecision]:
+        """Return one decision per intent."""
+        held = dict(account.positions)
+        gross = sum(abs(q) * account.prices.get(s, 0.0) for s, q in held.items())
+        limit = self.max_leverage * max(account.equity, 0.0) * (1.0 + _SLACK)
+        decisions: list[RiskDecision] = []
+        for intent in intents:
+            decision = self._review_one(intent, held, gross, limit, account)
+            decisions.append(decision)
+            if decision.approved is not None:
+                q0 = held.get(intent.symbol, 0.0)
+                q1 = q0 + decision.approved.quantity
+                price = account.prices.get(intent.symbol, 0.0)
+                gross += (abs(q1) - abs(q0)) * price
+                held[intent.symbol] = q1
+        return decisions
+
+    def _review_one(
+        self,
+        intent: OrderIntent,
+        held: Mapping[str, float],
+        gross: float,
+        limit: float,
+        account: AccountView,
+    ) -> RiskDecision:
+        instrument = self.instruments.get(intent.symbol)
+        approved = intent
+        check, reason = "", ""
+        if instrument is not None:
+            approved, check, reason = _round_to_instrument(intent, instrument)
+        if approved.quantity == 0:
+            return RiskDecision(
+                intent, "refuse", None, check or "lot_size", reason or "zero quantity"
+            )
+        price = account.prices.get(intent.symbol, math.nan)
+        if not (math.isfinite(price) and price > 0):
+            return RiskDecision(intent, "refuse", None, "price", "no price to value the order at")
+        q0 = held.get(intent.symbol, 0.0)
+        q1 = q0 + approved.quantity
+        added = (abs(q1) - abs(q0)) * price
+        if added > 0 and gross + added > limit:
+            # The position may grow (or, reversing, re-open) only by what buying power leaves.
+            new_abs = abs(q0) + max(limit - gross, 0.0) / price
+            lot = instrument.lot_size if instrument is not None else 0.0
+            if lot > 0:
+                new_abs = math.floor(new_abs / lot + _SLACK) * lot
+            new_q = math.copysign(new_abs, q1)
+            quantity = new_q - q0
+            if quantity == 0 or quantity * approved.quantity < 0:
+                return RiskDecision(
+                    intent,
+                    "refuse",
+                    None,
+                    "buying_power",
+                    f"gross exposure {gross + added:,.2f} would exceed {limit:,.2f}",
+                )
+            resized = approved.resized(quantity, "buying_power", f"cut to {limit:,.2f} gross")
+            return RiskDecision(
+                intent,
+                "resize",
+                resized,
+                "buying_power",
+                f"cut from {approved.quantity:g} to {quantity:g} units by buying power",
+            )
+        if approved is not intent:
+            return RiskDecision(intent, "resize", approved, check, reason)
+        return RiskDecision(intent, "approve", approved)
+
+
+def _round_to_instrument(
+    intent: OrderIntent, instrument: Instrument
+) -> tuple[OrderIntent, str, str]:
+    """Round the quantity toward zero to whole lots and prices to the tick."""
+    out = intent
+    check, reason = "", ""
+    lot = instrument.lot_size
+    if lot > 0:
+        lots = intent.quantity / lot
+        # Tolerate float noise: 2.9999999999 lots is 3 lots.
+        whole = (
+            math.floor(abs(lots) + _SLACK) if abs(lots - round(lots)) > _SLACK else abs(round(lots))
+        )
+        quantity = math.copysign(whole * lot, intent.quantity)
+        if quantity != intent.quantity and not math.isclose(
+            quantity, intent.quantity, rel_tol=1e-12
+        ):
+            out = out.resized(quantity, "lot_size", f"rounded to lots of {lot:g}")
+            check, reason = "lot_size", f"rounded {intent.quantity:g} to {quantity:g} (lot {lot:g})"
+    tick = instrument.tick_size
+    if tick > 0:
+        prices = {}
+        for name in ("limit_price", "stop_price"):
+            value = getattr(out, name)
+            if value is not None:
+                rounded = round(round(value / tick) * tick, 12)
+                if rounded != value and rounded > 0:
+                    prices[name] = rounded
+        if prices:
+            out = replace(out, **prices)
+            check = check or "tick_size"
+            reason = (reason + "; " if reason else "") + f"prices rounded to tick {tick:g}"
+    return out, check, reason
+
+
+__all__ = ["AccountView", "BasicRiskManager", "RiskDecision", "RiskManager"]
