@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from alphaforge.backtest import BacktestResult, performance, run_backtest
+from alphaforge.backtest import BacktestResult, performance
+from alphaforge.backtest.runner import run_strategy_backtest, run_weights_backtest
 from alphaforge.config import AppConfig
 from alphaforge.core.errors import ConfigError, DataError
 from alphaforge.core.progress import SILENT, Reporter
-from alphaforge.core.types import Instrument, Interval
+from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.health import health_gate
 from alphaforge.data.service import validate_market
 from alphaforge.data.validation import ValidationReport
@@ -25,7 +26,9 @@ from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel, build_panel, fold_weigher
 from alphaforge.pipeline.sequences import design_for
-from alphaforge.portfolio import buy_and_hold_weights, top_k_weights
+from alphaforge.portfolio import buy_and_hold_weights
+from alphaforge.strategies import MarketFrames
+from alphaforge.strategies.oof_scores import OOFScores
 from alphaforge.validation import (
     PurgedWalkForward,
     WalkForwardResult,
@@ -82,15 +85,6 @@ def prepare_training_data(
         reports, config.data.min_health_score, allow_unhealthy=config.data.allow_unhealthy
     )
     return TrainingData(bars, reports, warnings)
-
-
-def align_opens(bars_by_symbol: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Return open prices as bars x symbols (sorted by name) on the union of all timestamps.
-
-    Sorting the columns makes the portfolio's tie-breaking independent of dict order.
-    """
-    opens = pd.DataFrame({s: b["open"] for s, b in bars_by_symbol.items()}).sort_index()
-    return opens.reindex(columns=sorted(opens.columns))
 
 
 def check_model_labels(config: AppConfig, models: list[str]) -> None:
@@ -252,20 +246,47 @@ def run_strategy(
 
 
 def backtest_scores(
-    scores: pd.Series, bars_by_symbol: Mapping[str, pd.DataFrame], config: AppConfig
+    scores: pd.Series,
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    config: AppConfig,
+    instruments: Mapping[str, Instrument] | None = None,
 ) -> tuple[BacktestResult, BacktestResult]:
-    """Trade out-of-fold scores (a (timestamp, symbol) series) with the configured top-k book
-    from the first scored bar; return the strategy's and the equal-weight benchmark's results."""
-    wide = scores.unstack("symbol")
-    opens = align_opens(bars_by_symbol)
-    wide = wide.reindex(index=opens.index, columns=opens.columns)
-    first_scored = wide.notna().any(axis=1).to_numpy().argmax()
-    opens = opens.iloc[first_scored:]
-    wide = wide.iloc[first_scored:]
-    targets = top_k_weights(wide, config.portfolio)
-    result = run_backtest(targets, opens, config.backtest)
-    bench = run_backtest(buy_and_hold_weights(opens.index, opens.columns), opens, config.backtest)
-    return result, bench
+    """Trade out-of-fold scores (a (timestamp, symbol) series) with the configured book on the
+    event-driven engine from the first scored bar; return the strategy's and the equal-weight
+    benchmark's results.
+
+    ``instruments`` give each symbol's asset class (cost models, volume cap); symbols without
+    one are treated as US stocks.
+    """
+    market = _scored_market(scores, bars_by_symbol, instruments)
+    strategy = OOFScores()
+    run = run_strategy_backtest(market, strategy, config, strategy_tag="oof_scores")
+    bench = run_weights_backtest(
+        market,
+        buy_and_hold_weights(market.index, pd.Index(market.symbols)),
+        config,
+        strategy_tag="benchmark",
+    )
+    return run.result, bench.result
+
+
+def _scored_market(
+    scores: pd.Series,
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    instruments: Mapping[str, Instrument] | None,
+) -> MarketFrames:
+    """Return the market from the first scored bar on, with the scores as a wide frame."""
+    known = dict(instruments or {})
+    members = {s: known.get(s) or Instrument(s, AssetClass.STOCK) for s in sorted(bars_by_symbol)}
+    market = MarketFrames.from_bars(bars_by_symbol, members)
+    wide = scores.unstack("symbol").reindex(index=market.index, columns=market.symbols)
+    first = int(wide.notna().any(axis=1).to_numpy().argmax())
+    window = market.index[first:]
+    return MarketFrames(
+        *(getattr(market, f).loc[window] for f in ("open", "high", "low", "close", "volume")),
+        instruments=market.instruments,
+        scores=wide.loc[window],
+    )
 
 
 def prediction_metrics(
@@ -317,7 +338,6 @@ def periods_per_year(index: pd.Index, interval: Interval) -> float:
 __all__ = [
     "StrategyRun",
     "TrainingData",
-    "align_opens",
     "backtest_scores",
     "check_model_labels",
     "fold_selector",

@@ -1,0 +1,115 @@
+"""Assemble and run the event-driven engine from configuration: the one way every caller
+(``alphaforge backtest``, the demo, train, ``models challenge``) runs a backtest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from alphaforge.backtest.costs import CostSchedule
+from alphaforge.backtest.engine import EngineRun, run_engine
+from alphaforge.config.models import AppConfig
+from alphaforge.core.progress import SILENT, Reporter
+from alphaforge.portfolio.base import PortfolioConstructor, create_constructor
+from alphaforge.risk.base import BasicRiskManager
+from alphaforge.strategies.base import MarketFrames, Signals, Strategy
+
+#: Sessions of history behind the cost models' volatility and average volume.
+CONTEXT_SESSIONS = 20
+
+
+class FixedTargets:
+    """A constructor that returns the target weights it was given (benchmarks, tests)."""
+
+    def __init__(self, weights: pd.DataFrame) -> None:
+        self.weights = weights
+
+    def targets(self, signals: Signals) -> pd.DataFrame:
+        """Return the given weights on the signals' grid."""
+        return self.weights.reindex(index=signals.value.index, columns=signals.value.columns)
+
+
+def run_strategy_backtest(
+    market: MarketFrames,
+    strategy: Strategy,
+    config: AppConfig,
+    *,
+    strategy_tag: str,
+    constructor: PortfolioConstructor | None = None,
+    corporate_actions: pd.DataFrame | None = None,
+    reporter: Reporter = SILENT,
+) -> EngineRun:
+    """Run ``strategy`` on ``market`` with the configured portfolio, risk, costs and fills."""
+    signals = strategy.signals(market)
+    schedule = CostSchedule.from_config(config.backtest)
+    return run_engine(
+        market,
+        signals,
+        constructor or create_constructor(config.portfolio),
+        BasicRiskManager(market.instruments, config.backtest.max_leverage),
+        schedule,
+        config.backtest,
+        config.portfolio,
+        strategy_tag=strategy_tag,
+        corporate_actions=corporate_actions,
+        context=market_context(market),
+        reporter=reporter,
+    )
+
+
+def run_weights_backtest(
+    market: MarketFrames, weights: pd.DataFrame, config: AppConfig, *, strategy_tag: str
+) -> EngineRun:
+    """Trade fixed target weights (NaN = hold), e.g. the equal-weight buy-and-hold benchmark."""
+    flat = Signals(pd.DataFrame(np.nan, index=market.index, columns=market.symbols))
+    schedule = CostSchedule.from_config(config.backtest)
+    return run_engine(
+        market,
+        flat,
+        FixedTargets(weights),
+        BasicRiskManager(market.instruments, config.backtest.max_leverage),
+        schedule,
+        config.backtest,
+        config.portfolio.model_copy(update={"sizing": "weights"}),
+        strategy_tag=strategy_tag,
+        context=market_context(market),
+    )
+
+
+def market_context(market: MarketFrames) -> Mapping[str, pd.DataFrame]:
+    """Return the cost models' inputs known before each bar, per symbol on its own bars.
+
+    ``sigma_daily``: standard deviation of daily log returns over the previous
+    :data:`CONTEXT_SESSIONS` sessions; ``adv``: their mean daily volume (units); both from
+    sessions strictly before the bar's session, so a fill never prices off its own bar.
+    ``half_spread`` is left unknown (NaN) here: cost models fall back to their own defaults.
+    """
+    sigma = pd.DataFrame(np.nan, index=market.index, columns=market.symbols)
+    adv = sigma.copy()
+    for symbol in market.symbols:
+        close = market.close[symbol].dropna()
+        if close.empty:
+            continue
+        volume = market.volume[symbol].reindex(close.index)
+        days = close.index.normalize()
+        daily_close = close.groupby(days).last()
+        daily_volume = volume.groupby(days).sum(min_count=1)
+        log_ret = np.log(daily_close).diff()
+        # shift(1): the statistics of the sessions before, not including, each session.
+        day_sigma = log_ret.rolling(CONTEXT_SESSIONS).std().shift(1)
+        day_adv = daily_volume.rolling(CONTEXT_SESSIONS).mean().shift(1)
+        sigma.loc[close.index, symbol] = day_sigma.reindex(days).to_numpy()
+        adv.loc[close.index, symbol] = day_adv.reindex(days).to_numpy()
+    half_spread = pd.DataFrame(np.nan, index=market.index, columns=market.symbols)
+    return {"sigma_daily": sigma, "adv": adv, "half_spread": half_spread}
+
+
+__all__ = [
+    "CONTEXT_SESSIONS",
+    "FixedTargets",
+    "market_context",
+    "run_strategy_backtest",
+    "run_weights_backtest",
+]
