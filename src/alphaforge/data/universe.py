@@ -7,9 +7,10 @@ own in a directory of YAML files: a file there named like a built-in overrides i
 file can also be loaded by its path.
 
 Each file states the date its list was correct on (``as_of``) and where it came from
-(``source``); members that have since been delisted carry ``active_until`` so that
-:meth:`Universe.active_on` can drop them after their last trading day. The schema is written
-out as comments at the top of every built-in file.
+(``source``); members that were listed or joined later carry ``active_from`` and members
+that have since been delisted carry ``active_until``, so that :meth:`Universe.active_on` drops
+them outside their dates and :func:`active_mask` tells which bars a backtest may trade them
+at. The schema is written out as comments at the top of every built-in file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import yaml
 
 from alphaforge.core.errors import ConfigError
@@ -50,7 +53,15 @@ _INSTRUMENT_KEYS = frozenset(
     {"asset_class", "exchange", "currency", "calendar", "tick_size", "lot_size"}
 )
 _DEFAULT_KEYS = _INSTRUMENT_KEYS
-_MEMBER_KEYS = _INSTRUMENT_KEYS | {"symbol", "name", "sector", "group", "interval", "active_until"}
+_MEMBER_KEYS = _INSTRUMENT_KEYS | {
+    "symbol",
+    "name",
+    "sector",
+    "group",
+    "interval",
+    "active_from",
+    "active_until",
+}
 _ASSET_CLASSES = ", ".join(a.value for a in AssetClass)
 _INTERVALS = " ".join(i.value for i in Interval)
 
@@ -65,6 +76,9 @@ class UniverseMember:
         The instrument, with the file's defaults applied.
     name
         Display name (``Apple``), or ``None``.
+    active_from
+        First trading day of a member that was listed, spun off or joined the list later;
+        ``None`` when it trades from the start of the data.
     active_until
         Last trading day of a member that was delisted, acquired or renamed; ``None`` while
         it still trades.
@@ -76,6 +90,7 @@ class UniverseMember:
 
     instrument: Instrument
     name: str | None = None
+    active_from: date | None = None
     active_until: date | None = None
     interval: str | None = None
     group: str | None = None
@@ -86,7 +101,9 @@ class UniverseMember:
         return self.instrument.symbol
 
     def is_active_on(self, day: date) -> bool:
-        """Return True when the member still traded on ``day``."""
+        """Return True when ``day`` is inside the member's dates (both ends included)."""
+        if self.active_from is not None and day < self.active_from:
+            return False
         return self.active_until is None or day <= self.active_until
 
 
@@ -131,18 +148,19 @@ class Universe:
         return len(self.members)
 
     def active_on(self, day: date) -> Universe:
-        """Return the universe without the members delisted before ``day``.
+        """Return the universe without the members that did not trade on ``day``.
 
         Parameters
         ----------
         day
-            The session date; a member whose ``active_until`` is earlier is dropped, one
-            whose ``active_until`` is ``day`` itself is kept.
+            The session date; a member whose ``active_until`` is earlier or whose
+            ``active_from`` is later is dropped, one whose ``active_until`` or
+            ``active_from`` is ``day`` itself is kept.
 
         Returns
         -------
         Universe
-            A copy holding only the members that still traded on ``day``.
+            A copy holding only the members that traded on ``day``.
         """
         if isinstance(day, datetime):
             day = day.date()
@@ -163,6 +181,42 @@ class Universe:
             if sector is not None:
                 grouped.setdefault(sector, []).append(member.instrument.symbol)
         return {sector: grouped[sector] for sector in sorted(grouped)}
+
+
+def active_mask(member: UniverseMember, bar_times: pd.DatetimeIndex) -> np.ndarray:
+    """Return which bars fall inside a member's dates, both ends included.
+
+    A bar counts by its UTC date: it is inside when ``active_from <= date <= active_until``
+    (a missing end is open), so every bar of the first and of the last trading day is
+    inside. This assumes bar times are UTC stamps whose UTC date is the session date, true
+    of the store's daily bars (00:00 UTC) and of US and European intraday bars.
+
+    Parameters
+    ----------
+    member
+        The universe member.
+    bar_times
+        Bar times, timezone-aware (any order).
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans, one per bar: True where the member may trade.
+
+    Raises
+    ------
+    ValueError
+        When ``bar_times`` is naive.
+    """
+    if bar_times.tz is None:
+        raise ValueError("bar_times must be timezone-aware (UTC)")
+    days = bar_times.tz_convert("UTC").normalize()
+    inside = np.ones(len(bar_times), dtype=bool)
+    if member.active_from is not None:
+        inside &= np.asarray(days >= pd.Timestamp(member.active_from, tz="UTC"))
+    if member.active_until is not None:
+        inside &= np.asarray(days <= pd.Timestamp(member.active_until, tz="UTC"))
+    return inside
 
 
 def _builtin_dir() -> Path:
@@ -415,7 +469,14 @@ def _member(entry: Any, index: int, defaults: Mapping[str, Any], err: _Entry) ->
             where, f"has unknown interval {interval!r}", hint=f"Use one of: {_INTERVALS}."
         )
 
-    active_raw = merged.get("active_until")
+    active_from = _optional_date(merged.get("active_from"), "active_from", err, where)
+    active_until = _optional_date(merged.get("active_until"), "active_until", err, where)
+    if active_from is not None and active_until is not None and active_from > active_until:
+        raise err.error(
+            where,
+            f"has `active_from` {active_from} after `active_until` {active_until}",
+            hint="active_from is the first trading day, active_until the last; swap them.",
+        )
     instrument = Instrument(
         symbol=symbol,
         asset_class=asset_class,
@@ -429,7 +490,8 @@ def _member(entry: Any, index: int, defaults: Mapping[str, Any], err: _Entry) ->
     return UniverseMember(
         instrument=instrument,
         name=_text(merged.get("name"), "name", err, where),
-        active_until=None if active_raw is None else _date(active_raw, "active_until", err, where),
+        active_from=active_from,
+        active_until=active_until,
         interval=interval,
         group=_text(merged.get("group"), "group", err, where),
     )
@@ -455,6 +517,10 @@ def _date(value: Any, key: str, err: _Entry, where: str) -> date:
         except ValueError:
             pass
     raise err.error(where, f"has `{key}` {value!r}, which is not a date", hint="Use YYYY-MM-DD.")
+
+
+def _optional_date(value: Any, key: str, err: _Entry, where: str) -> date | None:
+    return None if value is None else _date(value, key, err, where)
 
 
 def _positive(value: Any, default: float, key: str, err: _Entry, where: str) -> float:

@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from alphaforge.core.errors import ConfigError
-from alphaforge.core.types import AssetClass
+from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.data.universe import (
     GICS_SECTORS,
     Universe,
+    UniverseMember,
+    active_mask,
     list_universes,
     load_universe,
     universe_path,
@@ -190,6 +194,55 @@ def test_active_on_drops_delisted_member(tmp_path: Path) -> None:
     assert universe.symbols == ["AAA", "BBB"]  # the original is unchanged
 
 
+def test_active_on_drops_member_not_yet_listed(tmp_path: Path) -> None:
+    text = MINIMAL + "  - {symbol: CCC, active_from: 2020-03-02, active_until: 2020-06-30}\n"
+    universe = load_universe(_write(tmp_path, "u.yaml", text))
+    ccc = universe.members[2]
+    assert (ccc.active_from, ccc.active_until) == (date(2020, 3, 2), date(2020, 6, 30))
+    assert universe.members[0].active_from is None
+    assert universe.active_on(date(2020, 3, 1)).symbols == ["AAA", "BBB"]
+    assert universe.active_on(date(2020, 3, 2)).symbols == ["AAA", "BBB", "CCC"]
+    assert universe.active_on(date(2020, 6, 30)).symbols == ["AAA", "BBB", "CCC"]
+    assert universe.active_on(date(2020, 7, 1)).symbols == ["AAA"]
+
+
+def _member(active_from: date | None, active_until: date | None) -> UniverseMember:
+    instrument = Instrument("AAA", AssetClass.STOCK)
+    return UniverseMember(instrument, active_from=active_from, active_until=active_until)
+
+
+def test_active_mask_includes_the_first_and_last_day_whole() -> None:
+    days = pd.date_range("2020-03-01", "2020-03-06", freq="D", tz="UTC")
+    # Two intraday bars a day, 14:30 and 20:00 UTC, plus the daily stamps at 00:00 UTC.
+    bars = days.union(days + pd.Timedelta(hours=14.5)).union(days + pd.Timedelta(hours=20))
+    mask = active_mask(_member(date(2020, 3, 2), date(2020, 3, 4)), bars)
+    assert mask.dtype == np.bool_
+    assert len(mask) == len(bars)
+    inside = bars[mask]
+    assert inside[0] == pd.Timestamp("2020-03-02", tz="UTC")
+    assert inside[-1] == pd.Timestamp("2020-03-04 20:00", tz="UTC")
+    assert len(inside) == 9
+    # Open ends: only one side limits; no dates: every bar.
+    assert bars[active_mask(_member(date(2020, 3, 5), None), bars)][0].day == 5
+    assert active_mask(_member(date(2020, 3, 5), None), bars).sum() == 6
+    assert active_mask(_member(None, date(2020, 3, 1)), bars).sum() == 3
+    assert active_mask(_member(None, None), bars).all()
+
+
+def test_active_mask_counts_a_bar_by_its_utc_date() -> None:
+    # 23:30 in New York on 3 March is 04:30 UTC on 4 March: inside a member starting then.
+    bars = pd.DatetimeIndex(
+        [pd.Timestamp("2020-03-03 23:30", tz="America/New_York")]
+        + [pd.Timestamp("2020-03-03 18:00", tz="America/New_York")]
+    )
+    assert active_mask(_member(date(2020, 3, 4), None), bars).tolist() == [True, False]
+
+
+def test_active_mask_refuses_naive_times() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        active_mask(_member(None, None), pd.DatetimeIndex(["2020-03-02"]))
+
+
 def test_sectors_groups_symbols(tmp_path: Path) -> None:
     universe = load_universe(_write(tmp_path, "u.yaml", MINIMAL))
     assert universe.sectors() == {"Energy": ["AAA"], "Utilities": ["BBB"]}
@@ -224,6 +277,11 @@ def test_malformed_yaml_is_a_config_error(tmp_path: Path) -> None:
         ("  - {symbol: ON}\n", r"member #1 has symbol True, which is not text"),
         ("  - {symbol: AAA, interval: 2d}\n", r"unknown interval '2d'"),
         ("  - {symbol: AAA, active_until: soon}\n", r"`active_until` 'soon', which is not a date"),
+        ("  - {symbol: AAA, active_from: later}\n", r"`active_from` 'later', which is not a date"),
+        (
+            "  - {symbol: AAA, active_from: 2021-01-05, active_until: 2021-01-04}\n",
+            r"\(AAA\) has `active_from` 2021-01-05 after `active_until` 2021-01-04",
+        ),
         ("  - {symbol: AAA, tick_size: -1}\n", r"`tick_size` -1, which is not a positive"),
         ("  - {symbol: AAA, colour: red}\n", r"unknown key\(s\) colour"),
         ("  - AAA\n", r"member #1 must be a mapping"),
