@@ -17,6 +17,7 @@ import yaml
 from rich.text import Text
 from typer.exceptions import TyperException
 
+from alphaforge.cli.backtest_commands import backtest as backtest_command
 from alphaforge.cli.console import cells, console, err_console, print_error, print_warning
 from alphaforge.cli.data_commands import data_app
 from alphaforge.cli.feature_commands import features_app
@@ -40,6 +41,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.command("predict")(predict_command)
+app.command("backtest")(backtest_command)
 app.add_typer(config_app, name="config")
 
 

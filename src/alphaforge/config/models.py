@@ -291,6 +291,13 @@ class BacktestConfig(_Frozen):
     notional (the ``linear`` cost model), as earlier versions did.
     """
 
+    symbols: list[str] | None = Field(
+        None,
+        description="Stored symbols alphaforge backtest trades; None: the train run's symbols "
+        "(--predictions) or the members of train.universe.",
+    )
+    start: date | None = Field(None, description="First session of the backtest (UTC date).")
+    end: date | None = Field(None, description="Last session of the backtest (UTC date).")
     initial_capital: float = Field(100_000.0, gt=0, description="Starting equity, USD.")
     commission_bps: float = Field(1.0, ge=0, description="Commission per traded notional, bps.")
     slippage_bps: float = Field(5.0, ge=0, description="Slippage per traded notional, bps.")

@@ -155,6 +155,33 @@ class DemoSummary(_Result):
         }
 
 
+class BacktestSummary(_Result):
+    """``summary.json`` of ``alphaforge backtest`` (written last: its presence means finished)."""
+
+    run_id: str
+    command: str
+    created: str
+    config: dict[str, Any]
+    seed: int
+    data: dict[str, Any]
+    code_version: str
+    strategy: str
+    metrics: Metrics
+    benchmark_metrics: Metrics
+    #: Total paid per cost component over the run, account currency.
+    costs: dict[str, float]
+    #: Closed round trips, and trades still open at the end (marked at the last close).
+    trades: int
+    open_trades: int
+    #: Orders the risk layer refused or resized (rows of audit.parquet).
+    audit_rows: int
+    warnings: list[str]
+
+    def metric_sections(self) -> dict[str, Metrics]:
+        """Return every metric table by section name, as ``reproduce`` compares them."""
+        return {"metrics": self.metrics, "benchmark": self.benchmark_metrics}
+
+
 class RunManifest(_Result):
     """``manifest.json``: everything needed to reproduce a run."""
 

@@ -1,0 +1,419 @@
+"""``alphaforge backtest``: one strategy on stored bars, through the event-driven engine.
+
+The run folder gets ``orders``, ``fills``, ``trades``, ``positions``, ``equity``, ``audit`` and
+``costs`` as Parquet, ``attribution/*.csv``, ``tearsheet.html``, ``manifest.json``, ``run.log``
+and, written last, ``summary.json``: a run killed part-way never looks complete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from alphaforge.backtest import performance
+from alphaforge.backtest.engine import EngineRun
+from alphaforge.backtest.runner import run_strategy_backtest, run_weights_backtest
+from alphaforge.config import AppConfig, masked_dump
+from alphaforge.core.bars import content_hash
+from alphaforge.core.errors import ConfigError, DataError
+from alphaforge.core.progress import SILENT, Reporter
+from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.corporate_actions import ActionKind, read_corporate_actions
+from alphaforge.data.universe import active_mask, load_universe
+from alphaforge.pipeline.research import periods_per_year, prepare_training_data
+from alphaforge.pipeline.results import (
+    BacktestSummary,
+    RunManifest,
+    TrainSummary,
+    read_result,
+    write_result,
+)
+from alphaforge.pipeline.rundir import (
+    RunDir,
+    attach_log,
+    code_version,
+    create_run_dir,
+    detach_log,
+    machine_info,
+    package_versions,
+)
+from alphaforge.portfolio import buy_and_hold_weights
+from alphaforge.storage.atomic import atomic_path, atomic_write_text
+from alphaforge.storage.bar_store import BarStore
+from alphaforge.strategies import MarketFrames, create_strategy
+
+log = logging.getLogger(__name__)
+
+#: Parquet tables of a backtest run, in the order they are written.
+TABLES = ("orders", "fills", "trades", "positions", "equity", "audit", "costs")
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestOutcome:
+    """A finished backtest: its run folder and its summary."""
+
+    run: RunDir
+    summary: BacktestSummary
+
+
+@dataclass(frozen=True, slots=True)
+class Predictions:
+    """Out-of-fold scores of a train run, checked to be out of fold."""
+
+    scores: pd.DataFrame
+    source: Path
+    model: str
+    symbols: list[str]
+
+
+def run_backtest_command(
+    config: AppConfig,
+    *,
+    out: Path | None = None,
+    predictions: Path | None = None,
+    model: str = "ensemble",
+    reporter: Reporter = SILENT,
+) -> BacktestOutcome:
+    """Run the configured strategy on stored bars and write the run folder.
+
+    Parameters
+    ----------
+    config
+        Effective configuration (``strategy``, ``portfolio``, ``backtest``, ``data``).
+    out
+        Run folder (default ``runs/<UTC time>-backtest``).
+    predictions
+        A train run folder whose out-of-fold scores the ``oof_scores`` strategy trades.
+    model
+        Which of its models' scores (``ensemble`` by default).
+    """
+    strategy = create_strategy(config.strategy)
+    if "scores" in type(strategy).needs and predictions is None:
+        raise ConfigError(
+            f"Strategy {config.strategy.name} trades model scores: name the train run.",
+            hint="Pass --predictions RUNS/<time>-train (a folder written by alphaforge train).",
+        )
+    oof = _read_predictions(predictions, model, config) if predictions is not None else None
+    run = create_run_dir(config.run.runs_dir, "backtest", out)
+    handler = attach_log(run, config.run.log_level)
+    try:
+        return _run(config, run, strategy, oof, reporter)
+    except Exception:
+        log.exception("backtest failed")
+        raise
+    finally:
+        detach_log(handler)
+
+
+def _run(
+    config: AppConfig,
+    run: RunDir,
+    strategy: Any,
+    oof: Predictions | None,
+    reporter: Reporter,
+) -> BacktestOutcome:
+    interval = Interval(config.data.interval)
+    task = reporter.task("load and validate bars", total=None)
+    symbols = config.backtest.symbols or (oof.symbols if oof is not None else None)
+    raw, instruments = load_backtest_bars(config, interval, symbols)
+    data = prepare_training_data(raw, instruments, interval, config)
+    task.done()
+    bars = {s: b for s, b in data.bars.items() if not b.empty}
+    market = MarketFrames.from_bars(bars, instruments, oof.scores if oof is not None else None)
+    if oof is not None:
+        market = _from_first_score(market)
+    actions = _corporate_actions(config, market)
+    log.info(
+        "backtest %s: strategy %s on %d symbols, %s..%s",
+        run.run_id,
+        config.strategy.name,
+        len(market.symbols),
+        market.index[0],
+        market.index[-1],
+    )
+    engine = run_strategy_backtest(
+        market,
+        strategy,
+        config,
+        strategy_tag=config.strategy.name,
+        corporate_actions=actions,
+        reporter=reporter,
+    )
+    bench = run_weights_backtest(
+        market,
+        buy_and_hold_weights(market.index, pd.Index(market.symbols)),
+        config,
+        strategy_tag="benchmark",
+    )
+    periods = periods_per_year(market.index, interval)
+    capital = config.backtest.initial_capital
+    metrics = performance(engine.result, periods, capital)
+    bench_metrics = performance(bench.result, periods, capital)
+    task = reporter.task("write the run folder", total=None)
+    write_tables(run.path, engine)
+    write_attribution(run.path / "attribution", engine, market.instruments)
+    dumped = masked_dump(config)
+    data_record = {
+        "interval": interval.value,
+        "symbols": market.symbols,
+        "first": market.index[0].isoformat(),
+        "last": market.index[-1].isoformat(),
+        "hashes": {s: content_hash(b) for s, b in bars.items()},
+        "predictions": str(oof.source) if oof is not None else None,
+    }
+    write_result(
+        run.manifest,
+        RunManifest(
+            command="backtest",
+            config=dumped,
+            seed=config.run.seed,
+            seeds={"run": config.run.seed},
+            data=data_record,
+            packages=package_versions(),
+            code_version=code_version(),
+            machine=machine_info(),
+        ),
+    )
+    summary = BacktestSummary(
+        run_id=run.run_id,
+        command="backtest",
+        created=run.created.isoformat(),
+        config=dumped,
+        seed=config.run.seed,
+        data=data_record,
+        code_version=code_version(),
+        strategy=config.strategy.name,
+        metrics=metrics,
+        benchmark_metrics=bench_metrics,
+        costs={c: float(engine.costs[c].sum()) for c in engine.cost_components},
+        trades=int(engine.trades["exit_time"].notna().sum()),
+        open_trades=int(engine.trades["exit_time"].isna().sum()),
+        audit_rows=len(engine.audit),
+        warnings=list(data.warnings),
+    )
+    # Last: a run folder without summary.json is an unfinished run.
+    write_result(run.summary, summary)
+    task.done()
+    log.info("backtest finished: %s", run.path)
+    return BacktestOutcome(run, summary)
+
+
+def load_backtest_bars(
+    config: AppConfig, interval: Interval, symbols: list[str] | None
+) -> tuple[dict[str, pd.DataFrame], dict[str, Instrument]]:
+    """Return stored bars and instruments of ``symbols`` (default: ``train.universe``'s members).
+
+    Members of a universe trade only inside their ``active_from`` .. ``active_until`` dates;
+    ``backtest.start`` / ``end`` cut every series.
+    """
+    store = BarStore(config.data.store_dir)
+    bars: dict[str, pd.DataFrame] = {}
+    instruments: dict[str, Instrument] = {}
+    if symbols:
+        missing = [s for s in symbols if not store.exists(s, interval)]
+        if missing:
+            raise DataError(
+                f"No stored {interval.value} bars for {', '.join(missing)} in "
+                f"{config.data.store_dir}.",
+                hint=f"Run alphaforge data fetch {' '.join(missing)} first.",
+            )
+        for symbol in symbols:
+            bars[symbol] = store.read(symbol, interval)
+            instruments[symbol] = store.instrument(symbol)
+    else:
+        universe = load_universe(config.train.universe)
+        for member in universe.members:
+            instrument = member.instrument
+            if not store.exists(instrument.symbol, interval, asset_class=instrument.asset_class):
+                continue
+            frame = store.read(instrument.symbol, interval, asset_class=instrument.asset_class)
+            bars[instrument.symbol] = frame[active_mask(member, pd.DatetimeIndex(frame.index))]
+            instruments[instrument.symbol] = instrument
+        if not bars:
+            raise DataError(
+                f"No member of universe {config.train.universe} has stored {interval.value} bars.",
+                hint=f"Run alphaforge data fetch --universe {config.train.universe} first, or "
+                "set backtest.symbols.",
+            )
+    start, end = config.backtest.start, config.backtest.end
+    for symbol, frame in list(bars.items()):
+        days = pd.DatetimeIndex(frame.index).date
+        keep = [(start is None or d >= start) and (end is None or d <= end) for d in days]
+        bars[symbol] = frame[keep]
+    empty = [s for s, b in bars.items() if b.empty]
+    if len(empty) == len(bars):
+        raise DataError(
+            f"No stored bar falls between backtest.start ({start}) and backtest.end ({end}).",
+            hint="Widen the dates or fetch the missing history.",
+        )
+    return {s: b for s, b in bars.items() if not b.empty}, {
+        s: instruments[s] for s in bars if not bars[s].empty
+    }
+
+
+def write_tables(folder: Path, engine: EngineRun) -> None:
+    """Write every table of an engine run as Parquet, each atomically."""
+    tables: Mapping[str, pd.DataFrame] = {
+        "orders": engine.orders,
+        "fills": engine.fills,
+        "trades": engine.trades,
+        "positions": engine.positions,
+        "equity": engine.equity,
+        "audit": engine.audit,
+        "costs": engine.costs,
+    }
+    for name in TABLES:
+        with atomic_path(folder / f"{name}.parquet") as temp:
+            tables[name].to_parquet(temp, index=False)
+
+
+def write_attribution(
+    folder: Path, engine: EngineRun, instruments: Mapping[str, Instrument]
+) -> None:
+    """Write P&L by strategy, symbol and asset class, and costs by component, as CSV."""
+    trades = engine.trades.copy()
+    trades["asset_class"] = [instruments[s].asset_class.value for s in trades["symbol"]]
+    tables = {
+        "strategy": _pnl_by(trades, "strategy"),
+        "symbol": _pnl_by(trades, "symbol"),
+        "asset_class": _pnl_by(trades, "asset_class"),
+        "costs": pd.DataFrame(
+            {
+                "component": engine.cost_components,
+                "total": [float(engine.costs[c].sum()) for c in engine.cost_components],
+            }
+        ),
+    }
+    for name, table in tables.items():
+        atomic_write_text(folder / f"{name}.csv", table.to_csv(index=False))
+
+
+def _pnl_by(trades: pd.DataFrame, key: str) -> pd.DataFrame:
+    if trades.empty:
+        return pd.DataFrame(columns=[key, "trades", "pnl", "costs", "win_rate"])
+    grouped = trades.groupby(key, sort=True)
+    return pd.DataFrame(
+        {
+            "trades": grouped.size(),
+            "pnl": grouped["pnl"].sum(),
+            "costs": grouped["costs"].sum(),
+            "win_rate": grouped["pnl"].apply(lambda p: float((p > 0).mean())),
+        }
+    ).reset_index()
+
+
+def _corporate_actions(config: AppConfig, market: MarketFrames) -> pd.DataFrame | None:
+    """Return the corporate actions to apply (``prices: raw`` only) as engine rows."""
+    if config.backtest.prices == "adjusted":
+        if config.backtest.corporate_actions is not None:
+            raise ConfigError(
+                "backtest.corporate_actions is set but backtest.prices is adjusted: adjusted "
+                "bars already contain splits and dividends, which would count twice.",
+                hint="Set backtest.prices: raw with unadjusted bars, or drop corporate_actions.",
+            )
+        return None
+    if config.backtest.corporate_actions is None:
+        raise ConfigError(
+            "backtest.prices: raw needs backtest.corporate_actions (a CSV of splits and "
+            "dividends).",
+            hint="Columns: symbol, ex_date, split_ratio, dividend.",
+        )
+    actions = read_corporate_actions(config.backtest.corporate_actions)
+    rows = [
+        {
+            "symbol": a.symbol,
+            "ex_date": a.ex_date,
+            "split_ratio": a.value if a.kind is ActionKind.SPLIT else float("nan"),
+            "dividend": a.value if a.kind is ActionKind.DIVIDEND else float("nan"),
+        }
+        for a in actions.actions
+        if a.symbol in market.instruments
+    ]
+    return pd.DataFrame(rows, columns=["symbol", "ex_date", "split_ratio", "dividend"])
+
+
+def _read_predictions(folder: Path, model: str, config: AppConfig) -> Predictions:
+    """Read a train run's out-of-fold scores, refusing anything that is not out of fold."""
+    oof_path = folder / "oof_predictions.parquet"
+    folds_path = folder / "folds.csv"
+    if not oof_path.exists() or not folds_path.exists():
+        raise DataError(
+            f"{folder} has no oof_predictions.parquet and folds.csv.",
+            hint="Pass a folder written by alphaforge train.",
+        )
+    summary = read_result(folder / "summary.json", TrainSummary)
+    trained = summary.config.get("labels", {}).get("horizon")
+    if trained is not None and int(trained) != config.labels.horizon:
+        raise ConfigError(
+            f"The predictions in {folder} are for a {trained}-bar horizon; labels.horizon is "
+            f"{config.labels.horizon}.",
+            hint="Use the same labels.horizon as the train run.",
+        )
+    if summary.data.interval != Interval(config.data.interval).value:
+        raise ConfigError(
+            f"The predictions in {folder} are on {summary.data.interval} bars; data.interval "
+            f"is {Interval(config.data.interval).value}.",
+            hint="Use the train run's data.interval.",
+        )
+    oof = pd.read_parquet(oof_path)
+    column = f"score_{model}"
+    if column not in oof:
+        known = sorted(c.removeprefix("score_") for c in oof.columns if c.startswith("score_"))
+        raise ConfigError(
+            f"The train run {folder.name} has no scores of model {model!r}.",
+            hint=f"Known: {', '.join(known)}.",
+        )
+    folds = pd.read_csv(folds_path)
+    if model != "ensemble":
+        folds = folds[folds["model"] == model]
+    stamps = pd.DatetimeIndex(oof.index.get_level_values("timestamp"))
+    inside = pd.Series(False, index=range(len(stamps)))
+    for row in folds.itertuples(index=False):
+        start = pd.Timestamp(str(row.test_start))
+        end = pd.Timestamp(str(row.test_end))
+        inside |= (stamps >= start) & (stamps <= end)
+    outside = int((~inside.to_numpy()).sum())
+    if outside:
+        raise DataError(
+            f"{outside} scores in {oof_path} lie outside every walk-forward test block: they "
+            "are not out of fold.",
+            hint="Use the oof_predictions.parquet that alphaforge train wrote, unchanged.",
+        )
+    scores = oof[column].unstack("symbol")
+    scores.index = pd.DatetimeIndex(scores.index)
+    symbols = sorted(summary.data.symbols)
+    foreign = sorted(set(scores.columns) - set(symbols))
+    if foreign:
+        raise DataError(
+            f"Scores for {', '.join(foreign[:3])} are not of the train run's universe.",
+            hint="The predictions file does not belong to this run.",
+        )
+    return Predictions(scores, folder, model, symbols)
+
+
+def _from_first_score(market: MarketFrames) -> MarketFrames:
+    """Return the market from its first scored bar (nothing is traded before a score)."""
+    if market.scores is None or not market.scores.notna().to_numpy().any():
+        raise DataError(
+            "No out-of-fold score falls on the backtest's bars.",
+            hint="Check backtest.symbols and dates against the train run.",
+        )
+    first = int(market.scores.notna().any(axis=1).to_numpy().argmax())
+    window = market.index[first:]
+    return MarketFrames(
+        market.open.loc[window],
+        market.high.loc[window],
+        market.low.loc[window],
+        market.close.loc[window],
+        market.volume.loc[window],
+        market.instruments,
+        market.scores.loc[window],
+    )
+
+
+__all__ = ["TABLES", "BacktestOutcome", "load_backtest_bars", "run_backtest_command"]
