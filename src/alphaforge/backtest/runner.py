@@ -93,10 +93,10 @@ def market_context(market: MarketFrames) -> Mapping[str, pd.DataFrame]:
         if close.empty:
             continue
         volume = market.volume[symbol].reindex(close.index)
-        days = close.index.normalize()
+        days = pd.DatetimeIndex(close.index).normalize()
         daily_close = close.groupby(days).last()
         daily_volume = volume.groupby(days).sum(min_count=1)
-        log_ret = np.log(daily_close).diff()
+        log_ret = pd.Series(np.log(daily_close.to_numpy()), index=daily_close.index).diff()
         # shift(1): the statistics of the sessions before, not including, each session.
         day_sigma = log_ret.rolling(CONTEXT_SESSIONS).std().shift(1)
         day_adv = daily_volume.rolling(CONTEXT_SESSIONS).mean().shift(1)

@@ -404,16 +404,7 @@ def _from_first_score(market: MarketFrames) -> MarketFrames:
             hint="Check backtest.symbols and dates against the train run.",
         )
     first = int(market.scores.notna().any(axis=1).to_numpy().argmax())
-    window = market.index[first:]
-    return MarketFrames(
-        market.open.loc[window],
-        market.high.loc[window],
-        market.low.loc[window],
-        market.close.loc[window],
-        market.volume.loc[window],
-        market.instruments,
-        market.scores.loc[window],
-    )
+    return market.window(market.index[first:])
 
 
 __all__ = ["TABLES", "BacktestOutcome", "load_backtest_bars", "run_backtest_command"]

@@ -278,15 +278,11 @@ def _scored_market(
     """Return the market from the first scored bar on, with the scores as a wide frame."""
     known = dict(instruments or {})
     members = {s: known.get(s) or Instrument(s, AssetClass.STOCK) for s in sorted(bars_by_symbol)}
-    market = MarketFrames.from_bars(bars_by_symbol, members)
-    wide = scores.unstack("symbol").reindex(index=market.index, columns=market.symbols)
-    first = int(wide.notna().any(axis=1).to_numpy().argmax())
-    window = market.index[first:]
-    return MarketFrames(
-        *(getattr(market, f).loc[window] for f in ("open", "high", "low", "close", "volume")),
-        instruments=market.instruments,
-        scores=wide.loc[window],
-    )
+    wide = scores.unstack("symbol")
+    market = MarketFrames.from_bars(bars_by_symbol, members, pd.DataFrame(wide))
+    assert market.scores is not None
+    first = int(market.scores.notna().any(axis=1).to_numpy().argmax())
+    return market.window(market.index[first:])
 
 
 def prediction_metrics(

@@ -47,6 +47,18 @@ class MarketFrames:
         """Return the symbols in column order."""
         return [str(c) for c in self.close.columns]
 
+    def window(self, index: pd.Index) -> MarketFrames:
+        """Return the same market restricted to the bar times ``index``."""
+        return MarketFrames(
+            self.open.loc[index],
+            self.high.loc[index],
+            self.low.loc[index],
+            self.close.loc[index],
+            self.volume.loc[index],
+            self.instruments,
+            None if self.scores is None else self.scores.loc[index],
+        )
+
     @classmethod
     def from_bars(
         cls,
