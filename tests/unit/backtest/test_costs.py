@@ -334,3 +334,12 @@ def test_the_documented_yaml_builds() -> None:
     tiered = schedule.models(AssetClass.ETF)[0][1]
     assert tiered.max_fraction == math.inf  # type: ignore[attr-defined]
     assert [n for n, _ in schedule.models(AssetClass.FUTURE)] == ["linear"]
+
+
+def test_proportional_rate_reads_the_symbol() -> None:
+    forex = [CostModelConfig(name="fx_spread", params={"commission_per_100k": 0.0})]
+    schedule = CostSchedule.from_config(BacktestConfig(costs={AssetClass.FOREX: forex}))
+    # Half of one pip (0.0001) per unit of EURUSD at 1.25, as a fraction of the price.
+    rate = schedule.proportional_rate(AssetClass.FOREX, 1.25, "EURUSD")
+    _close([rate], [0.00005 / 1.25])
+    _close([schedule.proportional_rate(AssetClass.STOCK, 40.0)], [6e-4])  # linear 1 + 5 bps
