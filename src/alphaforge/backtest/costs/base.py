@@ -108,9 +108,13 @@ class HoldingCostModel(Protocol):
 
 
 class CostParams(BaseModel):
-    """Base of every cost model: its fields are its parameters (frozen, unknown refused)."""
+    """Base of every cost model: its fields are its parameters (frozen, unknown refused).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    NaN and infinite parameters are refused (they would turn every cost into NaN) unless a
+    field allows them, as ``max_fraction`` does for "no cap".
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     #: ``trade`` models price fills, ``holding`` models price positions held over time.
     kind: ClassVar[Literal["trade", "holding"]] = "trade"

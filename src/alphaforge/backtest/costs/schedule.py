@@ -94,13 +94,14 @@ class CostSchedule:
                 out[name] = np.asarray(model.holding_costs(batch), dtype=np.float64)  # type: ignore[attr-defined]
         return out
 
-    def proportional_rate(self, asset_class: AssetClass, price: float) -> float:
+    def proportional_rate(self, asset_class: AssetClass, price: float, symbol: str = "") -> float:
         """Return the cost of trading one unit at ``price`` as a fraction of price.
 
         All-in sizing divides equity by ``price x (1 + rate)``; for proportional models
-        (``percent``, ``linear``) this is their exact rate.
+        (``percent``, ``linear``) this is their exact rate. ``symbol`` is needed by the models
+        that read it (``fx_spread`` prices by pair).
         """
-        batch = TradeBatch.simple([price], [1.0])
+        batch = TradeBatch.simple([price], [1.0], (symbol,))
         total = sum(float(v[0]) for v in self.trade_costs(asset_class, batch).values())
         return total / price
 
