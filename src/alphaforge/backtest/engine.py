@@ -167,7 +167,6 @@ def run_engine(
     session_end = _session_ends(index, active)
     prev_time = np.full(m, -1, dtype=np.int64)
     splits, dividends = _actions(corporate_actions, index, symbols, active)
-    rate_cache: dict[tuple[AssetClass, float], float] = {}
 
     pending = np.full(m, np.nan)
     pending_stop = np.full(m, np.nan)
@@ -234,7 +233,6 @@ def run_engine(
                     pending_stop,
                     pending_take,
                     strategy_tag,
-                    rate_cache,
                 )
             )
             pending[due] = np.nan
@@ -314,7 +312,6 @@ def _submit_targets(
     pending_stop: np.ndarray,
     pending_take: np.ndarray,
     strategy_tag: str,
-    rate_cache: dict[tuple[AssetClass, float], float],
 ) -> list[dict[str, object]]:
     """Cancel superseded orders, size targets at the fill price, review and submit them."""
     for order in broker.open_orders():
@@ -331,10 +328,11 @@ def _submit_targets(
     rate = np.zeros(len(prices))
     if portfolio.sizing == "all_in":
         for i in np.flatnonzero(due).tolist():
-            key = (classes[i], float(prices[i]))
-            if key not in rate_cache:
-                rate_cache[key] = schedule.proportional_rate(classes[i], float(prices[i]))
-            rate[i] = rate_cache[key]
+            # The rate of an order about the size all-in sizing will give (fixed fees count).
+            size = abs(float(weights[i])) * equity / float(prices[i])
+            rate[i] = schedule.proportional_rate(
+                classes[i], float(prices[i]), broker.symbols[i], size
+            )
     target = target_quantities(weights, broker.quantity, equity, prices, portfolio, rate)
     delta = target - broker.quantity
     intents: list[OrderIntent] = []

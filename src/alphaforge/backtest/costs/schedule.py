@@ -94,16 +94,20 @@ class CostSchedule:
                 out[name] = np.asarray(model.holding_costs(batch), dtype=np.float64)  # type: ignore[attr-defined]
         return out
 
-    def proportional_rate(self, asset_class: AssetClass, price: float, symbol: str = "") -> float:
-        """Return the cost of trading one unit at ``price`` as a fraction of price.
+    def proportional_rate(
+        self, asset_class: AssetClass, price: float, symbol: str = "", quantity: float = 1.0
+    ) -> float:
+        """Return the cost of trading ``quantity`` units at ``price`` as a fraction of notional.
 
         All-in sizing divides equity by ``price x (1 + rate)``; for proportional models
-        (``percent``, ``linear``) this is their exact rate. ``symbol`` is needed by the models
-        that read it (``fx_spread`` prices by pair).
+        (``percent``, ``linear``) this is their exact rate, whatever ``quantity``. For models
+        with fixed parts (a minimum per order, a flat fee) pass the order's expected size.
+        ``symbol`` is needed by the models that read it (``fx_spread`` prices by pair).
         """
-        batch = TradeBatch.simple([price], [1.0], (symbol,))
+        size = max(abs(quantity), 1e-12)
+        batch = TradeBatch.simple([price], [size], (symbol,))
         total = sum(float(v[0]) for v in self.trade_costs(asset_class, batch).values())
-        return total / price
+        return total / (size * price)
 
 
 __all__ = ["CostSchedule", "create_cost_model"]
