@@ -44,6 +44,17 @@ class BacktestResult:
     equity: pd.Series
     weights: pd.DataFrame
 
+    def since(self, start: pd.Timestamp) -> BacktestResult:
+        """Return the periods from ``start`` on (equity keeps its level, not rebased)."""
+        return BacktestResult(
+            returns=self.returns.loc[start:],
+            gross_returns=self.gross_returns.loc[start:],
+            turnover=self.turnover.loc[start:],
+            costs=self.costs.loc[start:],
+            equity=self.equity.loc[start:],
+            weights=self.weights.loc[start:],
+        )
+
 
 def run_backtest(
     targets: pd.DataFrame, opens: pd.DataFrame, config: BacktestConfig

@@ -267,7 +267,9 @@ def backtest_scores(
         config,
         strategy_tag="benchmark",
     )
-    return run.result, bench.result
+    # The first scored bar only decides: nothing can be held over it, so no period starts there.
+    holding = market.index[1] if len(market.index) > 1 else market.index[0]
+    return run.result.since(holding), bench.result.since(holding)
 
 
 def _scored_market(

@@ -135,12 +135,12 @@ def test_the_comparison_starts_after_both_models_labels_and_embargo(
 
     assert lifecycle.gap_bars(config) == HORIZON + EMBARGO == result.gap_bars
     # The first scored bar is the first one more than horizon + embargo bars after the later
-    # data_end; its score trades at the next open, so holding periods start one bar later
-    # and the last bar (no next open) holds none.
+    # data_end; its score trades at the next open, so holding periods (close to close, on
+    # the engine) start one bar later and run to the last bar's close.
     first_scored = 420 + HORIZON + EMBARGO + 1
     assert result.first_period == calendar[first_scored + 1]
-    assert result.last_period == calendar[-2]
-    assert result.decision.n_periods == len(calendar) - 2 - first_scored
+    assert result.last_period == calendar[-1]
+    assert result.decision.n_periods == len(calendar) - 1 - first_scored
     assert 0.0 < result.decision.p_value <= 1.0
     assert result.decision.seed == config.run.seed and result.decision.n_bootstrap == 300
     # The decision and its numbers are recorded against the challenger.
