@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from tests.golden.backtesting_py_reference import MODES, Mode, run_reference
 
 from alphaforge.data.sources import sample_bars
-from tests.golden.backtesting_py_reference import MODES, Mode, run_reference
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "backtest.md"
 
