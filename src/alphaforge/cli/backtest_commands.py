@@ -42,6 +42,13 @@ def backtest(
     model: Annotated[
         str, typer.Option("--model", help="Which model's scores of --predictions.")
     ] = "ensemble",
+    champion: Annotated[
+        str | None,
+        typer.Option(
+            "--champion",
+            help="A registered model: its champion scores the bars after its training data.",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Backtest the configured strategy on stored bars (event-driven engine)."""
@@ -54,7 +61,12 @@ def backtest(
         cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"seed": seed})})
     with RichReporter() as reporter:
         outcome = run_backtest_command(
-            cfg, out=out, predictions=predictions, model=model, reporter=reporter
+            cfg,
+            out=out,
+            predictions=predictions,
+            model=model,
+            champion=champion,
+            reporter=reporter,
         )
     summary = outcome.summary
     table = Table(title=f"Backtest: {summary.strategy}, net of costs")

@@ -25,6 +25,7 @@ from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.corporate_actions import ActionKind, read_corporate_actions
 from alphaforge.data.universe import active_mask, load_universe
+from alphaforge.pipeline.lifecycle import champion_scores
 from alphaforge.pipeline.research import periods_per_year, prepare_training_data
 from alphaforge.pipeline.results import (
     BacktestSummary,
@@ -42,6 +43,7 @@ from alphaforge.pipeline.rundir import (
     machine_info,
     package_versions,
 )
+from alphaforge.pipeline.train import load_training_universe
 from alphaforge.portfolio import buy_and_hold_weights
 from alphaforge.storage.atomic import atomic_path, atomic_write_text
 from alphaforge.storage.bar_store import BarStore
@@ -66,9 +68,14 @@ class Predictions:
     """Out-of-fold scores of a train run, checked to be out of fold."""
 
     scores: pd.DataFrame
-    source: Path
+    source: str
     model: str
     symbols: list[str]
+    #: The bars the scores were computed on (champions: the training universe), if loaded.
+    bars: dict[str, pd.DataFrame] | None = None
+    instruments: dict[str, Instrument] | None = None
+    #: Content hashes of the validated bars the scores were made on (train runs).
+    hashes: dict[str, str] | None = None
 
 
 def run_backtest_command(
@@ -77,6 +84,7 @@ def run_backtest_command(
     out: Path | None = None,
     predictions: Path | None = None,
     model: str = "ensemble",
+    champion: str | None = None,
     reporter: Reporter = SILENT,
 ) -> BacktestOutcome:
     """Run the configured strategy on stored bars and write the run folder.
@@ -91,14 +99,28 @@ def run_backtest_command(
         A train run folder whose out-of-fold scores the ``oof_scores`` strategy trades.
     model
         Which of its models' scores (``ensemble`` by default).
+    champion
+        A registered model name: its champion scores the universe from the first bar after
+        its training data plus the label horizon and the embargo (never before).
     """
     strategy = create_strategy(config.strategy)
-    if "scores" in type(strategy).needs and predictions is None:
+    needs_scores = "scores" in type(strategy).needs
+    if needs_scores and (predictions is None) == (champion is None):
         raise ConfigError(
-            f"Strategy {config.strategy.name} trades model scores: name the train run.",
-            hint="Pass --predictions RUNS/<time>-train (a folder written by alphaforge train).",
+            f"Strategy {config.strategy.name} trades model scores: name one source of them.",
+            hint="Pass --predictions RUNS/<time>-train (out-of-fold scores of a train run) or "
+            "--champion MODEL (a registered champion, on bars after its training data).",
         )
-    oof = _read_predictions(predictions, model, config) if predictions is not None else None
+    if not needs_scores and (predictions is not None or champion is not None):
+        raise ConfigError(
+            f"Strategy {config.strategy.name} does not trade model scores.",
+            hint="Drop --predictions / --champion, or set strategy.name: oof_scores.",
+        )
+    oof = None
+    if predictions is not None:
+        oof = _read_predictions(predictions, model, config)
+    elif champion is not None:
+        oof = _champion_predictions(config, champion, reporter)
     run = create_run_dir(config.run.runs_dir, "backtest", out)
     handler = attach_log(run, config.run.log_level)
     try:
@@ -120,10 +142,29 @@ def _run(
     interval = Interval(config.data.interval)
     task = reporter.task("load and validate bars", total=None)
     symbols = config.backtest.symbols or (oof.symbols if oof is not None else None)
-    raw, instruments = load_backtest_bars(config, interval, symbols)
+    if oof is not None and oof.bars is not None and oof.instruments is not None:
+        chosen = config.backtest.symbols or sorted(oof.bars)
+        foreign = [s for s in chosen if s not in oof.bars]
+        if foreign:
+            raise DataError(
+                f"{', '.join(foreign[:3])} are not in the universe {oof.source} scored.",
+                hint="Set backtest.symbols to members of that universe, or leave it unset.",
+            )
+        raw = {s: oof.bars[s] for s in chosen}
+        instruments = {s: oof.instruments[s] for s in chosen}
+    else:
+        raw, instruments = load_backtest_bars(config, interval, symbols)
     data = prepare_training_data(raw, instruments, interval, config)
     task.done()
     bars = {s: b for s, b in data.bars.items() if not b.empty}
+    if oof is not None and oof.hashes is not None:
+        changed = sorted(s for s, b in bars.items() if content_hash(b) != oof.hashes.get(s))
+        if changed:
+            raise DataError(
+                f"The bars of {', '.join(changed[:3])} differ from those {oof.source} was "
+                "trained and scored on.",
+                hint="Backtest on the train run's data, or train again on the current data.",
+            )
     market = MarketFrames.from_bars(bars, instruments, oof.scores if oof is not None else None)
     if oof is not None:
         market = _from_first_score(market)
@@ -164,7 +205,7 @@ def _run(
         "first": market.index[0].isoformat(),
         "last": market.index[-1].isoformat(),
         "hashes": {s: content_hash(b) for s, b in bars.items()},
-        "predictions": str(oof.source) if oof is not None else None,
+        "predictions": oof.source if oof is not None else None,
     }
     write_result(
         run.manifest,
@@ -371,12 +412,16 @@ def _read_predictions(folder: Path, model: str, config: AppConfig) -> Prediction
     folds = pd.read_csv(folds_path)
     if model != "ensemble":
         folds = folds[folds["model"] == model]
+    # Folds are cut on decision times (a bar's close: its open plus the bar length), test_end
+    # exclusive; the check reads the stamps the backtest trades, not a column beside them.
     stamps = pd.DatetimeIndex(oof.index.get_level_values("timestamp"))
-    inside = pd.Series(False, index=range(len(stamps)))
+    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+    decided = stamps + Interval(summary.data.interval).offset
+    inside = pd.Series(False, index=range(len(decided)))
     for row in folds.itertuples(index=False):
         start = pd.Timestamp(str(row.test_start))
         end = pd.Timestamp(str(row.test_end))
-        inside |= (stamps >= start) & (stamps <= end)
+        inside |= (decided >= start) & (decided < end)
     outside = int((~inside.to_numpy()).sum())
     if outside:
         raise DataError(
@@ -393,7 +438,39 @@ def _read_predictions(folder: Path, model: str, config: AppConfig) -> Prediction
             f"Scores for {', '.join(foreign[:3])} are not of the train run's universe.",
             hint="The predictions file does not belong to this run.",
         )
-    return Predictions(scores, folder, model, symbols)
+    # The bars the train run scored: its own universe, loaded (or, for the synthetic market,
+    # regenerated) exactly as train did; a stored series that changed since is refused.
+    train_config = AppConfig.model_validate(summary.config)
+    raw, instruments, _, _ = load_training_universe(train_config, summary.seed)
+    bars = {s: raw[s] for s in symbols if s in raw}
+    return Predictions(scores, str(folder), model, symbols, bars, {s: instruments[s] for s in bars})
+
+
+def _champion_predictions(config: AppConfig, name: str, reporter: Reporter) -> Predictions:
+    """Return a champion's scores on the bars after its training data (and those bars)."""
+    scored = champion_scores(config, name, reporter)
+    if scored.interval != Interval(config.data.interval):
+        raise ConfigError(
+            f"{name} was trained on {scored.interval.value} bars; data.interval is "
+            f"{Interval(config.data.interval).value}.",
+            hint="Use the interval the model was trained on.",
+        )
+    scores = scored.scores.unstack("symbol")
+    scores.index = pd.DatetimeIndex(scores.index)
+    log.info(
+        "champion %s v%d scores from %s (first unseen bar)",
+        name,
+        scored.version,
+        scored.first_scored,
+    )
+    return Predictions(
+        scores,
+        f"champion {name} v{scored.version}",
+        "champion",
+        sorted(scored.bars),
+        dict(scored.bars),
+        scored.instruments,
+    )
 
 
 def _from_first_score(market: MarketFrames) -> MarketFrames:

@@ -43,7 +43,7 @@ from alphaforge.backtest import performance
 from alphaforge.config import AppConfig
 from alphaforge.core.errors import ConfigError, DataError
 from alphaforge.core.progress import SILENT, Reporter
-from alphaforge.core.types import Interval
+from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.events import read_events
 from alphaforge.models.calibration import CalibratedModel
 from alphaforge.models.champion import (
@@ -76,8 +76,10 @@ __all__ = [
     "MIN_PERIODS",
     "MIN_UPDATE_ROWS",
     "ChallengeResult",
+    "ChampionScores",
     "UpdateResult",
     "challenge",
+    "champion_scores",
     "gap_bars",
     "update",
 ]
@@ -204,8 +206,9 @@ def _champion(versions: Sequence[ModelVersion], name: str) -> ModelVersion:
 
 def _load_panel(
     config: AppConfig, feature_names: Sequence[str]
-) -> tuple[Panel, dict[str, pd.DataFrame], Interval]:
-    """Return the configured universe's panel (the config's labels, these features)."""
+) -> tuple[Panel, dict[str, pd.DataFrame], Interval, dict[str, Instrument]]:
+    """Return the configured universe's panel (the config's labels, these features), its
+    validated bars, their interval and the instruments."""
     raw, instruments, interval, _ = load_training_universe(config, config.run.seed)
     data = prepare_training_data(raw, instruments, interval, config)
     inputs = load_panel_inputs(config, data.bars, instruments, interval, feature_names)
@@ -226,7 +229,7 @@ def _load_panel(
             window_bars=config.labels.catalyst_window_bars,
             factor=config.labels.catalyst_weight,
         )
-    return panel, data.bars, interval
+    return panel, data.bars, interval, dict(instruments)
 
 
 def _bar_grid(panel: Panel) -> pd.DatetimeIndex:
@@ -377,7 +380,7 @@ def challenge(
         )
         task = reporter.task(f"{name}: universe {config.train.universe}, features and labels")
         features = _ordered_union(champion.feature_names, chall.feature_names)
-        panel, bars, interval = _load_panel(config, features)
+        panel, bars, interval, _ = _load_panel(config, features)
         task.done()
 
         grid = _bar_grid(panel)
@@ -461,6 +464,61 @@ def challenge(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ChampionScores:
+    """A champion's scores on bars it never saw, with the universe's bars."""
+
+    scores: pd.Series
+    bars: dict[str, pd.DataFrame]
+    instruments: dict[str, Instrument]
+    interval: Interval
+    version: int
+    first_scored: pd.Timestamp
+
+
+def champion_scores(config: AppConfig, name: str, reporter: Reporter = SILENT) -> ChampionScores:
+    """Score the universe with ``name``'s champion from its first unseen bar on.
+
+    A bar is unseen when it lies more than the label horizon plus the embargo after the
+    champion's ``data_end`` and at or after the last end of the labels it was trained on
+    (:func:`check_unseen` re-checks it as a time gap). Raises ``DataError`` when no such bar
+    exists yet.
+    """
+    with _open_registry(config) as registry:
+        champion = _champion(_versions(registry, name), name)
+        if champion.kind == QUANTILE_KIND:
+            raise ConfigError(
+                f"{name} is a quantile regression: it has no class scores to trade.",
+                hint="Backtest a classifier's champion.",
+            )
+        check_labels_match(champion, config.labels)
+        gap = gap_bars(config, champion)
+        task = reporter.task(f"{name} v{champion.version}: features and labels", total=None)
+        panel, bars, interval, instruments = _load_panel(config, champion.feature_names)
+        task.done()
+        grid = _bar_grid(panel)
+        first = max(
+            _first_unseen(grid, champion.data_end, gap),
+            _after_labels(grid, panel, champion.data_end, _embargo(config, champion)),
+        )
+        if first >= len(grid) - 1:
+            raise DataError(
+                f"{name} v{champion.version} was trained on data to "
+                f"{champion.data_end.date()}: no bar after it plus {gap} label and embargo "
+                "bars is stored yet, so it has nothing unseen to trade.",
+                hint="Fetch newer bars (alphaforge data fetch) and run again.",
+            )
+        stamps = pd.DatetimeIndex(panel.timestamps)
+        stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+        rows = np.flatnonzero(stamps >= grid[first]).astype(np.int64)
+        check_unseen(stamps[rows], champion, gap=_gap_time(grid, champion.data_end, gap))
+        model = registry.load(name, champion.version, expected_features=champion.feature_names)
+        X = _model_input(model, panel, champion.feature_names, rows)
+        score = class_score(aligned_proba(model, X, panel.n_classes))
+    scores = panel.trading_scores(pd.Series(score, index=panel.X.index[rows], name="score"))
+    return ChampionScores(scores, bars, instruments, interval, champion.version, grid[first])
+
+
 def _pick_challenger(
     versions: Sequence[ModelVersion], champion: ModelVersion, name: str, wanted: int | None
 ) -> ModelVersion:
@@ -539,7 +597,7 @@ def update(
         model = registry.load(name, champion.version, expected_features=champion.feature_names)
         trees_before = _boosted_trees(model, champion)
         task = reporter.task(f"{name}: universe {config.train.universe}, features and labels")
-        panel, _, _ = _load_panel(config, champion.feature_names)
+        panel, _, _, _ = _load_panel(config, champion.feature_names)
         task.done()
 
         by_symbol = {
