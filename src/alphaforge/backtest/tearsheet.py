@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from jinja2 import Environment, StrictUndefined
-from markupsafe import Markup
 from plotly.subplots import make_subplots
 
 from alphaforge.backtest.charts import FONT_FAMILY, figure_json, format_metric, plotly_js
@@ -38,6 +37,7 @@ __all__ = [
     "monthly_returns",
     "render_tearsheet",
     "rolling_sharpe_volatility",
+    "trade_pnl_histogram",
 ]
 
 TEARSHEET_FILENAME = "tearsheet.html"
@@ -449,26 +449,60 @@ def _returns_figure(returns: pd.Series) -> go.Figure:
     return _style(figure, height=320, legend=False)
 
 
-def _trades_figure(pnl: pd.Series, currency: str) -> go.Figure:
+def trade_pnl_histogram(pnl: pd.Series, max_bins: int = 40) -> pd.DataFrame:
+    """Return counts of winning and of losing-or-flat trades on shared P&L bins.
+
+    Bin edges are NumPy's ``"auto"`` edges over every closed trade's net P&L (currency), at
+    most ``max_bins`` of them; columns ``bin_start, bin_end, winning, losing_or_flat``. The
+    last bin includes its right edge.
+    """
+    values = pnl.to_numpy(dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return pd.DataFrame(columns=["bin_start", "bin_end", "winning", "losing_or_flat"])
+    edges = np.histogram_bin_edges(values, bins="auto")
+    if edges.size - 1 > max_bins:
+        edges = np.histogram_bin_edges(values, bins=max_bins)
+    winning, _ = np.histogram(values[values > 0], bins=edges)
+    losing, _ = np.histogram(values[values <= 0], bins=edges)
+    return pd.DataFrame(
+        {
+            "bin_start": edges[:-1],
+            "bin_end": edges[1:],
+            "winning": winning,
+            "losing_or_flat": losing,
+        }
+    )
+
+
+def _trades_figure(bins: pd.DataFrame, currency: str) -> go.Figure:
     figure = go.Figure()
-    for label, values, color in (
-        ("winning trades", pnl[pnl > 0], _GAIN),
-        ("losing or flat trades", pnl[pnl <= 0], _LOSS),
+    centre = ((bins["bin_start"] + bins["bin_end"]) / 2).to_numpy()
+    width = (bins["bin_end"] - bins["bin_start"]).to_numpy()
+    for column, label, color in (
+        ("winning", "winning trades", _GAIN),
+        ("losing_or_flat", "losing or flat trades", _LOSS),
     ):
-        if values.empty:
+        counts = bins[column].to_numpy(dtype=np.float64)
+        if not counts.any():
             continue
         figure.add_trace(
-            go.Histogram(
-                x=values.to_numpy(dtype=np.float64),
+            go.Bar(
+                x=centre,
+                y=counts,
+                width=width,
                 name=label,
-                nbinsx=40,
                 marker={"color": color, "line": {"color": "white", "width": 0.5}},
-                opacity=0.85,
+                customdata=np.column_stack([bins["bin_start"], bins["bin_end"]]),
+                hovertemplate="%{customdata[0]:,.0f} to %{customdata[1]:,.0f}: %{y} trades"
+                "<extra></extra>",
             )
         )
-    figure.update_layout(barmode="overlay")
+    figure.add_vline(x=0.0, line={"color": "#95a5a6", "width": 1, "dash": "dot"})
+    figure.update_layout(barmode="stack", bargap=0.0, legend={"traceorder": "normal"})
     figure.update_xaxes(title=f"net P&L per trade ({currency})")
-    figure.update_yaxes(title="trades")
+    most = float((bins["winning"] + bins["losing_or_flat"]).max())
+    figure.update_yaxes(title="trades", dtick=1 if most <= 10 else None, rangemode="tozero")
     return _style(figure, height=320)
 
 
@@ -534,9 +568,15 @@ def _headline(metrics: Mapping[str, float]) -> list[dict[str, str]]:
     return cards
 
 
-def _table_html(frame: pd.DataFrame) -> Markup:
-    # The index becomes ordinary leading columns, so its name heads its column.
-    shown = frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
+def _table_html(frame: pd.DataFrame) -> str:
+    # The index becomes ordinary leading columns, headed by its name (blank when unnamed).
+    shown = frame
+    if not isinstance(frame.index, pd.RangeIndex):
+        names = [
+            n if n is not None else ("" if i == 0 else f"level {i}")
+            for i, n in enumerate(frame.index.names)
+        ]
+        shown = frame.set_axis(frame.index.set_names(names)).reset_index()
     html = shown.to_html(
         classes="data-table",
         border=0,
@@ -545,8 +585,8 @@ def _table_html(frame: pd.DataFrame) -> Markup:
         float_format=lambda v: f"{v:,.2f}",
         escape=True,
     )
-    # pandas escaped every cell and header (escape=True): the HTML is safe to embed.
-    return Markup(html)
+    # pandas escaped every cell and header (escape=True): the page embeds it as is.
+    return str(html)
 
 
 def _charts(data: TearSheetData, frame: pd.DataFrame, data_dir: Path) -> list[_Chart]:
@@ -649,16 +689,16 @@ def _charts(data: TearSheetData, frame: pd.DataFrame, data_dir: Path) -> list[_C
         )
     )
 
-    pnl = closed_trades(data.trades)["pnl"].astype(np.float64)
-    source = f"{TEARSHEET_DATA_DIR}/trades.csv"
+    bins = trade_pnl_histogram(closed_trades(data.trades)["pnl"])
+    source = _write_csv(data_dir, "trade_pnl_histogram.csv", bins, index=False)
     charts.append(
         _Chart(
             "trades",
             "Distribution of trade P&L",
             "Net P&L of each closed round trip; trades still open are left out.",
-            (source,),
-            figure_json(_trades_figure(pnl, data.currency)) if not pnl.empty else None,
-            None if not pnl.empty else "No trades: this run closed no round trip.",
+            (f"{TEARSHEET_DATA_DIR}/trades.csv", source),
+            figure_json(_trades_figure(bins, data.currency)) if not bins.empty else None,
+            None if not bins.empty else "No trades: this run closed no round trip.",
             wide=False,
         )
     )
@@ -737,7 +777,7 @@ def render_tearsheet(data: TearSheetData, out_dir: Path) -> Path:
             charts=charts,
             tables=tables,
             open_trades=open_trades,
-            plotly_js=Markup(plotly_js()),
+            plotly_js=plotly_js(),
             data_dir=TEARSHEET_DATA_DIR,
         )
     )

@@ -94,7 +94,8 @@ def _data(n: int = 120, *, closed_trades: bool = True, benchmark: bool = True) -
         run_facts={"seed": "42", "code version": "deadbeef", "config": "bt.yaml"},
         attribution={
             "P&L by strategy": pd.DataFrame(
-                {"pnl": [15.5], "trades": [3]}, index=pd.Index(["ma"], name="strategy")
+                {"pnl": [15.5, -2.0], "trades": [3, 1]},
+                index=pd.Index(["ma", "<i>hedge</i>"], name="strategy"),
             )
         },
         benchmark=bench if benchmark else None,
@@ -127,6 +128,7 @@ def test_render_writes_the_page_and_every_data_file(tmp_path: Path) -> None:
         "rolling.csv",
         "exposure.csv",
         "cumulative_costs.csv",
+        "trade_pnl_histogram.csv",
         "attribution_p_l_by_strategy.csv",
     }
     # Atomic writes leave no temporary file behind.
@@ -154,6 +156,7 @@ def test_page_is_offline_escaped_and_shows_facts_and_metrics(tmp_path: Path) -> 
     assert "n/a" in html  # the undefined PBO
     assert "P&amp;L by strategy" in html
     assert "<td>ma</td>" in html
+    assert "<td>&lt;i&gt;hedge&lt;/i&gt;</td>" in html
     assert "1 still open" in html
 
 
@@ -236,6 +239,16 @@ def test_derived_chart_data_match_independent_computations(tmp_path: Path) -> No
 
     cumulative = _read(out / "cumulative_costs.csv", index_col="timestamp")
     np.testing.assert_allclose(cumulative.to_numpy(), np.cumsum(data.costs.to_numpy(), axis=0))
+
+    bins = _read(out / "trade_pnl_histogram.csv")
+    # Closed trades: +39 wins; -11 and -12.5 lose; the open trade (+2) is left out.
+    assert bins["winning"].sum() == 1
+    assert bins["losing_or_flat"].sum() == 2
+    assert bins["bin_start"].iloc[0] == -12.5
+    assert bins["bin_end"].iloc[-1] == 39.0
+    np.testing.assert_allclose(bins["bin_start"].iloc[1:], bins["bin_end"].iloc[:-1])
+    hit = (bins["bin_start"] <= 39.0) & (bins["bin_end"] >= 39.0)
+    assert bins.loc[hit, "winning"].sum() == 1
 
     rolling = _read(out / "rolling.csv", index_col="timestamp")
     r = data.returns.to_numpy()
