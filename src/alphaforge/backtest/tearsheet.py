@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,10 +22,21 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from jinja2 import Environment, StrictUndefined
-from plotly.subplots import make_subplots
 
-from alphaforge.backtest.charts import FONT_FAMILY, figure_json, format_metric, plotly_js
-from alphaforge.backtest.metrics import closed_trades, value_at_risk
+from alphaforge.backtest.charts import (
+    cumulative_costs_figure,
+    equity_benchmark_figure,
+    exposure_figure,
+    figure_json,
+    format_metric,
+    monthly_returns_figure,
+    plotly_js,
+    returns_histogram_figure,
+    rolling_figure,
+    trade_pnl_figure,
+    underwater_figure,
+)
+from alphaforge.backtest.metrics import closed_trades
 from alphaforge.core.errors import AlphaForgeError
 from alphaforge.storage.atomic import atomic_path, atomic_write_text
 
@@ -44,13 +55,6 @@ TEARSHEET_FILENAME = "tearsheet.html"
 TEARSHEET_DATA_DIR = "tearsheet_data"
 #: Columns of the equity frame, one row per bar close (amounts in currency).
 EQUITY_COLUMNS = ("timestamp", "equity", "cash", "gross_exposure", "net_exposure")
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_STRATEGY = "#1f4e79"
-_BENCHMARK = "#8c8c8c"
-_LOSS = "#c0392b"
-_GAIN = "#1e8449"
-_PALETTE = ("#1f4e79", "#e67e22", "#16a085", "#8e44ad", "#c0392b", "#7f8c8d", "#d4ac0d")
 
 #: Metrics shown on the page, grouped, with their labels; other keys go under "Other".
 _METRIC_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -228,6 +232,32 @@ def rolling_sharpe_volatility(
     return frame.iloc[window - 1 :] if len(frame) >= window else frame.iloc[0:0]
 
 
+def trade_pnl_histogram(pnl: pd.Series, max_bins: int = 40) -> pd.DataFrame:
+    """Return counts of winning and of losing-or-flat trades on shared P&L bins.
+
+    Bin edges are NumPy's ``"auto"`` edges over every closed trade's net P&L (currency), at
+    most ``max_bins`` of them; columns ``bin_start, bin_end, winning, losing_or_flat``. The
+    last bin includes its right edge.
+    """
+    values = pnl.to_numpy(dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return pd.DataFrame(columns=["bin_start", "bin_end", "winning", "losing_or_flat"])
+    edges = np.histogram_bin_edges(values, bins="auto")
+    if edges.size - 1 > max_bins:
+        edges = np.histogram_bin_edges(values, bins=max_bins)
+    winning, _ = np.histogram(values[values > 0], bins=edges)
+    losing, _ = np.histogram(values[values <= 0], bins=edges)
+    return pd.DataFrame(
+        {
+            "bin_start": edges[:-1],
+            "bin_end": edges[1:],
+            "winning": winning,
+            "losing_or_flat": losing,
+        }
+    )
+
+
 # --- checks ----------------------------------------------------------------------------------
 
 
@@ -260,267 +290,6 @@ def _slug(name: str) -> str:
     """Return ``name`` reduced to a safe file-name part."""
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     return slug or "table"
-
-
-# --- figures --------------------------------------------------------------------------------
-
-
-def _style(figure: go.Figure, *, height: int = 360, legend: bool = True) -> go.Figure:
-    figure.update_layout(
-        template="plotly_white",
-        height=height,
-        margin={"l": 60, "r": 20, "t": 40, "b": 40},
-        font={"family": FONT_FAMILY, "size": 12, "color": "#2c3e50"},
-        showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
-        hoverlabel={"font": {"family": FONT_FAMILY}},
-    )
-    return figure
-
-
-def _equity_figure(curves: pd.DataFrame, currency: str) -> go.Figure:
-    figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=curves.index,
-            y=curves["strategy"].to_numpy(),
-            name="strategy",
-            line={"color": _STRATEGY, "width": 2},
-        )
-    )
-    if "benchmark" in curves.columns:
-        figure.add_trace(
-            go.Scatter(
-                x=curves.index,
-                y=curves["benchmark"].to_numpy(),
-                name="benchmark (rebased)",
-                line={"color": _BENCHMARK, "width": 1.5, "dash": "dash"},
-            )
-        )
-    figure.update_yaxes(title=f"equity ({currency})", type="linear")
-    figure.update_layout(
-        hovermode="x unified",
-        updatemenus=[
-            {
-                "type": "buttons",
-                "direction": "right",
-                "x": 0.0,
-                "xanchor": "left",
-                "y": 1.12,
-                "yanchor": "bottom",
-                "showactive": True,
-                "bgcolor": "#f4f6f8",
-                "bordercolor": "#d5dbe1",
-                "buttons": [
-                    {"label": "Linear", "method": "relayout", "args": [{"yaxis.type": "linear"}]},
-                    {"label": "Log", "method": "relayout", "args": [{"yaxis.type": "log"}]},
-                ],
-            }
-        ],
-    )
-    return _style(figure, height=420)
-
-
-def _underwater_figure(drawdowns: pd.DataFrame) -> go.Figure:
-    figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=drawdowns.index,
-            y=drawdowns["strategy"].to_numpy() * 100,
-            name="strategy",
-            fill="tozeroy",
-            line={"color": _LOSS, "width": 1},
-            fillcolor="rgba(192, 57, 43, 0.25)",
-        )
-    )
-    if "benchmark" in drawdowns.columns:
-        figure.add_trace(
-            go.Scatter(
-                x=drawdowns.index,
-                y=drawdowns["benchmark"].to_numpy() * 100,
-                name="benchmark",
-                line={"color": _BENCHMARK, "width": 1, "dash": "dash"},
-            )
-        )
-    figure.update_yaxes(title="drawdown (%)", ticksuffix="%")
-    figure.update_layout(hovermode="x unified")
-    return _style(figure, height=300)
-
-
-def _monthly_figure(table: pd.DataFrame) -> go.Figure:
-    z = table.to_numpy(dtype=np.float64) * 100
-    limit = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    figure = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=list(_MONTHS),
-            y=[str(year) for year in table.index],
-            colorscale="RdYlGn",
-            zmid=0.0,
-            zmin=-limit,
-            zmax=limit,
-            # Pre-formatted labels: a month without bars stays blank instead of showing "%".
-            text=[[f"{v:.1f}%" if math.isfinite(v) else "" for v in row] for row in z],
-            texttemplate="%{text}",
-            hovertemplate="%{y} %{x}: %{z:.2f}%<extra></extra>",
-            colorbar={"title": {"text": "%"}, "thickness": 12},
-            xgap=2,
-            ygap=2,
-        )
-    )
-    figure.update_yaxes(autorange="reversed", type="category")
-    return _style(figure, height=max(220, 60 + 34 * len(table)), legend=False)
-
-
-def _rolling_figure(rolling: pd.DataFrame, window: int) -> go.Figure:
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
-    figure.add_trace(
-        go.Scatter(
-            x=rolling.index,
-            y=rolling["rolling_sharpe"].to_numpy(),
-            name=f"Sharpe ({window} bars)",
-            line={"color": _STRATEGY},
-        ),
-        row=1,
-        col=1,
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=rolling.index,
-            y=rolling["rolling_volatility"].to_numpy() * 100,
-            name=f"volatility ({window} bars)",
-            line={"color": "#e67e22"},
-        ),
-        row=2,
-        col=1,
-    )
-    figure.add_hline(y=0.0, line={"color": "#95a5a6", "width": 1}, row=1, col=1)
-    figure.update_yaxes(title_text="Sharpe", row=1, col=1)
-    figure.update_yaxes(title_text="volatility (%)", ticksuffix="%", row=2, col=1)
-    figure.update_layout(hovermode="x unified")
-    return _style(figure, height=440)
-
-
-def _exposure_figure(shares: pd.DataFrame) -> go.Figure:
-    figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=shares.index,
-            y=shares["gross_exposure"].to_numpy() * 100,
-            name="gross",
-            line={"color": _STRATEGY, "width": 1.5},
-            fill="tozeroy",
-            fillcolor="rgba(31, 78, 121, 0.12)",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=shares.index,
-            y=shares["net_exposure"].to_numpy() * 100,
-            name="net",
-            line={"color": "#e67e22", "width": 1.5},
-        )
-    )
-    figure.update_yaxes(title="share of equity (%)", ticksuffix="%")
-    figure.update_layout(hovermode="x unified")
-    return _style(figure, height=300)
-
-
-def _returns_figure(returns: pd.Series) -> go.Figure:
-    values = returns.to_numpy(dtype=np.float64) * 100
-    figure = go.Figure(
-        go.Histogram(
-            x=values,
-            nbinsx=60,
-            name="bars",
-            marker={"color": _STRATEGY, "line": {"color": "white", "width": 0.5}},
-            hovertemplate="%{x}%: %{y} bars<extra></extra>",
-        )
-    )
-    var = value_at_risk(returns)
-    if math.isfinite(var):
-        figure.add_vline(
-            x=-var * 100,
-            line={"color": _LOSS, "dash": "dash", "width": 1.5},
-            annotation={"text": "VaR 95 %", "font": {"color": _LOSS}},
-        )
-    figure.update_xaxes(title="net return per bar (%)", ticksuffix="%")
-    figure.update_yaxes(title="bars")
-    return _style(figure, height=320, legend=False)
-
-
-def trade_pnl_histogram(pnl: pd.Series, max_bins: int = 40) -> pd.DataFrame:
-    """Return counts of winning and of losing-or-flat trades on shared P&L bins.
-
-    Bin edges are NumPy's ``"auto"`` edges over every closed trade's net P&L (currency), at
-    most ``max_bins`` of them; columns ``bin_start, bin_end, winning, losing_or_flat``. The
-    last bin includes its right edge.
-    """
-    values = pnl.to_numpy(dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return pd.DataFrame(columns=["bin_start", "bin_end", "winning", "losing_or_flat"])
-    edges = np.histogram_bin_edges(values, bins="auto")
-    if edges.size - 1 > max_bins:
-        edges = np.histogram_bin_edges(values, bins=max_bins)
-    winning, _ = np.histogram(values[values > 0], bins=edges)
-    losing, _ = np.histogram(values[values <= 0], bins=edges)
-    return pd.DataFrame(
-        {
-            "bin_start": edges[:-1],
-            "bin_end": edges[1:],
-            "winning": winning,
-            "losing_or_flat": losing,
-        }
-    )
-
-
-def _trades_figure(bins: pd.DataFrame, currency: str) -> go.Figure:
-    figure = go.Figure()
-    centre = ((bins["bin_start"] + bins["bin_end"]) / 2).to_numpy()
-    width = (bins["bin_end"] - bins["bin_start"]).to_numpy()
-    for column, label, color in (
-        ("winning", "winning trades", _GAIN),
-        ("losing_or_flat", "losing or flat trades", _LOSS),
-    ):
-        counts = bins[column].to_numpy(dtype=np.float64)
-        if not counts.any():
-            continue
-        figure.add_trace(
-            go.Bar(
-                x=centre,
-                y=counts,
-                width=width,
-                name=label,
-                marker={"color": color, "line": {"color": "white", "width": 0.5}},
-                customdata=np.column_stack([bins["bin_start"], bins["bin_end"]]),
-                hovertemplate="%{customdata[0]:,.0f} to %{customdata[1]:,.0f}: %{y} trades"
-                "<extra></extra>",
-            )
-        )
-    figure.add_vline(x=0.0, line={"color": "#95a5a6", "width": 1, "dash": "dot"})
-    figure.update_layout(barmode="stack", bargap=0.0, legend={"traceorder": "normal"})
-    figure.update_xaxes(title=f"net P&L per trade ({currency})")
-    most = float((bins["winning"] + bins["losing_or_flat"]).max())
-    figure.update_yaxes(title="trades", dtick=1 if most <= 10 else None, rangemode="tozero")
-    return _style(figure, height=320)
-
-
-def _costs_figure(cumulative: pd.DataFrame, currency: str) -> go.Figure:
-    figure = go.Figure()
-    for i, component in enumerate(cumulative.columns):
-        figure.add_trace(
-            go.Scatter(
-                x=cumulative.index,
-                y=cumulative[component].to_numpy(dtype=np.float64),
-                name=str(component),
-                stackgroup="costs",
-                line={"width": 0.8, "color": _PALETTE[i % len(_PALETTE)]},
-            )
-        )
-    figure.update_yaxes(title=f"cumulative costs ({currency})")
-    figure.update_layout(hovermode="x unified")
-    return _style(figure, height=320)
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -589,70 +358,88 @@ def _table_html(frame: pd.DataFrame) -> str:
     return str(html)
 
 
+def _section(
+    key: str,
+    title: str,
+    description: str,
+    sources: tuple[str, ...],
+    build: Callable[[], go.Figure],
+    *,
+    empty: str | None = None,
+    wide: bool = True,
+) -> _Chart:
+    """Return a chart section; ``empty`` (why there is nothing to draw) replaces the figure."""
+    if empty is not None:
+        return _Chart(key, title, description, sources, note=empty, wide=wide)
+    return _Chart(key, title, description, sources, figure=figure_json(build()), wide=wide)
+
+
 def _charts(data: TearSheetData, frame: pd.DataFrame, data_dir: Path) -> list[_Chart]:
     """Write each chart's data and return the page's sections in order."""
+    no_bars = "No bars in this run." if frame.empty else None
     equity = frame["equity"].astype(np.float64)
     benchmark = _benchmark(data, frame)
     curves = pd.DataFrame({"strategy": equity})
     if benchmark is not None:
-        curves["benchmark"] = benchmark * (equity.iloc[0] / benchmark.iloc[0])
+        start = float(benchmark.iloc[0]) if len(benchmark) else math.nan
+        # Rebase to the strategy's first equity; a benchmark without a usable start is drawn
+        # as given.
+        usable = math.isfinite(start) and start > 0
+        curves["benchmark"] = benchmark * (equity.iloc[0] / start) if usable else benchmark
     curves.index.name = "timestamp"
-    charts: list[_Chart] = []
-
-    source = _write_csv(data_dir, "equity_vs_benchmark.csv", curves, index=True)
-    charts.append(
-        _Chart(
+    d = data_dir
+    charts = [
+        _section(
             "equity",
             "Equity vs benchmark",
             "Account equity at each bar close; the benchmark is rebased to the same start. "
             "Switch between linear and log scale with the buttons.",
-            (source,),
-            figure_json(_equity_figure(curves, data.currency)),
+            (_write_csv(d, "equity_vs_benchmark.csv", curves, index=True),),
+            lambda: equity_benchmark_figure(curves, data.currency),
+            empty=no_bars,
         )
-    )
+    ]
 
     drawdowns = curves / curves.cummax() - 1.0
-    source = _write_csv(data_dir, "drawdown.csv", drawdowns, index=True)
     charts.append(
-        _Chart(
+        _section(
             "underwater",
             "Underwater (drawdown)",
             "Fall from the running peak of equity, in percent.",
-            (source,),
-            figure_json(_underwater_figure(drawdowns)),
+            (_write_csv(d, "drawdown.csv", drawdowns, index=True),),
+            lambda: underwater_figure(drawdowns),
+            empty=no_bars,
         )
     )
 
     table = monthly_returns(data.returns)
-    source = _write_csv(data_dir, "monthly_returns.csv", table, index=True)
     charts.append(
-        _Chart(
+        _section(
             "monthly",
             "Monthly returns",
             "Net returns compounded over each calendar month (UTC).",
-            (source,),
-            figure_json(_monthly_figure(table)) if not table.empty else None,
-            None if not table.empty else "No returns in this run: nothing to show by month.",
+            (_write_csv(d, "monthly_returns.csv", table, index=True),),
+            lambda: monthly_returns_figure(table),
+            empty="No returns in this run: nothing to show by month." if table.empty else None,
         )
     )
 
-    rolling = rolling_sharpe_volatility(data.returns, data.rolling_window, data.periods_per_year)
-    source = _write_csv(data_dir, "rolling.csv", rolling, index=True)
-    rolling_note = (
-        f"The run has {len(data.returns)} bars, fewer than the {data.rolling_window} the "
-        "rolling window needs."
-    )
+    window = data.rolling_window
+    rolling = rolling_sharpe_volatility(data.returns, window, data.periods_per_year)
     charts.append(
-        _Chart(
+        _section(
             "rolling",
-            f"Rolling {data.rolling_window}-bar Sharpe ratio and volatility",
+            f"Rolling {window}-bar Sharpe ratio and volatility",
             f"Annualised over {data.periods_per_year:g} bars a year, each point from the "
-            f"{data.rolling_window} bars ending there.",
-            (source,),
-            figure_json(_rolling_figure(rolling, data.rolling_window))
-            if not rolling.empty
-            else None,
-            None if not rolling.empty else rolling_note,
+            f"{window} bars ending there.",
+            (_write_csv(d, "rolling.csv", rolling, index=True),),
+            lambda: rolling_figure(rolling, window),
+            empty=(
+                f"The run has {len(data.returns)} bars, fewer than the {window} the rolling "
+                "window needs."
+                if rolling.empty
+                else None
+            ),
         )
     )
 
@@ -663,58 +450,60 @@ def _charts(data: TearSheetData, frame: pd.DataFrame, data_dir: Path) -> list[_C
             "net_exposure": frame["net_exposure"].astype(np.float64) / positive,
         }
     )
-    source = _write_csv(data_dir, "exposure.csv", shares, index=True)
     charts.append(
-        _Chart(
+        _section(
             "exposure",
             "Exposure",
             "Gross (sum of absolute) and net (signed) market value of the positions as a "
             "share of equity.",
-            (source,),
-            figure_json(_exposure_figure(shares)),
+            (_write_csv(d, "exposure.csv", shares, index=True),),
+            lambda: exposure_figure(shares),
+            empty=no_bars,
         )
     )
 
     returns = data.returns.astype(np.float64).dropna()
-    source = f"{TEARSHEET_DATA_DIR}/returns.csv"
     charts.append(
-        _Chart(
+        _section(
             "returns",
             "Distribution of bar returns",
             "Net return of each bar; the dashed line is the historical 95 % value at risk.",
-            (source,),
-            figure_json(_returns_figure(returns)) if not returns.empty else None,
-            None if not returns.empty else "No returns in this run.",
+            (f"{TEARSHEET_DATA_DIR}/returns.csv",),
+            lambda: returns_histogram_figure(returns),
+            empty="No returns in this run." if returns.empty else None,
             wide=False,
         )
     )
 
     bins = trade_pnl_histogram(closed_trades(data.trades)["pnl"])
-    source = _write_csv(data_dir, "trade_pnl_histogram.csv", bins, index=False)
     charts.append(
-        _Chart(
+        _section(
             "trades",
             "Distribution of trade P&L",
             "Net P&L of each closed round trip; trades still open are left out.",
-            (f"{TEARSHEET_DATA_DIR}/trades.csv", source),
-            figure_json(_trades_figure(bins, data.currency)) if not bins.empty else None,
-            None if not bins.empty else "No trades: this run closed no round trip.",
+            (
+                f"{TEARSHEET_DATA_DIR}/trades.csv",
+                _write_csv(d, "trade_pnl_histogram.csv", bins, index=False),
+            ),
+            lambda: trade_pnl_figure(bins, data.currency),
+            empty="No trades: this run closed no round trip." if bins.empty else None,
             wide=False,
         )
     )
 
     cumulative = data.costs.astype(np.float64).fillna(0.0).cumsum()
     cumulative.index.name = "timestamp"
-    source = _write_csv(data_dir, "cumulative_costs.csv", cumulative, index=True)
-    has_costs = not cumulative.empty and len(cumulative.columns) > 0
     charts.append(
-        _Chart(
+        _section(
             "costs",
             "Cumulative costs by component",
             "Costs paid since the start, stacked by component.",
-            (f"{TEARSHEET_DATA_DIR}/costs.csv", source),
-            figure_json(_costs_figure(cumulative, data.currency)) if has_costs else None,
-            None if has_costs else "No costs were recorded in this run.",
+            (
+                f"{TEARSHEET_DATA_DIR}/costs.csv",
+                _write_csv(d, "cumulative_costs.csv", cumulative, index=True),
+            ),
+            lambda: cumulative_costs_figure(cumulative, data.currency),
+            empty="No costs were recorded in this run." if cumulative.size == 0 else None,
         )
     )
     return charts
@@ -753,8 +542,13 @@ def render_tearsheet(data: TearSheetData, out_dir: Path) -> Path:
     _write_csv(data_dir, "metrics.csv", metrics, index=True)
     charts = _charts(data, frame, data_dir)
     tables = []
+    used: set[str] = set()
     for name, table in data.attribution.items():
-        source = _write_csv(data_dir, f"attribution_{_slug(name)}.csv", table, index=True)
+        stem = slug = f"attribution_{_slug(name)}"
+        while slug in used:  # two names that reduce to one file name keep both files
+            slug = f"{stem}_{len(used)}"
+        used.add(slug)
+        source = _write_csv(data_dir, f"{slug}.csv", table, index=True)
         tables.append({"name": name, "html": _table_html(table), "source": source})
 
     open_trades = int(data.trades["exit_time"].isna().sum()) if "exit_time" in data.trades else 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -303,17 +304,13 @@ def test_no_trades_shows_a_note_not_an_error(tmp_path: Path) -> None:
 def test_open_trades_only_count_as_no_trades(tmp_path: Path) -> None:
     trades = _trades().iloc[[3]]
     data = _data()
-    html = render_tearsheet(
-        TearSheetData(**{**data.__dict__, "trades": trades}), tmp_path
-    ).read_text(encoding="utf-8")
+    html = render_tearsheet(replace(data, trades=trades), tmp_path).read_text(encoding="utf-8")
     assert 'id="empty-trades"' in html
 
 
 def test_short_run_without_costs_or_benchmark_degrades_to_notes(tmp_path: Path) -> None:
     data = _data(10, benchmark=False)
-    short = TearSheetData(
-        **{**data.__dict__, "costs": pd.DataFrame(index=_bars(10)), "attribution": {}}
-    )
+    short = replace(data, costs=pd.DataFrame(index=_bars(10)), attribution={})
     html = render_tearsheet(short, tmp_path).read_text(encoding="utf-8")
     assert 'id="empty-rolling"' in html
     assert "fewer than the 20" in html
@@ -327,9 +324,7 @@ def test_short_run_without_costs_or_benchmark_degrades_to_notes(tmp_path: Path) 
 def test_names_cannot_break_out_of_the_figure_scripts(tmp_path: Path) -> None:
     data = _data()
     costs = data.costs.rename(columns={"commission": "</script><b>x"})
-    html = render_tearsheet(TearSheetData(**{**data.__dict__, "costs": costs}), tmp_path).read_text(
-        encoding="utf-8"
-    )
+    html = render_tearsheet(replace(data, costs=costs), tmp_path).read_text(encoding="utf-8")
     assert "</script><b>x" not in html
     blocks = re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S)
     names = [t.get("name") for b in blocks for t in json.loads(b)["data"]]
@@ -348,14 +343,40 @@ def test_bad_equity_frame_or_benchmark_is_refused(tmp_path: Path) -> None:
     data = _data()
     with pytest.raises(AlphaForgeError, match="gross_exposure"):
         render_tearsheet(
-            TearSheetData(
-                **{**data.__dict__, "equity": data.equity.drop(columns="gross_exposure")}
-            ),
+            replace(data, equity=data.equity.drop(columns="gross_exposure")),
             tmp_path,
         )
     assert data.benchmark is not None
     with pytest.raises(AlphaForgeError, match="benchmark"):
-        render_tearsheet(
-            TearSheetData(**{**data.__dict__, "benchmark": data.benchmark.iloc[1:]}), tmp_path
-        )
+        render_tearsheet(replace(data, benchmark=data.benchmark.iloc[1:]), tmp_path)
     assert not (tmp_path / "tearsheet.html").exists()
+
+
+def test_an_empty_run_renders_notes_not_errors(tmp_path: Path) -> None:
+    data = _data(closed_trades=False, benchmark=False)
+    idx = _bars(0)
+    empty = replace(
+        data,
+        equity=data.equity.iloc[0:0],
+        returns=pd.Series([], index=idx, dtype=float),
+        costs=pd.DataFrame(index=idx),
+        metrics={},
+        attribution={},
+    )
+    html = render_tearsheet(empty, tmp_path).read_text(encoding="utf-8")
+    assert "no bars" in html
+    for key in CHARTS:
+        assert f'id="empty-{key}"' in html, key
+    assert "script.figure" in html
+    assert 'class="figure"' not in html
+
+
+def test_attribution_names_that_share_a_file_name_keep_both_files(tmp_path: Path) -> None:
+    one = pd.DataFrame({"pnl": [1.0]}, index=pd.Index(["a"], name="sector"))
+    two = pd.DataFrame({"pnl": [2.0]}, index=pd.Index(["b"], name="sector"))
+    render_tearsheet(replace(_data(), attribution={"P&L": one, "P L": two}), tmp_path)
+    out = tmp_path / TEARSHEET_DATA_DIR
+    first = _read(out / "attribution_p_l.csv", index_col="sector")
+    second = _read(out / "attribution_p_l_1.csv", index_col="sector")
+    pd.testing.assert_frame_equal(first, one)
+    pd.testing.assert_frame_equal(second, two)
