@@ -327,8 +327,9 @@ def drawdown_durations(equity: pd.Series) -> DrawdownStats:
     ----------
     equity
         Equity in currency, one value per period in time order; a DatetimeIndex (UTC) gives
-        the durations in calendar days too.
+        the durations in calendar days too. Non-finite values are left out.
     """
+    equity = equity[np.isfinite(equity.to_numpy(dtype=np.float64))]
     values = equity.to_numpy(dtype=np.float64)
     if values.size == 0:
         return DrawdownStats(_NAN, _NAN, _NAN, _NAN)

@@ -196,6 +196,14 @@ def test_drawdown_durations_match_a_naive_walk(seed: int) -> None:
     assert stats.recovery_periods == pytest.approx(recovery, nan_ok=True)
 
 
+def test_drawdown_durations_skip_missing_equity() -> None:
+    equity = pd.Series([100.0, np.nan, 80.0, 100.0], index=_days(4))
+    stats = drawdown_durations(equity)
+    assert stats.longest_periods == 2.0  # two valid periods from the peak back to it
+    assert stats.longest_days == 3.0
+    assert stats.recovery_periods == 1.0
+
+
 def test_drawdown_durations_of_a_rising_curve_are_zero() -> None:
     stats = drawdown_durations(pd.Series([1.0, 2.0, 3.0], index=_days(3)))
     assert (stats.longest_periods, stats.longest_days) == (0.0, 0.0)
