@@ -6,7 +6,6 @@ opens offline.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,19 +15,25 @@ import pandas as pd
 import plotly.graph_objects as go
 from jinja2 import Environment, StrictUndefined
 
-from alphaforge.backtest.metrics import drawdown_series
+from alphaforge.backtest.charts import (
+    COUNT_KEYS,
+    PERCENT_KEYS,
+    CurveSet,
+    drawdown_figure,
+    equity_figure,
+    figure_html,
+    format_metric,
+)
 
-PERCENT_KEYS = frozenset({"cagr", "volatility", "max_drawdown", "total_return", "edge_ratio"})
-COUNT_KEYS = frozenset({"periods", "oos_rows", "labelled_rows", "folds"})
-
-
-@dataclass(frozen=True, slots=True)
-class CurveSet:
-    """One named equity curve (currency) for the charts."""
-
-    name: str
-    equity: pd.Series
-    dash: str = "solid"
+__all__ = [
+    "COUNT_KEYS",
+    "PERCENT_KEYS",
+    "CurveSet",
+    "DataRow",
+    "ReportContent",
+    "format_metric",
+    "render_report",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,45 +71,10 @@ class ReportContent:
     """One-line conclusions shown above the results table (the demo's oracle comparisons)."""
 
 
-def format_metric(key: str, value: float | None) -> str:
-    """Return a metric formatted for people: percentages, money, or three decimals."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if key in PERCENT_KEYS:
-        return f"{value * 100:.2f}%"
-    if key == "costs":
-        return f"{value:,.0f}"
-    if key in COUNT_KEYS:
-        return f"{value:,.0f}"
-    return f"{value:.3f}"
-
-
-def _figure_html(figure: go.Figure, *, first: bool) -> str:
-    figure.update_layout(
-        height=380, margin={"l": 50, "r": 20, "t": 30, "b": 40}, template="plotly_white"
-    )
-    return str(figure.to_html(full_html=False, include_plotlyjs=bool(first)))
-
-
 def render_report(content: ReportContent, path: Path) -> Path:
     """Write the report to ``path`` and return it."""
-    equity = go.Figure()
-    drawdown = go.Figure()
-    for curve in content.curves:
-        x = curve.equity.index
-        equity.add_trace(
-            go.Scatter(x=x, y=curve.equity.to_numpy(), name=curve.name, line={"dash": curve.dash})
-        )
-        drawdown.add_trace(
-            go.Scatter(
-                x=x,
-                y=drawdown_series(curve.equity).to_numpy() * 100,
-                name=curve.name,
-                line={"dash": curve.dash},
-            )
-        )
-    equity.update_yaxes(title="equity (USD)", type="log")
-    drawdown.update_yaxes(title="drawdown (%)")
+    equity = equity_figure(content.curves, log=True)
+    drawdown = drawdown_figure(content.curves)
     folds = go.Figure()
     for name, series in content.fold_auc.items():
         folds.add_trace(
@@ -136,9 +106,9 @@ def render_report(content: ReportContent, path: Path) -> Path:
         verdicts=content.verdicts,
         metric_columns=list(content.metrics),
         metric_rows=rows,
-        equity_chart=_figure_html(equity, first=True),
-        drawdown_chart=_figure_html(drawdown, first=False),
-        fold_chart=_figure_html(folds, first=False),
+        equity_chart=figure_html(equity, first=True),
+        drawdown_chart=figure_html(drawdown, first=False),
+        fold_chart=figure_html(folds, first=False),
         data_rows=content.data_rows,
         config_yaml=content.config_yaml,
     )
