@@ -116,6 +116,16 @@ def test_train_writes_oof_predictions_metrics_and_controls(
         oof.columns
     )
     assert oof["score_ensemble"].between(0, 1).all()
+    # Every out-of-fold score is explained by its fold's model, feature by feature: the
+    # contributions sum to the score's log-odds, and no other row (training-only) has any.
+    contributions = pd.read_parquet(run / "oof_contributions.parquet")
+    assert contributions.index.names == oof.index.names
+    assert set(contributions["model"]) == {"lightgbm"}
+    assert contributions.columns[-1] == "bias"
+    assert contributions.index.sort_values().equals(oof.index.sort_values())
+    margin = contributions.drop(columns="model").to_numpy(np.float64).sum(axis=1)
+    score = oof["score_lightgbm"].loc[contributions.index].to_numpy()
+    np.testing.assert_allclose(1.0 / (1.0 + np.exp(-margin)), score, atol=1e-5)
     # The controls look like chance on this small universe.
     for control in summary["controls"].values():
         assert 0.4 < control["auc"] < 0.6
@@ -322,6 +332,16 @@ def test_train_on_three_classes_scores_buy_minus_sell_with_one_vs_rest_metrics(
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
         score = oof[f"score_{name}"].loc[proba.index]
         np.testing.assert_allclose(score, proba[f"p_BUY_{name}"] - proba[f"p_SELL_{name}"])
+    contributions = pd.read_parquet(run / "oof_contributions.parquet")
+    assert contributions.index.isin(oof.index).all()
+    for name in ("lightgbm", "logistic"):
+        rows = contributions[contributions["model"] == name].drop(columns="model")
+        assert len(rows) == len(oof)
+        margin = rows.to_numpy(np.float64).sum(axis=1)
+        p = oof.loc[rows.index]
+        # BUY against SELL: the log-odds the 3-class contributions add up to.
+        expected = np.log(p[f"p_BUY_{name}"]) - np.log(p[f"p_SELL_{name}"])
+        np.testing.assert_allclose(margin, expected, atol=1e-4)
     calibration = pd.read_csv(run / "calibration.csv")
     assert set(calibration["class"]) == {"SELL", "HOLD", "BUY"}  # one-vs-rest curves
     assert summary["registered"]["logistic"]["decision"].startswith("champion")

@@ -15,6 +15,7 @@ from alphaforge.models.base import MODELS, Classifier, Model, ModelFactory, crea
 from alphaforge.models.catboost_model import CatBoostModel
 from alphaforge.models.classical import LogisticRegressionModel, RandomForestModel, SVMModel
 from alphaforge.models.device import resolve_device
+from alphaforge.models.explain import ContributionsUnavailableError, Explainable, explain
 from alphaforge.models.gbm import LightGBMClassifier
 from alphaforge.models.quantile import QuantileGBM, pinball_loss
 from alphaforge.models.xgb import XGBoostModel
@@ -23,6 +24,8 @@ __all__ = [
     "MODELS",
     "CatBoostModel",
     "Classifier",
+    "ContributionsUnavailableError",
+    "Explainable",
     "LightGBMClassifier",
     "LogisticRegressionModel",
     "Model",
@@ -32,6 +35,7 @@ __all__ = [
     "SVMModel",
     "XGBoostModel",
     "create_model",
+    "explain",
     "pinball_loss",
     "resolve_device",
 ]

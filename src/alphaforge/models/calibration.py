@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
 from alphaforge.models.base import Matrix, Vector
+from alphaforge.models.explain import ContributionsUnavailableError, Explainable
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +280,23 @@ class CalibratedModel:
         """Return the most probable class code for each row."""
         proba = self.predict_proba(X)
         return np.asarray(self.classes_[np.argmax(proba, axis=1)], dtype=np.float64)
+
+    def contributions(self, X: Matrix) -> Matrix:
+        """Return the base model's contributions to its own decision margin.
+
+        The isotonic map is monotone, so the base margin's attribution explains the order
+        of the calibrated scores; the calibrated probabilities themselves are not additive.
+
+        Raises
+        ------
+        ContributionsUnavailableError
+            When the base model cannot attribute its predictions.
+        """
+        if not isinstance(self.model_, Explainable):
+            raise ContributionsUnavailableError(
+                f"{type(self.model_).__name__} has no contributions"
+            )
+        return self.model_.contributions(X)
 
     def save(self, directory: Path) -> None:
         """Write the base model (``base/``), the calibrator and a small JSON header."""

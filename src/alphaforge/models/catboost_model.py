@@ -13,7 +13,7 @@ import math
 from typing import Any, Self
 
 import numpy as np
-from catboost import CatBoostClassifier
+from catboost import CatBoostClassifier, Pool
 
 from alphaforge.config.models import ModelConfig
 from alphaforge.models.base import MODELS, Classifier, Matrix, Vector
@@ -24,6 +24,7 @@ from alphaforge.models.classical import (
     encode_labels,
 )
 from alphaforge.models.device import resolve_device
+from alphaforge.models.explain import margin_contributions
 from alphaforge.models.gbm import ValidationStopper
 
 
@@ -134,6 +135,20 @@ class CatBoostModel(_SklearnModel):
         self.best_iteration_ = int(model.tree_count_)
         self.feature_importances_ = np.asarray(model.get_feature_importance(), dtype=np.float64)
         return self
+
+    def contributions(self, X: Matrix) -> Matrix:
+        """Return CatBoost's exact ``ShapValues`` for ``X``, rows x (F + 1), last the bias.
+
+        Binary: contributions to the log-odds of class 1, summing to the
+        ``RawFormulaVal`` prediction; multi-class: to the last class's raw value minus the
+        first's (BUY against SELL).
+        """
+        values = self.model_.get_feature_importance(
+            data=Pool(np.asarray(X, dtype=np.float64)),
+            type="ShapValues",
+            thread_count=self.n_jobs,
+        )
+        return margin_contributions(values, len(self.classes_))
 
 
 def depth_for_leaves(num_leaves: int) -> int:

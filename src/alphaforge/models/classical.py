@@ -199,6 +199,24 @@ class LogisticRegressionModel(_SklearnModel):
         self.classes_ = np.asarray(model.classes_, dtype=np.float64)
         return self
 
+    def contributions(self, X: Matrix) -> Matrix:
+        """Return exact per-feature contributions to the decision margin, rows x (F + 1).
+
+        The model is linear in its standardised inputs ``z`` (median-imputed, scaled with
+        the training rows' mean and deviation), so ``coefficient x z`` is each feature's
+        exact SHAP value against the training mean and the intercept is the bias. Binary:
+        the log-odds of class 1; multi-class: the last class's logit minus the first's
+        (log P(BUY) - log P(SELL)). Each row sums to that margin.
+        """
+        imputer, scaler, logistic = (step for _, step in self.model_.steps)
+        z = scaler.transform(imputer.transform(np.asarray(X, dtype=np.float64)))
+        coef = np.asarray(logistic.coef_, dtype=np.float64)
+        intercept = np.asarray(logistic.intercept_, dtype=np.float64)
+        if len(coef) > 1:
+            coef, intercept = coef[-1:] - coef[:1], intercept[-1:] - intercept[:1]
+        values = np.asarray(z, dtype=np.float64) * coef[0]
+        return np.column_stack([values, np.full(len(values), intercept[0])])
+
 
 class SVMModel(_SklearnModel):
     """Linear SVM, optionally on an RBF Nyström feature map, with Platt-calibrated probabilities.

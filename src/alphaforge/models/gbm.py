@@ -32,6 +32,7 @@ import numpy as np
 from alphaforge.config.models import ModelConfig
 from alphaforge.models.base import MODELS, Classifier, Matrix, Vector
 from alphaforge.models.classical import load_estimator, save_estimator
+from alphaforge.models.explain import margin_contributions
 
 _BOOSTING = ("gbdt", "dart")
 #: Floor on the focal loss curvature: it turns negative on badly misclassified rows, and a
@@ -288,6 +289,17 @@ class LightGBMClassifier:
     def predict(self, X: Matrix) -> Vector:
         """Return the most probable class code for each row."""
         return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)], np.float64)
+
+    def contributions(self, X: Matrix) -> Matrix:
+        """Return TreeSHAP contributions (``pred_contrib``) to the raw score, rows x (F + 1).
+
+        The last column is the bias. Binary (focal loss included): contributions to the
+        log-odds of class 1, summing to ``predict(X, raw_score=True)``. Multi-class: to the
+        last class's raw score minus the first's (BUY against SELL). Uses the trees kept by
+        early stopping, like :meth:`predict_proba`.
+        """
+        flat = self.model_.predict(np.asarray(X, dtype=np.float64), pred_contrib=True)
+        return margin_contributions(flat, len(self.classes_))
 
     def save(self, directory: Path) -> None:
         """Write the fitted model to ``directory``."""

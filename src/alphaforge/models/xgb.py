@@ -21,6 +21,7 @@ from alphaforge.models.classical import (
     encode_labels,
 )
 from alphaforge.models.device import resolve_device
+from alphaforge.models.explain import margin_contributions
 from alphaforge.models.gbm import ValidationStopper
 
 
@@ -127,6 +128,22 @@ class XGBoostModel(_SklearnModel):
             self.best_iteration_ = int(model.get_booster().num_boosted_rounds())
         self.feature_importances_ = np.asarray(model.feature_importances_, dtype=np.float64)
         return self
+
+    def contributions(self, X: Matrix) -> Matrix:
+        """Return TreeSHAP contributions (``pred_contribs``) to the margin, rows x (F + 1).
+
+        The last column is the bias (base score included). Binary: contributions to the
+        log-odds of class 1, summing to the booster's ``output_margin``; multi-class: to the
+        last class's margin minus the first's (BUY against SELL). Uses the
+        ``best_iteration_`` trees kept by early stopping, like :meth:`predict_proba`.
+        """
+        booster = self.model_.get_booster()
+        contributions = booster.predict(
+            xgb.DMatrix(np.asarray(X, dtype=np.float64)),
+            pred_contribs=True,
+            iteration_range=(0, self.best_iteration_),
+        )
+        return margin_contributions(contributions, len(self.classes_))
 
 
 def _xgboost(config: ModelConfig, seed: int, n_jobs: int) -> Classifier:

@@ -101,6 +101,7 @@ from alphaforge.pipeline.rundir import (
 from alphaforge.pipeline.sequences import design_for
 from alphaforge.pipeline.trials import record_trials, snapshot_ledger
 from alphaforge.storage import BarStore
+from alphaforge.storage.atomic import atomic_path
 from alphaforge.validation import (
     Splitter,
     WalkForwardResult,
@@ -178,8 +179,13 @@ def train_panel(
     seed: int,
     splitter: Splitter | None = None,
     reporter: Reporter = SILENT,
+    contributions: bool = False,
 ) -> PanelRuns:
-    """Train every configured model on ``panel`` by purged walk-forward and trade the scores."""
+    """Train every configured model on ``panel`` by purged walk-forward and trade the scores.
+
+    ``contributions`` also attributes every out-of-fold score to the features
+    (:attr:`~alphaforge.validation.WalkForwardResult.contributions`).
+    """
     splitter = splitter or make_splitter(config, interval)
     n_folds = sum(1 for _ in splitter.split(panel.start, panel.end))
     if n_folds == 0:
@@ -222,6 +228,7 @@ def train_panel(
             tune=tune,
             weigh=weigh,
             design=design_for(name, model_config, panel),
+            contributions=contributions,
         )
         task.done()
         runs[name], curve, bench_metrics = _scored(
@@ -450,7 +457,17 @@ def _train(
     permuted = permute_labels_in_blocks(panel, config.train.control_block_bars, seed + 2)
     task.done()
 
-    main = train_panel("universe", panel, data.bars, interval, config, seed=seed, reporter=reporter)
+    # Only the universe's scores are explained: nobody reads the controls' feature attributions.
+    main = train_panel(
+        "universe",
+        panel,
+        data.bars,
+        interval,
+        config,
+        seed=seed,
+        reporter=reporter,
+        contributions=True,
+    )
     walk = train_panel(
         "random-walk control",
         control_panel,
@@ -514,6 +531,10 @@ def _train(
 
     oof = _oof_table(main)
     oof.to_parquet(run.path / "oof_predictions.parquet")
+    contributions = _contribution_table(main, oof.index)
+    if contributions is not None:
+        with atomic_path(run.path / "oof_contributions.parquet") as temp:
+            contributions.to_parquet(temp)
     multi_task: list[dict[Hashable, Any]] | None = None
     if config.train.multi_task_model is not None:
         task = reporter.task(f"multi-task {config.train.multi_task_model}: 1/5/10/21 bars", None)
@@ -681,6 +702,25 @@ def _oof_table(runs: PanelRuns) -> pd.DataFrame:
                 frame[f"p_{label}_{name}"] = r.probabilities[label]
     frame["agreement"] = runs.agreement
     return frame[frame[f"score_{ENSEMBLE}"].notna()]
+
+
+def _contribution_table(runs: PanelRuns, rows: pd.Index) -> pd.DataFrame | None:
+    """Return every model's out-of-fold feature contributions, or None when none has any.
+
+    Indexed by (timestamp, symbol) like ``oof_predictions.parquet`` and kept to its ``rows``
+    (a stacked ensemble scores fewer rows than its models); a ``model`` column names the
+    model, then one float32 column per feature and ``bias`` (see
+    :mod:`alphaforge.models.explain` for the margin each model's values sum to).
+    """
+    pieces = []
+    for name, r in runs.models.items():
+        if r.walk_forward is None or r.walk_forward.contributions is None:
+            continue
+        explained = r.walk_forward.contributions
+        frame = explained[explained.index.isin(rows)].copy()
+        frame.insert(0, "model", name)
+        pieces.append(frame)
+    return pd.concat(pieces) if pieces else None
 
 
 def _fold_table(runs: PanelRuns) -> pd.DataFrame:

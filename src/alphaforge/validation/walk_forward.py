@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,8 +12,14 @@ import pandas as pd
 
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel
+from alphaforge.models.explain import explain
 from alphaforge.validation.metrics import auc, macro_auc_ovr
 from alphaforge.validation.splits import Splitter
+
+log = logging.getLogger(__name__)
+
+#: Name of the contributions' last column: the expected margin every row starts from.
+BIAS = "bias"
 
 #: ``design(rows, columns) -> model input`` for panel row positions and feature columns.
 Design = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.float64]]
@@ -56,12 +63,21 @@ class WalkForwardResult:
     (class codes 0 SELL, 1 HOLD, 2 BUY); ``probabilities`` holds every class's out-of-fold
     probability (rows x classes, NaN where unscored). A fold's ``test_auc`` is the binary AUC,
     or the one-vs-rest macro AUC for 3 classes.
+
+    ``contributions`` (when asked for, and the model could attribute its predictions) holds,
+    for each scored test row only, its fold model's per-feature contributions and the
+    :data:`BIAS` column (float32, panel index, panel feature columns): exact ones to the
+    decision margin (:mod:`alphaforge.models.explain`: log-odds of class 1, or of BUY against
+    SELL), or ``shap`` permutation values of the score for models without their own. A
+    feature a fold did not select contributes 0; a sequence model's lags of one feature are
+    summed into it.
     """
 
     scores: pd.Series
     folds: list[FoldReport]
     importances: pd.DataFrame
     probabilities: pd.DataFrame | None = None
+    contributions: pd.DataFrame | None = None
 
 
 def class_score(proba: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -93,6 +109,25 @@ def aligned_proba(
     return full
 
 
+def _feature_contributions(
+    values: npt.NDArray[np.float64], columns: npt.NDArray[np.int64], n_features: int
+) -> npt.NDArray[np.float32] | None:
+    """Return rows x (n_features + 1) contributions in panel column order, or None.
+
+    ``values`` holds one contribution per model input and the bias last. A sequence model's
+    inputs are ``lags x columns`` (oldest lag first, :mod:`alphaforge.pipeline.sequences`):
+    its lags of one feature are summed. Columns a fold did not select stay 0.
+    """
+    inputs = values.shape[1] - 1
+    if inputs % len(columns):
+        return None
+    per_feature = values[:, :inputs].reshape(len(values), -1, len(columns)).sum(axis=1)
+    full = np.zeros((len(values), n_features + 1), dtype=np.float32)
+    full[:, columns] = per_feature
+    full[:, -1] = values[:, -1]
+    return full
+
+
 def _known_at(ends: pd.Series, test_end: pd.Timestamp) -> pd.Timestamp:
     """Return the latest label end of a test block (its end when no label is known yet)."""
     latest = pd.DatetimeIndex(ends).max()
@@ -109,6 +144,7 @@ def walk_forward_predict(
     tune: Callable[[TrainingRows], Classifier] | None = None,
     weigh: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None = None,
     design: Design | None = None,
+    contributions: bool = False,
 ) -> WalkForwardResult:
     """Fit a fresh model per fold on purged training rows and score the fold's test rows.
 
@@ -136,6 +172,11 @@ def walk_forward_predict(
         Optional ``design(rows, columns) -> model input`` for panel positions and feature
         columns; the default is the rows of the feature matrix. Sequence models use it to
         receive each row's trailing window instead (built from that row's past only).
+    contributions
+        Also attribute each test row's prediction to the features
+        (:attr:`WalkForwardResult.contributions`); only test rows are explained, by the model
+        of their own fold. A model that cannot be explained (no method of its own and no
+        ``shap``) records none and says so in the log; the walk-forward never fails for it.
     """
     X = panel.X.to_numpy(np.float64)
     y = panel.target.to_numpy(np.float64)
@@ -144,6 +185,9 @@ def walk_forward_predict(
     scores = np.full(len(X), np.nan)
     reports: list[FoldReport] = []
     importances: dict[int, np.ndarray] = {}
+    explained = np.zeros(len(X), dtype=bool)
+    contrib = np.zeros((len(X), X.shape[1] + 1), dtype=np.float32) if contributions else None
+    unexplained: dict[str, int] = {}
     for fold in splitter.split(panel.start, panel.end):
         train = fold.train[np.isfinite(y[fold.train])]
         validation = fold.validation[np.isfinite(y[fold.validation])]
@@ -209,12 +253,59 @@ def walk_forward_predict(
             full = np.zeros(X.shape[1])
             full[columns] = np.asarray(importance, dtype=np.float64)
             importances[fold.number] = full
+        if contrib is not None:
+            why = _explain_fold(
+                model, take, (train, fold.test), columns, X.shape[1], n_classes, fold.number
+            )
+            if isinstance(why, str):
+                unexplained[why] = unexplained.get(why, 0) + 1
+            else:
+                contrib[fold.test] = why
+                explained[fold.test] = True
         if on_fold is not None:
             on_fold(fold.number)
     imp = pd.DataFrame(importances, index=panel.X.columns).T if importances else pd.DataFrame()
+    for why, count in unexplained.items():
+        log.info("contributions: none recorded for %d fold(s): %s", count, why)
+    contribution_frame = None
+    if contrib is not None and explained.any():
+        contribution_frame = pd.DataFrame(
+            contrib[explained],
+            index=panel.X.index[explained],
+            columns=[*map(str, panel.X.columns), BIAS],
+        )
     return WalkForwardResult(
         pd.Series(scores, index=panel.X.index, name="score"),
         reports,
         imp,
         pd.DataFrame(probabilities, index=panel.X.index, columns=panel.class_names),
+        contribution_frame,
     )
+
+
+def _explain_fold(
+    model: Classifier,
+    take: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]],
+    rows: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    columns: npt.NDArray[np.int64],
+    n_features: int,
+    n_classes: int,
+    seed: int,
+) -> npt.NDArray[np.float32] | str:
+    """Return a fold's test-row contributions in panel columns, or why there are none.
+
+    ``rows`` are the fold's (training, test) positions: the test rows are explained, the
+    training rows are the background of a ``shap`` fallback.
+    """
+    train, test = rows
+    classes = np.asarray(getattr(model, "classes_", np.arange(n_classes)), dtype=np.float64)
+    if not np.array_equal(classes, np.arange(n_classes)):
+        # BUY against SELL needs both: a fold that lacked one has no such margin.
+        return f"the fold's training rows lack a class (saw {classes.tolist()})"
+    values, how = explain(model, take(test), take(train), seed=seed)
+    if values is None:
+        return how
+    full = _feature_contributions(values, columns, n_features)
+    if full is None:
+        return f"{how} contributions have {values.shape[1] - 1} inputs for {len(columns)} features"
+    return full
