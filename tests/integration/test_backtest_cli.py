@@ -11,6 +11,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 import yaml
+from tests.integration.test_tearsheet_browser import (
+    _TRACES_WITH_POINTS as TRACES_WITH_POINTS,
+)
+from tests.integration.test_tearsheet_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.integration.test_tearsheet_browser import _open as open_offline
 
 from alphaforge.pipeline.backtest_run import TABLES
 from alphaforge.storage.atomic import TEMP_SUFFIX
@@ -65,8 +70,10 @@ def test_a_run_writes_every_file(unbroken: Path) -> None:
         assert (unbroken / f"{name}.parquet").is_file(), name
     for name in ("summary.json", "manifest.json", "run.log"):
         assert (unbroken / name).is_file(), name
-    for name in ("strategy", "symbol", "asset_class", "costs"):
+    for name in ("strategy", "asset_class", "sector", "regime", "costs"):
         assert (unbroken / "attribution" / f"{name}.csv").is_file(), name
+    assert (unbroken / "tearsheet.html").is_file()
+    assert any((unbroken / "tearsheet_data").iterdir())
     equity = pd.read_parquet(unbroken / "equity.parquet")
     assert list(equity.columns) == ["timestamp", "equity", "cash", "gross_exposure", "net_exposure"]
     trades = pd.read_parquet(unbroken / "trades.parquet")
@@ -86,6 +93,25 @@ def test_a_run_writes_every_file(unbroken: Path) -> None:
     # Net trade P&L adds up to the change in equity (every cost is charged to a trade).
     final = float(equity["equity"].iloc[-1])
     assert trades["pnl"].sum() == pytest.approx(final - 10_000.0, rel=1e-9)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_the_tear_sheet_of_a_cli_run_draws_every_chart(unbroken: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page, errors, requests = open_offline(browser, unbroken / "tearsheet.html")
+            plots = page.evaluate(TRACES_WITH_POINTS)
+            assert len(plots) >= 8
+            for plot in plots:
+                assert plot["drawn"] >= 1, plot
+            page.screenshot(path=str(tmp_path / "bt1_tearsheet.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert requests == []
 
 
 @pytest.mark.parametrize(

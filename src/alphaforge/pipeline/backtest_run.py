@@ -16,8 +16,20 @@ from typing import Any
 import pandas as pd
 
 from alphaforge.backtest import performance
+from alphaforge.backtest.attribution import (
+    costs_by_component,
+    entry_features,
+    pnl_by_asset_class,
+    pnl_by_regime,
+    pnl_by_sector,
+    pnl_by_session,
+    pnl_by_strategy,
+    trade_drivers,
+)
 from alphaforge.backtest.engine import EngineRun
+from alphaforge.backtest.metrics import full_metrics
 from alphaforge.backtest.runner import run_strategy_backtest, run_weights_backtest
+from alphaforge.backtest.tearsheet import TearSheetData, render_tearsheet
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bars import content_hash
 from alphaforge.core.errors import ConfigError, DataError
@@ -48,6 +60,7 @@ from alphaforge.portfolio import buy_and_hold_weights
 from alphaforge.storage.atomic import atomic_path, atomic_write_text
 from alphaforge.storage.bar_store import BarStore
 from alphaforge.strategies import MarketFrames, create_strategy
+from alphaforge.validation.ledger import TrialLedger, default_ledger_path
 
 log = logging.getLogger(__name__)
 
@@ -193,11 +206,66 @@ def _run(
     )
     periods = periods_per_year(market.index, interval)
     capital = config.backtest.initial_capital
-    metrics = performance(engine.result, periods, capital)
-    bench_metrics = performance(bench.result, periods, capital)
-    task = reporter.task("write the run folder", total=None)
+    experiment = backtest_experiment(config, market.symbols, interval)
+    with TrialLedger(default_ledger_path(config.data.store_dir)) as ledger:
+        # Every configuration backtested on these data is a trial: the deflated Sharpe of
+        # the next one pays for it (identical returns are one trial).
+        ledger.record(
+            experiment=experiment,
+            config=trial_config(config),
+            kind="manual",
+            seed=config.run.seed,
+            code_version=code_version(),
+            metrics=performance(engine.result, periods, capital),
+            returns=engine.result.returns,
+        )
+        metrics = full_metrics(
+            engine.result,
+            periods_per_year=periods,
+            initial_capital=capital,
+            trades=engine.trades,
+            equity_frame=engine.equity,
+            benchmark_returns=bench.result.returns,
+            ledger=ledger,
+            experiment=experiment,
+        )
+    bench_metrics = full_metrics(
+        bench.result,
+        periods_per_year=periods,
+        initial_capital=capital,
+        trades=bench.trades,
+        equity_frame=bench.equity,
+    )
+    task = reporter.task("attribution and tear sheet", total=None)
     write_tables(run.path, engine)
-    write_attribution(run.path / "attribution", engine, market.instruments)
+    attribution = attribution_tables(engine, market, bars, interval, oof)
+    for name, table in attribution.items():
+        atomic_write_text(run.path / "attribution" / f"{name}.csv", table.to_csv(index=False))
+    render_tearsheet(
+        TearSheetData(
+            title=f"{config.strategy.name}: {run.run_id}",
+            equity=engine.equity,
+            returns=engine.result.returns,
+            trades=engine.trades,
+            costs=engine.costs.set_index("timestamp"),
+            metrics=metrics,
+            run_facts={
+                "strategy": config.strategy.name,
+                "symbols": ", ".join(market.symbols[:8])
+                + (f" and {len(market.symbols) - 8} more" if len(market.symbols) > 8 else ""),
+                "data": f"{market.index[0].date()} .. {market.index[-1].date()} ({interval.value})",
+                "seed": str(config.run.seed),
+                "code": code_version(),
+                "trials in experiment": f"{metrics.get('n_trials', float('nan')):.0f} "
+                f"({experiment})",
+            },
+            attribution={name.replace("_", " "): t for name, t in attribution.items()},
+            benchmark=bench.equity.set_index("timestamp")["equity"],
+            periods_per_year=periods,
+        ),
+        run.path,
+    )
+    task.done()
     dumped = masked_dump(config)
     data_record = {
         "interval": interval.value,
@@ -313,39 +381,43 @@ def write_tables(folder: Path, engine: EngineRun) -> None:
             tables[name].to_parquet(temp, index=False)
 
 
-def write_attribution(
-    folder: Path, engine: EngineRun, instruments: Mapping[str, Instrument]
-) -> None:
-    """Write P&L by strategy, symbol and asset class, and costs by component, as CSV."""
-    trades = engine.trades.copy()
-    trades["asset_class"] = [instruments[s].asset_class.value for s in trades["symbol"]]
+def attribution_tables(
+    engine: EngineRun,
+    market: MarketFrames,
+    bars: Mapping[str, pd.DataFrame],
+    interval: Interval,
+    oof: Predictions | None,
+) -> dict[str, pd.DataFrame]:
+    """Return the attribution tables of a run, by file name (``attribution/<name>.csv``).
+
+    P&L by strategy, asset class, sector, regime at entry (HMM state, 50/200 trend) and
+    trading session at entry; costs by component; with a train run's out-of-fold
+    contributions, the features behind each trade's entry.
+    """
+    trades = engine.trades
+    bar_length = interval.nominal
+    features = entry_features(bars, market.instruments, interval=interval)
+    regime_columns = [c for c in features.columns if c.startswith(("hmm_state_prob", "trend_"))]
+    session_columns = [c for c in features.columns if "sess_" in c]
     tables = {
-        "strategy": _pnl_by(trades, "strategy"),
-        "symbol": _pnl_by(trades, "symbol"),
-        "asset_class": _pnl_by(trades, "asset_class"),
-        "costs": pd.DataFrame(
-            {
-                "component": engine.cost_components,
-                "total": [float(engine.costs[c].sum()) for c in engine.cost_components],
-            }
-        ),
+        "strategy": pnl_by_strategy(trades),
+        "asset_class": pnl_by_asset_class(trades, market.instruments),
+        "sector": pnl_by_sector(trades, market.instruments),
+        "regime": pnl_by_regime(trades, features[regime_columns], bar_length=bar_length),
+        "costs": costs_by_component(trades),
     }
-    for name, table in tables.items():
-        atomic_write_text(folder / f"{name}.csv", table.to_csv(index=False))
-
-
-def _pnl_by(trades: pd.DataFrame, key: str) -> pd.DataFrame:
-    if trades.empty:
-        return pd.DataFrame(columns=[key, "trades", "pnl", "costs", "win_rate"])
-    grouped = trades.groupby(key, sort=True)
-    return pd.DataFrame(
-        {
-            "trades": grouped.size(),
-            "pnl": grouped["pnl"].sum(),
-            "costs": grouped["costs"].sum(),
-            "win_rate": grouped["pnl"].apply(lambda p: float((p > 0).mean())),
-        }
-    ).reset_index()
+    if session_columns:
+        tables["session"] = pnl_by_session(trades, features[session_columns])
+    contributions = Path(oof.source) / "oof_contributions.parquet" if oof is not None else None
+    if contributions is not None and contributions.exists():
+        frame = pd.read_parquet(contributions)
+        if "model" in frame.columns:
+            frame = frame[frame["model"] == oof.model] if oof is not None else frame
+        if not frame.empty:
+            tables["trade_drivers"] = trade_drivers(trades, frame, bar_length=bar_length)
+    return {
+        name: table.reset_index() if table.index.name else table for name, table in tables.items()
+    }
 
 
 def _corporate_actions(config: AppConfig, market: MarketFrames) -> pd.DataFrame | None:
@@ -484,4 +556,26 @@ def _from_first_score(market: MarketFrames) -> MarketFrames:
     return market.window(market.index[first:])
 
 
-__all__ = ["TABLES", "BacktestOutcome", "load_backtest_bars", "run_backtest_command"]
+def backtest_experiment(config: AppConfig, symbols: list[str], interval: Interval) -> str:
+    """Return the trial-ledger experiment of backtests of one strategy on one data set."""
+    return f"backtest:{config.strategy.name}:{interval.value}:{','.join(sorted(symbols))}"
+
+
+def trial_config(config: AppConfig) -> dict[str, Any]:
+    """Return what makes one backtest a different trial: strategy, portfolio and backtest."""
+    return {
+        "strategy": config.strategy.model_dump(mode="json"),
+        "portfolio": config.portfolio.model_dump(mode="json"),
+        "backtest": config.backtest.model_dump(mode="json"),
+    }
+
+
+__all__ = [
+    "TABLES",
+    "BacktestOutcome",
+    "attribution_tables",
+    "backtest_experiment",
+    "load_backtest_bars",
+    "run_backtest_command",
+    "trial_config",
+]
