@@ -161,6 +161,7 @@ def run_engine(
         fill_price=config.fill_price,
         participation=config.participation,
         capped=capped,
+        whole_units=portfolio.units == "whole",
     )
     book = TradeBook(coster.components)
     last_bar = _last_active(active)
