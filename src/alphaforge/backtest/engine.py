@@ -212,12 +212,17 @@ def run_engine(
 
         # 2. Corporate actions before the open.
         for i, ratio in splits.get(t, ()):
-            # Targets are weights, so a split leaves them as they are.
+            # Targets are weights, so a split leaves them as they are; prices decided before it
+            # (a stop or target for the coming entry) are per pre-split unit.
             broker.split(i, ratio)
             book.split(symbols[i], ratio)
+            pending_stop[i] /= ratio
+            pending_take[i] /= ratio
         for i, cash_per_unit in dividends.get(t, ()):
             if broker.quantity[i] != 0:
-                broker.credit(broker.quantity[i] * cash_per_unit)
+                amount = float(broker.quantity[i]) * cash_per_unit
+                broker.credit(amount)
+                book.dividend(symbols[i], amount)
 
         # 3. Orders for targets decided at earlier closes, sized at this bar's fill price.
         due = act & np.isfinite(pending)

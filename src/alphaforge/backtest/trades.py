@@ -2,7 +2,8 @@
 
 A fill that crosses zero closes the trade and opens the next with the rest; its costs are split
 between the two in proportion to quantity. ``pnl`` is net: realised price P&L less every cost
-charged to the trade (fills and holding costs).
+charged to the trade (fills and holding costs), plus dividends received (less dividends paid
+by a short) while it was open.
 """
 
 from __future__ import annotations
@@ -93,6 +94,12 @@ class TradeBook:
         trade.position *= ratio
         trade.entered *= ratio
         trade.exited *= ratio
+
+    def dividend(self, symbol: str, amount: float) -> None:
+        """Add a dividend to the symbol's open trade (> 0 received by a long, < 0 paid by a short)."""
+        trade = self._open.get(symbol)
+        if trade is not None and trade.position != 0:
+            trade.realised += amount
 
     def charge_holding(self, symbol: str, costs: dict[str, float]) -> None:
         """Charge holding costs (borrow, carry) to the symbol's open trade."""
