@@ -54,7 +54,10 @@ def _scramble_after(market: MarketFrames, t: int, seed: int) -> MarketFrames:
         scores = scores.where(market.close.notna())
     fields = [scramble(f) for f in (market.open, market.high, market.low, market.close)]
     return MarketFrames(
-        *fields, scramble(market.volume), market.instruments, scores  # type: ignore[arg-type]
+        *fields,
+        scramble(market.volume),
+        market.instruments,
+        scores,  # type: ignore[arg-type]
     )
 
 

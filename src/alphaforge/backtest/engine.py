@@ -29,6 +29,7 @@ from alphaforge.backtest.costs import CostSchedule, HoldingBatch, TradeBatch
 from alphaforge.backtest.trades import TradeBook
 from alphaforge.backtest.vectorized import BacktestResult
 from alphaforge.config.models import BacktestConfig, PortfolioConfig
+from alphaforge.core.errors import DataError
 from alphaforge.core.orders import Bracket, Fill, OrderIntent
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import AssetClass
@@ -147,6 +148,7 @@ def run_engine(
     target_values = targets.to_numpy(np.float64)
     stops = _frame_values(signals.stop, index, symbols)
     take = _frame_values(signals.target, index, symbols)
+    _check_exit_prices(stops, take, index, symbols)
     classes = [market.instruments[s].asset_class for s in symbols]
     capped = np.array([a not in _UNCAPPED for a in classes])
     ctx = {
@@ -432,6 +434,21 @@ def _charge_holding(
                 by_component[component_pos[name]] += amount
                 total += amount
     return total
+
+
+def _check_exit_prices(
+    stops: np.ndarray, take: np.ndarray, index: pd.DatetimeIndex, symbols: list[str]
+) -> None:
+    """Refuse a stop or take-profit signal that is no price (NaN means none and is fine)."""
+    for name, values in (("stop", stops), ("target", take)):
+        bad = ~np.isnan(values) & ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            t, i = (int(k) for k in np.argwhere(bad)[0])
+            raise DataError(
+                f"The strategy's {name} price for {symbols[i]} at {index[t]} is {values[t, i]}, "
+                f"not a positive price ({int(bad.sum())} such values).",
+                hint=f"Return NaN where there is no {name}, a price above zero otherwise.",
+            )
 
 
 def _frame_values(

@@ -96,7 +96,7 @@ class TradeBook:
         trade.exited *= ratio
 
     def dividend(self, symbol: str, amount: float) -> None:
-        """Add a dividend to the symbol's open trade (> 0 received by a long, < 0 paid by a short)."""
+        """Add a dividend to the open trade of ``symbol`` (> 0 received, < 0 paid by a short)."""
         trade = self._open.get(symbol)
         if trade is not None and trade.position != 0:
             trade.realised += amount

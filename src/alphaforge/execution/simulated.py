@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from alphaforge.core.errors import ConfigError
 from alphaforge.core.orders import (
     Bracket,
     Fill,
@@ -126,6 +127,13 @@ class SimulatedBroker:
         self.last_price = np.full(m, np.nan)
         self.coster = coster
         self.fill_price = fill_price
+        if participation is not None and not (
+            math.isfinite(participation) and 0 < participation <= 1
+        ):
+            raise ConfigError(
+                f"participation must be in (0, 1], got {participation}.",
+                hint="Write 10 % of a bar's volume as participation: 0.1 (or null for no cap).",
+            )
         self.participation = participation
         self.capped = np.ones(m, bool) if capped is None else np.asarray(capped, bool)
         self.whole_units = whole_units

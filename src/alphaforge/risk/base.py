@@ -97,9 +97,7 @@ class BasicRiskManager:
         approved = intent
         check, reason = "", ""
         if instrument is not None:
-            approved, check, reason = _round_to_instrument(
-                intent, instrument, account.whole_units
-            )
+            approved, check, reason = _round_to_instrument(intent, instrument, account.whole_units)
         if approved.quantity == 0:
             return RiskDecision(
                 intent, "refuse", None, check or "lot_size", reason or "zero quantity"

@@ -32,9 +32,7 @@ Bar = tuple[float, float, float, float, float]  # open, high, low, close, volume
 
 def _bars(rows: list[Bar], start: int = 0) -> pd.DataFrame:
     """Canonical bars on ``DAYS[start:]``."""
-    frame = pd.DataFrame(
-        rows, columns=["open", "high", "low", "close", "volume"], dtype=np.float64
-    )
+    frame = pd.DataFrame(rows, columns=["open", "high", "low", "close", "volume"], dtype=np.float64)
     frame.index = DAYS[start : start + len(rows)]
     return frame
 
@@ -112,14 +110,20 @@ def _check_books(run: EngineRun, capital: float = 10_000.0) -> None:
     marked = run.equity.set_index("timestamp")
     held = value.reindex(marked.index, fill_value=0.0)
     assert np.allclose(marked["cash"] + held, marked["equity"], rtol=0, atol=TOL)
-    assert run.trades["pnl"].sum() == pytest.approx(
-        marked["equity"].iloc[-1] - capital, abs=TOL
-    )
+    assert run.trades["pnl"].sum() == pytest.approx(marked["equity"].iloc[-1] - capital, abs=TOL)
 
 
 def test_buy_and_hold() -> None:
-    bars = {"AAA": _bars([(100, 101, 99, 100, 1e6), (102, 105, 101, 104, 1e6),
-                          (104, 108, 103, 107, 1e6), (107, 111, 106, 110, 1e6)])}
+    bars = {
+        "AAA": _bars(
+            [
+                (100, 101, 99, 100, 1e6),
+                (102, 105, 101, 104, 1e6),
+                (104, 108, 103, 107, 1e6),
+                (107, 111, 106, 110, 1e6),
+            ]
+        )
+    }
     run = _run(bars, {"AAA": [0.51]})
     # Bar 1 opens at 102: trunc(0.51 x 10,000 / 102) = trunc(50.0) = 50 units for 5,100;
     # cash 10,000 - 5,100 = 4,900.
@@ -136,8 +140,16 @@ def test_buy_and_hold() -> None:
 
 
 def test_stop_gapped_through_fills_at_the_open() -> None:
-    bars = {"AAA": _bars([(100, 100, 100, 100, 1e6), (100, 101, 98, 99, 1e6),
-                          (90, 92, 88, 91, 1e6), (91, 93, 90, 92, 1e6)])}
+    bars = {
+        "AAA": _bars(
+            [
+                (100, 100, 100, 100, 1e6),
+                (100, 101, 98, 99, 1e6),
+                (90, 92, 88, 91, 1e6),
+                (91, 93, 90, 92, 1e6),
+            ]
+        )
+    }
     # Long half the book with a protective stop at 95, decided at bar 0's close.
     run = _run(bars, {"AAA": [0.5]}, stop={"AAA": [95.0]})
     # Bar 1: buy trunc(0.5 x 10,000 / 100) = 50 at 100; the stop works from bar 2.
@@ -155,8 +167,16 @@ def test_stop_gapped_through_fills_at_the_open() -> None:
 
 
 def test_partial_fill_at_a_ten_percent_cap_over_two_bars() -> None:
-    bars = {"AAA": _bars([(100, 100, 100, 100, 1e6), (100, 101, 99, 100, 300),
-                          (104, 105, 103, 104, 1_000), (110, 111, 109, 110, 1_000)])}
+    bars = {
+        "AAA": _bars(
+            [
+                (100, 100, 100, 100, 1e6),
+                (100, 101, 99, 100, 300),
+                (104, 105, 103, 104, 1_000),
+                (110, 111, 109, 110, 1_000),
+            ]
+        )
+    }
     run = _run(bars, {"AAA": [0.5]}, participation=0.1)
     # Target trunc(0.5 x 10,000 / 100) = 50 units. Bar 1: 10 % of 300 = 30 at 100.
     # Bar 2: 10 % of 1,000 = 100 >= the 20 left: 20 at 104.
@@ -180,8 +200,9 @@ def test_delisted_holding_closes_at_its_last_close() -> None:
     bars = {
         "AAA": _bars(_flat(50, 50, 50, 50, 50, 50)),
         # BBB's bars end at bar 2 while the run goes on to bar 5.
-        "BBB": _bars([(100, 100, 100, 100, 1e6), (100, 103, 99, 102, 1e6),
-                      (102, 105, 101, 104, 1e6)]),
+        "BBB": _bars(
+            [(100, 100, 100, 100, 1e6), (100, 103, 99, 102, 1e6), (102, 105, 101, 104, 1e6)]
+        ),
     }
     run = _run(bars, {"BBB": [0.5]})
     # Bar 1: buy trunc(0.5 x 10,000 / 100) = 50 BBB at 100. Bar 2 is BBB's last: the holding
@@ -205,8 +226,16 @@ def _actions(**row: object) -> pd.DataFrame:
 
 def test_two_for_one_split_in_raw_mode_leaves_equity_unchanged() -> None:
     # Raw prices: 120 at bar 1's close, 60 from bar 2 (the ex-date) on.
-    bars = {"AAA": _bars([(100, 100, 100, 100, 1e6), (100, 121, 99, 120, 1e6),
-                          (60, 61, 59, 60, 1e6), (61, 62, 60, 61, 1e6)])}
+    bars = {
+        "AAA": _bars(
+            [
+                (100, 100, 100, 100, 1e6),
+                (100, 121, 99, 120, 1e6),
+                (60, 61, 59, 60, 1e6),
+                (61, 62, 60, 61, 1e6),
+            ]
+        )
+    }
     actions = _actions(ex_date="2024-01-08", split_ratio=2.0)
     run = _run(bars, {"AAA": [0.5, NAN, 0.0]}, actions=actions)
     # Bar 1: buy 50 at 100; equity 5,000 + 50 x 120 = 11,000.
@@ -223,9 +252,17 @@ def test_two_for_one_split_in_raw_mode_leaves_equity_unchanged() -> None:
 
 
 def test_split_rescales_a_stop_decided_before_it() -> None:
-    bars = {"AAA": _bars([(100, 100, 100, 100, 1e6), (100, 100, 100, 100, 1e6),
-                          (50, 51, 49, 50, 1e6), (50, 51, 48, 50, 1e6),
-                          (50, 50, 44, 45, 1e6)])}
+    bars = {
+        "AAA": _bars(
+            [
+                (100, 100, 100, 100, 1e6),
+                (100, 100, 100, 100, 1e6),
+                (50, 51, 49, 50, 1e6),
+                (50, 51, 48, 50, 1e6),
+                (50, 50, 44, 45, 1e6),
+            ]
+        )
+    }
     # Long at bar 1's close with a stop at 90 (pre-split price); the split comes before the
     # bar 2 entry, so the stop is 90 / 2 = 45 per post-split unit.
     actions = _actions(ex_date="2024-01-08", split_ratio=2.0)
@@ -240,8 +277,16 @@ def test_split_rescales_a_stop_decided_before_it() -> None:
 
 def test_dividend_is_debited_to_a_short() -> None:
     # Raw prices drop by the 2.00 dividend on the ex-date (bar 2).
-    bars = {"AAA": _bars([(100, 100, 100, 100, 1e6), (100, 101, 99, 100, 1e6),
-                          (98, 99, 97, 98, 1e6), (98, 99, 97, 98, 1e6)])}
+    bars = {
+        "AAA": _bars(
+            [
+                (100, 100, 100, 100, 1e6),
+                (100, 101, 99, 100, 1e6),
+                (98, 99, 97, 98, 1e6),
+                (98, 99, 97, 98, 1e6),
+            ]
+        )
+    }
     actions = _actions(ex_date="2024-01-08", dividend=2.0)
     run = _run(bars, {"AAA": [-0.5, NAN, 0.0]}, actions=actions)
     # Bar 1: short 50 at 100, cash 15,000; equity 15,000 - 50 x 100 = 10,000.
@@ -257,8 +302,9 @@ def test_dividend_is_debited_to_a_short() -> None:
 
 
 def test_dividend_is_credited_to_a_long() -> None:
-    bars = {"AAA": _bars([(100, 100, 100, 100, 1e6), (100, 101, 99, 100, 1e6),
-                          (97, 99, 96, 97, 1e6)])}
+    bars = {
+        "AAA": _bars([(100, 100, 100, 100, 1e6), (100, 101, 99, 100, 1e6), (97, 99, 96, 97, 1e6)])
+    }
     actions = _actions(ex_date="2024-01-08", dividend=3.0)
     run = _run(bars, {"AAA": [0.5]}, actions=actions)
     # 50 long at 100 receive 50 x 3 = 150: equity 5,000 + 150 + 50 x 97 = 10,000.

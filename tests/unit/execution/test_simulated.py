@@ -227,9 +227,7 @@ def test_trailing_stop_follows_the_best_close() -> None:
 def test_buy_trailing_stop_follows_falling_closes() -> None:
     broker = _broker()
     broker.quantity[0] = -10.0
-    intent = OrderIntent(
-        "AAA", 10.0, OrderType.TRAILING_STOP, stop_price=110.0, trail_percent=0.10
-    )
+    intent = OrderIntent("AAA", 10.0, OrderType.TRAILING_STOP, stop_price=110.0, trail_percent=0.10)
     _rest(broker, intent)
     bar = _bar(1, 90, 91, 89, 90)
     broker.match(bar)
@@ -279,7 +277,7 @@ def test_bracket_touching_stop_and_target_in_one_bar_takes_the_stop() -> None:
 def test_bracket_target_fill_cancels_the_stop() -> None:
     broker = _broker()
     _entry_with_bracket(broker, Bracket(stop_price=95.0, take_profit=110.0))
-    stop, target = broker.open_orders()
+    stop, _ = broker.open_orders()
     (fill,) = broker.match(_bar(1, 101, 112, 99, 111))
     assert (fill.price, fill.reason) == (110.0, "target")
     assert stop.status is S.CANCELLED
@@ -343,9 +341,7 @@ def test_participation_is_shared_by_a_symbols_orders() -> None:
 
 
 def test_whole_unit_books_fill_whole_units_under_the_cap() -> None:
-    broker = SimulatedBroker(
-        ["AAA"], 10_000.0, _free, participation=0.1, whole_units=True
-    )
+    broker = SimulatedBroker(["AAA"], 10_000.0, _free, participation=0.1, whole_units=True)
     bar = _bar(0, 10, 10, 10, 10, volume=155.0)
     broker.begin_bar(bar)
     broker.submit(OrderIntent("AAA", 100.0), bar.timestamp)

@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from alphaforge.config import PortfolioConfig
 from alphaforge.portfolio import TargetWeights, TopK, create_constructor, target_quantities

@@ -97,9 +97,7 @@ LOTS = {"AAA": Instrument("AAA", AssetClass.STOCK, lot_size=100.0, tick_size=0.0
     [(250.0, 200.0), (-250.0, -200.0), (300.0, 300.0), (299.99999999999994, 300.0)],
 )
 def test_lots_round_toward_zero_in_a_whole_unit_book(quantity: float, expected: float) -> None:
-    (decision,) = BasicRiskManager(LOTS, 10.0).review(
-        [OrderIntent("AAA", quantity)], _account()
-    )
+    (decision,) = BasicRiskManager(LOTS, 10.0).review([OrderIntent("AAA", quantity)], _account())
     assert decision.approved is not None
     assert decision.approved.quantity == expected
     if expected != quantity and abs(expected - quantity) > 1e-6:
@@ -131,9 +129,7 @@ def test_whole_unit_buying_power_cut_keeps_whole_lots() -> None:
 
 
 def test_prices_round_to_the_tick() -> None:
-    intent = OrderIntent(
-        "AAA", 100.0, OrderType.STOP_LIMIT, limit_price=10.02, stop_price=10.08
-    )
+    intent = OrderIntent("AAA", 100.0, OrderType.STOP_LIMIT, limit_price=10.02, stop_price=10.08)
     (decision,) = BasicRiskManager(LOTS, 10.0).review([intent], _account())
     assert decision.approved is not None
     # Ticks of 0.05: 10.02 -> 10.00, 10.08 -> 10.10.

@@ -75,7 +75,7 @@ def test_oof_scores_rank_each_bar() -> None:
     bars = random_bars(0, 4)
     bars.index = index
     instruments = {s: Instrument(s, AssetClass.STOCK) for s in scores}
-    market = MarketFrames.from_bars({s: bars for s in scores}, instruments, scores=scores)
+    market = MarketFrames.from_bars(dict.fromkeys(scores, bars), instruments, scores=scores)
     value = create_strategy(StrategyConfig(name="oof_scores")).signals(market).value
     expected = pd.DataFrame(
         {
