@@ -88,3 +88,29 @@ def test_holding_costs_without_a_position_are_not_charged() -> None:
     book.charge_holding("AAA", {"borrow": 1.0})
     book.dividend("AAA", -5.0)
     assert book.frame().empty
+
+
+def test_adding_after_a_partial_exit_realises_against_the_average_cost_held() -> None:
+    book = TradeBook([])
+    book.on_fill("AAA", DAY[0], 10.0, 100.0, {}, "s", "signal")
+    book.on_fill("AAA", DAY[1], -5.0, 110.0, {}, "s", "signal")
+    book.on_fill("AAA", DAY[2], 5.0, 120.0, {}, "s", "signal")
+    book.on_fill("AAA", DAY[3], -10.0, 115.0, {}, "s", "signal")
+    (trade,) = book.frame().itertuples()
+    # Cash flows: -1,000 + 550 - 600 + 1,150 = 100. (Held after day 2: 5 at 100 and 5 at
+    # 120, average 110; 5 x (110 - 100) + 10 x (115 - 110) = 50 + 50 = 100.)
+    assert trade.pnl == pytest.approx(100.0, abs=TOL)
+    # Reported prices are the means of all entries and all exits.
+    assert trade.entry_price == pytest.approx(1_600.0 / 15.0, abs=TOL)
+    assert trade.exit_price == pytest.approx(1_700.0 / 15.0, abs=TOL)
+
+
+def test_an_open_trade_after_a_partial_exit_is_marked_at_its_average_cost() -> None:
+    book = TradeBook([])
+    book.on_fill("AAA", DAY[0], 10.0, 100.0, {}, "s", "signal")
+    book.on_fill("AAA", DAY[1], -5.0, 110.0, {}, "s", "signal")
+    book.on_fill("AAA", DAY[2], 5.0, 120.0, {}, "s", "signal")
+    book.close_all_marked({"AAA": 130.0})
+    (trade,) = book.frame().itertuples()
+    # -1,000 + 550 - 600 + 10 x 130 = 250.
+    assert trade.pnl == pytest.approx(250.0, abs=TOL)
