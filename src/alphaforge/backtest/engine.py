@@ -345,6 +345,12 @@ def _submit_targets(
             rate[i] = rate_cache[key]
     target = target_quantities(weights, broker.quantity, equity, prices, portfolio, rate)
     delta = target - broker.quantity
+    # A target that closes or reverses a position ends its trade: the trade's bracket exits go
+    # with it, or a stop triggered on this bar would trade on top of the closing order.
+    ending = due & (broker.quantity != 0) & (target * broker.quantity <= 0)
+    for order in broker.open_orders():
+        if order.intent.reduce_only and ending[broker.index[order.symbol]]:
+            broker.cancel(order.id, when, "position closed by a new target")
     intents: list[OrderIntent] = []
     for i in np.flatnonzero(due).tolist():
         q = float(delta[i])

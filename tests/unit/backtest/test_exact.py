@@ -313,3 +313,27 @@ def test_dividend_is_credited_to_a_long() -> None:
     # Open at the end: 50 x (97 - 100) + 150 = 0.
     assert trade.pnl == pytest.approx(0.0, abs=TOL)
     _check_books(run)
+
+
+def test_a_signal_exit_cancels_the_bracket_so_a_gapped_stop_does_not_reverse() -> None:
+    bars = {
+        "AAA": _bars(
+            [
+                (100, 100, 100, 100, 1e6),
+                (100, 101, 98, 99, 1e6),
+                (90, 92, 88, 91, 1e6),
+                (91, 93, 90, 92, 1e6),
+            ]
+        )
+    }
+    # Long with a stop at 95; at bar 1's close the signal goes flat.
+    run = _run(bars, {"AAA": [0.5, 0.0]}, stop={"AAA": [95.0, NAN]})
+    # Bar 2 opens at 90, through the stop; the flat target's sell of 50 closes the trade
+    # and the stop is cancelled, never sold on top of it: flat, not short 50.
+    # P&L 50 x (90 - 100) = -500.
+    assert run.fills["quantity"].tolist() == [50.0, -50.0]
+    assert run.positions["timestamp"].max() == DAYS[1]
+    (trade,) = run.trades.itertuples()
+    assert trade.pnl == pytest.approx(-500.0, abs=TOL)
+    assert _equity(run)[-1] == pytest.approx(9_500.0, abs=TOL)
+    _check_books(run)
