@@ -185,7 +185,8 @@ def run_engine(
     component_pos = {name: k for k, name in enumerate(coster.components)}
     audit: list[dict[str, object]] = []
     fills_out: list[Fill] = []
-    stamps = index.asi8
+    # Nanoseconds whatever the index's resolution (pandas 3 defaults to microseconds).
+    stamps = index.as_unit("ns").asi8
     task = reporter.task("backtest", total=n)
 
     for t in range(n):

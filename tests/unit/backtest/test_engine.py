@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from alphaforge.backtest.costs import CostSchedule
+from alphaforge.backtest.costs import CostParams, CostSchedule, HoldingBatch
 from alphaforge.backtest.engine import EngineRun, run_engine
 from alphaforge.config import BacktestConfig, PortfolioConfig
 from alphaforge.core.types import AssetClass, Instrument
@@ -71,3 +73,39 @@ def test_refusals_and_resizes_are_audited() -> None:
         83.0,
     )
     assert row.timestamp == INDEX[1]
+
+
+class _DayCounter(CostParams):
+    """A holding cost of 1 per calendar day held: shows the days the engine accrues."""
+
+    kind: ClassVar[Literal["trade", "holding"]] = "holding"
+
+    def holding_costs(self, batch: HoldingBatch) -> np.ndarray:
+        return np.asarray(batch.days, dtype=np.float64)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_holding_costs_accrue_calendar_days_at_any_index_resolution(unit: str) -> None:
+    # Thursday, Friday, Monday, Tuesday.
+    index = pd.DatetimeIndex(
+        ["2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09"], tz="UTC", name="timestamp"
+    ).as_unit(unit)
+    bars = pd.DataFrame(
+        {"open": 10.0, "high": 10.0, "low": 10.0, "close": 10.0, "volume": 1e6}, index=index
+    )
+    instruments = {"AAA": Instrument("AAA", AssetClass.STOCK)}
+    market = MarketFrames.from_bars({"AAA": bars}, instruments)
+    config = BacktestConfig(initial_capital=1_000.0, participation=None)
+    portfolio = PortfolioConfig(constructor="target_weights")
+    schedule = CostSchedule({AssetClass.STOCK: (("days", _DayCounter()),)}, ())
+    run = run_engine(
+        market,
+        Signals(pd.DataFrame({"AAA": [1.0, np.nan, np.nan, np.nan]}, index=index)),
+        TargetWeights(portfolio),
+        BasicRiskManager(instruments, 2.0),
+        schedule,
+        config,
+        portfolio,
+    )
+    # Bought on Friday: Friday -> Monday is 3 days, Monday -> Tuesday 1.
+    assert run.costs["days"].tolist() == pytest.approx([0.0, 0.0, 3.0, 1.0], abs=1e-12)
