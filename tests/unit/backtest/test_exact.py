@@ -2,8 +2,10 @@
 
 Conventions of every case unless it says otherwise: 10,000 USD of capital, weights sizing in
 whole units (``trunc(weight x equity / fill price)``), market orders decided at a bar's close
-and filled at the next bar's open, no costs, no participation cap. The arithmetic is in the
-comments; every expected number is computed by hand from the bars, never read off the engine.
+and filled at the next bar's open, no costs, no participation cap. The fixed-commission,
+borrow and forex cases use the ``per_order``, ``borrow`` and ``fx_spread`` cost models. The
+arithmetic is in the comments; every expected number is computed by hand from the bars, never
+read off the engine.
 """
 
 from __future__ import annotations
@@ -137,6 +139,80 @@ def test_buy_and_hold() -> None:
     assert trade.exit_reason == "open"
     assert trade.pnl == pytest.approx(400.0, abs=TOL)
     _check_books(run)
+
+
+def test_round_trip_with_a_fixed_commission() -> None:
+    bars = {"AAA": _bars(_flat(100, 100, 110, 112))}
+    costs = {"stock": [CostModelConfig(name="per_order", params={"amount": 5.0})]}
+    run = _run(bars, {"AAA": [0.5, 0.0]}, costs=costs)
+    # Bar 1: buy trunc(0.5 x 10,000 / 100) = 50 at 100 and pay 5: cash 10,000 - 5,000 - 5
+    # = 4,995; equity 4,995 + 50 x 100 = 9,995. Bar 2: sell 50 at 110 and pay 5: cash
+    # 4,995 + 5,500 - 5 = 10,490, flat. P&L 50 x (110 - 100) - 2 x 5 = 490.
+    assert _equity(run) == pytest.approx([10_000.0, 9_995.0, 10_490.0, 10_490.0], abs=TOL)
+    assert run.fills["cost_per_order"].tolist() == [5.0, 5.0]
+    (trade,) = run.trades.itertuples()
+    assert (trade.entry_price, trade.exit_price, trade.exit_reason) == (100.0, 110.0, "signal")
+    assert trade.costs == pytest.approx(10.0, abs=TOL)
+    assert trade.pnl == pytest.approx(490.0, abs=TOL)
+    _check_books(run)
+
+
+def test_short_with_three_days_borrow_fee() -> None:
+    # Thursday, Friday, Monday: a short held over the weekend accrues three calendar days.
+    bars = {
+        "AAA": _bars([(100, 100, 100, 100, 1e6), (100, 101, 99, 100, 1e6), (98, 99, 97, 98, 1e6)])
+    }
+    costs = {"stock": [CostModelConfig(name="borrow", params={"rate": 0.072})]}
+    run = _run(bars, {"AAA": [-0.5, 0.0]}, costs=costs)
+    # Friday: short trunc(0.5 x 10,000 / 100) = 50 at 100; cash 15,000; equity 10,000.
+    # Monday, before the open: borrow on the 5,000 short (Friday's close) for 3 days,
+    # actual/360: 0.072 x 5,000 x 3 / 360 = 3.00. Then buy back 50 at 98: cash
+    # 15,000 - 3 - 4,900 = 10,097. P&L 50 x (100 - 98) - 3 = 97.
+    assert _equity(run) == pytest.approx([10_000.0, 10_000.0, 10_097.0], abs=TOL)
+    assert run.costs["borrow"].tolist() == pytest.approx([0.0, 0.0, 3.0], abs=TOL)
+    (trade,) = run.trades.itertuples()
+    assert trade.quantity == -50.0
+    assert trade.cost_borrow == pytest.approx(3.0, abs=TOL)
+    assert trade.pnl == pytest.approx(97.0, abs=TOL)
+    _check_books(run)
+
+
+def test_eurusd_one_pip_spread_and_five_dollars_per_100k() -> None:
+    bars = {
+        "EURUSD": _bars(
+            [
+                (1.1, 1.1, 1.1, 1.1, 0.0),
+                (1.1, 1.102, 1.099, 1.101, 0.0),
+                (1.105, 1.106, 1.104, 1.105, 0.0),
+            ]
+        )
+    }
+    costs = {
+        "forex": [
+            CostModelConfig(
+                name="fx_spread", params={"major_pips": 1.0, "commission_per_100k": 5.0}
+            )
+        ]
+    }
+    instruments = {"EURUSD": Instrument("EURUSD", AssetClass.FOREX)}
+    # 110,000.55 / 1.1 = 100,000.5 -> 100,000 whole units (forex volume is not capped).
+    run = _run(
+        bars,
+        {"EURUSD": [1.0, 0.0]},
+        instruments=instruments,
+        costs=costs,
+        capital=110_000.55,
+        participation=0.1,
+    )
+    # Each fill: half the 1-pip spread, 0.5 x 0.0001 x 100,000 = 5.00 USD, plus
+    # 5 x 100,000 / 100,000 = 5.00 USD commission: 10.00. Buy 100,000 at 1.1000, sell at
+    # 1.1050: 100,000 x 0.0050 - 2 x 10 = 500 - 20 = 480.
+    assert run.fills["quantity"].tolist() == [100_000.0, -100_000.0]
+    assert run.fills["cost_fx_spread"].tolist() == pytest.approx([10.0, 10.0], abs=TOL)
+    (trade,) = run.trades.itertuples()
+    assert trade.pnl == pytest.approx(480.0, abs=TOL)
+    assert run.equity["equity"].iloc[-1] == pytest.approx(110_000.55 + 480.0, abs=TOL)
+    _check_books(run, capital=110_000.55)
 
 
 def test_stop_gapped_through_fills_at_the_open() -> None:
