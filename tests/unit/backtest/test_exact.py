@@ -67,6 +67,7 @@ def _run(
     capital: float = 10_000.0,
     participation: float | None = None,
     stop: Mapping[str, list[float]] | None = None,
+    target: Mapping[str, list[float]] | None = None,
     actions: pd.DataFrame | None = None,
 ) -> EngineRun:
     inst = dict(instruments or {s: Instrument(s, AssetClass.STOCK) for s in bars})
@@ -79,8 +80,12 @@ def _run(
             out.iloc[: len(column), out.columns.get_loc(symbol)] = column
         return out
 
-    target = frame(weights)
-    signals = Signals(np.sign(target), stop=None if stop is None else frame(stop))
+    weights_frame = frame(weights)
+    signals = Signals(
+        np.sign(weights_frame),
+        stop=None if stop is None else frame(stop),
+        target=None if target is None else frame(target),
+    )
     config = BacktestConfig(
         initial_capital=capital,
         commission_bps=0.0,
@@ -92,7 +97,7 @@ def _run(
     return run_engine(
         market,
         signals,
-        _Given(target),
+        _Given(weights_frame),
         BasicRiskManager(inst, config.max_leverage),
         CostSchedule.from_config(config),
         config,
@@ -412,4 +417,31 @@ def test_a_signal_exit_cancels_the_bracket_so_a_gapped_stop_does_not_reverse() -
     (trade,) = run.trades.itertuples()
     assert trade.pnl == pytest.approx(-500.0, abs=TOL)
     assert _equity(run)[-1] == pytest.approx(9_500.0, abs=TOL)
+    _check_books(run)
+
+
+def test_short_take_profit_fills_and_cancels_its_stop() -> None:
+    bars = {
+        "AAA": _bars(
+            [
+                (100, 100, 100, 100, 1e6),
+                (100, 102, 99, 101, 1e6),
+                (95, 96, 89, 92, 1e6),
+                (92, 110, 91, 108, 1e6),
+            ]
+        )
+    }
+    signals = {"AAA": [-0.5]}
+    run = _run(bars, signals, stop={"AAA": [105.0]}, target={"AAA": [90.0]})
+    # Bar 1: short trunc(0.5 x 10,000 / 100) = 50 at 100, with a buy stop at 105 and a buy
+    # limit at 90. Bar 2 opens at 95 (above 90) and trades down to 89: the limit fills at 90.
+    # Bar 3 reaches 110 but the stop was cancelled with the fill: nothing more trades.
+    # P&L 50 x (100 - 90) = 500.
+    assert run.fills["price"].tolist() == [100.0, 90.0]
+    assert run.fills["reason"].tolist() == ["signal", "target"]
+    assert run.orders.set_index("reason").at["stop", "status"] == "cancelled"
+    (trade,) = run.trades.itertuples()
+    assert (trade.quantity, trade.exit_reason) == (-50.0, "target")
+    assert trade.pnl == pytest.approx(500.0, abs=TOL)
+    assert _equity(run) == pytest.approx([10_000.0, 9_950.0, 10_500.0, 10_500.0], abs=TOL)
     _check_books(run)
