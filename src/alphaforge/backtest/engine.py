@@ -370,13 +370,13 @@ def _submit_targets(
     if not intents:
         return []
     view = AccountView(
+        whole_units=portfolio.units == "whole",
         equity=equity,
         cash=broker.cash,
         positions={
             s: float(broker.quantity[i]) for s, i in broker.index.items() if broker.quantity[i] != 0
         },
         prices={s: float(prices[i]) for s, i in broker.index.items() if np.isfinite(prices[i])},
-        whole_units=portfolio.units == "whole",
     )
     rows: list[dict[str, object]] = []
     for decision in risk.review(intents, view):
