@@ -3,10 +3,12 @@
 Per timestamp, for the symbols that have a bar then (each trades only at its own bars):
 
 1. holding costs (borrow, carry) for the time since the symbol's previous bar;
-2. corporate actions of the session (``prices: raw``): splits rescale units and open orders,
-   dividends are credited to longs and debited to shorts;
+2. corporate actions of the session (``prices: raw``): splits rescale units, open orders, the
+   open trade and stops/targets decided before them; dividends are credited to longs and
+   debited to shorts (and count in the trade's P&L);
 3. targets decided at a previous close become orders, sized at this bar's fill price, reviewed
-   by the risk manager (refusals and resizes go to the audit table) and submitted;
+   by the risk manager (refusals and resizes go to the audit table) and submitted; a target
+   that closes or reverses a position cancels that position's bracket exits;
 4. the simulated broker fills every eligible order against the bar (``SimulatedBroker``);
 5. a holding whose bars end is closed at its last close (``delisted``);
 6. mark to market at the close: one equity row per timestamp;
