@@ -159,7 +159,9 @@ def test_cash_plus_positions_is_equity(case: Case) -> None:
     assert len(run.fills) > 0
 
 
-def _scramble_after(bars: dict[str, pd.DataFrame], cut: pd.Timestamp, seed: int):
+def _scramble_after(
+    bars: dict[str, pd.DataFrame], cut: pd.Timestamp, seed: int
+) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     out = {}
     for symbol, frame in bars.items():
