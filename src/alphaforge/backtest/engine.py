@@ -3,10 +3,12 @@
 Per timestamp, for the symbols that have a bar then (each trades only at its own bars):
 
 1. holding costs (borrow, carry) for the time since the symbol's previous bar;
-2. corporate actions of the session (``prices: raw``): splits rescale units and open orders,
-   dividends are credited to longs and debited to shorts;
+2. corporate actions of the session (``prices: raw``): splits rescale units, open orders, the
+   open trade and stops/targets decided before them; dividends are credited to longs and
+   debited to shorts (and count in the trade's P&L);
 3. targets decided at a previous close become orders, sized at this bar's fill price, reviewed
-   by the risk manager (refusals and resizes go to the audit table) and submitted;
+   by the risk manager (refusals and resizes go to the audit table) and submitted; a target
+   that closes or reverses a position cancels that position's bracket exits;
 4. the simulated broker fills every eligible order against the bar (``SimulatedBroker``);
 5. a holding whose bars end is closed at its last close (``delisted``);
 6. mark to market at the close: one equity row per timestamp;
@@ -29,6 +31,7 @@ from alphaforge.backtest.costs import CostSchedule, HoldingBatch, TradeBatch
 from alphaforge.backtest.trades import TradeBook
 from alphaforge.backtest.vectorized import BacktestResult
 from alphaforge.config.models import BacktestConfig, PortfolioConfig
+from alphaforge.core.errors import DataError
 from alphaforge.core.orders import Bracket, Fill, OrderIntent
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import AssetClass
@@ -147,6 +150,7 @@ def run_engine(
     target_values = targets.to_numpy(np.float64)
     stops = _frame_values(signals.stop, index, symbols)
     take = _frame_values(signals.target, index, symbols)
+    _check_exit_prices(stops, take, index, symbols)
     classes = [market.instruments[s].asset_class for s in symbols]
     capped = np.array([a not in _UNCAPPED for a in classes])
     ctx = {
@@ -161,6 +165,7 @@ def run_engine(
         fill_price=config.fill_price,
         participation=config.participation,
         capped=capped,
+        whole_units=portfolio.units == "whole",
     )
     book = TradeBook(coster.components)
     last_bar = _last_active(active)
@@ -181,7 +186,8 @@ def run_engine(
     component_pos = {name: k for k, name in enumerate(coster.components)}
     audit: list[dict[str, object]] = []
     fills_out: list[Fill] = []
-    stamps = index.asi8
+    # Nanoseconds whatever the index's resolution (pandas 3 defaults to microseconds).
+    stamps = index.as_unit("ns").asi8
     task = reporter.task("backtest", total=n)
 
     for t in range(n):
@@ -210,12 +216,17 @@ def run_engine(
 
         # 2. Corporate actions before the open.
         for i, ratio in splits.get(t, ()):
-            # Targets are weights, so a split leaves them as they are.
+            # Targets are weights, so a split leaves them as they are; prices decided before it
+            # (a stop or target for the coming entry) are per pre-split unit.
             broker.split(i, ratio)
             book.split(symbols[i], ratio)
+            pending_stop[i] /= ratio
+            pending_take[i] /= ratio
         for i, cash_per_unit in dividends.get(t, ()):
             if broker.quantity[i] != 0:
-                broker.credit(broker.quantity[i] * cash_per_unit)
+                amount = float(broker.quantity[i]) * cash_per_unit
+                broker.credit(amount)
+                book.dividend(symbols[i], amount)
 
         # 3. Orders for targets decided at earlier closes, sized at this bar's fill price.
         due = act & np.isfinite(pending)
@@ -335,6 +346,12 @@ def _submit_targets(
             )
     target = target_quantities(weights, broker.quantity, equity, prices, portfolio, rate)
     delta = target - broker.quantity
+    # A target that closes or reverses a position ends its trade: the trade's bracket exits go
+    # with it, or a stop triggered on this bar would trade on top of the closing order.
+    ending = due & (broker.quantity != 0) & (target * broker.quantity <= 0)
+    for order in broker.open_orders():
+        if order.intent.reduce_only and ending[broker.index[order.symbol]]:
+            broker.cancel(order.id, when, "position closed by a new target")
     intents: list[OrderIntent] = []
     for i in np.flatnonzero(due).tolist():
         q = float(delta[i])
@@ -353,6 +370,7 @@ def _submit_targets(
     if not intents:
         return []
     view = AccountView(
+        whole_units=portfolio.units == "whole",
         equity=equity,
         cash=broker.cash,
         positions={
@@ -423,6 +441,21 @@ def _charge_holding(
                 by_component[component_pos[name]] += amount
                 total += amount
     return total
+
+
+def _check_exit_prices(
+    stops: np.ndarray, take: np.ndarray, index: pd.DatetimeIndex, symbols: list[str]
+) -> None:
+    """Refuse a stop or take-profit signal that is no price (NaN means none and is fine)."""
+    for name, values in (("stop", stops), ("target", take)):
+        bad = ~np.isnan(values) & ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            t, i = (int(k) for k in np.argwhere(bad)[0])
+            raise DataError(
+                f"The strategy's {name} price for {symbols[i]} at {index[t]} is {values[t, i]}, "
+                f"not a positive price ({int(bad.sum())} such values).",
+                hint=f"Return NaN where there is no {name}, a price above zero otherwise.",
+            )
 
 
 def _frame_values(

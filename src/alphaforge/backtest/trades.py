@@ -1,8 +1,11 @@
 """Round trips from fills: a trade opens when a position leaves zero and closes when it is back.
 
-A fill that crosses zero closes the trade and opens the next with the rest; its costs are split
+``entry_price`` and ``exit_price`` are the quantity-weighted means of every entry and every
+exit; P&L is realised against the average cost of the units held at each exit. A fill that
+crosses zero closes the trade and opens the next with the rest; its costs are split
 between the two in proportion to quantity. ``pnl`` is net: realised price P&L less every cost
-charged to the trade (fills and holding costs).
+charged to the trade (fills and holding costs), plus dividends received (less dividends paid
+by a short) while it was open.
 """
 
 from __future__ import annotations
@@ -38,12 +41,19 @@ class _OpenTrade:
     entry_value: float = 0.0
     exited: float = 0.0
     exit_value: float = 0.0
+    #: Cost of the units still held (average-cost method), quote currency, signed like them.
+    basis: float = 0.0
     realised: float = 0.0
     costs: dict[str, float] = field(default_factory=dict)
 
     @property
     def entry_price(self) -> float:
         return self.entry_value / self.entered if self.entered else math.nan
+
+    @property
+    def average_cost(self) -> float:
+        """Return the average cost of the units still held."""
+        return self.basis / self.position if self.position else math.nan
 
 
 class TradeBook:
@@ -73,7 +83,11 @@ class TradeBook:
             return
         closing = math.copysign(min(abs(quantity), abs(trade.position)), quantity)
         share = closing / quantity
-        trade.realised += -closing * (price - trade.entry_price)
+        # Average cost of what is held, not of every unit ever entered: a trade that adds
+        # after a partial exit would otherwise count the exited units' price again.
+        cost = trade.average_cost
+        trade.realised += -closing * (price - cost)
+        trade.basis += closing * cost
         trade.exited += abs(closing)
         trade.exit_value += abs(closing) * price
         trade.position += closing
@@ -94,6 +108,12 @@ class TradeBook:
         trade.entered *= ratio
         trade.exited *= ratio
 
+    def dividend(self, symbol: str, amount: float) -> None:
+        """Add a dividend to the open trade of ``symbol`` (> 0 received, < 0 paid by a short)."""
+        trade = self._open.get(symbol)
+        if trade is not None and trade.position != 0:
+            trade.realised += amount
+
     def charge_holding(self, symbol: str, costs: dict[str, float]) -> None:
         """Charge holding costs (borrow, carry) to the symbol's open trade."""
         trade = self._open.get(symbol)
@@ -106,7 +126,7 @@ class TradeBook:
             if trade.position == 0:
                 continue
             mark = prices.get(trade.symbol, math.nan)
-            unrealised = trade.position * (mark - trade.entry_price)
+            unrealised = trade.position * mark - trade.basis
             row = self._row(trade)
             row.update(
                 exit_time=pd.NaT,
@@ -142,6 +162,7 @@ class TradeBook:
         if trade.side == 0:
             trade.side = math.copysign(1.0, quantity)
         trade.position += quantity
+        trade.basis += quantity * price
         trade.entered += abs(quantity)
         trade.entry_value += abs(quantity) * price
         TradeBook._charge(trade, costs)

@@ -14,6 +14,33 @@ from enum import StrEnum
 
 import pandas as pd
 
+from alphaforge.core.errors import ConfigError
+
+
+class InvalidOrderError(ConfigError, ValueError):
+    """An order or bracket with an impossible price or trail (one line, with a hint).
+
+    A ``ValueError`` too, so code that validates values generically still catches it.
+    """
+
+
+_PRICE_HINT = "Give limit, stop and take-profit prices above zero (check the strategy's stops)."
+
+
+def _check_price(what: str, name: str, price: float | None) -> None:
+    if price is not None and not (math.isfinite(price) and price > 0):
+        raise InvalidOrderError(
+            f"{what}: {name} must be a positive price, got {price}.", hint=_PRICE_HINT
+        )
+
+
+def _check_trail(what: str, trail: float | None) -> None:
+    if trail is not None and not (math.isfinite(trail) and 0 < trail < 1):
+        raise InvalidOrderError(
+            f"{what}: trail_percent must be a fraction in (0, 1), got {trail}.",
+            hint="Write a 5 % trailing stop as trail_percent: 0.05.",
+        )
+
 
 class Side(StrEnum):
     """Direction of an order or fill."""
@@ -87,6 +114,11 @@ class Bracket:
     take_profit: float | None = None
     trail_percent: float | None = None
 
+    def __post_init__(self) -> None:
+        _check_price("Bracket", "stop_price", self.stop_price)
+        _check_price("Bracket", "take_profit", self.take_profit)
+        _check_trail("Bracket", self.trail_percent)
+
 
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
@@ -132,18 +164,27 @@ class OrderIntent:
     sizing: tuple[SizingStep, ...] = ()
 
     def __post_init__(self) -> None:
+        what = f"Order for {self.symbol}"
         if not math.isfinite(self.quantity):
-            raise ValueError(f"order quantity must be finite, got {self.quantity}")
-        for name in ("limit_price", "stop_price"):
-            price = getattr(self, name)
-            if price is not None and not (math.isfinite(price) and price > 0):
-                raise ValueError(f"{name} must be a positive price, got {price}")
-        if self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and self.limit_price is None:
-            raise ValueError(f"a {self.order_type} order needs a limit_price")
-        if self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
-            raise ValueError(f"a {self.order_type} order needs a stop_price")
-        if self.order_type is OrderType.TRAILING_STOP and not (self.trail_percent or 0) > 0:
-            raise ValueError("a trailing_stop order needs a positive trail_percent")
+            raise InvalidOrderError(
+                f"{what}: quantity must be finite, got {self.quantity}.",
+                hint="Check the strategy's signals and the sizing for NaN or infinite values.",
+            )
+        _check_price(what, "limit_price", self.limit_price)
+        _check_price(what, "stop_price", self.stop_price)
+        _check_trail(what, self.trail_percent)
+        needs = {
+            OrderType.LIMIT: ("limit_price",),
+            OrderType.STOP: ("stop_price",),
+            OrderType.STOP_LIMIT: ("limit_price", "stop_price"),
+            OrderType.TRAILING_STOP: ("trail_percent",),
+        }.get(self.order_type, ())
+        for name in needs:
+            if getattr(self, name) is None:
+                raise InvalidOrderError(
+                    f"{what}: a {self.order_type} order needs a {name}.",
+                    hint=f"Give {name} or use another order type.",
+                )
 
     @property
     def side(self) -> Side:
@@ -238,6 +279,7 @@ class OrderIds:
 __all__ = [
     "Bracket",
     "Fill",
+    "InvalidOrderError",
     "Order",
     "OrderIds",
     "OrderIntent",

@@ -8,12 +8,15 @@ Fill rules (``docs/backtest.md``):
   bar after they were placed. A bar that opens through the price fills at the open (a gapped
   stop fills at the worse open, a limit at the better one); otherwise a touched price fills at
   that price. A stop-limit triggers like a stop and then works as a limit.
-- Trailing stops move on each close, by ``trail_percent`` from the best close since placed.
+- Trailing stops move on each close, by ``trail_percent`` from the best close since placed
+  (the last close before it was placed counts); one placed without a start price starts from
+  that close, and one placed before any close is known waits for the first.
 - Orders of a one-cancels-other group: when one fills the others are cancelled; a bar that
   touches both a stop and a take-profit of one bracket fills the stop (the worse case).
-- One symbol's orders fill at most ``participation`` x the bar's volume (units) together;
-  the rest keeps working until its time in force ends; a bar without volume fills nothing.
-  Instruments without meaningful volume (forex) are not capped.
+- One symbol's orders fill at most ``participation`` x the bar's volume (units) together
+  (rounded down to whole units in a whole-unit book); the rest keeps working until its time in
+  force ends; a bar without volume fills nothing. Instruments without meaningful volume (forex)
+  are not capped.
 - ``day`` orders expire after the last bar of their session date, ``ioc`` orders after the
   first bar they could fill on, ``gtc`` orders never.
 """
@@ -29,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from alphaforge.core.errors import ConfigError
 from alphaforge.core.orders import (
     Bracket,
     Fill,
@@ -97,6 +101,8 @@ class SimulatedBroker:
         Largest share of a bar's volume one symbol's orders fill together (None: no cap).
     capped
         Per symbol: whether its volume is meaningful (forex is not capped).
+    whole_units
+        The book trades whole units: a participation cap rounds down to whole units.
     manager
         The order state machine (a fresh one by default).
     """
@@ -110,6 +116,7 @@ class SimulatedBroker:
         fill_price: FillPrice = "next_open",
         participation: float | None = None,
         capped: BoolArray | None = None,
+        whole_units: bool = False,
         manager: OrderManager | None = None,
     ) -> None:
         self.symbols = list(symbols)
@@ -120,8 +127,16 @@ class SimulatedBroker:
         self.last_price = np.full(m, np.nan)
         self.coster = coster
         self.fill_price = fill_price
+        if participation is not None and not (
+            math.isfinite(participation) and 0 < participation <= 1
+        ):
+            raise ConfigError(
+                f"participation must be in (0, 1], got {participation}.",
+                hint="Write 10 % of a bar's volume as participation: 0.1 (or null for no cap).",
+            )
         self.participation = participation
         self.capped = np.ones(m, bool) if capped is None else np.asarray(capped, bool)
+        self.whole_units = whole_units
         self.manager = manager or OrderManager()
         self._triggered: set[str] = set()
         self._best_close: dict[str, float] = {}
@@ -138,6 +153,8 @@ class SimulatedBroker:
             self.manager.transition(order, OrderStatus.REJECTED, when, "unknown symbol")
         else:
             self.manager.transition(order, OrderStatus.ACCEPTED, when)
+            if intent.order_type is OrderType.TRAILING_STOP:
+                self._start_trail(order)
         return order
 
     def cancel(self, order_id: str, when: pd.Timestamp, reason: str = "cancelled") -> None:
@@ -226,6 +243,9 @@ class SimulatedBroker:
             if price is None:
                 continue
             size = min(abs(remaining), room[i])
+            if self.whole_units and size < abs(remaining):
+                # Only the cap cuts an order to a fraction: keep whole units.
+                size = math.floor(size + 1e-9)
             if size <= 0:
                 continue
             room[i] -= size
@@ -273,6 +293,8 @@ class SimulatedBroker:
             order.average_price /= ratio
             if order.trail_stop is not None:
                 order.trail_stop /= ratio
+            if order.id in self._best_close:
+                self._best_close[order.id] /= ratio
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -304,7 +326,9 @@ class SimulatedBroker:
             case OrderType.STOP:
                 return _stop_fill(buy, o, h, lo, _require(intent.stop_price)), False
             case OrderType.TRAILING_STOP:
-                return _stop_fill(buy, o, h, lo, _require(order.trail_stop)), False
+                if order.trail_stop is None:
+                    return None, False  # no close seen yet to trail from
+                return _stop_fill(buy, o, h, lo, order.trail_stop), False
             case OrderType.STOP_LIMIT:
                 limit = _require(intent.limit_price)
                 if order.id not in self._triggered:
@@ -377,8 +401,8 @@ class SimulatedBroker:
                 reason="trailing_stop",
                 **base,  # type: ignore[arg-type]
             )
-            self.submit(stop, when)
-            self._best_close[self.manager.open_orders()[-1].id] = entry.average_price
+            order = self.submit(stop, when)
+            self._best_close[order.id] = entry.average_price
         elif bracket.stop_price is not None:
             stop = OrderIntent(
                 entry.symbol,
@@ -399,6 +423,17 @@ class SimulatedBroker:
                 **base,  # type: ignore[arg-type]
             )
             self.submit(target, when)
+
+    def _start_trail(self, order: Order) -> None:
+        """Trail a new trailing stop from the last close, if one is known."""
+        last = float(self.last_price[self.index[order.symbol]])
+        if not math.isfinite(last):
+            return
+        trail = _require(order.intent.trail_percent)
+        sell = order.remaining < 0
+        self._best_close[order.id] = last
+        if order.trail_stop is None:
+            order.trail_stop = last * (1 - trail) if sell else last * (1 + trail)
 
     def _trail(self, order: Order, close: float) -> None:
         trail = _require(order.intent.trail_percent)

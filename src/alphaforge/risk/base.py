@@ -24,12 +24,15 @@ class AccountView:
     """What the risk layer may know about the account, at the prices orders will fill at.
 
     ``positions`` and ``prices`` are keyed by symbol; amounts in the account currency.
+    ``whole_units`` says whether the book trades whole units (then quantities are rounded to
+    the instrument's lots) or fractional ones (quantities are left as sized).
     """
 
     equity: float
     cash: float
     positions: Mapping[str, float]
     prices: Mapping[str, float]
+    whole_units: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,9 @@ class RiskManager(Protocol):
 
 class BasicRiskManager:
     """Lot and tick rounding, then buying power (gross exposure <= ``max_leverage`` x equity).
+
+    Lots are rounded toward zero only for a whole-unit book (``AccountView.whole_units``); a
+    fractional book trades the quantity as sized. Prices are always rounded to the tick.
 
     Orders that only reduce a position are never cut by buying power. Intents are reviewed in
     order, each against the book left by the ones approved before it.
@@ -91,7 +97,7 @@ class BasicRiskManager:
         approved = intent
         check, reason = "", ""
         if instrument is not None:
-            approved, check, reason = _round_to_instrument(intent, instrument)
+            approved, check, reason = _round_to_instrument(intent, instrument, account.whole_units)
         if approved.quantity == 0:
             return RiskDecision(
                 intent, "refuse", None, check or "lot_size", reason or "zero quantity"
@@ -105,7 +111,7 @@ class BasicRiskManager:
         if added > 0 and gross + added > limit:
             # The position may grow (or, reversing, re-open) only by what buying power leaves.
             new_abs = abs(q0) + max(limit - gross, 0.0) / price
-            lot = instrument.lot_size if instrument is not None else 0.0
+            lot = instrument.lot_size if instrument is not None and account.whole_units else 0.0
             if lot > 0:
                 new_abs = math.floor(new_abs / lot + _SLACK) * lot
             new_q = math.copysign(new_abs, q1)
@@ -132,12 +138,12 @@ class BasicRiskManager:
 
 
 def _round_to_instrument(
-    intent: OrderIntent, instrument: Instrument
+    intent: OrderIntent, instrument: Instrument, round_lots: bool
 ) -> tuple[OrderIntent, str, str]:
-    """Round the quantity toward zero to whole lots and prices to the tick."""
+    """Round the quantity toward zero to whole lots (if ``round_lots``) and prices to the tick."""
     out = intent
     check, reason = "", ""
-    lot = instrument.lot_size
+    lot = instrument.lot_size if round_lots else 0.0
     if lot > 0:
         lots = intent.quantity / lot
         # Tolerate float noise: 2.9999999999 lots is 3 lots.
@@ -145,9 +151,11 @@ def _round_to_instrument(
             math.floor(abs(lots) + _SLACK) if abs(lots - round(lots)) > _SLACK else abs(round(lots))
         )
         quantity = math.copysign(whole * lot, intent.quantity)
-        if quantity != intent.quantity and not math.isclose(
-            quantity, intent.quantity, rel_tol=1e-12
-        ):
+        if math.isclose(quantity, intent.quantity, rel_tol=1e-12):
+            if quantity != intent.quantity:
+                # Float noise only: snap to the lot without calling it a resize.
+                out = replace(out, quantity=quantity)
+        else:
             out = out.resized(quantity, "lot_size", f"rounded to lots of {lot:g}")
             check, reason = "lot_size", f"rounded {intent.quantity:g} to {quantity:g} (lot {lot:g})"
     tick = instrument.tick_size

@@ -149,13 +149,19 @@ def create_strategy(config: StrategyConfig) -> StrategyParams:
     try:
         return cls.model_validate(config.params)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or config.name}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e["loc"], e["msg"]) for e in exc.errors())
         raise ConfigError(
             f"Strategy {config.name!r}: {problems}.",
             hint=f"Its parameters: {', '.join(cls.model_fields) or 'none'}.",
         ) from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """One parameter problem: ``field: message``, or just the message of a cross-field check."""
+    # Pydantic prefixes what a validator raised with "Value error, ".
+    message = message.removeprefix("Value error, ")
+    where = ".".join(str(p) for p in loc)
+    return f"{where}: {message}" if where else message
 
 
 __all__ = [
