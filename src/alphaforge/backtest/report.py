@@ -69,6 +69,8 @@ class ReportContent:
     warnings: Sequence[str] = field(default_factory=list)
     verdicts: Sequence[str] = field(default_factory=list)
     """One-line conclusions shown above the results table (the demo's oracle comparisons)."""
+    links: Sequence[tuple[str, str]] = field(default_factory=list)
+    """(label, relative path) of pages beside the report, such as the tear sheet."""
 
 
 def render_report(content: ReportContent, path: Path) -> Path:
@@ -104,6 +106,7 @@ def render_report(content: ReportContent, path: Path) -> Path:
         caveats=content.caveats,
         warnings=content.warnings,
         verdicts=content.verdicts,
+        links=content.links,
         metric_columns=list(content.metrics),
         metric_rows=rows,
         equity_chart=figure_html(equity, first=True),

@@ -241,29 +241,23 @@ def _run(
     attribution = attribution_tables(engine, market, bars, interval, oof)
     for name, table in attribution.items():
         atomic_write_text(run.path / "attribution" / f"{name}.csv", table.to_csv(index=False))
-    render_tearsheet(
-        TearSheetData(
-            title=f"{config.strategy.name}: {run.run_id}",
-            equity=engine.equity,
-            returns=engine.result.returns,
-            trades=engine.trades,
-            costs=engine.costs.set_index("timestamp"),
-            metrics=metrics,
-            run_facts={
-                "strategy": config.strategy.name,
-                "symbols": ", ".join(market.symbols[:8])
-                + (f" and {len(market.symbols) - 8} more" if len(market.symbols) > 8 else ""),
-                "data": f"{market.index[0].date()} .. {market.index[-1].date()} ({interval.value})",
-                "seed": str(config.run.seed),
-                "code": code_version(),
-                "trials in experiment": f"{metrics.get('n_trials', float('nan')):.0f} "
-                f"({experiment})",
-            },
-            attribution={name.replace("_", " "): t for name, t in attribution.items()},
-            benchmark=bench.equity.set_index("timestamp")["equity"],
-            periods_per_year=periods,
-        ),
+    render_run_tearsheet(
         run.path,
+        title=f"{config.strategy.name}: {run.run_id}",
+        engine=engine,
+        benchmark=bench,
+        metrics=metrics,
+        facts={
+            "strategy": config.strategy.name,
+            "symbols": ", ".join(market.symbols[:8])
+            + (f" and {len(market.symbols) - 8} more" if len(market.symbols) > 8 else ""),
+            "data": f"{market.index[0].date()} .. {market.index[-1].date()} ({interval.value})",
+            "seed": str(config.run.seed),
+            "code": code_version(),
+            "trials in experiment": f"{metrics.get('n_trials', float('nan')):.0f} ({experiment})",
+        },
+        attribution=attribution,
+        periods_per_year=periods,
     )
     task.done()
     dumped = masked_dump(config)
@@ -379,6 +373,35 @@ def write_tables(folder: Path, engine: EngineRun) -> None:
     for name in TABLES:
         with atomic_path(folder / f"{name}.parquet") as temp:
             tables[name].to_parquet(temp, index=False)
+
+
+def render_run_tearsheet(
+    folder: Path,
+    *,
+    title: str,
+    engine: EngineRun,
+    benchmark: EngineRun,
+    metrics: Mapping[str, float],
+    facts: Mapping[str, str],
+    attribution: Mapping[str, pd.DataFrame],
+    periods_per_year: float,
+) -> Path:
+    """Write ``tearsheet.html`` (and its chart data) of an engine run into ``folder``."""
+    return render_tearsheet(
+        TearSheetData(
+            title=title,
+            equity=engine.equity,
+            returns=engine.result.returns,
+            trades=engine.trades,
+            costs=engine.costs.set_index("timestamp"),
+            metrics=metrics,
+            run_facts=facts,
+            attribution={name.replace("_", " "): t for name, t in attribution.items()},
+            benchmark=benchmark.equity.set_index("timestamp")["equity"],
+            periods_per_year=periods_per_year,
+        ),
+        folder,
+    )
 
 
 def attribution_tables(
@@ -576,6 +599,7 @@ __all__ = [
     "attribution_tables",
     "backtest_experiment",
     "load_backtest_bars",
+    "render_run_tearsheet",
     "run_backtest_command",
     "trial_config",
 ]

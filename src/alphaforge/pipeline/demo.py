@@ -27,6 +27,8 @@ import yaml
 from pydantic import BaseModel
 
 from alphaforge.backtest import BacktestResult, CurveSet, DataRow, ReportContent, render_report
+from alphaforge.backtest.attribution import costs_by_component, pnl_by_sector, pnl_by_strategy
+from alphaforge.backtest.tearsheet import TEARSHEET_FILENAME
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.config.models import LabelsConfig
 from alphaforge.core.bars import content_hash
@@ -42,9 +44,11 @@ from alphaforge.data.synthetic import (
 )
 from alphaforge.data.validation import ValidationReport
 from alphaforge.models.dataset import Panel
+from alphaforge.pipeline.backtest_run import render_run_tearsheet
 from alphaforge.pipeline.research import (
     StrategyRun,
     check_model_labels,
+    periods_per_year,
     prepare_training_data,
     run_strategy,
 )
@@ -370,6 +374,28 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
     }
     dumped = masked_dump(config)
     capital = config.backtest.initial_capital
+    task = reporter.task("tear sheet of the strategy's book", total=None)
+    book = strategy.book
+    render_run_tearsheet(
+        run.path,
+        title=f"demo {run.run_id}: out-of-fold scores, top-{config.portfolio.top_k} book",
+        engine=book.engine,
+        benchmark=book.benchmark_engine,
+        metrics=strategy.metrics | strategy_prediction,
+        facts={
+            "universe": "synthetic, planted signal",
+            "data": f"{book.market.index[0].date()} .. {book.market.index[-1].date()}",
+            "seed": str(seed),
+            "code": code_version(),
+        },
+        attribution={
+            "strategy": pnl_by_strategy(book.engine.trades),
+            "sector": pnl_by_sector(book.engine.trades, book.market.instruments),
+            "costs": costs_by_component(book.engine.trades),
+        },
+        periods_per_year=periods_per_year(book.market.index, Interval.D1),
+    )
+    task.done()
     content = ReportContent(
         title="demo",
         run_id=run.run_id,
@@ -391,6 +417,7 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         data_rows=data_rows,
         config_yaml=yaml.safe_dump(dumped, sort_keys=False),
         warnings=warnings,
+        links=[("Tear sheet of the strategy's book", TEARSHEET_FILENAME)],
     )
     render_report(content, run.report)
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from alphaforge.backtest import BacktestResult, performance
+from alphaforge.backtest.engine import EngineRun
 from alphaforge.backtest.runner import run_strategy_backtest, run_weights_backtest
 from alphaforge.config import AppConfig
 from alphaforge.core.errors import ConfigError, DataError
@@ -57,6 +58,7 @@ class StrategyRun:
     metrics: dict[str, float]
     benchmark_metrics: dict[str, float]
     prediction_metrics: dict[str, float]
+    book: ScoredBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +214,8 @@ def run_strategy(
     task.done()
 
     task = reporter.task(f"{name}: backtest", total=None)
-    result, bench = backtest_scores(panel.trading_scores(wf.scores), bars_by_symbol, config)
+    book = trade_scores(panel.trading_scores(wf.scores), bars_by_symbol, config)
+    result, bench = book.result, book.benchmark
     task.done()
 
     for fold in wf.folds:
@@ -242,7 +245,44 @@ def run_strategy(
         metrics=metrics,
         benchmark_metrics=performance(bench, periods, config.backtest.initial_capital),
         prediction_metrics=prediction,
+        book=book,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredBook:
+    """A scored book on the engine: the full runs and the holding periods' results."""
+
+    engine: EngineRun
+    benchmark_engine: EngineRun
+    result: BacktestResult
+    benchmark: BacktestResult
+    market: MarketFrames
+
+
+def trade_scores(
+    scores: pd.Series,
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    config: AppConfig,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> ScoredBook:
+    """Trade out-of-fold scores (a (timestamp, symbol) series) with the configured book on the
+    event-driven engine from the first scored bar, beside the equal-weight benchmark.
+
+    ``instruments`` give each symbol's asset class (cost models, volume cap); symbols without
+    one are treated as US stocks. The results start at the bar after the first score: that
+    bar only decides, nothing can be held over it.
+    """
+    market = _scored_market(scores, bars_by_symbol, instruments)
+    run = run_strategy_backtest(market, OOFScores(), config, strategy_tag="oof_scores")
+    bench = run_weights_backtest(
+        market,
+        buy_and_hold_weights(market.index, pd.Index(market.symbols)),
+        config,
+        strategy_tag="benchmark",
+    )
+    holding = market.index[1] if len(market.index) > 1 else market.index[0]
+    return ScoredBook(run, bench, run.result.since(holding), bench.result.since(holding), market)
 
 
 def backtest_scores(
@@ -251,25 +291,9 @@ def backtest_scores(
     config: AppConfig,
     instruments: Mapping[str, Instrument] | None = None,
 ) -> tuple[BacktestResult, BacktestResult]:
-    """Trade out-of-fold scores (a (timestamp, symbol) series) with the configured book on the
-    event-driven engine from the first scored bar; return the strategy's and the equal-weight
-    benchmark's results.
-
-    ``instruments`` give each symbol's asset class (cost models, volume cap); symbols without
-    one are treated as US stocks.
-    """
-    market = _scored_market(scores, bars_by_symbol, instruments)
-    strategy = OOFScores()
-    run = run_strategy_backtest(market, strategy, config, strategy_tag="oof_scores")
-    bench = run_weights_backtest(
-        market,
-        buy_and_hold_weights(market.index, pd.Index(market.symbols)),
-        config,
-        strategy_tag="benchmark",
-    )
-    # The first scored bar only decides: nothing can be held over it, so no period starts there.
-    holding = market.index[1] if len(market.index) > 1 else market.index[0]
-    return run.result.since(holding), bench.result.since(holding)
+    """Return the strategy's and the benchmark's results of :func:`trade_scores`."""
+    book = trade_scores(scores, bars_by_symbol, config, instruments)
+    return book.result, book.benchmark
 
 
 def _scored_market(
@@ -334,6 +358,7 @@ def periods_per_year(index: pd.Index, interval: Interval) -> float:
 
 
 __all__ = [
+    "ScoredBook",
     "StrategyRun",
     "TrainingData",
     "backtest_scores",
@@ -344,4 +369,5 @@ __all__ = [
     "prediction_metrics",
     "prepare_training_data",
     "run_strategy",
+    "trade_scores",
 ]
