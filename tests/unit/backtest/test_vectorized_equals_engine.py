@@ -15,6 +15,8 @@ from typing import ClassVar, Literal
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alphaforge.backtest.costs import CostParams, CostSchedule, HoldingBatch, TradeBatch
 from alphaforge.backtest.costs.linear import LinearCost
@@ -296,4 +298,64 @@ def test_brackets_are_refused() -> None:
             CostSchedule.from_config(CONFIG),
             CONFIG,
             portfolio,
+        )
+
+
+# --- any book: random calendars and targets ----------------------------------------------------
+
+
+class _Given:
+    """The signal values are the target weights (a pass-through constructor)."""
+
+    def targets(self, signals: Signals) -> pd.DataFrame:
+        return signals.value
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n=st.integers(2, 60),
+    m=st.integers(1, 6),
+    missing=st.floats(0.0, 0.5),
+    sets=st.integers(1, 3),
+)
+def test_random_books_equal_the_engine(
+    seed: int, n: int, m: int, missing: float, sets: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    bars = {}
+    for k in range(m):
+        frame = random_bars(seed * 7 + k, n, volatility=0.03)
+        keep = rng.random(n) >= missing
+        if keep.any():
+            bars[f"S{k}"] = frame[keep]
+    if not bars:
+        return
+    market = MarketFrames.from_bars(bars, {s: _instrument(s) for s in bars})
+    portfolio = PortfolioConfig(sizing="weights", units="fractional")
+    schedule = CostSchedule.from_config(CONFIG)
+    books = []
+    for _ in range(sets):
+        raw = rng.normal(size=market.close.shape)
+        weights = raw / np.maximum(np.abs(raw).sum(axis=1, keepdims=True), 1e-12)
+        weights[rng.random(weights.shape) < 0.3] = np.nan  # hold these names
+        books.append(pd.DataFrame(weights, index=market.index, columns=market.symbols))
+    sweep = run_vectorized(market, books, schedule, CONFIG, portfolio)
+    for k, book in enumerate(books):
+        run = run_engine(
+            market,
+            Signals(book),
+            _Given(),
+            # Held names plus new targets can pass 2x gross: room enough to approve them all.
+            BasicRiskManager(market.instruments, 10.0),
+            schedule,
+            CONFIG,
+            portfolio,
+        )
+        assert run.audit.empty
+        np.testing.assert_allclose(
+            sweep.equity[k], run.equity["equity"].to_numpy(), rtol=RTOL, atol=0.0
+        )
+        np.testing.assert_allclose(
+            sweep.costs[k], run.result.costs.to_numpy(), rtol=1e-9, atol=1e-9
         )
