@@ -135,11 +135,11 @@ class SweepResult:
 
     def result(self, k: int | str) -> BacktestResult:
         """Return parameter set ``k`` (position or label) as the engine's result type."""
+        if self.positions is None:
+            raise ValueError("the sweep ran with keep_positions=False: no weights to return")
         i = self.labels.index(k) if isinstance(k, str) else int(k)
         equity = self.equity[i]
         before = np.concatenate([[self.initial_capital], equity[:-1]])
-        if self.positions is None:
-            raise ValueError("the sweep ran with keep_positions=False: no weights to return")
         held = self.positions[i]
         value = np.where(held != 0, held * np.nan_to_num(self.marks), 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
