@@ -9,7 +9,10 @@ against the same fits made directly, and ensemble scoring latency) runs last, on
 shared cores); its targets are stated for 500 symbols: run it alone with ``--symbols 500``.
 The demo seeds benchmark (``benchmarks/demo_seeds.py``: the whole demo for 5 seeds, the model's
 AUC against the generator's oracle and the control's against chance) runs after it, about two
-minutes a seed on 2 shared cores; ``--quick`` runs one seed.
+minutes a seed on 2 shared cores; ``--quick`` runs one seed. The backtest benchmark
+(``benchmarks/backtest.py``: the event-driven engine's symbol-bars per second on 500 symbols x
+2,520 daily bars, the vectorized sweep against a plain NumPy loop, vectorbt if installed) runs
+right after the first table; ``--quick`` runs it on 50 symbols.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+import backtest as backtest_benchmark  # benchmarks/backtest.py, beside this script
 import demo_seeds as demo_seeds_benchmark  # benchmarks/demo_seeds.py, beside this script
 import features as feature_benchmark  # benchmarks/features.py, beside this script
 import models as model_benchmark  # benchmarks/models.py, beside this script
@@ -41,6 +45,8 @@ REPEATS = 5
 #: Symbols (x 2,520 daily bars) of the model benchmark in ``make bench``, and with ``--quick``.
 MODEL_SYMBOLS = 50
 QUICK_MODEL_SYMBOLS = 20
+#: Symbols (x 2,520 daily bars) of the backtest benchmark with ``--quick``.
+QUICK_BACKTEST_SYMBOLS = 50
 
 
 def _median_seconds(work: Callable[[], object], repeats: int = REPEATS) -> float:
@@ -53,8 +59,8 @@ def _median_seconds(work: Callable[[], object], repeats: int = REPEATS) -> float
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every benchmark and print the tables; 1 if a feature engine, model or demo target
-    failed."""
+    """Run every benchmark and print the tables; 1 if a backtest, feature engine, model or demo
+    target failed."""
     parser = argparse.ArgumentParser(description="AlphaForge benchmarks.")
     parser.add_argument(
         "--quick",
@@ -133,12 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(workload, operation, f"{seconds:.4f}")
     Console().print(table)
 
+    backtest_symbols = QUICK_BACKTEST_SYMBOLS if args.quick else backtest_benchmark.TARGET_SYMBOLS
+    backtest_failed = backtest_benchmark.main(["--symbols", str(backtest_symbols)])
     symbols = 20 if args.quick else feature_benchmark.TARGET_SYMBOLS
     features_failed = feature_benchmark.main(["--symbols", str(symbols), "--jobs", "2"])
     model_symbols = QUICK_MODEL_SYMBOLS if args.quick else MODEL_SYMBOLS
     models_failed = model_benchmark.main(["--symbols", str(model_symbols)])
     demo_failed = demo_seeds_benchmark.main(["--seeds", "1" if args.quick else "5"])
-    return 1 if features_failed or models_failed or demo_failed else 0
+    failed = (backtest_failed, features_failed, models_failed, demo_failed)
+    return 1 if any(failed) else 0
 
 
 if __name__ == "__main__":

@@ -172,6 +172,10 @@ def run_engine(
     session_end = _session_ends(index, active)
     prev_time = np.full(m, -1, dtype=np.int64)
     splits, dividends = _actions(corporate_actions, index, symbols, active)
+    # Without a holding model there is nothing to charge: skip the per-bar batch.
+    charges_holding = any(
+        model.kind == "holding" for a in set(classes) for _, model in schedule.models(a)
+    )
 
     pending = np.full(m, np.nan)
     pending_stop = np.full(m, np.nan)
@@ -200,7 +204,7 @@ def run_engine(
 
         # 1. Holding costs since each held symbol's previous bar.
         holding = act & (broker.quantity != 0) & (prev_time >= 0)
-        if holding.any():
+        if charges_holding and holding.any():
             step_costs += _charge_holding(
                 broker,
                 book,
@@ -353,30 +357,32 @@ def _submit_targets(
         if order.intent.reduce_only and ending[broker.index[order.symbol]]:
             broker.cancel(order.id, when, "position closed by a new target")
     intents: list[OrderIntent] = []
+    # Python floats: reading NumPy scalars one symbol at a time is the slow part of this loop.
+    targets, current, deltas = target.tolist(), broker.quantity.tolist(), delta.tolist()
+    stops, takes = pending_stop.tolist(), pending_take.tolist()
     for i in np.flatnonzero(due).tolist():
-        q = float(delta[i])
-        if abs(q) <= 1e-12 * max(abs(float(target[i])), 1.0):
+        q = deltas[i]
+        if abs(q) <= 1e-12 * max(abs(targets[i]), 1.0):
             continue
-        opening = abs(float(target[i])) > abs(float(broker.quantity[i])) or (
-            target[i] * broker.quantity[i] < 0
-        )
+        opening = abs(targets[i]) > abs(current[i]) or (targets[i] * current[i] < 0)
         bracket = None
-        if opening and (np.isfinite(pending_stop[i]) or np.isfinite(pending_take[i])):
+        if opening and (math.isfinite(stops[i]) or math.isfinite(takes[i])):
             bracket = Bracket(
-                stop_price=float(pending_stop[i]) if np.isfinite(pending_stop[i]) else None,
-                take_profit=float(pending_take[i]) if np.isfinite(pending_take[i]) else None,
+                stop_price=stops[i] if math.isfinite(stops[i]) else None,
+                take_profit=takes[i] if math.isfinite(takes[i]) else None,
             )
         intents.append(OrderIntent(broker.symbols[i], q, strategy=strategy_tag, bracket=bracket))
     if not intents:
         return []
+    held = np.flatnonzero(broker.quantity).tolist()
+    priced = np.flatnonzero(np.isfinite(prices)).tolist()
+    names = broker.symbols
     view = AccountView(
         whole_units=portfolio.units == "whole",
         equity=equity,
         cash=broker.cash,
-        positions={
-            s: float(broker.quantity[i]) for s, i in broker.index.items() if broker.quantity[i] != 0
-        },
-        prices={s: float(prices[i]) for s, i in broker.index.items() if np.isfinite(prices[i])},
+        positions=dict(zip([names[i] for i in held], broker.quantity[held].tolist(), strict=True)),
+        prices=dict(zip([names[i] for i in priced], prices[priced].tolist(), strict=True)),
     )
     rows: list[dict[str, object]] = []
     for decision in risk.review(intents, view):

@@ -360,9 +360,13 @@ class SimulatedBroker:
         px = np.array([p[3] for p in planned])
         maker = np.array([p[4] for p in planned], dtype=bool)
         components = self.coster(idx, qty, px, maker)
+        # One list per component, so each fill's costs are read without NumPy scalars.
+        columns = [
+            (name, np.asarray(values, np.float64).tolist()) for name, values in components.items()
+        ]
         fills: list[Fill] = []
         for k, (order, i, quantity, price, _) in enumerate(planned):
-            costs = tuple((name, float(values[k])) for name, values in components.items())
+            costs = tuple((name, values[k]) for name, values in columns)
             fill = Fill(
                 order.id,
                 order.symbol,
