@@ -29,7 +29,6 @@ from alphaforge.backtest.attribution import (
 from alphaforge.backtest.engine import EngineRun
 from alphaforge.backtest.metrics import full_metrics
 from alphaforge.backtest.runner import run_strategy_backtest, run_weights_backtest
-from alphaforge.backtest.tearsheet import TearSheetData, render_tearsheet
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bars import content_hash
 from alphaforge.core.errors import ConfigError, DataError
@@ -55,6 +54,7 @@ from alphaforge.pipeline.rundir import (
     machine_info,
     package_versions,
 )
+from alphaforge.pipeline.tearsheets import render_run_tearsheet
 from alphaforge.pipeline.train import load_training_universe
 from alphaforge.portfolio import buy_and_hold_weights
 from alphaforge.storage.atomic import atomic_path, atomic_write_text
@@ -375,35 +375,6 @@ def write_tables(folder: Path, engine: EngineRun) -> None:
             tables[name].to_parquet(temp, index=False)
 
 
-def render_run_tearsheet(
-    folder: Path,
-    *,
-    title: str,
-    engine: EngineRun,
-    benchmark: EngineRun,
-    metrics: Mapping[str, float],
-    facts: Mapping[str, str],
-    attribution: Mapping[str, pd.DataFrame],
-    periods_per_year: float,
-) -> Path:
-    """Write ``tearsheet.html`` (and its chart data) of an engine run into ``folder``."""
-    return render_tearsheet(
-        TearSheetData(
-            title=title,
-            equity=engine.equity,
-            returns=engine.result.returns,
-            trades=engine.trades,
-            costs=engine.costs.set_index("timestamp"),
-            metrics=metrics,
-            run_facts=facts,
-            attribution={name.replace("_", " "): t for name, t in attribution.items()},
-            benchmark=benchmark.equity.set_index("timestamp")["equity"],
-            periods_per_year=periods_per_year,
-        ),
-        folder,
-    )
-
-
 def attribution_tables(
     engine: EngineRun,
     market: MarketFrames,
@@ -599,7 +570,6 @@ __all__ = [
     "attribution_tables",
     "backtest_experiment",
     "load_backtest_bars",
-    "render_run_tearsheet",
     "run_backtest_command",
     "trial_config",
 ]

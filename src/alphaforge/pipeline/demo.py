@@ -44,7 +44,6 @@ from alphaforge.data.synthetic import (
 )
 from alphaforge.data.validation import ValidationReport
 from alphaforge.models.dataset import Panel
-from alphaforge.pipeline.backtest_run import render_run_tearsheet
 from alphaforge.pipeline.research import (
     StrategyRun,
     check_model_labels,
@@ -62,6 +61,7 @@ from alphaforge.pipeline.rundir import (
     machine_info,
     package_versions,
 )
+from alphaforge.pipeline.tearsheets import render_run_tearsheet
 from alphaforge.storage import BarStore
 from alphaforge.validation import auc, probabilistic_sharpe_ratio
 

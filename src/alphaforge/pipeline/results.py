@@ -182,6 +182,34 @@ class BacktestSummary(_Result):
         return {"metrics": self.metrics, "benchmark": self.benchmark_metrics}
 
 
+class SweepSummary(_Result):
+    """``summary.json`` of ``alphaforge backtest --sweep`` (written last)."""
+
+    run_id: str
+    command: str
+    created: str
+    config: dict[str, Any]
+    seed: int
+    data: dict[str, Any]
+    code_version: str
+    strategy: str
+    parameter_sets: int
+    #: Grid combinations the strategy refused (listed in warnings).
+    skipped: int
+    #: The trial-ledger experiment, and how many distinct configurations it now holds.
+    experiment: str
+    trials_in_experiment: int
+    #: Probability of backtest overfitting of the sweep (None when it cannot be computed).
+    pbo: float | None
+    best: str
+    best_metrics: Metrics
+    warnings: list[str]
+
+    def metric_sections(self) -> dict[str, Metrics]:
+        """Return every metric table by section name, as ``reproduce`` compares them."""
+        return {"best": self.best_metrics}
+
+
 class RunManifest(_Result):
     """``manifest.json``: everything needed to reproduce a run."""
 
