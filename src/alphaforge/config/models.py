@@ -276,9 +276,9 @@ class PortfolioConfig(_Frozen):
 
 
 class CostModelConfig(_Frozen):
-    """One cost model and its parameters (``docs/backtest.md`` lists them)."""
+    """One cost model and its parameters (``docs/costs.md`` lists them)."""
 
-    name: str = Field(description="Registered cost model, e.g. percent, sec_fee, sqrt_impact.")
+    name: str = Field(description="Registered cost model (docs/costs.md), e.g. percent, sec_fee, sqrt_impact.")
     params: dict[str, float | int | str | bool | dict[str, float]] = Field(
         default_factory=dict, description="The model's parameters; unknown ones are refused."
     )
@@ -301,10 +301,11 @@ class BacktestConfig(_Frozen):
     initial_capital: float = Field(100_000.0, gt=0, description="Starting equity, USD.")
     commission_bps: float = Field(1.0, ge=0, description="Commission per traded notional, bps.")
     slippage_bps: float = Field(5.0, ge=0, description="Slippage per traded notional, bps.")
-    costs: dict[AssetClass, list[CostModelConfig]] | None = Field(
+    costs: dict[AssetClass, list[CostModelConfig]] | str | None = Field(
         None,
-        description="Cost models per asset class (stock, etf, crypto, forex ...); an asset "
-        "class not named pays the linear commission_bps + slippage_bps.",
+        description="Cost models per asset class (stock, etf, crypto, forex ...), or a preset "
+        "name (realistic_us, frictionless); an asset class not named pays the linear "
+        "commission_bps + slippage_bps.",
     )
     fill_price: Literal["next_open", "close", "vwap_proxy"] = Field(
         "next_open",

@@ -343,3 +343,20 @@ def test_proportional_rate_reads_the_symbol() -> None:
     rate = schedule.proportional_rate(AssetClass.FOREX, 1.25, "EURUSD")
     _close([rate], [0.00005 / 1.25])
     _close([schedule.proportional_rate(AssetClass.STOCK, 40.0)], [6e-4])  # linear 1 + 5 bps
+
+
+def test_a_cost_preset_names_every_asset_class_schedule() -> None:
+    from alphaforge.backtest.costs import CostSchedule
+    from alphaforge.config import BacktestConfig
+    from alphaforge.core.errors import ConfigError
+    from alphaforge.core.types import AssetClass
+
+    schedule = CostSchedule.from_config(BacktestConfig(costs="realistic_us"))
+    names = [name for name, _ in schedule.models(AssetClass.STOCK)]
+    assert names == ["per_share", "sec_fee", "finra_taf", "half_spread", "sqrt_impact", "borrow"]
+    assert [n for n, _ in schedule.models(AssetClass.CRYPTO)] == ["crypto_fees", "half_spread"]
+    # A class the preset leaves out pays the linear default.
+    assert [n for n, _ in schedule.models(AssetClass.INDEX)] == ["linear"]
+    with pytest.raises(ConfigError, match="Unknown cost preset") as info:
+        CostSchedule.from_config(BacktestConfig(costs="realistic"))
+    assert "realistic_us" in info.value.one_line()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from alphaforge.backtest.costs.base import (
     TradeBatch,
 )
 from alphaforge.backtest.costs.linear import LinearCost
+from alphaforge.backtest.costs.presets import COST_PRESETS
 from alphaforge.config.models import BacktestConfig, CostModelConfig
 from alphaforge.core.errors import ConfigError
 from alphaforge.core.types import AssetClass
@@ -57,7 +59,7 @@ class CostSchedule:
         )
         by_class = {
             asset: tuple((spec.name, create_cost_model(spec)) for spec in specs)
-            for asset, specs in (config.costs or {}).items()
+            for asset, specs in _named(config.costs).items()
         }
         return cls(by_class, default)
 
@@ -108,6 +110,23 @@ class CostSchedule:
         batch = TradeBatch.simple([price], [size], (symbol,))
         total = sum(float(v[0]) for v in self.trade_costs(asset_class, batch).values())
         return total / (size * price)
+
+
+def _named(
+    costs: Mapping[AssetClass, list[CostModelConfig]] | str | None,
+) -> Mapping[AssetClass, list[CostModelConfig]]:
+    """Return the per-class cost models of ``backtest.costs`` (a preset name is looked up)."""
+    if costs is None:
+        return {}
+    if isinstance(costs, str):
+        if costs not in COST_PRESETS:
+            close = difflib.get_close_matches(costs, list(COST_PRESETS), n=1)
+            raise ConfigError(
+                f"Unknown cost preset {costs!r}.",
+                hint=f"Did you mean {close[0]}?" if close else f"Known: {', '.join(COST_PRESETS)}.",
+            )
+        return COST_PRESETS[costs]
+    return costs
 
 
 __all__ = ["CostSchedule", "create_cost_model"]
