@@ -278,7 +278,9 @@ class PortfolioConfig(_Frozen):
 class CostModelConfig(_Frozen):
     """One cost model and its parameters (``docs/costs.md`` lists them)."""
 
-    name: str = Field(description="Registered cost model (docs/costs.md), e.g. percent, sec_fee, sqrt_impact.")
+    name: str = Field(
+        description="Registered cost model (docs/costs.md), e.g. percent, sec_fee, sqrt_impact."
+    )
     params: dict[str, float | int | str | bool | dict[str, float]] = Field(
         default_factory=dict, description="The model's parameters; unknown ones are refused."
     )
