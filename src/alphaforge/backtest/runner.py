@@ -12,6 +12,7 @@ from alphaforge.backtest.costs import CostSchedule
 from alphaforge.backtest.engine import EngineRun, run_engine
 from alphaforge.config.models import AppConfig
 from alphaforge.core.progress import SILENT, Reporter
+from alphaforge.features.registry import compute
 from alphaforge.portfolio.base import PortfolioConstructor, create_constructor
 from alphaforge.risk.base import BasicRiskManager
 from alphaforge.strategies.base import MarketFrames, Signals, Strategy
@@ -54,7 +55,7 @@ def run_strategy_backtest(
         config.portfolio,
         strategy_tag=strategy_tag,
         corporate_actions=corporate_actions,
-        context=market_context(market),
+        context=market_context(market, spreads="half_spread" in schedule.components()),
         reporter=reporter,
     )
 
@@ -78,13 +79,15 @@ def run_weights_backtest(
     )
 
 
-def market_context(market: MarketFrames) -> Mapping[str, pd.DataFrame]:
+def market_context(market: MarketFrames, *, spreads: bool = False) -> Mapping[str, pd.DataFrame]:
     """Return the cost models' inputs known before each bar, per symbol on its own bars.
 
     ``sigma_daily``: standard deviation of daily log returns over the previous
     :data:`CONTEXT_SESSIONS` sessions; ``adv``: their mean daily volume (units); both from
     sessions strictly before the bar's session, so a fill never prices off its own bar.
-    ``half_spread`` is left unknown (NaN) here: cost models fall back to their own defaults.
+    ``half_spread``: with ``spreads``, half the Corwin-Schultz spread estimate
+    (``cs_spread_20``, a fraction of price) of the bars before the fill's bar; otherwise
+    unknown (NaN), and the cost models fall back to their own defaults.
     """
     sigma = pd.DataFrame(np.nan, index=market.index, columns=market.symbols)
     adv = sigma.copy()
@@ -103,6 +106,16 @@ def market_context(market: MarketFrames) -> Mapping[str, pd.DataFrame]:
         sigma.loc[close.index, symbol] = day_sigma.reindex(days).to_numpy()
         adv.loc[close.index, symbol] = day_adv.reindex(days).to_numpy()
     half_spread = pd.DataFrame(np.nan, index=market.index, columns=market.symbols)
+    if spreads:
+        for symbol in market.symbols:
+            bars = pd.DataFrame(
+                {f: getattr(market, f)[symbol] for f in ("open", "high", "low", "close", "volume")}
+            ).dropna(subset=["open", "close"])
+            if len(bars) < 2:
+                continue
+            spread = compute(bars, ["cs_spread_20"])["cs_spread_20"]
+            # shift(1): the estimate of the bars before the fill's bar.
+            half_spread.loc[bars.index, symbol] = (spread.shift(1) / 2.0).to_numpy()
     return {"sigma_daily": sigma, "adv": adv, "half_spread": half_spread}
 
 

@@ -8,11 +8,12 @@ and, written last, ``summary.json``: a run killed part-way never looks complete.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from alphaforge.backtest import performance
@@ -24,6 +25,7 @@ from alphaforge.backtest.attribution import (
     pnl_by_sector,
     pnl_by_session,
     pnl_by_strategy,
+    sizing_chain,
     trade_drivers,
 )
 from alphaforge.backtest.engine import EngineRun
@@ -399,6 +401,7 @@ def attribution_tables(
         "sector": pnl_by_sector(trades, market.instruments),
         "regime": pnl_by_regime(trades, features[regime_columns], bar_length=bar_length),
         "costs": costs_by_component(trades),
+        "sizing": sizing_chain(sizing_rows(engine)),
     }
     if session_columns:
         tables["session"] = pnl_by_session(trades, features[session_columns])
@@ -412,6 +415,36 @@ def attribution_tables(
     return {
         name: table.reset_index() if table.index.name else table for name, table in tables.items()
     }
+
+
+def sizing_rows(engine: EngineRun) -> pd.DataFrame:
+    """Return one row per step of each signal order's sizing: the portfolio's request, then
+    each risk check that resized or refused it (``audit.parquet``), valued at the fill price."""
+    decisions: dict[tuple[Any, Any], dict[Hashable, Any]] = {}
+    refused: list[dict[Hashable, Any]] = []
+    for decision in engine.audit.to_dict("records"):
+        if decision["action"] == "refuse":
+            refused.append(decision)
+        else:
+            decisions.setdefault((decision["timestamp"], decision["symbol"]), decision)
+    rows: list[dict[str, Any]] = []
+    for order in engine.orders.to_dict("records"):
+        if order["reason"] != "signal":
+            continue
+        price = float(order["average_price"])
+        quantity = float(order["quantity"])
+        resized = decisions.get((order["created_at"], order["symbol"]))
+        requested = quantity if resized is None else float(resized["requested"])
+        rows.append({"step": "portfolio", "before": 0.0, "after": requested, "price": price})
+        if resized is not None:
+            step = str(resized["check"])
+            rows.append({"step": step, "before": requested, "after": quantity, "price": price})
+    for decision in refused:
+        requested = float(decision["requested"])
+        rows.append({"step": "portfolio", "before": 0.0, "after": requested, "price": np.nan})
+        step = str(decision["check"])
+        rows.append({"step": step, "before": requested, "after": 0.0, "price": np.nan})
+    return pd.DataFrame(rows, columns=["step", "before", "after", "price"])
 
 
 def _corporate_actions(config: AppConfig, market: MarketFrames) -> pd.DataFrame | None:
