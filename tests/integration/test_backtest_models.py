@@ -4,16 +4,15 @@ scores on bars after its training data; both refused in one line when they do no
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
 import yaml
+from tests.integration.test_model_lifecycle import _fails, _ok
+from tests.integration.test_model_lifecycle import cli as cli  # the fixture
 from typer.testing import CliRunner
 
-from alphaforge.cli.app import app
 from alphaforge.core.errors import ConfigError, DataError
 
 
@@ -31,29 +30,6 @@ def _config(tmp_path: Path, end: str, **sections: Any) -> Path:
     path = tmp_path / f"config-{end}-{len(sections)}.yaml"
     path.write_text(yaml.safe_dump(body))
     return path
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for key in list(os.environ):
-        if key.upper().startswith("ALPHAFORGE_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("COLUMNS", "200")
-    return CliRunner()
-
-
-def _ok(cli: CliRunner, *args: str) -> str:
-    result = cli.invoke(app, list(args))
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result.output
-
-
-def _fails(cli: CliRunner, error: type[Exception], *args: str) -> str:
-    result = cli.invoke(app, list(args))
-    assert isinstance(result.exception, error), (result.output, result.exception)
-    line = str(result.exception.one_line())  # type: ignore[attr-defined]
-    assert "\n" not in line
-    return line
 
 
 def test_backtest_of_oof_scores_and_of_a_champion(cli: CliRunner, tmp_path: Path) -> None:

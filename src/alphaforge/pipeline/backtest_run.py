@@ -263,26 +263,14 @@ def _run(
     )
     task.done()
     dumped = masked_dump(config)
-    data_record = {
-        "interval": interval.value,
-        "symbols": market.symbols,
-        "first": market.index[0].isoformat(),
-        "last": market.index[-1].isoformat(),
-        "hashes": {s: content_hash(b) for s, b in bars.items()},
-        "predictions": oof.source if oof is not None else None,
-    }
-    write_result(
-        run.manifest,
-        RunManifest(
-            command="backtest",
-            config=dumped,
-            seed=config.run.seed,
-            seeds={"run": config.run.seed},
-            data=data_record,
-            packages=package_versions(),
-            code_version=code_version(),
-            machine=machine_info(),
-        ),
+    data_record = write_manifest(
+        run,
+        "backtest",
+        config,
+        market,
+        bars,
+        interval,
+        {"predictions": oof.source if oof else None},
     )
     summary = BacktestSummary(
         run_id=run.run_id,
@@ -375,6 +363,40 @@ def write_tables(folder: Path, engine: EngineRun) -> None:
     for name in TABLES:
         with atomic_path(folder / f"{name}.parquet") as temp:
             tables[name].to_parquet(temp, index=False)
+
+
+def write_manifest(
+    run: RunDir,
+    command: str,
+    config: AppConfig,
+    market: MarketFrames,
+    bars: Mapping[str, pd.DataFrame],
+    interval: Interval,
+    extra: Mapping[str, str | None],
+) -> dict[str, Any]:
+    """Write ``manifest.json`` of a backtest or sweep; return its data record (range, hashes,
+    and ``extra`` facts such as the predictions or the grid file)."""
+    data_record: dict[str, Any] = {
+        "interval": interval.value,
+        "symbols": market.symbols,
+        "first": market.index[0].isoformat(),
+        "last": market.index[-1].isoformat(),
+        "hashes": {s: content_hash(b) for s, b in bars.items()},
+    } | dict(extra)
+    write_result(
+        run.manifest,
+        RunManifest(
+            command=command,
+            config=masked_dump(config),
+            seed=config.run.seed,
+            seeds={"run": config.run.seed},
+            data=data_record,
+            packages=package_versions(),
+            code_version=code_version(),
+            machine=machine_info(),
+        ),
+    )
+    return data_record
 
 
 def attribution_tables(
@@ -605,4 +627,5 @@ __all__ = [
     "load_backtest_bars",
     "run_backtest_command",
     "trial_config",
+    "write_manifest",
 ]

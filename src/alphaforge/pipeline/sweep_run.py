@@ -33,7 +33,6 @@ from alphaforge.backtest.metrics import deflated_sharpe, full_metrics, performan
 from alphaforge.backtest.runner import market_context
 from alphaforge.backtest.vectorized import run_sweep
 from alphaforge.config import AppConfig, StrategyConfig, masked_dump
-from alphaforge.core.bars import content_hash
 from alphaforge.core.errors import AlphaForgeError, ConfigError
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import Interval
@@ -41,17 +40,16 @@ from alphaforge.pipeline.backtest_run import (
     backtest_experiment,
     load_backtest_bars,
     trial_config,
+    write_manifest,
 )
 from alphaforge.pipeline.research import periods_per_year, prepare_training_data
-from alphaforge.pipeline.results import RunManifest, SweepSummary, write_result
+from alphaforge.pipeline.results import SweepSummary, write_result
 from alphaforge.pipeline.rundir import (
     RunDir,
     attach_log,
     code_version,
     create_run_dir,
     detach_log,
-    machine_info,
-    package_versions,
 )
 from alphaforge.portfolio import create_constructor
 from alphaforge.storage.atomic import atomic_path, atomic_write_text
@@ -254,26 +252,8 @@ def _run(
     sharpe = table["sharpe"].to_numpy(dtype=float)
     best = table.iloc[int(pd.Series(sharpe).fillna(-math.inf).to_numpy().argmax())]
     dumped = masked_dump(config)
-    data_record = {
-        "interval": interval.value,
-        "symbols": market.symbols,
-        "first": market.index[0].isoformat(),
-        "last": market.index[-1].isoformat(),
-        "hashes": {s: content_hash(b) for s, b in bars.items()},
-        "grid": str(grid_path),
-    }
-    write_result(
-        run.manifest,
-        RunManifest(
-            command="sweep",
-            config=dumped,
-            seed=config.run.seed,
-            seeds={"run": config.run.seed},
-            data=data_record,
-            packages=package_versions(),
-            code_version=code_version(),
-            machine=machine_info(),
-        ),
+    data_record = write_manifest(
+        run, "sweep", config, market, bars, interval, {"grid": str(grid_path)}
     )
     summary = SweepSummary(
         run_id=run.run_id,
