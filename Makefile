@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow lint format bench clean install
+.PHONY: demo test test-slow lint format bench clean install browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,14 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-test: lint
+# The tear sheet's browser tests drive Debian's chromium; install it when missing (best effort:
+# without it those tests are skipped, saying why).
+browser:
+	@command -v chromium >/dev/null || (apt-get install -y chromium >/dev/null 2>&1 \
+	  || (apt-get update >/dev/null 2>&1 && apt-get install -y chromium >/dev/null 2>&1)) \
+	  || echo "note: Debian's chromium is not installed; browser tests will be skipped"
+
+test: lint browser
 	$(BIN)/pytest -m "not slow" -n 2 $(PYTEST_ARGS)
 
 # Exit code 5 means "no test selected": not a failure when no test is marked slow.
