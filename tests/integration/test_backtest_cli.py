@@ -259,3 +259,12 @@ def test_a_sweep_records_every_set_and_its_best_equals_the_engine(
     row = table.set_index("set").loc["fast=10,slow=20"]
     engine_equity = pd.read_parquet(unbroken / "equity.parquet")["equity"].iloc[-1]
     assert 10_000.0 * (1.0 + row["total_return"]) == pytest.approx(engine_equity, rel=1e-9)
+
+
+def test_reproducing_a_backtest_gives_identical_metrics(tmp_path: Path, run_cli: RunCli) -> None:
+    assert_ok(run_cli(["data", "fetch", "GOOG", "--source", "sample"], tmp_path))
+    _write(tmp_path / "ma.yaml", MA_CONFIG)
+    assert_ok(run_cli(["backtest", "--config", "ma.yaml", "--out", "first"], tmp_path))
+    result = run_cli(["reproduce", "first"], tmp_path)
+    assert_ok(result)
+    assert "Metrics are identical" in result.stdout
