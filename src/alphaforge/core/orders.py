@@ -86,7 +86,13 @@ class OrderStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         """Return True while the order can still fill."""
-        return self in (OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        return self in _OPEN_STATUSES
+
+
+#: Statuses in which an order can still fill (a set lookup: ``is_open`` runs per order per bar).
+_OPEN_STATUSES = frozenset(
+    {OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED}
+)
 
 
 @dataclass(frozen=True, slots=True)
