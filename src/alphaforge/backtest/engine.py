@@ -374,15 +374,20 @@ def _submit_targets(
         intents.append(OrderIntent(broker.symbols[i], q, strategy=strategy_tag, bracket=bracket))
     if not intents:
         return []
-    held = np.flatnonzero(broker.quantity).tolist()
-    priced = np.flatnonzero(np.isfinite(prices)).tolist()
-    names = broker.symbols
+    held = np.flatnonzero(broker.quantity)
+    priced = np.isfinite(prices)
+    names = broker.names
+    held_units = broker.quantity[held]
+    # Gross exposure as the risk layer sums it (symbol order, an unpriced holding counts 0):
+    # Python's sum over the same products, without a dict walk per bar.
+    exposure = np.abs(held_units) * np.where(priced, prices, 0.0)[held]
     view = AccountView(
         whole_units=portfolio.units == "whole",
         equity=equity,
         cash=broker.cash,
-        positions=dict(zip([names[i] for i in held], broker.quantity[held].tolist(), strict=True)),
-        prices=dict(zip([names[i] for i in priced], prices[priced].tolist(), strict=True)),
+        positions=dict(zip(names[held].tolist(), held_units.tolist(), strict=True)),
+        prices=dict(zip(names[priced].tolist(), prices[priced].tolist(), strict=True)),
+        gross_exposure=sum(exposure.tolist()),
     )
     rows: list[dict[str, object]] = []
     for decision in risk.review(intents, view):

@@ -24,7 +24,7 @@ Fill rules (``docs/backtest.md``):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -120,6 +120,8 @@ class SimulatedBroker:
         manager: OrderManager | None = None,
     ) -> None:
         self.symbols = list(symbols)
+        #: The symbols as an object array (picked by index arrays without a Python loop).
+        self.names = np.asarray(self.symbols, dtype=object)
         self.index = {s: i for i, s in enumerate(self.symbols)}
         m = len(self.symbols)
         self.quantity = np.zeros(m)
@@ -215,18 +217,21 @@ class SimulatedBroker:
     def match(self, bar: BarView) -> list[Fill]:
         """Fill every eligible open order of the bar's active symbols; return the fills."""
         self.begin_bar(bar)
+        index, when = self.index, bar.timestamp
+        active = bar.active
         candidates = [
             o
             for o in self.manager.open_orders()
-            if bar.active[self.index[o.symbol]] and self._eligible(o, bar.timestamp)
+            if active[index[o.intent.symbol]] and self._eligible(o, when)
         ]
         if not candidates:
             return []
         candidates.sort(key=lambda o: _PRIORITY[o.intent.order_type])
-        market = self.fill_prices(bar)
-        room = self._room(bar)
+        # Python floats: the loop reads one symbol at a time, and NumPy scalars are slow there.
+        market = self.fill_prices(bar).tolist()
+        room = self._room(bar).tolist()
         planned: list[tuple[Order, int, float, float, bool]] = []
-        position = self.quantity.copy()
+        position = self.quantity.tolist()
         for order in candidates:
             if not order.status.is_open:
                 continue  # cancelled by a sibling filled earlier in this bar
@@ -312,15 +317,15 @@ class SimulatedBroker:
         return np.where(self.capped, self.participation * volume, np.inf)
 
     def _price(
-        self, order: Order, i: int, bar: BarView, market: FloatArray
+        self, order: Order, i: int, bar: BarView, market: list[float]
     ) -> tuple[float | None, bool]:
-        o, h, lo = float(bar.open[i]), float(bar.high[i]), float(bar.low[i])
         intent = order.intent
+        if intent.order_type is OrderType.MARKET:
+            price = market[i]
+            return (price, False) if math.isfinite(price) and price > 0 else (None, False)
+        o, h, lo = float(bar.open[i]), float(bar.high[i]), float(bar.low[i])
         buy = order.remaining > 0
         match intent.order_type:
-            case OrderType.MARKET:
-                price = float(market[i])
-                return (price, False) if math.isfinite(price) and price > 0 else (None, False)
             case OrderType.LIMIT:
                 return _limit_fill(buy, o, h, lo, _require(intent.limit_price))
             case OrderType.STOP:
@@ -361,30 +366,39 @@ class SimulatedBroker:
         maker = np.array([p[4] for p in planned], dtype=bool)
         components = self.coster(idx, qty, px, maker)
         # One list per component, so each fill's costs are read without NumPy scalars.
-        columns = [
-            (name, np.asarray(values, np.float64).tolist()) for name, values in components.items()
-        ]
+        names = list(components)
+        # Each fill's costs as one row of Python floats (NumPy scalars are slow one at a time).
+        columns = [np.asarray(v, np.float64).tolist() for v in components.values()]
+        rows: Iterable[tuple[float, ...]] = (
+            zip(*columns, strict=True) if columns else [()] * len(planned)
+        )
+        held = self.quantity.tolist()
+        apply_fill = self.manager.apply_fill
         fills: list[Fill] = []
-        for k, (order, i, quantity, price, _) in enumerate(planned):
-            costs = tuple((name, values[k]) for name, values in columns)
+        cash = self.cash
+        for (order, i, quantity, price, _), values in zip(planned, rows, strict=True):
+            intent = order.intent
             fill = Fill(
                 order.id,
-                order.symbol,
+                intent.symbol,
                 when,
                 quantity,
                 price,
-                costs,
-                order.intent.strategy,
-                order.intent.reason,
+                tuple(zip(names, values, strict=True)),
+                intent.strategy,
+                intent.reason,
             )
-            self.manager.apply_fill(order, fill)
-            self.quantity[i] += quantity
-            if abs(self.quantity[i]) < 1e-12 * max(abs(quantity), 1.0):
-                self.quantity[i] = 0.0
-            self.cash -= quantity * price + fill.total_cost
+            apply_fill(order, fill)
+            after = held[i] + quantity
+            held[i] = 0.0 if abs(after) < 1e-12 * max(abs(quantity), 1.0) else after
+            cash -= quantity * price + math.fsum(values)
             fills.append(fill)
-            if order.status is OrderStatus.FILLED and order.intent.bracket is not None:
-                self._attach_bracket(order, order.intent.bracket, when)
+            if order.status is OrderStatus.FILLED and intent.bracket is not None:
+                self.quantity[:] = held
+                self.cash = cash
+                self._attach_bracket(order, intent.bracket, when)
+        self.quantity[:] = held
+        self.cash = cash
         return fills
 
     def _attach_bracket(self, entry: Order, bracket: Bracket, when: pd.Timestamp) -> None:

@@ -26,6 +26,9 @@ class AccountView:
     ``positions`` and ``prices`` are keyed by symbol; amounts in the account currency.
     ``whole_units`` says whether the book trades whole units (then quantities are rounded to
     the instrument's lots) or fractional ones (quantities are left as sized).
+    ``gross_exposure`` is ``sum(abs(units) * price)`` over ``positions`` (a position without a
+    price counts zero), summed in the order of ``positions``, when the caller has it at hand
+    (the backtest keeps positions as arrays); None: computed here from the two mappings.
     """
 
     equity: float
@@ -33,6 +36,7 @@ class AccountView:
     positions: Mapping[str, float]
     prices: Mapping[str, float]
     whole_units: bool = True
+    gross_exposure: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,9 @@ class BasicRiskManager:
     def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[RiskDecision]:
         """Return one decision per intent."""
         held = dict(account.positions)
-        gross = sum(abs(q) * account.prices.get(s, 0.0) for s, q in held.items())
+        gross = account.gross_exposure
+        if gross is None:
+            gross = sum(abs(q) * account.prices.get(s, 0.0) for s, q in held.items())
         limit = self.max_leverage * max(account.equity, 0.0) * (1.0 + _SLACK)
         decisions: list[RiskDecision] = []
         for intent in intents:
