@@ -194,8 +194,9 @@ def run_engine(
     stamps = index.as_unit("ns").asi8
     task = reporter.task("backtest", total=n)
 
+    times = list(index)  # Timestamps made once, not by indexing the index every bar
     for t in range(n):
-        when = index[t]
+        when = times[t]
         coster.row = t
         act = active[t]
         bar = BarView(when, o[t], h[t], lo[t], c[t], v[t], act)
@@ -264,16 +265,22 @@ def run_engine(
             if fill is not None:
                 fills.append(fill)
 
-        for fill in fills:
-            costs = dict(fill.costs)
-            book.on_fill(
-                fill.symbol, when, fill.quantity, fill.price, costs, fill.strategy, fill.reason
-            )
-            traded[t] += abs(fill.quantity) * fill.price
-            step_costs += fill.total_cost
-            for name, value in costs.items():
-                cost_by_component[t, component_pos[name]] += value
-        fills_out.extend(fills)
+        if fills:
+            # Sums kept as Python floats, added in the same order as into the arrays.
+            traded_now = float(traded[t])
+            by_component = cost_by_component[t].tolist()
+            for fill in fills:
+                costs = dict(fill.costs)
+                book.on_fill(
+                    fill.symbol, when, fill.quantity, fill.price, costs, fill.strategy, fill.reason
+                )
+                traded_now += abs(fill.quantity) * fill.price
+                step_costs += math.fsum(costs.values())
+                for name, value in costs.items():
+                    by_component[component_pos[name]] += value
+            traded[t] = traded_now
+            cost_by_component[t] = by_component
+            fills_out.extend(fills)
 
         # 6. Mark to market at the close.
         broker.on_close(bar, session_end[t])
@@ -610,68 +617,35 @@ def _assemble(
 
 
 def _orders_frame(broker: SimulatedBroker) -> pd.DataFrame:
-    rows = [
-        {
-            "order_id": order.id,
-            "symbol": order.symbol,
-            "created_at": order.created_at,
-            "updated_at": order.updated_at,
-            "type": order.intent.order_type.value,
-            "quantity": order.intent.quantity,
-            "limit_price": order.intent.limit_price,
-            "stop_price": order.intent.stop_price,
-            "time_in_force": order.intent.time_in_force.value,
-            "status": order.status.value,
-            "filled_quantity": order.filled_quantity,
-            "average_price": order.average_price,
-            "strategy": order.intent.strategy,
-            "reason": order.intent.reason,
-            "status_reason": order.status_reason,
-            "oco_group": order.intent.oco_group,
-        }
-        for order in broker.manager
-    ]
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "order_id",
-            "symbol",
-            "created_at",
-            "updated_at",
-            "type",
-            "quantity",
-            "limit_price",
-            "stop_price",
-            "time_in_force",
-            "status",
-            "filled_quantity",
-            "average_price",
-            "strategy",
-            "reason",
-            "status_reason",
-            "oco_group",
-        ],
-    )
+    orders = list(broker.manager)
+    intents = [order.intent for order in orders]
+    # Column by column: a run has an order per signal change, tens of thousands of them.
+    # ``str`` of these StrEnum members is their value, without Enum's slower ``.value``.
+    columns: dict[str, list[object]] = {
+        "order_id": [order.id for order in orders],
+        "symbol": [intent.symbol for intent in intents],
+        "created_at": [order.created_at for order in orders],
+        "updated_at": [order.updated_at for order in orders],
+        "type": [str(intent.order_type) for intent in intents],
+        "quantity": [intent.quantity for intent in intents],
+        "limit_price": [intent.limit_price for intent in intents],
+        "stop_price": [intent.stop_price for intent in intents],
+        "time_in_force": [str(intent.time_in_force) for intent in intents],
+        "status": [str(order.status) for order in orders],
+        "filled_quantity": [order.filled_quantity for order in orders],
+        "average_price": [order.average_price for order in orders],
+        "strategy": [intent.strategy for intent in intents],
+        "reason": [intent.reason for intent in intents],
+        "status_reason": [order.status_reason for order in orders],
+        "oco_group": [intent.oco_group for intent in intents],
+    }
+    if not orders:
+        return pd.DataFrame([], columns=list(columns))
+    return pd.DataFrame(columns)
 
 
 def _fills_frame(fills: list[Fill], components: list[str]) -> pd.DataFrame:
-    rows = []
-    for fill in fills:
-        row: dict[str, object] = {
-            "order_id": fill.order_id,
-            "symbol": fill.symbol,
-            "timestamp": fill.timestamp,
-            "quantity": fill.quantity,
-            "price": fill.price,
-            "costs": fill.total_cost,
-            "strategy": fill.strategy,
-            "reason": fill.reason,
-        }
-        costs = dict(fill.costs)
-        for name in components:
-            row[f"cost_{name}"] = costs.get(name, 0.0)
-        rows.append(row)
-    columns = [
+    names = [
         "order_id",
         "symbol",
         "timestamp",
@@ -682,7 +656,27 @@ def _fills_frame(fills: list[Fill], components: list[str]) -> pd.DataFrame:
         "reason",
         *(f"cost_{name}" for name in components),
     ]
-    return pd.DataFrame(rows, columns=columns)
+    if not fills:
+        return pd.DataFrame([], columns=names)
+    by_component: list[list[float]] = [[] for _ in components]
+    totals: list[float] = []
+    for fill in fills:
+        costs = dict(fill.costs)
+        totals.append(math.fsum(costs.values()))
+        for values, name in zip(by_component, components, strict=True):
+            values.append(costs.get(name, 0.0))
+    columns: list[list[object]] = [
+        [fill.order_id for fill in fills],
+        [fill.symbol for fill in fills],
+        [fill.timestamp for fill in fills],
+        [fill.quantity for fill in fills],
+        [fill.price for fill in fills],
+        list(totals),
+        [fill.strategy for fill in fills],
+        [fill.reason for fill in fills],
+        *by_component,
+    ]
+    return pd.DataFrame(dict(zip(names, columns, strict=True)))
 
 
 __all__ = ["EngineRun", "run_engine"]
