@@ -71,7 +71,9 @@ class _Coster:
     ) -> None:
         self.schedule = schedule
         self.symbols = symbols
+        self.names = np.asarray(symbols, dtype=object)
         self.classes = np.array([c.value for c in classes])
+        self.kinds = set(self.classes.tolist())
         self.context = context
         self.row = 0
         self.components = schedule.components(classes)
@@ -81,13 +83,18 @@ class _Coster:
     ) -> dict[str, np.ndarray]:
         out = {name: np.zeros(len(symbols)) for name in self.components}
         classes = self.classes[symbols]
-        for asset in np.unique(classes):
-            pick = classes == asset
+        # One asset class (the common case) needs no grouping: the whole batch is its group.
+        groups = (
+            [(classes[0], slice(None))]
+            if len(self.kinds) == 1 and len(classes)
+            else [(asset, classes == asset) for asset in np.unique(classes)]
+        )
+        for asset, pick in groups:
             idx = symbols[pick]
             batch = TradeBatch(
                 price=price[pick],
                 quantity=quantity[pick],
-                symbols=tuple(self.symbols[i] for i in idx),
+                symbols=tuple(self.names[idx].tolist()),
                 sigma_daily=self.context["sigma_daily"][self.row, idx],
                 adv=self.context["adv"][self.row, idx],
                 half_spread=self.context["half_spread"][self.row, idx],
@@ -204,7 +211,7 @@ def run_engine(
         step_costs = 0.0
 
         # 1. Holding costs since each held symbol's previous bar.
-        holding = act & (broker.quantity != 0) & (prev_time >= 0)
+        holding = act & (broker.quantity != 0) & (prev_time >= 0) if charges_holding else act
         if charges_holding and holding.any():
             step_costs += _charge_holding(
                 broker,
@@ -364,21 +371,29 @@ def _submit_targets(
         if order.intent.reduce_only and ending[broker.index[order.symbol]]:
             broker.cancel(order.id, when, "position closed by a new target")
     intents: list[OrderIntent] = []
-    # Python floats: reading NumPy scalars one symbol at a time is the slow part of this loop.
-    targets, current, deltas = target.tolist(), broker.quantity.tolist(), delta.tolist()
-    stops, takes = pending_stop.tolist(), pending_take.tolist()
-    for i in np.flatnonzero(due).tolist():
-        q = deltas[i]
-        if abs(q) <= 1e-12 * max(abs(targets[i]), 1.0):
+    # Python floats of the due names only: reading NumPy scalars one at a time is slow.
+    idx = np.flatnonzero(due)
+    rows_of = zip(
+        broker.names[idx].tolist(),
+        target[idx].tolist(),
+        broker.quantity[idx].tolist(),
+        delta[idx].tolist(),
+        pending_stop[idx].tolist(),
+        pending_take[idx].tolist(),
+        strict=True,
+    )
+    isfinite = math.isfinite
+    for symbol, goal, now, q, stop, take in rows_of:
+        if abs(q) <= 1e-12 * max(abs(goal), 1.0):
             continue
-        opening = abs(targets[i]) > abs(current[i]) or (targets[i] * current[i] < 0)
         bracket = None
-        if opening and (math.isfinite(stops[i]) or math.isfinite(takes[i])):
+        if (isfinite(stop) or isfinite(take)) and (abs(goal) > abs(now) or goal * now < 0):
+            # Only an order that opens or adds carries the trade's exits.
             bracket = Bracket(
-                stop_price=stops[i] if math.isfinite(stops[i]) else None,
-                take_profit=takes[i] if math.isfinite(takes[i]) else None,
+                stop_price=stop if isfinite(stop) else None,
+                take_profit=take if isfinite(take) else None,
             )
-        intents.append(OrderIntent(broker.symbols[i], q, strategy=strategy_tag, bracket=bracket))
+        intents.append(OrderIntent(symbol, q, strategy=strategy_tag, bracket=bracket))
     if not intents:
         return []
     held = np.flatnonzero(broker.quantity)

@@ -165,7 +165,7 @@ def _round_to_instrument(
             out = out.resized(quantity, "lot_size", f"rounded to lots of {lot:g}")
             check, reason = "lot_size", f"rounded {intent.quantity:g} to {quantity:g} (lot {lot:g})"
     tick = instrument.tick_size
-    if tick > 0:
+    if tick > 0 and (out.limit_price is not None or out.stop_price is not None):
         prices = {}
         for name in ("limit_price", "stop_price"):
             value = getattr(out, name)
