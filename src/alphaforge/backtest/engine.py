@@ -21,7 +21,7 @@ data to its own close, which the causality test checks by scrambling the future.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -329,6 +329,34 @@ def run_engine(
     )
 
 
+class _ArrayMapping(Mapping[str, float]):
+    """A read-only ``{symbol: value}`` over an array, for the names where ``present`` is True.
+
+    The risk layer looks up the few symbols it reviews; building a dict of every symbol each
+    bar would cost more than the review itself.
+    """
+
+    def __init__(
+        self, index: Mapping[str, int], names: np.ndarray, values: np.ndarray, present: np.ndarray
+    ) -> None:
+        self._index = index
+        self._names = names
+        self._values = values
+        self._present = present
+
+    def __getitem__(self, symbol: str) -> float:
+        i = self._index[symbol]  # KeyError for a symbol the run does not trade
+        if not self._present[i]:
+            raise KeyError(symbol)
+        return float(self._values[i])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names[self._present].tolist())
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._present))
+
+
 def _submit_targets(
     broker: SimulatedBroker,
     risk: RiskManager,
@@ -407,8 +435,8 @@ def _submit_targets(
         whole_units=portfolio.units == "whole",
         equity=equity,
         cash=broker.cash,
-        positions=dict(zip(names[held].tolist(), held_units.tolist(), strict=True)),
-        prices=dict(zip(names[priced].tolist(), prices[priced].tolist(), strict=True)),
+        positions=_ArrayMapping(broker.index, names, broker.quantity.copy(), broker.quantity != 0),
+        prices=_ArrayMapping(broker.index, names, prices, priced),
         gross_exposure=sum(exposure.tolist()),
     )
     rows: list[dict[str, object]] = []

@@ -74,27 +74,31 @@ class BasicRiskManager:
 
     def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[RiskDecision]:
         """Return one decision per intent."""
-        held = dict(account.positions)
+        positions, prices = account.positions, account.prices
         gross = account.gross_exposure
         if gross is None:
-            gross = sum(abs(q) * account.prices.get(s, 0.0) for s, q in held.items())
+            gross = sum(abs(q) * prices.get(s, 0.0) for s, q in positions.items())
         limit = self.max_leverage * max(account.equity, 0.0) * (1.0 + _SLACK)
+        # The book as the intents approved so far leave it: only their symbols are looked up,
+        # so the account's positions are read, never copied.
+        changed: dict[str, float] = {}
         decisions: list[RiskDecision] = []
         for intent in intents:
-            decision = self._review_one(intent, held, gross, limit, account)
+            symbol = intent.symbol
+            q0 = changed[symbol] if symbol in changed else positions.get(symbol, 0.0)
+            decision = self._review_one(intent, q0, gross, limit, account)
             decisions.append(decision)
             if decision.approved is not None:
-                q0 = held.get(intent.symbol, 0.0)
                 q1 = q0 + decision.approved.quantity
-                price = account.prices.get(intent.symbol, 0.0)
+                price = prices.get(symbol, 0.0)
                 gross += (abs(q1) - abs(q0)) * price
-                held[intent.symbol] = q1
+                changed[symbol] = q1
         return decisions
 
     def _review_one(
         self,
         intent: OrderIntent,
-        held: Mapping[str, float],
+        q0: float,
         gross: float,
         limit: float,
         account: AccountView,
@@ -111,7 +115,6 @@ class BasicRiskManager:
         price = account.prices.get(intent.symbol, math.nan)
         if not (math.isfinite(price) and price > 0):
             return RiskDecision(intent, "refuse", None, "price", "no price to value the order at")
-        q0 = held.get(intent.symbol, 0.0)
         q1 = q0 + approved.quantity
         added = (abs(q1) - abs(q0)) * price
         if added > 0 and gross + added > limit:
