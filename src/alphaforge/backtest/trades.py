@@ -93,7 +93,9 @@ class TradeBook:
         trade.exited += abs(closing)
         trade.exit_value += abs(closing) * price
         trade.position += closing
-        self._charge(trade, {k: v * share for k, v in costs.items()})
+        charged = trade.costs
+        for name, value in costs.items():
+            charged[name] = charged.get(name, 0.0) + value * share
         if abs(trade.position) <= 1e-12 * max(abs(closing), 1.0):
             self._close(trade, when, reason)
             rest = quantity - closing

@@ -32,6 +32,10 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
+#: Statuses in which an order can still fill.
+_OPEN = frozenset(status for status in OrderStatus if status.is_open)
+
+
 class IllegalTransitionError(RuntimeError):
     """An order was asked to move where the state machine does not allow."""
 
@@ -73,12 +77,12 @@ class OrderManager:
         order.updated_at = when
         if reason:
             order.status_reason = reason
-        if not status.is_open:
+        if status not in _OPEN:
             self._open.pop(order.id, None)
 
     def apply_fill(self, order: Order, fill: Fill) -> None:
         """Record a fill: update filled quantity and average price, then the status."""
-        if not order.status.is_open or order.status is S.NEW:
+        if order.status not in _OPEN or order.status is S.NEW:
             raise IllegalTransitionError(f"order {order.id} cannot fill while {order.status}")
         if fill.quantity * order.intent.quantity <= 0:
             raise IllegalTransitionError(

@@ -75,6 +75,8 @@ class BarView:
     active: BoolArray
 
 
+_OPEN = frozenset(status for status in OrderStatus if status.is_open)
+
 _PRIORITY = {
     OrderType.STOP: 0,
     OrderType.TRAILING_STOP: 0,
@@ -222,7 +224,13 @@ class SimulatedBroker:
         candidates = [
             o
             for o in self.manager.open_orders()
-            if active[index[o.intent.symbol]] and self._eligible(o, when)
+            if active[index[o.intent.symbol]]
+            and (
+                # A market order fills from the bar it is placed on, a resting one from the next.
+                o.created_at <= when
+                if o.intent.order_type is OrderType.MARKET
+                else o.created_at < when
+            )
         ]
         if not candidates:
             return []
@@ -232,12 +240,14 @@ class SimulatedBroker:
         room = self._room(bar).tolist()
         planned: list[tuple[Order, int, float, float, bool]] = []
         position = self.quantity.tolist()
+        whole_units = self.whole_units
         for order in candidates:
-            if not order.status.is_open:
+            if order.status not in _OPEN:
                 continue  # cancelled by a sibling filled earlier in this bar
-            i = self.index[order.symbol]
-            remaining = order.remaining
-            if order.intent.reduce_only:
+            intent = order.intent
+            i = index[intent.symbol]
+            remaining = intent.quantity - order.filled_quantity
+            if intent.reduce_only:
                 if position[i] == 0 or position[i] * remaining > 0:
                     self.manager.transition(
                         order, OrderStatus.CANCELLED, bar.timestamp, "nothing left to reduce"
@@ -248,7 +258,7 @@ class SimulatedBroker:
             if price is None:
                 continue
             size = min(abs(remaining), room[i])
-            if self.whole_units and size < abs(remaining):
+            if whole_units and size < abs(remaining):
                 # Only the cap cuts an order to a fraction: keep whole units.
                 size = math.floor(size + 1e-9)
             if size <= 0:
@@ -257,8 +267,8 @@ class SimulatedBroker:
             quantity = math.copysign(size, remaining)
             position[i] += quantity
             planned.append((order, i, quantity, price, maker))
-            if order.intent.oco_group is not None:
-                self._cancel_group(order, bar.timestamp)
+            if intent.oco_group is not None:
+                self._cancel_group(order, when)
         fills = self._book(planned, bar.timestamp)
         self._expire_ioc(candidates, bar.timestamp)
         return fills
@@ -302,13 +312,6 @@ class SimulatedBroker:
                 self._best_close[order.id] /= ratio
 
     # -- internals ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _eligible(order: Order, when: pd.Timestamp) -> bool:
-        if order.intent.order_type is OrderType.MARKET:
-            return order.created_at <= when
-        # Resting orders are checked from the bar after they were placed.
-        return order.created_at < when
 
     def _room(self, bar: BarView) -> FloatArray:
         if self.participation is None:
@@ -465,7 +468,7 @@ class SimulatedBroker:
 
     def _expire_ioc(self, candidates: list[Order], when: pd.Timestamp) -> None:
         for order in candidates:
-            if order.status.is_open and order.intent.time_in_force is TimeInForce.IOC:
+            if order.intent.time_in_force is TimeInForce.IOC and order.status.is_open:
                 self.manager.transition(order, OrderStatus.CANCELLED, when, "immediate or cancel")
 
 
