@@ -37,7 +37,7 @@ from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import AssetClass
 from alphaforge.execution import BarView, SimulatedBroker
 from alphaforge.portfolio.base import PortfolioConstructor, target_quantities
-from alphaforge.risk.base import AccountView, RiskManager
+from alphaforge.risk.base import AccountView, BatchReviewer, RiskManager
 from alphaforge.strategies.base import MarketFrames, Signals
 
 FloatArray = np.ndarray
@@ -184,6 +184,8 @@ def run_engine(
         model.kind == "holding" for a in set(classes) for _, model in schedule.models(a)
     )
 
+    # Checked once: a runtime protocol check costs more than a bar's numpy work.
+    batch = risk if isinstance(risk, BatchReviewer) else None
     pending = np.full(m, np.nan)
     pending_stop = np.full(m, np.nan)
     pending_take = np.full(m, np.nan)
@@ -197,6 +199,8 @@ def run_engine(
     component_pos = {name: k for k, name in enumerate(coster.components)}
     audit: list[dict[str, object]] = []
     fills_out: list[Fill] = []
+    fill_costs: list[tuple[float, ...]] = []
+    components = coster.components
     # Nanoseconds whatever the index's resolution (pandas 3 defaults to microseconds).
     stamps = index.as_unit("ns").asi8
     task = reporter.task("backtest", total=n)
@@ -256,6 +260,7 @@ def run_engine(
                     pending_stop,
                     pending_take,
                     strategy_tag,
+                    batch,
                 )
             )
             pending[due] = np.nan
@@ -282,9 +287,12 @@ def run_engine(
                     fill.symbol, when, fill.quantity, fill.price, costs, fill.strategy, fill.reason
                 )
                 traded_now += abs(fill.quantity) * fill.price
-                step_costs += math.fsum(costs.values())
+                total = math.fsum(costs.values())
+                step_costs += total
                 for name, value in costs.items():
                     by_component[component_pos[name]] += value
+                # The fill's row of the fills table: its total, then each component's amount.
+                fill_costs.append((total, *[costs.get(name, 0.0) for name in components]))
             traded[t] = traded_now
             cost_by_component[t] = by_component
             fills_out.extend(fills)
@@ -325,6 +333,7 @@ def run_engine(
         broker,
         book,
         fills_out,
+        fill_costs,
         audit,
     )
 
@@ -369,8 +378,12 @@ def _submit_targets(
     pending_stop: np.ndarray,
     pending_take: np.ndarray,
     strategy_tag: str,
+    batch: BatchReviewer | None,
 ) -> list[dict[str, object]]:
-    """Cancel superseded orders, size targets at the fill price, review and submit them."""
+    """Cancel superseded orders, size targets at the fill price, review and submit them.
+
+    ``batch`` is ``risk`` when it can clear plain market orders from arrays (else None).
+    """
     for order in broker.open_orders():
         i = broker.index[order.symbol]
         if due[i] and order.intent.reason == "signal":
@@ -398,35 +411,14 @@ def _submit_targets(
     for order in broker.open_orders():
         if order.intent.reduce_only and ending[broker.index[order.symbol]]:
             broker.cancel(order.id, when, "position closed by a new target")
-    intents: list[OrderIntent] = []
-    # Python floats of the due names only: reading NumPy scalars one at a time is slow.
+    names = broker.names
     idx = np.flatnonzero(due)
-    rows_of = zip(
-        broker.names[idx].tolist(),
-        target[idx].tolist(),
-        broker.quantity[idx].tolist(),
-        delta[idx].tolist(),
-        pending_stop[idx].tolist(),
-        pending_take[idx].tolist(),
-        strict=True,
-    )
-    isfinite = math.isfinite
-    for symbol, goal, now, q, stop, take in rows_of:
-        if abs(q) <= 1e-12 * max(abs(goal), 1.0):
-            continue
-        bracket = None
-        if (isfinite(stop) or isfinite(take)) and (abs(goal) > abs(now) or goal * now < 0):
-            # Only an order that opens or adds carries the trade's exits.
-            bracket = Bracket(
-                stop_price=stop if isfinite(stop) else None,
-                take_profit=take if isfinite(take) else None,
-            )
-        intents.append(OrderIntent(symbol, q, strategy=strategy_tag, bracket=bracket))
-    if not intents:
+    # A target within float noise of what is held is no order.
+    idx = idx[~(np.abs(delta[idx]) <= 1e-12 * np.maximum(np.abs(target[idx]), 1.0))]
+    if idx.size == 0:
         return []
     held = np.flatnonzero(broker.quantity)
     priced = np.isfinite(prices)
-    names = broker.names
     held_units = broker.quantity[held]
     # Gross exposure as the risk layer sums it (symbol order, an unpriced holding counts 0):
     # Python's sum over the same products, without a dict walk per bar.
@@ -439,6 +431,41 @@ def _submit_targets(
         prices=_ArrayMapping(broker.index, names, prices, priced),
         gross_exposure=sum(exposure.tolist()),
     )
+    symbols = names[idx].tolist()
+    stops, takes = pending_stop[idx], pending_take[idx]
+    plain = not (np.isfinite(stops).any() or np.isfinite(takes).any())
+    if (
+        plain
+        and batch is not None
+        and batch.approves_market_batch(
+            symbols, delta[idx], broker.quantity[idx], prices[idx], view
+        )
+    ):
+        # Every order passes the risk layer as asked: no decision (nor audit row) per order.
+        for symbol, q in zip(symbols, delta[idx].tolist(), strict=True):
+            broker.submit(OrderIntent(symbol, q, strategy=strategy_tag), when)
+        return []
+    intents: list[OrderIntent] = []
+    # Python floats: reading NumPy scalars one at a time is slow.
+    rows_of = zip(
+        symbols,
+        target[idx].tolist(),
+        broker.quantity[idx].tolist(),
+        delta[idx].tolist(),
+        stops.tolist(),
+        takes.tolist(),
+        strict=True,
+    )
+    isfinite = math.isfinite
+    for symbol, goal, now, q, stop, take in rows_of:
+        bracket = None
+        if (isfinite(stop) or isfinite(take)) and (abs(goal) > abs(now) or goal * now < 0):
+            # Only an order that opens or adds carries the trade's exits.
+            bracket = Bracket(
+                stop_price=stop if isfinite(stop) else None,
+                take_profit=take if isfinite(take) else None,
+            )
+        intents.append(OrderIntent(symbol, q, strategy=strategy_tag, bracket=bracket))
     rows: list[dict[str, object]] = []
     for decision in risk.review(intents, view):
         if decision.approved is not None:
@@ -594,6 +621,7 @@ def _assemble(
     broker: SimulatedBroker,
     book: TradeBook,
     fills: list[Fill],
+    fill_costs: list[tuple[float, ...]],
     audit: list[dict[str, object]],
 ) -> EngineRun:
     value = np.where(held != 0, held * np.nan_to_num(marks), 0.0)
@@ -638,7 +666,7 @@ def _assemble(
         result=result,
         equity=equity_frame,
         orders=_orders_frame(broker),
-        fills=_fills_frame(fills, components),
+        fills=_fills_frame(fills, fill_costs, components),
         trades=book.frame(),
         positions=positions,
         audit=pd.DataFrame(
@@ -664,11 +692,11 @@ def _orders_frame(broker: SimulatedBroker) -> pd.DataFrame:
     intents = [order.intent for order in orders]
     # Column by column: a run has an order per signal change, tens of thousands of them.
     # ``str`` of these StrEnum members is their value, without Enum's slower ``.value``.
-    columns: dict[str, list[object]] = {
+    columns: dict[str, object] = {
         "order_id": [order.id for order in orders],
         "symbol": [intent.symbol for intent in intents],
-        "created_at": [order.created_at for order in orders],
-        "updated_at": [order.updated_at for order in orders],
+        "created_at": pd.DatetimeIndex([order.created_at for order in orders]),
+        "updated_at": pd.DatetimeIndex([order.updated_at for order in orders]),
         "type": [str(intent.order_type) for intent in intents],
         "quantity": [intent.quantity for intent in intents],
         "limit_price": [intent.limit_price for intent in intents],
@@ -687,7 +715,10 @@ def _orders_frame(broker: SimulatedBroker) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _fills_frame(fills: list[Fill], components: list[str]) -> pd.DataFrame:
+def _fills_frame(
+    fills: list[Fill], costs: list[tuple[float, ...]], components: list[str]
+) -> pd.DataFrame:
+    """Return the fills table; ``costs`` holds each fill's total and amount per component."""
     names = [
         "order_id",
         "symbol",
@@ -701,20 +732,15 @@ def _fills_frame(fills: list[Fill], components: list[str]) -> pd.DataFrame:
     ]
     if not fills:
         return pd.DataFrame([], columns=names)
-    by_component: list[list[float]] = [[] for _ in components]
-    totals: list[float] = []
-    for fill in fills:
-        costs = dict(fill.costs)
-        totals.append(math.fsum(costs.values()))
-        for values, name in zip(by_component, components, strict=True):
-            values.append(costs.get(name, 0.0))
-    columns: list[list[object]] = [
+    table = np.array(costs, dtype=np.float64).reshape(len(fills), 1 + len(components))
+    total, *by_component = table.T
+    columns: list[object] = [
         [fill.order_id for fill in fills],
         [fill.symbol for fill in fills],
-        [fill.timestamp for fill in fills],
+        pd.DatetimeIndex([fill.timestamp for fill in fills]),
         [fill.quantity for fill in fills],
         [fill.price for fill in fills],
-        list(totals),
+        total,
         [fill.strategy for fill in fills],
         [fill.reason for fill in fills],
         *by_component,

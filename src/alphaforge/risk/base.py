@@ -10,10 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from alphaforge.core.orders import OrderIntent
 from alphaforge.core.types import Instrument
+
+FloatArray = npt.NDArray[np.float64]
 
 #: Relative slack on limits so float noise in a sized order does not trip them.
 _SLACK = 1e-9
@@ -58,6 +63,26 @@ class RiskManager(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchReviewer(Protocol):
+    """A risk manager that can clear a batch of plain market orders from arrays at once.
+
+    The backtest trades a few hundred names per bar; when every order passes unchanged it need
+    not build a decision per order. Anything else goes through :meth:`RiskManager.review`.
+    """
+
+    def approves_market_batch(
+        self,
+        symbols: Sequence[str],
+        quantities: FloatArray,
+        held: FloatArray,
+        prices: FloatArray,
+        account: AccountView,
+    ) -> bool:
+        """Return True when ``review`` would approve all these market intents as asked."""
+        ...
+
+
 class BasicRiskManager:
     """Lot and tick rounding, then buying power (gross exposure <= ``max_leverage`` x equity).
 
@@ -94,6 +119,59 @@ class BasicRiskManager:
                 gross += (abs(q1) - abs(q0)) * price
                 changed[symbol] = q1
         return decisions
+
+    def approves_market_batch(
+        self,
+        symbols: Sequence[str],
+        quantities: FloatArray,
+        held: FloatArray,
+        prices: FloatArray,
+        account: AccountView,
+    ) -> bool:
+        """Return True when :meth:`review` would approve every intent unchanged ("approve").
+
+        The intents are market orders without prices, brackets or groups, one per symbol
+        (``symbols`` distinct), reviewed in the given order. ``quantities`` are the signed
+        units asked, ``held`` the units held now and ``prices`` the prices of ``account``
+        (NaN where none), aligned with ``symbols``. The same checks as :meth:`review` run on
+        arrays, with the same float operations in the same order: False as soon as any intent
+        would be rounded, resized or refused, and then the caller asks :meth:`review`, which
+        gives the reasons.
+        """
+        q = np.asarray(quantities, np.float64)
+        if q.size == 0:
+            return True
+        if account.whole_units:
+            lot = np.array(
+                [self._lot_size(symbol) for symbol in symbols], dtype=np.float64
+            )
+            rounds = lot > 0
+            if rounds.any():
+                lots = q[rounds] / lot[rounds]
+                nearest = np.round(lots)  # half to even, as Python's round
+                whole = np.where(
+                    np.abs(lots - nearest) > _SLACK, np.floor(np.abs(lots) + _SLACK), np.abs(nearest)
+                )
+                if not np.array_equal(np.copysign(whole * lot[rounds], q[rounds]), q[rounds]):
+                    return False
+        if not (q != 0).all():
+            return False
+        p = np.asarray(prices, np.float64)
+        if not (np.isfinite(p) & (p > 0)).all():
+            return False
+        q0 = np.asarray(held, np.float64)
+        added = (np.abs(q0 + q) - np.abs(q0)) * p
+        gross = account.gross_exposure
+        if gross is None:
+            gross = sum(abs(u) * account.prices.get(s, 0.0) for s, u in account.positions.items())
+        limit = self.max_leverage * max(account.equity, 0.0) * (1.0 + _SLACK)
+        # Gross exposure before each intent: a running sum, added one intent at a time.
+        before = np.cumsum(np.concatenate([[gross], added]))[:-1]
+        return not ((added > 0) & (before + added > limit)).any()
+
+    def _lot_size(self, symbol: str) -> float:
+        instrument = self.instruments.get(symbol)
+        return instrument.lot_size if instrument is not None else 0.0
 
     def _review_one(
         self,
@@ -183,4 +261,4 @@ def _round_to_instrument(
     return out, check, reason
 
 
-__all__ = ["AccountView", "BasicRiskManager", "RiskDecision", "RiskManager"]
+__all__ = ["AccountView", "BasicRiskManager", "BatchReviewer", "RiskDecision", "RiskManager"]
