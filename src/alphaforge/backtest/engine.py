@@ -20,9 +20,12 @@ data to its own close, which the causality test checks by scrambling the future.
 
 from __future__ import annotations
 
+import functools
+import gc
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -41,6 +44,8 @@ from alphaforge.risk.base import AccountView, BatchReviewer, RiskManager
 from alphaforge.strategies.base import MarketFrames, Signals
 
 FloatArray = np.ndarray
+P = ParamSpec("P")
+R = TypeVar("R")
 _UNCAPPED = (AssetClass.FOREX, AssetClass.INDEX, AssetClass.MACRO)
 
 
@@ -105,6 +110,31 @@ class _Coster:
         return out
 
 
+def _cycle_collector_paused(func: Callable[P, R]) -> Callable[P, R]:
+    """Run ``func`` with Python's cycle collector off, as it was before afterwards.
+
+    A run allocates about ten objects per order (intent, order, fill, trade rows), none of
+    them in a reference cycle. With the collector on, each full collection walks every
+    object the run has made so far, and there is one each time the heap grows by a quarter:
+    about a quarter of a 500-symbol run's time went to walking the order book. Memory is
+    freed by reference counting as before; cycles made elsewhere meanwhile wait for the
+    next collection after the run.
+    """
+
+    @functools.wraps(func)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused
+
+
+@_cycle_collector_paused
 def run_engine(
     market: MarketFrames,
     signals: Signals,
