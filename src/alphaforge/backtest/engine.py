@@ -684,7 +684,8 @@ def _assemble(
     positions = pd.DataFrame(
         {
             "timestamp": index[rows],
-            "symbol": np.asarray(symbols, dtype=object)[cols],
+            # One string per name, then taken per row (a row per holding per bar).
+            "symbol": pd.Series(symbols, dtype="str").take(cols).reset_index(drop=True),
             "quantity": held[rows, cols],
             "price": marks[rows, cols],
             "value": value[rows, cols],

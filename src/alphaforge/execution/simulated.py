@@ -234,6 +234,8 @@ class SimulatedBroker:
         ]
         if not candidates:
             return []
+        if _plain_market(candidates):
+            return self._book(self._plan_market(candidates, bar), when)
         candidates.sort(key=lambda o: _PRIORITY[o.intent.order_type])
         # Python floats: the loop reads one symbol at a time, and NumPy scalars are slow there.
         market = self.fill_prices(bar).tolist()
@@ -272,6 +274,37 @@ class SimulatedBroker:
         fills = self._book(planned, bar.timestamp)
         self._expire_ioc(candidates, bar.timestamp)
         return fills
+
+    def _plan_market(
+        self, candidates: list[Order], bar: BarView
+    ) -> list[tuple[Order, int, float, float, bool]]:
+        """Size market orders of distinct symbols at once, as :meth:`match`'s loop would.
+
+        Each symbol has one order, so none shares the volume cap with another: an order fills
+        ``min(remaining, cap)`` units (rounded down to whole units when the cap cuts it) at
+        the market price, if that price is a price.
+        """
+        idx = np.array([self.index[o.intent.symbol] for o in candidates], dtype=np.intp)
+        remaining = np.array([o.intent.quantity - o.filled_quantity for o in candidates])
+        price = self.fill_prices(bar)[idx]
+        wanted = np.abs(remaining)
+        size = np.minimum(wanted, self._room(bar)[idx])
+        if self.whole_units:
+            size = np.where(size < wanted, np.floor(size + 1e-9), size)
+        fills = np.isfinite(price) & (price > 0) & (size > 0)
+        quantity = np.copysign(size, remaining)
+        return [
+            (order, i, q, p, False)
+            for order, i, q, p, ok in zip(
+                candidates,
+                idx.tolist(),
+                quantity.tolist(),
+                price.tolist(),
+                fills.tolist(),
+                strict=True,
+            )
+            if ok
+        ]
 
     def on_close(self, bar: BarView, session_end: BoolArray) -> None:
         """After the bar's close: move trailing stops, expire day orders, remember closes."""
@@ -470,6 +503,25 @@ class SimulatedBroker:
         for order in candidates:
             if order.intent.time_in_force is TimeInForce.IOC and order.status.is_open:
                 self.manager.transition(order, OrderStatus.CANCELLED, when, "immediate or cancel")
+
+
+def _plain_market(orders: list[Order]) -> bool:
+    """Return True when every order is a market order that fills alone on its symbol.
+
+    No reduce-only or one-cancels-other order (they depend on what fills before them), no
+    immediate-or-cancel one (expired after the bar), one order per symbol (the volume cap is
+    not shared).
+    """
+    for order in orders:
+        intent = order.intent
+        if (
+            intent.order_type is not OrderType.MARKET
+            or intent.reduce_only
+            or intent.oco_group is not None
+            or intent.time_in_force is TimeInForce.IOC
+        ):
+            return False
+    return len({order.intent.symbol for order in orders}) == len(orders)
 
 
 def _limit_fill(
