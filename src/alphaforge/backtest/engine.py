@@ -187,7 +187,8 @@ def run_engine(
     target_values = targets.to_numpy(np.float64)
     stops = _frame_values(signals.stop, index, symbols)
     take = _frame_values(signals.target, index, symbols)
-    _check_exit_prices(stops, take, index, symbols)
+    if signals.stop is not None or signals.target is not None:
+        _check_exit_prices(stops, take, index, symbols)
     classes = [market.instruments[s].asset_class for s in symbols]
     capped = np.array([a not in _UNCAPPED for a in classes])
     ctx = {
@@ -472,8 +473,13 @@ def _submit_targets(
         )
     ):
         # Every order passes the risk layer as asked: no decision (nor audit row) per order.
-        for symbol, q in zip(symbols, delta[idx].tolist(), strict=True):
-            broker.submit(OrderIntent(symbol, q, strategy=strategy_tag), when)
+        broker.submit_all(
+            [
+                OrderIntent(symbol, q, strategy=strategy_tag)
+                for symbol, q in zip(symbols, delta[idx].tolist(), strict=True)
+            ],
+            when,
+        )
         return []
     intents: list[OrderIntent] = []
     # Python floats: reading NumPy scalars one at a time is slow.
@@ -580,7 +586,8 @@ def _frame_values(
     frame: pd.DataFrame | None, index: pd.Index, columns: list[str], fill: float = np.nan
 ) -> np.ndarray:
     if frame is None:
-        return np.full((len(index), len(columns)), fill)
+        # A read-only view of one value: no bars x symbols array to allocate and fault in.
+        return np.broadcast_to(np.float64(fill), (len(index), len(columns)))
     return frame.reindex(index=index, columns=columns).to_numpy(np.float64)
 
 
@@ -654,7 +661,10 @@ def _assemble(
     fill_costs: list[tuple[float, ...]],
     audit: list[dict[str, object]],
 ) -> EngineRun:
-    value = np.where(held != 0, held * np.nan_to_num(marks), 0.0)
+    # In place where it can be: each bars x symbols temporary is pages to fault in.
+    value = np.nan_to_num(marks)
+    np.multiply(held, value, out=value)
+    value[held == 0] = 0.0
     gross = np.abs(value).sum(axis=1)
     net = value.sum(axis=1)
     equity_frame = pd.DataFrame(

@@ -65,6 +65,27 @@ class OrderManager:
         self._open[order.id] = order
         return order
 
+    def create_accepted(self, intents: list[OrderIntent], when: pd.Timestamp) -> list[Order]:
+        """Create an order per intent (ids in order) and move each ``new -> accepted``.
+
+        What :meth:`create` then :meth:`transition` do, for the many plain orders a backtest
+        places on one bar.
+        """
+        orders = []
+        register, opened = self._orders, self._open
+        next_id = self.ids.next
+        accepted = S.ACCEPTED
+        if accepted not in TRANSITIONS[S.NEW]:
+            raise IllegalTransitionError(f"{S.NEW} -> {accepted} is not allowed")
+        for intent in intents:
+            order = Order(next_id(), intent, when, status=accepted, updated_at=when)
+            if intent.trail_percent is not None:
+                order.trail_stop = intent.stop_price
+            register[order.id] = order
+            opened[order.id] = order
+            orders.append(order)
+        return orders
+
     def transition(
         self, order: Order, status: OrderStatus, when: pd.Timestamp, reason: str = ""
     ) -> None:

@@ -161,6 +161,19 @@ class SimulatedBroker:
                 self._start_trail(order)
         return order
 
+    def submit_all(self, intents: list[OrderIntent], when: pd.Timestamp) -> list[Order]:
+        """Accept approved market intents of known symbols at once (ids in order).
+
+        The same as :meth:`submit` of each in turn for intents that are neither trailing stops
+        nor of unknown symbols; any other batch is submitted one intent at a time.
+        """
+        if any(
+            intent.symbol not in self.index or intent.order_type is OrderType.TRAILING_STOP
+            for intent in intents
+        ):
+            return [self.submit(intent, when) for intent in intents]
+        return self.manager.create_accepted(intents, when)
+
     def cancel(self, order_id: str, when: pd.Timestamp, reason: str = "cancelled") -> None:
         """Cancel an open order; one already done is left as it is."""
         order = self.manager.get(order_id)
