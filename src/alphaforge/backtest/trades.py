@@ -80,23 +80,25 @@ class TradeBook:
         trade = self._open.get(symbol)
         if trade is None or trade.position == 0:
             trade = self._open_trade(symbol, when, strategy)
-        if trade.position * quantity >= 0:
+        position = trade.position
+        if position * quantity >= 0:
             self._add(trade, quantity, price, costs)
             return
-        closing = math.copysign(min(abs(quantity), abs(trade.position)), quantity)
+        closing = math.copysign(min(abs(quantity), abs(position)), quantity)
         share = closing / quantity
         # Average cost of what is held, not of every unit ever entered: a trade that adds
         # after a partial exit would otherwise count the exited units' price again.
-        cost = trade.average_cost
+        cost = trade.basis / position
+        exited = abs(closing)
         trade.realised += -closing * (price - cost)
         trade.basis += closing * cost
-        trade.exited += abs(closing)
-        trade.exit_value += abs(closing) * price
-        trade.position += closing
+        trade.exited += exited
+        trade.exit_value += exited * price
+        trade.position = position = position + closing
         charged = trade.costs
         for name, value in costs.items():
             charged[name] = charged.get(name, 0.0) + value * share
-        if abs(trade.position) <= 1e-12 * max(abs(closing), 1.0):
+        if abs(position) <= 1e-12 * max(exited, 1.0):
             self._close(trade, when, reason)
             rest = quantity - closing
             if rest != 0:
@@ -131,8 +133,9 @@ class TradeBook:
                 continue
             mark = prices.get(trade.symbol, math.nan)
             unrealised = trade.position * mark - trade.basis
-            pnl = trade.realised + unrealised - sum(trade.costs.values())
-            self._closed.append(self._row(trade, pd.NaT, math.nan, pnl, "open"))
+            spent = sum(trade.costs.values())
+            pnl = trade.realised + unrealised - spent
+            self._closed.append(self._row(trade, pd.NaT, math.nan, pnl, "open", spent))
 
     def frame(self) -> pd.DataFrame:
         """Return the trades table (closed trades, then open ones), one row per round trip."""
@@ -169,9 +172,15 @@ class TradeBook:
             charged[name] = charged.get(name, 0.0) + value
 
     def _row(
-        self, trade: _OpenTrade, exit_time: object, exit_price: float, pnl: float, reason: str
+        self,
+        trade: _OpenTrade,
+        exit_time: object,
+        exit_price: float,
+        pnl: float,
+        reason: str,
+        spent: float,
     ) -> tuple[object, ...]:
-        """Return the trade's row in the order of :meth:`frame`'s columns."""
+        """Return the trade's row in the order of :meth:`frame`'s columns (``spent``: costs)."""
         charged = trade.costs
         return (
             trade.symbol,
@@ -181,7 +190,7 @@ class TradeBook:
             trade.entry_price,
             exit_price,
             pnl,
-            sum(charged.values()),
+            spent,
             trade.strategy,
             reason,
             *[charged.get(name, 0.0) for name in self.components],
@@ -189,8 +198,8 @@ class TradeBook:
 
     def _close(self, trade: _OpenTrade, when: pd.Timestamp, reason: str) -> None:
         exit_price = trade.exit_value / trade.exited if trade.exited else math.nan
-        pnl = trade.realised - sum(trade.costs.values())
-        self._closed.append(self._row(trade, when, exit_price, pnl, reason))
+        spent = sum(trade.costs.values())
+        self._closed.append(self._row(trade, when, exit_price, trade.realised - spent, reason, spent))
         del self._open[trade.symbol]
 
 
