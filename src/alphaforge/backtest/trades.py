@@ -199,7 +199,9 @@ class TradeBook:
     def _close(self, trade: _OpenTrade, when: pd.Timestamp, reason: str) -> None:
         exit_price = trade.exit_value / trade.exited if trade.exited else math.nan
         spent = sum(trade.costs.values())
-        self._closed.append(self._row(trade, when, exit_price, trade.realised - spent, reason, spent))
+        self._closed.append(
+            self._row(trade, when, exit_price, trade.realised - spent, reason, spent)
+        )
         del self._open[trade.symbol]
 
 

@@ -90,9 +90,7 @@ class OrderStatus(StrEnum):
 
 
 #: Statuses in which an order can still fill (a set lookup: ``is_open`` runs per order per bar).
-_OPEN_STATUSES = frozenset(
-    {OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED}
-)
+_OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
 
 
 @dataclass(frozen=True, slots=True)

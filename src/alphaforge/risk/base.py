@@ -142,15 +142,15 @@ class BasicRiskManager:
         if q.size == 0:
             return True
         if account.whole_units:
-            lot = np.array(
-                [self._lot_size(symbol) for symbol in symbols], dtype=np.float64
-            )
+            lot = np.array([self._lot_size(symbol) for symbol in symbols], dtype=np.float64)
             rounds = lot > 0
             if rounds.any():
                 lots = q[rounds] / lot[rounds]
                 nearest = np.round(lots)  # half to even, as Python's round
                 whole = np.where(
-                    np.abs(lots - nearest) > _SLACK, np.floor(np.abs(lots) + _SLACK), np.abs(nearest)
+                    np.abs(lots - nearest) > _SLACK,
+                    np.floor(np.abs(lots) + _SLACK),
+                    np.abs(nearest),
                 )
                 if not np.array_equal(np.copysign(whole * lot[rounds], q[rounds]), q[rounds]):
                     return False

@@ -21,9 +21,7 @@ def _fees(
 
 
 def _broker(participation: float | None = None) -> SimulatedBroker:
-    return SimulatedBroker(
-        SYMBOLS, 100_000.0, _fees, participation=participation, whole_units=True
-    )
+    return SimulatedBroker(SYMBOLS, 100_000.0, _fees, participation=participation, whole_units=True)
 
 
 def _state(orders: list[Order]) -> list[tuple[object, ...]]:
