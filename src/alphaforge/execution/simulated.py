@@ -50,6 +50,10 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
 
 FillPrice = Literal["next_open", "close", "vwap_proxy"]
+#: A fill to book: the order, its symbol's index, signed units, price, maker (else taker).
+Planned = tuple[Order, int, float, float, bool]
+#: The same fills as arrays: symbol indices, units, prices, maker flags.
+_Batch = tuple[IntArray, FloatArray, FloatArray, BoolArray]
 
 
 class FillCoster(Protocol):
@@ -226,7 +230,7 @@ class SimulatedBroker:
         if not order.status.is_open or intent.quantity == 0:
             return None
         i = self.index[intent.symbol]
-        fills = self._book([(order, i, intent.quantity, price, False)], when)
+        fills = self._book([(order, i, intent.quantity, price, False)], None, when)
         return fills[0]
 
     def match(self, bar: BarView) -> list[Fill]:
@@ -248,12 +252,12 @@ class SimulatedBroker:
         if not candidates:
             return []
         if _plain_market(candidates):
-            return self._book(self._plan_market(candidates, bar), when)
+            return self._book(*self._plan_market(candidates, bar), when)
         candidates.sort(key=lambda o: _PRIORITY[o.intent.order_type])
         # Python floats: the loop reads one symbol at a time, and NumPy scalars are slow there.
         market = self.fill_prices(bar).tolist()
         room = self._room(bar).tolist()
-        planned: list[tuple[Order, int, float, float, bool]] = []
+        planned: list[Planned] = []
         position = self.quantity.tolist()
         whole_units = self.whole_units
         for order in candidates:
@@ -284,18 +288,17 @@ class SimulatedBroker:
             planned.append((order, i, quantity, price, maker))
             if intent.oco_group is not None:
                 self._cancel_group(order, when)
-        fills = self._book(planned, bar.timestamp)
+        fills = self._book(planned, None, bar.timestamp)
         self._expire_ioc(candidates, bar.timestamp)
         return fills
 
-    def _plan_market(
-        self, candidates: list[Order], bar: BarView
-    ) -> list[tuple[Order, int, float, float, bool]]:
+    def _plan_market(self, candidates: list[Order], bar: BarView) -> tuple[list[Planned], _Batch]:
         """Size market orders of distinct symbols at once, as :meth:`match`'s loop would.
 
         Each symbol has one order, so none shares the volume cap with another: an order fills
         ``min(remaining, cap)`` units (rounded down to whole units when the cap cuts it) at
-        the market price, if that price is a price.
+        the market price, if that price is a price. Returns the planned fills and the same
+        as arrays (symbol index, units, price, maker).
         """
         idx = np.array([self.index[o.intent.symbol] for o in candidates], dtype=np.intp)
         remaining = np.array([o.intent.quantity - o.filled_quantity for o in candidates])
@@ -306,7 +309,7 @@ class SimulatedBroker:
             size = np.where(size < wanted, np.floor(size + 1e-9), size)
         fills = np.isfinite(price) & (price > 0) & (size > 0)
         quantity = np.copysign(size, remaining)
-        return [
+        planned = [
             (order, i, q, p, False)
             for order, i, q, p, ok in zip(
                 candidates,
@@ -318,6 +321,8 @@ class SimulatedBroker:
             )
             if ok
         ]
+        batch = (idx[fills], quantity[fills], price[fills], np.zeros(len(planned), bool))
+        return planned, batch
 
     def on_close(self, bar: BarView, session_end: BoolArray) -> None:
         """After the bar's close: move trailing stops, expire day orders, remember closes."""
@@ -404,16 +409,18 @@ class SimulatedBroker:
                     other, OrderStatus.CANCELLED, when, f"one-cancels-other: {filled.id} filled"
                 )
 
-    def _book(
-        self, planned: list[tuple[Order, int, float, float, bool]], when: pd.Timestamp
-    ) -> list[Fill]:
+    def _book(self, planned: list[Planned], batch: _Batch | None, when: pd.Timestamp) -> list[Fill]:
+        """Book the planned fills; ``batch`` is them as arrays when the caller has those."""
         if not planned:
             return []
-        idx = np.array([p[1] for p in planned], dtype=np.intp)
-        qty = np.array([p[2] for p in planned])
-        px = np.array([p[3] for p in planned])
-        maker = np.array([p[4] for p in planned], dtype=bool)
-        components = self.coster(idx, qty, px, maker)
+        if batch is None:
+            batch = (
+                np.array([p[1] for p in planned], dtype=np.intp),
+                np.array([p[2] for p in planned]),
+                np.array([p[3] for p in planned]),
+                np.array([p[4] for p in planned], dtype=bool),
+            )
+        components = self.coster(*batch)
         # One list per component, so each fill's costs are read without NumPy scalars.
         names = list(components)
         # Each fill's costs as one row of Python floats (NumPy scalars are slow one at a time).
