@@ -207,6 +207,7 @@ def run_engine(
     )
     book = TradeBook(coster.components)
     last_bar = _last_active(active)
+    ends = set(last_bar.tolist())  # the bars where some symbol's bars end
     session_end = _session_ends(index, active)
     prev_time = np.full(m, -1, dtype=np.int64)
     splits, dividends = _actions(corporate_actions, index, symbols, active)
@@ -302,11 +303,12 @@ def run_engine(
         fills = broker.match(bar)
 
         # 5. Delisting: a holding whose bars end is closed at its last close.
-        ending = act & (last_bar == t) & (broker.quantity != 0) & (t < n - 1)
-        for i in np.flatnonzero(ending).tolist():
-            fill = _liquidate(broker, i, float(c[t, i]), when, strategy_tag)
-            if fill is not None:
-                fills.append(fill)
+        if t in ends:
+            ending = act & (last_bar == t) & (broker.quantity != 0) & (t < n - 1)
+            for i in np.flatnonzero(ending).tolist():
+                fill = _liquidate(broker, i, float(c[t, i]), when, strategy_tag)
+                if fill is not None:
+                    fills.append(fill)
 
         if fills:
             # Sums kept as Python floats, added in the same order as into the arrays.
@@ -438,10 +440,12 @@ def _submit_targets(
     delta = target - broker.quantity
     # A target that closes or reverses a position ends its trade: the trade's bracket exits go
     # with it, or a stop triggered on this bar would trade on top of the closing order.
-    ending = due & (broker.quantity != 0) & (target * broker.quantity <= 0)
-    for order in broker.open_orders():
-        if order.intent.reduce_only and ending[broker.index[order.symbol]]:
-            broker.cancel(order.id, when, "position closed by a new target")
+    resting = broker.open_orders()
+    if resting:
+        ending = due & (broker.quantity != 0) & (target * broker.quantity <= 0)
+        for order in resting:
+            if order.intent.reduce_only and ending[broker.index[order.symbol]]:
+                broker.cancel(order.id, when, "position closed by a new target")
     names = broker.names
     idx = np.flatnonzero(due)
     # A target within float noise of what is held is no order.
@@ -681,7 +685,8 @@ def _assemble(
         returns = np.where(before > 0, equity / before - 1.0, 0.0)
         gross_returns = np.where(before > 0, (equity + cost_paid) / before - 1.0, 0.0)
         turnover = np.where(before > 0, traded / before, 0.0)
-        weights = np.where(equity[:, None] > 0, value / equity[:, None], 0.0)
+        weights = value / equity[:, None]
+        weights[~(equity > 0)] = 0.0
     result = BacktestResult(
         returns=pd.Series(returns, index=index, name="net_return"),
         gross_returns=pd.Series(gross_returns, index=index, name="gross_return"),
