@@ -230,9 +230,7 @@ def run_engine(
     cost_by_component = np.zeros((n, len(coster.components)))
     component_pos = {name: k for k, name in enumerate(coster.components)}
     audit: list[dict[str, object]] = []
-    fills_out: list[Fill] = []
-    fill_costs: list[tuple[float, ...]] = []
-    components = coster.components
+    fill_table = _FillTable(coster.components)
     # Nanoseconds whatever the index's resolution (pandas 3 defaults to microseconds).
     stamps = index.as_unit("ns").asi8
     task = reporter.task("backtest", total=n)
@@ -324,11 +322,9 @@ def run_engine(
                 step_costs += total
                 for name, value in costs.items():
                     by_component[component_pos[name]] += value
-                # The fill's row of the fills table: its total, then each component's amount.
-                fill_costs.append((total, *[costs.get(name, 0.0) for name in components]))
+                fill_table.add(fill, t, total, costs)
             traded[t] = traded_now
             cost_by_component[t] = by_component
-            fills_out.extend(fills)
 
         # 6. Mark to market at the close.
         broker.on_close(bar, session_end[t])
@@ -365,10 +361,71 @@ def run_engine(
         coster.components,
         broker,
         book,
-        fills_out,
-        fill_costs,
+        fill_table,
         audit,
     )
+
+
+class _FillTable:
+    """The fills table's columns, appended to as fills arrive.
+
+    A run has tens of thousands of fills: keeping a row's values in lists (the floats and
+    strings are the fills' own) rather than every :class:`Fill` until the end keeps the
+    run's memory, and the pages a first run has to fault in, smaller.
+    """
+
+    def __init__(self, components: list[str]) -> None:
+        self.components = components
+        self.order_id: list[str] = []
+        self.symbol: list[str] = []
+        self.bar: list[int] = []
+        self.quantity: list[float] = []
+        self.price: list[float] = []
+        self.total: list[float] = []
+        self.strategy: list[str] = []
+        self.reason: list[str] = []
+        self.by_component: list[list[float]] = [[] for _ in components]
+
+    def add(self, fill: Fill, bar: int, total: float, costs: Mapping[str, float]) -> None:
+        """Append ``fill`` (booked at bar position ``bar``; ``total`` is its costs' sum)."""
+        self.order_id.append(fill.order_id)
+        self.symbol.append(fill.symbol)
+        self.bar.append(bar)
+        self.quantity.append(fill.quantity)
+        self.price.append(fill.price)
+        self.total.append(total)
+        self.strategy.append(fill.strategy)
+        self.reason.append(fill.reason)
+        for values, name in zip(self.by_component, self.components, strict=True):
+            values.append(costs.get(name, 0.0))
+
+    def frame(self, index: pd.DatetimeIndex) -> pd.DataFrame:
+        """Return the fills table, timestamps taken from the run's ``index``."""
+        names = [
+            "order_id",
+            "symbol",
+            "timestamp",
+            "quantity",
+            "price",
+            "costs",
+            "strategy",
+            "reason",
+            *(f"cost_{name}" for name in self.components),
+        ]
+        if not self.bar:
+            return pd.DataFrame([], columns=names)
+        columns: list[object] = [
+            self.order_id,
+            self.symbol,
+            index[np.asarray(self.bar, dtype=np.intp)],
+            self.quantity,
+            self.price,
+            self.total,
+            self.strategy,
+            self.reason,
+            *self.by_component,
+        ]
+        return pd.DataFrame(dict(zip(names, columns, strict=True)))
 
 
 class _ArrayMapping(Mapping[str, float]):
@@ -661,8 +718,7 @@ def _assemble(
     components: list[str],
     broker: SimulatedBroker,
     book: TradeBook,
-    fills: list[Fill],
-    fill_costs: list[tuple[float, ...]],
+    fills: _FillTable,
     audit: list[dict[str, object]],
 ) -> EngineRun:
     # In place where it can be: each bars x symbols temporary is pages to fault in.
@@ -702,7 +758,7 @@ def _assemble(
         result=result,
         equity=equity_frame,
         orders=_orders_frame(broker),
-        fills=_fills_frame(fills, fill_costs, components),
+        fills=fills.frame(index),
         trades=book.frame(),
         positions=positions,
         audit=pd.DataFrame(
@@ -773,39 +829,6 @@ def _orders_frame(broker: SimulatedBroker) -> pd.DataFrame:
     if not orders:
         return pd.DataFrame([], columns=list(columns))
     return pd.DataFrame(columns)
-
-
-def _fills_frame(
-    fills: list[Fill], costs: list[tuple[float, ...]], components: list[str]
-) -> pd.DataFrame:
-    """Return the fills table; ``costs`` holds each fill's total and amount per component."""
-    names = [
-        "order_id",
-        "symbol",
-        "timestamp",
-        "quantity",
-        "price",
-        "costs",
-        "strategy",
-        "reason",
-        *(f"cost_{name}" for name in components),
-    ]
-    if not fills:
-        return pd.DataFrame([], columns=names)
-    table = np.array(costs, dtype=np.float64).reshape(len(fills), 1 + len(components))
-    total, *by_component = table.T
-    columns: list[object] = [
-        [fill.order_id for fill in fills],
-        [fill.symbol for fill in fills],
-        pd.DatetimeIndex([fill.timestamp for fill in fills]),
-        [fill.quantity for fill in fills],
-        [fill.price for fill in fills],
-        total,
-        [fill.strategy for fill in fills],
-        [fill.reason for fill in fills],
-        *by_component,
-    ]
-    return pd.DataFrame(dict(zip(names, columns, strict=True)))
 
 
 __all__ = ["EngineRun", "run_engine"]
