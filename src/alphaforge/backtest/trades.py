@@ -62,7 +62,9 @@ class TradeBook:
     def __init__(self, components: list[str]) -> None:
         self.components = list(components)
         self._open: dict[str, _OpenTrade] = {}
-        self._closed: list[dict[str, object]] = []
+        #: Finished rows as tuples in the order of :meth:`frame`'s columns (a run books one per
+        #: round trip, so no dict per row).
+        self._closed: list[tuple[object, ...]] = []
 
     def on_fill(
         self,
@@ -78,21 +80,25 @@ class TradeBook:
         trade = self._open.get(symbol)
         if trade is None or trade.position == 0:
             trade = self._open_trade(symbol, when, strategy)
-        if trade.position * quantity >= 0:
+        position = trade.position
+        if position * quantity >= 0:
             self._add(trade, quantity, price, costs)
             return
-        closing = math.copysign(min(abs(quantity), abs(trade.position)), quantity)
+        closing = math.copysign(min(abs(quantity), abs(position)), quantity)
         share = closing / quantity
         # Average cost of what is held, not of every unit ever entered: a trade that adds
         # after a partial exit would otherwise count the exited units' price again.
-        cost = trade.average_cost
+        cost = trade.basis / position
+        exited = abs(closing)
         trade.realised += -closing * (price - cost)
         trade.basis += closing * cost
-        trade.exited += abs(closing)
-        trade.exit_value += abs(closing) * price
-        trade.position += closing
-        self._charge(trade, {k: v * share for k, v in costs.items()})
-        if abs(trade.position) <= 1e-12 * max(abs(closing), 1.0):
+        trade.exited += exited
+        trade.exit_value += exited * price
+        trade.position = position = position + closing
+        charged = trade.costs
+        for name, value in costs.items():
+            charged[name] = charged.get(name, 0.0) + value * share
+        if abs(position) <= 1e-12 * max(exited, 1.0):
             self._close(trade, when, reason)
             rest = quantity - closing
             if rest != 0:
@@ -127,14 +133,9 @@ class TradeBook:
                 continue
             mark = prices.get(trade.symbol, math.nan)
             unrealised = trade.position * mark - trade.basis
-            row = self._row(trade)
-            row.update(
-                exit_time=pd.NaT,
-                exit_price=math.nan,
-                pnl=trade.realised + unrealised - sum(trade.costs.values()),
-                exit_reason="open",
-            )
-            self._closed.append(row)
+            spent = sum(trade.costs.values())
+            pnl = trade.realised + unrealised - spent
+            self._closed.append(self._row(trade, pd.NaT, math.nan, pnl, "open", spent))
 
     def frame(self) -> pd.DataFrame:
         """Return the trades table (closed trades, then open ones), one row per round trip."""
@@ -142,13 +143,10 @@ class TradeBook:
         if not self._closed:
             empty = {c: pd.Series(dtype=_dtype(c)) for c in columns}  # type: ignore[call-overload]
             return pd.DataFrame(empty)
-        frame = pd.DataFrame(self._closed)
-        for c in columns:
-            if c not in frame:
-                frame[c] = 0.0
+        frame = pd.DataFrame(self._closed, columns=columns)
         for c in ("entry_time", "exit_time"):
             frame[c] = pd.to_datetime(frame[c], utc=True)
-        return frame[columns].reset_index(drop=True)
+        return frame
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -169,31 +167,41 @@ class TradeBook:
 
     @staticmethod
     def _charge(trade: _OpenTrade, costs: dict[str, float]) -> None:
+        charged = trade.costs
         for name, value in costs.items():
-            trade.costs[name] = trade.costs.get(name, 0.0) + value
+            charged[name] = charged.get(name, 0.0) + value
 
-    def _row(self, trade: _OpenTrade) -> dict[str, object]:
-        row: dict[str, object] = {
-            "symbol": trade.symbol,
-            "entry_time": trade.entry_time,
-            "quantity": trade.side * trade.entered,
-            "entry_price": trade.entry_price,
-            "costs": sum(trade.costs.values()),
-            "strategy": trade.strategy,
-        }
-        for name in self.components:
-            row[f"cost_{name}"] = trade.costs.get(name, 0.0)
-        return row
+    def _row(
+        self,
+        trade: _OpenTrade,
+        exit_time: object,
+        exit_price: float,
+        pnl: float,
+        reason: str,
+        spent: float,
+    ) -> tuple[object, ...]:
+        """Return the trade's row in the order of :meth:`frame`'s columns (``spent``: costs)."""
+        charged = trade.costs
+        return (
+            trade.symbol,
+            trade.entry_time,
+            exit_time,
+            trade.side * trade.entered,
+            trade.entry_price,
+            exit_price,
+            pnl,
+            spent,
+            trade.strategy,
+            reason,
+            *[charged.get(name, 0.0) for name in self.components],
+        )
 
     def _close(self, trade: _OpenTrade, when: pd.Timestamp, reason: str) -> None:
-        row = self._row(trade)
-        row.update(
-            exit_time=when,
-            exit_price=trade.exit_value / trade.exited if trade.exited else math.nan,
-            pnl=trade.realised - sum(trade.costs.values()),
-            exit_reason=reason,
+        exit_price = trade.exit_value / trade.exited if trade.exited else math.nan
+        spent = sum(trade.costs.values())
+        self._closed.append(
+            self._row(trade, when, exit_price, trade.realised - spent, reason, spent)
         )
-        self._closed.append(row)
         del self._open[trade.symbol]
 
 

@@ -86,7 +86,11 @@ class OrderStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         """Return True while the order can still fill."""
-        return self in (OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        return self in _OPEN_STATUSES
+
+
+#: Statuses in which an order can still fill (a set lookup: ``is_open`` runs per order per bar).
+_OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,15 @@ class Bracket:
         _check_price("Bracket", "stop_price", self.stop_price)
         _check_price("Bracket", "take_profit", self.take_profit)
         _check_trail("Bracket", self.trail_percent)
+
+
+#: The price instructions each order type needs.
+_NEEDS: dict[OrderType, tuple[str, ...]] = {
+    OrderType.LIMIT: ("limit_price",),
+    OrderType.STOP: ("stop_price",),
+    OrderType.STOP_LIMIT: ("limit_price", "stop_price"),
+    OrderType.TRAILING_STOP: ("trail_percent",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,22 +177,20 @@ class OrderIntent:
     sizing: tuple[SizingStep, ...] = ()
 
     def __post_init__(self) -> None:
-        what = f"Order for {self.symbol}"
         if not math.isfinite(self.quantity):
             raise InvalidOrderError(
-                f"{what}: quantity must be finite, got {self.quantity}.",
+                f"Order for {self.symbol}: quantity must be finite, got {self.quantity}.",
                 hint="Check the strategy's signals and the sizing for NaN or infinite values.",
             )
+        if self.order_type is OrderType.MARKET and (
+            self.limit_price is None and self.stop_price is None and self.trail_percent is None
+        ):
+            return  # a plain market order has no price to check (the backtest's bulk case)
+        what = f"Order for {self.symbol}"
         _check_price(what, "limit_price", self.limit_price)
         _check_price(what, "stop_price", self.stop_price)
         _check_trail(what, self.trail_percent)
-        needs = {
-            OrderType.LIMIT: ("limit_price",),
-            OrderType.STOP: ("stop_price",),
-            OrderType.STOP_LIMIT: ("limit_price", "stop_price"),
-            OrderType.TRAILING_STOP: ("trail_percent",),
-        }.get(self.order_type, ())
-        for name in needs:
+        for name in _NEEDS.get(self.order_type, ()):
             if getattr(self, name) is None:
                 raise InvalidOrderError(
                     f"{what}: a {self.order_type} order needs a {name}.",
@@ -251,7 +262,7 @@ class Fill:
     @property
     def total_cost(self) -> float:
         """Return the sum of all cost components."""
-        return math.fsum(value for _, value in self.costs)
+        return math.fsum([value for _, value in self.costs])
 
     @property
     def side(self) -> Side:

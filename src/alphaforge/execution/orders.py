@@ -32,6 +32,10 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
+#: Statuses in which an order can still fill.
+_OPEN = frozenset(status for status in OrderStatus if status.is_open)
+
+
 class IllegalTransitionError(RuntimeError):
     """An order was asked to move where the state machine does not allow."""
 
@@ -61,6 +65,27 @@ class OrderManager:
         self._open[order.id] = order
         return order
 
+    def create_accepted(self, intents: list[OrderIntent], when: pd.Timestamp) -> list[Order]:
+        """Create an order per intent (ids in order) and move each ``new -> accepted``.
+
+        What :meth:`create` then :meth:`transition` do, for the many plain orders a backtest
+        places on one bar.
+        """
+        orders = []
+        register, opened = self._orders, self._open
+        next_id = self.ids.next
+        accepted = S.ACCEPTED
+        if accepted not in TRANSITIONS[S.NEW]:
+            raise IllegalTransitionError(f"{S.NEW} -> {accepted} is not allowed")
+        for intent in intents:
+            order = Order(next_id(), intent, when, status=accepted, updated_at=when)
+            if intent.trail_percent is not None:
+                order.trail_stop = intent.stop_price
+            register[order.id] = order
+            opened[order.id] = order
+            orders.append(order)
+        return orders
+
     def transition(
         self, order: Order, status: OrderStatus, when: pd.Timestamp, reason: str = ""
     ) -> None:
@@ -73,12 +98,12 @@ class OrderManager:
         order.updated_at = when
         if reason:
             order.status_reason = reason
-        if not status.is_open:
+        if status not in _OPEN:
             self._open.pop(order.id, None)
 
     def apply_fill(self, order: Order, fill: Fill) -> None:
         """Record a fill: update filled quantity and average price, then the status."""
-        if not order.status.is_open or order.status is S.NEW:
+        if order.status not in _OPEN or order.status is S.NEW:
             raise IllegalTransitionError(f"order {order.id} cannot fill while {order.status}")
         if fill.quantity * order.intent.quantity <= 0:
             raise IllegalTransitionError(

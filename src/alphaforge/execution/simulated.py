@@ -24,7 +24,7 @@ Fill rules (``docs/backtest.md``):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -50,6 +50,10 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
 
 FillPrice = Literal["next_open", "close", "vwap_proxy"]
+#: A fill to book: the order, its symbol's index, signed units, price, maker (else taker).
+Planned = tuple[Order, int, float, float, bool]
+#: The same fills as arrays: symbol indices, units, prices, maker flags.
+_Batch = tuple[IntArray, FloatArray, FloatArray, BoolArray]
 
 
 class FillCoster(Protocol):
@@ -74,6 +78,8 @@ class BarView:
     volume: FloatArray
     active: BoolArray
 
+
+_OPEN = frozenset(status for status in OrderStatus if status.is_open)
 
 _PRIORITY = {
     OrderType.STOP: 0,
@@ -120,6 +126,8 @@ class SimulatedBroker:
         manager: OrderManager | None = None,
     ) -> None:
         self.symbols = list(symbols)
+        #: The symbols as an object array (picked by index arrays without a Python loop).
+        self.names = np.asarray(self.symbols, dtype=object)
         self.index = {s: i for i, s in enumerate(self.symbols)}
         m = len(self.symbols)
         self.quantity = np.zeros(m)
@@ -156,6 +164,19 @@ class SimulatedBroker:
             if intent.order_type is OrderType.TRAILING_STOP:
                 self._start_trail(order)
         return order
+
+    def submit_all(self, intents: list[OrderIntent], when: pd.Timestamp) -> list[Order]:
+        """Accept approved market intents of known symbols at once (ids in order).
+
+        The same as :meth:`submit` of each in turn for intents that are neither trailing stops
+        nor of unknown symbols; any other batch is submitted one intent at a time.
+        """
+        if any(
+            intent.symbol not in self.index or intent.order_type is OrderType.TRAILING_STOP
+            for intent in intents
+        ):
+            return [self.submit(intent, when) for intent in intents]
+        return self.manager.create_accepted(intents, when)
 
     def cancel(self, order_id: str, when: pd.Timestamp, reason: str = "cancelled") -> None:
         """Cancel an open order; one already done is left as it is."""
@@ -209,30 +230,43 @@ class SimulatedBroker:
         if not order.status.is_open or intent.quantity == 0:
             return None
         i = self.index[intent.symbol]
-        fills = self._book([(order, i, intent.quantity, price, False)], when)
+        fills = self._book([(order, i, intent.quantity, price, False)], None, when)
         return fills[0]
 
     def match(self, bar: BarView) -> list[Fill]:
         """Fill every eligible open order of the bar's active symbols; return the fills."""
         self.begin_bar(bar)
+        index, when = self.index, bar.timestamp
+        active = bar.active
         candidates = [
             o
             for o in self.manager.open_orders()
-            if bar.active[self.index[o.symbol]] and self._eligible(o, bar.timestamp)
+            if active[index[o.intent.symbol]]
+            and (
+                # A market order fills from the bar it is placed on, a resting one from the next.
+                o.created_at <= when
+                if o.intent.order_type is OrderType.MARKET
+                else o.created_at < when
+            )
         ]
         if not candidates:
             return []
+        if _plain_market(candidates):
+            return self._book(*self._plan_market(candidates, bar), when)
         candidates.sort(key=lambda o: _PRIORITY[o.intent.order_type])
-        market = self.fill_prices(bar)
-        room = self._room(bar)
-        planned: list[tuple[Order, int, float, float, bool]] = []
-        position = self.quantity.copy()
+        # Python floats: the loop reads one symbol at a time, and NumPy scalars are slow there.
+        market = self.fill_prices(bar).tolist()
+        room = self._room(bar).tolist()
+        planned: list[Planned] = []
+        position = self.quantity.tolist()
+        whole_units = self.whole_units
         for order in candidates:
-            if not order.status.is_open:
+            if order.status not in _OPEN:
                 continue  # cancelled by a sibling filled earlier in this bar
-            i = self.index[order.symbol]
-            remaining = order.remaining
-            if order.intent.reduce_only:
+            intent = order.intent
+            i = index[intent.symbol]
+            remaining = intent.quantity - order.filled_quantity
+            if intent.reduce_only:
                 if position[i] == 0 or position[i] * remaining > 0:
                     self.manager.transition(
                         order, OrderStatus.CANCELLED, bar.timestamp, "nothing left to reduce"
@@ -243,7 +277,7 @@ class SimulatedBroker:
             if price is None:
                 continue
             size = min(abs(remaining), room[i])
-            if self.whole_units and size < abs(remaining):
+            if whole_units and size < abs(remaining):
                 # Only the cap cuts an order to a fraction: keep whole units.
                 size = math.floor(size + 1e-9)
             if size <= 0:
@@ -252,11 +286,43 @@ class SimulatedBroker:
             quantity = math.copysign(size, remaining)
             position[i] += quantity
             planned.append((order, i, quantity, price, maker))
-            if order.intent.oco_group is not None:
-                self._cancel_group(order, bar.timestamp)
-        fills = self._book(planned, bar.timestamp)
+            if intent.oco_group is not None:
+                self._cancel_group(order, when)
+        fills = self._book(planned, None, bar.timestamp)
         self._expire_ioc(candidates, bar.timestamp)
         return fills
+
+    def _plan_market(self, candidates: list[Order], bar: BarView) -> tuple[list[Planned], _Batch]:
+        """Size market orders of distinct symbols at once, as :meth:`match`'s loop would.
+
+        Each symbol has one order, so none shares the volume cap with another: an order fills
+        ``min(remaining, cap)`` units (rounded down to whole units when the cap cuts it) at
+        the market price, if that price is a price. Returns the planned fills and the same
+        as arrays (symbol index, units, price, maker).
+        """
+        idx = np.array([self.index[o.intent.symbol] for o in candidates], dtype=np.intp)
+        remaining = np.array([o.intent.quantity - o.filled_quantity for o in candidates])
+        price = self.fill_prices(bar)[idx]
+        wanted = np.abs(remaining)
+        size = np.minimum(wanted, self._room(bar)[idx])
+        if self.whole_units:
+            size = np.where(size < wanted, np.floor(size + 1e-9), size)
+        fills = np.isfinite(price) & (price > 0) & (size > 0)
+        quantity = np.copysign(size, remaining)
+        planned = [
+            (order, i, q, p, False)
+            for order, i, q, p, ok in zip(
+                candidates,
+                idx.tolist(),
+                quantity.tolist(),
+                price.tolist(),
+                fills.tolist(),
+                strict=True,
+            )
+            if ok
+        ]
+        batch = (idx[fills], quantity[fills], price[fills], np.zeros(len(planned), bool))
+        return planned, batch
 
     def on_close(self, bar: BarView, session_end: BoolArray) -> None:
         """After the bar's close: move trailing stops, expire day orders, remember closes."""
@@ -298,13 +364,6 @@ class SimulatedBroker:
 
     # -- internals ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _eligible(order: Order, when: pd.Timestamp) -> bool:
-        if order.intent.order_type is OrderType.MARKET:
-            return order.created_at <= when
-        # Resting orders are checked from the bar after they were placed.
-        return order.created_at < when
-
     def _room(self, bar: BarView) -> FloatArray:
         if self.participation is None:
             return np.full(len(self.symbols), np.inf)
@@ -312,15 +371,15 @@ class SimulatedBroker:
         return np.where(self.capped, self.participation * volume, np.inf)
 
     def _price(
-        self, order: Order, i: int, bar: BarView, market: FloatArray
+        self, order: Order, i: int, bar: BarView, market: list[float]
     ) -> tuple[float | None, bool]:
-        o, h, lo = float(bar.open[i]), float(bar.high[i]), float(bar.low[i])
         intent = order.intent
+        if intent.order_type is OrderType.MARKET:
+            price = market[i]
+            return (price, False) if math.isfinite(price) and price > 0 else (None, False)
+        o, h, lo = float(bar.open[i]), float(bar.high[i]), float(bar.low[i])
         buy = order.remaining > 0
         match intent.order_type:
-            case OrderType.MARKET:
-                price = float(market[i])
-                return (price, False) if math.isfinite(price) and price > 0 else (None, False)
             case OrderType.LIMIT:
                 return _limit_fill(buy, o, h, lo, _require(intent.limit_price))
             case OrderType.STOP:
@@ -350,41 +409,52 @@ class SimulatedBroker:
                     other, OrderStatus.CANCELLED, when, f"one-cancels-other: {filled.id} filled"
                 )
 
-    def _book(
-        self, planned: list[tuple[Order, int, float, float, bool]], when: pd.Timestamp
-    ) -> list[Fill]:
+    def _book(self, planned: list[Planned], batch: _Batch | None, when: pd.Timestamp) -> list[Fill]:
+        """Book the planned fills; ``batch`` is them as arrays when the caller has those."""
         if not planned:
             return []
-        idx = np.array([p[1] for p in planned], dtype=np.intp)
-        qty = np.array([p[2] for p in planned])
-        px = np.array([p[3] for p in planned])
-        maker = np.array([p[4] for p in planned], dtype=bool)
-        components = self.coster(idx, qty, px, maker)
+        if batch is None:
+            batch = (
+                np.array([p[1] for p in planned], dtype=np.intp),
+                np.array([p[2] for p in planned]),
+                np.array([p[3] for p in planned]),
+                np.array([p[4] for p in planned], dtype=bool),
+            )
+        components = self.coster(*batch)
         # One list per component, so each fill's costs are read without NumPy scalars.
-        columns = [
-            (name, np.asarray(values, np.float64).tolist()) for name, values in components.items()
-        ]
+        names = list(components)
+        # Each fill's costs as one row of Python floats (NumPy scalars are slow one at a time).
+        columns = [np.asarray(v, np.float64).tolist() for v in components.values()]
+        rows: Iterable[tuple[float, ...]] = (
+            zip(*columns, strict=True) if columns else [()] * len(planned)
+        )
+        held = self.quantity.tolist()
+        apply_fill = self.manager.apply_fill
         fills: list[Fill] = []
-        for k, (order, i, quantity, price, _) in enumerate(planned):
-            costs = tuple((name, values[k]) for name, values in columns)
+        cash = self.cash
+        for (order, i, quantity, price, _), values in zip(planned, rows, strict=True):
+            intent = order.intent
             fill = Fill(
                 order.id,
-                order.symbol,
+                intent.symbol,
                 when,
                 quantity,
                 price,
-                costs,
-                order.intent.strategy,
-                order.intent.reason,
+                tuple(zip(names, values, strict=True)),
+                intent.strategy,
+                intent.reason,
             )
-            self.manager.apply_fill(order, fill)
-            self.quantity[i] += quantity
-            if abs(self.quantity[i]) < 1e-12 * max(abs(quantity), 1.0):
-                self.quantity[i] = 0.0
-            self.cash -= quantity * price + fill.total_cost
+            apply_fill(order, fill)
+            after = held[i] + quantity
+            held[i] = 0.0 if abs(after) < 1e-12 * max(abs(quantity), 1.0) else after
+            cash -= quantity * price + math.fsum(values)
             fills.append(fill)
-            if order.status is OrderStatus.FILLED and order.intent.bracket is not None:
-                self._attach_bracket(order, order.intent.bracket, when)
+            if order.status is OrderStatus.FILLED and intent.bracket is not None:
+                self.quantity[:] = held
+                self.cash = cash
+                self._attach_bracket(order, intent.bracket, when)
+        self.quantity[:] = held
+        self.cash = cash
         return fills
 
     def _attach_bracket(self, entry: Order, bracket: Bracket, when: pd.Timestamp) -> None:
@@ -451,8 +521,27 @@ class SimulatedBroker:
 
     def _expire_ioc(self, candidates: list[Order], when: pd.Timestamp) -> None:
         for order in candidates:
-            if order.status.is_open and order.intent.time_in_force is TimeInForce.IOC:
+            if order.intent.time_in_force is TimeInForce.IOC and order.status.is_open:
                 self.manager.transition(order, OrderStatus.CANCELLED, when, "immediate or cancel")
+
+
+def _plain_market(orders: list[Order]) -> bool:
+    """Return True when every order is a market order that fills alone on its symbol.
+
+    No reduce-only or one-cancels-other order (they depend on what fills before them), no
+    immediate-or-cancel one (expired after the bar), one order per symbol (the volume cap is
+    not shared).
+    """
+    for order in orders:
+        intent = order.intent
+        if (
+            intent.order_type is not OrderType.MARKET
+            or intent.reduce_only
+            or intent.oco_group is not None
+            or intent.time_in_force is TimeInForce.IOC
+        ):
+            return False
+    return len({order.intent.symbol for order in orders}) == len(orders)
 
 
 def _limit_fill(

@@ -55,12 +55,11 @@ class TargetWeights:
         value = signals.value
         n = max(value.shape[1], 1)
         weights = value.clip(-1.0, 1.0) * (self.config.gross_exposure / n)
-        out = pd.DataFrame(np.nan, index=value.index, columns=value.columns)
-        for symbol in value.columns:
-            w = weights[symbol].dropna()
-            changed = w.ne(w.shift())
-            out.loc[w.index[changed.to_numpy()], symbol] = w[changed]
-        return out
+        # Compare each weight with the name's previous known one (NaN bars skipped): the first
+        # known weight always counts as a change.
+        previous = weights.ffill().shift(1)
+        out = weights.where(weights.notna() & weights.ne(previous))
+        return out.astype(np.float64)
 
 
 def create_constructor(config: PortfolioConfig) -> PortfolioConstructor:

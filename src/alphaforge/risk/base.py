@@ -10,10 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from alphaforge.core.orders import OrderIntent
 from alphaforge.core.types import Instrument
+
+FloatArray = npt.NDArray[np.float64]
 
 #: Relative slack on limits so float noise in a sized order does not trip them.
 _SLACK = 1e-9
@@ -26,6 +31,9 @@ class AccountView:
     ``positions`` and ``prices`` are keyed by symbol; amounts in the account currency.
     ``whole_units`` says whether the book trades whole units (then quantities are rounded to
     the instrument's lots) or fractional ones (quantities are left as sized).
+    ``gross_exposure`` is ``sum(abs(units) * price)`` over ``positions`` (a position without a
+    price counts zero), summed in the order of ``positions``, when the caller has it at hand
+    (the backtest keeps positions as arrays); None: computed here from the two mappings.
     """
 
     equity: float
@@ -33,6 +41,7 @@ class AccountView:
     positions: Mapping[str, float]
     prices: Mapping[str, float]
     whole_units: bool = True
+    gross_exposure: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,26 @@ class RiskManager(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchReviewer(Protocol):
+    """A risk manager that can clear a batch of plain market orders from arrays at once.
+
+    The backtest trades a few hundred names per bar; when every order passes unchanged it need
+    not build a decision per order. Anything else goes through :meth:`RiskManager.review`.
+    """
+
+    def approves_market_batch(
+        self,
+        symbols: Sequence[str],
+        quantities: FloatArray,
+        held: FloatArray,
+        prices: FloatArray,
+        account: AccountView,
+    ) -> bool:
+        """Return True when ``review`` would approve all these market intents as asked."""
+        ...
+
+
 class BasicRiskManager:
     """Lot and tick rounding, then buying power (gross exposure <= ``max_leverage`` x equity).
 
@@ -70,25 +99,84 @@ class BasicRiskManager:
 
     def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[RiskDecision]:
         """Return one decision per intent."""
-        held = dict(account.positions)
-        gross = sum(abs(q) * account.prices.get(s, 0.0) for s, q in held.items())
+        positions, prices = account.positions, account.prices
+        gross = account.gross_exposure
+        if gross is None:
+            gross = sum(abs(q) * prices.get(s, 0.0) for s, q in positions.items())
         limit = self.max_leverage * max(account.equity, 0.0) * (1.0 + _SLACK)
+        # The book as the intents approved so far leave it: only their symbols are looked up,
+        # so the account's positions are read, never copied.
+        changed: dict[str, float] = {}
         decisions: list[RiskDecision] = []
         for intent in intents:
-            decision = self._review_one(intent, held, gross, limit, account)
+            symbol = intent.symbol
+            q0 = changed[symbol] if symbol in changed else positions.get(symbol, 0.0)
+            decision = self._review_one(intent, q0, gross, limit, account)
             decisions.append(decision)
             if decision.approved is not None:
-                q0 = held.get(intent.symbol, 0.0)
                 q1 = q0 + decision.approved.quantity
-                price = account.prices.get(intent.symbol, 0.0)
+                price = prices.get(symbol, 0.0)
                 gross += (abs(q1) - abs(q0)) * price
-                held[intent.symbol] = q1
+                changed[symbol] = q1
         return decisions
+
+    def approves_market_batch(
+        self,
+        symbols: Sequence[str],
+        quantities: FloatArray,
+        held: FloatArray,
+        prices: FloatArray,
+        account: AccountView,
+    ) -> bool:
+        """Return True when :meth:`review` would approve every intent unchanged ("approve").
+
+        The intents are market orders without prices, brackets or groups, one per symbol
+        (``symbols`` distinct), reviewed in the given order. ``quantities`` are the signed
+        units asked, ``held`` the units held now and ``prices`` the prices of ``account``
+        (NaN where none), aligned with ``symbols``. The same checks as :meth:`review` run on
+        arrays, with the same float operations in the same order: False as soon as any intent
+        would be rounded, resized or refused, and then the caller asks :meth:`review`, which
+        gives the reasons.
+        """
+        q = np.asarray(quantities, np.float64)
+        if q.size == 0:
+            return True
+        if account.whole_units:
+            lot = np.array([self._lot_size(symbol) for symbol in symbols], dtype=np.float64)
+            rounds = lot > 0
+            if rounds.any():
+                lots = q[rounds] / lot[rounds]
+                nearest = np.round(lots)  # half to even, as Python's round
+                whole = np.where(
+                    np.abs(lots - nearest) > _SLACK,
+                    np.floor(np.abs(lots) + _SLACK),
+                    np.abs(nearest),
+                )
+                if not np.array_equal(np.copysign(whole * lot[rounds], q[rounds]), q[rounds]):
+                    return False
+        if not (q != 0).all():
+            return False
+        p = np.asarray(prices, np.float64)
+        if not (np.isfinite(p) & (p > 0)).all():
+            return False
+        q0 = np.asarray(held, np.float64)
+        added = (np.abs(q0 + q) - np.abs(q0)) * p
+        gross = account.gross_exposure
+        if gross is None:
+            gross = sum(abs(u) * account.prices.get(s, 0.0) for s, u in account.positions.items())
+        limit = self.max_leverage * max(account.equity, 0.0) * (1.0 + _SLACK)
+        # Gross exposure before each intent: a running sum, added one intent at a time.
+        before = np.cumsum(np.concatenate([[gross], added]))[:-1]
+        return not ((added > 0) & (before + added > limit)).any()
+
+    def _lot_size(self, symbol: str) -> float:
+        instrument = self.instruments.get(symbol)
+        return instrument.lot_size if instrument is not None else 0.0
 
     def _review_one(
         self,
         intent: OrderIntent,
-        held: Mapping[str, float],
+        q0: float,
         gross: float,
         limit: float,
         account: AccountView,
@@ -105,7 +193,6 @@ class BasicRiskManager:
         price = account.prices.get(intent.symbol, math.nan)
         if not (math.isfinite(price) and price > 0):
             return RiskDecision(intent, "refuse", None, "price", "no price to value the order at")
-        q0 = held.get(intent.symbol, 0.0)
         q1 = q0 + approved.quantity
         added = (abs(q1) - abs(q0)) * price
         if added > 0 and gross + added > limit:
@@ -159,7 +246,7 @@ def _round_to_instrument(
             out = out.resized(quantity, "lot_size", f"rounded to lots of {lot:g}")
             check, reason = "lot_size", f"rounded {intent.quantity:g} to {quantity:g} (lot {lot:g})"
     tick = instrument.tick_size
-    if tick > 0:
+    if tick > 0 and (out.limit_price is not None or out.stop_price is not None):
         prices = {}
         for name in ("limit_price", "stop_price"):
             value = getattr(out, name)
@@ -174,4 +261,4 @@ def _round_to_instrument(
     return out, check, reason
 
 
-__all__ = ["AccountView", "BasicRiskManager", "RiskDecision", "RiskManager"]
+__all__ = ["AccountView", "BasicRiskManager", "BatchReviewer", "RiskDecision", "RiskManager"]
