@@ -319,8 +319,9 @@ def _random_case(seed: int, n: int, m: int) -> tuple[pd.DataFrame, pd.DataFrame]
     seed=st.integers(0, 2**16),
     n=st.integers(3, 40),
     m=st.integers(1, 5),
-    low=st.floats(0.0, 50.0),
-    extra=st.floats(0.0, 50.0),
+    # Rates a broker can quote: zero or at least 1e-6 bps (a subnormal rate rounds its cost to 0).
+    low=st.just(0.0) | st.floats(1e-6, 50.0),
+    extra=st.just(0.0) | st.floats(1e-6, 50.0),
 )
 def test_costs_are_the_rate_times_traded_notional(
     seed: int, n: int, m: int, low: float, extra: float
