@@ -24,15 +24,14 @@ import functools
 import gc
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from alphaforge.backtest.costs import CostSchedule, HoldingBatch, TradeBatch
+from alphaforge.backtest.outputs import EngineRun, FillTable, assemble
 from alphaforge.backtest.trades import TradeBook
-from alphaforge.backtest.vectorized import BacktestResult
 from alphaforge.config.models import BacktestConfig, PortfolioConfig
 from alphaforge.core.errors import DataError
 from alphaforge.core.orders import Bracket, Fill, OrderIntent
@@ -47,21 +46,6 @@ FloatArray = np.ndarray
 P = ParamSpec("P")
 R = TypeVar("R")
 _UNCAPPED = (AssetClass.FOREX, AssetClass.INDEX, AssetClass.MACRO)
-
-
-@dataclass(frozen=True, slots=True)
-class EngineRun:
-    """Everything one event-driven run produced (frames as written to the run folder)."""
-
-    result: BacktestResult
-    equity: pd.DataFrame
-    orders: pd.DataFrame
-    fills: pd.DataFrame
-    trades: pd.DataFrame
-    positions: pd.DataFrame
-    audit: pd.DataFrame
-    costs: pd.DataFrame
-    cost_components: list[str]
 
 
 class _Coster:
@@ -230,7 +214,7 @@ def run_engine(
     cost_by_component = np.zeros((n, len(coster.components)))
     component_pos = {name: k for k, name in enumerate(coster.components)}
     audit: list[dict[str, object]] = []
-    fill_table = _FillTable(coster.components)
+    fill_table = FillTable(coster.components)
     # Nanoseconds whatever the index's resolution (pandas 3 defaults to microseconds).
     stamps = index.as_unit("ns").asi8
     task = reporter.task("backtest", total=n)
@@ -347,7 +331,7 @@ def run_engine(
 
     last_prices = {s: float(p) for s, p in zip(symbols, broker.last_price, strict=True)}
     book.close_all_marked(last_prices)
-    return _assemble(
+    return assemble(
         index,
         symbols,
         config,
@@ -364,68 +348,6 @@ def run_engine(
         fill_table,
         audit,
     )
-
-
-class _FillTable:
-    """The fills table's columns, appended to as fills arrive.
-
-    A run has tens of thousands of fills: keeping a row's values in lists (the floats and
-    strings are the fills' own) rather than every :class:`Fill` until the end keeps the
-    run's memory, and the pages a first run has to fault in, smaller.
-    """
-
-    def __init__(self, components: list[str]) -> None:
-        self.components = components
-        self.order_id: list[str] = []
-        self.symbol: list[str] = []
-        self.bar: list[int] = []
-        self.quantity: list[float] = []
-        self.price: list[float] = []
-        self.total: list[float] = []
-        self.strategy: list[str] = []
-        self.reason: list[str] = []
-        self.by_component: list[list[float]] = [[] for _ in components]
-
-    def add(self, fill: Fill, bar: int, total: float, costs: Mapping[str, float]) -> None:
-        """Append ``fill`` (booked at bar position ``bar``; ``total`` is its costs' sum)."""
-        self.order_id.append(fill.order_id)
-        self.symbol.append(fill.symbol)
-        self.bar.append(bar)
-        self.quantity.append(fill.quantity)
-        self.price.append(fill.price)
-        self.total.append(total)
-        self.strategy.append(fill.strategy)
-        self.reason.append(fill.reason)
-        for values, name in zip(self.by_component, self.components, strict=True):
-            values.append(costs.get(name, 0.0))
-
-    def frame(self, index: pd.DatetimeIndex) -> pd.DataFrame:
-        """Return the fills table, timestamps taken from the run's ``index``."""
-        names = [
-            "order_id",
-            "symbol",
-            "timestamp",
-            "quantity",
-            "price",
-            "costs",
-            "strategy",
-            "reason",
-            *(f"cost_{name}" for name in self.components),
-        ]
-        if not self.bar:
-            return pd.DataFrame([], columns=names)
-        columns: list[object] = [
-            self.order_id,
-            self.symbol,
-            index[np.asarray(self.bar, dtype=np.intp)],
-            self.quantity,
-            self.price,
-            self.total,
-            self.strategy,
-            self.reason,
-            *self.by_component,
-        ]
-        return pd.DataFrame(dict(zip(names, columns, strict=True)))
 
 
 class _ArrayMapping(Mapping[str, float]):
@@ -702,133 +624,6 @@ def _actions(
         if math.isfinite(cash) and cash != 0.0:
             dividends.setdefault(t, []).append((i, cash))
     return splits, dividends
-
-
-def _assemble(
-    index: pd.DatetimeIndex,
-    symbols: list[str],
-    config: BacktestConfig,
-    held: np.ndarray,
-    marks: np.ndarray,
-    equity: np.ndarray,
-    cash: np.ndarray,
-    traded: np.ndarray,
-    cost_paid: np.ndarray,
-    cost_by_component: np.ndarray,
-    components: list[str],
-    broker: SimulatedBroker,
-    book: TradeBook,
-    fills: _FillTable,
-    audit: list[dict[str, object]],
-) -> EngineRun:
-    # In place where it can be: each bars x symbols temporary is pages to fault in.
-    value = np.nan_to_num(marks)
-    np.multiply(held, value, out=value)
-    value[held == 0] = 0.0
-    gross = np.abs(value).sum(axis=1)
-    net = value.sum(axis=1)
-    equity_frame = pd.DataFrame(
-        {
-            "timestamp": index,
-            "equity": equity,
-            "cash": cash,
-            "gross_exposure": gross,
-            "net_exposure": net,
-        }
-    )
-    before = np.concatenate([[config.initial_capital], equity[:-1]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        returns = np.where(before > 0, equity / before - 1.0, 0.0)
-        gross_returns = np.where(before > 0, (equity + cost_paid) / before - 1.0, 0.0)
-        turnover = np.where(before > 0, traded / before, 0.0)
-        weights = value / equity[:, None]
-        weights[~(equity > 0)] = 0.0
-    result = BacktestResult(
-        returns=pd.Series(returns, index=index, name="net_return"),
-        gross_returns=pd.Series(gross_returns, index=index, name="gross_return"),
-        turnover=pd.Series(turnover, index=index, name="turnover"),
-        costs=pd.Series(cost_paid, index=index, name="costs"),
-        equity=pd.Series(equity, index=index, name="equity"),
-        weights=pd.DataFrame(weights, index=index, columns=symbols),
-    )
-    positions = _positions_frame(index, symbols, held, marks, value)
-    costs = pd.DataFrame(cost_by_component, columns=components)
-    costs.insert(0, "timestamp", index)
-    return EngineRun(
-        result=result,
-        equity=equity_frame,
-        orders=_orders_frame(broker),
-        fills=fills.frame(index),
-        trades=book.frame(),
-        positions=positions,
-        audit=pd.DataFrame(
-            audit,
-            columns=[
-                "timestamp",
-                "symbol",
-                "action",
-                "check",
-                "reason",
-                "requested",
-                "approved",
-                "strategy",
-            ],
-        ),
-        costs=costs,
-        cost_components=components,
-    )
-
-
-def _positions_frame(
-    index: pd.DatetimeIndex,
-    symbols: list[str],
-    held: np.ndarray,
-    marks: np.ndarray,
-    value: np.ndarray,
-) -> pd.DataFrame:
-    """Return one row per holding per bar: timestamp, symbol, quantity, price, value.
-
-    A row per held name per bar is a million rows for 500 names over ten years: the three
-    number columns are written once into the block the frame keeps (no copy on the way).
-    """
-    flat = np.flatnonzero(held)
-    rows, cols = np.divmod(flat, held.shape[1])
-    numbers = np.empty((3, flat.size))
-    for k, values in enumerate((held, marks, value)):
-        np.take(values.reshape(-1), flat, out=numbers[k])
-    frame = pd.DataFrame(numbers.T, columns=["quantity", "price", "value"], copy=False)
-    frame.insert(0, "timestamp", index[rows])
-    # One string per name, then taken per row.
-    frame.insert(1, "symbol", pd.Series(symbols, dtype="str").take(cols).reset_index(drop=True))
-    return frame
-
-
-def _orders_frame(broker: SimulatedBroker) -> pd.DataFrame:
-    orders = list(broker.manager)
-    intents = [order.intent for order in orders]
-    # Column by column: a run has an order per signal change, tens of thousands of them.
-    # ``str`` of these StrEnum members is their value, without Enum's slower ``.value``.
-    columns: dict[str, object] = {
-        "order_id": [order.id for order in orders],
-        "symbol": [intent.symbol for intent in intents],
-        "created_at": pd.DatetimeIndex([order.created_at for order in orders]),
-        "updated_at": pd.DatetimeIndex([order.updated_at for order in orders]),
-        "type": [str(intent.order_type) for intent in intents],
-        "quantity": [intent.quantity for intent in intents],
-        "limit_price": [intent.limit_price for intent in intents],
-        "stop_price": [intent.stop_price for intent in intents],
-        "time_in_force": [str(intent.time_in_force) for intent in intents],
-        "status": [str(order.status) for order in orders],
-        "filled_quantity": [order.filled_quantity for order in orders],
-        "average_price": [order.average_price for order in orders],
-        "strategy": [intent.strategy for intent in intents],
-        "reason": [intent.reason for intent in intents],
-        "status_reason": [order.status_reason for order in orders],
-        "oco_group": [intent.oco_group for intent in intents],
-    }
-    if not orders:
-        return pd.DataFrame([], columns=list(columns))
-    return pd.DataFrame(columns)
 
 
 __all__ = ["EngineRun", "run_engine"]
