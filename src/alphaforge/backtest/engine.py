@@ -33,6 +33,7 @@ from alphaforge.backtest.costs import CostSchedule, HoldingBatch, TradeBatch
 from alphaforge.backtest.outputs import EngineRun, FillTable, assemble
 from alphaforge.backtest.trades import TradeBook
 from alphaforge.config.models import BacktestConfig, PortfolioConfig
+from alphaforge.core.clock import SimulatedClock
 from alphaforge.core.errors import DataError
 from alphaforge.core.orders import Bracket, Fill, OrderIntent
 from alphaforge.core.progress import SILENT, Reporter
@@ -188,6 +189,7 @@ def run_engine(
         participation=config.participation,
         capped=capped,
         whole_units=portfolio.units == "whole",
+        clock=SimulatedClock(index[0]) if n else None,
     )
     book = TradeBook(coster.components)
     last_bar = _last_active(active)

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from alphaforge.core.clock import SimulatedClock
 from alphaforge.core.errors import ConfigError
 from alphaforge.core.orders import (
     Bracket,
@@ -111,6 +112,8 @@ class SimulatedBroker:
         The book trades whole units: a participation cap rounds down to whole units.
     manager
         The order state machine (a fresh one by default).
+    clock
+        The simulated clock; each bar moves it to the bar's time (a fresh one by default).
     """
 
     def __init__(
@@ -124,6 +127,7 @@ class SimulatedBroker:
         capped: BoolArray | None = None,
         whole_units: bool = False,
         manager: OrderManager | None = None,
+        clock: SimulatedClock | None = None,
     ) -> None:
         self.symbols = list(symbols)
         #: The symbols as an object array (picked by index arrays without a Python loop).
@@ -148,7 +152,7 @@ class SimulatedBroker:
         self.manager = manager or OrderManager()
         self._triggered: set[str] = set()
         self._best_close: dict[str, float] = {}
-        self._now = pd.Timestamp(0, tz="UTC")
+        self.clock = clock or SimulatedClock(pd.Timestamp(0, tz="UTC"))
         #: The bar being processed (set by :meth:`begin_bar`).
         self.current_bar: BarView | None = None
 
@@ -194,7 +198,7 @@ class SimulatedBroker:
 
     def account(self) -> AccountSnapshot:
         """Return cash and equity marked at the last known prices."""
-        return AccountSnapshot(self._now, self.cash, self.equity())
+        return AccountSnapshot(self.clock.now(), self.cash, self.equity())
 
     # -- simulation -----------------------------------------------------------------------------
 
@@ -221,7 +225,7 @@ class SimulatedBroker:
     def begin_bar(self, bar: BarView) -> None:
         """Start processing ``bar``: orders submitted from now on may fill on it."""
         self.current_bar = bar
-        self._now = bar.timestamp
+        self.clock.advance_to(bar.timestamp)
 
     def fill_at(self, intent: OrderIntent, price: float, when: pd.Timestamp) -> Fill | None:
         """Submit ``intent`` and fill all of it at ``price`` now, ignoring volume (forced exits:

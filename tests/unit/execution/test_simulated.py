@@ -441,3 +441,18 @@ def test_split_rescales_units_and_open_orders() -> None:
     _end_of_day(broker, bar, session_end=False)
     assert trail.trail_stop == pytest.approx(46.8, abs=1e-12)
     assert broker.match(_bar(2, 50, 51, 49, 50)) == []
+
+
+def test_each_bar_moves_the_simulated_clock_and_the_account_reads_it() -> None:
+    from alphaforge.core.clock import SimulatedClock
+
+    clock = SimulatedClock(_when(0))
+    broker = SimulatedBroker(["AAA"], 10_000.0, _free, clock=clock)
+    for k in (0, 1, 3):
+        bar = _bar(k, 10, 11, 9, 10)
+        broker.match(bar)
+        _end_of_day(broker, bar)
+        assert clock.now() == _when(k) == broker.account().timestamp
+    # Bars arrive in time order: an earlier one is a programming error, not a silent rewind.
+    with pytest.raises(ValueError, match="cannot go back"):
+        broker.begin_bar(_bar(2, 10, 11, 9, 10))
