@@ -24,16 +24,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
-from sklearn.covariance import LedoitWolf
 
 from alphaforge.core.errors import ConfigError, DataError
 
 CONFIDENCES: tuple[float, ...] = (0.95, 0.99)
 HORIZONS: tuple[int, ...] = (1, 10)
+
+# The standard library's normal (Wichura's AS241 quantile, double precision) keeps
+# `import alphaforge.risk` free of scipy.stats and scikit-learn, about a second of start-up;
+# those two load only inside the functions that need them.
+_STD_NORMAL = NormalDist()
 
 
 @dataclass(frozen=True)
@@ -232,7 +236,7 @@ def normal_var_es_from_moments(
     -------
     RiskMeasure
         ``method="normal"``: ``var = sigma z - mu`` and ``es = sigma pdf(z) / (1 - c) - mu``
-        with ``z = norm.ppf(c)``, mu and sigma at the horizon.
+        with z the standard normal c-quantile, mu and sigma at the horizon.
     """
     c = _check_confidence(confidence)
     h = _check_horizon(horizon_days)
@@ -242,9 +246,9 @@ def normal_var_es_from_moments(
             hint="The standard deviation must be finite and >= 0.",
         )
     mu, sigma = mean * h, std * math.sqrt(h)
-    z = float(stats.norm.ppf(c))
+    z = _STD_NORMAL.inv_cdf(c)
     var = sigma * z - mu
-    es = sigma * float(stats.norm.pdf(z)) / (1.0 - c) - mu
+    es = sigma * _STD_NORMAL.pdf(z) / (1.0 - c) - mu
     return RiskMeasure("normal", c, h, var, es)
 
 
@@ -314,11 +318,11 @@ def cornish_fisher_var_es_from_moments(
     c, h = base.confidence, base.horizon_days
     mu, sigma = mean * h, std * math.sqrt(h)
     s, k = skew, excess_kurtosis
-    q = float(stats.norm.ppf(1.0 - c))
+    q = _STD_NORMAL.inv_cdf(1.0 - c)
     q_cf = q + (q**2 - 1) * s / 6 + (q**3 - 3 * q) * k / 24 - (2 * q**3 - 5 * q) * s**2 / 36
     var = -(mu + sigma * q_cf)
     bracket = 1 + s * q / 6 + k * (q**2 - 1) / 24 - s**2 * (2 * q**2 - 1) / 36
-    es = sigma * float(stats.norm.pdf(q)) / (1.0 - c) * bracket - mu
+    es = sigma * _STD_NORMAL.pdf(q) / (1.0 - c) * bracket - mu
     return RiskMeasure("cornish_fisher", c, h, var, max(es, var))
 
 
@@ -343,6 +347,8 @@ def cornish_fisher_var_es(
     RiskMeasure
         See :func:`cornish_fisher_var_es_from_moments`.
     """
+    from scipy import stats
+
     r = _check_returns(returns, min_rows=4)
     std = float(r.std(ddof=1))
     if std > 0.0 and np.ptp(r) > 1e-12 * max(1.0, float(np.abs(r).max())):
@@ -387,6 +393,8 @@ def monte_carlo_normal_var_es(
     RiskMeasure
         ``method="monte_carlo_normal"``, by the module's empirical quantile of the draws.
     """
+    from sklearn.covariance import LedoitWolf
+
     c = _check_confidence(confidence)
     h = _check_horizon(horizon_days)
     n = _check_positive("n_draws", n_draws)
