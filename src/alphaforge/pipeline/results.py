@@ -108,16 +108,9 @@ class TrainSummary(_Result):
         return sections
 
 
-class DemoSection(_Result):
-    """One universe of the demo: backtest, equal-weight benchmark and prediction metrics."""
-
-    metrics: Metrics
-    benchmark_metrics: Metrics
-    prediction_metrics: Metrics
-
-
-class DemoSummary(_Result):
-    """``summary.json`` of ``alphaforge demo`` (README, "summary.json" lists each key)."""
+class _RunSummary(_Result):
+    """What every run's ``summary.json`` opens with: the run, its configuration, seed, data
+    record and code version (``train`` types its data record and does not use this)."""
 
     run_id: str
     command: str
@@ -126,6 +119,19 @@ class DemoSummary(_Result):
     seed: int
     data: dict[str, Any]
     code_version: str
+
+
+class DemoSection(_Result):
+    """One universe of the demo: backtest, equal-weight benchmark and prediction metrics."""
+
+    metrics: Metrics
+    benchmark_metrics: Metrics
+    prediction_metrics: Metrics
+
+
+class DemoSummary(_RunSummary):
+    """``summary.json`` of ``alphaforge demo`` (README, "summary.json" lists each key)."""
+
     metrics: Metrics
     benchmark_metrics: Metrics
     prediction_metrics: Metrics
@@ -155,16 +161,9 @@ class DemoSummary(_Result):
         }
 
 
-class BacktestSummary(_Result):
+class BacktestSummary(_RunSummary):
     """``summary.json`` of ``alphaforge backtest`` (written last: its presence means finished)."""
 
-    run_id: str
-    command: str
-    created: str
-    config: dict[str, Any]
-    seed: int
-    data: dict[str, Any]
-    code_version: str
     strategy: str
     metrics: Metrics
     benchmark_metrics: Metrics
@@ -182,16 +181,9 @@ class BacktestSummary(_Result):
         return {"metrics": self.metrics, "benchmark": self.benchmark_metrics}
 
 
-class SweepSummary(_Result):
+class SweepSummary(_RunSummary):
     """``summary.json`` of ``alphaforge backtest --sweep`` (written last)."""
 
-    run_id: str
-    command: str
-    created: str
-    config: dict[str, Any]
-    seed: int
-    data: dict[str, Any]
-    code_version: str
     strategy: str
     parameter_sets: int
     #: Grid combinations the strategy refused (listed in warnings).

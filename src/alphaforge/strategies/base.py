@@ -8,6 +8,7 @@ same values as computing the last row live; the generic causality test checks it
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
@@ -135,9 +136,9 @@ class StrategyParams(BaseModel):
         """Return the bars of history needed before the first signal."""
         return 0
 
+    @abstractmethod
     def signals(self, market: MarketFrames) -> Signals:
-        """Return the signals of every bar (members override)."""
-        raise NotImplementedError
+        """Return the signals of every bar; row ``t`` uses data to the close of ``t`` only."""
 
 
 STRATEGIES: Registry[type[StrategyParams]] = Registry("strategy")
