@@ -141,7 +141,7 @@ def _grid_targets(market: Any) -> list[pd.DataFrame]:
     for fast, slow in itertools.product(FAST, SLOW):
         params = {"fast": fast, "slow": slow, "mode": "long_short"}
         strategy = create_strategy(StrategyConfig(name="ma_crossover", params=params))
-        out.append(constructor.targets(strategy.signals(market)))
+        out.append(constructor.targets(strategy.signals(market), market))
     return out
 
 

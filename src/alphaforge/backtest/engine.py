@@ -168,7 +168,7 @@ def run_engine(
     c = market.close.to_numpy(np.float64)
     v = market.volume.to_numpy(np.float64)
     active = np.isfinite(o) & np.isfinite(c) & (o > 0) & (c > 0)
-    targets = constructor.targets(signals).reindex(index=index, columns=symbols)
+    targets = constructor.targets(signals, market).reindex(index=index, columns=symbols)
     target_values = targets.to_numpy(np.float64)
     stops = _frame_values(signals.stop, index, symbols)
     take = _frame_values(signals.target, index, symbols)

@@ -27,7 +27,7 @@ class FixedTargets:
     def __init__(self, weights: pd.DataFrame) -> None:
         self.weights = weights
 
-    def targets(self, signals: Signals) -> pd.DataFrame:
+    def targets(self, signals: Signals, market: MarketFrames) -> pd.DataFrame:
         """Return the given weights on the signals' grid."""
         return self.weights.reindex(index=signals.value.index, columns=signals.value.columns)
 

@@ -206,7 +206,7 @@ def run_sweep(
                     f"Parameter set {k} has {name} prices: the vectorized sweep has no brackets.",
                     hint="Run it with the event-driven engine (alphaforge backtest).",
                 )
-    targets = [constructor.targets(s) for s in signals]
+    targets = [constructor.targets(s, market) for s in signals]
     return run_vectorized(
         market,
         targets,

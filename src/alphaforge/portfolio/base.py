@@ -16,7 +16,7 @@ import pandas as pd
 
 from alphaforge.config.models import PortfolioConfig
 from alphaforge.portfolio.topk import top_k_weights
-from alphaforge.strategies.base import Signals
+from alphaforge.strategies.base import MarketFrames, Signals
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -24,8 +24,11 @@ FloatArray = npt.NDArray[np.float64]
 class PortfolioConstructor(Protocol):
     """Turns signals into target weights (fractions of equity, signed)."""
 
-    def targets(self, signals: Signals) -> pd.DataFrame:
-        """Return target weights decided at each bar's close (NaN = hold)."""
+    def targets(self, signals: Signals, market: MarketFrames) -> pd.DataFrame:
+        """Return target weights decided at each bar's close (NaN = hold).
+
+        Row ``t`` may use signals and bars to the close of ``t`` only.
+        """
         ...
 
 
@@ -35,7 +38,7 @@ class TopK:
     def __init__(self, config: PortfolioConfig) -> None:
         self.config = config
 
-    def targets(self, signals: Signals) -> pd.DataFrame:
+    def targets(self, signals: Signals, market: MarketFrames) -> pd.DataFrame:
         """Return :func:`top_k_weights` of the signal values."""
         return top_k_weights(signals.value, self.config)
 
@@ -50,7 +53,7 @@ class TargetWeights:
     def __init__(self, config: PortfolioConfig) -> None:
         self.config = config
 
-    def targets(self, signals: Signals) -> pd.DataFrame:
+    def targets(self, signals: Signals, market: MarketFrames) -> pd.DataFrame:
         """Return targets on the bars where a name's signal changes."""
         value = signals.value
         n = max(value.shape[1], 1)

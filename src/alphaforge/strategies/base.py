@@ -95,13 +95,19 @@ class Signals:
     ``value`` is in [-1, 1] (> 0 long, < 0 short, 0 flat), NaN where the strategy has no
     opinion (the position is left alone). ``confidence`` is in [0, 1]; ``stop`` and ``target``
     are absolute prices for a protective stop and a take-profit of a position entered on the
-    signal (NaN: none).
+    signal (NaN: none). For sizers and the Bayesian ranking, a model-driven strategy may add
+    ``probability`` (calibrated probability that the signal's direction is right, [0, 1]),
+    ``expected_return`` (to the horizon, a fraction; e.g. the median return quantile) and
+    ``volatility`` (predicted, annualised; e.g. from the quantile spread); None: unknown.
     """
 
     value: pd.DataFrame
     confidence: pd.DataFrame | None = None
     stop: pd.DataFrame | None = None
     target: pd.DataFrame | None = None
+    probability: pd.DataFrame | None = None
+    expected_return: pd.DataFrame | None = None
+    volatility: pd.DataFrame | None = None
 
 
 class Strategy(Protocol):

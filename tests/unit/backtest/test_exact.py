@@ -50,7 +50,7 @@ class _Given:
     def __init__(self, weights: pd.DataFrame) -> None:
         self.weights = weights
 
-    def targets(self, signals: Signals) -> pd.DataFrame:
+    def targets(self, signals: Signals, market: MarketFrames) -> pd.DataFrame:
         return self.weights
 
 

@@ -39,7 +39,7 @@ CAPITAL = 100_000.0
 class _Given:
     """The signal values are the target weights (a pass-through portfolio constructor)."""
 
-    def targets(self, signals: Signals) -> pd.DataFrame:
+    def targets(self, signals: Signals, market: MarketFrames) -> pd.DataFrame:
         return signals.value
 
 

@@ -307,7 +307,7 @@ def test_brackets_are_refused() -> None:
 class _Given:
     """The signal values are the target weights (a pass-through constructor)."""
 
-    def targets(self, signals: Signals) -> pd.DataFrame:
+    def targets(self, signals: Signals, market: MarketFrames) -> pd.DataFrame:
         return signals.value
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from alphaforge.config import PortfolioConfig
+from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.portfolio import TargetWeights, TopK, create_constructor, target_quantities
 from alphaforge.portfolio.topk import top_k_weights
-from alphaforge.strategies import Signals
+from alphaforge.strategies import MarketFrames, Signals
 
 NAN = np.nan
 INDEX = pd.date_range("2024-01-01", periods=5, freq="D", tz="UTC", name="timestamp")
@@ -21,7 +22,7 @@ def test_target_weights_are_set_only_when_a_signal_changes() -> None:
         {"A": [NAN, 1.0, 1.0, -1.0, -1.0], "B": [0.5, 0.5, NAN, 0.5, 2.0]}, index=INDEX
     )
     config = PortfolioConfig(constructor="target_weights", gross_exposure=1.5)
-    targets = TargetWeights(config).targets(Signals(value))
+    targets = TargetWeights(config).targets(Signals(value), _market(value))
     # Each name: signal x 1.5 / 2 names, clipped to [-1, 1] first; NaN where unchanged.
     expected = pd.DataFrame(
         {"A": [NAN, 0.75, NAN, -0.75, NAN], "B": [0.375, NAN, NAN, NAN, 0.75]}, index=INDEX
@@ -34,7 +35,7 @@ def test_top_k_is_top_k_weights_of_the_signals() -> None:
     value = pd.DataFrame(rng.uniform(-1, 1, (5, 6)), index=INDEX, columns=list("ABCDEF"))
     config = PortfolioConfig(constructor="top_k", top_k=2, rebalance_every=2)
     pd.testing.assert_frame_equal(
-        TopK(config).targets(Signals(value)), top_k_weights(value, config)
+        TopK(config).targets(Signals(value), _market(value)), top_k_weights(value, config)
     )
 
 
@@ -70,3 +71,10 @@ def test_all_in_sizing_is_backtesting_pys() -> None:
     # floor(9,998.1 / (95 x 1.002)) = floor(105.03...) = 105 short.
     assert got.tolist() == [-float(np.floor(budget / (95.0 * 1.002)))]
     assert got.tolist() == [-105.0]
+
+
+def _market(value: pd.DataFrame) -> MarketFrames:
+    """A flat market on the signals' grid (these constructors read only the signals)."""
+    prices = pd.DataFrame(100.0, index=value.index, columns=value.columns)
+    instruments = {str(s): Instrument(str(s), AssetClass.STOCK) for s in value.columns}
+    return MarketFrames(prices, prices, prices, prices, prices, instruments)

@@ -1,0 +1,1 @@
+"""Portfolio constructors: one file each, registered in ``CONSTRUCTORS`` on import."""

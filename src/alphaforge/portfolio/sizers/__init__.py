@@ -1,0 +1,1 @@
+"""Sizers: one file per sizer, each registered in ``SIZERS`` when this package is imported."""

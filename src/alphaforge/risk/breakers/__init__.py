@@ -1,0 +1,1 @@
+"""Circuit breakers and drawdown tiers: one file each, registered in ``BREAKERS`` on import."""

@@ -1,0 +1,1 @@
+"""Regime filters: one file per filter, each registered in ``FILTERS`` on import."""

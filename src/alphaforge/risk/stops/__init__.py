@@ -1,0 +1,1 @@
+"""Stop rules: one file per rule, each registered in ``STOPS`` when this package is imported."""
