@@ -1,0 +1,110 @@
+"""Configuration models of trading: the strategy, the portfolio, costs and the backtest.
+
+Units are stated per field. Times are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from alphaforge.config.base import FrozenModel
+from alphaforge.core.types import AssetClass
+
+__all__ = ["BacktestConfig", "CostModelConfig", "PortfolioConfig", "StrategyConfig"]
+
+
+class StrategyConfig(FrozenModel):
+    """The strategy whose signals the backtest trades (``alphaforge strategies list``)."""
+
+    name: str = Field(
+        "oof_scores", description="Registered strategy: oof_scores (model scores), ma_crossover."
+    )
+    params: dict[str, float | int | str | bool] = Field(
+        default_factory=dict, description="The strategy's parameters; unknown ones are refused."
+    )
+
+
+class PortfolioConfig(FrozenModel):
+    """How signals become target weights and weights become quantities."""
+
+    constructor: Literal["top_k", "target_weights"] = Field(
+        "top_k",
+        description="top_k: equal weights on the best (and worst) k signals; target_weights: "
+        "each name's signal x gross_exposure / number of names.",
+    )
+    top_k: int = Field(4, ge=1, description="Names held long (and short).")
+    long_short: bool = Field(True, description="Short the bottom k as well as buying the top k.")
+    gross_exposure: float = Field(1.0, gt=0, le=2.0, description="Sum of |weights|.")
+    rebalance_every: int = Field(5, ge=1, description="Bars between rebalances.")
+    sizing: Literal["weights", "all_in"] = Field(
+        "weights",
+        description="weights: quantity = weight x equity / fill price; all_in: the whole equity "
+        "less the order's commission, as backtesting.py sizes an order of size 1 - epsilon.",
+    )
+    units: Literal["fractional", "whole"] = Field(
+        "fractional", description="Trade fractional units, or whole units rounded toward zero."
+    )
+
+
+class CostModelConfig(FrozenModel):
+    """One cost model and its parameters (``docs/costs.md`` lists them)."""
+
+    name: str = Field(
+        description="Registered cost model (docs/costs.md), e.g. percent, sec_fee, sqrt_impact."
+    )
+    params: dict[str, float | int | str | bool | dict[str, float]] = Field(
+        default_factory=dict, description="The model's parameters; unknown ones are refused."
+    )
+
+
+class BacktestConfig(FrozenModel):
+    """Capital, fills and costs of the backtest (``docs/backtest.md``).
+
+    Without ``costs`` every asset class pays ``commission_bps + slippage_bps`` of traded
+    notional (the ``linear`` cost model), as earlier versions did.
+    """
+
+    symbols: list[str] | None = Field(
+        None,
+        description="Stored symbols alphaforge backtest trades; None: the train run's symbols "
+        "(--predictions) or the members of train.universe.",
+    )
+    start: date | None = Field(None, description="First session of the backtest (UTC date).")
+    end: date | None = Field(None, description="Last session of the backtest (UTC date).")
+    initial_capital: float = Field(100_000.0, gt=0, description="Starting equity, USD.")
+    commission_bps: float = Field(1.0, ge=0, description="Commission per traded notional, bps.")
+    slippage_bps: float = Field(5.0, ge=0, description="Slippage per traded notional, bps.")
+    costs: dict[AssetClass, list[CostModelConfig]] | str | None = Field(
+        None,
+        description="Cost models per asset class (stock, etf, crypto, forex ...), or a preset "
+        "name (realistic_us, frictionless); an asset class not named pays the linear "
+        "commission_bps + slippage_bps.",
+    )
+    fill_price: Literal["next_open", "close", "vwap_proxy"] = Field(
+        "next_open",
+        description="Where market orders fill: the next bar's open, its close, or (H+L+C)/3.",
+    )
+    participation: float | None = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Largest share of a bar's volume one symbol's orders may fill (None: no cap).",
+    )
+    prices: Literal["adjusted", "raw"] = Field(
+        "adjusted",
+        description="adjusted: the store's split- and dividend-adjusted bars; raw: unadjusted "
+        "bars with splits and dividends from corporate_actions.",
+    )
+    corporate_actions: Path | None = Field(
+        None, description="CSV of splits and dividends (symbol, ex_date, split_ratio, dividend)."
+    )
+    max_leverage: float = Field(
+        2.0, gt=0, description="Buying power: largest gross exposure as a multiple of equity."
+    )
+    benchmark: Literal["equal_weight"] = Field(
+        "equal_weight", description="Buy-and-hold benchmark of the universe."
+    )
