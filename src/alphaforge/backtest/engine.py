@@ -23,7 +23,8 @@ from __future__ import annotations
 import functools
 import gc
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import ParamSpec, TypeVar
 
 import numpy as np
@@ -31,16 +32,20 @@ import pandas as pd
 
 from alphaforge.backtest.costs import CostSchedule, HoldingBatch, TradeBatch
 from alphaforge.backtest.outputs import EngineRun, FillTable, assemble
+from alphaforge.backtest.risk_bridge import RiskBridge, RiskInputs, decision_row, working_stops
 from alphaforge.backtest.trades import TradeBook
 from alphaforge.config.models import BacktestConfig, PortfolioConfig
 from alphaforge.core.clock import SimulatedClock
 from alphaforge.core.errors import DataError
-from alphaforge.core.orders import Bracket, Fill, OrderIntent
+from alphaforge.core.orders import Bracket, Fill, OrderIntent, SizingStep
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import AssetClass
 from alphaforge.execution import BarView, SimulatedBroker
 from alphaforge.portfolio.base import PortfolioConstructor, target_quantities
-from alphaforge.risk.base import AccountView, BatchReviewer, RiskManager
+from alphaforge.portfolio.book import IntentBatch, Universe
+from alphaforge.portfolio.pieces import Sizer
+from alphaforge.risk.base import AccountView, BatchReviewer, OrderReviewer
+from alphaforge.risk.manager import RiskManager
 from alphaforge.strategies.base import MarketFrames, Signals
 
 FloatArray = np.ndarray
@@ -124,11 +129,13 @@ def run_engine(
     market: MarketFrames,
     signals: Signals,
     constructor: PortfolioConstructor,
-    risk: RiskManager,
+    risk: OrderReviewer | RiskManager,
     schedule: CostSchedule,
     config: BacktestConfig,
     portfolio: PortfolioConfig,
     *,
+    sizers: Sequence[Sizer] = (),
+    inputs: RiskInputs | None = None,
     strategy_tag: str = "",
     corporate_actions: pd.DataFrame | None = None,
     context: Mapping[str, pd.DataFrame] | None = None,
@@ -145,7 +152,8 @@ def run_engine(
     constructor
         Turns signals into target weights.
     risk
-        Reviews every order intent.
+        Reviews every order intent: a :class:`~alphaforge.risk.manager.RiskManager` (its
+        pieces, then its base checks) or any reviewer (e.g. ``BasicRiskManager``).
     schedule
         Cost models per asset class.
     config, portfolio
@@ -155,6 +163,11 @@ def run_engine(
     corporate_actions
         Rows ``symbol, ex_date, split_ratio, dividend`` (``prices: raw`` only); applied before
         the first bar of the ex-date.
+    sizers
+        The sizer chain run after target weights become units.
+    inputs
+        What the risk pieces and sizers read per bar (features, market values, returns);
+        None: computed from ``market`` when a piece or sizer is configured.
     context
         Cost-model inputs known before each bar (``sigma_daily``, ``adv``, ``half_spread``), as
         frames shaped like the bars; missing ones are NaN.
@@ -202,9 +215,26 @@ def run_engine(
         model.kind == "holding" for a in set(classes) for _, model in schedule.models(a)
     )
 
+    bridge: RiskBridge | None = None
+    reviewer: OrderReviewer
+    if isinstance(risk, RiskManager):
+        reviewer = risk.base
+        if risk.pieces_on or sizers:
+            bridge = RiskBridge(
+                risk,
+                sizers,
+                Universe.of([market.instruments[s] for s in symbols]),
+                inputs if inputs is not None else RiskInputs.build(market),
+                signals,
+                whole_units=portfolio.units == "whole",
+            )
+            book.on_trade_closed = bridge.on_trade_closed
+    else:
+        reviewer = risk
     # Checked once: a runtime protocol check costs more than a bar's numpy work.
-    batch = risk if isinstance(risk, BatchReviewer) else None
+    batch = reviewer if isinstance(reviewer, BatchReviewer) else None
     pending = np.full(m, np.nan)
+    pending_row = np.zeros(m, dtype=np.int64)
     pending_stop = np.full(m, np.nan)
     pending_take = np.full(m, np.nan)
     held = np.zeros((n, m))
@@ -260,13 +290,16 @@ def run_engine(
                 broker.credit(amount)
                 book.dividend(symbols[i], amount)
 
-        # 3. Orders for targets decided at earlier closes, sized at this bar's fill price.
+        # 3. Orders the risk layer forces (breakers, time stops), then those for targets
+        # decided at earlier closes, sized at this bar's fill price.
+        if bridge is not None and bridge.forces:
+            _submit_forced(broker, bridge, t, when, act, strategy_tag)
         due = act & np.isfinite(pending)
         if due.any():
             audit.extend(
                 _submit_targets(
                     broker,
-                    risk,
+                    reviewer,
                     schedule,
                     classes,
                     portfolio,
@@ -277,6 +310,9 @@ def run_engine(
                     pending_take,
                     strategy_tag,
                     batch,
+                    bridge,
+                    t,
+                    pending_row,
                 )
             )
             pending[due] = np.nan
@@ -294,6 +330,8 @@ def run_engine(
                 if fill is not None:
                     fills.append(fill)
 
+        if fills and bridge is not None:
+            bridge.after_fills(fills, broker, stamps[t], when)
         if fills:
             # Sums kept as Python floats, added in the same order as into the arrays.
             traded_now = float(traded[t])
@@ -320,12 +358,15 @@ def run_engine(
         equity[t] = broker.equity()
         cash[t] = broker.cash
         cost_paid[t] = step_costs
+        if bridge is not None:
+            bridge.on_close(when, float(equity[t]), broker)
 
         # 7. This bar's decisions, for each symbol's next bar.
         row = target_values[t]
         decide = act & np.isfinite(row)
         if decide.any():
             pending[decide] = row[decide]
+            pending_row[decide] = t
             pending_stop[decide] = stops[t, decide]
             pending_take[decide] = take[t, decide]
         task.advance()
@@ -349,6 +390,8 @@ def run_engine(
         book,
         fill_table,
         audit,
+        sizing=None if bridge is None else bridge.sizing_frame(),
+        risk_status=None if bridge is None else bridge.risk_frame(),
     )
 
 
@@ -382,7 +425,7 @@ class _ArrayMapping(Mapping[str, float]):
 
 def _submit_targets(
     broker: SimulatedBroker,
-    risk: RiskManager,
+    risk: OrderReviewer,
     schedule: CostSchedule,
     classes: list[AssetClass],
     portfolio: PortfolioConfig,
@@ -393,10 +436,15 @@ def _submit_targets(
     pending_take: np.ndarray,
     strategy_tag: str,
     batch: BatchReviewer | None,
+    bridge: RiskBridge | None = None,
+    t: int = 0,
+    pending_row: np.ndarray | None = None,
 ) -> list[dict[str, object]]:
     """Cancel superseded orders, size targets at the fill price, review and submit them.
 
-    ``batch`` is ``risk`` when it can clear plain market orders from arrays (else None).
+    ``batch`` is ``risk`` when it can clear plain market orders from arrays at once (else
+    None); ``bridge`` runs the sizer chain and the risk manager's pieces before ``risk`` (the
+    base checks), when any are configured.
     """
     for order in broker.open_orders():
         i = broker.index[order.symbol]
@@ -418,6 +466,26 @@ def _submit_targets(
                 classes[i], float(prices[i]), broker.symbols[i], size
             )
     target = target_quantities(weights, broker.quantity, equity, prices, portfolio, rate)
+    book = None
+    steps: dict[int, tuple[SizingStep, ...]] = {}
+    if bridge is not None:
+        book = bridge.book(
+            t, when, equity, broker.quantity.copy(), prices, stops=working_stops(broker)
+        )
+        if bridge.sizers:
+            sized_idx = np.flatnonzero(due & np.isfinite(weights))
+            decided = pending_row[sized_idx] if pending_row is not None else sized_idx * 0
+            sized = bridge.size(
+                book,
+                decided,
+                sized_idx,
+                weights,
+                target,
+                pending_stop[sized_idx],
+                pending_take[sized_idx],
+            )
+            target[sized_idx] = sized.target
+            steps = {int(i): s for i, s in zip(sized_idx.tolist(), sized.steps, strict=True) if s}
     delta = target - broker.quantity
     # A target that closes or reverses a position ends its trade: the trade's bracket exits go
     # with it, or a stop triggered on this bar would trade on top of the closing order.
@@ -433,6 +501,34 @@ def _submit_targets(
     idx = idx[~(np.abs(delta[idx]) <= 1e-12 * np.maximum(np.abs(target[idx]), 1.0))]
     if idx.size == 0:
         return []
+    stops, takes = pending_stop[idx], pending_take[idx]
+    trails = np.full(idx.size, np.nan)
+    quantities = delta[idx]
+    rows: list[dict[str, object]] = []
+    ids = [f"{t}:{s}" for s in names[idx].tolist()] if bridge is not None else []
+    if bridge is not None and book is not None and bridge.manager.pieces_on:
+        reviewed = bridge.review(
+            IntentBatch(idx, quantities, stops, takes, trails, tuple(ids)), book
+        )
+        rows.extend(decision_row(d, strategy_tag) for d in reviewed.decisions)
+        by_id: dict[str, list[SizingStep]] = {}
+        for d in reviewed.decisions:
+            by_id.setdefault(d.intent_id, []).append(
+                SizingStep(d.piece, d.before, d.after, d.reason)
+            )
+        for k, i in enumerate(idx.tolist()):
+            if ids[k] in by_id:
+                steps[i] = (*steps.get(i, ()), *by_id[ids[k]])
+        out = reviewed.batch
+        quantities, stops, takes, trails = out.quantity, out.stop, out.take, out.trail
+        alive = quantities != 0
+        for k in np.flatnonzero(~alive).tolist():
+            bridge.record_sizing(when, str(names[idx[k]]), ids[k], steps.get(int(idx[k]), ()))
+        idx, quantities = idx[alive], quantities[alive]
+        stops, takes, trails = stops[alive], takes[alive], trails[alive]
+        ids = [x for x, keep in zip(ids, alive.tolist(), strict=True) if keep]
+        if idx.size == 0:
+            return rows
     held = np.flatnonzero(broker.quantity)
     priced = np.isfinite(prices)
     held_units = broker.quantity[held]
@@ -448,63 +544,117 @@ def _submit_targets(
         gross_exposure=sum(exposure.tolist()),
     )
     symbols = names[idx].tolist()
-    stops, takes = pending_stop[idx], pending_take[idx]
-    plain = not (np.isfinite(stops).any() or np.isfinite(takes).any())
+    plain = not (np.isfinite(stops).any() or np.isfinite(takes).any() or np.isfinite(trails).any())
     if (
         plain
         and batch is not None
         and batch.approves_market_batch(
-            symbols, delta[idx], broker.quantity[idx], prices[idx], view
+            symbols, quantities, broker.quantity[idx], prices[idx], view
         )
     ):
         # Every order passes the risk layer as asked: no decision (nor audit row) per order.
         broker.submit_all(
             [
-                OrderIntent(symbol, q, strategy=strategy_tag)
-                for symbol, q in zip(symbols, delta[idx].tolist(), strict=True)
+                OrderIntent(symbol, q, strategy=strategy_tag, sizing=steps.get(i, ()))
+                for symbol, q, i in zip(symbols, quantities.tolist(), idx.tolist(), strict=True)
             ],
             when,
         )
-        return []
+        if bridge is not None:
+            for k, i in enumerate(idx.tolist()):
+                if i in steps:
+                    bridge.record_sizing(when, symbols[k], ids[k], steps[i])
+        return rows
     intents: list[OrderIntent] = []
     # Python floats: reading NumPy scalars one at a time is slow.
     rows_of = zip(
         symbols,
-        target[idx].tolist(),
         broker.quantity[idx].tolist(),
-        delta[idx].tolist(),
+        quantities.tolist(),
         stops.tolist(),
         takes.tolist(),
+        trails.tolist(),
+        idx.tolist(),
         strict=True,
     )
     isfinite = math.isfinite
-    for symbol, goal, now, q, stop, take in rows_of:
+    for symbol, now, q, stop, take, trail, i in rows_of:
         bracket = None
-        if (isfinite(stop) or isfinite(take)) and (abs(goal) > abs(now) or goal * now < 0):
+        after = now + q
+        if (isfinite(stop) or isfinite(take) or isfinite(trail)) and (
+            abs(after) > abs(now) or after * now < 0
+        ):
             # Only an order that opens or adds carries the trade's exits.
             bracket = Bracket(
                 stop_price=stop if isfinite(stop) else None,
                 take_profit=take if isfinite(take) else None,
+                trail_percent=trail if isfinite(trail) else None,
             )
-        intents.append(OrderIntent(symbol, q, strategy=strategy_tag, bracket=bracket))
-    rows: list[dict[str, object]] = []
-    for decision in risk.review(intents, view):
-        if decision.approved is not None:
-            broker.submit(decision.approved, when)
+        intents.append(
+            OrderIntent(symbol, q, strategy=strategy_tag, bracket=bracket, sizing=steps.get(i, ()))
+        )
+    for k, decision in enumerate(risk.review(intents, view)):
+        approved = decision.approved
+        if approved is not None:
+            broker.submit(approved, when)
+        intent = decision.intent
         if decision.action != "approve":
             rows.append(
                 {
-                    "timestamp": when,
-                    "symbol": decision.intent.symbol,
+                    "time": when,
+                    "symbol": intent.symbol,
+                    "intent_id": ids[k] if ids else f"{when.isoformat()}:{intent.symbol}",
                     "action": decision.action,
-                    "check": decision.check,
+                    "piece": f"base.{decision.check}",
+                    "rule": decision.check,
+                    "limit": math.nan,
+                    "observed": math.nan,
+                    "before": intent.quantity,
+                    "after": approved.quantity if approved is not None else 0.0,
                     "reason": decision.reason,
-                    "requested": decision.intent.quantity,
-                    "approved": decision.approved.quantity if decision.approved else 0.0,
-                    "strategy": decision.intent.strategy,
+                    "strategy": intent.strategy,
                 }
             )
+        if bridge is not None:
+            chain = approved.sizing if approved is not None else intent.sizing
+            if approved is None:
+                chain = (*chain, SizingStep(f"base.{decision.check}", intent.quantity, 0.0))
+            if chain:
+                bridge.record_sizing(when, intent.symbol, ids[k], chain)
     return rows
+
+
+def _submit_forced(
+    broker: SimulatedBroker,
+    bridge: RiskBridge,
+    t: int,
+    when: pd.Timestamp,
+    act: np.ndarray,
+    strategy_tag: str,
+) -> None:
+    """Submit the reducing orders breakers and time stops demand (symbols with a bar now).
+
+    An order that closes a position cancels the position's resting exits first.
+    """
+    bar = broker.current_bar
+    if bar is None:
+        return
+    prices = np.where(act, broker.fill_prices(bar), broker.last_price)
+    equity = broker.equity(np.where(act, prices, np.nan))
+    book = bridge.book(t, when, equity, broker.quantity.copy(), prices)
+    forced = [i for i in bridge.manager.forced_intents(book) if act[broker.index[i.symbol]]]
+    if not forced:
+        return
+    closing = {
+        i.symbol for i in forced if broker.quantity[broker.index[i.symbol]] + i.quantity == 0
+    }
+    for order in broker.open_orders():
+        if order.symbol in closing or (
+            order.symbol in {i.symbol for i in forced} and order.intent.reason == "signal"
+        ):
+            broker.cancel(order.id, when, "closed by the risk layer")
+    for intent in forced:
+        broker.submit(replace(intent, strategy=strategy_tag), when)
 
 
 def _liquidate(

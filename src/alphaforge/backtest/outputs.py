@@ -13,6 +13,10 @@ from alphaforge.backtest.vectorized import BacktestResult
 from alphaforge.config.models import BacktestConfig
 from alphaforge.core.orders import Fill
 from alphaforge.execution import SimulatedBroker
+from alphaforge.risk.audit import audit_frame
+
+#: Columns of the sizing-chain table.
+SIZING_COLUMNS = ("timestamp", "symbol", "intent_id", "step", "before", "after", "reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,11 @@ class EngineRun:
     audit: pd.DataFrame
     costs: pd.DataFrame
     cost_components: list[str]
+    #: The sizing chain of every order one step per row (empty without sizers or pieces).
+    sizing: pd.DataFrame
+    #: Per bar close: heat, each limit's usage, tripped breakers and drawdown tier (empty
+    #: without risk pieces).
+    risk_status: pd.DataFrame
 
 
 class FillTable:
@@ -108,6 +117,9 @@ def assemble(
     book: TradeBook,
     fills: FillTable,
     audit: list[dict[str, object]],
+    *,
+    sizing: pd.DataFrame | None = None,
+    risk_status: pd.DataFrame | None = None,
 ) -> EngineRun:
     # In place where it can be: each bars x symbols temporary is pages to fault in.
     value = np.nan_to_num(marks)
@@ -149,21 +161,11 @@ def assemble(
         fills=fills.frame(index),
         trades=book.frame(),
         positions=positions,
-        audit=pd.DataFrame(
-            audit,
-            columns=[
-                "timestamp",
-                "symbol",
-                "action",
-                "check",
-                "reason",
-                "requested",
-                "approved",
-                "strategy",
-            ],
-        ),
+        audit=audit_frame(audit),
         costs=costs,
         cost_components=components,
+        sizing=sizing if sizing is not None else pd.DataFrame(columns=list(SIZING_COLUMNS)),
+        risk_status=risk_status if risk_status is not None else pd.DataFrame(columns=["timestamp"]),
     )
 
 

@@ -10,11 +10,13 @@ import pandas as pd
 
 from alphaforge.backtest.costs import CostSchedule
 from alphaforge.backtest.engine import EngineRun, run_engine
+from alphaforge.backtest.risk_bridge import RiskInputs
 from alphaforge.config.models import AppConfig
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.features.registry import compute
 from alphaforge.portfolio.base import PortfolioConstructor, create_constructor
 from alphaforge.risk.base import BasicRiskManager
+from alphaforge.risk.setup import RiskSetup, resolve
 from alphaforge.strategies.base import MarketFrames, Signals, Strategy
 
 #: Sessions of history behind the cost models' volatility and average volume.
@@ -40,19 +42,32 @@ def run_strategy_backtest(
     strategy_tag: str,
     constructor: PortfolioConstructor | None = None,
     corporate_actions: pd.DataFrame | None = None,
+    setup: RiskSetup | None = None,
+    series: Mapping[str, pd.Series] | None = None,
     reporter: Reporter = SILENT,
 ) -> EngineRun:
-    """Run ``strategy`` on ``market`` with the configured portfolio, risk, costs and fills."""
+    """Run ``strategy`` on ``market`` with the configured portfolio, risk, costs and fills.
+
+    ``setup`` is the resolved risk configuration (``risk.setup.resolve``; resolved here when
+    None); ``series`` holds market-wide series the regime filters read (``^VIX``).
+    """
+    setup = setup or resolve(config.portfolio, config.risk)
     signals = strategy.signals(market)
     schedule = CostSchedule.from_config(config.backtest)
+    manager = setup.manager(market.instruments, config.backtest.max_leverage)
+    inputs = None
+    if manager.pieces_on or setup.sizers:
+        inputs = RiskInputs.build(market, series=series, window=config.risk.var_window)
     return run_engine(
         market,
         signals,
         constructor or create_constructor(config.portfolio),
-        BasicRiskManager(market.instruments, config.backtest.max_leverage),
+        manager,
         schedule,
         config.backtest,
         config.portfolio,
+        sizers=setup.sizers,
+        inputs=inputs,
         strategy_tag=strategy_tag,
         corporate_actions=corporate_actions,
         context=market_context(market, spreads="half_spread" in schedule.components()),
@@ -63,7 +78,11 @@ def run_strategy_backtest(
 def run_weights_backtest(
     market: MarketFrames, weights: pd.DataFrame, config: AppConfig, *, strategy_tag: str
 ) -> EngineRun:
-    """Trade fixed target weights (NaN = hold), e.g. the equal-weight buy-and-hold benchmark."""
+    """Trade fixed target weights (NaN = hold), e.g. the equal-weight buy-and-hold benchmark.
+
+    Only the base checks apply (buying power, lots): a benchmark is not subject to the
+    strategy's limits, stops or breakers.
+    """
     flat = Signals(pd.DataFrame(np.nan, index=market.index, columns=market.symbols))
     schedule = CostSchedule.from_config(config.backtest)
     return run_engine(

@@ -11,6 +11,7 @@ by a short) while it was open.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +66,8 @@ class TradeBook:
         #: Finished rows as tuples in the order of :meth:`frame`'s columns (a run books one per
         #: round trip, so no dict per row).
         self._closed: list[tuple[object, ...]] = []
+        #: Called with (exit time, net P&L, entry value) when a round trip closes.
+        self.on_trade_closed: Callable[[pd.Timestamp, float, float], None] | None = None
 
     def on_fill(
         self,
@@ -199,10 +202,11 @@ class TradeBook:
     def _close(self, trade: _OpenTrade, when: pd.Timestamp, reason: str) -> None:
         exit_price = trade.exit_value / trade.exited if trade.exited else math.nan
         spent = sum(trade.costs.values())
-        self._closed.append(
-            self._row(trade, when, exit_price, trade.realised - spent, reason, spent)
-        )
+        pnl = trade.realised - spent
+        self._closed.append(self._row(trade, when, exit_price, pnl, reason, spent))
         del self._open[trade.symbol]
+        if self.on_trade_closed is not None:
+            self.on_trade_closed(when, pnl, trade.entry_value)
 
 
 def _dtype(column: str) -> object:

@@ -24,6 +24,7 @@ from alphaforge.cli.feature_commands import features_app
 from alphaforge.cli.model_commands import models_app
 from alphaforge.cli.model_commands import predict as predict_command
 from alphaforge.cli.options import ConfigOption, GlobalConfigOption, config_from
+from alphaforge.cli.risk_commands import risk_app
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bootstrap import bootstrap_process
 from alphaforge.core.errors import AlphaForgeError
@@ -40,6 +41,7 @@ config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
+app.add_typer(risk_app, name="risk")
 app.command("predict")(predict_command)
 app.command("backtest")(backtest_command)
 app.add_typer(config_app, name="config")
@@ -177,8 +179,15 @@ def reproduce(
 @config_app.command("show")
 def config_show(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Print the effective configuration (defaults < YAML < .env < environment), secrets masked."""
+    from alphaforge.risk.setup import resolve
+
     cfg = config_from(ctx, config)
-    console.print(yaml.safe_dump(masked_dump(cfg), sort_keys=False), end="", markup=False)
+    dumped = masked_dump(cfg)
+    # The pieces as they apply: the preset merged with the file, every parameter filled in.
+    effective = resolve(cfg.portfolio, cfg.risk).describe()
+    dumped["portfolio"]["sizers"] = effective.pop("sizers")
+    dumped["risk"].update(effective)
+    console.print(yaml.safe_dump(dumped, sort_keys=False), end="", markup=False)
 
 
 def _fmt(value: float | None) -> str:

@@ -13,6 +13,7 @@ from alphaforge.config.models import (
     LinearConfig,
     ModelConfig,
     PortfolioConfig,
+    RiskConfig,
     RunConfig,
     SecretsConfig,
     SelectionConfig,
@@ -22,6 +23,7 @@ from alphaforge.config.models import (
     ValidationRulesConfig,
     WalkForwardConfig,
 )
+from alphaforge.config.pieces import PieceConfig
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -35,7 +37,9 @@ __all__ = [
     "LabelsConfig",
     "LinearConfig",
     "ModelConfig",
+    "PieceConfig",
     "PortfolioConfig",
+    "RiskConfig",
     "RunConfig",
     "SecretsConfig",
     "SelectionConfig",

@@ -19,6 +19,7 @@ from alphaforge.config.trading import (
     BacktestConfig,
     CostModelConfig,
     PortfolioConfig,
+    RiskConfig,
     StrategyConfig,
 )
 from alphaforge.config.validation import WalkForwardConfig
@@ -36,6 +37,7 @@ __all__ = [
     "LinearConfig",
     "ModelConfig",
     "PortfolioConfig",
+    "RiskConfig",
     "RunConfig",
     "SecretsConfig",
     "SelectionConfig",
@@ -59,6 +61,7 @@ class AppConfig(FrozenModel):
     model: ModelConfig = ModelConfig()
     strategy: StrategyConfig = StrategyConfig()
     portfolio: PortfolioConfig = PortfolioConfig()
+    risk: RiskConfig = RiskConfig()
     backtest: BacktestConfig = BacktestConfig()
     demo: DemoConfig = DemoConfig()
     train: TrainConfig = TrainConfig()

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from alphaforge.config.base import FrozenModel
+from alphaforge.config.pieces import PieceConfig
 from alphaforge.core.types import AssetClass
 
-__all__ = ["BacktestConfig", "CostModelConfig", "PortfolioConfig", "StrategyConfig"]
+__all__ = [
+    "BacktestConfig",
+    "CostModelConfig",
+    "PortfolioConfig",
+    "RiskConfig",
+    "StrategyConfig",
+]
 
 
 class StrategyConfig(FrozenModel):
@@ -31,10 +38,16 @@ class StrategyConfig(FrozenModel):
 class PortfolioConfig(FrozenModel):
     """How signals become target weights and weights become quantities."""
 
-    constructor: Literal["top_k", "target_weights"] = Field(
+    constructor: str = Field(
         "top_k",
-        description="top_k: equal weights on the best (and worst) k signals; target_weights: "
-        "each name's signal x gross_exposure / number of names.",
+        description="Registered constructor (alphaforge risk list): top_k: equal weights on the "
+        "best (and worst) k signals; target_weights: each name's signal x gross_exposure / "
+        "number of names; risk_parity; bayesian.",
+    )
+    constructor_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The constructor's own parameters beyond top_k, long_short, gross_exposure "
+        "and rebalance_every.",
     )
     top_k: int = Field(4, ge=1, description="Names held long (and short).")
     long_short: bool = Field(True, description="Short the bottom k as well as buying the top k.")
@@ -47,6 +60,13 @@ class PortfolioConfig(FrozenModel):
     )
     units: Literal["fractional", "whole"] = Field(
         "fractional", description="Trade fractional units, or whole units rounded toward zero."
+    )
+    sizers: list[PieceConfig] = Field(
+        default_factory=list,
+        description="The sizer chain (alphaforge risk list), run in order after weights become "
+        "units: kelly, volatility_target, atr, risk_per_trade, forex_pips, min_position, "
+        "liquidity. Merged by name with the risk preset's chain: a name given here replaces "
+        "the preset's parameters; enabled: false removes it.",
     )
 
 
@@ -107,4 +127,40 @@ class BacktestConfig(FrozenModel):
     )
     benchmark: Literal["equal_weight"] = Field(
         "equal_weight", description="Buy-and-hold benchmark of the universe."
+    )
+
+
+class RiskConfig(FrozenModel):
+    """Limits, stops, circuit breakers and regime filters (``alphaforge risk list``).
+
+    ``preset`` names a shipped set (``spec``, ``seed_alpaca``, ``none``); the lists below are
+    merged into it by piece name: a piece named here replaces the preset's parameters for it
+    (parameters not given keep the piece's defaults), ``enabled: false`` removes it, a new name
+    is added. ``alphaforge config show`` prints the effective pieces.
+    """
+
+    preset: str = Field(
+        "spec",
+        description="Shipped preset: spec (the default), seed_alpaca, none (only buying power "
+        "and lot sizes).",
+    )
+    limits: list[PieceConfig] = Field(
+        default_factory=list, description="Limits checked on every order before submission."
+    )
+    stops: list[PieceConfig] = Field(
+        default_factory=list, description="Stop and exit rules for the trades orders open."
+    )
+    breakers: list[PieceConfig] = Field(
+        default_factory=list, description="Circuit breakers and drawdown tiers."
+    )
+    filters: list[PieceConfig] = Field(
+        default_factory=list, description="Regime filters on opening orders."
+    )
+    var_window: int = Field(
+        252, ge=20, description="Bars of returns behind the book's VaR and correlations."
+    )
+    state_file: Path | None = Field(
+        None,
+        description="SQLite file keeping breaker and drawdown state across restarts (live "
+        "trading); the backtest keeps it in memory.",
     )

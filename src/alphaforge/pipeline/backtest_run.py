@@ -8,7 +8,7 @@ and, written last, ``summary.json``: a run killed part-way never looks complete.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from alphaforge.backtest.attribution import (
 )
 from alphaforge.backtest.engine import EngineRun
 from alphaforge.backtest.metrics import full_metrics
+from alphaforge.backtest.risk_bridge import bar_returns
 from alphaforge.backtest.runner import run_strategy_backtest, run_weights_backtest
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bars import content_hash
@@ -59,6 +60,8 @@ from alphaforge.pipeline.rundir import (
 from alphaforge.pipeline.tearsheets import render_run_tearsheet
 from alphaforge.pipeline.train import load_training_universe
 from alphaforge.portfolio import buy_and_hold_weights
+from alphaforge.risk.book_risk import book_var_frame
+from alphaforge.risk.setup import RiskSetup, resolve
 from alphaforge.storage.atomic import atomic_path, atomic_write_text
 from alphaforge.storage.bar_store import BarStore
 from alphaforge.strategies import MarketFrames, create_strategy
@@ -119,6 +122,7 @@ def run_backtest_command(
         its training data plus the label horizon and the embargo (never before).
     """
     strategy = create_strategy(config.strategy)
+    setup = resolve(config.portfolio, config.risk)  # bad risk configuration fails here
     needs_scores = "scores" in type(strategy).needs
     if needs_scores and (predictions is None) == (champion is None):
         raise ConfigError(
@@ -139,7 +143,7 @@ def run_backtest_command(
     run = create_run_dir(config.run.runs_dir, "backtest", out)
     handler = attach_log(run, config.run.log_level)
     try:
-        return _run(config, run, strategy, oof, reporter)
+        return _run(config, run, strategy, oof, setup, reporter)
     except Exception:
         log.exception("backtest failed")
         raise
@@ -152,6 +156,7 @@ def _run(
     run: RunDir,
     strategy: Any,
     oof: Predictions | None,
+    setup: RiskSetup,
     reporter: Reporter,
 ) -> BacktestOutcome:
     interval = Interval(config.data.interval)
@@ -198,6 +203,8 @@ def _run(
         config,
         strategy_tag=config.strategy.name,
         corporate_actions=actions,
+        setup=setup,
+        series=_market_series(config, setup),
         reporter=reporter,
     )
     bench = run_weights_backtest(
@@ -240,6 +247,7 @@ def _run(
     )
     task = reporter.task("attribution and tear sheet", total=None)
     write_tables(run.path, engine)
+    write_risk_table(run.path, engine, market, config.risk.var_window)
     attribution = attribution_tables(engine, market, bars, interval, oof)
     for name, table in attribution.items():
         atomic_write_text(run.path / "attribution" / f"{name}.csv", table.to_csv(index=False))
@@ -365,6 +373,34 @@ def write_tables(folder: Path, engine: EngineRun) -> None:
             tables[name].to_parquet(temp, index=False)
 
 
+def write_risk_table(folder: Path, engine: EngineRun, market: MarketFrames, window: int) -> None:
+    """Write ``risk.parquet``: per bar, VaR and ES of the book held at the close, heat, each
+    limit's usage, tripped breakers and the drawdown tier."""
+    frame = book_var_frame(
+        market.index, engine.result.weights.to_numpy(np.float64), bar_returns(market), window
+    )
+    if len(engine.risk_status.columns) > 1:
+        frame = frame.merge(engine.risk_status, on="timestamp", how="left")
+    with atomic_path(folder / "risk.parquet") as temp:
+        frame.to_parquet(temp, index=False)
+
+
+def _market_series(config: AppConfig, setup: RiskSetup) -> dict[str, pd.Series]:
+    """Load the market-wide series regime filters read (the daily VIX), when stored.
+
+    Each value is stamped with the time it became known: a daily bar at its open + 1 day.
+    """
+    if not any(f.piece_name == "vix" for f in setup.filters):
+        return {}
+    store = BarStore(config.data.store_dir)
+    if not store.exists("^VIX", Interval.D1):
+        log.warning("the vix filter is on but ^VIX is not stored: it lets every order through")
+        return {}
+    close = store.read("^VIX", Interval.D1)["close"]
+    close.index = pd.DatetimeIndex(close.index) + pd.Timedelta(days=1)
+    return {"^VIX": close}
+
+
 def write_manifest(
     run: RunDir,
     command: str,
@@ -440,32 +476,63 @@ def attribution_tables(
 
 
 def sizing_rows(engine: EngineRun) -> pd.DataFrame:
-    """Return one row per step of each signal order's sizing: the portfolio's request, then
-    each risk check that resized or refused it (``audit.parquet``), valued at the fill price."""
-    decisions: dict[tuple[Any, Any], dict[Hashable, Any]] = {}
-    refused: list[dict[Hashable, Any]] = []
-    for decision in engine.audit.to_dict("records"):
-        if decision["action"] == "refuse":
-            refused.append(decision)
-        else:
-            decisions.setdefault((decision["timestamp"], decision["symbol"]), decision)
+    """Return one row per step of each signal order's sizing, valued at the fill price.
+
+    Each order starts with the portfolio's request (weight x equity / price), then every
+    sizer, risk piece and base check that changed it (the engine's sizing table). Without
+    sizers or pieces the engine keeps no sizing table: the base checks' resizes and
+    refusals come from ``audit.parquet``.
+    """
+    price_of = {
+        (o["created_at"], o["symbol"]): float(o["average_price"])
+        for o in engine.orders.to_dict("records")
+        if o["reason"] == "signal"
+    }
     rows: list[dict[str, Any]] = []
+    chained: set[tuple[Any, Any]] = set()
+    if not engine.sizing.empty:
+        for (when, symbol), steps in engine.sizing.groupby(["timestamp", "symbol"], sort=False):
+            price = price_of.get((when, symbol), np.nan)
+            first = float(steps["before"].iloc[0])
+            rows.append({"step": "portfolio", "before": 0.0, "after": first, "price": price})
+            rows.extend(
+                {"step": str(step), "before": before, "after": after, "price": price}
+                for step, before, after in zip(
+                    steps["step"].tolist(),
+                    steps["before"].astype(float).tolist(),
+                    steps["after"].astype(float).tolist(),
+                    strict=True,
+                )
+            )
+            chained.add((when, symbol))
+    audited = {
+        (d["time"], d["symbol"]): d
+        for d in engine.audit.to_dict("records")
+        if (d["time"], d["symbol"]) not in chained
+    }
     for order in engine.orders.to_dict("records"):
-        if order["reason"] != "signal":
+        key = (order["created_at"], order["symbol"])
+        if order["reason"] != "signal" or key in chained:
             continue
         price = float(order["average_price"])
-        quantity = float(order["quantity"])
-        resized = decisions.get((order["created_at"], order["symbol"]))
-        requested = quantity if resized is None else float(resized["requested"])
+        decision = audited.pop(key, None)
+        requested = float(order["quantity"]) if decision is None else float(decision["before"])
         rows.append({"step": "portfolio", "before": 0.0, "after": requested, "price": price})
-        if resized is not None:
-            step = str(resized["check"])
-            rows.append({"step": step, "before": requested, "after": quantity, "price": price})
-    for decision in refused:
-        requested = float(decision["requested"])
+        if decision is not None:
+            rows.append(
+                {
+                    "step": str(decision["piece"]),
+                    "before": requested,
+                    "after": float(order["quantity"]),
+                    "price": price,
+                }
+            )
+    for decision in audited.values():  # refused by the base checks: no order
+        requested = float(decision["before"])
         rows.append({"step": "portfolio", "before": 0.0, "after": requested, "price": np.nan})
-        step = str(decision["check"])
-        rows.append({"step": step, "before": requested, "after": 0.0, "price": np.nan})
+        rows.append(
+            {"step": str(decision["piece"]), "before": requested, "after": 0.0, "price": np.nan}
+        )
     return pd.DataFrame(rows, columns=["step", "before", "after", "price"])
 
 

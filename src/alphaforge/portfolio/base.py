@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.config.models import PortfolioConfig
+from alphaforge.core.errors import ConfigError
 from alphaforge.portfolio.topk import top_k_weights
 from alphaforge.strategies.base import MarketFrames, Signals
 
@@ -72,6 +73,10 @@ def create_constructor(config: PortfolioConfig) -> PortfolioConstructor:
             return TopK(config)
         case "target_weights":
             return TargetWeights(config)
+        case other:
+            raise ConfigError(
+                f"Unknown portfolio constructor {other!r}.", hint="Known: top_k, target_weights."
+            )
 
 
 def target_quantities(

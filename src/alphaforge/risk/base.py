@@ -45,7 +45,7 @@ class AccountView:
 
 
 @dataclass(frozen=True, slots=True)
-class RiskDecision:
+class BaseReview:
     """The risk layer's answer to one intent: the approved intent (maybe resized) or none."""
 
     intent: OrderIntent
@@ -55,10 +55,10 @@ class RiskDecision:
     reason: str = ""
 
 
-class RiskManager(Protocol):
-    """Approves, resizes or refuses order intents."""
+class OrderReviewer(Protocol):
+    """Approves, resizes or refuses order intents (the engine's view of a risk layer)."""
 
-    def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[RiskDecision]:
+    def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[BaseReview]:
         """Return one decision per intent, in order."""
         ...
 
@@ -68,7 +68,7 @@ class BatchReviewer(Protocol):
     """A risk manager that can clear a batch of plain market orders from arrays at once.
 
     The backtest trades a few hundred names per bar; when every order passes unchanged it need
-    not build a decision per order. Anything else goes through :meth:`RiskManager.review`.
+    not build a decision per order. Anything else goes through :meth:`OrderReviewer.review`.
     """
 
     def approves_market_batch(
@@ -97,7 +97,7 @@ class BasicRiskManager:
         self.instruments = instruments
         self.max_leverage = max_leverage
 
-    def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[RiskDecision]:
+    def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[BaseReview]:
         """Return one decision per intent."""
         positions, prices = account.positions, account.prices
         gross = account.gross_exposure
@@ -107,7 +107,7 @@ class BasicRiskManager:
         # The book as the intents approved so far leave it: only their symbols are looked up,
         # so the account's positions are read, never copied.
         changed: dict[str, float] = {}
-        decisions: list[RiskDecision] = []
+        decisions: list[BaseReview] = []
         for intent in intents:
             symbol = intent.symbol
             q0 = changed[symbol] if symbol in changed else positions.get(symbol, 0.0)
@@ -180,19 +180,19 @@ class BasicRiskManager:
         gross: float,
         limit: float,
         account: AccountView,
-    ) -> RiskDecision:
+    ) -> BaseReview:
         instrument = self.instruments.get(intent.symbol)
         approved = intent
         check, reason = "", ""
         if instrument is not None:
             approved, check, reason = _round_to_instrument(intent, instrument, account.whole_units)
         if approved.quantity == 0:
-            return RiskDecision(
+            return BaseReview(
                 intent, "refuse", None, check or "lot_size", reason or "zero quantity"
             )
         price = account.prices.get(intent.symbol, math.nan)
         if not (math.isfinite(price) and price > 0):
-            return RiskDecision(intent, "refuse", None, "price", "no price to value the order at")
+            return BaseReview(intent, "refuse", None, "price", "no price to value the order at")
         q1 = q0 + approved.quantity
         added = (abs(q1) - abs(q0)) * price
         if added > 0 and gross + added > limit:
@@ -204,7 +204,7 @@ class BasicRiskManager:
             new_q = math.copysign(new_abs, q1)
             quantity = new_q - q0
             if quantity == 0 or quantity * approved.quantity < 0:
-                return RiskDecision(
+                return BaseReview(
                     intent,
                     "refuse",
                     None,
@@ -212,7 +212,7 @@ class BasicRiskManager:
                     f"gross exposure {gross + added:,.2f} would exceed {limit:,.2f}",
                 )
             resized = approved.resized(quantity, "buying_power", f"cut to {limit:,.2f} gross")
-            return RiskDecision(
+            return BaseReview(
                 intent,
                 "resize",
                 resized,
@@ -220,8 +220,8 @@ class BasicRiskManager:
                 f"cut from {approved.quantity:g} to {quantity:g} units by buying power",
             )
         if approved is not intent:
-            return RiskDecision(intent, "resize", approved, check, reason)
-        return RiskDecision(intent, "approve", approved)
+            return BaseReview(intent, "resize", approved, check, reason)
+        return BaseReview(intent, "approve", approved)
 
 
 def _round_to_instrument(
@@ -261,4 +261,4 @@ def _round_to_instrument(
     return out, check, reason
 
 
-__all__ = ["AccountView", "BasicRiskManager", "BatchReviewer", "RiskDecision", "RiskManager"]
+__all__ = ["AccountView", "BaseReview", "BasicRiskManager", "BatchReviewer", "OrderReviewer"]

@@ -65,14 +65,14 @@ def test_refusals_and_resizes_are_audited() -> None:
     run = _run("whole", [0.5, np.nan, np.nan, np.nan], max_leverage=0.25)
     assert run.fills["quantity"].tolist() == [83.0]
     (row,) = run.audit.itertuples()
-    assert (row.symbol, row.action, row.check, row.requested, row.approved) == (
+    assert (row.symbol, row.action, row.piece, row.before, row.after) == (
         "AAA",
         "resize",
-        "buying_power",
+        "base.buying_power",
         166.0,
         83.0,
     )
-    assert row.timestamp == INDEX[1]
+    assert row.time == INDEX[1]
 
 
 class _DayCounter(CostParams):

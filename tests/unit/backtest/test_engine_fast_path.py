@@ -15,7 +15,7 @@ from alphaforge.core.orders import OrderIntent
 from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.features.testing import random_bars
 from alphaforge.portfolio import create_constructor
-from alphaforge.risk import AccountView, BasicRiskManager, RiskDecision
+from alphaforge.risk import AccountView, BasicRiskManager, BaseReview
 from alphaforge.strategies import MarketFrames, create_strategy
 
 FRAMES = (
@@ -35,7 +35,7 @@ class _ReviewOnly:
     def __init__(self, inner: BasicRiskManager) -> None:
         self.inner = inner
 
-    def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[RiskDecision]:
+    def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[BaseReview]:
         return self.inner.review(intents, account)
 
 
@@ -102,7 +102,7 @@ class _Recording(_ReviewOnly):
         super().__init__(inner)
         self.collector: list[bool] = []
 
-    def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[RiskDecision]:
+    def review(self, intents: Sequence[OrderIntent], account: AccountView) -> list[BaseReview]:
         self.collector.append(gc.isenabled())
         return super().review(intents, account)
 

@@ -34,14 +34,16 @@ def test_the_sizing_chain_shows_what_buying_power_took() -> None:
     run = run_strategy_backtest(market, strategy, config, strategy_tag="ma")
     rows = sizing_rows(run)
     chain = sizing_chain(rows).set_index("step")
-    assert set(chain.index) >= {"portfolio", "buying_power"}
+    assert set(chain.index) >= {"portfolio", "base.buying_power"}
     signal_orders = run.orders[run.orders["reason"] == "signal"]
     # The portfolio asked for more than was ordered; buying power took exactly the difference.
     asked = chain.loc["portfolio", "net_units"]
-    taken = chain.loc["buying_power", "net_units"]
+    taken = chain.loc["base.buying_power", "net_units"]
     assert taken < 0
     assert asked + taken == np.abs(signal_orders["quantity"]).sum()
-    assert (run.audit["check"] == "buying_power").sum() == chain.loc["buying_power", "orders"]
+    assert (run.audit["piece"] == "base.buying_power").sum() == chain.loc[
+        "base.buying_power", "orders"
+    ]
 
 
 def test_half_spreads_are_half_the_corwin_schultz_estimate_of_the_bars_before() -> None:

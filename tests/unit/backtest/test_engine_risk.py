@@ -1,0 +1,91 @@
+"""The engine with a risk manager's pieces: limits resize before submission, stops become
+brackets, the records land in the audit, sizing and risk tables; inputs are causal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from alphaforge.backtest.costs import CostSchedule
+from alphaforge.backtest.engine import EngineRun, run_engine
+from alphaforge.backtest.risk_bridge import RiskInputs
+from alphaforge.config import BacktestConfig, PortfolioConfig
+from alphaforge.core.types import AssetClass, Instrument
+from alphaforge.features.testing import random_bars
+from alphaforge.portfolio import TargetWeights
+from alphaforge.risk import BasicRiskManager, RiskManager
+from alphaforge.strategies import MarketFrames, Signals
+from tests.unit.risk.test_manager import _PercentStop, _PositionLimit
+
+N = 120
+
+
+def _market(seed: int = 0) -> MarketFrames:
+    bars = {s: random_bars(seed + k, N) for k, s in enumerate("ABC")}
+    instruments = {s: Instrument(s, AssetClass.STOCK) for s in bars}
+    return MarketFrames.from_bars(bars, instruments)
+
+
+def _run(market: MarketFrames, manager: RiskManager) -> EngineRun:
+    value = pd.DataFrame(np.nan, index=market.index, columns=market.symbols)
+    value.iloc[5] = [1.0, 1.0, -1.0]
+    value.iloc[60] = [0.0, 1.0, 1.0]
+    config = BacktestConfig(initial_capital=100_000.0, participation=None, max_leverage=2.0)
+    portfolio = PortfolioConfig(constructor="target_weights", gross_exposure=1.5)
+    return run_engine(
+        market,
+        Signals(value),
+        TargetWeights(portfolio),
+        manager,
+        CostSchedule.from_config(config),
+        config,
+        portfolio,
+    )
+
+
+def _manager(market: MarketFrames, **pieces: object) -> RiskManager:
+    return RiskManager(BasicRiskManager(market.instruments, 2.0), **pieces)  # type: ignore[arg-type]
+
+
+def test_a_limit_resizes_entries_and_is_audited_and_in_the_sizing_chain() -> None:
+    market = _market()
+    run = _run(market, _manager(market, limits=[_PositionLimit(max_weight=0.2)]))
+    # Targets of 0.5 of equity each are cut to 0.2 at the fill's price.
+    entries = run.fills[run.fills["reason"] == "signal"]
+    assert not entries.empty
+    limited = run.audit[run.audit["piece"] == "limit.toy_position"]
+    assert len(limited) >= 3
+    assert (limited["action"] == "resize").all()
+    assert set(run.sizing["step"]) >= {"limit.toy_position"}
+    # The position each entry leaves, valued at the fill price, is within the limit of the
+    # equity at the previous close (equity moves a little between the close and the fill).
+    equity = run.equity.set_index("timestamp")["equity"].shift(1)
+    held = run.positions.set_index(["timestamp", "symbol"])["quantity"]
+    for fill in entries.itertuples():
+        after = float(held.get((fill.timestamp, fill.symbol), 0.0))
+        assert abs(after) * fill.price <= 0.2 * equity[fill.timestamp] * 1.02
+    assert "usage_toy_position" in run.risk_status.columns
+
+
+def test_stops_become_bracket_orders() -> None:
+    market = _market()
+    run = _run(market, _manager(market, stops=[_PercentStop(percent=0.02)]))
+    stops = run.orders[run.orders["type"] == "stop"]
+    assert not stops.empty
+    assert "heat" in run.risk_status.columns
+
+
+def test_risk_inputs_at_a_bar_ignore_everything_from_that_bar_on() -> None:
+    market = _market(3)
+    inputs = RiskInputs.build(market)
+    t = 70
+    before = np.broadcast_to((market.index < market.index[t])[:, None], market.close.shape)
+    fields = (market.open, market.high, market.low, market.close, market.volume)
+    changed = MarketFrames(*(f.where(before, f * 1.7) for f in fields), market.instruments)
+    again = RiskInputs.build(changed)
+    for name, values in inputs.features.items():
+        np.testing.assert_array_equal(values[: t + 1], again.features[name][: t + 1], err_msg=name)
+    for name, values in inputs.market.items():
+        np.testing.assert_array_equal(values[: t + 1], again.market[name][: t + 1], err_msg=name)
+    assert inputs.returns is not None and again.returns is not None
+    np.testing.assert_array_equal(inputs.returns[:t], again.returns[:t])
