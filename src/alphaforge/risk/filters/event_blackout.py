@@ -130,7 +130,7 @@ class EventBlackoutFilter(RegimeFilter):
         n = len(batch)
         now = utc(book.time)
         now_ns = int(now.value)
-        window_ns = int(round(self.minutes_before * MINUTE_NS))
+        window_ns = round(self.minutes_before * MINUTE_NS)
         soon = self._schedule.between(now_ns, now_ns + window_ns)
         if len(soon) == 0:
             reason = f"no scheduled event in the next {self.minutes_before:g} min"

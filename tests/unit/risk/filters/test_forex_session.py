@@ -63,5 +63,5 @@ def test_a_session_that_does_not_wrap_midnight(make_book, make_batch, at) -> Non
 
 @pytest.mark.parametrize("params", [{"start_hour": 9, "end_hour": 9}, {"end_hour": 24}])
 def test_bad_sessions_are_one_config_error(params) -> None:
-    with pytest.raises(ConfigError, match="^Regime filter 'forex_session': "):
+    with pytest.raises(ConfigError, match=r"^Regime filter 'forex_session': "):
         build_piece(FILTERS, "forex_session", params)

@@ -84,7 +84,7 @@ def test_parameters_choose_the_classes_and_the_cut(make_book, make_batch) -> Non
     "params", [{"cut_above": 35.0}, {"cut": 1.5}, {"block_above": 0}, {"asset_classes": []}]
 )
 def test_bad_parameters_are_one_config_error(params: dict[str, object]) -> None:
-    with pytest.raises(ConfigError, match="^Regime filter 'vix': "):
+    with pytest.raises(ConfigError, match=r"^Regime filter 'vix': "):
         build_piece(FILTERS, "vix", params)
 
 
