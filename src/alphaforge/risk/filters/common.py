@@ -41,8 +41,11 @@ def opening_sides(batch: IntentBatch, book: Book) -> tuple[BoolArray, BoolArray]
 
 def in_classes(batch: IntentBatch, book: Book, classes: Iterable[AssetClass]) -> BoolArray:
     """Return a mask of the intents whose instrument is of one of ``classes``."""
-    names = [AssetClass(c).value for c in classes]
-    out: BoolArray = np.isin(book.universe.asset_class[batch.index], names)
+    of_batch = book.universe.asset_class[batch.index]
+    out: BoolArray = np.zeros(len(of_batch), dtype=np.bool_)
+    # A few equality tests beat np.isin's sort on short string arrays.
+    for c in classes:
+        out |= of_batch == AssetClass(c).value
     return out
 
 
@@ -75,9 +78,16 @@ def scaled(
 ) -> FilterCheck:
     """Return a :class:`FilterCheck` with ``observed`` and ``limit`` broadcast to the batch."""
     n = len(scale)
-    obs = np.broadcast_to(np.asarray(observed, np.float64), (n,)).copy()
-    lim = np.broadcast_to(np.asarray(limit, np.float64), (n,)).copy()
-    return FilterCheck(np.asarray(scale, np.float64), obs, lim, rule, reason)
+    return FilterCheck(
+        np.asarray(scale, np.float64), _aligned(observed, n), _aligned(limit, n), rule, reason
+    )
+
+
+def _aligned(values: FloatArray | float, n: int) -> FloatArray:
+    if isinstance(values, float | int):
+        return np.full(n, float(values))
+    out: FloatArray = np.array(np.broadcast_to(np.asarray(values, np.float64), (n,)))
+    return out
 
 
 def passes(

@@ -9,7 +9,9 @@ known before they happen, so reading a later event's time at ``book.time`` is no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -135,33 +137,50 @@ class EventBlackoutFilter(RegimeFilter):
         if len(soon) == 0:
             reason = f"no scheduled event in the next {self.minutes_before:g} min"
             return passes(n, np.nan, self.minutes_before, self.rule, reason)
-        symbols = np.asarray(book.universe.symbols, dtype=np.str_)[batch.index]
-        # Events x intents: which event concerns which intent (few events fall in a window).
-        concerns = (soon.symbols[:, None] == symbols[None, :]) | (soon.symbols[:, None] == "")
-        minutes = (soon.times - now_ns).astype(np.float64) / MINUTE_NS
-        until = np.where(concerns, minutes[:, None], np.inf).min(axis=0)
+        until = _minutes_until(soon, now_ns, book.universe.position, len(book.universe))
+        # Minutes to the nearest event that concerns each intent's symbol (inf: none).
+        until = until[batch.index]
         near = np.isfinite(until)
         long_, short = opening_sides(batch, book)
         blocked = near & (long_ | short)
         observed = np.where(near, until, np.nan)
-        relevant = concerns.any(axis=1)
-        if not relevant.any():
+        if not near.any():
             reason = f"no scheduled event for these symbols in the next {self.minutes_before:g} min"
             return passes(n, observed, self.minutes_before, self.rule, reason)
-        reason = (
-            f"{_describe(soon, relevant, now_ns)} within {self.minutes_before:g} min: "
-            "no opening orders before it"
-        )
+        events = _describe(soon, set(batch.index.tolist()), book, now_ns)
+        reason = f"{events} within {self.minutes_before:g} min: no opening orders before it"
         return scaled(np.where(blocked, 0.0, 1.0), observed, self.minutes_before, self.rule, reason)
 
 
-def _describe(soon: Schedule, relevant: npt.NDArray[np.bool_], now_ns: int) -> str:
-    """Return ``event for AAPL at 2024-01-02 14:30 UTC (in 12 min), ...``, a few named."""
+def _minutes_until(
+    soon: Schedule, now_ns: int, position: Mapping[str, int], size: int
+) -> npt.NDArray[np.float64]:
+    """Return, per universe symbol, minutes from ``now_ns`` to its nearest event in ``soon``
+    (inf: none); an event without a symbol concerns every symbol."""
+    until = np.full(size, np.inf)
+    # A window holds few events: a loop over them beats matching strings per intent.
+    for at, symbol in zip(soon.times.tolist(), soon.symbols.tolist(), strict=True):
+        minutes = (at - now_ns) / MINUTE_NS
+        if not symbol:
+            np.minimum(until, minutes, out=until)
+        elif (k := position.get(symbol)) is not None:
+            until[k] = min(until[k], minutes)
+    return until
+
+
+def _describe(soon: Schedule, batch: set[int], book: Book, now_ns: int) -> str:
+    """Return ``event for AAPL at 2024-01-02 14:30 UTC (in 12 min), ...``, a few named, of
+    the events in ``soon`` that concern the universe positions in ``batch``."""
+    position = book.universe.position
+    picked = [
+        k
+        for k, symbol in enumerate(soon.symbols.tolist())
+        if not symbol or position.get(symbol, -1) in batch
+    ]
     parts = []
-    picked = np.flatnonzero(relevant)
-    for k in picked[:NAMED].tolist():
+    for k in picked[:NAMED]:
         who = soon.symbols[k] or "all symbols"
-        at = pd.Timestamp(int(soon.times[k]), tz="UTC")
+        at = datetime.fromtimestamp(int(soon.times[k]) / 1e9, tz=UTC)
         minutes = (int(soon.times[k]) - now_ns) / MINUTE_NS
         parts.append(f"event for {who} at {at:%Y-%m-%d %H:%M} UTC (in {minutes:.0f} min)")
     more = len(picked) - NAMED

@@ -111,3 +111,10 @@ def test_filters_from_the_same_file_are_equal(events_file: Path) -> None:
     assert EventBlackoutFilter(events_file=events_file) == EventBlackoutFilter(
         events_file=events_file
     )
+
+
+def test_a_file_with_no_events_passes_everything(make_book, make_batch, tmp_path) -> None:
+    path = tmp_path / "none.csv"
+    path.write_text("time,symbol\n")
+    check = EventBlackoutFilter(events_file=path).check(make_batch(ORDERS), make_book())
+    assert check.scale.tolist() == [1.0] * 3
