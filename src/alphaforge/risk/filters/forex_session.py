@@ -32,7 +32,8 @@ class ForexSessionFilter(RegimeFilter):
     start after the end wraps midnight, as the default 22:00-09:00 does. Inside it every
     opening order (long or short) in ``asset_classes`` keeps ``1 - cut`` of its opening part:
     with the same margin per unit, half the units is half the leverage. Reducing orders and
-    other asset classes pass. Its input, the clock, is never missing.
+    other asset classes pass; positions opened before the session are not cut. Its input,
+    the clock, is never missing.
     """
 
     summary: ClassVar[str] = "Asian session (22:00-09:00 UTC): forex opening orders x 0.5"

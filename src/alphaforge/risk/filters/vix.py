@@ -32,7 +32,9 @@ class VixFilter(RegimeFilter):
     ``book.time``. Above ``cut_above`` every opening order (long or short) in
     ``asset_classes`` keeps ``1 - cut`` of its opening part; above ``block_above`` opening
     longs there get nothing (opening shorts keep the cut). Other asset classes and reducing
-    orders pass. An unknown VIX (absent or NaN) passes everything.
+    orders pass. An unknown VIX (absent or NaN) passes everything. Positions already held are
+    not cut: like every filter it acts on opening orders only (cutting holdings, as the
+    seed's "reduce all positions" reads, would need forced orders, which filters do not emit).
     """
 
     summary: ClassVar[str] = (
