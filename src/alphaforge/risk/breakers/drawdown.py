@@ -13,6 +13,9 @@ from alphaforge.config.pieces import register_piece
 from alphaforge.risk.breakers.common import iso
 from alphaforge.risk.pieces import BREAKERS, Breaker, BreakerStatus, RiskEvent, State
 
+#: Slack for float noise when a drawdown is compared with a tier's threshold.
+_EPS = 1e-12
+
 
 @register_piece(BREAKERS, "drawdown")
 class Drawdown(Breaker):
@@ -84,7 +87,7 @@ class Drawdown(Breaker):
                 return out
             out.update(peak=None, tier=0, trip=None)
         peak = equity if out.get("peak") is None else max(float(out["peak"]), equity)
-        drawdown = 1.0 - equity / peak if peak > 0 else 1.0
+        drawdown = (peak - equity) / peak if peak > 0 else 1.0
         old = int(out.get("tier", 0))
         tier = self._tier(drawdown, old)
         out.update(peak=peak, drawdown=drawdown, tier=tier)
@@ -95,11 +98,12 @@ class Drawdown(Breaker):
         return out
 
     def _tier(self, drawdown: float, old: int) -> int:
-        if drawdown >= self.flatten:
+        dd = drawdown + _EPS
+        if dd >= self.flatten:
             return 3
-        if drawdown >= self.reduce or (old == 2 and drawdown >= self.warn):
+        if dd >= self.reduce or (old == 2 and dd >= self.warn):
             return 2
-        return 1 if drawdown >= self.warn else 0
+        return 1 if dd >= self.warn else 0
 
     def _trip(self, tier: int, time: pd.Timestamp, drawdown: float, peak: float) -> dict[str, Any]:
         if tier == 3:
