@@ -81,8 +81,9 @@ def orders(draw: st.DrawFn) -> tuple[np.ndarray, IntentBatch]:
     return held, IntentBatch.of(index, [float(q) for q in quantity])
 
 
-def _review(breaker: Breaker, state: State, time: pd.Timestamp, held: np.ndarray,
-            batch: IntentBatch) -> np.ndarray:
+def _review(
+    breaker: Breaker, state: State, time: pd.Timestamp, held: np.ndarray, batch: IntentBatch
+) -> np.ndarray:
     manager = RiskManager(
         BasicRiskManager({}, 1.0),
         breakers=[breaker],
@@ -121,10 +122,14 @@ def test_breaker_contract(name: str, params: dict[str, Any]) -> None:
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(sequence=events(), asks=st.lists(orders(), min_size=1, max_size=3),
-           offset=st.floats(0.0, 1.0))
-    def run(sequence: list[RiskEvent], asks: list[tuple[np.ndarray, IntentBatch]],
-            offset: float) -> None:
+    @given(
+        sequence=events(),
+        asks=st.lists(orders(), min_size=1, max_size=3),
+        offset=st.floats(0.0, 1.0),
+    )
+    def run(
+        sequence: list[RiskEvent], asks: list[tuple[np.ndarray, IntentBatch]], offset: float
+    ) -> None:
         state = breaker.initial_state()
         for k, event in enumerate(sequence):
             before = copy.deepcopy(state)

@@ -158,7 +158,12 @@ def test_killed_inside_the_commit_of_a_reset_the_trip_survives(tmp_path: Path) -
         "buy": "refuse",
         "sell": "approve",
     }
-    assert seen["next_day"] == {"tripped": False, "until": None, "buy": "approve", "sell": "approve"}
+    assert seen["next_day"] == {
+        "tripped": False,
+        "until": None,
+        "buy": "approve",
+        "sell": "approve",
+    }
     state = seen["state"]
     assert isinstance(state, dict)
     assert state["breakers"]["daily_loss"]["last_reset"] is None
@@ -179,5 +184,10 @@ def test_killed_in_a_loop_of_saves_the_last_committed_state_loads_tripped(tmp_pa
     assert daily["last_equity"] == pytest.approx(96_000.0 - (rows - 2) / 100, abs=1e-9)
     assert seen["same_day"]["tripped"] is True  # type: ignore[index]
     assert seen["same_day"]["buy"] == "refuse"  # type: ignore[index]
-    assert seen["next_day"] == {"tripped": False, "until": None, "buy": "approve", "sell": "approve"}
+    assert seen["next_day"] == {
+        "tripped": False,
+        "until": None,
+        "buy": "approve",
+        "sell": "approve",
+    }
     assert _integrity(path) == "ok"

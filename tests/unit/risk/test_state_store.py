@@ -31,7 +31,10 @@ def test_save_load_and_history_with_the_clocks_times(tmp_path: Path) -> None:
         store.save({"breakers": {"a": {"n": 1}}, "applied": {}})
         clock.advance_to(T0 + pd.Timedelta(minutes=5))
         store.save({"breakers": {"a": {"n": 2, "x": [1.5, None, "s"]}}, "applied": {"b": "t"}})
-        assert store.load() == {"breakers": {"a": {"n": 2, "x": [1.5, None, "s"]}}, "applied": {"b": "t"}}
+        assert store.load() == {
+            "breakers": {"a": {"n": 2, "x": [1.5, None, "s"]}},
+            "applied": {"b": "t"},
+        }
         history = store.history()
     assert [r.saved_at for r in history] == [T0, T0 + pd.Timedelta(minutes=5)]
     assert [r.state["breakers"]["a"]["n"] for r in history] == [1, 2]
@@ -50,7 +53,7 @@ def test_keys_keep_separate_states_in_one_file(tmp_path: Path) -> None:
 def test_wal_and_full_sync_on_every_connection(tmp_path: Path) -> None:
     with RiskStateStore(tmp_path / "risk.sqlite") as store:
         store.save({})
-        with store._engine.connect() as conn:  # noqa: SLF001 - the settings are the point
+        with store._engine.connect() as conn:  # the settings are the point
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     raw = sqlite3.connect(tmp_path / "risk.sqlite")
@@ -62,9 +65,9 @@ def test_wal_and_full_sync_on_every_connection(tmp_path: Path) -> None:
 
 def test_a_state_that_is_not_json_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     with RiskStateStore(tmp_path / "risk.sqlite") as store:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="Out of range float"):
             store.save({"x": float("nan")})
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match="not JSON serializable"):
             store.save({"x": object()})
         assert store.load() is None
 

@@ -56,8 +56,7 @@ class Drawdown(Breaker):
     def _ordered(self) -> Self:
         if not self.warn < self.reduce < self.flatten:
             raise ValueError(
-                f"tiers must grow: warn {self.warn} < reduce {self.reduce} "
-                f"< flatten {self.flatten}"
+                f"tiers must grow: warn {self.warn} < reduce {self.reduce} < flatten {self.flatten}"
             )
         return self
 

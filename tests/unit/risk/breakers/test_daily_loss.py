@@ -12,7 +12,9 @@ from alphaforge.risk.pieces import BREAKERS
 
 def test_trips_at_three_percent_of_the_previous_close_and_blocks_only_opening(desk) -> None:
     manager = desk.manager(DailyLoss())
-    manager.observe(desk.mark("2024-01-01 21:00", 100_000.0))  # Monday's close (a holiday: still a mark)
+    manager.observe(
+        desk.mark("2024-01-01 21:00", 100_000.0)
+    )  # Monday's close (a holiday: still a mark)
     manager.observe(desk.mark("2024-01-02 15:00", 98_000.0))  # gap down 2 %: still trading
     assert not desk.blocked(manager, desk.utc("2024-01-02 15:00"))
     manager.observe(desk.mark("2024-01-02 16:00", 97_000.01))  # 2.99999 %
