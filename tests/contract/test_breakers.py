@@ -118,13 +118,13 @@ def test_breaker_contract(name: str, params: dict[str, Any]) -> None:
     breaker = BREAKERS.get(name).model_validate(params)
 
     @settings(
-        max_examples=50,
+        max_examples=40,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(
         sequence=events(),
-        asks=st.lists(orders(), min_size=1, max_size=3),
+        asks=st.lists(orders(), min_size=1, max_size=2),
         offset=st.floats(0.0, 1.0),
     )
     def run(
