@@ -55,19 +55,32 @@ def _sessions(calendar: str) -> _Sessions:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        cal = xcals.get_calendar(calendar, start=TABLE_START)
+        try:
+            cal = xcals.get_calendar(calendar, start=TABLE_START)
+        except ValueError:
+            cal = xcals.get_calendar(calendar)  # it cannot reach back that far: its own bounds
         closes = pd.DatetimeIndex(cal.closes).as_unit("ns").asi8
         days = pd.DatetimeIndex(cal.sessions).as_unit("ns").asi8 // DAY_NS
     return _Sessions(np.asarray(days, np.int64), np.asarray(closes, np.int64))
 
 
 def known_calendar(calendar: str) -> bool:
-    """Return whether ``calendar`` is ``24/7``, ``24/5`` or an exchange calendar's name."""
+    """Return whether ``calendar`` is ``24/7``, ``24/5`` or an exchange calendar that builds.
+
+    An exchange's table is built (and cached) here, so a calendar that exchange_calendars
+    names but cannot build fails when the configuration is read, not at the first trip.
+    """
     if calendar in (CRYPTO_CALENDAR, FOREX_CALENDAR):
         return True
     import exchange_calendars as xcals
 
-    return calendar in xcals.get_calendar_names(include_aliases=True)
+    if calendar not in xcals.get_calendar_names(include_aliases=True):
+        return False
+    try:
+        _sessions(calendar)
+    except (NotImplementedError, ValueError):
+        return False
+    return True
 
 
 def _weekday(day: int) -> int:

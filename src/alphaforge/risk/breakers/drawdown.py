@@ -28,14 +28,15 @@ class Drawdown(Breaker):
       back would halve the book again), or a manual reset.
     - Tier 3, drawdown >= ``flatten``: every position is closed once and opening orders are
       blocked for ``pause_days`` calendar days from the trip (``until``). Marks during the
-      pause change nothing. The first mark after the pause starts a new peak at its equity:
-      the flattened account starts over (measured from the old peak, it would trip again at
-      once).
+      pause change neither the peak nor the tier. The first mark after the pause starts a new
+      peak at its equity: the flattened account starts over (measured from the old peak, it
+      would trip again at once).
 
     The peak is the highest equity marked since the start, the last pause or the last manual
     reset. A manual reset clears tier 2 or 3 at once and starts the peak again at the last
-    marked equity. Marks with non-finite equity are ignored; equity at or below zero with a
-    peak at or below zero counts as a full drawdown.
+    marked equity. Marks with non-finite equity are ignored; a peak at or below zero counts
+    as a full drawdown. ``BreakerStatus.until`` is the end of the pause at tier 3 and None at
+    tier 2 (it ends with a recovery, not at a time).
     """
 
     summary: ClassVar[str] = (
