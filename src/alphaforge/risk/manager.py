@@ -17,6 +17,7 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from alphaforge.core.errors import AlphaForgeError
 from alphaforge.core.orders import Bracket, OrderIntent
 from alphaforge.portfolio.book import Book, FloatArray, IntentBatch, cap_position, scale_opening
 from alphaforge.risk.audit import RiskDecision
@@ -112,7 +113,15 @@ class RiskManager:
         }
 
     def observe(self, event: RiskEvent) -> None:
-        """Feed ``event`` to every breaker; save the state when it changed."""
+        """Feed ``event`` to every breaker; save the state when it changed.
+
+        Raises
+        ------
+        AlphaForgeError
+            For a manual reset without a reason, or naming a breaker that is not configured.
+        """
+        if event.kind == "reset":
+            self._check_reset(event)
         changed = False
         for breaker in self.breakers:
             name = breaker.piece_name
@@ -124,6 +133,19 @@ class RiskManager:
                 changed = True
         if changed:
             self._save()
+
+    def _check_reset(self, event: RiskEvent) -> None:
+        names = [b.piece_name for b in self.breakers]
+        if event.target and event.target not in names:
+            raise AlphaForgeError(
+                f"No breaker {event.target!r} to reset.",
+                hint=f"Configured breakers: {', '.join(names) or 'none'}.",
+            )
+        if not event.reason.strip():
+            raise AlphaForgeError(
+                "A manual breaker reset needs a reason.",
+                hint="Say why trading may resume, e.g. reason='limits reviewed after the loss'.",
+            )
 
     def statuses(self, time: pd.Timestamp) -> list[BreakerStatus]:
         """Return every breaker's status at ``time``."""
