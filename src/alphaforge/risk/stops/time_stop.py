@@ -32,7 +32,7 @@ def bars_between(calendar: str, interval: Interval, opened: IntArray, now: int) 
     """
     first = pd.Timestamp(int(opened.min()), tz="UTC").date()
     last = pd.Timestamp(now, tz="UTC").date()
-    stamps = expected_bars(calendar, first, last, interval).asi8
+    stamps = expected_bars(calendar, first, last, interval).as_unit("ns").asi8
     held: IntArray = np.searchsorted(stamps, now, side="left") - np.searchsorted(
         stamps, opened, side="left"
     )
