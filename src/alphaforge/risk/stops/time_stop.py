@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+from functools import lru_cache
 from typing import ClassVar, Self
 
 import numpy as np
@@ -23,6 +25,17 @@ def utc(time: pd.Timestamp) -> pd.Timestamp:
     return time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
 
 
+@lru_cache(maxsize=32)
+def _stamps(calendar: str, interval: Interval, first_year: int, last_year: int) -> IntArray:
+    """Return the bar stamps (ns, UTC) of whole calendar years, cached: a run asks every bar."""
+    stamps = expected_bars(
+        calendar, date(first_year, 1, 1), date(last_year, 12, 31), interval
+    ).as_unit("ns")
+    out: IntArray = stamps.asi8.copy()
+    out.flags.writeable = False
+    return out
+
+
 def bars_between(calendar: str, interval: Interval, opened: IntArray, now: int) -> IntArray:
     """Return, for each open time (ns), how many bars of ``calendar`` start in ``[open, now)``.
 
@@ -30,9 +43,9 @@ def bars_between(calendar: str, interval: Interval, opened: IntArray, now: int) 
     them (a daily bar at its session date, 00:00 UTC): a position opened at a bar's stamp has
     been held one bar when the next bar starts.
     """
-    first = pd.Timestamp(int(opened.min()), tz="UTC").date()
-    last = pd.Timestamp(now, tz="UTC").date()
-    stamps = expected_bars(calendar, first, last, interval).as_unit("ns").asi8
+    first = pd.Timestamp(int(opened.min()), tz="UTC").year
+    last = pd.Timestamp(now, tz="UTC").year
+    stamps = _stamps(calendar, interval, first, last)
     held: IntArray = np.searchsorted(stamps, now, side="left") - np.searchsorted(
         stamps, opened, side="left"
     )
