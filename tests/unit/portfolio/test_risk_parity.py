@@ -18,8 +18,7 @@ def _covariance(seed: int, n: int) -> np.ndarray:
     """A seeded, well-conditioned covariance of daily returns in percent (variances near 1)."""
     rng = np.random.default_rng(seed)
     factors = rng.normal(size=(n, n))
-    cov = factors @ factors.T / n + np.diag(rng.uniform(0.1, 0.5, n))
-    return cov
+    return factors @ factors.T / n + np.diag(rng.uniform(0.1, 0.5, n))
 
 
 def _returns_with_covariance(cov: np.ndarray, n_obs: int, seed: int) -> np.ndarray:
