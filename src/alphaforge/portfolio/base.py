@@ -15,8 +15,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.config.models import PortfolioConfig
-from alphaforge.core.errors import ConfigError
-from alphaforge.portfolio.topk import top_k_weights
+from alphaforge.config.pieces import build_piece
+from alphaforge.portfolio.constructors import TargetWeights, TopK
+from alphaforge.portfolio.constructors.common import config_params
+from alphaforge.portfolio.pieces import CONSTRUCTORS, Constructor
 from alphaforge.strategies.base import MarketFrames, Signals
 
 FloatArray = npt.NDArray[np.float64]
@@ -33,50 +35,21 @@ class PortfolioConstructor(Protocol):
         ...
 
 
-class TopK:
-    """Equal weights on the ``top_k`` highest signals (and, long/short, the lowest)."""
+def create_constructor(config: PortfolioConfig) -> Constructor:
+    """Return the configured constructor, built from ``CONSTRUCTORS``.
 
-    def __init__(self, config: PortfolioConfig) -> None:
-        self.config = config
+    The piece ``config.constructor`` gets the ``PortfolioConfig`` fields it declares as
+    parameters (``top_k``, ``long_short``, ``gross_exposure``, ``rebalance_every`` ...),
+    overridden by ``config.constructor_params`` where the config has them.
 
-    def targets(self, signals: Signals, market: MarketFrames) -> pd.DataFrame:
-        """Return :func:`top_k_weights` of the signal values."""
-        return top_k_weights(signals.value, self.config)
-
-
-class TargetWeights:
-    """Each name's signal x ``gross_exposure`` / number of names, set when its signal changes.
-
-    A name whose signal is unchanged from its previous bar gets NaN (no order), so a position
-    is not traded back to its weight as prices drift.
+    Raises
+    ------
+    ConfigError
+        For an unknown constructor (naming the closest ones) or a parameter it refuses.
     """
-
-    def __init__(self, config: PortfolioConfig) -> None:
-        self.config = config
-
-    def targets(self, signals: Signals, market: MarketFrames) -> pd.DataFrame:
-        """Return targets on the bars where a name's signal changes."""
-        value = signals.value
-        n = max(value.shape[1], 1)
-        weights = value.clip(-1.0, 1.0) * (self.config.gross_exposure / n)
-        # Compare each weight with the name's previous known one (NaN bars skipped): the first
-        # known weight always counts as a change.
-        previous = weights.ffill().shift(1)
-        out = weights.where(weights.notna() & weights.ne(previous))
-        return out.astype(np.float64)
-
-
-def create_constructor(config: PortfolioConfig) -> PortfolioConstructor:
-    """Return the configured constructor."""
-    match config.constructor:
-        case "top_k":
-            return TopK(config)
-        case "target_weights":
-            return TargetWeights(config)
-        case other:
-            raise ConfigError(
-                f"Unknown portfolio constructor {other!r}.", hint="Known: top_k, target_weights."
-            )
+    cls = CONSTRUCTORS.get(config.constructor) if config.constructor in CONSTRUCTORS else None
+    params = {} if cls is None else config_params(cls, config)
+    return build_piece(CONSTRUCTORS, config.constructor, params)
 
 
 def target_quantities(
