@@ -1,5 +1,7 @@
 """Pre-trade risk: approve, resize or refuse order intents, with reasons."""
 
+# Importing the member packages registers every limit, stop, breaker and filter.
+from alphaforge.risk import breakers, filters, limits, stops  # noqa: F401
 from alphaforge.risk.audit import RiskDecision
 from alphaforge.risk.base import (
     AccountView,
@@ -9,6 +11,7 @@ from alphaforge.risk.base import (
     OrderReviewer,
 )
 from alphaforge.risk.manager import Review, RiskManager
+from alphaforge.risk.state import RiskStateStore
 from alphaforge.risk.var import RiskMeasure, risk_table
 
 __all__ = [
@@ -21,5 +24,6 @@ __all__ = [
     "RiskDecision",
     "RiskManager",
     "RiskMeasure",
+    "RiskStateStore",
     "risk_table",
 ]

@@ -36,6 +36,7 @@ from alphaforge.risk.pieces import (
     State,
     StopRule,
 )
+from alphaforge.risk.stops import check_exits
 
 P = TypeVar("P", bound=Piece)
 
@@ -169,6 +170,7 @@ def check_setup(setup: RiskSetup, portfolio: PortfolioConfig) -> None:
             f"({gross:.0%}).",
             hint="Lower risk.limits position max_weight or raise the gross limit.",
         )
+    check_exits(setup.stops)
 
 
 def _param(pieces: Sequence[Piece], name: str, field: str) -> float | None:

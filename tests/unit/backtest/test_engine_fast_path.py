@@ -15,7 +15,7 @@ from alphaforge.core.orders import OrderIntent
 from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.features.testing import random_bars
 from alphaforge.portfolio import create_constructor
-from alphaforge.risk import AccountView, BasicRiskManager, BaseReview
+from alphaforge.risk import AccountView, BaseReview, BasicRiskManager
 from alphaforge.strategies import MarketFrames, create_strategy
 
 FRAMES = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from tests.unit.risk.test_manager import _PercentStop, _PositionLimit
 
 from alphaforge.backtest.costs import CostSchedule
 from alphaforge.backtest.engine import EngineRun, run_engine
@@ -15,7 +16,6 @@ from alphaforge.features.testing import random_bars
 from alphaforge.portfolio import TargetWeights
 from alphaforge.risk import BasicRiskManager, RiskManager
 from alphaforge.strategies import MarketFrames, Signals
-from tests.unit.risk.test_manager import _PercentStop, _PositionLimit
 
 N = 120
 
