@@ -189,10 +189,13 @@ def group_cap(
     n = len(batch)
     index = batch.index
     steps = split_steps(batch.held(book), batch.quantity)
-    start = np.bincount(
-        symbol_group[symbol_group >= 0],
-        weights=(np.abs(book.units) * held_amount)[symbol_group >= 0],
-        minlength=len(bound),
+    start = np.asarray(
+        np.bincount(
+            symbol_group[symbol_group >= 0],
+            weights=(np.abs(book.units) * held_amount)[symbol_group >= 0],
+            minlength=len(bound),
+        ),
+        np.float64,
     )[: len(bound)]
     g = symbol_group[index]
     per_new = np.where(np.isfinite(new_amount), new_amount, 0.0)
@@ -207,7 +210,6 @@ def group_cap(
     open_ = steps.open * per_new
     walked = in_group & np.isfinite(limit)
     if walked.any():
-        # Ids restricted to bounded groups keep the walk to finite bounds.
         before, middle = reflected_walk(g[walked], close[walked], open_[walked], start, bound)
         observed[walked] = before + close[walked] + open_[walked]
         room = np.full(n, math.inf)
@@ -233,12 +235,12 @@ def group_usage(
     return float(np.max(level[finite] / bound[finite]))
 
 
-def codes(labels: npt.NDArray[np.str_], bounds: dict[str, float]) -> tuple[IntArray, FloatArray]:
+def codes(labels: npt.NDArray[np.str_], bounds: Mapping[str, float]) -> tuple[IntArray, FloatArray]:
     """Return the group of each symbol (index into ``bounds``, or UNBOUND) and the bounds."""
-    names = list(bounds)
-    lookup = {name: k for k, name in enumerate(names)}
-    group = np.array([lookup.get(str(x), UNBOUND) for x in labels.tolist()], dtype=np.int64)
-    return group, np.array([bounds[name] for name in names], dtype=np.float64)
+    group = np.full(len(labels), UNBOUND, dtype=np.int64)
+    for k, name in enumerate(bounds):
+        group[labels == name] = k
+    return group, np.array(list(bounds.values()), dtype=np.float64)
 
 
 def pct(fraction: float) -> str:
@@ -264,10 +266,10 @@ def class_groups(
     ``pooled`` maps a class onto the class it counts with (``etf`` -> ``stock``); classes
     without a cap are not bounded.
     """
-    labels = np.array(
-        [pooled.get(str(c), str(c)) for c in book.universe.asset_class.tolist()], dtype=np.str_
-    )
-    return codes(labels, dict(caps))
+    labels = book.universe.asset_class
+    for member, pool in pooled.items():
+        labels = np.where(labels == member, pool, labels)
+    return codes(labels, caps)
 
 
 def cap_one(held: float, quantity: float, max_abs: float) -> float:

@@ -62,7 +62,7 @@ class CorrelationLimit(Limit):
             return group
         with np.errstate(invalid="ignore", divide="ignore"):
             corr = np.corrcoef(window[:, usable], rowvar=False)
-        linked = corr > self.threshold
+        linked = np.asarray(corr > self.threshold, dtype=bool)
         np.fill_diagonal(linked, False)
         if not linked.any():
             return group

@@ -60,10 +60,9 @@ class CurrencyLimit(Limit):
         """Return the net exposure to each currency (``np.unique`` order), fraction of equity."""
         base, quote, n = self._legs(book)
         value = book.units * price_per_unit(book)
-        out: FloatArray = np.bincount(
-            base[base >= 0], weights=value[base >= 0], minlength=n
-        ) - np.bincount(quote[quote >= 0], weights=value[quote >= 0], minlength=n)
-        return out
+        long = np.bincount(base[base >= 0], weights=value[base >= 0], minlength=n)
+        short = np.bincount(quote[quote >= 0], weights=value[quote >= 0], minlength=n)
+        return np.asarray(long, np.float64) - np.asarray(short, np.float64)
 
     def check(self, batch: IntentBatch, book: Book) -> LimitCheck:
         """Return each intent's largest |position| (units) and its currencies' exposure."""
@@ -147,28 +146,19 @@ def _walk(
     exposure = start.astype(np.float64).copy()
     before = np.empty((len(held), len(start)))
     max_abs = np.empty(len(held))
-    for k, (h, q, u, b, c) in enumerate(
-        zip(
-            held.tolist(),
-            quantity.tolist(),
-            unit.tolist(),
-            base.tolist(),
-            quote.tolist(),
-            strict=True,
-        )
-    ):
+    rows = zip(
+        held.tolist(), quantity.tolist(), unit.tolist(), base.tolist(), quote.tolist(), strict=True
+    )
+    for k, (h, q, u, b, c) in enumerate(rows):
         before[k] = exposure
-        quote_before = exposure[c] if c >= 0 else math.nan
-        m = float(
-            _bounds(
-                np.array([h]),
-                np.array([q]),
-                np.array([u]),
-                np.array([exposure[b]]),
-                np.array([quote_before]),
-                bound,
-            )[0]
-        )
+        a = h + q
+        reverses = h * a < 0
+        side = math.copysign(1.0, a) if a != 0 else 0.0
+        closed = h * u if reverses else 0.0
+        room = bound - side * (exposure[b] - closed)
+        if c >= 0:
+            room = min(room, bound + side * (exposure[c] + closed))
+        m = (0.0 if reverses else abs(h)) + room / u
         max_abs[k] = m
         moved = cap_one(h, q, m) * u
         exposure[b] += moved

@@ -22,12 +22,13 @@ class VarLimit(Limit):
     The book's past returns are today's weights (units x price / equity) times the last
     ``window`` rows of ``book.returns`` (a missing return counts as no move), and VaR is
     their lower-tail empirical quantile as :func:`alphaforge.risk.var.historical_var_es`
-    computes it. An opening order is cut to the largest size that keeps VaR within the bound
-    all the way from the book without it (exact: the loss of each past day is linear in the
-    order's size); a book beyond the bound (prices or the history moved) takes no opening
-    order until it is back under it. Reducing orders always pass, even when they raise VaR (a
-    hedge closed). Intents are checked in the batch's order against the book the earlier ones
-    leave. When the batch as asked keeps VaR in bound the bound returned is the asked size.
+    computes it. An opening order is cut to the largest size (up to the asked one) at which
+    VaR is at most ``max(max_var, VaR of the book without the order's opening part)``; exact,
+    since each past day's loss is linear in the size. So a book beyond the bound (prices or
+    the history moved) takes an opening order only if it does not raise VaR (a hedge).
+    Reducing orders always pass, even when they raise VaR (a hedge closed). Intents are
+    checked in the batch's order against the book the earlier ones leave; when the batch as
+    asked stays in bound the bounds returned are the asked sizes (no larger size is searched).
     Without returns (None or fewer than ``min_rows`` rows) the limit does nothing. Not in the
     ``spec`` preset.
     """
@@ -74,14 +75,16 @@ class VarLimit(Limit):
         opening = batch.opening(book) & (unit > 0)
         # The batch as asked; when no opening order breaches, it is the approved walk.
         path = loss[:, None] - np.cumsum(cols * batch.quantity, axis=1)
-        before = np.column_stack([loss, path[:, :-1]])
-        middle = before + cols * np.where(reverses, held, 0.0)
         var_after = _kth(path, k)
-        var_mid = _kth(middle, k)
-        if not np.any(opening & (var_after > np.maximum(self.max_var, var_mid))):
-            max_abs = np.where(opening, np.abs(after), math.inf)
-            return LimitCheck(max_abs, var_after, limit, rule)
-        return self._walk(batch, book, loss, cols, k, rule)
+        suspect = np.flatnonzero(opening & (var_after > self.max_var))
+        if suspect.size:
+            # Only VaR beyond the bound before the opening part (and not raised) excuses these.
+            before = path[:, suspect] + cols[:, suspect] * batch.quantity[suspect]
+            middle = before + cols[:, suspect] * np.where(reverses, held, 0.0)[suspect]
+            if np.any(var_after[suspect] > _kth(middle, k)):
+                return self._walk(batch, book, loss, cols, k, rule)
+        max_abs = np.where(opening, np.abs(after), math.inf)
+        return LimitCheck(max_abs, var_after, limit, rule)
 
     def _walk(
         self,
@@ -114,9 +117,10 @@ class VarLimit(Limit):
             slope = -side * col  # loss per unit of |position| opened
             asked = abs(a) - kept
             observed[j] = float(np.partition(middle + slope * asked, k - 1)[k - 1])
-            room = _room(middle, slope, self.max_var, k)
+            var_mid = float(np.partition(middle, k - 1)[k - 1])
+            room = _room(middle, slope, max(self.max_var, var_mid), k, asked)
             max_abs[j] = kept + room
-            loss = middle + slope * min(asked, room)
+            loss = middle + slope * room
         return LimitCheck(max_abs, observed, np.full(n, self.max_var), rule)
 
     def usage(self, book: Book) -> float:
@@ -134,29 +138,30 @@ def _kth(losses: FloatArray, k: int) -> FloatArray:
     return out
 
 
-def _room(loss: FloatArray, slope: FloatArray, bound: float, k: int) -> float:
-    """Return the largest t >= 0 with VaR(loss + slope x s) <= bound for every s in [0, t].
+def _room(loss: FloatArray, slope: FloatArray, bound: float, k: int, asked: float) -> float:
+    """Return the largest t in [0, asked] with VaR(loss + slope x t) <= bound (0 if none).
 
     VaR is the k-th smallest loss, so it is within the bound while at least k days lose at
-    most ``bound``; each day crosses the bound once, at ``(bound - loss) / slope``. Returns 0
-    when VaR is beyond the bound already, inf when it never gets there.
+    most ``bound``; each day's loss is linear in t and crosses the bound once, at
+    ``(bound - loss) / slope``: the count of days within it changes only there.
     """
     inside = loss <= bound
-    count = int(np.count_nonzero(inside))
-    if count < k:
-        return 0.0
-    leaving = inside & (slope > 0)
-    entering = ~inside & (slope < 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         at = (bound - loss) / slope
-    times = np.concatenate([at[entering], at[leaving]])
-    step = np.concatenate([np.ones(int(entering.sum())), -np.ones(int(leaving.sum()))])
-    if times.size == 0:
-        return math.inf
-    # At equal times a day comes in before another goes out; the one going out is at the bound.
-    order = np.lexsort((step < 0, times))
-    running = count + np.cumsum(step[order])
-    short = np.flatnonzero(running < k)
-    if short.size == 0:
-        return math.inf
-    return float(max(times[order][short[0]], 0.0))
+    # Days that come within the bound by t (slope < 0) and days that leave it before t.
+    enter = np.sort(at[~inside & (slope < 0)])
+    leave = np.sort(at[inside & (slope > 0)])
+    count0 = int(np.count_nonzero(inside))
+
+    def count(t: FloatArray) -> FloatArray:
+        came = np.searchsorted(enter, t, side="right")
+        went = np.searchsorted(leave, t, side="left")
+        out: FloatArray = count0 + came - went
+        return out
+
+    if count(np.array([asked]))[0] >= k:
+        return asked
+    # Past `asked` is out; the last feasible size is where a day reaches the bound.
+    times = leave[(leave >= 0) & (leave <= asked)]
+    ok = times[count(times) >= k]
+    return float(ok[-1]) if ok.size else 0.0
