@@ -19,6 +19,7 @@ from alphaforge.risk.limits._common import (
     pct,
     price_per_unit,
     refuse_opening,
+    split_steps,
 )
 from alphaforge.risk.pieces import LIMITS, Limit, LimitCheck
 
@@ -89,16 +90,18 @@ class AssetClassLimit(Limit):
         cut = batch.with_quantity(cap_position(held, batch.quantity, first.max_abs))
         group, bound = class_groups(book, self.caps, self.pooled)
         second = group_cap(cut, book, group, bound, unit, unit[batch.index], rule)
+        # The class level if this intent went through as asked (earlier ones as approved).
+        extra = split_steps(held, batch.quantity).open - split_steps(held, cut.quantity).open
+        by_class = second.observed + extra * unit[batch.index]
         # Report the bound the intent, as asked, is furthest beyond.
-        whole = group_cap(batch, book, group, bound, unit, unit[batch.index], rule)
         with np.errstate(divide="ignore", invalid="ignore"):
             alt_worse = np.nan_to_num(first.observed / first.limit, nan=-1.0) > np.nan_to_num(
-                whole.observed / whole.limit, nan=-1.0
+                by_class / second.limit, nan=-1.0
             )
         return LimitCheck(
             np.minimum(first.max_abs, second.max_abs),
-            np.where(alt_worse, first.observed, whole.observed),
-            np.where(alt_worse, first.limit, whole.limit),
+            np.where(alt_worse, first.observed, by_class),
+            np.where(alt_worse, first.limit, second.limit),
             rule,
         )
 
