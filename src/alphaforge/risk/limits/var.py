@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from alphaforge.config.pieces import register_piece
-from alphaforge.portfolio.book import Book, FloatArray, IntentBatch
+from alphaforge.portfolio.book import Book, FloatArray, IntArray, IntentBatch
 from alphaforge.risk.limits._common import equity_ok, pct, price_per_unit, refuse_opening
 from alphaforge.risk.pieces import LIMITS, Limit, LimitCheck
 from alphaforge.risk.var import historical_var_es
@@ -153,10 +153,10 @@ def _room(loss: FloatArray, slope: FloatArray, bound: float, k: int, asked: floa
     leave = np.sort(at[inside & (slope > 0)])
     count0 = int(np.count_nonzero(inside))
 
-    def count(t: FloatArray) -> FloatArray:
+    def count(t: FloatArray) -> IntArray:
         came = np.searchsorted(enter, t, side="right")
         went = np.searchsorted(leave, t, side="left")
-        out: FloatArray = count0 + came - went
+        out: IntArray = count0 + came - went
         return out
 
     if count(np.array([asked]))[0] >= k:
