@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alphaforge.core.types import AssetClass
-from alphaforge.portfolio.book import Book, FloatArray, IntArray, IntentBatch
+from alphaforge.portfolio.book import Book, FloatArray, IntArray, IntentBatch, opens
 from alphaforge.risk.pieces import LimitCheck
 
 BoolArray = npt.NDArray[np.bool_]
@@ -283,6 +283,13 @@ def cap_one(held: float, quantity: float, max_abs: float) -> float:
     return quantity
 
 
+def cuts(held: FloatArray, quantity: FloatArray, max_abs: FloatArray) -> BoolArray:
+    """Return True where :func:`~alphaforge.portfolio.book.cap_position` would cut the order."""
+    after = np.abs(held + quantity)
+    out: BoolArray = opens(held, quantity) & (after > max_abs)
+    return out
+
+
 __all__ = [
     "UNBOUND",
     "Steps",
@@ -290,6 +297,7 @@ __all__ = [
     "check_classes",
     "class_groups",
     "codes",
+    "cuts",
     "equity_ok",
     "group_cap",
     "group_usage",

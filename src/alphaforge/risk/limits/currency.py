@@ -10,9 +10,10 @@ from pydantic import Field
 
 from alphaforge.config.pieces import register_piece
 from alphaforge.core.types import AssetClass
-from alphaforge.portfolio.book import Book, FloatArray, IntArray, IntentBatch, cap_position
+from alphaforge.portfolio.book import Book, FloatArray, IntArray, IntentBatch
 from alphaforge.risk.limits._common import (
     cap_one,
+    cuts,
     equity_ok,
     pct,
     price_per_unit,
@@ -90,7 +91,7 @@ class CurrencyLimit(Limit):
         change[rows[q >= 0], q[q >= 0]] -= (qty * u)[q >= 0]
         before = start + np.cumsum(change, axis=0) - change
         bounds = _bounds(held, qty, u, before[rows, b], _leg(before, rows, q), self.max_weight)
-        if not np.array_equal(cap_position(held, qty, bounds), qty):
+        if cuts(held, qty, bounds).any():
             before, bounds = _walk(held, qty, u, b, q, start, self.max_weight)
         after = before + change
         observed[idx] = np.fmax(np.abs(after[rows, b]), np.abs(_leg(after, rows, q)))

@@ -9,8 +9,15 @@ import numpy as np
 from pydantic import Field
 
 from alphaforge.config.pieces import register_piece
-from alphaforge.portfolio.book import Book, FloatArray, IntentBatch, cap_position
-from alphaforge.risk.limits._common import cap_one, equity_ok, pct, price_per_unit, refuse_opening
+from alphaforge.portfolio.book import Book, FloatArray, IntentBatch
+from alphaforge.risk.limits._common import (
+    cap_one,
+    cuts,
+    equity_ok,
+    pct,
+    price_per_unit,
+    refuse_opening,
+)
 from alphaforge.risk.pieces import LIMITS, Limit, LimitCheck
 
 
@@ -48,7 +55,7 @@ class NetLimit(Limit):
         change = batch.quantity * unit
         before = start + np.concatenate(([0.0], np.cumsum(change)[:-1]))
         max_abs = _bounds(held, batch.quantity, unit, before, self.max_net)
-        if not np.array_equal(cap_position(held, batch.quantity, max_abs), batch.quantity):
+        if cuts(held, batch.quantity, max_abs).any():
             before, max_abs = _walk(held, batch.quantity, unit, start, self.max_net)
         observed = np.abs(before + change)
         return LimitCheck(max_abs, observed, np.full(len(batch), self.max_net), rule)
