@@ -29,6 +29,8 @@ from hypothesis import strategies as st
 import alphaforge.risk.limits  # noqa: F401  (registers the limits)
 from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.portfolio.book import Book, IntentBatch, Universe, cap_position, opens
+from alphaforge.risk.base import BasicRiskManager
+from alphaforge.risk.manager import RiskManager
 from alphaforge.risk.pieces import LIMITS, Limit
 from alphaforge.risk.var import historical_var_es
 
@@ -326,7 +328,18 @@ def check_contract(limit: Limit, book: Book, batch: IntentBatch) -> None:
     assert np.all(approved * batch.quantity >= 0)
     reducing = ~opens(held, batch.quantity)
     np.testing.assert_array_equal(approved[reducing], batch.quantity[reducing])
+    assert_within(limit, book, batch, approved)
 
+    held_names = np.flatnonzero(book.units).tolist()
+    whole = getattr(limit, "unstopped", "full") == "full"
+    levels = oracle_for(limit, book, held_names)(book, _start(book, whole))
+    want = max((_ratio(lv, b) for lv, b in levels.values()), default=0.0)
+    assert limit.usage(book) == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def assert_within(limit: Limit, book: Book, batch: IntentBatch, approved: np.ndarray) -> None:
+    """Walk the approved orders in turn: no opening one may leave the limit breached."""
+    held = batch.held(book)
     held_names = np.flatnonzero(book.units).tolist()
     oracle = oracle_for(limit, book, sorted(set(held_names) | set(batch.index.tolist())))
     whole = getattr(limit, "unstopped", "full") == "full"
@@ -346,10 +359,6 @@ def check_contract(limit: Limit, book: Book, batch: IntentBatch) -> None:
                     f"{limit.piece_name}: intent {j} leaves {group} at {level} over {ceiling}"
                 )
         state = after
-
-    levels = oracle_for(limit, book, held_names)(book, _start(book, whole))
-    want = max((_ratio(lv, b) for lv, b in levels.values()), default=0.0)
-    assert limit.usage(book) == pytest.approx(want, rel=1e-9, abs=1e-12)
 
 
 def _ratio(level: float, bound: float) -> float:
@@ -384,3 +393,23 @@ def test_no_equity_refuses_every_opening_order(name: str) -> None:
     answer = limit.check(batch, book)
     np.testing.assert_array_equal(cap_position(np.zeros(2), batch.quantity, answer.max_abs), 0.0)
     assert limit.usage(replace(book, equity=math.nan)) == 0.0
+
+
+@pytest.mark.parametrize("tight", [False, True], ids=["defaults", "tight"])
+def test_the_manager_leaves_no_enabled_limit_breached(tight: bool) -> None:
+    # A later limit's cut can change the room an earlier one left (net exposure is bounded on
+    # both sides): the manager must still approve nothing that breaches any of them.
+    limits = [LIMITS.get(n).model_validate(TIGHT[n] if tight else {}) for n in LIMITS.names()]
+    base = BasicRiskManager({i.symbol: i for i in INSTRUMENTS}, 100.0)
+    manager = RiskManager(base, limits=limits)
+
+    @settings(max_examples=150, deadline=None)
+    @given(cases())
+    def reviewed(case: tuple[Book, IntentBatch]) -> None:
+        book, batch = case
+        approved = manager.review_batch(batch, book).batch.quantity
+        assert np.all(np.abs(approved) <= np.abs(batch.quantity) * (1 + 1e-12) + 1e-12)
+        for limit in limits:
+            assert_within(limit, book, batch, approved)
+
+    reviewed()
