@@ -56,7 +56,7 @@ def price_per_unit(book: Book) -> FloatArray:
 
 
 def refuse_opening(batch: IntentBatch, rule: str, limit: float = math.nan) -> LimitCheck:
-    """Return parts that refuse every opening order (equity zero, negative or unknown)."""
+    """Return a check that refuses every opening order (equity zero, negative or unknown)."""
     n = len(batch)
     return LimitCheck(np.zeros(n), np.full(n, math.nan), np.full(n, limit), rule)
 
@@ -68,14 +68,12 @@ class Steps:
     ``close`` (<= 0) is the change of ``|position|`` the closing part makes, ``open`` (>= 0)
     the ``|position|`` the opening part adds on the side of the order's result, ``kept`` the
     ``|position|`` left when the opening part starts (``|held|`` when adding, 0 when
-    reversing), ``side`` the sign of the position after the order.
+    reversing).
     """
 
     close: FloatArray
     open: FloatArray
     kept: FloatArray
-    side: FloatArray
-    reverses: BoolArray
 
 
 def split_steps(held: FloatArray, quantity: FloatArray) -> Steps:
@@ -86,7 +84,7 @@ def split_steps(held: FloatArray, quantity: FloatArray) -> Steps:
     close = np.where(reverses, -h, np.minimum(a - h, 0.0))
     open_ = np.where(reverses, a, np.maximum(a - h, 0.0))
     kept = np.where(reverses, 0.0, h)
-    return Steps(close, open_, kept, np.sign(after), reverses)
+    return Steps(close, open_, kept)
 
 
 def reflected_walk(
