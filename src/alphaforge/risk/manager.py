@@ -32,6 +32,9 @@ from alphaforge.risk.pieces import (
     StopRule,
 )
 
+#: Most passes of the limits over a batch (each pass after the first re-checks earlier cuts).
+LIMIT_PASSES = 5
+
 
 class StateSink(Protocol):
     """Where the manager saves its state after every change (``RiskStateStore``)."""
@@ -251,22 +254,29 @@ class RiskManager:
         current = batch.with_quantity(q)
         if self.stops:
             current = self._apply_stops(current, book)
-        for limit in self.limits:
-            bound = limit.check(current, book)
-            new_q = cap_position(held, current.quantity, bound.max_abs)
-            self._record(
-                decisions,
-                batch,
-                book,
-                current.quantity,
-                new_q,
-                f"limit.{limit.piece_name}",
-                bound.rule,
-                bound.limit,
-                bound.observed,
-                "",
-            )
-            current = current.with_quantity(new_q)
+        # A later limit's cut can shrink the room an earlier one granted (net exposure and
+        # currency are bounded on both sides: a long cut leaves a later short too large), so
+        # the limits run again until a pass cuts nothing; cuts only shrink orders.
+        for _ in range(LIMIT_PASSES):
+            cut = False
+            for limit in self.limits:
+                bound = limit.check(current, book)
+                new_q = cap_position(held, current.quantity, bound.max_abs)
+                cut |= self._record(
+                    decisions,
+                    batch,
+                    book,
+                    current.quantity,
+                    new_q,
+                    f"limit.{limit.piece_name}",
+                    bound.rule,
+                    bound.limit,
+                    bound.observed,
+                    "",
+                )
+                current = current.with_quantity(new_q)
+            if not cut or len(self.limits) < 2:
+                break
         return BatchReview(current, decisions)
 
     def _apply_stops(self, batch: IntentBatch, book: Book) -> IntentBatch:
@@ -314,10 +324,11 @@ class RiskManager:
         limit: FloatArray | float,
         observed: FloatArray | float,
         reason: str,
-    ) -> None:
+    ) -> bool:
+        """Record each changed order; return whether any changed."""
         changed = np.flatnonzero(~np.isclose(after, before, rtol=1e-12, atol=0.0))
         if changed.size == 0:
-            return
+            return False
         lim = np.broadcast_to(np.asarray(limit, np.float64), before.shape)
         obs = np.broadcast_to(np.asarray(observed, np.float64), before.shape)
         for k in changed.tolist():
@@ -336,6 +347,7 @@ class RiskManager:
                     reason=text,
                 )
             )
+        return True
 
     def review(self, intents: Sequence[OrderIntent], book: Book) -> list[Review]:
         """Review order intents (the object API live trading uses); one review per intent.
