@@ -257,9 +257,10 @@ class RiskManager:
         # A later limit's cut can shrink the room an earlier one granted (net exposure and
         # currency are bounded on both sides: a long cut leaves a later short too large), so
         # the limits run again until a pass cuts nothing; cuts only shrink orders.
+        limits = self.limits
         for _ in range(LIMIT_PASSES):
             cut = False
-            for limit in self.limits:
+            for limit in limits:
                 bound = limit.check(current, book)
                 new_q = cap_position(held, current.quantity, bound.max_abs)
                 cut |= self._record(
@@ -275,7 +276,9 @@ class RiskManager:
                     "",
                 )
                 current = current.with_quantity(new_q)
-            if not cut or len(self.limits) < 2:
+            # Cuts only shrink orders: one-sided limits stay met; two-sided ones are re-checked.
+            limits = tuple(limit for limit in self.limits if limit.two_sided)
+            if not cut or len(self.limits) < 2 or not limits:
                 break
         return BatchReview(current, decisions)
 

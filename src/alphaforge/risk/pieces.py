@@ -119,6 +119,10 @@ class Limit(Piece):
     """A bound on the book that every intent is checked against before submission."""
 
     kind: ClassVar[str] = "limit"
+    #: Whether the bound holds on both sides (net exposure, a currency, VaR): a cut of one
+    #: order can then push another order's outcome past it, so it is checked again after
+    #: other limits cut. One-sided bounds on sums of |exposure| stay met when orders shrink.
+    two_sided: ClassVar[bool] = False
 
     @abstractmethod
     def check(self, batch: IntentBatch, book: Book) -> LimitCheck:

@@ -37,6 +37,9 @@ class CurrencyLimit(Limit):
     bound they are walked one by one. Unpriced pairs count zero.
     """
 
+    #: Bounded on both sides: a later cut of another order can break it again.
+    two_sided: ClassVar[bool] = True
+
     summary: ClassVar[str] = "Forex net exposure per currency, both legs, at most 5 % of equity."
 
     max_weight: float = Field(0.05, gt=0, description="Largest |currency exposure| / equity.")

@@ -35,6 +35,9 @@ class NetLimit(Limit):
     the batch as asked would cross a bound, the intents are walked one by one.
     """
 
+    #: Bounded on both sides: a later cut of another order can break it again.
+    two_sided: ClassVar[bool] = True
+
     summary: ClassVar[str] = "|Sum of position values| at most max_net of equity (100 %)."
 
     max_net: float = Field(1.0, gt=0, description="Largest |net exposure| / equity.")

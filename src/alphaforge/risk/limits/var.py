@@ -33,6 +33,9 @@ class VarLimit(Limit):
     ``spec`` preset.
     """
 
+    #: Bounded on both sides: a later cut of another order can break it again.
+    two_sided: ClassVar[bool] = True
+
     summary: ClassVar[str] = "1-day historical VaR at 95 % of the book at most 15 % of equity."
 
     max_var: float = Field(0.15, gt=0, description="Largest 1-day VaR / equity.")
