@@ -9,20 +9,28 @@ CPU time is one core's work:
 * one ``RiskManager.review_batch`` of ``--intents`` order intents (one per symbol of a book
   of as many symbols: the batch of a full rebalance) with every limit of ``LIMITS`` at its
   default parameters, in registry order, and no breaker, filter or stop rule; then each
-  limit's ``check`` alone on the same batch, one row each. The book is seeded and synthetic
-  (``make_book``): stocks in eleven sectors (70 % of the names), ETFs (10 %), crypto (10 %:
-  BTC, ETH and altcoins) and forex pairs of twenty currencies (10 %); $10M of equity, about
-  half the names held (gross about 90 % of equity) with a protective stop at 2 x ``atr_14``;
-  250 rows of trailing daily returns from a factor model (market, sector, crypto and
-  dollar factors, so that some names are correlated above 0.7); the features ``atr_14``,
-  ``vol_yang_zhang_20``, ``dollar_volume_log_20``, ``beta_60`` and ``q10``. The intents move
-  the book to new random targets (gross about 130 % of equity, a few names at 12 to 15 %)
-  rounded to whole lots: closes, trims, additions, reversals and new positions, each opening
-  one with a stop at 2 x ``atr_14`` (as the ``spec`` preset sets), so the limits cut some;
+  limit's ``check`` alone on the same batch (warm, in a loop of its own), one row each.
+  The manager runs the limits again until a pass cuts nothing, so the review costs about
+  the sum of the checks times the passes reported. The book is seeded and synthetic
+  (``make_book``), everything in it known at its time (prices now, features and 250 rows of
+  trailing daily returns ending at the last close before): stocks in eleven sectors (70 %
+  of the names), ETFs (10 %), crypto (10 %: BTC, ETH and altcoins) and forex pairs of twenty
+  currencies (10 %); $10M of equity; returns from a factor model (market, sector, crypto
+  and dollar factors: market ETFs, some sector peers and most crypto correlate above 0.7);
+  the features ``atr_14``, ``vol_yang_zhang_20``, ``dollar_volume_log_20``, ``beta_60`` and
+  ``q10``. The positions held (about 45 % of the names, gross about 65 % of equity, each
+  with a stop at 2 x ``atr_14``) are what the same limits approved of a batch that built
+  the book from flat, so the book is within every limit. The intents move it to new random
+  targets (gross about 105 % of equity: stocks 62 %, crypto 26 %, forex 18 %, a few stocks
+  at 12 to 15 %) rounded to whole lots: closes, trims, additions, reversals and new
+  positions, each opening one with a stop at 2 x ``atr_14`` (as the ``spec`` preset sets),
+  so that some limits cut (gross, asset class, position, forex open positions);
 * one ``equal_risk_contribution`` solve for each size of ``--assets``, on the Ledoit-Wolf
   covariance (scikit-learn) of 252 seeded daily returns of a synthetic universe of that
   size, with the largest relative spread of the risk contributions it leaves,
-  ``(max - min) / mean``, and the time of the covariance estimate beside it.
+  ``(max - min) / mean``, and the time of the covariance estimate and its condition
+  number beside it (with fewer rows than assets the sample covariance is singular and the
+  shrunk estimate ill-conditioned, which is where the solver's precision drops).
 
 Target, stated for 500 intents: one review against every limit <= 10 ms of CPU. Everything
 else is information.
@@ -34,7 +42,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -198,9 +206,11 @@ def _prices(universe: Any, rng: np.random.Generator) -> np.ndarray:
 def make_returns(universe: Any, rows: int, rng: np.random.Generator) -> np.ndarray:
     """Return ``rows`` x names of daily simple returns (oldest first) from a factor model.
 
-    Stocks load on the market and their sector, ETFs mostly on the market, crypto on a
-    common crypto factor, forex pairs on a dollar factor (sign by which leg the dollar is);
-    the loadings are drawn wide enough that some names correlate above 0.7.
+    Stocks load on the market and their sector (a correlation of about 0.5 with the market);
+    ETFs track the market (three in ten), a sector (four in ten) or an asset of their own
+    (bonds, commodities); crypto loads on a common crypto factor; forex pairs on the dollar
+    (sign by which leg the dollar is). Market ETFs, some sector peers and most crypto pairs
+    correlate above 0.7, as they do in markets.
     """
     n = len(universe)
     cls = universe.asset_class
@@ -214,11 +224,20 @@ def make_returns(universe: Any, rows: int, rng: np.random.Generator) -> np.ndarr
     for k in range(n):
         if cls[k] == "stock":
             s = sector_names.index(str(universe.sector[k]))
-            loading[:, k] = rng.uniform(0.5, 1.6) * market + rng.uniform(0.3, 2.0) * sectors[:, s]
-            idio_vol[k] = rng.uniform(0.005, 0.025)
+            loading[:, k] = rng.uniform(0.5, 1.5) * market + rng.uniform(0.3, 1.5) * sectors[:, s]
+            idio_vol[k] = rng.uniform(0.012, 0.025)
         elif cls[k] == "etf":
-            loading[:, k] = rng.uniform(0.8, 1.2) * market
-            idio_vol[k] = rng.uniform(0.001, 0.006)
+            kind = rng.random()
+            if kind < 0.3:
+                loading[:, k] = rng.uniform(0.9, 1.1) * market
+            elif kind < 0.7:
+                s = int(rng.integers(len(sector_names)))
+                loading[:, k] = (
+                    rng.uniform(0.8, 1.2) * market + rng.uniform(0.8, 1.2) * sectors[:, s]
+                )
+            else:
+                loading[:, k] = rng.normal(0.0, rng.uniform(0.003, 0.012), rows)
+            idio_vol[k] = rng.uniform(0.001, 0.003)
         elif cls[k] == "crypto":
             loading[:, k] = rng.uniform(0.7, 1.5) * crypto
             idio_vol[k] = rng.uniform(0.01, 0.05)
@@ -268,12 +287,41 @@ def _weights(
     return out
 
 
+def _rebalance(book: Any, target: np.ndarray, names: np.ndarray, rng: np.random.Generator) -> Any:
+    """Return a batch, in random order, moving the ``names`` of ``book`` to ``target`` units
+    (whole lots).
+
+    A name whose order rounds to nothing trades one lot (toward flat when held). Opening
+    orders carry a stop at 2 x ``atr_14`` and a take-profit at 4 x ``atr_14``.
+    """
+    from alphaforge.portfolio.book import IntentBatch, opens
+
+    universe, units = book.universe, book.units
+    lot = universe.lot_size
+    quantity = _lots(target, lot) - units
+    quantity = np.where(quantity == 0, np.where(units > 0, -lot, lot), quantity)
+    order = rng.permutation(np.flatnonzero(names))
+    q = quantity[order]
+    opening = opens(units[order], q)
+    direction = np.sign(units[order] + q)
+    price, atr = book.prices[order], book.feature("atr_14")[order]
+    return IntentBatch.of(
+        order,
+        q,
+        stop=np.where(opening, price - direction * 2.0 * atr, np.nan),
+        take=np.where(opening, price + direction * 4.0 * atr, np.nan),
+        ids=[f"i{k}:{universe.symbols[j]}" for k, j in enumerate(order.tolist())],
+    )
+
+
 def make_book(n: int, seed: int = SEED) -> tuple[Any, Any]:
     """Return a seeded synthetic book of ``n`` names and a batch of one intent per name.
 
-    See the module docstring for what the book holds and what the intents do.
+    The book held is what the default limits approved of a batch that built it from flat
+    (so it is within every limit at its prices), with each position's stop as approved. See
+    the module docstring for the rest.
     """
-    from alphaforge.portfolio.book import Book, IntentBatch
+    from alphaforge.portfolio.book import Book
 
     rng = np.random.default_rng(seed)
     universe = make_universe(n, rng)
@@ -282,63 +330,56 @@ def make_book(n: int, seed: int = SEED) -> tuple[Any, Any]:
     returns = make_returns(universe, BOOK_ROWS, rng)
     lot = universe.lot_size
     daily_vol = returns[-20:].std(axis=0)
-    atr = prices * daily_vol * 1.25
-    held = rng.random(n) < 0.5
-    units = _lots(_weights(groups, held, HELD_GROSS, rng) * EQUITY / prices, lot)
-    side = np.sign(units)
-    stops = np.where(units != 0, prices - side * 2.0 * atr, np.nan)
-    opened_at = np.where(
-        units != 0, (TIME - pd.Timedelta(days=1)).value - rng.integers(0, 200, n) * 86_400e9, -1
-    ).astype(np.int64)
-    # New targets: a close for a quarter of the held names, new weights elsewhere, a few
-    # concentrated ones that the position limit must cut.
-    target = _weights(groups, np.ones(n, bool), TARGET_GROSS, rng)
-    big = rng.random(n) < 0.01
-    target[big] = np.sign(target[big]) * rng.uniform(0.12, 0.15, int(big.sum()))
-    target[held & (rng.random(n) < 0.25)] = 0.0
-    quantity = _lots(target * EQUITY / prices, lot) - units
-    quantity = np.where(quantity == 0, np.where(units > 0, -lot, lot), quantity)
-    order = rng.permutation(n)
-    after = units[order] + quantity[order]
-    opening = (np.abs(after) > np.abs(units[order])) | (after * units[order] < 0)
-    direction = np.sign(after)
-    p, a = prices[order], atr[order]
-    batch = IntentBatch.of(
-        order,
-        quantity[order],
-        stop=np.where(opening, p - direction * 2.0 * a, np.nan),
-        take=np.where(opening, p + direction * 4.0 * a, np.nan),
-        ids=[f"i{k}:{universe.symbols[j]}" for k, j in enumerate(order.tolist())],
-    )
     recent = returns[-60:] - returns[-60:].mean(axis=0)
     benchmark = recent[:, universe.asset_class == "etf"].mean(axis=1)
-    beta = recent.T @ benchmark / float(benchmark @ benchmark)
-    features = {
-        "atr_14": atr,
-        "vol_yang_zhang_20": daily_vol * np.sqrt(252.0),
-        "dollar_volume_log_20": np.log(rng.lognormal(np.log(5e7), 1.5, n)),
-        "beta_60": beta,
-        "q10": -1.28 * daily_vol,
-    }
     btc = universe.position["BTC-USD"]
-    book = Book(
+    flat = Book(
         universe=universe,
         time=TIME,
         equity=EQUITY,
-        units=units,
+        units=np.zeros(n),
         prices=prices,
-        features=features,
+        features={
+            "atr_14": prices * daily_vol * 1.25,
+            "vol_yang_zhang_20": daily_vol * np.sqrt(252.0),
+            "dollar_volume_log_20": np.log(rng.lognormal(np.log(5e7), 1.5, n)),
+            "beta_60": recent.T @ benchmark / float(benchmark @ benchmark),
+            "q10": -1.28 * daily_vol,
+        },
         market={
             "vix_level": 18.5,
             "benchmark_above_200": 1.0,
             "btc_vol_30": float(returns[-30:, btc].std() * np.sqrt(365.0)),
         },
         returns=returns,
-        stops=stops,
-        opened_at=opened_at,
+        stops=np.full(n, np.nan),
+        opened_at=np.full(n, -1, np.int64),
         whole_units=True,
     )
-    return book, batch
+    held = rng.random(n) < 0.5
+    wanted = _weights(groups, held, HELD_GROSS, rng) * EQUITY / prices
+    built = _manager(flat, limits()).review_batch(_rebalance(flat, wanted, held, rng), flat).batch
+    units = np.zeros(n)
+    units[built.index] = _lots(built.quantity, lot[built.index])
+    stops = np.full(n, np.nan)
+    stops[built.index] = built.stop
+    stops[units == 0] = np.nan
+    days = rng.integers(1, 200, n) * 86_400 * 10**9
+    book = replace(
+        flat,
+        units=units,
+        stops=stops,
+        opened_at=np.where(units != 0, TIME.value - days, -1).astype(np.int64),
+    )
+    # New targets: a close for a quarter of the held names, new weights elsewhere, a few
+    # concentrated stocks that the position limit must cut.
+    everyone = np.ones(n, bool)
+    target = _weights(groups, everyone, TARGET_GROSS, rng)
+    stocks = np.flatnonzero(universe.asset_class == "stock")
+    big = rng.choice(stocks, size=max(1, n // 200), replace=False)
+    target[big] = np.where(target[big] < 0, -1.0, 1.0) * rng.uniform(0.12, 0.15, len(big))
+    target[(units != 0) & (rng.random(n) < 0.25)] = 0.0
+    return book, _rebalance(book, target * EQUITY / prices, everyone, rng)
 
 
 # --------------------------------------------------------------------------- the checks
@@ -469,8 +510,9 @@ def parity_rows(assets: Sequence[int], repeats: int) -> list[Row]:
         )
         rows.append(
             Row(
-                f"  Ledoit-Wolf covariance of {COVARIANCE_ROWS} x {n} returns: CPU ms (wall ms)",
-                lw_time.ms(),
+                f"  Ledoit-Wolf covariance of {COVARIANCE_ROWS} x {n} returns: CPU ms (wall ms); "
+                "its condition number",
+                f"{lw_time.ms()}; {np.linalg.cond(cov):.1e}",
                 "",
                 "",
             )

@@ -81,6 +81,9 @@ def test_book_has_every_class_and_one_whole_lot_intent_per_name(bench: ModuleTyp
     assert np.isnan(batch.stop[~opening]).all()
     assert book.stops is not None
     assert np.isfinite(book.stops[book.units != 0]).all()
+    # The book held is what the limits approved from flat: within every one of them.
+    for limit in bench.limits():
+        assert limit.usage(book) <= 1.0 + 1e-9, limit.piece_name
     again, again_batch = bench.make_book(40)
     np.testing.assert_array_equal(again.units, book.units)
     np.testing.assert_array_equal(again_batch.quantity, batch.quantity)
