@@ -29,8 +29,8 @@ CPU time is one core's work:
   covariance (scikit-learn) of 252 seeded daily returns of a synthetic universe of that
   size, with the largest relative spread of the risk contributions it leaves,
   ``(max - min) / mean``, and the time of the covariance estimate and its condition
-  number beside it (with fewer rows than assets the sample covariance is singular and the
-  shrunk estimate ill-conditioned, which is where the solver's precision drops).
+  number beside it (with fewer rows than assets the sample covariance is singular; the
+  shrunk estimate is not, and its conditioning bears on the precision the solve reaches).
 
 Target, stated for 500 intents: one review against every limit <= 10 ms of CPU. Everything
 else is information.
