@@ -32,8 +32,8 @@ CPU time is one core's work:
   number beside it (with fewer rows than assets the sample covariance is singular; the
   shrunk estimate is not, and its conditioning bears on the precision the solve reaches).
 
-Target, stated for 500 intents: one review against every limit <= 10 ms of CPU. Everything
-else is information.
+Every figure is information (the issue asks for the times, not for a bound); the script exits
+1 only if a row fails, which none does today.
 """
 
 from __future__ import annotations
@@ -51,8 +51,6 @@ import pandas as pd
 
 #: The batch size the target is stated for.
 TARGET_INTENTS = 500
-#: CPU milliseconds of one review of ``TARGET_INTENTS`` intents against every limit.
-TARGET_REVIEW_MS = 10.0
 #: Universe sizes of the equal-risk solve.
 DEFAULT_ASSETS = (100, 500)
 DEFAULT_REPEATS = 20
@@ -404,10 +402,12 @@ def _manager(book: Any, pieces: Sequence[Any]) -> Any:
 
 @dataclass(slots=True)
 class _Counted:
-    """A limit that counts its checks (the manager reads only ``piece_name`` and ``check``)."""
+    """A limit that counts its checks (the manager reads ``piece_name``, ``two_sided`` and
+    ``check``)."""
 
     limit: Any
     piece_name: str
+    two_sided: bool
     calls: int = 0
 
     def check(self, batch: Any, book: Any) -> Any:
@@ -416,10 +416,11 @@ class _Counted:
 
 
 def _passes(book: Any, batch: Any, pieces: Sequence[Any]) -> int:
-    """Return how many passes over the limits one review makes (an untimed run)."""
-    counted = [_Counted(limit, limit.piece_name) for limit in pieces]
+    """Return how many limit checks one review makes (an untimed run): one pass is one check
+    per limit; later passes re-check only the two-sided limits."""
+    counted = [_Counted(limit, limit.piece_name, limit.two_sided) for limit in pieces]
     _manager(book, counted).review_batch(batch, book)
-    return counted[0].calls if counted else 0
+    return sum(c.calls for c in counted)
 
 
 def _cut(before: np.ndarray, after: np.ndarray) -> tuple[int, int]:
@@ -436,9 +437,7 @@ def review_rows(intents: int, repeats: int) -> list[Row]:
     book, batch = make_book(intents)
     pieces = limits()
     manager = _manager(book, pieces)
-    scaled = "" if intents == TARGET_INTENTS else " (other size)"
     timing, review = _time(lambda: manager.review_batch(batch, book), repeats)
-    ms = timing.cpu * 1e3
     resized, refused = _cut(batch.quantity, review.batch.quantity)
     opening = int(batch.opening(book).sum())
     rows = [
@@ -446,11 +445,11 @@ def review_rows(intents: int, repeats: int) -> list[Row]:
             f"RiskManager.review_batch, {intents} intents, all {len(pieces)} limits: "
             "CPU ms (wall ms)",
             timing.ms(),
-            f"<= {TARGET_REVIEW_MS:g} ms{scaled}",
-            "PASS" if ms <= TARGET_REVIEW_MS else "FAIL",
+            "",
+            "",
         ),
         Row(
-            "  intents opening / resized / refused; audit records; passes over the limits",
+            "  intents opening / resized / refused; audit records; limit checks made",
             f"{opening} / {resized} / {refused}; {len(review.decisions)}; "
             f"{_passes(book, batch, pieces)}",
             "",

@@ -359,7 +359,7 @@ def run_engine(
         cash[t] = broker.cash
         cost_paid[t] = step_costs
         if bridge is not None:
-            bridge.on_close(when, float(equity[t]), broker)
+            bridge.on_close(t, when, float(equity[t]), broker)
 
         # 7. This bar's decisions, for each symbol's next bar.
         row = target_values[t]
@@ -392,6 +392,7 @@ def run_engine(
         audit,
         sizing=None if bridge is None else bridge.sizing_frame(),
         risk_status=None if bridge is None else bridge.risk_frame(),
+        stops=None if bridge is None else bridge.stops_by_bar,
     )
 
 
@@ -637,7 +638,7 @@ def _submit_forced(
     An order that closes a position cancels the position's resting exits first.
     """
     bar = broker.current_bar
-    if bar is None:
+    if bar is None or not bridge.manager.has_forced(when):
         return
     prices = np.where(act, broker.fill_prices(bar), broker.last_price)
     equity = broker.equity(np.where(act, prices, np.nan))

@@ -34,9 +34,14 @@ class EngineRun:
     cost_components: list[str]
     #: The sizing chain of every order one step per row (empty without sizers or pieces).
     sizing: pd.DataFrame
-    #: Per bar close: heat, each limit's usage, tripped breakers and drawdown tier (empty
-    #: without risk pieces).
+    #: Per bar close: tripped breakers and the drawdown tier (no rows without breakers).
     risk_status: pd.DataFrame
+    #: Bars x symbols: units held and close prices at each bar's close (NaN: no price yet).
+    held: np.ndarray
+    marks: np.ndarray
+    #: Bars x symbols: the protective stop working on each position at each close (None when
+    #: no stop rule is configured).
+    stops: np.ndarray | None
 
 
 class FillTable:
@@ -120,6 +125,7 @@ def assemble(
     *,
     sizing: pd.DataFrame | None = None,
     risk_status: pd.DataFrame | None = None,
+    stops: np.ndarray | None = None,
 ) -> EngineRun:
     # In place where it can be: each bars x symbols temporary is pages to fault in.
     value = np.nan_to_num(marks)
@@ -165,7 +171,12 @@ def assemble(
         costs=costs,
         cost_components=components,
         sizing=sizing if sizing is not None else pd.DataFrame(columns=list(SIZING_COLUMNS)),
-        risk_status=risk_status if risk_status is not None else pd.DataFrame(columns=["timestamp"]),
+        risk_status=risk_status
+        if risk_status is not None
+        else pd.DataFrame(columns=["timestamp", "tripped", "drawdown_tier"]),
+        held=held,
+        marks=marks,
+        stops=stops,
     )
 
 

@@ -23,8 +23,9 @@ from alphaforge.features.registry import compute
 from alphaforge.portfolio.book import Book, IntentBatch, Universe
 from alphaforge.portfolio.pieces import SizedTargets, Sizer, SizingRequest, run_sizers
 from alphaforge.risk.audit import RiskDecision
+from alphaforge.risk.limits.heat import HeatLimit
 from alphaforge.risk.manager import BatchReview, RiskManager
-from alphaforge.risk.pieces import RiskEvent
+from alphaforge.risk.pieces import Limit, RiskEvent, StopRule
 from alphaforge.strategies.base import MarketFrames, Signals
 
 FloatArray = np.ndarray
@@ -194,10 +195,11 @@ class RiskBridge:
         self._expected = _values(signals.expected_return, index, columns)
         self.watches_events = bool(manager.breakers)
         self.forces = bool(manager.breakers) or any(
-            type(s).exits is not _base_exits() for s in manager.stops
+            type(s).exits is not StopRule.exits for s in manager.stops
         )
         self.sizing: list[tuple[object, ...]] = []
         self.risk_rows: list[dict[str, object]] = []
+        self.stops_by_bar = np.full((len(index), len(universe)), np.nan) if manager.stops else None
         self.opened_at = np.full(len(universe), -1, dtype=np.int64)
         self._wins = [0.0, 0]
         self._losses = [0.0, 0]
@@ -308,37 +310,26 @@ class RiskBridge:
                 self.opened_at[i] = stamp
             self.on_fill(when, fill.symbol, opening)
 
-    def on_close(self, when: pd.Timestamp, equity: float, broker: SimulatedBroker) -> None:
-        """At a bar's close: mark equity for the breakers and keep the bar's risk row (heat,
-        each limit's usage, tripped breakers, drawdown tier)."""
-        row: dict[str, object] = {"timestamp": when}
-        manager = self.manager
-        if manager.stops or manager.limits:
-            prices = broker.last_price
-            stops = working_stops(broker) if manager.stops else None
-            book = Book(
-                self.universe,
-                when,
-                equity,
-                broker.quantity,
-                prices,
-                stops=stops,
-                opened_at=self.opened_at,
-                whole_units=self.whole_units,
-            )
-            row["heat"] = heat(book)
-            for limit in manager.limits:
-                row[f"usage_{limit.piece_name}"] = limit.usage(book)
+    def on_close(self, t: int, when: pd.Timestamp, equity: float, broker: SimulatedBroker) -> None:
+        """At bar ``t``'s close: mark equity for the breakers and keep their status, and the
+        stops working on each position (heat and limit usage are computed after the run)."""
+        if self.stops_by_bar is not None:
+            self.stops_by_bar[t] = working_stops(broker)
         if self.watches_events:
+            manager = self.manager
             manager.observe(RiskEvent("mark", when, equity=equity))
             tripped = [s for s in manager.statuses(when) if s.tripped]
-            row["tripped"] = ",".join(s.name for s in tripped)
-            row["drawdown_tier"] = max((s.tier for s in tripped), default=0)
-        self.risk_rows.append(row)
+            self.risk_rows.append(
+                {
+                    "timestamp": when,
+                    "tripped": ",".join(s.name for s in tripped),
+                    "drawdown_tier": max((s.tier for s in tripped), default=0),
+                }
+            )
 
     def risk_frame(self) -> pd.DataFrame:
-        """Return the risk row of every bar's close."""
-        return pd.DataFrame(self.risk_rows)
+        """Return the breakers' status at every bar's close (no rows without breakers)."""
+        return pd.DataFrame(self.risk_rows, columns=["timestamp", "tripped", "drawdown_tier"])
 
     def sizing_frame(self) -> pd.DataFrame:
         """Return the sizing chain of every order, one row per step."""
@@ -364,13 +355,39 @@ def working_stops(broker: SimulatedBroker) -> np.ndarray:
     return out
 
 
-def heat(book: Book) -> float:
-    """Return the book's heat: the sum of each position's loss to its stop, a fraction of
-    equity (positions without a stop count nothing: their risk to a stop is unknown)."""
-    if book.stops is None or not (book.equity > 0):
-        return 0.0
-    risk = np.abs(book.units) * np.abs(book.prices - book.stops)
-    return float(np.nansum(np.where(book.units != 0, risk, 0.0)) / book.equity)
+def limit_usage_frame(
+    index: pd.DatetimeIndex,
+    universe: Universe,
+    held: np.ndarray,
+    marks: np.ndarray,
+    equity: np.ndarray,
+    stops: np.ndarray | None,
+    limits: Sequence[Limit],
+) -> pd.DataFrame:
+    """Return per bar close the book's heat and each limit's usage (observed / limit).
+
+    ``held``, ``marks`` and ``stops`` are bars x symbols (units, close prices, working stop
+    prices); heat follows the configured ``heat`` limit's convention (or its defaults).
+    """
+    heat_limit = next((lim for lim in limits if isinstance(lim, HeatLimit)), HeatLimit())
+    columns: dict[str, np.ndarray] = {"heat": np.full(len(index), np.nan)}
+    for limit in limits:
+        columns[f"usage_{limit.piece_name}"] = np.full(len(index), np.nan)
+    for t in range(len(index)):
+        book = Book(
+            universe,
+            index[t],
+            float(equity[t]),
+            held[t],
+            marks[t],
+            stops=None if stops is None else stops[t],
+        )
+        columns["heat"][t] = heat_limit.usage(book) * heat_limit.max_heat
+        for limit in limits:
+            columns[f"usage_{limit.piece_name}"][t] = limit.usage(book)
+    frame = pd.DataFrame(columns)
+    frame.insert(0, "timestamp", index)
+    return frame
 
 
 def decision_row(decision: RiskDecision, strategy: str) -> dict[str, object]:
@@ -393,18 +410,12 @@ def _pick(values: np.ndarray | None, rows: np.ndarray, cols: np.ndarray) -> np.n
     return out
 
 
-def _base_exits() -> object:
-    from alphaforge.risk.pieces import StopRule
-
-    return StopRule.exits
-
-
 __all__ = [
     "PIECE_FEATURES",
     "RiskBridge",
     "RiskInputs",
     "bar_returns",
     "decision_row",
-    "heat",
+    "limit_usage_frame",
     "working_stops",
 ]

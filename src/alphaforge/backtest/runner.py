@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -18,6 +19,8 @@ from alphaforge.portfolio.base import PortfolioConstructor, create_constructor
 from alphaforge.risk.base import BasicRiskManager
 from alphaforge.risk.setup import RiskSetup, resolve
 from alphaforge.strategies.base import MarketFrames, Signals, Strategy
+
+log = logging.getLogger(__name__)
 
 #: Sessions of history behind the cost models' volatility and average volume.
 CONTEXT_SESSIONS = 20
@@ -58,6 +61,7 @@ def run_strategy_backtest(
     inputs = None
     if manager.pieces_on or setup.sizers:
         inputs = RiskInputs.build(market, series=series, window=config.risk.var_window)
+        _warn_inactive(setup, signals, inputs)
     return run_engine(
         market,
         signals,
@@ -96,6 +100,20 @@ def run_weights_backtest(
         strategy_tag=strategy_tag,
         context=market_context(market),
     )
+
+
+def _warn_inactive(setup: RiskSetup, signals: Signals, inputs: RiskInputs) -> None:
+    """Log the pieces that will let every order through for want of their inputs."""
+    names = {p.piece_name for p in (*setup.sizers, *setup.stops, *setup.filters)}
+    missing = {
+        "kelly": signals.probability is None and "the strategy gives no calibrated probability",
+        "quantile": "q10" not in inputs.features and "no return quantiles are given",
+        "crypto_volatility": "btc_vol_30" not in inputs.market and "BTC is not in the universe",
+        "vix": "vix_level" not in inputs.market and "^VIX is not stored",
+    }
+    for name, why in missing.items():
+        if name in names and why:
+            log.warning("the %s piece is inactive in this backtest: %s", name, why)
 
 
 def market_context(market: MarketFrames, *, spreads: bool = False) -> Mapping[str, pd.DataFrame]:

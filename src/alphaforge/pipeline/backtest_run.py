@@ -30,7 +30,7 @@ from alphaforge.backtest.attribution import (
 )
 from alphaforge.backtest.engine import EngineRun
 from alphaforge.backtest.metrics import full_metrics
-from alphaforge.backtest.risk_bridge import bar_returns
+from alphaforge.backtest.risk_bridge import bar_returns, limit_usage_frame
 from alphaforge.backtest.runner import run_strategy_backtest, run_weights_backtest
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bars import content_hash
@@ -60,6 +60,7 @@ from alphaforge.pipeline.rundir import (
 from alphaforge.pipeline.tearsheets import render_run_tearsheet
 from alphaforge.pipeline.train import load_training_universe
 from alphaforge.portfolio import buy_and_hold_weights
+from alphaforge.portfolio.book import Universe
 from alphaforge.risk.book_risk import book_var_frame
 from alphaforge.risk.setup import RiskSetup, resolve
 from alphaforge.storage.atomic import atomic_path, atomic_write_text
@@ -247,7 +248,7 @@ def _run(
     )
     task = reporter.task("attribution and tear sheet", total=None)
     write_tables(run.path, engine)
-    write_risk_table(run.path, engine, market, config.risk.var_window)
+    write_risk_table(run.path, engine, market, setup, config.risk.var_window)
     attribution = attribution_tables(engine, market, bars, interval, oof)
     for name, table in attribution.items():
         atomic_write_text(run.path / "attribution" / f"{name}.csv", table.to_csv(index=False))
@@ -373,13 +374,27 @@ def write_tables(folder: Path, engine: EngineRun) -> None:
             tables[name].to_parquet(temp, index=False)
 
 
-def write_risk_table(folder: Path, engine: EngineRun, market: MarketFrames, window: int) -> None:
-    """Write ``risk.parquet``: per bar, VaR and ES of the book held at the close, heat, each
-    limit's usage, tripped breakers and the drawdown tier."""
+def write_risk_table(
+    folder: Path, engine: EngineRun, market: MarketFrames, setup: RiskSetup, window: int
+) -> None:
+    """Write ``risk.parquet``: per bar close, VaR and ES of the book held, heat, each limit's
+    usage, tripped breakers and the drawdown tier."""
+    index = market.index
     frame = book_var_frame(
-        market.index, engine.result.weights.to_numpy(np.float64), bar_returns(market), window
+        index, engine.result.weights.to_numpy(np.float64), bar_returns(market), window
     )
-    if len(engine.risk_status.columns) > 1:
+    universe = Universe.of([market.instruments[s] for s in market.symbols])
+    usage = limit_usage_frame(
+        index,
+        universe,
+        engine.held,
+        engine.marks,
+        engine.result.equity.to_numpy(np.float64),
+        engine.stops,
+        setup.limits,
+    )
+    frame = frame.merge(usage, on="timestamp", how="left")
+    if not engine.risk_status.empty:
         frame = frame.merge(engine.risk_status, on="timestamp", how="left")
     with atomic_path(folder / "risk.parquet") as temp:
         frame.to_parquet(temp, index=False)

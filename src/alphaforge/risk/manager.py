@@ -160,6 +160,16 @@ class RiskManager:
 
     # -- forced orders -------------------------------------------------------------------
 
+    def has_forced(self, time: pd.Timestamp) -> bool:
+        """Return True when :meth:`forced_intents` may return orders at ``time``: a breaker
+        demands a cut it has not made yet, or a stop rule closes positions on its own."""
+        if any(type(rule).exits is not StopRule.exits for rule in self.stops):
+            return True
+        return any(
+            s.tripped and s.reduce_to is not None and self._applied.get(s.name) != s.trip_id
+            for s in self.statuses(time)
+        )
+
     def forced_intents(self, book: Book) -> list[OrderIntent]:
         """Return the reducing orders breakers and time stops demand at ``book.time``.
 

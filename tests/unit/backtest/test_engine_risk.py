@@ -9,11 +9,12 @@ from tests.unit.risk.test_manager import _PercentStop, _PositionLimit
 
 from alphaforge.backtest.costs import CostSchedule
 from alphaforge.backtest.engine import EngineRun, run_engine
-from alphaforge.backtest.risk_bridge import RiskInputs
+from alphaforge.backtest.risk_bridge import RiskInputs, limit_usage_frame
 from alphaforge.config import BacktestConfig, PortfolioConfig
 from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.features.testing import random_bars
 from alphaforge.portfolio import TargetWeights
+from alphaforge.portfolio.book import Universe
 from alphaforge.risk import BasicRiskManager, RiskManager
 from alphaforge.strategies import MarketFrames, Signals
 
@@ -64,7 +65,18 @@ def test_a_limit_resizes_entries_and_is_audited_and_in_the_sizing_chain() -> Non
     for fill in entries.itertuples():
         after = float(held.get((fill.timestamp, fill.symbol), 0.0))
         assert abs(after) * fill.price <= 0.2 * equity[fill.timestamp] * 1.02
-    assert "usage_toy_position" in run.risk_status.columns
+    usage = limit_usage_frame(
+        market.index,
+        Universe.of(list(market.instruments.values())),
+        run.held,
+        run.marks,
+        run.result.equity.to_numpy(),
+        run.stops,
+        [_PositionLimit(max_weight=0.2)],
+    )
+    # Each close's usage is the largest |weight| over 0.2 (prices drift between rebalances).
+    weights = run.result.weights.abs().max(axis=1).to_numpy()
+    np.testing.assert_allclose(usage["usage_toy_position"], weights / 0.2, rtol=1e-9)
 
 
 def test_stops_become_bracket_orders() -> None:
@@ -72,7 +84,10 @@ def test_stops_become_bracket_orders() -> None:
     run = _run(market, _manager(market, stops=[_PercentStop(percent=0.02)]))
     stops = run.orders[run.orders["type"] == "stop"]
     assert not stops.empty
-    assert "heat" in run.risk_status.columns
+    assert run.stops is not None
+    # Every held position has its stop working at the close (2 % from the entry's price).
+    held = run.held != 0
+    assert held.any() and np.isfinite(run.stops[held]).mean() > 0.9
 
 
 def test_risk_inputs_at_a_bar_ignore_everything_from_that_bar_on() -> None:

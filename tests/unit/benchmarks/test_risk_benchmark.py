@@ -45,20 +45,19 @@ def test_tiny_run_prints_a_row_per_limit_and_per_size(
         assert f"equal_risk_contribution, {n} assets" in out
         assert f"Ledoit-Wolf covariance of 252 x {n} returns" in out
     assert out.count("largest relative spread of risk contributions") == 2
-    assert code == (1 if "FAIL" in out else 0)
+    assert code == 0 and "FAIL" not in out
 
 
 def test_rows_carry_measurements(bench: ModuleType) -> None:
     rows = bench.run(intents=20, assets=[20], repeats=1)
     review = rows[0]
-    assert review.status in ("PASS", "FAIL")
-    assert review.target == "<= 10 ms (other size)"
+    assert (review.status, review.target) == ("", "")
     cpu_ms = float(review.measured.split(" ")[0])
     assert cpu_ms > 0
     spread = next(r for r in rows if "largest relative spread" in r.metric)
     # The solver's own tests hold it to 1e-8; here only that the row reports the solve.
     assert float(spread.measured) < 1e-6
-    assert all(r.status == "" for r in rows[1:])
+    assert all(r.status == "" for r in rows)
 
 
 def test_book_has_every_class_and_one_whole_lot_intent_per_name(bench: ModuleType) -> None:
