@@ -73,6 +73,9 @@ DEMO_PRESETS: Final[Mapping[str, Mapping[str, Any]]] = {
     "walk_forward": {"train_months": 24, "test_months": 3},
     "labels": {"weight_half_life_days": None},
     "model.trees": {"num_leaves": 4, "min_child_samples": 300, "colsample_bytree": 0.3},
+    # The demo's book measures the model's edge on a synthetic market: it trades with the
+    # base checks only. Set risk.preset (spec, seed_alpaca) to see limits and stops act on it.
+    "risk": {"preset": "none"},
 }
 _M = TypeVar("_M", bound=BaseModel)
 

@@ -339,7 +339,10 @@ class RiskManager:
         reason: str,
     ) -> bool:
         """Record each changed order; return whether any changed."""
-        changed = np.flatnonzero(~np.isclose(after, before, rtol=1e-12, atol=0.0))
+        if np.array_equal(after, before):
+            return False
+        # Relative 1e-12: ``(held + q) - held`` may differ from ``q`` in the last bit.
+        changed = np.flatnonzero(np.abs(after - before) > 1e-12 * np.abs(before))
         if changed.size == 0:
             return False
         lim = np.broadcast_to(np.asarray(limit, np.float64), before.shape)

@@ -93,6 +93,8 @@ def test_presets_fill_only_what_the_configuration_leaves_unset() -> None:
     assert config.model.trees.num_leaves == 8
     assert config.model.trees.min_child_samples == DEMO_PRESETS["model.trees"]["min_child_samples"]
     assert config.labels.weight_half_life_days is None
+    assert config.risk.preset == "none"  # the demo's book: base checks only
+    assert demo_config(AppConfig.model_validate({"risk": {"preset": "spec"}})).risk.preset == "spec"
     # The effective configuration, once recorded and read back, is left as it is.
     recorded = AppConfig.model_validate(masked_dump(config) | {"secrets": {}})
     assert demo_config(recorded) == recorded

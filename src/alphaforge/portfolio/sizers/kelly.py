@@ -39,6 +39,8 @@ class KellySizer(Sizer):
 
     def size(self, request: SizingRequest, target: FloatArray) -> FloatArray:
         """Return Kelly-sized targets (unchanged where p or b is unknown)."""
+        if not np.isfinite(request.probability).any():
+            return target  # no probability: inactive for every name (the common rule case)
         price = request.prices
         b = self.payoff(request, target)
         p = request.probability
