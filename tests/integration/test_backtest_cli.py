@@ -27,6 +27,8 @@ MA_CONFIG = {
     "strategy": {"name": "ma_crossover", "params": {"fast": 10, "slow": 20}},
     "portfolio": {"constructor": "target_weights", "sizing": "all_in", "units": "whole"},
     "backtest": {"symbols": ["GOOG"], "initial_capital": 10_000},
+    # Base checks only: the sweep (no risk pieces) must end where the engine ends.
+    "risk": {"preset": "none"},
 }
 
 

@@ -52,6 +52,7 @@ from alphaforge.pipeline.rundir import (
     detach_log,
 )
 from alphaforge.portfolio import create_constructor
+from alphaforge.risk.setup import resolve
 from alphaforge.storage.atomic import atomic_path, atomic_write_text
 from alphaforge.strategies import MarketFrames, create_strategy
 from alphaforge.validation.ledger import TrialLedger, default_ledger_path
@@ -186,6 +187,15 @@ def _run(
         warnings.append(
             "The sweep has no volume participation cap (backtest.participation is ignored); "
             "rerun the chosen set with alphaforge backtest to apply it."
+        )
+    setup = resolve(config.portfolio, config.risk)
+    pieces = [p.piece_name for p in (*setup.sizers, *setup.limits, *setup.stops, *setup.breakers)]
+    pieces += [p.piece_name for p in setup.filters]
+    if pieces:
+        warnings.append(
+            f"The sweep applies no risk pieces (risk.preset {config.risk.preset}: "
+            f"{', '.join(pieces)} are ignored); rerun the chosen set with alphaforge backtest "
+            "to apply them."
         )
     task = reporter.task(f"signals of {len(sets)} parameter sets", total=len(sets))
     signals = []

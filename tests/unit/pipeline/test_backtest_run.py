@@ -28,6 +28,7 @@ def test_the_sizing_chain_shows_what_buying_power_took() -> None:
             "portfolio": {"constructor": "target_weights", "units": "whole"},
             # Full-equity targets against buying power of half the equity: every entry is cut.
             "backtest": {"max_leverage": 0.5, "participation": None},
+            "risk": {"preset": "none"},  # buying power alone acts
         }
     )
     strategy = create_strategy(config.strategy)
