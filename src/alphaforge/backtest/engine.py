@@ -487,6 +487,9 @@ def _submit_targets(
             )
             target[sized_idx] = sized.target
             steps = {int(i): s for i, s in zip(sized_idx.tolist(), sized.steps, strict=True) if s}
+    trims: list[dict[str, object]] = []
+    if bridge is not None and book is not None and bridge.manager.limits:
+        trims = bridge.trim(book, t, np.flatnonzero(due & np.isfinite(weights)), target, steps)
     delta = target - broker.quantity
     # A target that closes or reverses a position ends its trade: the trade's bracket exits go
     # with it, or a stop triggered on this bar would trade on top of the closing order.
@@ -501,11 +504,11 @@ def _submit_targets(
     # A target within float noise of what is held is no order.
     idx = idx[~(np.abs(delta[idx]) <= 1e-12 * np.maximum(np.abs(target[idx]), 1.0))]
     if idx.size == 0:
-        return []
+        return [{**row, "strategy": strategy_tag} for row in trims]
     stops, takes = pending_stop[idx], pending_take[idx]
     trails = np.full(idx.size, np.nan)
     quantities = delta[idx]
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = [{**row, "strategy": strategy_tag} for row in trims]
     ids = [f"{t}:{s}" for s in names[idx].tolist()] if bridge is not None else []
     if bridge is not None and book is not None and bridge.manager.pieces_on:
         reviewed = bridge.review(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -269,6 +269,41 @@ class RiskBridge:
             self.sizing.append(
                 (when, symbol, intent_id, step.step, step.before, step.after, step.reason)
             )
+
+    def trim(
+        self,
+        book: Book,
+        t: int,
+        idx: np.ndarray,
+        target: np.ndarray,
+        steps: dict[int, tuple[SizingStep, ...]],
+    ) -> list[dict[str, object]]:
+        """Cap the targets of the names ``idx`` by the limits as if they were flat (in place).
+
+        A position that drifted past a limit is cut back to it at its rebalance. Returns the
+        audit rows (``before``/``after`` as orders: target minus held) and appends each cut
+        to ``steps``.
+        """
+        if idx.size == 0:
+            return []
+        symbols = self.universe.symbols
+        ids = tuple(f"{t}:{symbols[i]}" for i in idx.tolist())
+        batch = IntentBatch.of(idx, target[idx], ids=ids)
+        reviewed = self.manager.trim_targets(batch, book)
+        if not reviewed.decisions:
+            return []
+        position = {name: k for k, name in enumerate(ids)}
+        held = book.units
+        rows: list[dict[str, object]] = []
+        for d in reviewed.decisions:
+            i = int(idx[position[d.intent_id]])
+            order = replace(d, before=d.before - held[i], after=d.after - held[i])
+            # A trim cuts the target, not the order: the order may shrink, vanish or (a
+            # drifted position) turn into a sale.
+            rows.append(order.row() | {"action": "trim"})
+            steps[i] = (*steps.get(i, ()), SizingStep(d.piece, order.before, order.after, d.reason))
+        target[idx] = reviewed.batch.quantity
+        return rows
 
     def review(self, batch: IntentBatch, book: Book) -> BatchReview:
         """Return the manager's review of ``batch`` (pieces only; the base runs after)."""

@@ -49,7 +49,11 @@ class RiskDecision:
 
     @property
     def action(self) -> str:
-        """Return ``refuse`` when nothing is left of the order, else ``resize``."""
+        """Return ``refuse`` when nothing is left of the order, else ``resize``.
+
+        (The backtest also writes ``trim`` rows: a rebalance target cut to a limit, see
+        ``RiskManager.trim_targets``.)
+        """
         return "refuse" if self.after == 0 else "resize"
 
     def row(self) -> dict[str, object]:

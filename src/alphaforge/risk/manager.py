@@ -264,6 +264,17 @@ class RiskManager:
         current = batch.with_quantity(q)
         if self.stops:
             current = self._apply_stops(current, book)
+        current = self._run_limits(current, book, held, decisions)
+        return BatchReview(current, decisions)
+
+    def _run_limits(
+        self,
+        current: IntentBatch,
+        book: Book,
+        held: FloatArray,
+        decisions: list[RiskDecision],
+    ) -> IntentBatch:
+        """Cut ``current`` by every limit; append a record per cut."""
         # A later limit's cut can shrink the room an earlier one granted (net exposure and
         # currency are bounded on both sides: a long cut leaves a later short too large), so
         # the limits run again until a pass cuts nothing; cuts only shrink orders.
@@ -275,7 +286,7 @@ class RiskManager:
                 new_q = cap_position(held, current.quantity, bound.max_abs)
                 cut |= self._record(
                     decisions,
-                    batch,
+                    current,
                     book,
                     current.quantity,
                     new_q,
@@ -290,6 +301,26 @@ class RiskManager:
             limits = tuple(limit for limit in self.limits if limit.two_sided)
             if not cut or len(self.limits) < 2 or not limits:
                 break
+        return current
+
+    def trim_targets(self, targets: IntentBatch, book: Book) -> BatchReview:
+        """Cap rebalance targets by the limits as if their names were flat.
+
+        ``targets.quantity`` holds the signed target positions (units) of the names being
+        rebalanced. Each is checked as an order from flat against the book without those
+        positions, so a position that drifted past a limit by price moves alone is cut back
+        to the limit at its next rebalance (an order checked against the drifted position
+        could only be refused). Returns the capped targets and a record per cut, whose
+        ``before``/``after`` are targets, not orders.
+        """
+        decisions: list[RiskDecision] = []
+        if not self.limits or len(targets) == 0:
+            return BatchReview(targets, decisions)
+        units = book.units.copy()
+        units[targets.index] = 0.0
+        flat = replace(book, units=units)
+        current = self._apply_stops(targets, flat) if self.stops else targets
+        current = self._run_limits(current, flat, np.zeros(len(targets)), decisions)
         return BatchReview(current, decisions)
 
     def _apply_stops(self, batch: IntentBatch, book: Book) -> IntentBatch:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from tests.unit.risk.test_manager import _PercentStop, _PositionLimit
 
 from alphaforge.backtest.costs import CostSchedule
@@ -56,7 +57,7 @@ def test_a_limit_resizes_entries_and_is_audited_and_in_the_sizing_chain() -> Non
     assert not entries.empty
     limited = run.audit[run.audit["piece"] == "limit.toy_position"]
     assert len(limited) >= 3
-    assert (limited["action"] == "resize").all()
+    assert limited["action"].isin(["resize", "trim"]).all()
     assert set(run.sizing["step"]) >= {"limit.toy_position"}
     # The position each entry leaves, valued at the fill price, is within the limit of the
     # equity at the previous close (equity moves a little between the close and the fill).
@@ -104,3 +105,39 @@ def test_risk_inputs_at_a_bar_ignore_everything_from_that_bar_on() -> None:
         np.testing.assert_array_equal(values[: t + 1], again.market[name][: t + 1], err_msg=name)
     assert inputs.returns is not None and again.returns is not None
     np.testing.assert_array_equal(inputs.returns[:t], again.returns[:t])
+
+
+def test_a_position_that_drifted_past_a_limit_is_trimmed_at_its_next_rebalance() -> None:
+    index = pd.date_range("2024-01-01", periods=6, freq="D", tz="UTC", name="timestamp")
+    # A doubles after the entry: its 20 % position drifts to about a third of equity.
+    a = [10.0, 10.0, 20.0, 20.0, 20.0, 20.0]
+    b = [10.0] * 6
+    bars = {
+        s: pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": 1e9}, index=index)
+        for s, c in (("A", a), ("B", b))
+    }
+    instruments = {s: Instrument(s, AssetClass.STOCK) for s in bars}
+    market = MarketFrames.from_bars(bars, instruments)
+    value = pd.DataFrame({"A": [1.0, np.nan, np.nan, 0.9, np.nan, np.nan], "B": 0.0}, index=index)
+    config = BacktestConfig(
+        initial_capital=100_000.0, commission_bps=0.0, slippage_bps=0.0, participation=None
+    )
+    portfolio = PortfolioConfig(constructor="target_weights", gross_exposure=2.0)
+    manager = _manager(market, limits=[_PositionLimit(max_weight=0.2)])
+    run = run_engine(
+        market,
+        Signals(value),
+        TargetWeights(portfolio),
+        manager,
+        CostSchedule.from_config(config),
+        config,
+        portfolio,
+    )
+    held = run.positions.set_index(["timestamp", "symbol"])["quantity"]
+    assert held[(index[1], "A")] == pytest.approx(2_000.0)  # 20 % of 100,000 at 10
+    # Equity at the second rebalance's fill: 100,000 + 2,000 x 10 = 120,000; 20 % is 24,000.
+    assert held[(index[4], "A")] == pytest.approx(1_200.0)
+    trim = run.audit[(run.audit["action"] == "trim") & (run.audit["time"] == index[4])]
+    # The target, 0.9 of 120,000 at 20 = 5,400 units, asked 3,400 more.
+    assert trim["before"].tolist() == pytest.approx([3_400.0])
+    assert trim["after"].tolist() == pytest.approx([-800.0])  # a sale back to the limit
