@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from table import Row, print_table  # benchmarks/table.py, beside this script
+
 #: The sizes the targets are stated for.
 TARGET_SYMBOLS = 500
 TARGET_BARS = 2_520
@@ -52,16 +54,6 @@ LINEAR_BPS = (1.0, 5.0)  # commission, slippage
 PERCENT_RATE = 0.0005
 IMPACT_K = 1.0
 IMPACT_FALLBACK_BPS = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One line of the result table."""
-
-    metric: str
-    measured: str
-    target: str
-    status: str  # PASS, FAIL or "" (information only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,22 +444,6 @@ def run(symbols: int, bars: int, repeats: int) -> list[Row]:
     else:
         rows.append(Row("vectorbt", vbt, "", ""))
     return rows
-
-
-def print_table(rows: Sequence[Row], title: str) -> None:
-    """Print the rows as a rich table."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("measured", justify="right")
-    table.add_column("target", justify="right")
-    table.add_column("status")
-    for row in rows:
-        style = {"PASS": "green", "FAIL": "bold red"}.get(row.status)
-        table.add_row(row.metric, row.measured, row.target, row.status, style=style)
-    Console(width=max(Console().width, 150)).print(table)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

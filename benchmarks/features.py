@@ -33,11 +33,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from table import Row, print_table  # benchmarks/table.py, beside this script
+from table import status as _status
 
 #: The sizes the targets are stated for.
 TARGET_SYMBOLS = 500
@@ -69,16 +71,6 @@ frame = compute(bars)
 t3 = time.perf_counter()
 print(json.dumps({{"import_s": t1 - t0, "compute_s": t3 - t2, "features": frame.shape[1]}}))
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One line of the result table."""
-
-    metric: str
-    measured: str
-    target: str
-    status: str  # PASS, FAIL or "" (information only)
 
 
 def _bars(seed: int, n: int) -> Any:
@@ -262,10 +254,6 @@ def _talib_subset(n_symbols: int, bars: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the table
 
 
-def _status(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def run(symbols: int = TARGET_SYMBOLS, bars: int = TARGET_BARS, jobs: int = 1) -> list[Row]:
     """Measure everything and return the rows of the result table."""
     scale = (symbols * bars) / (TARGET_SYMBOLS * TARGET_BARS)
@@ -377,22 +365,6 @@ def run(symbols: int = TARGET_SYMBOLS, bars: int = TARGET_BARS, jobs: int = 1) -
             _status(peak < TARGET_PEAK_BYTES),
         ),
     ]
-
-
-def print_table(rows: Sequence[Row], title: str) -> None:
-    """Print the rows as a rich table."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("measured", justify="right")
-    table.add_column("target", justify="right")
-    table.add_column("status")
-    for row in rows:
-        style = {"PASS": "green", "FAIL": "bold red"}.get(row.status)
-        table.add_row(row.metric, row.measured, row.target, row.status, style=style)
-    Console().print(table)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,11 +36,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
+
+from table import Row, print_table  # benchmarks/table.py, beside this script
+from table import status as _status
 
 #: The sizes the targets are stated for.
 TARGET_SYMBOLS = 500
@@ -63,20 +65,6 @@ SCORING_FIT_ROWS = 10_000
 SCORING_COLSAMPLE = 0.3
 SCORING_REPEATS = 21
 SEED = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One line of the result table."""
-
-    metric: str
-    measured: str
-    target: str
-    status: str  # PASS, FAIL or "" (information only)
-
-
-def _status(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def _timed(work: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -425,22 +413,6 @@ def run(symbols: int, bars: int, n_jobs: int, repeats: int = 2) -> list[Row]:
         ),
         Row(f"load average (1 min) at the end, {os.cpu_count()} CPUs", f"{load:.1f}", "", ""),
     ]
-
-
-def print_table(rows: Sequence[Row], title: str) -> None:
-    """Print the rows as a rich table."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("measured", justify="right")
-    table.add_column("target", justify="right")
-    table.add_column("status")
-    for row in rows:
-        style = {"PASS": "green", "FAIL": "bold red"}.get(row.status)
-        table.add_row(row.metric, row.measured, row.target, row.status, style=style)
-    Console(width=max(Console().width, 150)).print(table)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

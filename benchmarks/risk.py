@@ -49,6 +49,8 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from table import Row, print_table  # benchmarks/table.py, beside this script
+
 #: The batch size the target is stated for.
 TARGET_INTENTS = 500
 #: Universe sizes of the equal-risk solve.
@@ -100,16 +102,6 @@ CURRENCIES = (
 SHARES = {"etf": 0.10, "crypto": 0.10, "forex": 0.10}
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One line of the result table."""
-
-    metric: str
-    measured: str
-    target: str
-    status: str  # PASS, FAIL or "" (information only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,22 +517,6 @@ def parity_rows(assets: Sequence[int], repeats: int) -> list[Row]:
 def run(intents: int, assets: Sequence[int], repeats: int) -> list[Row]:
     """Build the inputs, time every piece and return the table rows."""
     return review_rows(intents, repeats) + parity_rows(assets, repeats)
-
-
-def print_table(rows: Sequence[Row], title: str) -> None:
-    """Print the rows as a rich table."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("measured", justify="right")
-    table.add_column("target", justify="right")
-    table.add_column("status")
-    for row in rows:
-        style = {"PASS": "green", "FAIL": "bold red"}.get(row.status)
-        table.add_row(row.metric, row.measured, row.target, row.status, style=style)
-    Console(width=max(Console().width, 150)).print(table)
 
 
 def _sizes(text: str) -> list[int]:

@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from alphaforge.config.models import StrategyConfig
+from alphaforge.config.pieces import problem
 from alphaforge.core.errors import ConfigError
 from alphaforge.core.registry import Registry
 from alphaforge.core.types import AssetClass, Instrument
@@ -156,19 +157,11 @@ def create_strategy(config: StrategyConfig) -> StrategyParams:
     try:
         return cls.model_validate(config.params)
     except ValidationError as exc:
-        problems = "; ".join(_problem(e["loc"], e["msg"]) for e in exc.errors())
+        problems = "; ".join(problem(e["loc"], e["msg"]) for e in exc.errors())
         raise ConfigError(
             f"Strategy {config.name!r}: {problems}.",
             hint=f"Its parameters: {', '.join(cls.model_fields) or 'none'}.",
         ) from None
-
-
-def _problem(loc: tuple[int | str, ...], message: str) -> str:
-    """One parameter problem: ``field: message``, or just the message of a cross-field check."""
-    # Pydantic prefixes what a validator raised with "Value error, ".
-    message = message.removeprefix("Value error, ")
-    where = ".".join(str(p) for p in loc)
-    return f"{where}: {message}" if where else message
 
 
 __all__ = [

@@ -22,6 +22,9 @@ BENCHMARK = Path(__file__).resolve().parents[3] / "benchmarks" / "backtest.py"
 def bench() -> ModuleType:
     spec = importlib.util.spec_from_file_location("backtest_benchmark", BENCHMARK)
     assert spec is not None and spec.loader is not None
+    # The script imports its sibling benchmarks/table.py, as when run from there.
+    if str(BENCHMARK.parent) not in sys.path:
+        sys.path.insert(0, str(BENCHMARK.parent))
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
