@@ -36,11 +36,25 @@ from alphaforge.execution.orders import OrderManager
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
 
 _OPEN = frozenset(status for status in OrderStatus if status.is_open)
 
 #: The arrays of the resting orders' rows.
-_COLUMNS = ("_seq", "_sym", "_created", "_stop", "_price", "_quantity", "_reduce", "_live")
+_COLUMNS = (
+    "_seq",
+    "_sym",
+    "_created",
+    "_stop",
+    "_price",
+    "_stop_price",
+    "_quantity",
+    "_reduce",
+    "_live",
+)
+#: A resting order's row: number, symbol index, placing time (ns), stop-like, trigger price,
+#: the intent's stop price (NaN: none), signed quantity, reduce-only.
+_Row = tuple[int, int, int, bool, float, float, float, bool]
 #: A bar's open, high, low and active flags, per symbol.
 _BarArrays = tuple[FloatArray, FloatArray, FloatArray, BoolArray]
 
@@ -81,6 +95,7 @@ class OpenOrderIndex:
         self._created = np.zeros(capacity, np.int64)  # ns since the epoch, UTC
         self._stop = np.zeros(capacity, bool)
         self._price = np.full(capacity, np.nan)
+        self._stop_price = np.full(capacity, np.nan)
         self._quantity = np.zeros(capacity)
         self._reduce = np.zeros(capacity, bool)
         self._live = np.zeros(capacity, bool)
@@ -160,6 +175,44 @@ class OpenOrderIndex:
         walk.sort(key=_first)
         return [order for _, order in walk]
 
+    def orders_of(self, symbols: BoolArray) -> list[Order]:
+        """Return the open orders of the symbols flagged in ``symbols``, oldest first."""
+        self.sync()
+        index = self._index
+        out = [
+            (number, order)
+            for number, order in self._walked.values()
+            if symbols[index[order.intent.symbol]]
+        ]
+        n = self._n
+        picked = np.flatnonzero(self._live[:n] & symbols[self._sym[:n]])
+        if picked.size:
+            orders = self._orders
+            out.extend(
+                zip(self._seq[picked].tolist(), [orders[k] for k in picked.tolist()], strict=True)
+            )
+            out.sort(key=_first)
+        return [order for _, order in out]
+
+    def reduce_only_stops(self) -> tuple[IntArray, FloatArray]:
+        """Return the symbol index and the intent's stop price of every open reduce-only order
+        that has a stop price."""
+        self.sync()
+        n = self._n
+        keep = self._live[:n] & self._reduce[:n] & np.isfinite(self._stop_price[:n])
+        sym, price = self._sym[:n][keep], self._stop_price[:n][keep]
+        index = self._index
+        others = [
+            (index[order.intent.symbol], order.intent.stop_price)
+            for _, order in self._walked.values()
+            if order.intent.reduce_only and order.intent.stop_price is not None
+        ]
+        if others:
+            extra_sym, extra_price = zip(*others, strict=True)
+            sym = np.concatenate([sym, np.asarray(extra_sym, np.intp)])
+            price = np.concatenate([price, np.asarray(extra_price, np.float64)])
+        return sym, price
+
     def group(self, name: str) -> list[Order]:
         """Return the orders of one-cancels-other group ``name`` open at the last sync."""
         members = self._groups.get(name)
@@ -176,6 +229,7 @@ class OpenOrderIndex:
         stop, price = row
         intent = order.intent
         self._stop[k], self._price[k] = stop, price
+        self._stop_price[k] = _or_nan(intent.stop_price)
         self._quantity[k], self._reduce[k] = intent.quantity, intent.reduce_only
 
     def move_stop(self, order: Order) -> None:
@@ -188,7 +242,7 @@ class OpenOrderIndex:
     # -- internals ------------------------------------------------------------------------------
 
     def _add(self, orders: Sequence[Order]) -> None:
-        rows: list[tuple[int, int, int, bool, float, float, bool]] = []
+        rows: list[_Row] = []
         resting: list[Order] = []
         walked, number = self._walked, self._count
         market, gtc = OrderType.MARKET, TimeInForce.GTC
@@ -211,7 +265,9 @@ class OpenOrderIndex:
             else:
                 created = order.created_at.value
                 i = self._index[intent.symbol]
-                rows.append((number, i, created, *row, intent.quantity, intent.reduce_only))
+                stop_price = _or_nan(intent.stop_price)
+                quantity, reduce = intent.quantity, intent.reduce_only
+                rows.append((number, i, created, *row, stop_price, quantity, reduce))
                 resting.append(order)
             number += 1
             if (
@@ -225,18 +281,17 @@ class OpenOrderIndex:
         if rows:
             self._append(resting, rows)
 
-    def _append(
-        self, orders: list[Order], rows: list[tuple[int, int, int, bool, float, float, bool]]
-    ) -> None:
+    def _append(self, orders: list[Order], rows: list[_Row]) -> None:
         n, k = self._n, len(rows)
         end = n + k
         self._reserve(end)
-        seq, sym, created, stop, price, quantity, reduce = zip(*rows, strict=True)
+        seq, sym, created, stop, price, stop_price, quantity, reduce = zip(*rows, strict=True)
         self._seq[n:end] = seq
         self._sym[n:end] = sym
         self._created[n:end] = created
         self._stop[n:end] = stop
         self._price[n:end] = price
+        self._stop_price[n:end] = stop_price
         self._quantity[n:end] = quantity
         self._reduce[n:end] = reduce
         self._live[n:end] = True
@@ -307,6 +362,10 @@ def _resting_row(order: Order) -> tuple[bool, float] | None:
         case OrderType.LIMIT if intent.limit_price is not None:
             return False, intent.limit_price
     return None
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def _first(item: tuple[int, Order]) -> int:

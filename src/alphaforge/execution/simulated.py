@@ -200,6 +200,38 @@ class SimulatedBroker:
         """Return the orders that can still fill, oldest first."""
         return self.manager.open_orders()
 
+    def open_orders_of(self, symbols: BoolArray) -> list[Order]:
+        """Return the open orders of the symbols flagged in ``symbols`` (a flag per symbol, in
+        the order of :attr:`symbols`), oldest first."""
+        if self._resting is not None:
+            return self._resting.orders_of(symbols)
+        index = self.index
+        return [o for o in self.manager.open_orders() if symbols[index[o.intent.symbol]]]
+
+    def reduce_only_stops(self) -> FloatArray:
+        """Return per symbol the tightest stop price of its open reduce-only orders (NaN:
+        none): the highest under a long position, the lowest otherwise.
+
+        The price is the intent's ``stop_price``: where a trailing stop started, not where it
+        has trailed to.
+        """
+        if self._resting is not None:
+            sym, price = self._resting.reduce_only_stops()
+        else:
+            pairs = [
+                (self.index[o.intent.symbol], o.intent.stop_price)
+                for o in self.manager.open_orders()
+                if o.intent.reduce_only and o.intent.stop_price is not None
+            ]
+            sym = np.array([i for i, _ in pairs], dtype=np.intp)
+            price = np.array([p for _, p in pairs], dtype=np.float64)
+        m = len(self.symbols)
+        highest, lowest = np.full(m, np.nan), np.full(m, np.nan)
+        # fmax / fmin skip the NaN start: the extreme of the stops alone.
+        np.fmax.at(highest, sym, price)
+        np.fmin.at(lowest, sym, price)
+        return np.where(self.quantity > 0, highest, lowest)
+
     def positions(self) -> dict[str, float]:
         """Return non-zero units per symbol."""
         return {self.symbols[i]: float(self.quantity[i]) for i in np.flatnonzero(self.quantity)}

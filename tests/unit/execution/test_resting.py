@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alphaforge.backtest.risk_bridge import working_stops
 from alphaforge.core.orders import Bracket, Fill, OrderIntent, OrderStatus, OrderType, TimeInForce
 from alphaforge.execution import BarView, OrderManager, SimulatedBroker
 from alphaforge.execution.resting import OpenOrderIndex
@@ -152,9 +153,23 @@ def _run(seed: int, symbols: int, bars: int, participation: float | None) -> int
                 broker.split(split, 2.0)
             results.append((_fills(fills), _state(broker)))
         assert results[0] == results[1], f"bar {k}"
+        _check_queries(rng, indexed, reference)
         if split is not None:
             close[split] /= 2.0
     return len(indexed.manager)
+
+
+def _check_queries(
+    rng: np.random.Generator, indexed: SimulatedBroker, reference: SimulatedBroker
+) -> None:
+    """The index's answers equal a scan of every open order (the risk bridge's scan too)."""
+    flags = rng.random(len(indexed.symbols)) < 0.5
+    expected = [o.id for o in indexed.open_orders() if flags[indexed.index[o.symbol]]]
+    assert [o.id for o in indexed.open_orders_of(flags)] == expected
+    assert [o.id for o in reference.open_orders_of(flags)] == expected
+    stops = working_stops(indexed)
+    np.testing.assert_array_equal(indexed.reduce_only_stops(), stops)
+    np.testing.assert_array_equal(reference.reduce_only_stops(), stops)
 
 
 def test_many_resting_brackets_fill_as_asking_every_order() -> None:
