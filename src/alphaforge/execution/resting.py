@@ -45,8 +45,9 @@ _COLUMNS = (
     "_seq",
     "_sym",
     "_created",
-    "_stop",
-    "_price",
+    "_up",
+    "_key",
+    "_level",
     "_stop_price",
     "_quantity",
     "_reduce",
@@ -55,6 +56,8 @@ _COLUMNS = (
 #: A resting order's row: number, symbol index, placing time (ns), stop-like, trigger price,
 #: the intent's stop price (NaN: none), signed quantity, reduce-only.
 _Row = tuple[int, int, int, bool, float, float, float, bool]
+#: The placing time of a closed row: never eligible.
+_NEVER = np.iinfo(np.int64).max
 #: A bar's open, high, low and active flags, per symbol.
 _BarArrays = tuple[FloatArray, FloatArray, FloatArray, BoolArray]
 
@@ -82,6 +85,7 @@ class OpenOrderIndex:
     def __init__(self, manager: OrderManager, index: Mapping[str, int]) -> None:
         self.manager = manager
         self._index = index
+        self._m = max(index.values(), default=-1) + 1  # symbols in the bar arrays
         self._count = 0  # orders seen: each one's number orders them oldest first
         # Orders walked whenever eligible (market orders mostly): id -> (number, order).
         self._walked: dict[str, tuple[int, Order]] = {}
@@ -93,8 +97,12 @@ class OpenOrderIndex:
         self._seq = np.zeros(capacity, np.int64)
         self._sym = np.zeros(capacity, np.intp)
         self._created = np.zeros(capacity, np.int64)  # ns since the epoch, UTC
-        self._stop = np.zeros(capacity, bool)
-        self._price = np.full(capacity, np.nan)
+        # Reached from below (a buy stop, a sell limit) or from above; the row's key into the
+        # bar's extremes (symbol, or symbol + m for the low side) and its price, negated for
+        # the low side: reached when extreme[key] >= level.
+        self._up = np.zeros(capacity, bool)
+        self._key = np.zeros(capacity, np.intp)
+        self._level = np.full(capacity, np.nan)
         self._stop_price = np.full(capacity, np.nan)
         self._quantity = np.zeros(capacity)
         self._reduce = np.zeros(capacity, bool)
@@ -148,17 +156,20 @@ class OpenOrderIndex:
                 symbols.append(i)
         if not self._pos:
             return [order for _, order in walk]
-        n = self._n
-        sym = self._sym[:n]
-        # Resting orders fill from the bar after the one they were placed on.
-        eligible = self._live[:n] & active[sym] & (self._created[:n] < when.value)
-        price, quantity = self._price[:n], self._quantity[:n]
-        o, h, lo = open_[sym], high[sym], low[sym]
+        n, m = self._n, self._m
+        sym, quantity = self._sym[:n], self._quantity[:n]
+        # Resting orders fill from the bar after the one they were placed on (closed rows:
+        # placed never).
+        eligible = active[sym] & (self._created[:n] < when.value)
+        # How far each symbol's bar went up (open or high) and, negated, down (open or low):
+        # fmax / fmin let one NaN of a pair leave the other, as "open or high >= stop" does.
+        extreme = np.empty(2 * m)
+        np.fmax(open_[:m], high[:m], out=extreme[:m])
+        np.fmin(open_[:m], low[:m], out=extreme[m:])
+        np.negative(extreme[m:], out=extreme[m:])
         # A buy stop and a sell limit are reached from below, a sell stop and a buy limit from
-        # above (NaN prices: a trailing stop with nothing to trail from yet, never reached).
-        from_below = (o >= price) | (h >= price)
-        from_above = (o <= price) | (lo <= price)
-        reached = np.where((quantity > 0) == self._stop[:n], from_below, from_above)
+        # above (NaN levels: a trailing stop with nothing to trail from yet, never reached).
+        reached = extreme[self._key[:n]] >= self._level[:n]
         held = position[sym]
         nothing_to_reduce = self._reduce[:n] & ((held == 0) | (held * quantity > 0))
         pick = eligible & (reached | nothing_to_reduce)
@@ -228,7 +239,10 @@ class OpenOrderIndex:
             raise ValueError(f"order {order.id} changed its kind")
         stop, price = row
         intent = order.intent
-        self._stop[k], self._price[k] = stop, price
+        up = (intent.quantity > 0) == stop
+        self._up[k] = up
+        self._key[k] = self._sym[k] if up else self._sym[k] + self._m
+        self._level[k] = price if up else -price
         self._stop_price[k] = _or_nan(intent.stop_price)
         self._quantity[k], self._reduce[k] = intent.quantity, intent.reduce_only
 
@@ -236,8 +250,8 @@ class OpenOrderIndex:
         """Re-read the stop of trailing stop ``order`` (it moved on a close)."""
         k = self._pos.get(order.id)
         if k is not None:
-            stop = order.trail_stop
-            self._price[k] = math.nan if stop is None else stop
+            stop = math.nan if order.trail_stop is None else order.trail_stop
+            self._level[k] = stop if self._up[k] else -stop
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -289,10 +303,13 @@ class OpenOrderIndex:
         self._seq[n:end] = seq
         self._sym[n:end] = sym
         self._created[n:end] = created
-        self._stop[n:end] = stop
-        self._price[n:end] = price
         self._stop_price[n:end] = stop_price
         self._quantity[n:end] = quantity
+        up = (self._quantity[n:end] > 0) == np.asarray(stop, bool)
+        self._up[n:end] = up
+        self._key[n:end] = np.where(up, self._sym[n:end], self._sym[n:end] + self._m)
+        level = np.asarray(price, np.float64)
+        self._level[n:end] = np.where(up, level, -level)
         self._reduce[n:end] = reduce
         self._live[n:end] = True
         self._orders.extend(orders)
@@ -319,6 +336,7 @@ class OpenOrderIndex:
                         del self._groups[group]
         if gone:
             self._live[gone] = False
+            self._created[gone] = _NEVER
             if self._n > 2 * len(self._pos) + 64:
                 self._compact()
 
