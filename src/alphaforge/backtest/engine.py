@@ -447,9 +447,8 @@ def _submit_targets(
     None); ``bridge`` runs the sizer chain and the risk manager's pieces before ``risk`` (the
     base checks), when any are configured.
     """
-    for order in broker.open_orders():
-        i = broker.index[order.symbol]
-        if due[i] and order.intent.reason == "signal":
+    for order in broker.open_orders_of(due):
+        if order.intent.reason == "signal":
             broker.cancel(order.id, when, "superseded by a new target")
     bar = broker.current_bar
     if bar is None or bar.timestamp != when:
@@ -493,12 +492,10 @@ def _submit_targets(
     delta = target - broker.quantity
     # A target that closes or reverses a position ends its trade: the trade's bracket exits go
     # with it, or a stop triggered on this bar would trade on top of the closing order.
-    resting = broker.open_orders()
-    if resting:
-        ending = due & (broker.quantity != 0) & (target * broker.quantity <= 0)
-        for order in resting:
-            if order.intent.reduce_only and ending[broker.index[order.symbol]]:
-                broker.cancel(order.id, when, "position closed by a new target")
+    ending = due & (broker.quantity != 0) & (target * broker.quantity <= 0)
+    for order in broker.open_orders_of(ending):
+        if order.intent.reduce_only:
+            broker.cancel(order.id, when, "position closed by a new target")
     names = broker.names
     idx = np.flatnonzero(due)
     # A target within float noise of what is held is no order.

@@ -375,19 +375,9 @@ class RiskBridge:
 
 
 def working_stops(broker: SimulatedBroker) -> np.ndarray:
-    """Return the price of the protective stop working on each position (NaN: none)."""
-    out = np.full(len(broker.symbols), np.nan)
-    for order in broker.open_orders():
-        intent = order.intent
-        if intent.reduce_only and intent.stop_price is not None:
-            i = broker.index[order.symbol]
-            held = broker.quantity[i]
-            price = intent.stop_price
-            current = out[i]
-            # The tightest of several stops: the highest under a long, the lowest over a short.
-            if not math.isfinite(current) or (price > current if held > 0 else price < current):
-                out[i] = price
-    return out
+    """Return the price of the protective stop working on each position (NaN: none): the
+    tightest of its reduce-only stops, the highest under a long, the lowest over a short."""
+    return broker.reduce_only_stops()
 
 
 def limit_usage_frame(

@@ -53,6 +53,11 @@ class OrderManager:
         self.ids = ids or OrderIds()
         self._orders: dict[str, Order] = {}
         self._open: dict[str, Order] = {}
+        #: Counts every creation and transition: equal counts, the same orders in the same states.
+        self.version = 0
+        # Openings and closings since the follower last asked (None: nobody follows).
+        self._opened: list[Order] | None = None
+        self._closed: list[Order] = []
 
     def create(
         self, intent: OrderIntent, when: pd.Timestamp, parent_id: str | None = None
@@ -63,6 +68,9 @@ class OrderManager:
             order.trail_stop = intent.stop_price
         self._orders[order.id] = order
         self._open[order.id] = order
+        self.version += 1
+        if self._opened is not None:
+            self._opened.append(order)
         return order
 
     def create_accepted(self, intents: list[OrderIntent], when: pd.Timestamp) -> list[Order]:
@@ -84,6 +92,9 @@ class OrderManager:
             register[order.id] = order
             opened[order.id] = order
             orders.append(order)
+        self.version += len(orders)
+        if self._opened is not None:
+            self._opened.extend(orders)
         return orders
 
     def transition(
@@ -98,8 +109,11 @@ class OrderManager:
         order.updated_at = when
         if reason:
             order.status_reason = reason
+        self.version += 1
         if status not in _OPEN:
             self._open.pop(order.id, None)
+            if self._opened is not None:
+                self._closed.append(order)
 
     def apply_fill(self, order: Order, fill: Fill) -> None:
         """Record a fill: update filled quantity and average price, then the status."""
@@ -119,6 +133,27 @@ class OrderManager:
         order.filled_quantity = new_filled
         done = math.isclose(new_filled, order.intent.quantity, rel_tol=1e-12, abs_tol=1e-12)
         self.transition(order, S.FILLED if done else S.PARTIALLY_FILLED, fill.timestamp)
+
+    def follow(self) -> list[Order]:
+        """Start recording which orders open and close; return the orders open now.
+
+        One follower at a time (the broker's index of open orders): a second call starts the
+        record afresh. :meth:`changes` then returns what happened since the last call.
+        """
+        self._opened, self._closed = [], []
+        return self.open_orders()
+
+    def changes(self) -> tuple[list[Order], list[Order]]:
+        """Return the orders created and the orders closed since the last call, each oldest
+        event first, and forget them (empty lists until :meth:`follow` is called).
+
+        An order created and closed in between is in both lists.
+        """
+        if self._opened is None:
+            return [], []
+        opened, closed = self._opened, self._closed
+        self._opened, self._closed = [], []
+        return opened, closed
 
     def get(self, order_id: str) -> Order:
         """Return the order with ``order_id`` (KeyError if unknown)."""

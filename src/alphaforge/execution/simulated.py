@@ -45,6 +45,7 @@ from alphaforge.core.orders import (
 )
 from alphaforge.execution.broker import AccountSnapshot
 from alphaforge.execution.orders import OrderManager
+from alphaforge.execution.resting import OpenOrderIndex
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -114,6 +115,11 @@ class SimulatedBroker:
         The order state machine (a fresh one by default).
     clock
         The simulated clock; each bar moves it to the bar's time (a fresh one by default).
+    index_orders
+        Keep the open orders in arrays (:class:`~alphaforge.execution.resting.OpenOrderIndex`)
+        so that a bar walks only the orders it can fill or cancel, and a close only the
+        trailing stops and day orders. False asks every open order on every bar: the same
+        fills, the reference path the index is tested against.
     """
 
     def __init__(
@@ -128,6 +134,7 @@ class SimulatedBroker:
         whole_units: bool = False,
         manager: OrderManager | None = None,
         clock: SimulatedClock | None = None,
+        index_orders: bool = True,
     ) -> None:
         self.symbols = list(symbols)
         #: The symbols as an object array (picked by index arrays without a Python loop).
@@ -155,6 +162,7 @@ class SimulatedBroker:
         self.clock = clock or SimulatedClock(pd.Timestamp(0, tz="UTC"))
         #: The bar being processed (set by :meth:`begin_bar`).
         self.current_bar: BarView | None = None
+        self._resting = OpenOrderIndex(self.manager, self.index) if index_orders else None
 
     # -- the Broker protocol ------------------------------------------------------------------
 
@@ -191,6 +199,38 @@ class SimulatedBroker:
     def open_orders(self) -> list[Order]:
         """Return the orders that can still fill, oldest first."""
         return self.manager.open_orders()
+
+    def open_orders_of(self, symbols: BoolArray) -> list[Order]:
+        """Return the open orders of the symbols flagged in ``symbols`` (a flag per symbol, in
+        the order of :attr:`symbols`), oldest first."""
+        if self._resting is not None:
+            return self._resting.orders_of(symbols)
+        index = self.index
+        return [o for o in self.manager.open_orders() if symbols[index[o.intent.symbol]]]
+
+    def reduce_only_stops(self) -> FloatArray:
+        """Return per symbol the tightest stop price of its open reduce-only orders (NaN:
+        none): the highest under a long position, the lowest otherwise.
+
+        The price is the intent's ``stop_price``: where a trailing stop started, not where it
+        has trailed to.
+        """
+        if self._resting is not None:
+            sym, price = self._resting.reduce_only_stops()
+        else:
+            pairs = [
+                (self.index[o.intent.symbol], o.intent.stop_price)
+                for o in self.manager.open_orders()
+                if o.intent.reduce_only and o.intent.stop_price is not None
+            ]
+            sym = np.array([i for i, _ in pairs], dtype=np.intp)
+            price = np.array([p for _, p in pairs], dtype=np.float64)
+        m = len(self.symbols)
+        highest, lowest = np.full(m, np.nan), np.full(m, np.nan)
+        # fmax / fmin skip the NaN start: the extreme of the stops alone.
+        np.fmax.at(highest, sym, price)
+        np.fmin.at(lowest, sym, price)
+        return np.where(self.quantity > 0, highest, lowest)
 
     def positions(self) -> dict[str, float]:
         """Return non-zero units per symbol."""
@@ -241,18 +281,7 @@ class SimulatedBroker:
         """Fill every eligible open order of the bar's active symbols; return the fills."""
         self.begin_bar(bar)
         index, when = self.index, bar.timestamp
-        active = bar.active
-        candidates = [
-            o
-            for o in self.manager.open_orders()
-            if active[index[o.intent.symbol]]
-            and (
-                # A market order fills from the bar it is placed on, a resting one from the next.
-                o.created_at <= when
-                if o.intent.order_type is OrderType.MARKET
-                else o.created_at < when
-            )
-        ]
+        candidates = self._candidates(bar)
         if not candidates:
             return []
         if _plain_market(candidates):
@@ -291,10 +320,31 @@ class SimulatedBroker:
             position[i] += quantity
             planned.append((order, i, quantity, price, maker))
             if intent.oco_group is not None:
-                self._cancel_group(order, when)
+                self._cancel_group(order, intent.oco_group, when)
         fills = self._book(planned, None, bar.timestamp)
         self._expire_ioc(candidates, bar.timestamp)
         return fills
+
+    def _candidates(self, bar: BarView) -> list[Order]:
+        """Return the open orders of the bar's active symbols that may fill on it, oldest
+        first: with the index, only those that can fill or be cancelled on it."""
+        when = bar.timestamp
+        if self._resting is not None:
+            return self._resting.candidates(
+                when, (bar.open, bar.high, bar.low, bar.active), self.quantity
+            )
+        index, active = self.index, bar.active
+        return [
+            o
+            for o in self.manager.open_orders()
+            if active[index[o.intent.symbol]]
+            and (
+                # A market order fills from the bar it is placed on, a resting one from the next.
+                o.created_at <= when
+                if o.intent.order_type is OrderType.MARKET
+                else o.created_at < when
+            )
+        ]
 
     def _plan_market(self, candidates: list[Order], bar: BarView) -> tuple[list[Planned], _Batch]:
         """Size market orders of distinct symbols at once, as :meth:`match`'s loop would.
@@ -332,12 +382,22 @@ class SimulatedBroker:
         """After the bar's close: move trailing stops, expire day orders, remember closes."""
         live = bar.active & np.isfinite(bar.close)
         self.last_price[live] = bar.close[live]
-        for order in self.manager.open_orders():
+        resting = self._resting
+        if resting is None:
+            orders = self.manager.open_orders()
+        else:
+            resting.sync()
+            if not resting.watched:
+                return
+            orders = list(resting.watched.values())
+        for order in orders:
             i = self.index[order.symbol]
             if not live[i]:
                 continue
             if order.intent.order_type is OrderType.TRAILING_STOP:
                 self._trail(order, float(bar.close[i]))
+                if resting is not None:
+                    resting.move_stop(order)
             if order.intent.time_in_force is TimeInForce.DAY and session_end[i]:
                 self.manager.transition(order, OrderStatus.EXPIRED, bar.timestamp, "end of day")
 
@@ -365,6 +425,8 @@ class SimulatedBroker:
                 order.trail_stop /= ratio
             if order.id in self._best_close:
                 self._best_close[order.id] /= ratio
+            if self._resting is not None:
+                self._resting.refresh(order)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -406,9 +468,11 @@ class SimulatedBroker:
                     return (limit, True) if reachable else (None, False)
                 return _limit_fill(buy, o, h, lo, limit)
 
-    def _cancel_group(self, filled: Order, when: pd.Timestamp) -> None:
-        for other in self.manager.open_orders():
-            if other is not filled and other.intent.oco_group == filled.intent.oco_group:
+    def _cancel_group(self, filled: Order, group: str, when: pd.Timestamp) -> None:
+        # The index's group is as of the bar's start: no order opens during the walk.
+        others = self.manager.open_orders() if self._resting is None else self._resting.group(group)
+        for other in others:
+            if other is not filled and other.intent.oco_group == group and other.status in _OPEN:
                 self.manager.transition(
                     other, OrderStatus.CANCELLED, when, f"one-cancels-other: {filled.id} filled"
                 )
@@ -435,6 +499,7 @@ class SimulatedBroker:
         held = self.quantity.tolist()
         apply_fill = self.manager.apply_fill
         fills: list[Fill] = []
+        filled_entries: list[tuple[Order, Bracket]] = []
         cash = self.cash
         for (order, i, quantity, price, _), values in zip(planned, rows, strict=True):
             intent = order.intent
@@ -454,11 +519,12 @@ class SimulatedBroker:
             cash -= quantity * price + math.fsum(values)
             fills.append(fill)
             if order.status is OrderStatus.FILLED and intent.bracket is not None:
-                self.quantity[:] = held
-                self.cash = cash
-                self._attach_bracket(order, intent.bracket, when)
+                filled_entries.append((order, intent.bracket))
         self.quantity[:] = held
         self.cash = cash
+        # After the account is booked (the exits read none of it), in the order of the fills.
+        for order, bracket in filled_entries:
+            self._attach_bracket(order, bracket, when)
         return fills
 
     def _attach_bracket(self, entry: Order, bracket: Bracket, when: pd.Timestamp) -> None:

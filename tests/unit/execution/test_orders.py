@@ -115,3 +115,37 @@ def test_overfill_and_wrong_sign_raise() -> None:
         manager.apply_fill(order, _fill(order, 11.0, 10.0))
     assert order.status is S.ACCEPTED
     assert order.filled_quantity == 0.0
+
+
+def test_the_version_counts_every_creation_and_transition() -> None:
+    manager = OrderManager()
+    assert manager.version == 0
+    order = manager.create(OrderIntent("AAA", 10.0), T0)
+    manager.create_accepted([OrderIntent("BBB", 1.0), OrderIntent("CCC", 1.0)], T0)
+    assert manager.version == 3
+    manager.transition(order, S.ACCEPTED, T0)
+    manager.apply_fill(order, _fill(order, 4.0, 10.0))
+    assert manager.version == 5
+    with pytest.raises(IllegalTransitionError):
+        manager.transition(order, S.NEW, T0)
+    assert manager.version == 5  # a refused move changes nothing
+
+
+def test_a_follower_hears_of_every_opening_and_closing_once() -> None:
+    manager = OrderManager()
+    before = manager.create(OrderIntent("AAA", 1.0), T0)
+    manager.transition(before, S.ACCEPTED, T0)
+    assert manager.changes() == ([], [])  # nobody follows yet: nothing is kept
+    assert manager.follow() == [before]
+    # Opened, partly filled (still open), opened and rejected, opened in bulk.
+    kept = manager.create(OrderIntent("BBB", 5.0), T0)
+    manager.transition(kept, S.ACCEPTED, T0)
+    manager.apply_fill(kept, _fill(kept, 2.0, 10.0))
+    rejected = manager.create(OrderIntent("CCC", 1.0), T0)
+    manager.transition(rejected, S.REJECTED, T0)
+    bulk = manager.create_accepted([OrderIntent("DDD", 1.0)], T0)
+    manager.transition(before, S.CANCELLED, T0)
+    opened, closed = manager.changes()
+    assert opened == [kept, rejected, *bulk]
+    assert closed == [rejected, before]
+    assert manager.changes() == ([], [])
