@@ -366,7 +366,8 @@ def run_engine(
         decide = act & np.isfinite(row)
         if decide.any():
             pending[decide] = row[decide]
-            pending_row[decide] = t
+            if bridge is not None:
+                pending_row[decide] = t
             pending_stop[decide] = stops[t, decide]
             pending_take[decide] = take[t, decide]
         task.advance()
@@ -554,19 +555,23 @@ def _submit_targets(
         )
     ):
         # Every order passes the risk layer as asked: no decision (nor audit row) per order.
-        broker.submit_all(
-            [
+        if steps:
+            intents = [
                 OrderIntent(symbol, q, strategy=strategy_tag, sizing=steps.get(i, ()))
                 for symbol, q, i in zip(symbols, quantities.tolist(), idx.tolist(), strict=True)
-            ],
-            when,
-        )
+            ]
+        else:  # the common case without sizers: no lookup per order
+            intents = [
+                OrderIntent(symbol, q, strategy=strategy_tag)
+                for symbol, q in zip(symbols, quantities.tolist(), strict=True)
+            ]
+        broker.submit_all(intents, when)
         if bridge is not None:
             for k, i in enumerate(idx.tolist()):
                 if i in steps:
                     bridge.record_sizing(when, symbols[k], ids[k], steps[i])
         return rows
-    intents: list[OrderIntent] = []
+    intents = []
     # Python floats: reading NumPy scalars one at a time is slow.
     rows_of = zip(
         symbols,

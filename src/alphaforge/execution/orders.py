@@ -163,6 +163,10 @@ class OrderManager:
         """Return orders that can still fill, oldest first."""
         return list(self._open.values())
 
+    def has_open(self) -> bool:
+        """Return True while some order can still fill."""
+        return bool(self._open)
+
     def __iter__(self) -> Iterator[Order]:
         return iter(self._orders.values())
 

@@ -203,6 +203,8 @@ class SimulatedBroker:
     def open_orders_of(self, symbols: BoolArray) -> list[Order]:
         """Return the open orders of the symbols flagged in ``symbols`` (a flag per symbol, in
         the order of :attr:`symbols`), oldest first."""
+        if not self.manager.has_open():
+            return []  # the common case between bars of market orders: nothing to look up
         if self._resting is not None:
             return self._resting.orders_of(symbols)
         index = self.index
