@@ -226,6 +226,7 @@ def run_engine(
                 Universe.of([market.instruments[s] for s in symbols]),
                 inputs if inputs is not None else RiskInputs.build(market),
                 signals,
+                index=index,
                 whole_units=portfolio.units == "whole",
             )
             book.on_trade_closed = bridge.on_trade_closed
@@ -292,9 +293,11 @@ def run_engine(
 
         # 3. Orders the risk layer forces (breakers, time stops), then those for targets
         # decided at earlier closes, sized at this bar's fill price.
-        if bridge is not None and bridge.forces:
-            _submit_forced(broker, bridge, t, when, act, strategy_tag)
         due = act & np.isfinite(pending)
+        if bridge is not None and bridge.forces:
+            # A name the risk layer cuts now keeps its target for a later bar: an order sized
+            # against the position before the cut would trade on top of it.
+            due &= ~_submit_forced(broker, bridge, t, when, act, strategy_tag)
         if due.any():
             audit.extend(
                 _submit_targets(
@@ -489,7 +492,15 @@ def _submit_targets(
             steps = {int(i): s for i, s in zip(sized_idx.tolist(), sized.steps, strict=True) if s}
     trims: list[dict[str, object]] = []
     if bridge is not None and book is not None and bridge.manager.limits:
-        trims = bridge.trim(book, t, np.flatnonzero(due & np.isfinite(weights)), target, steps)
+        trims = bridge.trim(
+            book,
+            t,
+            np.flatnonzero(due & np.isfinite(weights)),
+            target,
+            steps,
+            pending_stop,
+            pending_take,
+        )
     delta = target - broker.quantity
     # A target that closes or reverses a position ends its trade: the trade's bracket exits go
     # with it, or a stop triggered on this bar would trade on top of the closing order.
@@ -637,30 +648,32 @@ def _submit_forced(
     when: pd.Timestamp,
     act: np.ndarray,
     strategy_tag: str,
-) -> None:
-    """Submit the reducing orders breakers and time stops demand (symbols with a bar now).
+) -> np.ndarray:
+    """Submit the reducing orders breakers and time stops demand (symbols with a bar now);
+    return a flag per symbol that got one.
 
     An order that closes a position cancels the position's resting exits first.
     """
+    forced_mask = np.zeros(len(broker.symbols), bool)
     bar = broker.current_bar
     if bar is None or not bridge.manager.has_forced(when):
-        return
+        return forced_mask
     prices = np.where(act, broker.fill_prices(bar), broker.last_price)
     equity = broker.equity(np.where(act, prices, np.nan))
     book = bridge.book(t, when, equity, broker.quantity.copy(), prices)
-    forced = [i for i in bridge.manager.forced_intents(book) if act[broker.index[i.symbol]]]
+    forced = bridge.manager.forced_intents(book, tradable=act)
     if not forced:
-        return
-    closing = {
-        i.symbol for i in forced if broker.quantity[broker.index[i.symbol]] + i.quantity == 0
-    }
-    for order in broker.open_orders():
-        if order.symbol in closing or (
-            order.symbol in {i.symbol for i in forced} and order.intent.reason == "signal"
-        ):
+        return forced_mask
+    position = broker.index
+    for intent in forced:
+        forced_mask[position[intent.symbol]] = True
+    closing = {i.symbol for i in forced if broker.quantity[position[i.symbol]] + i.quantity == 0}
+    for order in broker.open_orders_of(forced_mask):
+        if order.symbol in closing or order.intent.reason == "signal":
             broker.cancel(order.id, when, "closed by the risk layer")
     for intent in forced:
         broker.submit(replace(intent, strategy=strategy_tag), when)
+    return forced_mask
 
 
 def _liquidate(

@@ -131,9 +131,9 @@ def _market_values(
             days = pd.DatetimeIndex(r.index).normalize()
             daily = (1.0 + r).groupby(days).prod() - 1.0
             vol = daily.rolling(30).std() * math.sqrt(365.0)
-            out["btc_vol_30"] = _known_before(
-                vol.reindex(index.normalize(), method="ffill").to_numpy()
-            )
+            # shift(1): each bar of day D sees the volatility of the days before D only (an
+            # intraday bar must not read the rest of its own day).
+            out["btc_vol_30"] = vol.shift(1).reindex(index.normalize(), method="ffill").to_numpy()
     vix = series.get("^VIX")
     if vix is not None and not vix.empty:
         # Stamped with when each value became known: the last one known at each bar's open.
@@ -171,6 +171,8 @@ class RiskBridge:
         Per-bar inputs.
     signals
         The strategy's signals (probabilities and expected returns for sizers).
+    index
+        The run's bar times (the engine's rows).
     whole_units
         Whether the book trades whole lots.
     """
@@ -183,6 +185,7 @@ class RiskBridge:
         inputs: RiskInputs,
         signals: Signals,
         *,
+        index: pd.DatetimeIndex,
         whole_units: bool,
     ) -> None:
         self.manager = manager
@@ -190,7 +193,8 @@ class RiskBridge:
         self.universe = universe
         self.inputs = inputs
         self.whole_units = whole_units
-        index, columns = signals.value.index, list(universe.symbols)
+        # The engine's rows: the market's bar times (a strategy's frames may be on others).
+        columns = list(universe.symbols)
         self._probability = _values(signals.probability, index, columns)
         self._expected = _values(signals.expected_return, index, columns)
         self.watches_events = bool(manager.breakers)
@@ -199,7 +203,8 @@ class RiskBridge:
         )
         self.sizing: list[tuple[object, ...]] = []
         self.risk_rows: list[dict[str, object]] = []
-        self.stops_by_bar = np.full((len(index), len(universe)), np.nan) if manager.stops else None
+        #: The stop working on each position at each close (heat in risk.parquet).
+        self.stops_by_bar = np.full((len(index), len(universe)), np.nan)
         self.opened_at = np.full(len(universe), -1, dtype=np.int64)
         self._wins = [0.0, 0]
         self._losses = [0.0, 0]
@@ -277,18 +282,23 @@ class RiskBridge:
         idx: np.ndarray,
         target: np.ndarray,
         steps: dict[int, tuple[SizingStep, ...]],
+        stop: np.ndarray,
+        take: np.ndarray,
     ) -> list[dict[str, object]]:
         """Cap the targets of the names ``idx`` by the limits as if they were flat (in place).
 
-        A position that drifted past a limit is cut back to it at its rebalance. Returns the
-        audit rows (``before``/``after`` as orders: target minus held) and appends each cut
-        to ``steps``.
+        A position that drifted past a limit is cut back to it at its rebalance. Names held
+        now come first, so room under a group limit goes to what is held before new names
+        (which the order review would refuse anyway). ``stop`` and ``take`` are the signal's
+        exits per symbol. Returns the audit rows (``before``/``after`` as orders: target minus
+        held) and appends each cut to ``steps``.
         """
         if idx.size == 0:
             return []
+        idx = idx[np.argsort(book.units[idx] == 0, kind="stable")]
         symbols = self.universe.symbols
         ids = tuple(f"{t}:{symbols[i]}" for i in idx.tolist())
-        batch = IntentBatch.of(idx, target[idx], ids=ids)
+        batch = IntentBatch.of(idx, target[idx], stop=stop[idx], take=take[idx], ids=ids)
         reviewed = self.manager.trim_targets(batch, book)
         if not reviewed.decisions:
             return []
@@ -348,17 +358,17 @@ class RiskBridge:
     def on_close(self, t: int, when: pd.Timestamp, equity: float, broker: SimulatedBroker) -> None:
         """At bar ``t``'s close: mark equity for the breakers and keep their status, and the
         stops working on each position (heat and limit usage are computed after the run)."""
-        if self.stops_by_bar is not None:
-            self.stops_by_bar[t] = working_stops(broker)
+        self.stops_by_bar[t] = working_stops(broker)
         if self.watches_events:
             manager = self.manager
             manager.observe(RiskEvent("mark", when, equity=equity))
-            tripped = [s for s in manager.statuses(when) if s.tripped]
+            statuses = manager.statuses(when)
+            tripped = [s for s in statuses if s.tripped]
             self.risk_rows.append(
                 {
                     "timestamp": when,
                     "tripped": ",".join(s.name for s in tripped),
-                    "drawdown_tier": max((s.tier for s in tripped), default=0),
+                    "drawdown_tier": max((s.tier for s in statuses), default=0),
                 }
             )
 
@@ -388,11 +398,15 @@ def limit_usage_frame(
     equity: np.ndarray,
     stops: np.ndarray | None,
     limits: Sequence[Limit],
+    returns: np.ndarray | None = None,
+    window: int = 252,
 ) -> pd.DataFrame:
     """Return per bar close the book's heat and each limit's usage (observed / limit).
 
     ``held``, ``marks`` and ``stops`` are bars x symbols (units, close prices, working stop
-    prices); heat follows the configured ``heat`` limit's convention (or its defaults).
+    prices); ``returns`` the bars' returns (:func:`bar_returns`), of which the ``window``
+    rows ending at each close feed the correlation and VaR limits. Heat follows the
+    configured ``heat`` limit's convention (or its defaults).
     """
     heat_limit = next((lim for lim in limits if isinstance(lim, HeatLimit)), HeatLimit())
     columns: dict[str, np.ndarray] = {"heat": np.full(len(index), np.nan)}
@@ -406,6 +420,7 @@ def limit_usage_frame(
             held[t],
             marks[t],
             stops=None if stops is None else stops[t],
+            returns=None if returns is None else returns[max(0, t + 1 - window) : t + 1],
         )
         columns["heat"][t] = heat_limit.usage(book) * heat_limit.max_heat
         for limit in limits:

@@ -380,9 +380,8 @@ def write_risk_table(
     """Write ``risk.parquet``: per bar close, VaR and ES of the book held, heat, each limit's
     usage, tripped breakers and the drawdown tier."""
     index = market.index
-    frame = book_var_frame(
-        index, engine.result.weights.to_numpy(np.float64), bar_returns(market), window
-    )
+    returns = bar_returns(market)
+    frame = book_var_frame(index, engine.result.weights.to_numpy(np.float64), returns, window)
     universe = Universe.of([market.instruments[s] for s in market.symbols])
     usage = limit_usage_frame(
         index,
@@ -392,6 +391,8 @@ def write_risk_table(
         engine.result.equity.to_numpy(np.float64),
         engine.stops,
         setup.limits,
+        returns,
+        window,
     )
     frame = frame.merge(usage, on="timestamp", how="left")
     if not engine.risk_status.empty:

@@ -116,8 +116,9 @@ def run_sizers(sizers: Sequence[Sizer], request: SizingRequest, target: FloatArr
     """Run the chain; each step that changes a name's order is recorded as (before, after).
 
     ``before`` and ``after`` are the order's signed units (target minus held) before and after
-    the step. A sizer may not turn an order around: where it would flip the target's side the
-    target becomes zero instead.
+    the step. Sizers resize targets, not orders: a smaller target can turn an order that
+    added into one that sells part of the position. A sizer may not turn the position
+    around: where it would flip the target's side the target becomes zero instead.
     """
     held = request.held
     current = np.asarray(target, np.float64).copy()

@@ -1,5 +1,5 @@
 """The book's risk at every bar: VaR and expected shortfall of the positions held at each
-close, from the returns of the bars before it (``risk.parquet``).
+close, from the returns of the bars up to and including it (``risk.parquet``).
 
 Each bar's figures hold that bar's weights constant over the trailing window (the "current
 book" convention of :func:`alphaforge.risk.var.book_returns`); the window ends at the bar's

@@ -12,14 +12,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.core.errors import AlphaForgeError
 from alphaforge.core.orders import Bracket, OrderIntent
-from alphaforge.portfolio.book import Book, FloatArray, IntentBatch, cap_position, scale_opening
+from alphaforge.portfolio.book import (
+    Book,
+    FloatArray,
+    IntentBatch,
+    cap_position,
+    opens,
+    scale_opening,
+)
 from alphaforge.risk.audit import RiskDecision
 from alphaforge.risk.base import AccountView, BasicRiskManager
 from alphaforge.risk.pieces import (
@@ -99,7 +107,10 @@ class RiskManager:
             b.piece_name: dict(saved.get("breakers", {}).get(b.piece_name, b.initial_state()))
             for b in self.breakers
         }
-        self._applied: dict[str, str] = dict(saved.get("applied", {}))
+        #: Per breaker: the trip whose cut was made, the symbols cut and whether all were.
+        self._applied: dict[str, dict[str, Any]] = {
+            name: dict(entry) for name, entry in saved.get("applied", {}).items()
+        }
 
     @property
     def pieces_on(self) -> bool:
@@ -112,7 +123,7 @@ class RiskManager:
         """Return the manager's state as a JSON value (breakers and reductions applied)."""
         return {
             "breakers": {name: dict(s) for name, s in self._states.items()},
-            "applied": dict(self._applied),
+            "applied": {name: dict(entry) for name, entry in self._applied.items()},
         }
 
     def observe(self, event: RiskEvent) -> None:
@@ -162,39 +173,56 @@ class RiskManager:
 
     def has_forced(self, time: pd.Timestamp) -> bool:
         """Return True when :meth:`forced_intents` may return orders at ``time``: a breaker
-        demands a cut it has not made yet, or a stop rule closes positions on its own."""
+        demands a cut it has not finished, or a stop rule closes positions on its own."""
         if any(type(rule).exits is not StopRule.exits for rule in self.stops):
             return True
         return any(
-            s.tripped and s.reduce_to is not None and self._applied.get(s.name) != s.trip_id
+            s.tripped and s.reduce_to is not None and not self._cut_done(s)
             for s in self.statuses(time)
         )
 
-    def forced_intents(self, book: Book) -> list[OrderIntent]:
+    def _cut_done(self, status: BreakerStatus) -> bool:
+        entry = self._applied.get(status.name)
+        return entry is not None and entry["trip"] == status.trip_id and bool(entry["complete"])
+
+    def forced_intents(
+        self, book: Book, tradable: npt.NDArray[np.bool_] | None = None
+    ) -> list[OrderIntent]:
         """Return the reducing orders breakers and time stops demand at ``book.time``.
 
-        A breaker that asks to cut holdings to a fraction does it once per trip (the trip id
-        is remembered in the state); flattening closes every position.
+        A breaker that asks to cut holdings to a fraction cuts each position once per trip
+        (the trip id and the symbols cut are kept in the state); flattening closes every
+        position. Only symbols flagged in ``tradable`` (all when None) get orders: the others
+        are cut when they next can be (a stock on Monday after a weekend trip).
         """
         units = book.units
+        symbols = book.universe.symbols
+        can = np.ones(len(units), bool) if tradable is None else np.asarray(tradable, bool)
         target = units.copy()
         reasons = [""] * len(units)
         applied = False
         for status in self.statuses(book.time):
-            if status.reduce_to is None or not status.tripped:
+            if status.reduce_to is None or not status.tripped or self._cut_done(status):
                 continue
-            if self._applied.get(status.name) == status.trip_id:
-                continue
-            target = np.where(
-                np.abs(units * status.reduce_to) < np.abs(target), units * status.reduce_to, target
-            )
-            for k in np.flatnonzero(units).tolist():
+            entry = self._applied.get(status.name)
+            done = set(entry["done"]) if entry and entry["trip"] == status.trip_id else set()
+            pick = [k for k in np.flatnonzero(units).tolist() if can[k] and symbols[k] not in done]
+            for k in pick:
+                cut = units[k] * status.reduce_to
+                if abs(cut) < abs(target[k]):
+                    target[k] = cut
                 reasons[k] = reasons[k] or f"{status.name}: {status.reason}"
-            self._applied[status.name] = status.trip_id
+                done.add(symbols[k])
+            waiting = [k for k in np.flatnonzero(units).tolist() if symbols[k] not in done]
+            self._applied[status.name] = {
+                "trip": status.trip_id,
+                "done": sorted(done),
+                "complete": not waiting,
+            }
             applied = True
         for rule in self.stops:
             for k in rule.exits(book).tolist():
-                if units[k] != 0:
+                if units[k] != 0 and can[k]:
                     target[k] = 0.0
                     reasons[k] = reasons[k] or f"{rule.piece_name} stop"
         if applied:
@@ -209,9 +237,7 @@ class RiskManager:
                     quantity = -float(units[k])
             if quantity == 0:
                 continue
-            intents.append(
-                OrderIntent(book.universe.symbols[k], quantity, reduce_only=True, reason=reasons[k])
-            )
+            intents.append(OrderIntent(symbols[k], quantity, reduce_only=True, reason=reasons[k]))
         return intents
 
     # -- review --------------------------------------------------------------------------
@@ -265,6 +291,14 @@ class RiskManager:
         if self.stops:
             current = self._apply_stops(current, book)
         current = self._run_limits(current, book, held, decisions)
+        if self.stops:
+            # A limit may have cut an opening order to a plain close: no exits for it.
+            closing = ~current.opening(book)
+            if closing.any():
+                none = np.where(closing, np.nan, 1.0)
+                current = current.with_exits(
+                    current.stop * none, current.take * none, current.trail * none
+                )
         return BatchReview(current, decisions)
 
     def _run_limits(
@@ -300,7 +334,27 @@ class RiskManager:
             # Cuts only shrink orders: one-sided limits stay met; two-sided ones are re-checked.
             limits = tuple(limit for limit in self.limits if limit.two_sided)
             if not cut or len(self.limits) < 2 or not limits:
-                break
+                return current
+        # Two-sided limits still cutting each other after every pass: what they still cut
+        # is refused outright rather than approved in breach.
+        for limit in limits:
+            bound = limit.check(current, book)
+            cut_q = cap_position(held, current.quantity, bound.max_abs)
+            new_q = np.where(cut_q != current.quantity, held * 0.0, current.quantity)
+            new_q = np.where(opens(held, current.quantity), new_q, current.quantity)
+            self._record(
+                decisions,
+                current,
+                book,
+                current.quantity,
+                new_q,
+                f"limit.{limit.piece_name}",
+                bound.rule,
+                bound.limit,
+                bound.observed,
+                "still breached after every pass over the limits: refused",
+            )
+            current = current.with_quantity(new_q)
         return current
 
     def trim_targets(self, targets: IntentBatch, book: Book) -> BatchReview:
@@ -468,7 +522,7 @@ class RiskManager:
             approved = decision.approved
             if approved is None:
                 out.append(Review(intent, "refuse", None, records))
-            elif records or approved != intent:
+            elif records or approved.quantity != intent.quantity:
                 out.append(Review(intent, "resize", approved, records))
             else:
                 out.append(Review(intent, "approve", approved, records))

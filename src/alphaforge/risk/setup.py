@@ -137,6 +137,13 @@ def effective_pieces(portfolio: PortfolioConfig, risk: RiskConfig) -> dict[str, 
         "breakers": risk.breakers,
         "filters": risk.filters,
     }
+    for section, pieces in own.items():
+        for piece in pieces:  # a misspelt name is an error even when it switches a piece off
+            if piece.name not in SECTIONS[section]:
+                raise ConfigError(
+                    f"Unknown {SECTIONS[section].kind} {piece.name!r} in {section}.",
+                    hint=SECTIONS[section].suggest(piece.name),
+                )
     return {section: merge_pieces(preset[section], own[section]) for section in SECTIONS}
 
 

@@ -3,6 +3,8 @@ brackets, the records land in the audit, sizing and risk tables; inputs are caus
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,8 +17,9 @@ from alphaforge.config import BacktestConfig, PortfolioConfig
 from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.features.testing import random_bars
 from alphaforge.portfolio import TargetWeights
-from alphaforge.portfolio.book import Universe
+from alphaforge.portfolio.book import Book, IntentBatch, Universe
 from alphaforge.risk import BasicRiskManager, RiskManager
+from alphaforge.risk.pieces import ExitLevels, StopRule
 from alphaforge.strategies import MarketFrames, Signals
 
 N = 120
@@ -141,3 +144,69 @@ def test_a_position_that_drifted_past_a_limit_is_trimmed_at_its_next_rebalance()
     # The target, 0.9 of 120,000 at 20 = 5,400 units, asked 3,400 more.
     assert trim["before"].tolist() == pytest.approx([3_400.0])
     assert trim["after"].tolist() == pytest.approx([-800.0])  # a sale back to the limit
+
+
+class _CloseOnThird(StopRule):
+    """Closes every position at the third bar (a toy time stop)."""
+
+    piece_name: ClassVar[str] = "toy_close"
+    at: str = "2024-01-03"
+
+    def levels(self, batch: IntentBatch, book: Book) -> ExitLevels:
+        return ExitLevels.none(len(batch))
+
+    def exits(self, book: Book) -> np.ndarray:
+        if book.time == pd.Timestamp(self.at, tz="UTC"):
+            return np.flatnonzero(book.units)
+        return np.array([], dtype=np.int64)
+
+
+def test_a_forced_close_and_a_rebalance_on_one_bar_never_turn_a_position_around() -> None:
+    index = pd.date_range("2024-01-01", periods=6, freq="D", tz="UTC", name="timestamp")
+    c = [10.0] * 6
+    bars = {
+        "A": pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": 1e9}, index=index)
+    }
+    market = MarketFrames.from_bars(bars, {"A": Instrument("A", AssetClass.STOCK)})
+    # Long at bar 1; at bar 2's close a smaller long; the stop closes everything at bar 2.
+    value = pd.DataFrame({"A": [1.0, 0.5, np.nan, np.nan, np.nan, np.nan]}, index=index)
+    config = BacktestConfig(
+        initial_capital=100_000.0, commission_bps=0.0, slippage_bps=0.0, participation=None
+    )
+    portfolio = PortfolioConfig(constructor="target_weights", gross_exposure=1.0)
+    run = run_engine(
+        market,
+        Signals(value),
+        TargetWeights(portfolio),
+        _manager(market, stops=[_CloseOnThird()]),
+        CostSchedule.from_config(config),
+        config,
+        portfolio,
+    )
+    held = run.held[:, 0]
+    assert (held >= 0).all()  # the forced close and the cut never sum to a short
+    assert held[2] == 0.0  # closed on the third bar, the rebalance waits ...
+    assert held[3] == pytest.approx(5_000.0)  # ... and trades on the next: 0.5 x 100,000 / 10
+
+
+def test_btc_volatility_of_an_intraday_bar_reads_only_earlier_days() -> None:
+    index = pd.date_range("2024-01-01", periods=24 * 40, freq="h", tz="UTC", name="timestamp")
+    rng = np.random.default_rng(5)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, len(index))))
+    frame = pd.DataFrame(
+        {"open": close, "high": close * 1.001, "low": close * 0.999, "close": close, "volume": 1.0},
+        index=index,
+    )
+    market = MarketFrames.from_bars(
+        {"BTC-USD": frame}, {"BTC-USD": Instrument("BTC-USD", AssetClass.CRYPTO)}
+    )
+    t = 24 * 35 + 10  # 10:00 on day 35
+    later = frame.copy()
+    later.iloc[t:] = later.iloc[t:] * rng.uniform(0.5, 1.5, (len(index) - t, 1))
+    changed = MarketFrames.from_bars(
+        {"BTC-USD": later}, {"BTC-USD": Instrument("BTC-USD", AssetClass.CRYPTO)}
+    )
+    before = RiskInputs.build(market).market["btc_vol_30"]
+    after = RiskInputs.build(changed).market["btc_vol_30"]
+    assert np.isfinite(before[t])
+    np.testing.assert_array_equal(before[: t + 1], after[: t + 1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import ClassVar
 
 import numpy as np
@@ -12,7 +13,16 @@ from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.portfolio.book import Book, IntentBatch, Universe
 from alphaforge.risk.base import BasicRiskManager
 from alphaforge.risk.manager import RiskManager
-from alphaforge.risk.pieces import ExitLevels, Limit, LimitCheck, StopRule
+from alphaforge.risk.pieces import (
+    Breaker,
+    BreakerStatus,
+    ExitLevels,
+    Limit,
+    LimitCheck,
+    RiskEvent,
+    State,
+    StopRule,
+)
 
 T = pd.Timestamp("2024-01-02 14:30", tz="UTC")
 INSTRUMENTS = [Instrument(s, AssetClass.STOCK) for s in "ABC"]
@@ -104,7 +114,47 @@ def test_stops_take_the_tightest_and_only_for_opening_orders() -> None:
 
 
 def test_state_round_trips_through_json() -> None:
-    import json
-
     manager = _manager()
     assert json.loads(json.dumps(manager.state())) == manager.state()
+
+
+class _Halver(Breaker):
+    """Trips once at any mark below 90 of equity: halve every position (a toy)."""
+
+    piece_name: ClassVar[str] = "toy_halver"
+
+    def observe(self, state: State, event: RiskEvent) -> State:
+        if event.kind == "mark" and event.equity < 90.0 and not state:
+            return {"trip": event.time.isoformat()}
+        return dict(state)
+
+    def status(self, state: State, time: pd.Timestamp) -> BreakerStatus:
+        if not state:
+            return BreakerStatus("toy_halver")
+        return BreakerStatus(
+            "toy_halver", tripped=True, reduce_to=0.5, trip_id=state["trip"], reason="toy"
+        )
+
+
+def test_a_forced_cut_waits_for_symbols_without_a_bar_and_cuts_each_once() -> None:
+    manager = _manager(breakers=[_Halver()])
+    manager.observe(RiskEvent("mark", T, equity=80.0))
+    book = _book([100.0, 40.0, 0.0])
+    assert manager.has_forced(T)
+    first = manager.forced_intents(book, tradable=np.array([True, False, True]))
+    assert [(i.symbol, i.quantity) for i in first] == [("A", -50.0)]
+    assert manager.has_forced(T)  # B is still to be cut
+    later = _book([50.0, 40.0, 0.0])
+    second = manager.forced_intents(later)
+    assert [(i.symbol, i.quantity) for i in second] == [("B", -20.0)]
+    assert not manager.has_forced(T)
+    assert manager.forced_intents(_book([50.0, 20.0, 0.0])) == []
+    assert json.loads(json.dumps(manager.state())) == manager.state()
+
+
+def test_an_opening_order_cut_to_a_close_loses_its_exits() -> None:
+    # Held 100 long; the order reverses to 50 short; a zero position limit leaves the close.
+    manager = _manager(limits=[_PositionLimit(max_weight=0.0)], stops=[_PercentStop()])
+    (review,) = manager.review([OrderIntent("A", -150.0)], _book([100.0, 0.0, 0.0]))
+    assert review.approved is not None and review.approved.quantity == -100.0
+    assert review.approved.bracket is None

@@ -40,3 +40,10 @@ def test_unknown_piece_names_the_closest() -> None:
     risk = RiskConfig(preset="none", limits=[PieceConfig(name="no_such_limit")])
     with pytest.raises(ConfigError, match="Unknown limit 'no_such_limit'"):
         resolve(PortfolioConfig(), risk)
+
+
+def test_a_misspelt_piece_is_refused_even_when_it_switches_one_off() -> None:
+    risk = RiskConfig(breakers=[PieceConfig(name="daily_los", enabled=False)])
+    with pytest.raises(ConfigError, match="Unknown circuit breaker 'daily_los'") as caught:
+        resolve(PortfolioConfig(), risk)
+    assert "daily_loss" in caught.value.hint
