@@ -441,9 +441,9 @@ def _submit_targets(
     pending_take: np.ndarray,
     strategy_tag: str,
     batch: BatchReviewer | None,
-    bridge: RiskBridge | None = None,
-    t: int = 0,
-    pending_row: np.ndarray | None = None,
+    bridge: RiskBridge | None,
+    t: int,
+    pending_row: np.ndarray,
 ) -> list[dict[str, object]]:
     """Cancel superseded orders, size targets at the fill price, review and submit them.
 
@@ -478,7 +478,7 @@ def _submit_targets(
         )
         if bridge.sizers:
             sized_idx = np.flatnonzero(due & np.isfinite(weights))
-            decided = pending_row[sized_idx] if pending_row is not None else sized_idx * 0
+            decided = pending_row[sized_idx]
             sized = bridge.size(
                 book,
                 decided,
