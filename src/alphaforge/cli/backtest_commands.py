@@ -104,7 +104,7 @@ def backtest(
     console.print(table)
     console.print(
         f"{summary.trades} closed trades, {summary.open_trades} open at the end; "
-        f"{summary.audit_rows} orders refused or resized (audit.parquet)."
+        f"{summary.audit_rows} orders refused, resized or trimmed (audit.parquet)."
     )
     for warning in summary.warnings:
         print_warning(warning)

@@ -172,7 +172,7 @@ class BacktestSummary(_RunSummary):
     #: Closed round trips, and trades still open at the end (marked at the last close).
     trades: int
     open_trades: int
-    #: Orders the risk layer refused or resized (rows of audit.parquet).
+    #: Orders the risk layer refused, resized or trimmed (rows of audit.parquet).
     audit_rows: int
     warnings: list[str]
 
