@@ -7,28 +7,16 @@ bench``'s).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
-
-BENCHMARK = Path(__file__).resolve().parents[3] / "benchmarks" / "backtest.py"
+from tests.unit.benchmarks.scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("backtest_benchmark", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    # The script imports its sibling benchmarks/table.py, as when run from there.
-    if str(BENCHMARK.parent) not in sys.path:
-        sys.path.insert(0, str(BENCHMARK.parent))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("backtest")
 
 
 def test_plain_numpy_loop_equals_the_sweep(bench: ModuleType) -> None:

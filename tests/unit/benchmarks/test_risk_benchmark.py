@@ -7,30 +7,18 @@ builds the book its docstring describes.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from tests.unit.benchmarks.scripts import load_benchmark
 
 from alphaforge.portfolio.book import opens
-
-BENCHMARK = Path(__file__).resolve().parents[3] / "benchmarks" / "risk.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("risk_benchmark", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    # The script imports its sibling benchmarks/table.py, as when run from there.
-    if str(BENCHMARK.parent) not in sys.path:
-        sys.path.insert(0, str(BENCHMARK.parent))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("risk")
 
 
 def test_tiny_run_prints_a_row_per_limit_and_per_size(

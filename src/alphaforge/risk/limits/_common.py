@@ -28,10 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field, field_validator
 
 from alphaforge.core.types import AssetClass
 from alphaforge.portfolio.book import Book, FloatArray, IntArray, IntentBatch, opens
-from alphaforge.risk.pieces import LimitCheck
+from alphaforge.risk.pieces import Limit, LimitCheck
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -254,6 +255,22 @@ def check_classes(names: list[str], what: str) -> None:
         raise ValueError(
             f"{what}: unknown asset class {', '.join(wrong)} (known: {', '.join(known)})"
         )
+
+
+class PerClassLimit(Limit):
+    """Base of the limits that bound gross value per asset class (``asset_class``,
+    ``leverage``): the classes counted with another class's bound."""
+
+    pooled: dict[str, str] = Field(
+        default_factory=lambda: {"etf": "stock"},
+        description="Classes counted with another class's bound.",
+    )
+
+    @field_validator("pooled")
+    @classmethod
+    def _known_pooled(cls, value: dict[str, str]) -> dict[str, str]:
+        check_classes([*value, *value.values()], "pooled")
+        return value
 
 
 def class_groups(

@@ -11,6 +11,7 @@ from alphaforge.config.pieces import register_piece
 from alphaforge.portfolio.book import Book, IntentBatch, cap_position
 from alphaforge.risk.limits._common import (
     UNBOUND,
+    PerClassLimit,
     check_classes,
     class_groups,
     equity_ok,
@@ -21,13 +22,13 @@ from alphaforge.risk.limits._common import (
     refuse_opening,
     split_steps,
 )
-from alphaforge.risk.pieces import LIMITS, Limit, LimitCheck
+from alphaforge.risk.pieces import LIMITS, LimitCheck
 
 Fraction = Annotated[float, Field(gt=0)]
 
 
 @register_piece(LIMITS, "asset_class")
-class AssetClassLimit(Limit):
+class AssetClassLimit(PerClassLimit):
     """``sum over a class of |units x price| <= caps[class] x equity``, per asset class.
 
     ETFs count with stocks (``pooled``); a class without a cap is not bounded. Altcoins
@@ -48,10 +49,6 @@ class AssetClassLimit(Limit):
         default_factory=lambda: {"stock": 0.60, "crypto": 0.30, "forex": 0.20},
         description="Largest gross / equity per asset class.",
     )
-    pooled: dict[str, str] = Field(
-        default_factory=lambda: {"etf": "stock"},
-        description="Classes counted with another class's cap.",
-    )
     altcoin_share: float = Field(
         0.40, gt=0, le=1, description="Largest altcoin gross as a share of the crypto cap."
     )
@@ -60,12 +57,6 @@ class AssetClassLimit(Limit):
     @classmethod
     def _known_caps(cls, value: dict[str, float]) -> dict[str, float]:
         check_classes(list(value), "caps")
-        return value
-
-    @field_validator("pooled")
-    @classmethod
-    def _known_pooled(cls, value: dict[str, str]) -> dict[str, str]:
-        check_classes([*value, *value.values()], "pooled")
         return value
 
     def _rule(self) -> str:

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from alphaforge.config.pieces import register_piece
 from alphaforge.portfolio.book import Book, IntentBatch
 from alphaforge.risk.limits._common import (
+    PerClassLimit,
     check_classes,
     class_groups,
     equity_ok,
@@ -17,13 +18,13 @@ from alphaforge.risk.limits._common import (
     price_per_unit,
     refuse_opening,
 )
-from alphaforge.risk.pieces import LIMITS, Limit, LimitCheck
+from alphaforge.risk.pieces import LIMITS, LimitCheck
 
 Multiple = Annotated[float, Field(gt=0)]
 
 
 @register_piece(LIMITS, "leverage")
-class LeverageLimit(Limit):
+class LeverageLimit(PerClassLimit):
     """``sum over a class of |units x price| <= multiples[class] x equity``, per asset class.
 
     Stocks 1x, crypto 1x, forex 2x by default; ETFs count with stocks (``pooled``); a class
@@ -39,21 +40,11 @@ class LeverageLimit(Limit):
         default_factory=lambda: {"stock": 1.0, "crypto": 1.0, "forex": 2.0},
         description="Largest gross / equity per asset class.",
     )
-    pooled: dict[str, str] = Field(
-        default_factory=lambda: {"etf": "stock"},
-        description="Classes counted with another class's multiple.",
-    )
 
     @field_validator("multiples")
     @classmethod
     def _known_multiples(cls, value: dict[str, float]) -> dict[str, float]:
         check_classes(list(value), "multiples")
-        return value
-
-    @field_validator("pooled")
-    @classmethod
-    def _known_pooled(cls, value: dict[str, str]) -> dict[str, str]:
-        check_classes([*value, *value.values()], "pooled")
         return value
 
     def _rule(self) -> str:
