@@ -53,6 +53,13 @@ class Registry(Generic[T]):
             return f"Did you mean {', '.join(close)}?"
         return f"Known: {', '.join(sorted(self._members))}."
 
+    def name_of(self, member: object) -> str:
+        """Return the name ``member`` is registered under (its repr when it is not)."""
+        for name, known in self._members.items():
+            if known is member:
+                return name
+        return repr(member)
+
     def names(self) -> list[str]:
         """Return registered names in registration order."""
         return list(self._members)

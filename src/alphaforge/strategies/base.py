@@ -10,17 +10,34 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from alphaforge.config.models import StrategyConfig
 from alphaforge.config.pieces import problem
-from alphaforge.core.errors import ConfigError
+from alphaforge.core.errors import ConfigError, DataError
 from alphaforge.core.registry import Registry
-from alphaforge.core.types import AssetClass, Instrument
+from alphaforge.core.types import AssetClass, Instrument, Interval
+from alphaforge.features.registry import FEATURES, compute
+
+#: Bar fields a strategy may read besides features.
+BAR_FIELDS = ("open", "high", "low", "close", "volume")
+
+
+class Family(StrEnum):
+    """What kind of edge a strategy trades (the aggregator's regime switch groups by it)."""
+
+    TREND = "trend"
+    MEAN_REVERSION = "mean_reversion"
+    BREAKOUT = "breakout"
+    STAT_ARB = "stat_arb"
+    CROSS_ASSET = "cross_asset"
+    ML = "ml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +46,10 @@ class MarketFrames:
 
     ``scores`` holds out-of-fold model scores decided at each bar's close (higher = more
     attractive), for strategies that trade a model; ``None`` when no model was run.
+    ``predictions`` holds every column of a train run's ``oof_predictions.parquet`` (or a
+    champion's scoring) as wide frames by column name (``score_<model>``,
+    ``p_<class>_<model>``, ``agreement``, quantiles), decided at each bar's close; ``None``
+    when no model was run.
     """
 
     open: pd.DataFrame
@@ -38,6 +59,9 @@ class MarketFrames:
     volume: pd.DataFrame
     instruments: Mapping[str, Instrument]
     scores: pd.DataFrame | None = None
+    predictions: Mapping[str, pd.DataFrame] | None = None
+    #: Features computed so far, by name (filled by :meth:`feature`; not part of equality).
+    _features: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -49,6 +73,48 @@ class MarketFrames:
         """Return the symbols in column order."""
         return [str(c) for c in self.close.columns]
 
+    @property
+    def spacing(self) -> pd.Timedelta | None:
+        """Return the typical bar spacing (the median gap between bar times; None: < 2 bars).
+
+        Daily bars with weekends give one day; hourly crypto bars one hour.
+        """
+        if len(self.index) < 2:
+            return None
+        gaps = np.diff(self.index.asi8)
+        return pd.Timedelta(int(np.median(gaps)), unit="ns")
+
+    def symbol_bars(self, symbol: str) -> pd.DataFrame:
+        """Return one symbol's own bars (the rows where it has a close), canonical OHLCV."""
+        rows = self.close[symbol].notna().to_numpy()
+        return pd.DataFrame(
+            {name: getattr(self, name)[symbol].to_numpy()[rows] for name in BAR_FIELDS},
+            index=self.index[rows],
+        )
+
+    def feature(self, name: str) -> pd.DataFrame:
+        """Return a registered per-symbol feature as a wide frame (bar times x symbols).
+
+        Each symbol's value is computed on its own bars (``features.registry.compute``), so
+        the value at a row is known at that bar's close; NaN where the symbol has no bar or
+        is in the feature's warm-up. Computed once per market and cached.
+        """
+        cached = self._features.get(name)
+        if cached is not None:
+            return cached
+        FEATURES.get(name)  # an unknown name is a one-line error with the closest names
+        columns: dict[str, pd.Series] = {}
+        for symbol in self.symbols:
+            bars = self.symbol_bars(symbol)
+            if bars.empty:
+                columns[symbol] = pd.Series(np.nan, index=self.index[:0])
+                continue
+            values = compute(bars, [name], instrument=self.instruments.get(symbol))
+            columns[symbol] = values.iloc[:, 0]
+        frame = pd.DataFrame(columns).reindex(index=self.index, columns=self.symbols)
+        self._features[name] = frame
+        return frame
+
     def window(self, index: pd.Index) -> MarketFrames:
         """Return the same market restricted to the bar times ``index``."""
         return MarketFrames(
@@ -59,6 +125,9 @@ class MarketFrames:
             self.volume.loc[index],
             self.instruments,
             None if self.scores is None else self.scores.loc[index],
+            None
+            if self.predictions is None
+            else {k: v.loc[index] for k, v in self.predictions.items()},
         )
 
     @classmethod
@@ -67,6 +136,7 @@ class MarketFrames:
         bars_by_symbol: Mapping[str, pd.DataFrame],
         instruments: Mapping[str, Instrument],
         scores: pd.DataFrame | None = None,
+        predictions: Mapping[str, pd.DataFrame] | None = None,
     ) -> MarketFrames:
         """Align canonical bars (sorted symbol columns, union of bar times)."""
         symbols = sorted(bars_by_symbol)
@@ -78,6 +148,10 @@ class MarketFrames:
         aligned = {f: frame.reindex(index=index, columns=symbols) for f, frame in fields.items()}
         if scores is not None:
             scores = scores.reindex(index=index, columns=symbols)
+        if predictions is not None:
+            predictions = {
+                k: v.reindex(index=index, columns=symbols) for k, v in predictions.items()
+            }
         return cls(
             aligned["open"],
             aligned["high"],
@@ -86,6 +160,7 @@ class MarketFrames:
             aligned["volume"],
             dict(instruments),
             scores,
+            predictions,
         )
 
 
@@ -100,6 +175,12 @@ class Signals:
     ``probability`` (calibrated probability that the signal's direction is right, [0, 1]),
     ``expected_return`` (to the horizon, a fraction; e.g. the median return quantile) and
     ``volatility`` (predicted, annualised; e.g. from the quantile spread); None: unknown.
+
+    ``entry_above`` and ``entry_below`` ask for stop entries instead of a market order: where
+    one is finite at bar ``t``, the engine rests a buy stop at ``entry_above`` (to go long by
+    the signal's size) and/or a sell stop at ``entry_below`` (to go short) for bar ``t + 1``
+    only, one cancelling the other; ``value`` there is the size (its sign is ignored). A
+    strategy that still wants the entry on the next bar says so again at ``t + 1``.
     """
 
     value: pd.DataFrame
@@ -109,6 +190,8 @@ class Signals:
     probability: pd.DataFrame | None = None
     expected_return: pd.DataFrame | None = None
     volatility: pd.DataFrame | None = None
+    entry_above: pd.DataFrame | None = None
+    entry_below: pd.DataFrame | None = None
 
 
 class Strategy(Protocol):
@@ -125,14 +208,21 @@ class Strategy(Protocol):
 
 
 class StrategyParams(BaseModel):
-    """Base of every registered strategy: its fields are its parameters (frozen)."""
+    """Base of every registered strategy: its fields are its parameters (frozen).
+
+    A strategy keeps no state between calls: whatever its signal at ``t`` depends on (a
+    breakout already taken today, an open spread trade) is recomputed from the last
+    :attr:`lookback` bars, so a restarted live node gives the same signal as an unbroken run.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    #: ``rule`` or ``ml``.
-    family: ClassVar[str] = "rule"
-    #: Asset classes it is meant for (None: any).
+    #: The kind of edge (:class:`Family`).
+    family: ClassVar[Family] = Family.TREND
+    #: Asset classes it is meant for (None: any). Other symbols get no signal (NaN).
     asset_classes: ClassVar[frozenset[AssetClass] | None] = None
+    #: The coarsest bar interval it runs on (None: any); coarser data are refused.
+    interval: ClassVar[Interval | None] = None
     #: What it reads: bar fields and ``scores``.
     needs: ClassVar[tuple[str, ...]] = ("close",)
     #: One line for listings.
@@ -140,12 +230,97 @@ class StrategyParams(BaseModel):
 
     @property
     def warmup(self) -> int:
-        """Return the bars of history needed before the first signal."""
+        """Return the bars of a symbol's own history before its first possible signal."""
         return 0
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Return the registered features it reads (``MarketFrames.feature``)."""
+        return ()
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """Return other instruments it reads that must be in the market (``^VIX``, ``SPY``)."""
+        return ()
+
+    @property
+    def lookback(self) -> int:
+        """Return the bars of history that reproduce its signal at the last bar exactly.
+
+        At least :attr:`warmup`, and at least the ``memory`` of every feature it reads (TA-Lib
+        EMAs fade slowly: ``ema_200`` needs 3,193 bars to agree to 1e-9).
+        """
+        memories = [FEATURES.get(name).memory for name in self.features]
+        bounded = [m for m in memories if m is not None]
+        return max([self.warmup, *bounded])
+
+    def describe(self) -> dict[str, Any]:
+        """Return what ``alphaforge strategies list`` prints about this instance."""
+        classes = type(self).asset_classes
+        return {
+            "family": str(type(self).family),
+            "asset_classes": sorted(str(c) for c in classes) if classes else ["any"],
+            "interval": str(type(self).interval) if type(self).interval else "any",
+            "needs": [*type(self).needs, *self.features],
+            "requires": list(self.requires),
+            "warmup": self.warmup,
+            "lookback": self.lookback,
+            "summary": type(self).summary,
+        }
+
+    def check_data(self, market: MarketFrames) -> None:
+        """Refuse, in one line, a market that does not meet this strategy's declaration."""
+        name = STRATEGIES.name_of(type(self))
+        interval = type(self).interval
+        spacing = market.spacing
+        if interval is not None and spacing is not None and spacing > interval.nominal:
+            raise DataError(
+                f"Strategy {name} needs bars of {interval} or finer; these bars are "
+                f"{_spacing_text(spacing)} apart.",
+                hint=f"Set data.interval: {interval} (or finer) and fetch those bars.",
+            )
+        classes = type(self).asset_classes
+        if classes is not None:
+            served = [s for s, i in market.instruments.items() if i.asset_class in classes]
+            if not served:
+                wanted = ", ".join(sorted(str(c) for c in classes))
+                raise DataError(
+                    f"Strategy {name} trades {wanted} and the universe holds none.",
+                    hint="Pick a universe with those assets, or another strategy.",
+                )
+        missing = [s for s in self.requires if s not in market.instruments]
+        if missing:
+            raise DataError(
+                f"Strategy {name} reads {', '.join(missing)}, which the data do not hold.",
+                hint=f"Add {', '.join(missing)} to the universe (alphaforge data fetch).",
+            )
+        for field_name in type(self).needs:
+            if field_name == "scores" and market.scores is None:
+                raise DataError(
+                    f"Strategy {name} needs model scores and none were given.",
+                    hint="Run alphaforge train first and pass its run (--predictions RUN_DIR).",
+                )
+        longest = int(market.close.notna().sum().max()) if len(market.index) else 0
+        if longest <= self.warmup:
+            raise DataError(
+                f"Strategy {name} needs more than {self.warmup} bars of warm-up; the longest "
+                f"series here has {longest}.",
+                hint="Load a longer history (data.start earlier).",
+            )
 
     @abstractmethod
     def signals(self, market: MarketFrames) -> Signals:
         """Return the signals of every bar; row ``t`` uses data to the close of ``t`` only."""
+
+
+def _spacing_text(spacing: pd.Timedelta) -> str:
+    if spacing >= pd.Timedelta(days=1):
+        days = spacing / pd.Timedelta(days=1)
+        return f"{days:g} day" + ("s" if days != 1 else "")
+    hours = spacing / pd.Timedelta(hours=1)
+    if hours >= 1:
+        return f"{hours:g} hour" + ("s" if hours != 1 else "")
+    return f"{spacing / pd.Timedelta(minutes=1):g} minutes"
 
 
 STRATEGIES: Registry[type[StrategyParams]] = Registry("strategy")
@@ -165,7 +340,9 @@ def create_strategy(config: StrategyConfig) -> StrategyParams:
 
 
 __all__ = [
+    "BAR_FIELDS",
     "STRATEGIES",
+    "Family",
     "MarketFrames",
     "Signals",
     "Strategy",

@@ -7,7 +7,7 @@ from typing import ClassVar
 import pandas as pd
 
 from alphaforge.core.errors import DataError
-from alphaforge.strategies.base import STRATEGIES, MarketFrames, Signals, StrategyParams
+from alphaforge.strategies.base import STRATEGIES, Family, MarketFrames, Signals, StrategyParams
 
 
 @STRATEGIES.register("oof_scores")
@@ -19,7 +19,7 @@ class OOFScores(StrategyParams):
     from the raw scores. Scores must be out of fold: the backtest pipeline refuses any other.
     """
 
-    family: ClassVar[str] = "ml"
+    family: ClassVar[Family] = Family.ML
     needs: ClassVar[tuple[str, ...]] = ("scores",)
     summary: ClassVar[str] = "Out-of-fold model scores, ranked across the universe each bar."
 
