@@ -32,7 +32,14 @@ def _market(seed: int) -> MarketFrames:
     rng = np.random.default_rng(seed)
     scores = pd.DataFrame(rng.normal(size=(N, 3)), index=index, columns=list(bars))
     scores = scores.where(pd.DataFrame({s: index.isin(f.index) for s, f in bars.items()}, index))
-    return MarketFrames.from_bars(bars, instruments, scores=scores)
+    return MarketFrames.from_bars(
+        bars, instruments, scores=scores, predictions=_predictions(scores)
+    )
+
+
+def _predictions(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Return prediction frames made from the scores: a probability and an agreement share."""
+    return {"score_ensemble": 1.0 / (1.0 + np.exp(-scores)), "agreement": scores.abs().clip(0, 1)}
 
 
 def _scramble_after(market: MarketFrames, t: int, seed: int) -> MarketFrames:
@@ -58,6 +65,7 @@ def _scramble_after(market: MarketFrames, t: int, seed: int) -> MarketFrames:
         scramble(market.volume),
         market.instruments,
         scores,  # type: ignore[arg-type]
+        None if scores is None else _predictions(scores),
     )
 
 
