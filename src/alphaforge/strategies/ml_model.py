@@ -96,8 +96,9 @@ class MLModel(StrategyParams):
             value = 2.0 * score - 1.0
             probability = score.where(value >= 0, 1.0 - score)
             if self.primary_feature is not None:
-                side = np.sign(market.feature(self.primary_feature))
-                value = side * value
+                primary = market.feature(self.primary_feature)
+                side = primary.gt(0).astype(float) - primary.lt(0).astype(float)
+                value = (side * value).where(primary.notna())
         agreement = predictions.get("agreement")
         if agreement is not None:
             value = value.where(agreement.reindex_like(market.close) >= self.min_agreement)
@@ -134,7 +135,9 @@ class MLModel(StrategyParams):
         q10, q50, q90 = (predictions.get(q) for q in ("q10", "q50", "q90"))
         expected = None
         if q50 is not None:
-            expected = np.expm1(q50.reindex_like(market.close)).where(rows)
+            median = q50.reindex_like(market.close)
+            simple = np.expm1(median.to_numpy(np.float64))
+            expected = pd.DataFrame(simple, median.index, median.columns).where(rows)
         volatility = None
         if q10 is not None and q90 is not None:
             spread = q90.reindex_like(market.close) - q10.reindex_like(market.close)
