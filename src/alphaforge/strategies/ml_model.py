@@ -150,7 +150,8 @@ def _predictions(market: MarketFrames) -> Mapping[str, pd.DataFrame]:
     if market.predictions is None:
         raise DataError(
             "Strategy ml_model needs model predictions and none were given.",
-            hint="Run alphaforge train first and pass its run (--predictions RUN_DIR).",
+            hint="Pass a train run (--predictions RUN_DIR), or --champion MODEL for a model of "
+            "a binary target (3-class and meta-label champions give trading scores only).",
         )
     return market.predictions
 
