@@ -2,6 +2,7 @@
 
 # Importing a member module registers it.
 from alphaforge.strategies import ma_crossover, oof_scores
+from alphaforge.strategies import rsi as rsi
 from alphaforge.strategies.base import (
     STRATEGIES,
     MarketFrames,
