@@ -2,7 +2,9 @@
 
 # Importing a member module registers it.
 from alphaforge.strategies import ma_crossover, oof_scores
+from alphaforge.strategies import momentum as momentum
 from alphaforge.strategies import rsi as rsi
+from alphaforge.strategies import xsec_momentum as xsec_momentum
 from alphaforge.strategies.base import (
     STRATEGIES,
     MarketFrames,

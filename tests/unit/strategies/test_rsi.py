@@ -17,7 +17,9 @@ def _bars(steps: list[float], n: int = 200, start: float = 1000.0) -> pd.DataFra
     moves = np.resize(np.array(steps), n - 1)
     close = start + np.concatenate([[0.0], np.cumsum(moves)])
     open_ = np.concatenate([[close[0]], close[:-1]])
-    index = pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC", name="timestamp")
+    index = pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC", name="timestamp").as_unit(
+        "ns"
+    )
     return pd.DataFrame(
         {
             "open": open_,
