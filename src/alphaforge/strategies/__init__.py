@@ -2,6 +2,7 @@
 
 # Importing a member module registers it.
 from alphaforge.strategies import ma_crossover, oof_scores
+from alphaforge.strategies import macd as macd
 from alphaforge.strategies import momentum as momentum
 from alphaforge.strategies import rsi as rsi
 from alphaforge.strategies import xsec_momentum as xsec_momentum
