@@ -1,6 +1,7 @@
 """Strategies: market data to signals in [-1, 1]; registered in ``STRATEGIES``."""
 
 # Importing a member module registers it.
+from alphaforge.strategies import bollinger as bollinger
 from alphaforge.strategies import gap as gap
 from alphaforge.strategies import ma_crossover, oof_scores
 from alphaforge.strategies import macd as macd

@@ -41,6 +41,21 @@ def on_own_bars(market: MarketFrames, values: FloatArray | pd.DataFrame) -> pd.D
     return frame.where(market.close.notna())
 
 
+def latest_event(events: FloatArray, window: int) -> FloatArray:
+    """Return, at each position, the latest finite value among the last ``window`` (NaN: none).
+
+    ``events`` runs over one symbol's own bars (NaN where nothing happened); the result at
+    ``t`` depends on ``events[t - window + 1 : t + 1]`` only, which is how a rule strategy
+    holds a trade for a bounded time without keeping state.
+    """
+    out = np.full(events.shape, np.nan)
+    for lag in range(window - 1, -1, -1):
+        shifted = np.full(events.shape, np.nan)
+        shifted[lag:] = events[: events.size - lag]
+        out = np.where(np.isfinite(shifted), shifted, out)
+    return out
+
+
 def require_feature(name: str, what: str) -> str:
     """Return ``name`` if it is a registered feature, else raise a ValueError naming ``what``.
 
@@ -52,4 +67,4 @@ def require_feature(name: str, what: str) -> str:
     return name
 
 
-__all__ = ["FloatArray", "by_class", "on_own_bars", "require_feature"]
+__all__ = ["FloatArray", "by_class", "latest_event", "on_own_bars", "require_feature"]

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from alphaforge.strategies._rules import FloatArray, on_own_bars
+from alphaforge.strategies._rules import latest_event, on_own_bars
 from alphaforge.strategies.base import STRATEGIES, Family, MarketFrames, Signals, StrategyParams
 
 GAP_FEATURE = "gap_log"
@@ -71,17 +71,7 @@ class Gap(StrategyParams):
             rows = np.flatnonzero(market.close[symbol].notna().to_numpy())
             own = events[rows, k]
             # The latest gap within the last hold_bars own bars, else flat once the gap exists.
-            held = _last_within(own, self.hold_bars)
+            held = latest_event(own, self.hold_bars)
             held[~np.isfinite(held) & np.isfinite(gap[rows, k])] = 0.0
             value[rows, k] = held
         return Signals(on_own_bars(market, value))
-
-
-def _last_within(events: FloatArray, window: int) -> FloatArray:
-    """Return, per position, the latest finite event among the last ``window`` (NaN: none)."""
-    out = np.full(events.shape, np.nan)
-    for lag in range(window - 1, -1, -1):
-        shifted = np.full(events.shape, np.nan)
-        shifted[lag:] = events[: events.size - lag]
-        out = np.where(np.isfinite(shifted), shifted, out)
-    return out
