@@ -7,6 +7,7 @@ from alphaforge.strategies import ma_crossover, oof_scores
 from alphaforge.strategies import macd as macd
 from alphaforge.strategies import momentum as momentum
 from alphaforge.strategies import rsi as rsi
+from alphaforge.strategies import sector_rotation as sector_rotation
 from alphaforge.strategies import volatility_breakout as volatility_breakout
 from alphaforge.strategies import xsec_momentum as xsec_momentum
 from alphaforge.strategies.base import (
