@@ -2,6 +2,7 @@
 
 # Importing a member module registers it.
 from alphaforge.strategies import bollinger as bollinger
+from alphaforge.strategies import fx_carry as fx_carry
 from alphaforge.strategies import gap as gap
 from alphaforge.strategies import ma_crossover, oof_scores
 from alphaforge.strategies import macd as macd
