@@ -93,5 +93,5 @@ class XSecMomentum(StrategyParams):
 
     def _momentum(self, close: pd.Series) -> pd.Series:
         """Return the log return from ``lookback_bars`` to ``skip_bars`` own bars back."""
-        log_close = np.log(close)
+        log_close = pd.Series(np.log(close.to_numpy()), index=close.index)
         return log_close.shift(self.skip_bars) - log_close.shift(self.lookback_bars)

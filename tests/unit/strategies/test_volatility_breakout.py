@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from alphaforge.config import StrategyConfig
 from alphaforge.core.types import AssetClass, Instrument
@@ -12,10 +13,10 @@ from alphaforge.strategies import MarketFrames, create_strategy
 LOUD, QUIET = 100, 120
 
 
-def _squeeze() -> pd.DataFrame:
-    """Return 100 wide bars (closes 100 / 104, +-1 wicks) then 120 narrow ones (+-0.1)."""
-    k = np.arange(LOUD + QUIET)
-    loud = k < LOUD
+def _squeeze(loud_bars: int = LOUD) -> pd.DataFrame:
+    """Return wide bars (closes 100 / 104, +-1 wicks), then 120 narrow ones (+-0.1)."""
+    k = np.arange(loud_bars + QUIET)
+    loud = k < loud_bars
     close = np.where(loud, np.where(k % 2, 104.0, 100.0), np.where(k % 2, 100.4, 100.0))
     open_ = np.concatenate([[100.0], close[:-1]])
     wick = np.where(loud, 1.0, 0.1)
@@ -60,3 +61,18 @@ def test_a_squeeze_rests_stop_entries_half_an_atr_beyond_the_20_bar_range() -> N
     assert above[t] == 100.5 + 0.5 * atr.iloc[t]
     assert below[t] == 99.9 - 0.5 * atr.iloc[t]
     assert np.isnan(above[~compressed]).all() and np.isnan(below[~compressed]).all()
+
+
+def test_the_orders_of_a_bar_come_back_from_its_lookback_window_alone() -> None:
+    bars = _squeeze(loud_bars=600)
+    market = MarketFrames.from_bars({"X": bars}, {"X": Instrument("X", AssetClass.CRYPTO)})
+    strategy = create_strategy(StrategyConfig(name="volatility_breakout"))
+    full = strategy.signals(market)
+    assert full.value["X"].iloc[600:].notna().sum() > 20
+    for t in range(600, 600 + QUIET, 7):
+        window = market.window(market.index[t - strategy.lookback : t + 1])
+        part = strategy.signals(window)
+        for name in ("value", "entry_above", "entry_below"):
+            got = getattr(part, name)["X"].iloc[-1]
+            want = getattr(full, name)["X"].iloc[t]
+            assert got == pytest.approx(want, rel=1e-9, nan_ok=True), (name, t)
