@@ -76,3 +76,20 @@ def test_the_orders_of_a_bar_come_back_from_its_lookback_window_alone() -> None:
             got = getattr(part, name)["X"].iloc[-1]
             want = getattr(full, name)["X"].iloc[t]
             assert got == pytest.approx(want, rel=1e-9, nan_ok=True), (name, t)
+
+
+def test_orders_decided_at_a_bar_ignore_every_later_bar() -> None:
+    bars = _squeeze()
+    later = bars.copy()
+    t = LOUD + 20
+    # A violent move right after bar t: nothing decided at or before t may change.
+    later.iloc[t + 1 :, :4] = later.iloc[t + 1 :, :4] * 1.3
+    strategy = create_strategy(StrategyConfig(name="volatility_breakout"))
+    instruments = {"X": Instrument("X", AssetClass.CRYPTO)}
+    full = strategy.signals(MarketFrames.from_bars({"X": bars}, instruments))
+    moved = strategy.signals(MarketFrames.from_bars({"X": later}, instruments))
+    for name in ("value", "entry_above", "entry_below"):
+        pd.testing.assert_frame_equal(
+            getattr(full, name).iloc[: t + 1], getattr(moved, name).iloc[: t + 1]
+        )
+    assert np.isfinite(full.value["X"].iloc[LOUD + 6 : t + 1]).all()
