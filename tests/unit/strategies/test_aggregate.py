@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pydantic import ValidationError
+from sklearn.isotonic import IsotonicRegression
 
 from alphaforge.core.errors import ConfigError
 from alphaforge.core.types import AssetClass, Instrument
@@ -21,6 +22,7 @@ from alphaforge.strategies.aggregation import (
     NEVER,
     combine,
     forward_outcomes,
+    isotonic_fit,
     normalise_weights,
     regime_multipliers,
     threshold_signal,
@@ -273,6 +275,24 @@ def test_bayesian_average_by_hand() -> None:
         assert agg.shares["A"]["X"].iloc[t] == pytest.approx(w_a * 0.4, abs=1e-12)
     # Row 0 is the prior alone: 0.5 x 0.7 + 0.5 x 0.4 = 0.55.
     assert agg.raw["X"].iloc[0] == pytest.approx(0.1, abs=1e-15)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=arrays(np.float64, st.integers(2, 60), elements=st.sampled_from([-1.0, -0.5, 0.0, 0.3, 1.0])),
+    seed=st.integers(0, 2**16),
+)
+def test_isotonic_fit_equals_scikit_learns(x: np.ndarray, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = x + rng.choice([0.0, 0.01 * rng.normal()], size=len(x))  # ties and distinct values
+    y = (rng.uniform(size=len(x)) < (1 + x) / 2).astype(np.float64)
+    order = np.argsort(x, kind="stable")
+    knots_x, knots_y = isotonic_fit(x[order], y[order])
+    reference = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(x, y)
+    probe = np.linspace(-1.2, 1.2, 49)
+    np.testing.assert_allclose(
+        np.interp(probe, knots_x, knots_y), reference.predict(probe), rtol=0, atol=1e-12
+    )
 
 
 def test_isotonic_map_learns_a_components_real_hit_rate() -> None:

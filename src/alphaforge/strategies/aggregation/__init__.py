@@ -2,6 +2,7 @@
 
 from alphaforge.strategies.aggregation.bayes import (
     bayesian_weights,
+    isotonic_fit,
     isotonic_probabilities,
     log_likelihoods,
     prior_probability,
@@ -33,6 +34,7 @@ __all__ = [
     "combine",
     "forward_outcomes",
     "hit_counts",
+    "isotonic_fit",
     "isotonic_probabilities",
     "log_likelihoods",
     "normalise_weights",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.optimize import isotonic_regression
 
-from alphaforge.models.calibration import IsotonicCalibrator
 from alphaforge.strategies.aggregation.outcomes import (
     NEVER,
     FloatArray,
@@ -26,6 +26,24 @@ def prior_probability(signals: FloatArray) -> FloatArray:
     return (1.0 + np.asarray(signals, dtype=np.float64)) / 2.0
 
 
+def isotonic_fit(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Return the knots of the non-decreasing least-squares fit of ``y`` on ``x``.
+
+    The fit scikit-learn's ``IsotonicRegression(increasing=True, out_of_bounds="clip")``
+    makes (equal ``x`` merged to their mean ``y``, then pool-adjacent-violators), computed
+    by ``scipy.optimize.isotonic_regression`` on the merged points so that a caller holding
+    ``x`` already sorted pays no sort. ``x`` must be sorted ascending. Evaluate the map with
+    ``numpy.interp(values, knots_x, knots_y)`` (linear between knots, constant outside).
+    """
+    first = np.ones(len(x), dtype=bool)
+    first[1:] = x[1:] != x[:-1]
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, len(x))).astype(np.float64)
+    means = np.add.reduceat(y, starts) / counts
+    fitted = isotonic_regression(means, weights=counts, increasing=True).x
+    return x[starts], np.asarray(fitted, dtype=np.float64)
+
+
 def isotonic_probabilities(
     signals: FloatArray,
     returns: FloatArray,
@@ -38,12 +56,12 @@ def isotonic_probabilities(
     """Return each call's P(up) through its component's isotonic map fitted on past outcomes.
 
     At each refit row ``f`` (ascending) and for each component, a non-decreasing map from
-    signal to P(up) (``models.calibration.IsotonicCalibrator``, i.e. scikit-learn's
-    ``IsotonicRegression``) is fitted on the component's calls, pooled across symbols, whose
-    outcome was known in ``(f - window, f]``; up = return > 0, and calls with a zero return
-    are left out. It maps the signals of rows ``f`` up to the next refit. Until a component
-    has a fit (fewer than ``min_outcomes`` outcomes, or only ups or only downs, so far) its
-    map is :func:`prior_probability`. A NaN signal gives NaN.
+    signal to P(up) (:func:`isotonic_fit`, scikit-learn's ``IsotonicRegression`` fit) is
+    fitted on the component's calls, pooled across symbols, whose outcome was known in
+    ``(f - window, f]``; up = return > 0, and calls with a zero return are left out. It maps
+    the signals of rows ``f`` up to the next refit (linear between knots, clipped outside).
+    Until a component has a fit (fewer than ``min_outcomes`` outcomes, or only ups or only
+    downs, so far) its map is :func:`prior_probability`. A NaN signal gives NaN.
 
     Parameters
     ----------
@@ -65,30 +83,23 @@ def isotonic_probabilities(
     arrived_at = known[rows, cols]
     up = (returns[rows, cols] > 0).astype(np.float64)
     starts = sorted({int(f) for f in refits if 0 <= f < n_rows})
-    for k, start in enumerate(starts):
-        end = starts[k + 1] if k + 1 < len(starts) else n_rows
-        recent = (arrived_at <= start) & (arrived_at > start - window)
-        for i in range(signals.shape[2]):
-            x = signals[rows[recent], cols[recent], i]
-            y = up[recent]
-            finite = np.isfinite(x)
-            x, y = x[finite], y[finite]
-            if len(x) < max(min_outcomes, 1):
-                continue
-            try:
-                calibrator = IsotonicCalibrator().fit(
-                    np.column_stack([1.0 - prior_probability(x), prior_probability(x)]), y
-                )
-            except ValueError:  # only ups or only downs so far: keep the prior map
-                continue
-            block = prior_probability(signals[start:end, :, i])
-            flat = block.reshape(-1)
-            finite_block = np.isfinite(flat)
-            mapped = np.full(flat.shape, np.nan)
-            if finite_block.any():
-                pairs = np.column_stack([1.0 - flat[finite_block], flat[finite_block]])
-                mapped[finite_block] = calibrator.transform(pairs)[:, 1]
-            proba[start:end, :, i] = mapped.reshape(block.shape)
+    for i in range(signals.shape[2]):
+        said = signals[rows, cols, i]
+        # One sort per component; each refit takes its calls in that order.
+        order = np.argsort(said, kind="stable")
+        order = order[np.isfinite(said[order])]
+        at = arrived_at[order]
+        for k, start in enumerate(starts):
+            end = starts[k + 1] if k + 1 < len(starts) else n_rows
+            picked = order[(at <= start) & (at > start - window)]
+            y = up[picked]
+            if len(picked) < max(min_outcomes, 1) or y.min() == y.max():
+                continue  # too few outcomes, or only ups or only downs: keep the prior map
+            knots_x, knots_y = isotonic_fit(said[picked], y)
+            block = signals[start:end, :, i]
+            proba[start:end, :, i] = np.where(
+                np.isfinite(block), np.interp(block, knots_x, knots_y), np.nan
+            )
     return proba
 
 
@@ -146,6 +157,7 @@ def bayesian_weights(
 
 __all__ = [
     "bayesian_weights",
+    "isotonic_fit",
     "isotonic_probabilities",
     "log_likelihoods",
     "prior_probability",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from scipy.signal import lfilter
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -92,17 +93,18 @@ def trailing_sum(arrived: FloatArray, window: int, forgetting: float = 1.0) -> F
     if not 0.0 < forgetting <= 1.0:
         raise ValueError("forgetting must lie in (0, 1]")
     n = arrived.shape[0]
+    if n == 0:
+        return np.zeros_like(arrived)
     if forgetting == 1.0:
         total = np.cumsum(arrived, axis=0)
         if window < n:
             total[window:] = total[window:] - total[:-window].copy()
         return total
-    # A direct weighted window sum: exact up to the order of additions, so a run restarted
-    # a window earlier gives the same numbers (a recursive filter would carry older terms).
-    out = np.zeros_like(arrived)
-    for k in range(min(window, n)):
-        out[k:] += forgetting**k * arrived[: n - k]
-    return out
+    # A finite (FIR) filter: each output sums the same window terms in the same order
+    # whatever came before it, so a run restarted a window earlier gives the same bits (a
+    # recursive filter, y = forgetting * y_prev + x, would carry older terms' rounding).
+    kernel = forgetting ** np.arange(min(window, n), dtype=np.float64)
+    return np.asarray(lfilter(kernel, [1.0], arrived, axis=0), dtype=np.float64)
 
 
 __all__ = ["NEVER", "FloatArray", "IntArray", "arrivals", "forward_outcomes", "trailing_sum"]
