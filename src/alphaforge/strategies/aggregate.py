@@ -225,6 +225,12 @@ class Aggregator(BaseModel):
             )
         names = list(components)
         prior = self.prior(names)
+        if self.method == "bayesian" and (prior <= 0).any():
+            zero = ", ".join(n for n, w in zip(names, prior, strict=True) if w <= 0)
+            raise ConfigError(
+                f"Bayesian averaging needs a positive prior weight; {zero} has weight 0.",
+                hint="Give every component a weight > 0, or leave it out of the run.",
+            )
         index, columns = market.index, market.symbols
         signals = np.stack(
             [

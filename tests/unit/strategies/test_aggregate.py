@@ -93,6 +93,13 @@ def test_bad_weights_are_one_line_errors() -> None:
         normalise_weights({"a": -1.0, "b": 2.0}, ["a", "b"])
     with pytest.raises(ConfigError, match="sum to 0"):
         normalise_weights({"a": 0.0, "b": 0.0}, ["a", "b"])
+    market = _market(n=30, symbols=1)
+    comps = _components(market)
+    zero = Aggregator(method="bayesian", weights={"rsi": 0, "momentum": 1, "xgboost": 1})
+    with pytest.raises(ConfigError, match="rsi has weight 0"):
+        zero.combine(comps, market)
+    with pytest.raises(ConfigError, match="no components"):
+        Aggregator().combine({}, market)
     with pytest.raises(ValidationError, match="did you mean seed_alpaca"):
         Aggregator(preset="seed_alpacca")
     with pytest.raises(ValidationError):
