@@ -45,6 +45,11 @@ def test_show_prints_the_rule_and_each_parameter(run_cli: RunCli, tmp_path: Path
     text = run_cli(["strategies", "show", "ma_crossover"], tmp_path)
     assert_ok(text)
     assert "lookback (bars): 21" in text.stdout
+    aggregate = run_cli(["strategies", "show", "aggregate", "--json"], tmp_path)
+    assert_ok(aggregate)
+    settings = json.loads(aggregate.stdout)
+    assert settings["presets"]["seed_alpaca"]["lstm_attention"] == 22
+    assert {"method", "threshold", "forgetting"} <= {p["name"] for p in settings["parameters"]}
 
 
 def test_an_unknown_strategy_or_parameter_names_the_closest(
