@@ -13,19 +13,24 @@ from alphaforge.strategies import volatility_breakout as volatility_breakout
 from alphaforge.strategies import xsec_momentum as xsec_momentum
 from alphaforge.strategies.base import (
     STRATEGIES,
+    Family,
     MarketFrames,
     Signals,
     Strategy,
     StrategyParams,
-    create_strategy,
+    create_single_strategy,
 )
+from alphaforge.strategies.combined import CombinedStrategy, create_strategy
 
 __all__ = [
     "STRATEGIES",
+    "CombinedStrategy",
+    "Family",
     "MarketFrames",
     "Signals",
     "Strategy",
     "StrategyParams",
+    "create_single_strategy",
     "create_strategy",
     "ma_crossover",
     "oof_scores",
