@@ -3,6 +3,7 @@
 # Importing a member module registers it.
 from alphaforge.strategies import ma_crossover, oof_scores
 from alphaforge.strategies import asian_london_breakout
+from alphaforge.strategies import weekend_crypto_reversal
 from alphaforge.strategies.base import (
     STRATEGIES,
     MarketFrames,
