@@ -5,6 +5,7 @@ from alphaforge.strategies import ma_crossover, oof_scores
 from alphaforge.strategies import asian_london_breakout
 from alphaforge.strategies import weekend_crypto_reversal
 from alphaforge.strategies import overlap_reversal
+from alphaforge.strategies import momentum_transfer
 from alphaforge.strategies.base import (
     STRATEGIES,
     MarketFrames,
