@@ -1,4 +1,4 @@
-"""Clocks and per-symbol plumbing shared by the trading-hours strategies.
+"""Clocks, pair names and per-symbol plumbing shared by the trading-hours strategies.
 
 Times are nanoseconds: a bar's timestamp is its open (UTC); its values are known at its
 close, which is its open plus the bar length (the median gap between the symbol's own bars).
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from alphaforge.core.types import AssetClass
+from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.strategies.base import MarketFrames
 
 MINUTE_NS = 60 * 1_000_000_000
@@ -59,16 +59,20 @@ def local_day_time(stamps: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]
     return day, local - day * DAY_NS
 
 
-def hide_warmup(values: np.ndarray, warmup: int) -> np.ndarray:
-    """Return ``values`` with its first ``warmup`` rows (the symbol's own bars) set to NaN."""
-    out = values.astype(np.float64, copy=True)
-    out[:warmup] = np.nan
-    return out
-
-
 def put(frame: pd.DataFrame, symbol: str, index: pd.DatetimeIndex, values: np.ndarray) -> None:
     """Write a symbol's own-bar values into a wide frame (other rows stay as they are)."""
     frame.loc[index, symbol] = values
+
+
+def pair_currencies(symbol: str, instrument: Instrument | None) -> tuple[str, str]:
+    """Return a forex pair's (base, quote) from a six-letter symbol (``USDJPY``, ``EUR/CHF``,
+    ``EURUSD=X``); otherwise ("", the instrument's currency)."""
+    text = symbol.strip().upper().removesuffix("=X")
+    for sep in ("/", "-", "_", " ", "."):
+        text = text.replace(sep, "")
+    if len(text) == 6 and text.isalpha():
+        return text[:3], text[3:]
+    return "", instrument.currency.upper() if instrument is not None else ""
 
 
 __all__ = [
@@ -80,8 +84,8 @@ __all__ = [
     "NEW_YORK",
     "bar_length_ns",
     "blank",
-    "hide_warmup",
     "local_day_time",
+    "pair_currencies",
     "put",
     "served",
     "stamps_ns",

@@ -17,6 +17,7 @@ from alphaforge.strategies._clock import (
     bar_length_ns,
     blank,
     local_day_time,
+    pair_currencies,
     put,
     served,
     stamps_ns,
@@ -35,14 +36,7 @@ def pip_size(symbol: str, instrument: Instrument | None) -> float:
     ``EURUSD=X``), else from the instrument's currency. (``risk/stops/forex_pips.py`` reads
     pairs the same way; the risk layer sits above strategies, so it cannot be imported here.)
     """
-    text = symbol.strip().upper().removesuffix("=X")
-    for sep in ("/", "-", "_", " ", "."):
-        text = text.replace(sep, "")
-    if len(text) == 6 and text.isalpha():
-        quote = text[3:]
-    else:
-        quote = instrument.currency.upper() if instrument is not None else ""
-    return JPY_PIP if quote == "JPY" else PIP
+    return JPY_PIP if pair_currencies(symbol, instrument)[1] == "JPY" else PIP
 
 
 @STRATEGIES.register("momentum_transfer")
