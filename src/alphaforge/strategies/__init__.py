@@ -7,6 +7,7 @@ from alphaforge.strategies import weekend_crypto_reversal
 from alphaforge.strategies import overlap_reversal
 from alphaforge.strategies import momentum_transfer
 from alphaforge.strategies import vix_risk_regime
+from alphaforge.strategies import us_open_momentum
 from alphaforge.strategies.base import (
     STRATEGIES,
     MarketFrames,
