@@ -139,7 +139,7 @@ class AsianLondonBreakout(StrategyParams):
         days = np.floor_divide(shifted, DAY_NS)
         opens_at = shifted - days * DAY_NS  # time of day of the bar's open, shifted clock
         end = self.window_end_hour * HOUR_NS + _DAY_SHIFT
-        o, h, lo, c = (bars[f].to_numpy() for f in ("open", "high", "low", "close"))
+        o, h, lo = (bars[f].to_numpy() for f in ("open", "high", "low"))
         out = np.zeros((5, n))
         out[1:] = np.nan
         day = _Day()

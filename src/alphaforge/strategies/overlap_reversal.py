@@ -128,9 +128,9 @@ class OverlapReversal(StrategyParams):
         for i in range(stamps.size):
             if i > 0 and day[i] != day[i - 1]:
                 held = 0.0
-            if held > 0.0 and (low[i] <= level_stop or high[i] >= level_target):
-                held = 0.0
-            elif held < 0.0 and (high[i] >= level_stop or low[i] <= level_target):
+            if (held > 0.0 and (low[i] <= level_stop or high[i] >= level_target)) or (
+                held < 0.0 and (high[i] >= level_stop or low[i] <= level_target)
+            ):
                 held = 0.0
             if side[i] != 0.0 and np.isfinite(stops[i]) and np.isfinite(targets[i]):
                 held, level_stop, level_target = side[i], stops[i], targets[i]

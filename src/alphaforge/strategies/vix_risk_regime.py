@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, model_validator
 
 from alphaforge.core.types import AssetClass, Instrument
@@ -108,4 +107,3 @@ class VixRiskRegime(StrategyParams):
             havens = {h.upper() for h in self.havens}
             return -(float(base in havens) - float(quote in havens)) + 0.0
         return None
-

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaforge.config import StrategyConfig
 from alphaforge.core.errors import DataError
 from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.features.testing import random_bars
 from alphaforge.strategies import STRATEGIES, MarketFrames, create_strategy
-from alphaforge.config import StrategyConfig
 
 MID = 1.1
 HALF = 0.0005  # every quiet bar spans 10 pips: ATR(14) is 0.0010

@@ -37,7 +37,7 @@ def _value(bars: pd.DataFrame, symbol: str = "EURUSD", **params: object) -> pd.S
 
 def test_a_london_gain_over_50_pips_is_bought_at_the_new_york_open_in_summer() -> None:
     # July: London opens 07:00 UTC, New York 12:00 UTC; 5 bars of +15 pips = 75 pips.
-    bars = _bars("2024-07-08", 1.1, {h: 0.0015 for h in range(7, 12)})
+    bars = _bars("2024-07-08", 1.1, dict.fromkeys(range(7, 12), 0.0015))
     value = _value(bars)
     # The bar opening 11:00 closes at the New York open: long from its close ...
     assert (value.loc[:10] == 0.0).all()
@@ -72,7 +72,7 @@ def test_pips_follow_the_quote_currency() -> None:
 
 @pytest.mark.parametrize(("short_on_loss", "expected"), [(False, 0.0), (True, -1.0)])
 def test_a_london_fall_is_shorted_only_when_asked(short_on_loss: bool, expected: float) -> None:
-    bars = _bars("2024-07-08", 1.1, {h: -0.0015 for h in range(7, 12)})
+    bars = _bars("2024-07-08", 1.1, dict.fromkeys(range(7, 12), -0.0015))
     value = _value(bars, short_on_loss=short_on_loss)
     assert (value.loc[11:14] == expected).all()
     assert (value.loc[15:] == 0.0).all()

@@ -70,7 +70,9 @@ def _market(last_day: str, move: float, regular_only: bool = False) -> MarketFra
 def _traded(value: pd.DataFrame, symbol: str) -> list[str]:
     """Return the New York times (HH:MM) of the bars where ``symbol`` holds a side."""
     held = value[symbol].fillna(0.0) != 0.0
-    return [t.strftime("%H:%M") for t in value.index[held.to_numpy()].tz_convert("America/New_York")]
+    return [
+        t.strftime("%H:%M") for t in value.index[held.to_numpy()].tz_convert("America/New_York")
+    ]
 
 
 @pytest.mark.parametrize("day", ["2024-01-19", "2024-07-19"])  # winter and summer time

@@ -35,7 +35,9 @@ def _weekend_dump(until: pd.Timestamp = SUNDAY_18) -> pd.DataFrame:
 
 
 def _market(bars: pd.DataFrame, asset_class: AssetClass = AssetClass.CRYPTO) -> MarketFrames:
-    return MarketFrames.from_bars({"BTC-USD": bars}, {"BTC-USD": Instrument("BTC-USD", asset_class)})
+    return MarketFrames.from_bars(
+        {"BTC-USD": bars}, {"BTC-USD": Instrument("BTC-USD", asset_class)}
+    )
 
 
 def _column(frame: pd.DataFrame) -> pd.Series:
@@ -53,7 +55,9 @@ def test_a_sunday_evening_low_with_rsi_oversold_buys_until_monday() -> None:
     # Before the Sunday window: flat, with no stop or target.
     assert (value[value.index < SUNDAY_18].dropna() == 0.0).all()
     # Held through the night; the bar closing at Monday 12:00 UTC turns it flat.
-    held = value[(value.index >= SUNDAY_18) & (value.index < pd.Timestamp("2024-01-08 11:00", tz="UTC"))]
+    held = value[
+        (value.index >= SUNDAY_18) & (value.index < pd.Timestamp("2024-01-08 11:00", tz="UTC"))
+    ]
     assert (held == 1.0).all()
     assert (value[value.index >= pd.Timestamp("2024-01-08 11:00", tz="UTC")] == 0.0).all()
 
