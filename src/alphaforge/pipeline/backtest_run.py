@@ -123,6 +123,7 @@ def run_backtest_command(
         its training data plus the label horizon and the embargo (never before).
     """
     strategy = create_strategy(config.strategy)
+    strategy.check_interval(Interval(config.data.interval).nominal)  # before loading any bar
     setup = resolve(config.portfolio, config.risk)  # bad risk configuration fails here
     needs_scores = "scores" in type(strategy).needs
     if needs_scores and (predictions is None) == (champion is None):
@@ -189,6 +190,7 @@ def _run(
     market = MarketFrames.from_bars(bars, instruments, oof.scores if oof is not None else None)
     if oof is not None:
         market = _from_first_score(market)
+    strategy.check_data(market)
     actions = _corporate_actions(config, market)
     log.info(
         "backtest %s: strategy %s on %d symbols, %s..%s",

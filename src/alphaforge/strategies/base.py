@@ -8,6 +8,7 @@ same values as computing the last row live; the generic causality test checks it
 
 from __future__ import annotations
 
+import difflib
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -268,17 +269,22 @@ class StrategyParams(BaseModel):
             "summary": type(self).summary,
         }
 
-    def check_data(self, market: MarketFrames) -> None:
-        """Refuse, in one line, a market that does not meet this strategy's declaration."""
-        name = STRATEGIES.name_of(type(self))
+    def check_interval(self, spacing: pd.Timedelta) -> None:
+        """Refuse, in one line, bars further apart than the coarsest interval it runs on."""
         interval = type(self).interval
-        spacing = market.spacing
-        if interval is not None and spacing is not None and spacing > interval.nominal:
+        if interval is not None and spacing > interval.nominal:
+            name = STRATEGIES.name_of(type(self))
             raise DataError(
                 f"Strategy {name} needs bars of {interval} or finer; these bars are "
                 f"{_spacing_text(spacing)} apart.",
                 hint=f"Set data.interval: {interval} (or finer) and fetch those bars.",
             )
+
+    def check_data(self, market: MarketFrames) -> None:
+        """Refuse, in one line, a market that does not meet this strategy's declaration."""
+        name = STRATEGIES.name_of(type(self))
+        if market.spacing is not None:
+            self.check_interval(market.spacing)
         classes = type(self).asset_classes
         if classes is not None:
             served = [s for s, i in market.instruments.items() if i.asset_class in classes]
@@ -333,10 +339,16 @@ def create_strategy(config: StrategyConfig) -> StrategyParams:
         return cls.model_validate(config.params)
     except ValidationError as exc:
         problems = "; ".join(problem(e["loc"], e["msg"]) for e in exc.errors())
-        raise ConfigError(
-            f"Strategy {config.name!r}: {problems}.",
-            hint=f"Its parameters: {', '.join(cls.model_fields) or 'none'}.",
-        ) from None
+        unknown = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+        close = [
+            match
+            for name in unknown
+            for match in difflib.get_close_matches(name, list(cls.model_fields), n=2, cutoff=0.5)
+        ]
+        hint = f"Its parameters: {', '.join(cls.model_fields) or 'none'}."
+        if close:
+            hint = f"Did you mean {', '.join(dict.fromkeys(close))}? {hint}"
+        raise ConfigError(f"Strategy {config.name!r}: {problems}.", hint=hint) from None
 
 
 __all__ = [
