@@ -68,12 +68,14 @@ class AsianLondonBreakout(StrategyParams):
     The fill is recomputed from the day's bars, so the strategy keeps no state: the first bar
     after an asking bar whose high reaches the buy stop (or whose low reaches the sell stop)
     fills it, at the stop or at the bar's open when it gaps through; when one bar reaches
-    both, the side the open is nearer to (or beyond) wins. From that bar's close on, no entry
-    is asked for again that day: the signal holds ``+-size`` with ``stop`` at the range's
-    opposite extreme and ``target`` at entry ``+- target_mult x range``, until a later bar
-    of the day touches the stop or the target (then 0) or the bar closing at or after
-    ``window_end_hour`` (0: out at the next bar's open). Outside the window the signal is 0;
-    it is NaN for the first ``warmup`` bars and for symbols other than forex and crypto.
+    both, the buy stop is taken to have filled (the engine's rule: bars say nothing about the
+    path inside them). From that bar's close on, no entry is asked for again that day: the
+    signal holds ``+-size`` with ``stop`` at the range's opposite extreme and ``target`` at
+    entry ``+- target_mult x range``, until a later bar of the day touches the stop or the
+    target (then 0) or the bar closing at or after ``window_end_hour`` (0: out at the next
+    bar's open). The asking bars carry no stop or target: both depend on the side that
+    fills, and ``Signals`` has one of each per bar. Outside the window the signal is 0; it
+    is NaN for the first ``warmup`` bars and for symbols other than forex and crypto.
 
     The range needs bars spanning ``min_asian_hours`` of the session (forex opens Sunday
     22:00 UTC, so Monday's range is whole; a gap in the data leaves that day flat).
@@ -186,8 +188,7 @@ class AsianLondonBreakout(StrategyParams):
         long_hit, short_hit = high >= up, low <= down
         if not (long_hit or short_hit):
             return
-        if long_hit and short_hit:
-            long_hit = open_ >= up or (open_ > down and up - open_ <= open_ - down)
+        # Both reached in one bar: the buy stop counts as first, as the engine fills it.
         width = day.high - day.low
         if long_hit:
             day.side, day.entry, day.stop = 1.0, max(open_, up), day.low

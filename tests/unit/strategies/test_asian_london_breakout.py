@@ -6,10 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaforge.config import StrategyConfig
+from alphaforge.backtest.costs import CostSchedule
+from alphaforge.backtest.engine import run_engine
+from alphaforge.config import BacktestConfig, PortfolioConfig, StrategyConfig
 from alphaforge.core.errors import DataError
 from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.features.testing import random_bars
+from alphaforge.portfolio import TargetWeights
+from alphaforge.risk import BasicRiskManager
 from alphaforge.strategies import STRATEGIES, MarketFrames, create_strategy
 
 MID = 1.1
@@ -36,7 +40,9 @@ def _london_bars() -> pd.DataFrame:
 
 
 def _market(bars: pd.DataFrame, asset_class: AssetClass = AssetClass.FOREX) -> MarketFrames:
-    return MarketFrames.from_bars({"EURUSD": bars}, {"EURUSD": Instrument("EURUSD", asset_class)})
+    # Forex ticks are 0.00001 (the engine rounds order prices to the tick).
+    instrument = Instrument("EURUSD", asset_class, tick_size=1e-5)
+    return MarketFrames.from_bars({"EURUSD": bars}, {"EURUSD": instrument})
 
 
 def _at(frame: pd.DataFrame, stamp: str) -> float:
@@ -120,3 +126,52 @@ def test_a_restart_from_the_lookback_window_gives_the_same_signals() -> None:
     pd.testing.assert_frame_equal(
         full.entry_above.loc[tail], restarted.entry_above.loc[tail], rtol=1e-9
     )
+
+
+def test_a_bar_reaching_both_stops_counts_as_the_buy_stop_as_in_the_engine() -> None:
+    bars = _london_bars()
+    both = pd.Timestamp("2024-01-02 08:00", tz="UTC")
+    bars.loc[both, ["high", "low"]] = [1.1016, 1.0980]
+    sig = STRATEGIES.get("asian_london_breakout")().signals(_market(bars))
+    assert _at(sig.value, "2024-01-02 08:00") == 1.0
+
+
+def test_through_the_engine_the_break_fills_one_leg_and_cancels_the_other() -> None:
+    bars = _london_bars()
+    bars.loc[pd.Timestamp("2024-01-02 08:00", tz="UTC"), "high"] = 1.1016
+    bars.loc[pd.Timestamp("2024-01-02 10:00", tz="UTC"), "high"] = 1.1030
+    market = _market(bars)
+    config = BacktestConfig(initial_capital=10_000.0, participation=None, max_leverage=2.0)
+    config = config.model_copy(update={"commission_bps": 0.0, "slippage_bps": 0.0})
+    portfolio = PortfolioConfig(constructor="target_weights", units="fractional")
+    run = run_engine(
+        market,
+        STRATEGIES.get("asian_london_breakout")().signals(market),
+        TargetWeights(portfolio),
+        BasicRiskManager(market.instruments, 2.0),
+        CostSchedule.from_config(config),
+        config,
+        portfolio,
+        strategy_tag="asian_london_breakout",
+    )
+    up, down = MID + HALF + 0.5 * 0.001, MID - HALF - 0.5 * 0.001
+    orders = run.orders
+    filled = orders[orders["status"] == "filled"]
+    entry = filled[filled["reason"] == "entry"]
+    assert len(entry) == 1
+    assert entry["stop_price"].iloc[0] == pytest.approx(up)
+    # Its sell-stop sibling of the same one-cancels-other group was cancelled, unfilled.
+    siblings = orders[orders["oco_group"] == entry["oco_group"].iloc[0]]
+    other = siblings[siblings["order_id"] != entry["order_id"].iloc[0]]
+    assert other["stop_price"].tolist() == [pytest.approx(down)]
+    assert other["status"].tolist() == ["cancelled"]
+    # The London open's first ask (for the 07:00 bar) expired unfilled on both sides.
+    assert (orders[orders["reason"] == "entry"]["status"] != "filled").sum() == 3
+    fills = run.fills
+    assert fills["timestamp"].iloc[0] == pd.Timestamp("2024-01-02 08:00", tz="UTC")
+    assert fills["price"].iloc[0] == pytest.approx(up)
+    assert fills["quantity"].iloc[0] > 0
+    # The target was touched on the 10:00 bar. The entry carries no bracket (the asking bars
+    # cannot say which side's stop and target), so the signal's 0 closes it at the next open.
+    assert fills["timestamp"].iloc[-1] == pd.Timestamp("2024-01-02 11:00", tz="UTC")
+    assert fills["quantity"].sum() == pytest.approx(0.0, abs=1e-9)
