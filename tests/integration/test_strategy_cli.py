@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+import pytest
 import yaml
 from tests.integration.test_backtest_cli import MA_CONFIG, assert_ok, assert_one_line_error
 
@@ -43,6 +45,11 @@ def test_show_prints_the_rule_and_each_parameter(run_cli: RunCli, tmp_path: Path
     text = run_cli(["strategies", "show", "ma_crossover"], tmp_path)
     assert_ok(text)
     assert "lookback (bars): 21" in text.stdout
+    aggregate = run_cli(["strategies", "show", "aggregate", "--json"], tmp_path)
+    assert_ok(aggregate)
+    settings = json.loads(aggregate.stdout)
+    assert settings["presets"]["seed_alpaca"]["lstm_attention"] == 22
+    assert {"method", "threshold", "forgetting"} <= {p["name"] for p in settings["parameters"]}
 
 
 def test_an_unknown_strategy_or_parameter_names_the_closest(
@@ -56,3 +63,38 @@ def test_an_unknown_strategy_or_parameter_names_the_closest(
     assert_one_line_error(
         run_cli(["backtest", "--config", "bad.yaml"], tmp_path), "fsat", "Did you mean fast?"
     )
+
+
+AGGREGATE = {
+    **MA_CONFIG,
+    "strategy": {
+        "aggregate": {
+            "preset": None,
+            "method": "fixed",
+            "weights": {"ma_crossover": 0.6, "fast_ma": 0.4},
+            "components": {"fast_ma": {"name": "ma_crossover", "params": {"fast": 5, "slow": 10}}},
+            "threshold": 0.3,
+        }
+    },
+}
+
+
+def test_an_aggregate_splits_its_pnl_by_component(run_cli: RunCli, tmp_path: Path) -> None:
+    assert_ok(run_cli(["data", "fetch", "GOOG", "--source", "sample"], tmp_path))
+    (tmp_path / "agg.yaml").write_text(yaml.safe_dump(AGGREGATE), encoding="utf-8")
+    out = tmp_path / "run"
+    assert_ok(run_cli(["backtest", "--config", "agg.yaml", "--out", str(out)], tmp_path))
+    table = pd.read_csv(out / "attribution" / "strategy.csv")
+    whole = table[table["component"] == "all"]
+    parts = table[table["component"] != "all"]
+    assert list(whole["strategy"]) == ["aggregate"]
+    assert set(parts["component"]) <= {"ma_crossover", "fast_ma", "unattributed"}
+    assert {"ma_crossover", "fast_ma"} <= set(parts["component"])
+    total = float(whole["total_pnl"].iloc[0])
+    assert abs(total) > 0  # it traded
+    assert parts["total_pnl"].sum() == pytest.approx(total, rel=1e-9, abs=1e-9)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["strategy"] == "aggregate"
+    assert sum(summary["pnl_by_component"].values()) == pytest.approx(total, rel=1e-9, abs=1e-9)
+    trades = pd.read_parquet(out / "trades.parquet")
+    assert set(trades["strategy"]) == {"aggregate"}

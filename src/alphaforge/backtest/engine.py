@@ -414,6 +414,7 @@ def run_engine(
         sizing=None if bridge is None else bridge.sizing_frame(),
         risk_status=None if bridge is None else bridge.risk_frame(),
         stops=None if bridge is None else bridge.stops_by_bar,
+        signal_shares=signals.components,
     )
 
 

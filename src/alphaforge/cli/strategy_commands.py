@@ -89,9 +89,13 @@ def show_strategy(
     name: Annotated[str, typer.Argument(help="A registered strategy name.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Print one strategy: its rule, what it declares and each parameter."""
+    """Print one strategy: its rule, what it declares and each parameter
+    (``aggregate``: the aggregator's settings and presets)."""
     from alphaforge.strategies import STRATEGIES
 
+    if name == "aggregate":
+        _show_aggregate(as_json)
+        return
     cls = STRATEGIES.get(name)  # an unknown name: one line with the closest names
     row = _row(name) | {"doc": " ".join((cls.__doc__ or "").split()), "parameters": []}
     row["parameters"] = _parameters(cls)
@@ -118,3 +122,24 @@ def show_strategy(
     for p in row["parameters"]:
         table.add_row(*cells(p["name"], p["type"], str(p["default"]), p["description"]))
     console.print(table)
+
+
+def _show_aggregate(as_json: bool) -> None:
+    from alphaforge.strategies.aggregate import PRESETS, Aggregator
+
+    parameters = _parameters(Aggregator)
+    doc = " ".join((Aggregator.__doc__ or "").split())
+    if as_json:
+        console.print_json(json.dumps({"doc": doc, "parameters": parameters, "presets": PRESETS}))
+        return
+    console.print("aggregate: several strategies combined into one signal (strategy.aggregate).")
+    console.print(doc)
+    table = Table(title="Settings (strategy.aggregate, or its params)")
+    for column in ("name", "type", "default", "description"):
+        table.add_column(column, overflow="fold")
+    for p in parameters:
+        table.add_row(*cells(p["name"], p["type"], str(p["default"]), p["description"]))
+    console.print(table)
+    for preset, weights in PRESETS.items():
+        listed = ", ".join(f"{k} {v:g}" for k, v in weights.items())
+        console.print(f"preset {preset}: {listed}")

@@ -10,19 +10,24 @@ from alphaforge.strategies import vix_risk_regime as vix_risk_regime
 from alphaforge.strategies import weekend_crypto_reversal as weekend_crypto_reversal
 from alphaforge.strategies.base import (
     STRATEGIES,
+    Family,
     MarketFrames,
     Signals,
     Strategy,
     StrategyParams,
-    create_strategy,
+    create_single_strategy,
 )
+from alphaforge.strategies.combined import CombinedStrategy, create_strategy
 
 __all__ = [
     "STRATEGIES",
+    "CombinedStrategy",
+    "Family",
     "MarketFrames",
     "Signals",
     "Strategy",
     "StrategyParams",
+    "create_single_strategy",
     "create_strategy",
     "ma_crossover",
     "oof_scores",

@@ -182,6 +182,10 @@ class Signals:
     the signal's size) and/or a sell stop at ``entry_below`` (to go short) for bar ``t + 1``
     only, one cancelling the other; ``value`` there is the size (its sign is ignored). A
     strategy that still wants the entry on the next bar says so again at ``t + 1``.
+
+    ``components`` (aggregates only) holds each component's fraction of ``value`` at each bar
+    (they sum to 1 where the aggregate before its threshold is not 0); the backtest splits a
+    trade's P&L by the fractions of the bar that decided its entry.
     """
 
     value: pd.DataFrame
@@ -193,14 +197,33 @@ class Signals:
     volatility: pd.DataFrame | None = None
     entry_above: pd.DataFrame | None = None
     entry_below: pd.DataFrame | None = None
+    components: Mapping[str, pd.DataFrame] | None = None
 
 
 class Strategy(Protocol):
     """Anything that turns market frames into signals."""
 
     @property
+    def needs(self) -> tuple[str, ...]:
+        """Return what it reads: bar fields and ``scores``."""
+        ...
+
+    @property
     def warmup(self) -> int:
         """Return the bars of history needed before the first signal."""
+        ...
+
+    @property
+    def lookback(self) -> int:
+        """Return the bars of history that reproduce its signal at the last bar."""
+        ...
+
+    def check_interval(self, spacing: pd.Timedelta) -> None:
+        """Refuse, in one line, bars further apart than it runs on."""
+        ...
+
+    def check_data(self, market: MarketFrames) -> None:
+        """Refuse, in one line, a market its declaration is not met by."""
         ...
 
     def signals(self, market: MarketFrames) -> Signals:
@@ -332,8 +355,9 @@ def _spacing_text(spacing: pd.Timedelta) -> str:
 STRATEGIES: Registry[type[StrategyParams]] = Registry("strategy")
 
 
-def create_strategy(config: StrategyConfig) -> StrategyParams:
-    """Build the configured strategy; an unknown name or parameter is a one-line ConfigError."""
+def create_single_strategy(config: StrategyConfig) -> StrategyParams:
+    """Build one registered strategy (``strategy.name``); an unknown name or parameter is a
+    one-line ConfigError. ``strategies.combined.create_strategy`` also builds aggregates."""
     cls = STRATEGIES.get(config.name)
     try:
         return cls.model_validate(config.params)
@@ -359,5 +383,5 @@ __all__ = [
     "Signals",
     "Strategy",
     "StrategyParams",
-    "create_strategy",
+    "create_single_strategy",
 ]
