@@ -1,7 +1,13 @@
 """Strategies: market data to signals in [-1, 1]; registered in ``STRATEGIES``."""
 
 # Importing a member module registers it.
+from alphaforge.strategies import asian_london_breakout as asian_london_breakout
 from alphaforge.strategies import ma_crossover, oof_scores
+from alphaforge.strategies import momentum_transfer as momentum_transfer
+from alphaforge.strategies import overlap_reversal as overlap_reversal
+from alphaforge.strategies import us_open_momentum as us_open_momentum
+from alphaforge.strategies import vix_risk_regime as vix_risk_regime
+from alphaforge.strategies import weekend_crypto_reversal as weekend_crypto_reversal
 from alphaforge.strategies.base import (
     STRATEGIES,
     Family,
