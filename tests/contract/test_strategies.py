@@ -219,7 +219,8 @@ def test_restart_from_the_lookback_window(name: str) -> None:
     """A node restarted at bar k with only the last ``lookback`` bars says what an unbroken
     run says (1e-9 relative)."""
     strategy = _strategy(name)
-    market = _market(strategy, 11, extra=max(strategy.lookback - strategy.warmup, 0) + 60)
+    # B trades 3 bars in 4 and C starts a quarter in: each needs lookback own bars before k.
+    market = _market(strategy, 11, extra=strategy.lookback * 4 // 3 + 100)
     k = len(market.index) - 30
     start = _restart_start(market, k, strategy.lookback)
     assert start > 0, "the market is longer than the lookback"
@@ -273,6 +274,6 @@ def test_an_intraday_strategy_refuses_daily_bars() -> None:
         def signals(self, market: MarketFrames) -> Signals:
             return Signals(market.close * np.nan)
 
-    daily = _market(_strategy(STRATEGIES.names()[0]), 1)
+    daily = _market(_strategy("ma_crossover"), 1)
     with pytest.raises(DataError, match="needs bars of 1h or finer; these bars are 1 day apart"):
         Hourly().check_data(daily)
