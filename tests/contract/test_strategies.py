@@ -277,6 +277,6 @@ def test_an_intraday_strategy_refuses_daily_bars() -> None:
         def signals(self, market: MarketFrames) -> Signals:
             return Signals(market.close * np.nan)
 
-    daily = _market(_strategy(STRATEGIES.names()[0]), 1)
+    daily = _market(_strategy("ma_crossover"), 1)
     with pytest.raises(DataError, match="needs bars of 1h or finer; these bars are 1 day apart"):
         Hourly().check_data(daily)

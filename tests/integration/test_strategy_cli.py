@@ -98,3 +98,13 @@ def test_an_aggregate_splits_its_pnl_by_component(run_cli: RunCli, tmp_path: Pat
     assert sum(summary["pnl_by_component"].values()) == pytest.approx(total, rel=1e-9, abs=1e-9)
     trades = pd.read_parquet(out / "trades.parquet")
     assert set(trades["strategy"]) == {"aggregate"}
+
+
+def test_an_hourly_strategy_on_daily_bars_is_one_line(run_cli: RunCli, tmp_path: Path) -> None:
+    config = {**MA_CONFIG, "strategy": {"name": "asian_london_breakout"}}
+    (tmp_path / "asian.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert_one_line_error(
+        run_cli(["backtest", "--config", "asian.yaml"], tmp_path),
+        "Strategy asian_london_breakout needs bars of 1h or finer",
+        "1 day apart",
+    )
