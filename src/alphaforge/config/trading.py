@@ -30,8 +30,10 @@ class ComponentConfig(FrozenModel):
     """The strategy behind one component of an aggregate."""
 
     name: str = Field(description="Registered strategy (alphaforge strategies list).")
-    params: dict[str, float | int | str | bool] = Field(
-        default_factory=dict, description="The strategy's parameters; unknown ones are refused."
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The strategy's parameters (numbers, strings, lists, mappings), validated "
+        "by the strategy itself; unknown ones are refused.",
     )
 
 
@@ -79,8 +81,10 @@ class StrategyConfig(FrozenModel):
         description="Registered strategy (alphaforge strategies list); ignored when "
         "aggregate is set.",
     )
-    params: dict[str, float | int | str | bool] = Field(
-        default_factory=dict, description="The strategy's parameters; unknown ones are refused."
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The strategy's parameters (numbers, strings, lists, mappings), validated "
+        "by the strategy itself; unknown ones are refused.",
     )
     aggregate: AggregateConfig | None = Field(
         None, description="Combine several strategies into one signal instead of name."

@@ -82,7 +82,7 @@ class MarketFrames:
         """
         if len(self.index) < 2:
             return None
-        gaps = np.diff(self.index.asi8)
+        gaps = np.diff(self.index.as_unit("ns").asi8)
         return pd.Timedelta(int(np.median(gaps)), unit="ns")
 
     def symbol_bars(self, symbol: str) -> pd.DataFrame:

@@ -131,3 +131,21 @@ def test_bad_strategy_parameters_are_one_clean_line(
     if "fsat" in params:
         assert info.value.hint.startswith("Did you mean fast?")
     assert "\n" not in info.value.one_line()
+
+
+def test_spacing_reads_any_index_resolution() -> None:
+    """pandas 3 builds microsecond indexes by default: the spacing is a day all the same."""
+    from alphaforge.core.types import AssetClass, Instrument
+    from alphaforge.features.testing import random_bars
+
+    bars = random_bars(1, 30)
+    bars.index = pd.date_range("2024-01-01", periods=30, freq="D", tz="UTC").as_unit("us")
+    market = MarketFrames.from_bars({"A": bars}, {"A": Instrument("A", AssetClass.STOCK)})
+    assert market.spacing == pd.Timedelta(days=1)
+
+
+def test_mapping_and_list_parameters_come_from_a_config() -> None:
+    carry = create_strategy(StrategyConfig(name="fx_carry", params={"rates": {"EURUSD": 0.01}}))
+    assert carry.describe()["family"]
+    rotation = create_strategy(StrategyConfig(name="sector_rotation", params={"periods": [3, 60]}))
+    assert rotation.describe()["requires"] == ["SPY"]
