@@ -128,6 +128,16 @@ class DemoSection(_Result):
     prediction_metrics: Metrics
 
 
+class DemoAggregateSection(_Result):
+    """The demo's rules + ML book: metrics, P&L by component and what the ML share is."""
+
+    metrics: Metrics
+    #: Net P&L by component, account currency (they sum to the book's trade P&L).
+    pnl_by_component: dict[str, float]
+    weights: dict[str, float]
+    note: str
+
+
 class DemoSummary(_RunSummary):
     """``summary.json`` of ``alphaforge demo`` (README, "summary.json" lists each key)."""
 
@@ -142,6 +152,8 @@ class DemoSummary(_RunSummary):
     control_gross_psr: MetricValue
     warnings: list[str]
     report: str
+    #: The rules + ML aggregate traded on the strategy universe (None in older runs).
+    rules_plus_ml: DemoAggregateSection | None = None
 
     @property
     def signal_strength(self) -> float:
@@ -157,7 +169,7 @@ class DemoSummary(_RunSummary):
             "control.metrics": self.control.metrics,
             "control.benchmark": self.control.benchmark_metrics,
             "control.prediction": self.control.prediction_metrics,
-        }
+        } | ({} if self.rules_plus_ml is None else {"rules_plus_ml": self.rules_plus_ml.metrics})
 
 
 class BacktestSummary(_RunSummary):
@@ -174,6 +186,8 @@ class BacktestSummary(_RunSummary):
     #: Orders the risk layer refused, resized or trimmed (rows of audit.parquet).
     audit_rows: int
     warnings: list[str]
+    #: An aggregate's net P&L by component, account currency (empty for one strategy).
+    pnl_by_component: dict[str, float] = {}
 
     def metric_sections(self) -> dict[str, Metrics]:
         """Return every metric table by section name, as ``reproduce`` compares them."""

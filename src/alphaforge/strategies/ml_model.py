@@ -93,6 +93,7 @@ class MLModel(StrategyParams):
             value = buy - sell
             probability = buy.where(value >= 0, sell)
         else:
+            _check_probabilities(score, self.model)
             value = 2.0 * score - 1.0
             probability = score.where(value >= 0, 1.0 - score)
             if self.primary_feature is not None:
@@ -144,6 +145,18 @@ class MLModel(StrategyParams):
             scale = math.sqrt(self.periods_per_year / self.horizon) / _DECILE_SPREAD
             volatility = (spread * scale).where(rows)
         return expected, volatility
+
+
+def _check_probabilities(score: pd.DataFrame, model: str) -> None:
+    """Refuse scores that are not probabilities (a 3-class score without its classes)."""
+    values = score.to_numpy(np.float64)
+    finite = values[np.isfinite(values)]
+    if ((finite < 0.0) | (finite > 1.0)).any():
+        raise DataError(
+            f"Strategy ml_model: the scores of model {model!r} are not probabilities in "
+            "[0, 1] and no p_BUY / p_SELL columns come with them.",
+            hint="A 3-class model needs its class probabilities (a train run's predictions).",
+        )
 
 
 def _predictions(market: MarketFrames) -> Mapping[str, pd.DataFrame]:

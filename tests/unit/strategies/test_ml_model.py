@@ -130,6 +130,12 @@ def test_missing_predictions_or_model_fail_in_one_line() -> None:
     assert "\n" not in str(caught.value)
 
 
+def test_a_score_outside_zero_one_without_class_columns_is_refused() -> None:
+    market = _market({"score_ensemble": _column([0.5, -0.4])})  # a 3-class score alone
+    with pytest.raises(DataError, match="not probabilities"):
+        MLModel().signals(market)
+
+
 def test_no_signal_where_a_symbol_has_no_bar_or_no_score() -> None:
     rows = _column([0.8, 0.3])
     rows = [[math.nan, 0.3], *rows[1:]]
