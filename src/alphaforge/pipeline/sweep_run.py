@@ -123,6 +123,11 @@ def expand_grid(
     grid: SweepGrid, config: AppConfig
 ) -> tuple[list[StrategyConfig], list[str], list[str]]:
     """Return the valid parameter sets, their labels, and one note per skipped combination."""
+    if config.strategy.aggregate is not None and not grid.strategy:
+        raise ConfigError(
+            "The sweep varies one strategy's parameters; strategy.aggregate combines several.",
+            hint="Name the strategy to sweep in the grid (strategy: NAME), or drop aggregate.",
+        )
     name = grid.strategy or config.strategy.name
     keys = list(grid.params)
     sets: list[StrategyConfig] = []
