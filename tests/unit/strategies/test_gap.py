@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tests.unit.strategies.series import daily_bars
 
 from alphaforge.config import StrategyConfig
 from alphaforge.core.types import AssetClass, Instrument
@@ -24,17 +25,7 @@ def _gapping(opens: dict[int, float]) -> pd.DataFrame:
     open_ = np.concatenate([[100.0], close[:-1]])
     for k, price in opens.items():
         open_[k] = price
-    index = pd.date_range("2022-03-01", periods=N, freq="D", tz="UTC", name="timestamp")
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": np.maximum(open_, close),
-            "low": np.minimum(open_, close),
-            "close": close,
-            "volume": 1e6,
-        },
-        index=index.as_unit("ns"),
-    )
+    return daily_bars(open_, close, "2022-03-01")
 
 
 def _signal(params: dict[str, object]) -> pd.DataFrame:

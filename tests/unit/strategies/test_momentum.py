@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from tests.unit.strategies.series import daily_bars
 
 from alphaforge.config import StrategyConfig
 from alphaforge.core.errors import ConfigError
@@ -19,19 +20,7 @@ def _bars(log_steps: list[float], n: int = 120) -> pd.DataFrame:
     moves = np.resize(np.array(log_steps), n - 1)
     close = 100.0 * np.exp(np.concatenate([[0.0], np.cumsum(moves)]))
     open_ = np.concatenate([[close[0]], close[:-1]])
-    index = pd.date_range("2021-01-01", periods=n, freq="D", tz="UTC", name="timestamp").as_unit(
-        "ns"
-    )
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": np.maximum(open_, close),
-            "low": np.minimum(open_, close),
-            "close": close,
-            "volume": 1e6,
-        },
-        index=index,
-    )
+    return daily_bars(open_, close, "2021-01-01")
 
 
 def _market() -> MarketFrames:

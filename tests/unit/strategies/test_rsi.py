@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tests.unit.strategies.series import daily_bars
 
 from alphaforge.config import StrategyConfig
 from alphaforge.core.errors import ConfigError
@@ -17,19 +18,7 @@ def _bars(steps: list[float], n: int = 200, start: float = 1000.0) -> pd.DataFra
     moves = np.resize(np.array(steps), n - 1)
     close = start + np.concatenate([[0.0], np.cumsum(moves)])
     open_ = np.concatenate([[close[0]], close[:-1]])
-    index = pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC", name="timestamp").as_unit(
-        "ns"
-    )
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": np.maximum(open_, close),
-            "low": np.minimum(open_, close),
-            "close": close,
-            "volume": 1e6,
-        },
-        index=index,
-    )
+    return daily_bars(open_, close, "2020-01-01")
 
 
 def _market(steps: list[float]) -> MarketFrames:
