@@ -1,7 +1,7 @@
 """Strategies: market data to signals in [-1, 1]; registered in ``STRATEGIES``."""
 
 # Importing a member module registers it.
-from alphaforge.strategies import ma_crossover, oof_scores
+from alphaforge.strategies import ma_crossover, oof_scores, stat_arb
 from alphaforge.strategies.base import (
     STRATEGIES,
     MarketFrames,
@@ -20,4 +20,5 @@ __all__ = [
     "create_strategy",
     "ma_crossover",
     "oof_scores",
+    "stat_arb",
 ]

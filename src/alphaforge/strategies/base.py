@@ -181,6 +181,10 @@ class Signals:
     the signal's size) and/or a sell stop at ``entry_below`` (to go short) for bar ``t + 1``
     only, one cancelling the other; ``value`` there is the size (its sign is ignored). A
     strategy that still wants the entry on the next bar says so again at ``t + 1``.
+
+    ``group`` names, per bar and symbol, the trade a position belongs to (strings; None or
+    NaN: on its own): a pair's two legs carry one name (``KO~PEP``), so risk and attribution
+    can treat them as one position. None: no groups.
     """
 
     value: pd.DataFrame
@@ -192,6 +196,7 @@ class Signals:
     volatility: pd.DataFrame | None = None
     entry_above: pd.DataFrame | None = None
     entry_below: pd.DataFrame | None = None
+    group: pd.DataFrame | None = None
 
 
 class Strategy(Protocol):
