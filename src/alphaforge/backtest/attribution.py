@@ -119,6 +119,78 @@ def pnl_by_strategy(trades: pd.DataFrame) -> pd.DataFrame:
     return summarize(trades, trades["strategy"].rename("strategy"))
 
 
+def pnl_by_component(trades: pd.DataFrame, fractions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Split each trade's P&L by an aggregate's components.
+
+    A trade's P&L is shared in the fractions of the last bar before its entry at which the
+    aggregate spoke for the symbol (the bar whose close decided the entry); a trade entered
+    with no such bar is ``unattributed``. Over every trade the components' P&L sums to the
+    trades' P&L.
+
+    Parameters
+    ----------
+    trades
+        Round trips with ``symbol``, ``entry_time`` (UTC) and ``pnl`` (net, quote currency).
+    fractions
+        Component -> bars x symbols frame of its fraction of the aggregate signal (decided at
+        each bar's close; the fractions of a bar sum to 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``component, trades`` (with a non-zero share), ``total_pnl``, ``share_of_pnl``.
+    """
+    _check_trades(trades, ("symbol", "entry_time"))
+    names = list(fractions)
+    pnl = pd.to_numeric(trades["pnl"], errors="coerce").to_numpy(np.float64)
+    shares = np.zeros((len(trades), len(names)))
+    attributed = np.zeros(len(trades), bool)
+    if len(trades) and names:
+        long = pd.concat(
+            {n: f.stack(future_stack=True) for n, f in fractions.items()}, axis=1
+        ).dropna(how="all")
+        long.index = long.index.set_names(["decided", "symbol"])
+        long = long.reset_index()
+        long["decided"] = _utc(long["decided"])
+        left = pd.DataFrame(
+            {"row": np.arange(len(trades)), "symbol": trades["symbol"].astype(str).to_numpy()}
+        )
+        left["entry_time"] = _utc(trades["entry_time"]).to_numpy()
+        merged = pd.merge_asof(
+            left.sort_values("entry_time"),
+            long.sort_values("decided"),
+            left_on="entry_time",
+            right_on="decided",
+            by="symbol",
+            allow_exact_matches=False,  # decided at a close strictly before the entry
+        ).sort_values("row")
+        values = merged[names].to_numpy(np.float64)
+        attributed = np.isfinite(values).any(axis=1)
+        shares = np.nan_to_num(values)
+    split = shares * pnl[:, None]
+    rows = [
+        {
+            "component": name,
+            "trades": int(np.count_nonzero(shares[:, k])),
+            "total_pnl": float(split[:, k].sum()),
+        }
+        for k, name in enumerate(names)
+    ]
+    rest = pnl - split.sum(axis=1)
+    if (~attributed).any() or np.abs(rest).max(initial=0.0) > 1e-9 * max(np.abs(pnl).sum(), 1.0):
+        rows.append(
+            {
+                "component": "unattributed",
+                "trades": int((~attributed).sum()),
+                "total_pnl": float(rest.sum()),
+            }
+        )
+    out = pd.DataFrame(rows, columns=["component", "trades", "total_pnl"])
+    total = float(pnl.sum())
+    out["share_of_pnl"] = out["total_pnl"] / total if total != 0 else np.nan
+    return out
+
+
 def _instrument_field(
     trades: pd.DataFrame, instruments: Mapping[str, Instrument], field: str
 ) -> pd.Series:
@@ -501,6 +573,7 @@ __all__ = [
     "costs_by_component",
     "entry_features",
     "pnl_by_asset_class",
+    "pnl_by_component",
     "pnl_by_regime",
     "pnl_by_sector",
     "pnl_by_session",

@@ -31,12 +31,13 @@ import numpy as np
 import pandas as pd
 
 from alphaforge.backtest.costs import CostSchedule, HoldingBatch, TradeBatch
+from alphaforge.backtest.entries import StopEntries
 from alphaforge.backtest.outputs import EngineRun, FillTable, assemble
 from alphaforge.backtest.risk_bridge import RiskBridge, RiskInputs, decision_row, working_stops
+from alphaforge.backtest.signal_arrays import check_prices, frame_values
 from alphaforge.backtest.trades import TradeBook
 from alphaforge.config.models import BacktestConfig, PortfolioConfig
 from alphaforge.core.clock import SimulatedClock
-from alphaforge.core.errors import DataError
 from alphaforge.core.orders import Bracket, Fill, OrderIntent, SizingStep
 from alphaforge.core.progress import SILENT, Reporter
 from alphaforge.core.types import AssetClass
@@ -183,14 +184,22 @@ def run_engine(
     active = np.isfinite(o) & np.isfinite(c) & (o > 0) & (c > 0)
     targets = constructor.targets(signals, market).reindex(index=index, columns=symbols)
     target_values = targets.to_numpy(np.float64)
-    stops = _frame_values(signals.stop, index, symbols)
-    take = _frame_values(signals.target, index, symbols)
-    if signals.stop is not None or signals.target is not None:
-        _check_exit_prices(stops, take, index, symbols)
+    stops = frame_values(signals.stop, index, symbols)
+    take = frame_values(signals.target, index, symbols)
+    entries = StopEntries.from_signals(signals, index, symbols, stops, take, portfolio)
+    if entries is not None:
+        # A bar that asks for a stop entry trades no market order for that name.
+        target_values = np.where(entries.rows, np.nan, target_values)
+    priced = {"stop": signals.stop, "target": signals.target}
+    check_prices(
+        {k: frame_values(v, index, symbols) for k, v in priced.items() if v is not None},
+        index,
+        symbols,
+    )
     classes = [market.instruments[s].asset_class for s in symbols]
     capped = np.array([a not in _UNCAPPED for a in classes])
     ctx = {
-        key: _frame_values((context or {}).get(key), index, symbols, fill=np.nan)
+        key: frame_values((context or {}).get(key), index, symbols, fill=np.nan)
         for key in ("sigma_daily", "adv", "half_spread")
     }
     coster = _Coster(schedule, symbols, classes, ctx)
@@ -324,6 +333,8 @@ def run_engine(
 
         # 4. Fills.
         fills = broker.match(bar)
+        if entries is not None:
+            entries.expire(broker, when, act)
 
         # 5. Delisting: a holding whose bars end is closed at its last close.
         if t in ends:
@@ -373,6 +384,12 @@ def run_engine(
                 pending_row[decide] = t
             pending_stop[decide] = stops[t, decide]
             pending_take[decide] = take[t, decide]
+        if entries is not None:
+            audit.extend(
+                entries.place(
+                    broker, reviewer, bridge, t, when, act, portfolio.units == "whole", strategy_tag
+                )
+            )
         task.advance()
     task.done()
 
@@ -397,6 +414,7 @@ def run_engine(
         sizing=None if bridge is None else bridge.sizing_frame(),
         risk_status=None if bridge is None else bridge.risk_frame(),
         stops=None if bridge is None else bridge.stops_by_bar,
+        signal_shares=signals.components,
     )
 
 
@@ -719,30 +737,6 @@ def _charge_holding(
                 by_component[component_pos[name]] += amount
                 total += amount
     return total
-
-
-def _check_exit_prices(
-    stops: np.ndarray, take: np.ndarray, index: pd.DatetimeIndex, symbols: list[str]
-) -> None:
-    """Refuse a stop or take-profit signal that is no price (NaN means none and is fine)."""
-    for name, values in (("stop", stops), ("target", take)):
-        bad = ~np.isnan(values) & ~(np.isfinite(values) & (values > 0))
-        if bad.any():
-            t, i = (int(k) for k in np.argwhere(bad)[0])
-            raise DataError(
-                f"The strategy's {name} price for {symbols[i]} at {index[t]} is {values[t, i]}, "
-                f"not a positive price ({int(bad.sum())} such values).",
-                hint=f"Return NaN where there is no {name}, a price above zero otherwise.",
-            )
-
-
-def _frame_values(
-    frame: pd.DataFrame | None, index: pd.Index, columns: list[str], fill: float = np.nan
-) -> np.ndarray:
-    if frame is None:
-        # A read-only view of one value: no bars x symbols array to allocate and fault in.
-        return np.broadcast_to(np.float64(fill), (len(index), len(columns)))
-    return frame.reindex(index=index, columns=columns).to_numpy(np.float64)
 
 
 def _last_active(active: np.ndarray) -> np.ndarray:

@@ -42,6 +42,9 @@ class EngineRun:
     #: Bars x symbols: the protective stop working on each position at each close (None when
     #: no stop rule is configured).
     stops: np.ndarray | None
+    #: An aggregate's components: each one's fraction of the signal at each bar (bars x
+    #: symbols frames by component; None for a single strategy).
+    signal_shares: Mapping[str, pd.DataFrame] | None = None
 
 
 class FillTable:
@@ -126,6 +129,7 @@ def assemble(
     sizing: pd.DataFrame | None = None,
     risk_status: pd.DataFrame | None = None,
     stops: np.ndarray | None = None,
+    signal_shares: Mapping[str, pd.DataFrame] | None = None,
 ) -> EngineRun:
     # In place where it can be: each bars x symbols temporary is pages to fault in.
     value = np.nan_to_num(marks)
@@ -177,6 +181,7 @@ def assemble(
         held=held,
         marks=marks,
         stops=stops,
+        signal_shares=signal_shares,
     )
 
 

@@ -71,6 +71,33 @@ class ReportContent:
     """One-line conclusions shown above the results table (the demo's oracle comparisons)."""
     links: Sequence[tuple[str, str]] = field(default_factory=list)
     """(label, relative path) of pages beside the report, such as the tear sheet."""
+    tables: Sequence[ReportTable] = field(default_factory=list)
+    """Titled tables shown under the results table (the demo's P&L by component)."""
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """A titled table of the report; numbers are formatted like the metrics."""
+
+    title: str
+    frame: pd.DataFrame
+    note: str = ""
+
+    def cells(self) -> dict[str, object]:
+        """Return the template's view: title, note, columns and formatted rows."""
+        rows = [
+            [
+                format_metric(str(c), v) if isinstance(v, float) else str(v)
+                for c, v in zip(self.frame.columns, values, strict=True)
+            ]
+            for values in self.frame.itertuples(index=False)
+        ]
+        return {
+            "title": self.title,
+            "note": self.note,
+            "columns": list(self.frame.columns),
+            "rows": rows,
+        }
 
 
 def render_report(content: ReportContent, path: Path) -> Path:
@@ -114,6 +141,7 @@ def render_report(content: ReportContent, path: Path) -> Path:
         fold_chart=figure_html(folds, first=False),
         data_rows=content.data_rows,
         config_yaml=content.config_yaml,
+        tables=[t.cells() for t in content.tables],
     )
     path.write_text(html, encoding="utf-8")
     return path

@@ -2,8 +2,10 @@
 
 from alphaforge.config.loader import CONFIG_ENV_VAR, load_config, masked_dump
 from alphaforge.config.models import (
+    AggregateConfig,
     AppConfig,
     BacktestConfig,
+    ComponentConfig,
     CostModelConfig,
     DataConfig,
     DeepConfig,
@@ -27,8 +29,10 @@ from alphaforge.config.pieces import PieceConfig
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "AggregateConfig",
     "AppConfig",
     "BacktestConfig",
+    "ComponentConfig",
     "CostModelConfig",
     "DataConfig",
     "DeepConfig",

@@ -16,7 +16,9 @@ from alphaforge.config.labels import LabelsConfig
 from alphaforge.config.model import DeepConfig, LinearConfig, ModelConfig, TreesConfig
 from alphaforge.config.run import DemoConfig, RunConfig, SecretsConfig, TrainConfig
 from alphaforge.config.trading import (
+    AggregateConfig,
     BacktestConfig,
+    ComponentConfig,
     CostModelConfig,
     PortfolioConfig,
     RiskConfig,
@@ -25,8 +27,10 @@ from alphaforge.config.trading import (
 from alphaforge.config.validation import WalkForwardConfig
 
 __all__ = [
+    "AggregateConfig",
     "AppConfig",
     "BacktestConfig",
+    "ComponentConfig",
     "CostModelConfig",
     "DataConfig",
     "DeepConfig",

@@ -16,7 +16,9 @@ from alphaforge.config.pieces import PieceConfig
 from alphaforge.core.types import AssetClass
 
 __all__ = [
+    "AggregateConfig",
     "BacktestConfig",
+    "ComponentConfig",
     "CostModelConfig",
     "PortfolioConfig",
     "RiskConfig",
@@ -24,15 +26,74 @@ __all__ = [
 ]
 
 
+class ComponentConfig(FrozenModel):
+    """The strategy behind one component of an aggregate."""
+
+    name: str = Field(description="Registered strategy (alphaforge strategies list).")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The strategy's parameters (numbers, strings, lists, mappings), validated "
+        "by the strategy itself; unknown ones are refused.",
+    )
+
+
+class AggregateConfig(FrozenModel):
+    """Several strategies combined into one signal (``docs/strategies.md``).
+
+    Each component is named by its weight's key: a registered strategy of that name
+    (``rsi``), or, for a model name (``xgboost``), the ``ml_model`` strategy trading that
+    model's out-of-fold predictions; ``components`` runs another strategy under a name.
+    """
+
+    preset: str | None = Field(
+        "seed_alpaca",
+        description="Named weights: seed_alpaca (rsi 12, momentum 12, macd 10, gap 8, "
+        "random_forest 18, xgboost 18, lstm_attention 22 %).",
+    )
+    method: Literal["fixed", "performance", "bayesian"] = Field(
+        "fixed",
+        description="fixed: the weights as given; performance: by each component's hit rate "
+        "on outcomes closed before each bar; bayesian: Bayesian model averaging.",
+    )
+    weights: dict[str, float] | None = Field(
+        None, description="Component weights (any scale, normalised); replace the preset's."
+    )
+    components: dict[str, ComponentConfig] = Field(
+        default_factory=dict,
+        description="The strategy to run under a component name, when it is not the "
+        "registered strategy (or model) of that name.",
+    )
+    threshold: float = Field(
+        0.55, ge=0.0, lt=1.0, description="Trade only where |aggregate signal| exceeds it."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Other aggregator settings (horizon, window, forgetting, off_regime, ...: "
+        "alphaforge strategies show aggregate).",
+    )
+
+
 class StrategyConfig(FrozenModel):
     """The strategy whose signals the backtest trades (``alphaforge strategies list``)."""
 
     name: str = Field(
-        "oof_scores", description="Registered strategy: oof_scores (model scores), ma_crossover."
+        "oof_scores",
+        description="Registered strategy (alphaforge strategies list); ignored when "
+        "aggregate is set.",
     )
-    params: dict[str, float | int | str | bool] = Field(
-        default_factory=dict, description="The strategy's parameters; unknown ones are refused."
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The strategy's parameters (numbers, strings, lists, mappings), validated "
+        "by the strategy itself; unknown ones are refused.",
     )
+    aggregate: AggregateConfig | None = Field(
+        None, description="Combine several strategies into one signal instead of name."
+    )
+
+    @property
+    def tag(self) -> str:
+        """Return the tag written on orders, fills and trades."""
+        return "aggregate" if self.aggregate is not None else self.name
 
 
 class PortfolioConfig(FrozenModel):

@@ -21,6 +21,7 @@ from alphaforge.backtest.attribution import (
     costs_by_component,
     entry_features,
     pnl_by_asset_class,
+    pnl_by_component,
     pnl_by_regime,
     pnl_by_sector,
     pnl_by_session,
@@ -123,17 +124,18 @@ def run_backtest_command(
         its training data plus the label horizon and the embargo (never before).
     """
     strategy = create_strategy(config.strategy)
+    strategy.check_interval(Interval(config.data.interval).nominal)  # before loading any bar
     setup = resolve(config.portfolio, config.risk)  # bad risk configuration fails here
-    needs_scores = "scores" in type(strategy).needs
+    needs_scores = "scores" in strategy.needs
     if needs_scores and (predictions is None) == (champion is None):
         raise ConfigError(
-            f"Strategy {config.strategy.name} trades model scores: name one source of them.",
+            f"Strategy {config.strategy.tag} trades model scores: name one source of them.",
             hint="Pass --predictions RUNS/<time>-train (out-of-fold scores of a train run) or "
             "--champion MODEL (a registered champion, on bars after its training data).",
         )
     if not needs_scores and (predictions is not None or champion is not None):
         raise ConfigError(
-            f"Strategy {config.strategy.name} does not trade model scores.",
+            f"Strategy {config.strategy.tag} does not trade model scores.",
             hint="Drop --predictions / --champion, or set strategy.name: oof_scores.",
         )
     oof = None
@@ -189,11 +191,12 @@ def _run(
     market = MarketFrames.from_bars(bars, instruments, oof.scores if oof is not None else None)
     if oof is not None:
         market = _from_first_score(market)
+    strategy.check_data(market)
     actions = _corporate_actions(config, market)
     log.info(
         "backtest %s: strategy %s on %d symbols, %s..%s",
         run.run_id,
-        config.strategy.name,
+        config.strategy.tag,
         len(market.symbols),
         market.index[0],
         market.index[-1],
@@ -202,7 +205,7 @@ def _run(
         market,
         strategy,
         config,
-        strategy_tag=config.strategy.name,
+        strategy_tag=config.strategy.tag,
         corporate_actions=actions,
         setup=setup,
         series=_market_series(config, setup),
@@ -254,12 +257,12 @@ def _run(
         atomic_write_text(run.path / "attribution" / f"{name}.csv", table.to_csv(index=False))
     render_run_tearsheet(
         run.path,
-        title=f"{config.strategy.name}: {run.run_id}",
+        title=f"{config.strategy.tag}: {run.run_id}",
         engine=engine,
         benchmark=bench,
         metrics=metrics,
         facts={
-            "strategy": config.strategy.name,
+            "strategy": config.strategy.tag,
             "symbols": ", ".join(market.symbols[:8])
             + (f" and {len(market.symbols) - 8} more" if len(market.symbols) > 8 else ""),
             "data": f"{market.index[0].date()} .. {market.index[-1].date()} ({interval.value})",
@@ -289,13 +292,14 @@ def _run(
         seed=config.run.seed,
         data=data_record,
         code_version=code_version(),
-        strategy=config.strategy.name,
+        strategy=config.strategy.tag,
         metrics=metrics,
         benchmark_metrics=bench_metrics,
         costs={c: float(engine.costs[c].sum()) for c in engine.cost_components},
         trades=int(engine.trades["exit_time"].notna().sum()),
         open_trades=int(engine.trades["exit_time"].isna().sum()),
         audit_rows=len(engine.audit),
+        pnl_by_component=component_pnl(attribution["strategy"]),
         warnings=list(data.warnings),
     )
     # Last: a run folder without summary.json is an unfinished run.
@@ -470,7 +474,7 @@ def attribution_tables(
     regime_columns = [c for c in features.columns if c.startswith(("hmm_state_prob", "trend_"))]
     session_columns = [c for c in features.columns if "sess_" in c]
     tables = {
-        "strategy": pnl_by_strategy(trades),
+        "strategy": strategy_table(engine),
         "asset_class": pnl_by_asset_class(trades, market.instruments),
         "sector": pnl_by_sector(trades, market.instruments),
         "regime": pnl_by_regime(trades, features[regime_columns], bar_length=bar_length),
@@ -489,6 +493,27 @@ def attribution_tables(
     return {
         name: table.reset_index() if table.index.name else table for name, table in tables.items()
     }
+
+
+def strategy_table(engine: EngineRun) -> pd.DataFrame:
+    """Return P&L by strategy tag; for an aggregate, also by component (``component``
+    column: ``all`` on the tag's own rows)."""
+    table = pnl_by_strategy(engine.trades)
+    if not engine.signal_shares:
+        return table
+    by_component = pnl_by_component(engine.trades, engine.signal_shares)
+    tag = str(table["strategy"].iloc[0]) if len(table) else "aggregate"
+    return pd.concat(
+        [table.assign(component="all"), by_component.assign(strategy=tag)], ignore_index=True
+    )[["strategy", "component", *[c for c in table.columns if c != "strategy"]]]
+
+
+def component_pnl(strategy: pd.DataFrame) -> dict[str, float]:
+    """Return an aggregate's P&L by component from its strategy table (empty without one)."""
+    if "component" not in strategy.columns:
+        return {}
+    rows = strategy[strategy["component"] != "all"]
+    return {str(c): float(v) for c, v in zip(rows["component"], rows["total_pnl"], strict=True)}
 
 
 def sizing_rows(engine: EngineRun) -> pd.DataFrame:
@@ -690,7 +715,7 @@ def _from_first_score(market: MarketFrames) -> MarketFrames:
 
 def backtest_experiment(config: AppConfig, symbols: list[str], interval: Interval) -> str:
     """Return the trial-ledger experiment of backtests of one strategy on one data set."""
-    return f"backtest:{config.strategy.name}:{interval.value}:{','.join(sorted(symbols))}"
+    return f"backtest:{config.strategy.tag}:{interval.value}:{','.join(sorted(symbols))}"
 
 
 def trial_config(config: AppConfig) -> dict[str, Any]:

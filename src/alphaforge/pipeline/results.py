@@ -175,6 +175,8 @@ class BacktestSummary(_RunSummary):
     #: Orders the risk layer refused, resized or trimmed (rows of audit.parquet).
     audit_rows: int
     warnings: list[str]
+    #: An aggregate's net P&L by component, account currency (empty for one strategy).
+    pnl_by_component: dict[str, float] = {}
 
     def metric_sections(self) -> dict[str, Metrics]:
         """Return every metric table by section name, as ``reproduce`` compares them."""

@@ -200,7 +200,9 @@ def _run(
     task = reporter.task(f"signals of {len(sets)} parameter sets", total=len(sets))
     signals = []
     for strategy_config in sets:
-        signals.append(create_strategy(strategy_config).signals(market))
+        strategy = create_strategy(strategy_config)
+        strategy.check_data(market)
+        signals.append(strategy.signals(market))
         task.advance()
     task.done()
     task = reporter.task("vectorized sweep", total=None)

@@ -8,6 +8,7 @@ same values as computing the last row live; the generic causality test checks it
 
 from __future__ import annotations
 
+import difflib
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ class MarketFrames:
         """
         if len(self.index) < 2:
             return None
-        gaps = np.diff(self.index.asi8)
+        gaps = np.diff(self.index.as_unit("ns").asi8)
         return pd.Timedelta(int(np.median(gaps)), unit="ns")
 
     def symbol_bars(self, symbol: str) -> pd.DataFrame:
@@ -182,6 +183,10 @@ class Signals:
     only, one cancelling the other; ``value`` there is the size (its sign is ignored). A
     strategy that still wants the entry on the next bar says so again at ``t + 1``.
 
+    ``components`` (aggregates only) holds each component's fraction of ``value`` at each bar
+    (they sum to 1 where the aggregate before its threshold is not 0); the backtest splits a
+    trade's P&L by the fractions of the bar that decided its entry.
+
     ``group`` names, per bar and symbol, the trade a position belongs to (strings; None or
     NaN: on its own): a pair's two legs carry one name (``KO~PEP``), so risk and attribution
     can treat them as one position. None: no groups.
@@ -196,6 +201,7 @@ class Signals:
     volatility: pd.DataFrame | None = None
     entry_above: pd.DataFrame | None = None
     entry_below: pd.DataFrame | None = None
+    components: Mapping[str, pd.DataFrame] | None = None
     group: pd.DataFrame | None = None
 
 
@@ -203,8 +209,26 @@ class Strategy(Protocol):
     """Anything that turns market frames into signals."""
 
     @property
+    def needs(self) -> tuple[str, ...]:
+        """Return what it reads: bar fields and ``scores``."""
+        ...
+
+    @property
     def warmup(self) -> int:
         """Return the bars of history needed before the first signal."""
+        ...
+
+    @property
+    def lookback(self) -> int:
+        """Return the bars of history that reproduce its signal at the last bar."""
+        ...
+
+    def check_interval(self, spacing: pd.Timedelta) -> None:
+        """Refuse, in one line, bars further apart than it runs on."""
+        ...
+
+    def check_data(self, market: MarketFrames) -> None:
+        """Refuse, in one line, a market its declaration is not met by."""
         ...
 
     def signals(self, market: MarketFrames) -> Signals:
@@ -273,17 +297,22 @@ class StrategyParams(BaseModel):
             "summary": type(self).summary,
         }
 
-    def check_data(self, market: MarketFrames) -> None:
-        """Refuse, in one line, a market that does not meet this strategy's declaration."""
-        name = STRATEGIES.name_of(type(self))
+    def check_interval(self, spacing: pd.Timedelta) -> None:
+        """Refuse, in one line, bars further apart than the coarsest interval it runs on."""
         interval = type(self).interval
-        spacing = market.spacing
-        if interval is not None and spacing is not None and spacing > interval.nominal:
+        if interval is not None and spacing > interval.nominal:
+            name = STRATEGIES.name_of(type(self))
             raise DataError(
                 f"Strategy {name} needs bars of {interval} or finer; these bars are "
                 f"{_spacing_text(spacing)} apart.",
                 hint=f"Set data.interval: {interval} (or finer) and fetch those bars.",
             )
+
+    def check_data(self, market: MarketFrames) -> None:
+        """Refuse, in one line, a market that does not meet this strategy's declaration."""
+        name = STRATEGIES.name_of(type(self))
+        if market.spacing is not None:
+            self.check_interval(market.spacing)
         classes = type(self).asset_classes
         if classes is not None:
             served = [s for s, i in market.instruments.items() if i.asset_class in classes]
@@ -331,17 +360,24 @@ def _spacing_text(spacing: pd.Timedelta) -> str:
 STRATEGIES: Registry[type[StrategyParams]] = Registry("strategy")
 
 
-def create_strategy(config: StrategyConfig) -> StrategyParams:
-    """Build the configured strategy; an unknown name or parameter is a one-line ConfigError."""
+def create_single_strategy(config: StrategyConfig) -> StrategyParams:
+    """Build one registered strategy (``strategy.name``); an unknown name or parameter is a
+    one-line ConfigError. ``strategies.combined.create_strategy`` also builds aggregates."""
     cls = STRATEGIES.get(config.name)
     try:
         return cls.model_validate(config.params)
     except ValidationError as exc:
         problems = "; ".join(problem(e["loc"], e["msg"]) for e in exc.errors())
-        raise ConfigError(
-            f"Strategy {config.name!r}: {problems}.",
-            hint=f"Its parameters: {', '.join(cls.model_fields) or 'none'}.",
-        ) from None
+        unknown = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+        close = [
+            match
+            for name in unknown
+            for match in difflib.get_close_matches(name, list(cls.model_fields), n=2, cutoff=0.5)
+        ]
+        hint = f"Its parameters: {', '.join(cls.model_fields) or 'none'}."
+        if close:
+            hint = f"Did you mean {', '.join(dict.fromkeys(close))}? {hint}"
+        raise ConfigError(f"Strategy {config.name!r}: {problems}.", hint=hint) from None
 
 
 __all__ = [
@@ -352,5 +388,5 @@ __all__ = [
     "Signals",
     "Strategy",
     "StrategyParams",
-    "create_strategy",
+    "create_single_strategy",
 ]

@@ -2,24 +2,8 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from alphaforge.core.errors import DataError
-
-
-@lru_cache(maxsize=4096)
-def normalize_pair(symbol: str) -> str | None:
-    """Return ``symbol`` as six upper-case letters (``EURUSD``), or None if it is no pair.
-
-    Accepts ``EURUSD``, ``eur/usd``, ``EUR-USD``, ``EUR_USD`` and Yahoo's ``EURUSD=X``.
-    """
-    text = symbol.strip().upper()
-    text = text.removesuffix("=X")
-    for sep in ("/", "-", "_", " ", "."):
-        text = text.replace(sep, "")
-    if len(text) == 6 and text.isalpha():
-        return text
-    return None
+from alphaforge.core.pairs import normalize_pair
 
 
 def require_pair(symbol: str, model: str) -> str:
