@@ -9,8 +9,8 @@ import pytest
 from alphaforge.config.models import StrategyConfig
 from alphaforge.core.errors import ConfigError
 from alphaforge.core.types import AssetClass, Instrument
-from alphaforge.strategies import STRATEGIES, MarketFrames
-from alphaforge.strategies.base import Family, create_strategy
+from alphaforge.strategies import STRATEGIES, MarketFrames, create_strategy
+from alphaforge.strategies.base import Family
 from alphaforge.strategies.stat_arb.fx_triangular import FXTriangular, implied_signs
 
 

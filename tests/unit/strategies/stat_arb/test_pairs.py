@@ -12,8 +12,8 @@ from alphaforge.config.models import StrategyConfig
 from alphaforge.core.errors import ConfigError
 from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.data.synthetic_pairs import ar1, planted_pairs
-from alphaforge.strategies import STRATEGIES, MarketFrames
-from alphaforge.strategies.base import Family, create_strategy
+from alphaforge.strategies import STRATEGIES, MarketFrames, create_strategy
+from alphaforge.strategies.base import Family
 from alphaforge.strategies.stat_arb.pairs import Pairs, _components
 from alphaforge.strategies.stat_arb.scan import scan_pairs
 
