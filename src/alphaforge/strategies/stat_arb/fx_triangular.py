@@ -53,7 +53,12 @@ def implied_signs(cross: str, legs: tuple[str, str]) -> tuple[float, float]:
 
 @STRATEGIES.register("fx_triangular")
 class FXTriangular(StrategyParams):
-    """A cross against its legs' implied rate (see the module docstring)."""
+    """A forex cross against the rate its two legs imply.
+
+    The z-score of ``log cross - (±log leg1 ± log leg2)`` over the last ``window`` bars the
+    three share: -1 on the cross at ``z >= threshold`` (rich), +1 at ``z <= -threshold``,
+    0 between; the legs get no signal.
+    """
 
     family: ClassVar[Family] = Family.STAT_ARB
     asset_classes: ClassVar[frozenset[AssetClass] | None] = frozenset({AssetClass.FOREX})

@@ -55,7 +55,14 @@ class _PairTest(NamedTuple):
 
 @STRATEGIES.register("pairs")
 class Pairs(StrategyParams):
-    """Cointegrated pairs, traded on their spread's z-score (see the module docstring)."""
+    """Cointegrated pairs, traded on their spread's z-score.
+
+    Re-tested every ``retest_every`` bars on the trailing ``window``; a selected pair opens
+    a trade until the next re-test, and the trade runs to the exit, the stop or
+    ``max_holding``. A leg's value is its signed share of the pair's gross exposure
+    (``y: -1 / (1 + |b|)``, ``x: +b / (1 + |b|)`` short the spread); both legs carry the
+    group name ``Y~X``. Details in the module docstring.
+    """
 
     family: ClassVar[Family] = Family.STAT_ARB
     summary: ClassVar[str] = (
@@ -68,7 +75,7 @@ class Pairs(StrategyParams):
     min_correlation: float | None = Field(
         0.6, ge=-1.0, le=1.0, description="Pre-filter: least log-return correlation (None: off)."
     )
-    max_pvalue: float = Field(0.05, gt=0.0, lt=1.0, description="Engle-Granger p-value below.")
+    max_pvalue: float = Field(0.05, gt=0.0, lt=1.0, description="Engle-Granger p-value a pair must be under.")
     max_half_life: float = Field(63.0, gt=0.0, description="Slowest spread half-life, bars.")
     test: Literal["engle_granger", "johansen"] = Field(
         "engle_granger", description="Cointegration test (Johansen: trace test at 95 %)."
