@@ -75,7 +75,9 @@ class Pairs(StrategyParams):
     min_correlation: float | None = Field(
         0.6, ge=-1.0, le=1.0, description="Pre-filter: least log-return correlation (None: off)."
     )
-    max_pvalue: float = Field(0.05, gt=0.0, lt=1.0, description="Engle-Granger p-value a pair must be under.")
+    max_pvalue: float = Field(
+        0.05, gt=0.0, lt=1.0, description="Engle-Granger p-value a pair must be under."
+    )
     max_half_life: float = Field(63.0, gt=0.0, description="Slowest spread half-life, bars.")
     test: Literal["engle_granger", "johansen"] = Field(
         "engle_granger", description="Cointegration test (Johansen: trace test at 95 %)."

@@ -93,7 +93,7 @@ class ScanSettings:
 
 def business_time(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
     """Return bar times in ns with weekends taken out, unless some bar falls on a weekend."""
-    ns = index.asi8.astype(np.int64)
+    ns = index.as_unit("ns").asi8.astype(np.int64)
     days = ns // _DAY_NS
     # 1970-01-01 was a Thursday (Monday = 0).
     weekday = (days + 3) % 7

@@ -19,7 +19,12 @@ from alphaforge.strategies.stat_arb.cointegration import (
     return_correlation,
 )
 from alphaforge.strategies.stat_arb.kalman import DIFFUSE_BARS, kalman_regression
-from alphaforge.strategies.stat_arb.scan import ScanSettings, scan_pairs, scan_window
+from alphaforge.strategies.stat_arb.scan import (
+    ScanSettings,
+    retest_rows,
+    scan_pairs,
+    scan_window,
+)
 
 #: The 99th percentile of the number of false positives among 190 independent tests at 5 %.
 FLAG_LIMIT = binom.ppf(0.99, 190, 0.05)
@@ -46,10 +51,12 @@ def test_every_planted_pair_is_found_at_every_retest(seed: int) -> None:
 
 
 def test_independent_walks_are_flagged_below_the_binomial_99th_percentile() -> None:
-    # The scan as the strategy runs it (pre-filter on) over 20 walks, all 190 pairs.
+    # The scan as the strategy runs it (pre-filter on) over 20 walks: 190 pairs per re-test.
     closes = pd.DataFrame({f"S{k:02d}": random_bars(500 + k, 400)["close"] for k in range(20)})
+    retests = [r for r in retest_rows(pd.DatetimeIndex(closes.index), 21) if r >= 251]
+    assert len(retests) >= 5
     scan = scan_pairs(closes)
-    flagged = scan.groupby("row")["cointegrated"].sum()
+    flagged = scan.groupby("row")["cointegrated"].sum().reindex(retests, fill_value=0)
     assert (flagged <= FLAG_LIMIT).all()
 
 
@@ -169,3 +176,14 @@ def test_return_correlation_with_missing_bars_matches_pandas() -> None:
         {c: np.log(closes[c].dropna()).diff().reindex(closes.index) for c in closes}
     )
     np.testing.assert_allclose(ours, returns.corr(min_periods=10).to_numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("freq", ["B", "1D", "1h"])
+def test_retest_rows_do_not_depend_on_where_the_data_start(freq: str) -> None:
+    index = pd.date_range("2019-01-01", periods=800, freq=freq, tz="UTC")
+    full = retest_rows(index, 21)
+    for k in (1, 37, 400):
+        later = retest_rows(index[k:], 21) + k
+        np.testing.assert_array_equal(later, full[full > k])
+    # 21 bars a block, on weekdays only (B) as on every day (1D) or hour.
+    assert set(np.diff(full)) == {21}
