@@ -66,9 +66,9 @@ def _market(symbols: int, bars: int, extra: Sequence[str]) -> Any:
         up = rng.uniform(0.05, 0.9, shape)
         down = rng.uniform(0.0, 1.0, shape) * (1.0 - up)
         predictions[f"score_{model}"] = pd.DataFrame(up - down, index, names)
-        predictions[f"p_up_{model}"] = pd.DataFrame(up, index, names)
-        predictions[f"p_down_{model}"] = pd.DataFrame(down, index, names)
-        predictions[f"p_flat_{model}"] = pd.DataFrame(1.0 - up - down, index, names)
+        predictions[f"p_BUY_{model}"] = pd.DataFrame(up, index, names)
+        predictions[f"p_SELL_{model}"] = pd.DataFrame(down, index, names)
+        predictions[f"p_HOLD_{model}"] = pd.DataFrame(1.0 - up - down, index, names)
     predictions["agreement"] = pd.DataFrame(rng.uniform(0.4, 1.0, shape), index, names)
     scores = predictions["score_ensemble"]
     return MarketFrames.from_bars(frames, instruments, scores=scores, predictions=predictions)

@@ -70,9 +70,10 @@ def _predictions(index: pd.DatetimeIndex, symbols: list[str], seed: int) -> dict
         up = rng.uniform(0.05, 0.9, shape)
         down = rng.uniform(0.0, 1.0, shape) * (1.0 - up)
         out[f"score_{model}"] = pd.DataFrame(up - down, index, symbols)
-        out[f"p_up_{model}"] = pd.DataFrame(up, index, symbols)
-        out[f"p_down_{model}"] = pd.DataFrame(down, index, symbols)
-        out[f"p_flat_{model}"] = pd.DataFrame(1.0 - up - down, index, symbols)
+        # Named as train names a 3-class run's columns (models.dataset.THREE_CLASSES).
+        out[f"p_BUY_{model}"] = pd.DataFrame(up, index, symbols)
+        out[f"p_SELL_{model}"] = pd.DataFrame(down, index, symbols)
+        out[f"p_HOLD_{model}"] = pd.DataFrame(1.0 - up - down, index, symbols)
     out["agreement"] = pd.DataFrame(rng.uniform(0.4, 1.0, shape), index, symbols)
     return out
 

@@ -41,6 +41,7 @@ from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.corporate_actions import ActionKind, read_corporate_actions
 from alphaforge.data.universe import active_mask, load_universe
 from alphaforge.pipeline.lifecycle import champion_scores
+from alphaforge.pipeline.quantiles import PREDICTIONS_FILE as QUANTILE_PREDICTIONS
 from alphaforge.pipeline.research import periods_per_year, prepare_training_data
 from alphaforge.pipeline.results import (
     BacktestSummary,
@@ -96,6 +97,8 @@ class Predictions:
     instruments: dict[str, Instrument] | None = None
     #: Content hashes of the validated bars the scores were made on (train runs).
     hashes: dict[str, str] | None = None
+    #: Every prediction column as a wide frame (``MarketFrames.predictions``), if any.
+    predictions: dict[str, pd.DataFrame] | None = None
 
 
 def run_backtest_command(
@@ -116,7 +119,8 @@ def run_backtest_command(
     out
         Run folder (default ``runs/<UTC time>-backtest``).
     predictions
-        A train run folder whose out-of-fold scores the ``oof_scores`` strategy trades.
+        A train run folder whose out-of-fold predictions the model strategies trade
+        (``oof_scores``: the scores of ``model``; ``ml_model``: every prediction column).
     model
         Which of its models' scores (``ensemble`` by default).
     champion
@@ -188,7 +192,12 @@ def _run(
                 "trained and scored on.",
                 hint="Backtest on the train run's data, or train again on the current data.",
             )
-    market = MarketFrames.from_bars(bars, instruments, oof.scores if oof is not None else None)
+    market = MarketFrames.from_bars(
+        bars,
+        instruments,
+        oof.scores if oof is not None else None,
+        oof.predictions if oof is not None else None,
+    )
     if oof is not None:
         market = _from_first_score(market)
     strategy.check_data(market)
@@ -672,7 +681,40 @@ def _read_predictions(folder: Path, model: str, config: AppConfig) -> Prediction
     train_config = AppConfig.model_validate(summary.config)
     raw, instruments, _, _ = load_training_universe(train_config, summary.seed)
     bars = {s: raw[s] for s in symbols if s in raw}
-    return Predictions(scores, str(folder), model, symbols, bars, {s: instruments[s] for s in bars})
+    return Predictions(
+        scores,
+        str(folder),
+        model,
+        symbols,
+        bars,
+        {s: instruments[s] for s in bars},
+        predictions=_prediction_frames(folder, oof),
+    )
+
+
+#: Columns of ``oof_predictions.parquet`` that hold the future (the label and its times):
+#: never handed to a strategy.
+LABEL_COLUMNS = ("target", "forward_return", "label_start", "label_end")
+
+
+def _prediction_frames(folder: Path, oof: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Return every prediction column of a train run as a wide frame (bar times x symbols).
+
+    The out-of-fold scores and probabilities and ``agreement`` of ``oof_predictions.parquet``
+    (its label columns left out), and the quantile model's out-of-fold ``q10`` ... ``q90``
+    when the run wrote them (``quantile_predictions.parquet``).
+    """
+    tables = [oof.drop(columns=[c for c in LABEL_COLUMNS if c in oof])]
+    quantiles = folder / QUANTILE_PREDICTIONS
+    if quantiles.exists():
+        tables.append(pd.read_parquet(quantiles))
+    frames = {}
+    for table in tables:
+        for column in table.columns:
+            frame = table[column].unstack("symbol")
+            frame.index = pd.DatetimeIndex(frame.index)
+            frames[str(column)] = frame
+    return frames
 
 
 def _champion_predictions(config: AppConfig, name: str, reporter: Reporter) -> Predictions:
@@ -692,6 +734,9 @@ def _champion_predictions(config: AppConfig, name: str, reporter: Reporter) -> P
         scored.version,
         scored.first_scored,
     )
+    # A binary model's score is its probability, as in oof_predictions.parquet (ml_model reads
+    # it by model kind); a 3-class or meta champion's score is already a trading score.
+    binary = config.labels.kind not in ("three_class", "meta")
     return Predictions(
         scores,
         f"champion {name} v{scored.version}",
@@ -699,6 +744,7 @@ def _champion_predictions(config: AppConfig, name: str, reporter: Reporter) -> P
         sorted(scored.bars),
         dict(scored.bars),
         scored.instruments,
+        predictions={f"score_{name.rsplit('.', 1)[-1]}": scores} if binary else None,
     )
 
 

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from alphaforge.backtest import BacktestResult, CurveSet, DataRow, ReportContent, render_report
 from alphaforge.backtest.attribution import costs_by_component, pnl_by_sector, pnl_by_strategy
+from alphaforge.backtest.report import ReportTable
 from alphaforge.backtest.tearsheet import TEARSHEET_FILENAME
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.config.models import LabelsConfig
@@ -44,6 +45,13 @@ from alphaforge.data.synthetic import (
 )
 from alphaforge.data.validation import ValidationReport
 from alphaforge.models.dataset import Panel
+from alphaforge.pipeline.demo_aggregate import (
+    DEMO_AGGREGATE,
+    ML_NOTE,
+    TAG,
+    AggregateBook,
+    run_aggregate_book,
+)
 from alphaforge.pipeline.research import (
     StrategyRun,
     check_model_labels,
@@ -51,7 +59,13 @@ from alphaforge.pipeline.research import (
     prepare_training_data,
     run_strategy,
 )
-from alphaforge.pipeline.results import DemoSection, DemoSummary, RunManifest, write_result
+from alphaforge.pipeline.results import (
+    DemoAggregateSection,
+    DemoSection,
+    DemoSummary,
+    RunManifest,
+    write_result,
+)
 from alphaforge.pipeline.rundir import (
     RunDir,
     attach_log,
@@ -302,6 +316,17 @@ def run_demo(
         detach_log(handler)
 
 
+def _component_table(aggregate: AggregateBook) -> ReportTable:
+    """The rules + ML book's P&L by component, for the report."""
+    frame = aggregate.by_component.assign(
+        total_pnl=aggregate.by_component["total_pnl"].map(lambda v: f"{v:,.2f}"),
+        share_of_pnl=aggregate.by_component["share_of_pnl"].map(
+            lambda v: "n/a" if v != v else f"{v * 100:.1f}%"
+        ),
+    )
+    return ReportTable(f"P&L by component: {TAG} (seed 002 weights)", frame, note=ML_NOTE)
+
+
 def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
     seed = config.run.seed
     log.info("demo run %s, seed %d", run.run_id, seed)
@@ -369,8 +394,12 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         )
         + _data_rows(control_bars, control_reports, "synthetic", "control universe (random walk)")
     )
+    task = reporter.task("rules + ML aggregate (seed 002 weights)", total=None)
+    aggregate = run_aggregate_book(strategy.book.market, config)
+    task.done()
     metrics_table = {
         "strategy": strategy.metrics | strategy_prediction,
+        "rules + ML (seed weights)": aggregate.metrics,
         "benchmark (equal weight)": strategy.benchmark_metrics,
         "control": control.metrics | control_prediction,
         "control benchmark": control.benchmark_metrics,
@@ -410,6 +439,12 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         metrics=metrics_table,
         curves=[
             CurveSet("strategy", _equity_curve(strategy.backtest, capital)),
+            CurveSet(
+                "rules + ML (seed weights)",
+                _equity_curve(
+                    aggregate.engine.result.since(strategy.backtest.returns.index[0]), capital
+                ),
+            ),
             CurveSet("benchmark (equal weight)", _equity_curve(strategy.benchmark, capital), "dot"),
             CurveSet("control", _equity_curve(control.backtest, capital), "dash"),
         ],
@@ -421,6 +456,7 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         config_yaml=yaml.safe_dump(dumped, sort_keys=False),
         warnings=warnings,
         links=[("Tear sheet of the strategy's book", TEARSHEET_FILENAME)],
+        tables=[_component_table(aggregate)],
     )
     render_report(content, run.report)
 
@@ -450,6 +486,12 @@ def _run(config: AppConfig, run: RunDir, reporter: Reporter) -> DemoOutcome:
         control_gross_psr=gross_psr(control),
         warnings=warnings,
         report=str(run.report),
+        rules_plus_ml=DemoAggregateSection(
+            metrics=aggregate.metrics,
+            pnl_by_component=aggregate.pnl_by_component(),
+            weights=dict(DEMO_AGGREGATE.weights or {}),
+            note=ML_NOTE,
+        ),
     )
     write_result(run.summary, summary)
     write_result(

@@ -9,16 +9,16 @@ folds that closed before that row's time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.core.errors import DataError
 from alphaforge.models.dataset import Panel
 from alphaforge.models.ensemble import StackingEnsemble
+from alphaforge.models.scoring import Combiner
 from alphaforge.validation import Fold, WalkForwardResult
 
 #: The ensemble's column in the out-of-fold table.
@@ -121,28 +121,6 @@ def stacked_probabilities(
     first = next(iter(probabilities.values()))
     stack = fit_stack(panel, probabilities, folds, seed)
     return pd.DataFrame(stack.oof_proba_, index=first.index, columns=first.columns)
-
-
-@dataclass(frozen=True, slots=True)
-class Combiner:
-    """How the ensemble combines its models, as it would combine new rows.
-
-    ``weights`` (average, performance: the weights of the newest row) or ``stack`` (a
-    stacking pool fitted on every out-of-fold row), over ``models`` in that order.
-    """
-
-    method: str
-    models: tuple[str, ...]
-    weights: dict[str, float] | None = None
-    stack: StackingEnsemble | None = None
-
-    def combine(self, probabilities: Sequence[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
-        """Return the ensemble's class probabilities from the models' (in ``models`` order)."""
-        if self.stack is not None:
-            return np.asarray(self.stack.predict_proba(list(probabilities)), dtype=np.float64)
-        weights = self.weights or {m: 1.0 / len(self.models) for m in self.models}
-        total = sum(weights[m] * p for m, p in zip(self.models, probabilities, strict=True))
-        return np.asarray(total, dtype=np.float64)
 
 
 def model_agreement(

@@ -57,6 +57,7 @@ from alphaforge.models.deep.windows import trailing_positions
 from alphaforge.models.drift import DriftReport
 from alphaforge.models.online import continue_training, n_trees
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion, PromotionRecord
+from alphaforge.models.scoring import aligned_proba, class_score
 from alphaforge.pipeline.predict import feature_drift, fitted_lookback
 from alphaforge.pipeline.registration import QUANTILE_KIND, check_labels_match, registry_root
 from alphaforge.pipeline.research import (
@@ -70,7 +71,6 @@ from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import window_design
 from alphaforge.pipeline.train import load_panel_inputs, load_training_universe
 from alphaforge.validation.splits import default_embargo_bars
-from alphaforge.validation.walk_forward import aligned_proba, class_score
 
 __all__ = [
     "MIN_PERIODS",

@@ -22,30 +22,36 @@ import numpy.typing as npt
 import pandas as pd
 
 from alphaforge.config import AppConfig
-from alphaforge.config.models import LabelsConfig
-from alphaforge.core.errors import ConfigError
 from alphaforge.core.types import Interval
 from alphaforge.features import PANEL_FEATURES
 from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.calibration import CalibratedModel
 from alphaforge.models.dataset import Panel, fold_weigher
-from alphaforge.models.ensemble import StackingEnsemble
 from alphaforge.models.quantile import QuantileGBM, pinball_loss
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
-from alphaforge.pipeline.ensembling import Combiner, ScoredRun
+from alphaforge.models.scoring import (
+    COMBINER_FILE,
+    LABEL_DEFINITION,
+    QUANTILE_MODEL,
+    Combiner,
+    aligned_proba,
+    check_labels_match,
+    combiner_folder,
+)
+from alphaforge.models.scoring import load_combiner as load_combiner_at
+from alphaforge.pipeline.ensembling import ScoredRun
 from alphaforge.pipeline.quantiles import QuantileReport, quantile_name, return_end
 from alphaforge.pipeline.research import embargo_bars, fold_selector
 from alphaforge.pipeline.results import (
     Overfitting,
     RecordedFeatures,
     TrainingRecord,
-    training_record,
 )
 from alphaforge.pipeline.rundir import code_version
 from alphaforge.pipeline.sequences import design_for
 from alphaforge.validation.search import TrialRecord, chosen_config
-from alphaforge.validation.walk_forward import Design, aligned_proba
+from alphaforge.validation.walk_forward import Design
 
 
 def build_model(config: AppConfig, model_config: Any, seed: int) -> Classifier:
@@ -231,8 +237,7 @@ def _training_config(
     )
 
 
-#: The quantile model's name under ``train.experiment`` in the registry, and its kind.
-QUANTILE_MODEL = "quantiles"
+#: The quantile model's kind (its name under ``train.experiment``: ``QUANTILE_MODEL``).
 QUANTILE_KIND = "quantile_gbm"
 
 
@@ -350,51 +355,9 @@ def label_description(config: AppConfig) -> str:
     return f"{what} over {labels.horizon} bars, {labels.entry} to {labels.exit}"
 
 
-#: The settings that define a label; a model is only meaningful under the ones it learned.
-LABEL_DEFINITION = (
-    "kind",
-    "horizon",
-    "entry",
-    "exit",
-    "barrier_multiplier",
-    "threshold",
-    "volatility_multiplier",
-    "primary_feature",
-)
-
-
-def check_labels_match(version: ModelVersion, labels: LabelsConfig) -> None:
-    """Raise :class:`ConfigError` when ``labels`` define another target than ``version``'s.
-
-    A version registered before labels were recorded is not checked.
-    """
-    recorded = training_record(version.config, what=f"{version.name} v{version.version}").labels
-    if recorded is None:
-        return
-    # Only what the version recorded: an older version may lack a newer setting.
-    differ = [
-        k
-        for k in LABEL_DEFINITION
-        if k in recorded.model_fields_set and getattr(recorded, k) != getattr(labels, k)
-    ]
-    if differ:
-        what = ", ".join(
-            f"{k} {getattr(recorded, k)!r} (now {getattr(labels, k)!r})" for k in differ
-        )
-        raise ConfigError(
-            f"{version.name} v{version.version} was trained on other labels: {what}.",
-            hint="Use the labels settings it was trained with (alphaforge models show "
-            f"{version.name} --version {version.version}).",
-        )
-
-
-#: File of an experiment's ensemble combiner, under ``<registry>/ensembles/<experiment>/``.
-COMBINER_FILE = "combiner.json"
-
-
 def combiner_dir(config: AppConfig) -> Path:
     """Return the folder of ``train.experiment``'s ensemble combiner in the registry."""
-    return registry_root(config) / "ensembles" / config.train.experiment
+    return combiner_folder(registry_root(config), config.train.experiment)
 
 
 def save_combiner(
@@ -429,28 +392,9 @@ def save_combiner(
 def load_combiner(
     config: AppConfig, versions: Mapping[str, ModelVersion]
 ) -> tuple[Combiner | None, str]:
-    """Return the saved combiner if it was fitted on exactly ``versions``, and a description.
-
-    ``None`` (the caller averages) when there is none, or when a model's champion is not the
-    version the combiner was fitted on (a challenger was promoted since).
-    """
-    folder = combiner_dir(config)
-    path = folder / COMBINER_FILE
-    if not path.exists():
-        return None, "mean of the models' probabilities (no combiner registered)"
-    record = json.loads(path.read_text(encoding="utf-8"))
-    wanted = {m: int(v) for m, v in record["versions"].items()}
-    have = {m: v.version for m, v in versions.items()}
-    if wanted != have:
-        return None, (
-            f"mean of the models' probabilities (the {record['method']} combiner was fitted on "
-            f"versions {wanted}, the champions are {have})"
-        )
-    stack = StackingEnsemble.load(folder) if record["method"] == "stacking" else None
-    combiner = Combiner(
-        record["method"], tuple(record["models"]), weights=record["weights"], stack=stack
-    )
-    return combiner, f"{record['method']}, as trained (versions {wanted})"
+    """Return ``train.experiment``'s saved combiner if fitted on exactly ``versions`` (see
+    :func:`alphaforge.models.scoring.load_combiner`), and a description."""
+    return load_combiner_at(registry_root(config), config.train.experiment, versions)
 
 
 def registry_root(config: AppConfig) -> Path:

@@ -10,14 +10,13 @@ there. NaN and infinities are written as JSON ``null``; a metric's ``null`` read
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from alphaforge.config.models import LabelsConfig, WalkForwardConfig
-from alphaforge.core.errors import AlphaForgeError, ConfigError
+from alphaforge.core.errors import AlphaForgeError
+from alphaforge.models.record import RecordedFeatures, TrainingRecord, training_record
 from alphaforge.pipeline.rundir import read_json, write_json
 
 
@@ -129,6 +128,16 @@ class DemoSection(_Result):
     prediction_metrics: Metrics
 
 
+class DemoAggregateSection(_Result):
+    """The demo's rules + ML book: metrics, P&L by component and what the ML share is."""
+
+    metrics: Metrics
+    #: Net P&L by component, account currency (they sum to the book's trade P&L).
+    pnl_by_component: dict[str, float]
+    weights: dict[str, float]
+    note: str
+
+
 class DemoSummary(_RunSummary):
     """``summary.json`` of ``alphaforge demo`` (README, "summary.json" lists each key)."""
 
@@ -143,6 +152,8 @@ class DemoSummary(_RunSummary):
     control_gross_psr: MetricValue
     warnings: list[str]
     report: str
+    #: The rules + ML aggregate traded on the strategy universe (None in older runs).
+    rules_plus_ml: DemoAggregateSection | None = None
 
     @property
     def signal_strength(self) -> float:
@@ -158,7 +169,7 @@ class DemoSummary(_RunSummary):
             "control.metrics": self.control.metrics,
             "control.benchmark": self.control.benchmark_metrics,
             "control.prediction": self.control.prediction_metrics,
-        }
+        } | ({} if self.rules_plus_ml is None else {"rules_plus_ml": self.rules_plus_ml.metrics})
 
 
 class BacktestSummary(_RunSummary):
@@ -217,51 +228,6 @@ class RunManifest(_Result):
     machine: dict[str, Any]
     #: The demo's real series: content hash of each stored series used.
     store_manifest: dict[str, str] | None = None
-
-
-class RecordedFeatures(_Result):
-    """How a registered model's inputs were computed, beyond their names."""
-
-    #: The panel features among the inputs: computed over the whole universe (and the index
-    #: and macro series they read), so scoring needs the same universe.
-    panel: list[str] = Field(default_factory=list)
-    min_history: int | None = None
-
-
-class TrainingRecord(_Result):
-    """What a registered model version records about its training (the registry's ``config``).
-
-    Written by :mod:`alphaforge.pipeline.registration`, read through :func:`training_record`.
-    Every field is optional: versions registered by earlier releases lack the newer ones.
-    """
-
-    interval: str | None = None
-    train: dict[str, Any] | None = None
-    labels: LabelsConfig | None = None
-    walk_forward: WalkForwardConfig | None = None
-    #: The model's settings as fitted (a fold's search may have changed them).
-    model: dict[str, Any] = Field(default_factory=dict)
-    features: RecordedFeatures | None = None
-    #: Quantile models: the levels, their output columns and the regression target.
-    quantiles: list[float] | None = None
-    columns: list[str] | None = None
-    target: str | None = None
-    #: Online updates: what the update continued from and fitted on.
-    online_update: dict[str, Any] | None = None
-
-
-def training_record(config: Mapping[str, Any], *, what: str) -> TrainingRecord:
-    """Return a registered version's training record, failing in one line when unreadable.
-
-    ``config`` is the version's stored ``config``; ``what`` names the version in the error.
-    """
-    try:
-        return TrainingRecord.model_validate(dict(config))
-    except ValidationError as exc:
-        raise ConfigError(
-            f"{what} has a training record this version cannot read ({_first_error(exc)}).",
-            hint="Retrain it with this AlphaForge version (alphaforge train).",
-        ) from None
 
 
 def _first_error(exc: ValidationError) -> str:

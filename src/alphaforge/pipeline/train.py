@@ -47,6 +47,7 @@ from alphaforge.models.dataset import (
     needed_inputs,
     with_catalysts,
 )
+from alphaforge.models.scoring import class_score
 from alphaforge.pipeline.demo import CONTROL_PREFIX, control_auc_threshold, synthetic_spec
 from alphaforge.pipeline.diagnostics import (
     calibration_table,
@@ -108,7 +109,6 @@ from alphaforge.validation import (
     walk_forward_predict,
 )
 from alphaforge.validation.search import SEARCH_SPACES, TrialRecord, make_tuner
-from alphaforge.validation.walk_forward import class_score
 
 log = logging.getLogger(__name__)
 

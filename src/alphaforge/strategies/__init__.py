@@ -7,6 +7,7 @@ from alphaforge.strategies import fx_carry as fx_carry
 from alphaforge.strategies import gap as gap
 from alphaforge.strategies import ma_crossover, oof_scores
 from alphaforge.strategies import macd as macd
+from alphaforge.strategies import ml_model as ml_model
 from alphaforge.strategies import momentum as momentum
 from alphaforge.strategies import momentum_transfer as momentum_transfer
 from alphaforge.strategies import overlap_reversal as overlap_reversal

@@ -312,7 +312,7 @@ class Aggregator(BaseModel):
         if spacing is None or len(market.index) == 0:
             return [0] if len(market.index) else []
         period = max(int(spacing.value) * self.refit_every, 1)
-        ids = market.index.asi8 // period
+        ids = market.index.as_unit("ns").asi8 // period
         return [0, *(int(r) for r in np.flatnonzero(np.diff(ids) != 0) + 1)]
 
     def regime(self, market: MarketFrames, families: list[Family]) -> FloatArray:

@@ -32,8 +32,9 @@ from alphaforge.config.models import ModelConfig
 from alphaforge.models import create_model
 from alphaforge.models.base import Classifier
 from alphaforge.models.deep import SEQUENCE_MODELS
+from alphaforge.models.scoring import aligned_proba
 from alphaforge.validation.metrics import auc, macro_auc_ovr
-from alphaforge.validation.walk_forward import TrainingRows, aligned_proba
+from alphaforge.validation.walk_forward import TrainingRows
 
 #: A search space: draws one configuration (a partial ModelConfig update) from a trial.
 SearchSpace = Callable[[optuna.Trial], dict[str, Any]]

@@ -13,6 +13,7 @@ import pandas as pd
 from alphaforge.models.base import Classifier
 from alphaforge.models.dataset import Panel
 from alphaforge.models.explain import explain
+from alphaforge.models.scoring import aligned_proba, class_score
 from alphaforge.validation.metrics import auc, macro_auc_ovr
 from alphaforge.validation.splits import Splitter
 
@@ -78,35 +79,6 @@ class WalkForwardResult:
     importances: pd.DataFrame
     probabilities: pd.DataFrame | None = None
     contributions: pd.DataFrame | None = None
-
-
-def class_score(proba: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Return the trading score of class probabilities (rows x classes, codes in order).
-
-    Binary: P(class 1). Three classes (SELL, HOLD, BUY): P(BUY) - P(SELL), in [-1, 1].
-    """
-    if proba.shape[1] == 2:
-        return proba[:, 1]
-    if proba.shape[1] == 3:
-        return proba[:, 2] - proba[:, 0]
-    raise ValueError(f"scores are defined for 2 or 3 classes, got {proba.shape[1]}")
-
-
-def aligned_proba(
-    model: Classifier, X: npt.NDArray[np.float64], n_classes: int
-) -> npt.NDArray[np.float64]:
-    """Return ``model``'s probabilities with one column per class code 0..n_classes-1.
-
-    A fold whose training rows lack a class yields a model without that column; it gets
-    probability 0 there, so every fold's matrix has the same columns.
-    """
-    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
-    classes = np.asarray(getattr(model, "classes_", np.arange(proba.shape[1])), dtype=np.int64)
-    if proba.shape[1] == n_classes and np.array_equal(classes, np.arange(n_classes)):
-        return proba
-    full = np.zeros((len(proba), n_classes))
-    full[:, classes] = proba
-    return full
 
 
 def _feature_contributions(

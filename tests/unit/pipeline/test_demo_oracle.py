@@ -181,3 +181,21 @@ def test_the_report_and_the_terminal_show_the_oracle_and_verdicts(
 def test_the_verdicts_are_logged_in_the_run_log(small_demo: DemoOutcome) -> None:
     log = Path(small_demo.run.log).read_text(encoding="utf-8")
     assert "verdict: control looks like chance:" in log
+
+
+def test_the_demo_trades_rules_plus_ml_and_splits_its_pnl_by_component(
+    small_demo: DemoOutcome,
+) -> None:
+    summary = json.loads(small_demo.run.summary.read_text(encoding="utf-8"))
+    book = summary["rules_plus_ml"]
+    assert book["weights"] == {"rsi": 12, "momentum": 12, "macd": 10, "gap": 8, "lightgbm_oof": 58}
+    assert "standing for seed 002's random_forest" in book["note"]
+    parts = book["pnl_by_component"]
+    assert {"rsi", "momentum", "macd", "gap", "lightgbm_oof"} <= set(parts)
+    # Every cost is charged to a trade, so the trades' P&L is the change in equity.
+    capital = summary["config"]["backtest"]["initial_capital"]
+    total = book["metrics"]["total_return"] * capital
+    assert sum(parts.values()) == pytest.approx(total, rel=1e-6, abs=1e-6)
+    html = small_demo.run.report.read_text(encoding="utf-8")
+    assert "P&amp;L by component: rules_plus_ml" in html
+    assert "<th>rules + ML (seed weights)</th>" in html
