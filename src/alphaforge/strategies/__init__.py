@@ -13,6 +13,7 @@ from alphaforge.strategies import momentum_transfer as momentum_transfer
 from alphaforge.strategies import overlap_reversal as overlap_reversal
 from alphaforge.strategies import rsi as rsi
 from alphaforge.strategies import sector_rotation as sector_rotation
+from alphaforge.strategies import stat_arb as stat_arb
 from alphaforge.strategies import us_open_momentum as us_open_momentum
 from alphaforge.strategies import vix_risk_regime as vix_risk_regime
 from alphaforge.strategies import volatility_breakout as volatility_breakout

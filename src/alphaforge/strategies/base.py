@@ -186,6 +186,10 @@ class Signals:
     ``components`` (aggregates only) holds each component's fraction of ``value`` at each bar
     (they sum to 1 where the aggregate before its threshold is not 0); the backtest splits a
     trade's P&L by the fractions of the bar that decided its entry.
+
+    ``group`` names, per bar and symbol, the trade a position belongs to (strings; None or
+    NaN: on its own): a pair's two legs carry one name (``KO~PEP``), so risk and attribution
+    can treat them as one position. None: no groups.
     """
 
     value: pd.DataFrame
@@ -198,6 +202,7 @@ class Signals:
     entry_above: pd.DataFrame | None = None
     entry_below: pd.DataFrame | None = None
     components: Mapping[str, pd.DataFrame] | None = None
+    group: pd.DataFrame | None = None
 
 
 class Strategy(Protocol):
