@@ -265,8 +265,10 @@ def test_reproduce_gives_identical_metrics(run_cli: RunCli, demo_run: DemoRun) -
             original["control"]["metrics"],
             original["control"]["benchmark_metrics"],
             original["control"]["prediction_metrics"],
+            original["rules_plus_ml"]["metrics"],
         )
     )
+    assert reproduced["rules_plus_ml"] == original["rules_plus_ml"]
     assert len(rows) == expected, result.stdout
     assert {row[4] for row in rows} == {"0"}, result.stdout
 
