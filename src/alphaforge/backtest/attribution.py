@@ -146,25 +146,8 @@ def pnl_by_component(trades: pd.DataFrame, fractions: Mapping[str, pd.DataFrame]
     shares = np.zeros((len(trades), len(names)))
     attributed = np.zeros(len(trades), bool)
     if len(trades) and names:
-        long = pd.concat(
-            {n: f.stack(future_stack=True) for n, f in fractions.items()}, axis=1
-        ).dropna(how="all")
-        long.index = long.index.set_names(["decided", "symbol"])
-        long = long.reset_index()
-        long["decided"] = _utc(long["decided"])
-        left = pd.DataFrame(
-            {"row": np.arange(len(trades)), "symbol": trades["symbol"].astype(str).to_numpy()}
-        )
-        left["entry_time"] = _utc(trades["entry_time"]).to_numpy()
-        merged = pd.merge_asof(
-            left.sort_values("entry_time"),
-            long.sort_values("decided"),
-            left_on="entry_time",
-            right_on="decided",
-            by="symbol",
-            allow_exact_matches=False,  # decided at a close strictly before the entry
-        ).sort_values("row")
-        values = merged[names].to_numpy(np.float64)
+        long = pd.concat({n: f.stack(future_stack=True) for n, f in fractions.items()}, axis=1)
+        values = at_decision(trades, long.dropna(how="all"))[names].to_numpy(np.float64)
         attributed = np.isfinite(values).any(axis=1)
         shares = np.nan_to_num(values)
     split = shares * pnl[:, None]
@@ -189,6 +172,56 @@ def pnl_by_component(trades: pd.DataFrame, fractions: Mapping[str, pd.DataFrame]
     total = float(pnl.sum())
     out["share_of_pnl"] = out["total_pnl"] / total if total != 0 else np.nan
     return out
+
+
+def at_decision(trades: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
+    """Return, for each trade (in order), the row of ``long`` decided last before its entry.
+
+    ``long`` is indexed by (bar time, symbol) and holds values decided at each bar's close;
+    a trade's entry fills on a later bar, so the row is the last one strictly before its
+    ``entry_time`` for its symbol (all NaN where there is none).
+    """
+    frame = long.copy()
+    frame.index = frame.index.set_names(["decided", "symbol"])
+    frame = frame.reset_index()
+    frame["decided"] = _utc(frame["decided"])
+    frame["symbol"] = frame["symbol"].astype(str)
+    left = pd.DataFrame(
+        {"row": np.arange(len(trades)), "symbol": trades["symbol"].astype(str).to_numpy()}
+    )
+    left["entry_time"] = _utc(trades["entry_time"]).to_numpy()
+    merged = pd.merge_asof(
+        left.sort_values("entry_time"),
+        frame.sort_values("decided"),
+        left_on="entry_time",
+        right_on="decided",
+        by="symbol",
+        allow_exact_matches=False,  # decided at a close strictly before the entry
+    ).sort_values("row")
+    return merged.reset_index(drop=True)
+
+
+def pnl_by_group(trades: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
+    """Return the P&L summary per group tag (both legs of a pair trade carry one).
+
+    A trade belongs to the group its symbol had at the last bar before its entry (the bar
+    whose close decided it); ``(none)`` where that bar named no group.
+
+    Parameters
+    ----------
+    trades
+        Round trips with ``symbol``, ``entry_time`` and ``pnl``.
+    groups
+        Bars x symbols of group names, decided at each bar's close: a name, ``""`` for no
+        group on a bar the symbol trades, NaN where it has no bar.
+    """
+    _check_trades(trades, ("symbol", "entry_time"))
+    labels = pd.Series(UNKNOWN, index=range(len(trades)), dtype=object)
+    if len(trades):
+        long = pd.DataFrame({"group": groups.stack(future_stack=True)}).dropna()
+        found = at_decision(trades, long)["group"]
+        labels = found.where(found.notna() & (found != ""), "(none)")
+    return summarize(trades, labels.rename("group"))
 
 
 def _instrument_field(
@@ -570,10 +603,12 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "UNKNOWN",
     "asof_entry",
+    "at_decision",
     "costs_by_component",
     "entry_features",
     "pnl_by_asset_class",
     "pnl_by_component",
+    "pnl_by_group",
     "pnl_by_regime",
     "pnl_by_sector",
     "pnl_by_session",

@@ -34,7 +34,7 @@ from alphaforge.backtest.costs import CostSchedule, HoldingBatch, TradeBatch
 from alphaforge.backtest.entries import StopEntries
 from alphaforge.backtest.outputs import EngineRun, FillTable, assemble
 from alphaforge.backtest.risk_bridge import RiskBridge, RiskInputs, decision_row, working_stops
-from alphaforge.backtest.signal_arrays import check_prices, frame_values
+from alphaforge.backtest.signal_arrays import check_prices, frame_values, group_labels
 from alphaforge.backtest.trades import TradeBook
 from alphaforge.config.models import BacktestConfig, PortfolioConfig
 from alphaforge.core.clock import SimulatedClock
@@ -415,6 +415,7 @@ def run_engine(
         risk_status=None if bridge is None else bridge.risk_frame(),
         stops=None if bridge is None else bridge.stops_by_bar,
         signal_shares=signals.components,
+        signal_groups=group_labels(signals.group, active, index, symbols),
     )
 
 

@@ -45,6 +45,9 @@ class EngineRun:
     #: An aggregate's components: each one's fraction of the signal at each bar (bars x
     #: symbols frames by component; None for a single strategy).
     signal_shares: Mapping[str, pd.DataFrame] | None = None
+    #: A strategy's group tags (pair legs) at each bar: bars x symbols, "" for none, NaN
+    #: where a symbol has no bar; None without tags.
+    signal_groups: pd.DataFrame | None = None
 
 
 class FillTable:
@@ -130,6 +133,7 @@ def assemble(
     risk_status: pd.DataFrame | None = None,
     stops: np.ndarray | None = None,
     signal_shares: Mapping[str, pd.DataFrame] | None = None,
+    signal_groups: pd.DataFrame | None = None,
 ) -> EngineRun:
     # In place where it can be: each bars x symbols temporary is pages to fault in.
     value = np.nan_to_num(marks)
@@ -182,6 +186,7 @@ def assemble(
         marks=marks,
         stops=stops,
         signal_shares=signal_shares,
+        signal_groups=signal_groups,
     )
 
 

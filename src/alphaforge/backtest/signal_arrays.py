@@ -35,4 +35,16 @@ def check_prices(
             )
 
 
-__all__ = ["check_prices", "frame_values"]
+def group_labels(
+    frame: pd.DataFrame | None, active: np.ndarray, index: pd.Index, columns: list[str]
+) -> pd.DataFrame | None:
+    """Return a strategy's group tags on the run's bars: the tag, ``""`` for none on a bar the
+    symbol trades, NaN where it has no bar (None without tags)."""
+    if frame is None:
+        return None
+    tags = frame.reindex(index=index, columns=columns).astype(object)
+    tags = tags.where(tags.notna() & active, "")
+    return tags.where(active)
+
+
+__all__ = ["check_prices", "frame_values", "group_labels"]

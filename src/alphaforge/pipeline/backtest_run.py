@@ -22,6 +22,7 @@ from alphaforge.backtest.attribution import (
     entry_features,
     pnl_by_asset_class,
     pnl_by_component,
+    pnl_by_group,
     pnl_by_regime,
     pnl_by_sector,
     pnl_by_session,
@@ -492,6 +493,8 @@ def attribution_tables(
     }
     if session_columns:
         tables["session"] = pnl_by_session(trades, features[session_columns])
+    if engine.signal_groups is not None:
+        tables["group"] = pnl_by_group(trades, engine.signal_groups)
     contributions = Path(oof.source) / "oof_contributions.parquet" if oof is not None else None
     if contributions is not None and contributions.exists():
         frame = pd.read_parquet(contributions)
