@@ -12,7 +12,8 @@ Size: ``|value|`` at ``t`` x ``gross_exposure`` / number of symbols, of the equi
 close, at the stop price (``target_weights``' rule), less what is already held on that
 side. Orders go through the risk manager's pieces (long legs and short legs as
 two batches, since one symbol's two legs cannot both fill) and then the base checks, like
-any other order; the bar's stop and target become the entry's bracket exits.
+any other order; the bar's stop and target (or the side's own, ``above_stop`` ...) become the
+entry's bracket exits.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class StopEntries:
         Entry prices decided at each bar's close (bars x symbols; NaN: none).
     size
         Weight of a filled entry (bars x symbols, ``|value| x gross_exposure / m``).
-    stops, takes
-        The bracket exits of an entry decided at that bar (NaN: none).
+    exits
+        The bracket (stop, target) of each side's entry decided at that bar: ``1.0`` for the
+        buy stop, ``-1.0`` for the sell stop (NaN: none).
     """
 
     def __init__(
@@ -54,14 +56,12 @@ class StopEntries:
         above: np.ndarray,
         below: np.ndarray,
         size: np.ndarray,
-        stops: np.ndarray,
-        takes: np.ndarray,
+        exits: dict[float, tuple[np.ndarray, np.ndarray]],
     ) -> None:
         self.above = above
         self.below = below
         self.size = size
-        self.stops = stops
-        self.takes = takes
+        self.exits = exits
         self.any = bool(np.isfinite(above).any() or np.isfinite(below).any())
         self._working: list[Order] = []
 
@@ -83,7 +83,24 @@ class StopEntries:
         check_prices({"entry_above": above, "entry_below": below}, index, symbols)
         value = frame_values(signals.value, index, symbols)
         size = np.abs(value) * portfolio.gross_exposure / max(len(symbols), 1)
-        entries = cls(above, below, size, stops, takes)
+        legs = {
+            "above_stop": signals.above_stop,
+            "above_target": signals.above_target,
+            "below_stop": signals.below_stop,
+            "below_target": signals.below_target,
+        }
+        own = {k: frame_values(v, index, symbols) for k, v in legs.items() if v is not None}
+        check_prices(own, index, symbols)
+
+        def leg(name: str, generic: np.ndarray) -> np.ndarray:
+            chosen = own.get(name)
+            return generic if chosen is None else np.where(np.isfinite(chosen), chosen, generic)
+
+        exits = {
+            1.0: (leg("above_stop", stops), leg("above_target", takes)),
+            -1.0: (leg("below_stop", stops), leg("below_target", takes)),
+        }
+        entries = cls(above, below, size, exits)
         return entries if entries.any else None
 
     @property
@@ -125,8 +142,9 @@ class StopEntries:
                 quantity = target - float(held[i])
                 if quantity * side <= 0:
                     continue  # already holds that much on this side
+                stops, takes = self.exits[side]
                 legs[0 if side > 0 else 1].append(
-                    (i, quantity, price, float(self.stops[t, i]), float(self.takes[t, i]))
+                    (i, quantity, price, float(stops[t, i]), float(takes[t, i]))
                 )
         audit: list[dict[str, object]] = []
         intents: list[OrderIntent] = []

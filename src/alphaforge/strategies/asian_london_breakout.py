@@ -51,6 +51,10 @@ class _Frames:
     target: pd.DataFrame
     above: pd.DataFrame
     below: pd.DataFrame
+    above_stop: pd.DataFrame
+    above_target: pd.DataFrame
+    below_stop: pd.DataFrame
+    below_target: pd.DataFrame
 
 
 @STRATEGIES.register("asian_london_breakout")
@@ -118,7 +122,7 @@ class AsianLondonBreakout(StrategyParams):
 
     def signals(self, market: MarketFrames) -> Signals:
         """Return stop entries, then the held side with its stop and target, per bar."""
-        frames = _Frames(blank(market), blank(market), blank(market), blank(market), blank(market))
+        frames = _Frames(*(blank(market) for _ in range(9)))
         atr = market.feature("atr_14")
         for symbol in served(market, frozenset(type(self).asset_classes or ())):
             bars = market.symbol_bars(symbol)
@@ -129,6 +133,10 @@ class AsianLondonBreakout(StrategyParams):
             target=frames.target,
             entry_above=frames.above,
             entry_below=frames.below,
+            above_stop=frames.above_stop,
+            above_target=frames.above_target,
+            below_stop=frames.below_stop,
+            below_target=frames.below_target,
         )
 
     def _one_symbol(
@@ -142,7 +150,7 @@ class AsianLondonBreakout(StrategyParams):
         opens_at = shifted - days * DAY_NS  # time of day of the bar's open, shifted clock
         end = self.window_end_hour * HOUR_NS + _DAY_SHIFT
         o, h, lo = (bars[f].to_numpy() for f in ("open", "high", "low"))
-        out = np.zeros((5, n))
+        out = np.zeros((9, n))
         out[1:] = np.nan
         day = _Day()
         for i in range(n):
@@ -164,12 +172,26 @@ class AsianLondonBreakout(StrategyParams):
             elif day.side == 0.0 and not day.done and in_window and self._ready(day):
                 up, down = self._stops(day)
                 out[0, i], out[3, i], out[4, i] = self.size, up, down
+                # Each leg's own bracket: the opposite extreme, and 1.5 ranges from its stop
+                # price (the broker's exits, so a touch closes at its price).
+                width = self.target_mult * (day.high - day.low)
+                out[5:, i] = day.low, up + width, day.high, down - width
                 day.issued = True
             if day.side != 0.0 and not in_window:
                 day.side, day.done = 0.0, True
         out[:, : self.warmup] = np.nan
         for frame, row in zip(
-            (frames.value, frames.stop, frames.target, frames.above, frames.below),
+            (
+                frames.value,
+                frames.stop,
+                frames.target,
+                frames.above,
+                frames.below,
+                frames.above_stop,
+                frames.above_target,
+                frames.below_stop,
+                frames.below_target,
+            ),
             out,
             strict=True,
         ):

@@ -181,7 +181,10 @@ class Signals:
     one is finite at bar ``t``, the engine rests a buy stop at ``entry_above`` (to go long by
     the signal's size) and/or a sell stop at ``entry_below`` (to go short) for bar ``t + 1``
     only, one cancelling the other; ``value`` there is the size (its sign is ignored). A
-    strategy that still wants the entry on the next bar says so again at ``t + 1``.
+    strategy that still wants the entry on the next bar says so again at ``t + 1``. Each leg
+    takes ``stop`` and ``target`` as its bracket, or its own exits where the two sides need
+    different ones: ``above_stop`` / ``above_target`` for the buy stop, ``below_stop`` /
+    ``below_target`` for the sell stop (absolute prices; NaN: none).
 
     ``components`` (aggregates only) holds each component's fraction of ``value`` at each bar
     (they sum to 1 where the aggregate before its threshold is not 0); the backtest splits a
@@ -201,6 +204,10 @@ class Signals:
     volatility: pd.DataFrame | None = None
     entry_above: pd.DataFrame | None = None
     entry_below: pd.DataFrame | None = None
+    above_stop: pd.DataFrame | None = None
+    above_target: pd.DataFrame | None = None
+    below_stop: pd.DataFrame | None = None
+    below_target: pd.DataFrame | None = None
     components: Mapping[str, pd.DataFrame] | None = None
     group: pd.DataFrame | None = None
 

@@ -171,7 +171,12 @@ def test_through_the_engine_the_break_fills_one_leg_and_cancels_the_other() -> N
     assert fills["timestamp"].iloc[0] == pd.Timestamp("2024-01-02 08:00", tz="UTC")
     assert fills["price"].iloc[0] == pytest.approx(up)
     assert fills["quantity"].iloc[0] > 0
-    # The target was touched on the 10:00 bar. The entry carries no bracket (the asking bars
-    # cannot say which side's stop and target), so the signal's 0 closes it at the next open.
-    assert fills["timestamp"].iloc[-1] == pd.Timestamp("2024-01-02 11:00", tz="UTC")
+    # The entry carries its side's bracket (stop at the range's low, target 1.5 ranges above
+    # the buy stop): the target, touched on the 10:00 bar, fills there at its price.
+    assert fills["timestamp"].iloc[-1] == pd.Timestamp("2024-01-02 10:00", tz="UTC")
+    assert fills["reason"].iloc[-1] == "target"
+    assert fills["price"].iloc[-1] == pytest.approx(up + 1.5 * 2 * HALF)
     assert fills["quantity"].sum() == pytest.approx(0.0, abs=1e-9)
+    stop = orders[(orders["reason"] == "stop") & (orders["type"] == "stop")]
+    assert stop["stop_price"].tolist() == [pytest.approx(MID - HALF)]
+    assert stop["status"].tolist() == ["cancelled"]  # its target filled first
