@@ -41,6 +41,17 @@ QUIET_ON_RANDOM: dict[str, str] = {
     "xsec_momentum@1h": "it ranks on the first bar of a month, and the hourly market ends "
     "within the month its warm-up ends in",
 }
+#: Signal frames that hold prices (NaN: none).
+PRICES = (
+    "stop",
+    "target",
+    "entry_above",
+    "entry_below",
+    "above_stop",
+    "above_target",
+    "below_stop",
+    "below_target",
+)
 #: Prediction columns the market carries for model-driven strategies.
 MODELS = ("lightgbm", "random_forest", "xgboost", "lstm_attention")
 
@@ -158,7 +169,7 @@ def _strategy(name: str) -> StrategyParams:
 
 
 def _frames(signals: Signals) -> dict[str, pd.DataFrame]:
-    names = ("value", "confidence", "stop", "target", "entry_above", "entry_below")
+    names = ("value", "confidence", *PRICES)
     return {n: getattr(signals, n) for n in names if getattr(signals, n) is not None}
 
 
@@ -188,7 +199,7 @@ def test_warmup_and_range(name: str, freq: str) -> None:
     assert ((finite >= -1.0) & (finite <= 1.0)).all()
     for label, frame in _frames(signals).items():
         assert frame.index.equals(market.index) and list(frame.columns) == market.symbols, label
-        if label in ("stop", "target", "entry_above", "entry_below"):
+        if label in PRICES:
             values = frame.to_numpy()
             assert (np.isnan(values) | (values > 0)).all(), label
         if label == "confidence":
