@@ -20,4 +20,16 @@ def normalize_pair(symbol: str) -> str | None:
     return None
 
 
-__all__ = ["normalize_pair"]
+def rates_by_pair(rates: dict[str, float]) -> dict[str, float]:
+    """Return a pair -> rate mapping keyed by the pairs' normal spelling; a key that is no
+    currency pair raises ValueError (pydantic turns it into a one-line config error)."""
+    out: dict[str, float] = {}
+    for pair, rate in rates.items():
+        key = normalize_pair(pair)
+        if key is None:
+            raise ValueError(f"{pair!r} is not a currency pair")
+        out[key] = rate
+    return out
+
+
+__all__ = ["normalize_pair", "rates_by_pair"]

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from alphaforge.core.pairs import normalize_pair
+from alphaforge.core.pairs import normalize_pair, rates_by_pair
 from alphaforge.core.types import AssetClass
 from alphaforge.strategies._rules import on_own_bars
 from alphaforge.strategies.base import STRATEGIES, Family, MarketFrames, Signals, StrategyParams
@@ -49,21 +49,19 @@ class FxCarryStrategy(StrategyParams):
     @field_validator("rates")
     @classmethod
     def _check_rates(cls, rates: dict[str, float]) -> dict[str, float]:
-        for pair in rates:
-            if normalize_pair(pair) is None:
-                raise ValueError(f"{pair!r} is not a currency pair")
+        rates_by_pair(rates)  # refuses a key that is no currency pair
         return rates
 
     def signals(self, market: MarketFrames) -> Signals:
         """Return each forex pair's carry side on its bars (0: no differential)."""
-        by_pair = {normalize_pair(p): r for p, r in self.rates.items()}
+        by_pair = rates_by_pair(self.rates)
         side = np.full(len(market.symbols), np.nan)
         short = -1.0 if self.mode == "long_short" else 0.0
         for k, symbol in enumerate(market.symbols):
             instrument = market.instruments.get(symbol)
             if instrument is None or instrument.asset_class is not AssetClass.FOREX:
                 continue
-            rate = by_pair.get(normalize_pair(symbol), 0.0)
+            rate = by_pair.get(normalize_pair(symbol) or "", 0.0)
             side[k] = (
                 1.0
                 if rate > self.min_differential

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from alphaforge.backtest.costs._pairs import normalize_pair
 from alphaforge.backtest.costs.base import COST_MODELS, CostParams, FloatArray, HoldingBatch
+from alphaforge.core.pairs import rates_by_pair
 
 
 @COST_MODELS.register("fx_carry")
@@ -45,15 +46,13 @@ class FxCarry(CostParams):
     @field_validator("rates")
     @classmethod
     def _check_rates(cls, rates: dict[str, float]) -> dict[str, float]:
-        for pair in rates:
-            if normalize_pair(pair) is None:
-                raise ValueError(f"{pair!r} is not a currency pair")
+        rates_by_pair(rates)  # refuses a key that is no currency pair
         return rates
 
     def holding_costs(self, batch: HoldingBatch) -> FloatArray:
         """Return each position's carry over its period, quote currency (< 0: earned)."""
-        by_pair = {normalize_pair(p): r for p, r in self.rates.items()}
+        by_pair = rates_by_pair(self.rates)
         rate = np.array(
-            [by_pair.get(normalize_pair(s), 0.0) for s in batch.symbols], dtype=np.float64
+            [by_pair.get(normalize_pair(s) or "", 0.0) for s in batch.symbols], dtype=np.float64
         )
         return -rate * batch.value * (batch.days / self.days_per_year)
