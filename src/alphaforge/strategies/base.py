@@ -24,7 +24,7 @@ from alphaforge.config.pieces import problem
 from alphaforge.core.errors import ConfigError, DataError
 from alphaforge.core.registry import Registry
 from alphaforge.core.types import AssetClass, Instrument, Interval
-from alphaforge.features.registry import FEATURES, compute
+from alphaforge.features.registry import FEATURES, BarArrays, compute_matrix
 
 #: Bar fields a strategy may read besides features.
 BAR_FIELDS = ("open", "high", "low", "close", "volume")
@@ -63,6 +63,10 @@ class MarketFrames:
     predictions: Mapping[str, pd.DataFrame] | None = None
     #: Features computed so far, by name (filled by :meth:`feature`; not part of equality).
     _features: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+    #: Each symbol's bar rows and bar arrays, built on the first feature (not part of equality).
+    _arrays: list[tuple[np.ndarray, BarArrays]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -96,25 +100,52 @@ class MarketFrames:
     def feature(self, name: str) -> pd.DataFrame:
         """Return a registered per-symbol feature as a wide frame (bar times x symbols).
 
-        Each symbol's value is computed on its own bars (``features.registry.compute``), so
-        the value at a row is known at that bar's close; NaN where the symbol has no bar or
-        is in the feature's warm-up. Computed once per market and cached.
+        Each symbol's value is computed on its own bars by the feature's kernel, as
+        ``features.registry.compute`` does, so the value at a row is known at that bar's
+        close; NaN where the symbol has no bar, is in the feature's warm-up, or is of an asset
+        class the feature does not apply to. Computed once per market and cached; the bar
+        arrays (and their shared intermediates) are built once per symbol for all features.
         """
         cached = self._features.get(name)
         if cached is not None:
             return cached
-        FEATURES.get(name)  # an unknown name is a one-line error with the closest names
-        columns: dict[str, pd.Series] = {}
-        for symbol in self.symbols:
-            bars = self.symbol_bars(symbol)
-            if bars.empty:
-                columns[symbol] = pd.Series(np.nan, index=self.index[:0])
+        spec = FEATURES.get(name)  # an unknown name: one line with the closest names
+        out = np.full(self.close.shape, np.nan)
+        for j, (rows, arrays) in enumerate(self._symbol_arrays()):
+            if rows.size == 0:
                 continue
-            values = compute(bars, [name], instrument=self.instruments.get(symbol))
-            columns[symbol] = values.iloc[:, 0]
-        frame = pd.DataFrame(columns).reindex(index=self.index, columns=self.symbols)
+            if spec.asset_classes is not None and arrays.asset_class not in spec.asset_classes:
+                continue
+            out[rows, j] = compute_matrix(arrays, [name])[:, 0]
+        frame = pd.DataFrame(out, index=self.close.index, columns=self.close.columns)
         self._features[name] = frame
         return frame
+
+    def _symbol_arrays(self) -> list[tuple[np.ndarray, BarArrays]]:
+        """Return each symbol's bar rows and its bars as arrays, in column order (cached)."""
+        if self._arrays or not self.symbols:
+            return self._arrays
+        o, h, lo, c, v = (getattr(self, f).to_numpy(np.float64) for f in BAR_FIELDS)
+        stamps = self.index.as_unit("ns").asi8
+        for j, symbol in enumerate(self.symbols):
+            rows = np.flatnonzero(np.isfinite(c[:, j]))
+            instrument = self.instruments.get(symbol)
+
+            def column(values: np.ndarray, j: int = j, rows: np.ndarray = rows) -> np.ndarray:
+                return np.ascontiguousarray(values[rows, j])
+
+            arrays = BarArrays(
+                open=column(o),
+                high=column(h),
+                low=column(lo),
+                close=column(c),
+                volume=column(v),
+                timestamp=np.ascontiguousarray(stamps[rows]),
+                asset_class=instrument.asset_class if instrument is not None else None,
+                calendar=instrument.calendar if instrument is not None else None,
+            )
+            self._arrays.append((rows, arrays))
+        return self._arrays
 
     def window(self, index: pd.Index) -> MarketFrames:
         """Return the same market restricted to the bar times ``index``."""

@@ -149,3 +149,41 @@ def test_mapping_and_list_parameters_come_from_a_config() -> None:
     assert carry.describe()["family"]
     rotation = create_strategy(StrategyConfig(name="sector_rotation", params={"periods": [3, 60]}))
     assert rotation.describe()["requires"] == ["SPY"]
+
+
+@pytest.mark.parametrize("name", ["rsi_14", "ema_200", "atr_14", "macdsignal_12_26_9", "gap_log"])
+def test_a_market_feature_equals_the_feature_computed_on_each_symbols_bars(name: str) -> None:
+    from alphaforge.core.types import AssetClass, Instrument
+    from alphaforge.features.registry import compute
+    from alphaforge.features.testing import random_bars
+
+    bars = {
+        "A": random_bars(1, 400),
+        "B": random_bars(2, 400).iloc[::3],
+        "C": random_bars(3, 400)[90:],
+    }
+    market = MarketFrames.from_bars(bars, {s: Instrument(s, AssetClass.STOCK) for s in bars})
+    wide = market.feature(name)
+    assert wide.index.equals(market.index) and list(wide.columns) == market.symbols
+    for symbol, frame in bars.items():
+        expected = compute(frame, [name]).iloc[:, 0]
+        np.testing.assert_array_equal(
+            wide[symbol].reindex(frame.index).to_numpy(), expected.to_numpy()
+        )
+        assert wide[symbol].drop(frame.index).isna().all()
+    assert market.feature(name) is wide  # cached
+
+
+def test_a_session_feature_is_nan_for_asset_classes_it_does_not_apply_to() -> None:
+    from alphaforge.core.types import AssetClass, Instrument
+    from alphaforge.features.registry import compute
+    from alphaforge.features.testing import random_bars
+
+    bars = {"EURUSD": random_bars(1, 200, freq="1h"), "SPY": random_bars(2, 200, freq="1h")}
+    classes = {"EURUSD": AssetClass.FOREX, "SPY": AssetClass.STOCK}
+    instruments = {s: Instrument(s, c) for s, c in classes.items()}
+    market = MarketFrames.from_bars(bars, instruments)
+    wide = market.feature("fx_sess_london")
+    expected = compute(bars["EURUSD"], ["fx_sess_london"], instrument=instruments["EURUSD"])
+    np.testing.assert_array_equal(wide["EURUSD"].to_numpy(), expected.iloc[:, 0].to_numpy())
+    assert wide["SPY"].isna().all()
