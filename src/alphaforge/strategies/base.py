@@ -315,7 +315,9 @@ class StrategyParams(BaseModel):
         """Return the bars of history that reproduce its signal at the last bar exactly.
 
         At least :attr:`warmup`, and at least the ``memory`` of every feature it reads (TA-Lib
-        EMAs fade slowly: ``ema_200`` needs 3,193 bars to agree to 1e-9).
+        EMAs fade slowly: ``ema_200`` needs 3,193 bars to agree to 1e-9). A feature of
+        unbounded memory (a cumulative sum) cannot be reproduced from any window and is not
+        counted: a live node feeds such a strategy its full history.
         """
         memories = [FEATURES.get(name).memory for name in self.features]
         bounded = [m for m in memories if m is not None]
