@@ -245,8 +245,8 @@ def _restart_start(market: MarketFrames, k: int, lookback: int) -> int:
 
 @pytest.mark.parametrize(("name", "freq"), _cases())
 def test_restart_from_the_lookback_window(name: str, freq: str) -> None:
-    """A node restarted at bar k with only the last ``lookback`` bars says what an unbroken
-    run says (1e-9 relative)."""
+    """A node restarted at bar k with only the ``lookback`` bars before it (and bar k) says
+    what an unbroken run says (1e-9 relative)."""
     strategy = _strategy(name)
     # B trades 3 bars in 4 and C starts a quarter in: each needs lookback own bars before k.
     market = _market(strategy, 11, extra=strategy.lookback * 4 // 3 + 100, freq=freq)

@@ -181,6 +181,8 @@ def at_decision(trades: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
     a trade's entry fills on a later bar, so the row is the last one strictly before its
     ``entry_time`` for its symbol (all NaN where there is none).
     """
+    if trades.empty:
+        return pd.DataFrame(columns=["row", "symbol", "entry_time", "decided", *long.columns])
     frame = long.copy()
     frame.index = frame.index.set_names(["decided", "symbol"])
     frame = frame.reset_index()
@@ -286,6 +288,10 @@ def asof_entry(
             hint="Index it like oof_predictions.parquet.",
         )
     columns = [str(c) for c in frame.columns]
+    if trades.empty:  # a run without trades: nothing to look up (merge_asof needs dtypes)
+        empty = pd.DataFrame({c: pd.Series(dtype=np.float64) for c in columns})
+        empty["decision_time"] = pd.Series(dtype="datetime64[ns, UTC]")
+        return empty
     left = pd.DataFrame(
         {
             "_trade": np.arange(len(trades)),

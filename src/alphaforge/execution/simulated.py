@@ -415,11 +415,21 @@ class SimulatedBroker:
             if self.index[order.symbol] != i:
                 continue
             intent = order.intent
-            scale = {
+            scale: dict[str, object] = {
                 name: getattr(intent, name) / ratio
                 for name in ("limit_price", "stop_price")
                 if getattr(intent, name) is not None
             }
+            bracket = intent.bracket
+            if bracket is not None:
+                # Exits an entry will attach are per pre-split unit too.
+                scale["bracket"] = Bracket(
+                    stop_price=None if bracket.stop_price is None else bracket.stop_price / ratio,
+                    take_profit=None
+                    if bracket.take_profit is None
+                    else bracket.take_profit / ratio,
+                    trail_percent=bracket.trail_percent,
+                )
             order.intent = _replace_intent(intent, intent.quantity * ratio, scale)
             order.filled_quantity *= ratio
             order.average_price /= ratio
@@ -645,7 +655,7 @@ def _require(value: float | None) -> float:
 
 
 def _replace_intent(
-    intent: OrderIntent, quantity: float, prices: Mapping[str, float]
+    intent: OrderIntent, quantity: float, prices: Mapping[str, object]
 ) -> OrderIntent:
     from dataclasses import replace
 

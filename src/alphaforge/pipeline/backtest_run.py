@@ -198,6 +198,7 @@ def _run(
         instruments,
         oof.scores if oof is not None else None,
         oof.predictions if oof is not None else None,
+        interval=interval,
     )
     if oof is not None:
         market = _from_first_score(market)
@@ -310,7 +311,7 @@ def _run(
         open_trades=int(engine.trades["exit_time"].isna().sum()),
         audit_rows=len(engine.audit),
         pnl_by_component=component_pnl(attribution["strategy"]),
-        warnings=list(data.warnings),
+        warnings=list(data.warnings) + book_warnings(config, market),
     )
     # Last: a run folder without summary.json is an unfinished run.
     write_result(run.summary, summary)
@@ -518,6 +519,20 @@ def strategy_table(engine: EngineRun) -> pd.DataFrame:
     return pd.concat(
         [table.assign(component="all"), by_component.assign(strategy=tag)], ignore_index=True
     )[["strategy", "component", *[c for c in table.columns if c != "strategy"]]]
+
+
+def book_warnings(config: AppConfig, market: MarketFrames) -> list[str]:
+    """Return warnings about a portfolio that cannot hold anything on this universe."""
+    portfolio = config.portfolio
+    if portfolio.constructor == "top_k" and portfolio.long_short and len(market.symbols) < 2:
+        line = (
+            f"portfolio.constructor top_k with long_short holds the best and worst names; with "
+            f"{len(market.symbols)} symbol it holds none. Set portfolio.constructor: "
+            "target_weights (or long_short: false)."
+        )
+        log.warning("%s", line)
+        return [line]
+    return []
 
 
 def component_pnl(strategy: pd.DataFrame) -> dict[str, float]:

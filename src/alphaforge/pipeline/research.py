@@ -273,7 +273,7 @@ def trade_scores(
     one are treated as US stocks. The results start at the bar after the first score: that
     bar only decides, nothing can be held over it.
     """
-    market = _scored_market(scores, bars_by_symbol, instruments)
+    market = _scored_market(scores, bars_by_symbol, instruments, Interval(config.data.interval))
     run = run_strategy_backtest(market, OOFScores(), config, strategy_tag="oof_scores")
     bench = run_weights_backtest(
         market,
@@ -300,12 +300,13 @@ def _scored_market(
     scores: pd.Series,
     bars_by_symbol: Mapping[str, pd.DataFrame],
     instruments: Mapping[str, Instrument] | None,
+    interval: Interval | None = None,
 ) -> MarketFrames:
     """Return the market from the first scored bar on, with the scores as a wide frame."""
     known = dict(instruments or {})
     members = {s: known.get(s) or Instrument(s, AssetClass.STOCK) for s in sorted(bars_by_symbol)}
     wide = scores.unstack("symbol")
-    market = MarketFrames.from_bars(bars_by_symbol, members, pd.DataFrame(wide))
+    market = MarketFrames.from_bars(bars_by_symbol, members, pd.DataFrame(wide), interval=interval)
     assert market.scores is not None
     first = int(market.scores.notna().any(axis=1).to_numpy().argmax())
     return market.window(market.index[first:])

@@ -183,7 +183,7 @@ def _run(
     raw, instruments = load_backtest_bars(config, interval, config.backtest.symbols)
     data = prepare_training_data(raw, instruments, interval, config)
     bars = {s: b for s, b in data.bars.items() if not b.empty}
-    market = MarketFrames.from_bars(bars, instruments)
+    market = MarketFrames.from_bars(bars, instruments, interval=interval)
     task.done()
     warnings = list(data.warnings) + [f"skipped {note}" for note in skipped]
     # The vectorized path has no volume cap: it equals the engine without one.

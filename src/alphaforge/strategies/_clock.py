@@ -44,11 +44,10 @@ def stamps_ns(index: pd.Index) -> np.ndarray:
     return pd.DatetimeIndex(index).as_unit("ns").asi8
 
 
-def bar_length_ns(index: pd.Index) -> int:
-    """Return a symbol's bar length, ns: the median gap between its bars (one hour if < 2)."""
-    if len(index) < 2:
-        return HOUR_NS
-    return int(np.median(np.diff(stamps_ns(index))))
+def bar_length_ns(bars: pd.DataFrame) -> int:
+    """Return the bar length of bars from ``MarketFrames.symbol_bars``, ns: the market's
+    spacing (its interval, when the run gives one), one hour when unknown."""
+    return int(bars.attrs.get("spacing_ns", HOUR_NS))
 
 
 def local_day_time(stamps: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:

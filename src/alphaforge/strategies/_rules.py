@@ -50,6 +50,8 @@ def latest_event(events: FloatArray, window: int) -> FloatArray:
     """
     out = np.full(events.shape, np.nan)
     for lag in range(window - 1, -1, -1):
+        if lag >= events.size:
+            continue  # a history shorter than the window: nothing that old
         shifted = np.full(events.shape, np.nan)
         shifted[lag:] = events[: events.size - lag]
         out = np.where(np.isfinite(shifted), shifted, out)

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alphaforge.core.errors import ConfigError
 from alphaforge.features.panel import PANEL_FEATURES, compute_panel_specs
+from alphaforge.features.registry import FEATURES
 from alphaforge.strategies.aggregation.bayes import (
     bayesian_weights,
     isotonic_probabilities,
@@ -204,7 +205,11 @@ class Aggregator(BaseModel):
             extra = self.horizon + self.window
         elif self.method == "bayesian":
             extra = self.horizon + self.window + self.refit_every + self.calibration_window
-        return component_lookback + extra
+        regime = 0
+        if self.off_regime != 1.0:
+            memory = FEATURES.get(ADX_REGIME).memory
+            regime = memory if memory is not None else 0
+        return max(component_lookback + extra, regime)
 
     def combine(self, components: Mapping[str, Component], market: MarketFrames) -> Aggregate:
         """Return the aggregate signal and each component's share at every bar and symbol.

@@ -64,7 +64,7 @@ class AsianLondonBreakout(StrategyParams):
     Each trading day starts at 22:00 UTC. Its Asian range is the high and low of the bars
     opening in 22:00-07:00 UTC, complete at the close of the bar that closes at 07:00 (a
     bar's timestamp is its open; its values are known at its close, open plus the bar length,
-    the median gap of the symbol's own bars). ATR(14) is read at that bar. From that close
+    the market's spacing: its interval in a run). ATR(14) is read at that bar. From that close
     until ``window_end_hour`` UTC the strategy asks, at each bar's close, for a buy stop at
     ``high + atr_mult x ATR`` and a sell stop at ``low - atr_mult x ATR`` for the next bar
     (``entry_above`` / ``entry_below``, one cancelling the other; ``value`` is the size).
@@ -73,19 +73,24 @@ class AsianLondonBreakout(StrategyParams):
     after an asking bar whose high reaches the buy stop (or whose low reaches the sell stop)
     fills it, at the stop or at the bar's open when it gaps through; when one bar reaches
     both, the buy stop is taken to have filled (the engine's rule: bars say nothing about the
-    path inside them). From that bar's close on, no entry is asked for again that day: the
-    signal holds ``+-size`` with ``stop`` at the range's opposite extreme and ``target`` at
-    entry ``+- target_mult x range``, until a later bar of the day touches the stop or the
-    target (then 0) or the bar closing at or after ``window_end_hour`` (0: out at the next
-    bar's open). The asking bars carry no stop or target: both depend on the side that
-    fills, and ``Signals`` has one of each per bar. Outside the window the signal is 0; it
-    is NaN for the first ``warmup`` bars and for symbols other than forex and crypto.
+    path inside them). Each leg carries its own bracket (``above_stop`` / ``above_target``,
+    ``below_stop`` / ``below_target``): the stop at the range's opposite extreme, the target
+    ``target_mult x range`` beyond the leg's stop price, so the broker exits at those prices.
+    From the fill on, no entry is asked for again that day and the signal is NaN (the position
+    is left to its bracket; ``stop`` and ``target`` still show the levels), until a later bar
+    of the day touches the stop or the target (then 0) or the bar closing at or after
+    ``window_end_hour`` (0: out at the next bar's open). Saying NaN while held keeps a
+    rebalancing constructor from trading the held position back to a weight, and a
+    restarted node from re-entering what its bracket closed. Outside the window the signal
+    is 0; it is NaN for the first ``warmup`` bars and for symbols other than forex and
+    crypto.
 
     The range needs bars spanning ``min_asian_hours`` of the session (forex opens Sunday
     22:00 UTC, so Monday's range is whole; a gap in the data leaves that day flat).
     """
 
     family: ClassVar[Family] = Family.BREAKOUT
+    uses_entries: ClassVar[bool] = True
     asset_classes: ClassVar[frozenset[AssetClass] | None] = frozenset(
         {AssetClass.FOREX, AssetClass.CRYPTO}
     )
@@ -144,7 +149,7 @@ class AsianLondonBreakout(StrategyParams):
     ) -> None:
         index = pd.DatetimeIndex(bars.index)
         n = len(index)
-        length = bar_length_ns(index)
+        length = bar_length_ns(bars)
         shifted = stamps_ns(index) + _DAY_SHIFT
         days = np.floor_divide(shifted, DAY_NS)
         opens_at = shifted - days * DAY_NS  # time of day of the bar's open, shifted clock
@@ -168,7 +173,7 @@ class AsianLondonBreakout(StrategyParams):
             in_window = _LONDON_OPEN <= closes_at < end
             day.issued = False
             if day.side != 0.0 and in_window:
-                out[:3, i] = day.side * self.size, day.stop, day.target
+                out[:3, i] = np.nan, day.stop, day.target
             elif day.side == 0.0 and not day.done and in_window and self._ready(day):
                 up, down = self._stops(day)
                 out[0, i], out[3, i], out[4, i] = self.size, up, down
@@ -212,12 +217,14 @@ class AsianLondonBreakout(StrategyParams):
             return
         # Both reached in one bar: the buy stop counts as first, as the engine fills it.
         width = day.high - day.low
+        # The target counts from the stop price, as the broker's bracket does (a bar that
+        # gaps through the stop fills at its open, and the bracket was set before it).
         if long_hit:
             day.side, day.entry, day.stop = 1.0, max(open_, up), day.low
-            day.target = day.entry + self.target_mult * width
+            day.target = up + self.target_mult * width
         else:
             day.side, day.entry, day.stop = -1.0, min(open_, down), day.high
-            day.target = day.entry - self.target_mult * width
+            day.target = down - self.target_mult * width
 
     @staticmethod
     def _exit(day: _Day, high: float, low: float) -> None:

@@ -61,6 +61,10 @@ class MarketFrames:
     instruments: Mapping[str, Instrument]
     scores: pd.DataFrame | None = None
     predictions: Mapping[str, pd.DataFrame] | None = None
+    #: The bars' interval (``data.interval``), when the caller knows it: the bar clocks of
+    #: strategies (bar length, re-test and refit schedules) read it. None: inferred from the
+    #: bar times, which reads every bar, later ones included; the pipeline always sets it.
+    interval: Interval | None = None
     #: Features computed so far, by name (filled by :meth:`feature`; not part of equality).
     _features: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
     #: Each symbol's bar rows and bar arrays, built on the first feature (not part of equality).
@@ -80,22 +84,35 @@ class MarketFrames:
 
     @property
     def spacing(self) -> pd.Timedelta | None:
-        """Return the typical bar spacing (the median gap between bar times; None: < 2 bars).
+        """Return the bar spacing: the interval's length when :attr:`interval` is set, else
+        the median gap between bar times (None: < 2 bars).
 
-        Daily bars with weekends give one day; hourly crypto bars one hour.
+        Daily bars with weekends give one day; hourly crypto bars one hour. The inferred
+        spacing reads every bar time, later ones included: runs that must be causal even
+        against irregular bar times set :attr:`interval`.
         """
+        if self.interval is not None:
+            return self.interval.nominal
         if len(self.index) < 2:
             return None
         gaps = np.diff(self.index.as_unit("ns").asi8)
         return pd.Timedelta(int(np.median(gaps)), unit="ns")
 
     def symbol_bars(self, symbol: str) -> pd.DataFrame:
-        """Return one symbol's own bars (the rows where it has a close), canonical OHLCV."""
+        """Return one symbol's own bars (the rows where it has a close), canonical OHLCV.
+
+        ``attrs["spacing_ns"]`` holds the market's :attr:`spacing` in nanoseconds (absent
+        when unknown), for strategies that need a bar's length.
+        """
         rows = self.close[symbol].notna().to_numpy()
-        return pd.DataFrame(
+        bars = pd.DataFrame(
             {name: getattr(self, name)[symbol].to_numpy()[rows] for name in BAR_FIELDS},
             index=self.index[rows],
         )
+        spacing = self.spacing
+        if spacing is not None:
+            bars.attrs["spacing_ns"] = int(spacing.value)
+        return bars
 
     def feature(self, name: str) -> pd.DataFrame:
         """Return a registered per-symbol feature as a wide frame (bar times x symbols).
@@ -160,6 +177,7 @@ class MarketFrames:
             None
             if self.predictions is None
             else {k: v.loc[index] for k, v in self.predictions.items()},
+            self.interval,
         )
 
     @classmethod
@@ -169,6 +187,7 @@ class MarketFrames:
         instruments: Mapping[str, Instrument],
         scores: pd.DataFrame | None = None,
         predictions: Mapping[str, pd.DataFrame] | None = None,
+        interval: Interval | None = None,
     ) -> MarketFrames:
         """Align canonical bars (sorted symbol columns, union of bar times)."""
         symbols = sorted(bars_by_symbol)
@@ -193,6 +212,7 @@ class MarketFrames:
             dict(instruments),
             scores,
             predictions,
+            interval,
         )
 
 
@@ -294,6 +314,9 @@ class StrategyParams(BaseModel):
     needs: ClassVar[tuple[str, ...]] = ("close",)
     #: One line for listings.
     summary: ClassVar[str] = ""
+    #: Whether it enters by stop entries (``entry_above`` / ``entry_below``): its ``value``
+    #: on the asking bars is a size, not a side, so it cannot be an aggregate's component.
+    uses_entries: ClassVar[bool] = False
 
     @property
     def warmup(self) -> int:
@@ -312,9 +335,11 @@ class StrategyParams(BaseModel):
 
     @property
     def lookback(self) -> int:
-        """Return the bars of history that reproduce its signal at the last bar exactly.
+        """Return the bars of history before a bar that reproduce its signal at that bar exactly.
 
-        At least :attr:`warmup`, and at least the ``memory`` of every feature it reads (TA-Lib
+        Counted like a feature's ``memory``: the signal at bar ``t`` needs bars
+        ``t - lookback .. t``, so a restarted node loads ``lookback + 1`` bars. At least
+        :attr:`warmup`, and at least the ``memory`` of every feature it reads (TA-Lib
         EMAs fade slowly: ``ema_200`` needs 3,193 bars to agree to 1e-9). A feature of
         unbounded memory (a cumulative sum) cannot be reproduced from any window and is not
         counted: a live node feeds such a strategy its full history.

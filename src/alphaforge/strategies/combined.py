@@ -116,6 +116,13 @@ def combined_strategy(config: AggregateConfig) -> CombinedStrategy:
             hint=f"Weighted components: {', '.join(names)}.",
         )
     components = {name: _component(name, config) for name in names}
+    entering = [n for n, c in components.items() if type(c).uses_entries]
+    if entering:
+        raise ConfigError(
+            f"Aggregate component {', '.join(entering)} enters by stop entries, which an "
+            "aggregate cannot combine (its signal on those bars is a size, not a side).",
+            hint="Run it as its own strategy (strategy: {name: ...}), or drop it from the weights.",
+        )
     return CombinedStrategy(aggregator, components)
 
 

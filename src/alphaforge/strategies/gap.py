@@ -55,7 +55,8 @@ class Gap(StrategyParams):
 
     @property
     def lookback(self) -> int:
-        """Return ``hold_bars``: the oldest gap still held needs the close before it."""
+        """Return ``hold_bars`` bars before the bar (as a feature's memory counts): the oldest
+        gap still held needs the close before it."""
         return max(super().lookback, self.hold_bars)
 
     def signals(self, market: MarketFrames) -> Signals:

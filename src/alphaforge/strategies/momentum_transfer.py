@@ -86,7 +86,7 @@ class MomentumTransfer(StrategyParams):
 
     def _one_symbol(self, bars: pd.DataFrame, pip: float) -> np.ndarray:
         stamps = stamps_ns(bars.index)
-        length = bar_length_ns(bars.index)
+        length = bar_length_ns(bars)
         london_day, london_time = local_day_time(stamps, LONDON)
         _, ny_open_time = local_day_time(stamps, NEW_YORK)
         ny_close_time = ny_open_time + length

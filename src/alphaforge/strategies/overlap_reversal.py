@@ -119,7 +119,7 @@ class OverlapReversal(StrategyParams):
     ) -> np.ndarray:
         """Return value, stop and target rows: entries held to an exit within the day."""
         stamps = stamps_ns(bars.index)
-        closes_at = np.mod(stamps, DAY_NS) + bar_length_ns(bars.index)
+        closes_at = np.mod(stamps, DAY_NS) + bar_length_ns(bars)
         day = np.floor_divide(stamps, DAY_NS)
         high, low = bars["high"].to_numpy(), bars["low"].to_numpy()
         out = np.zeros((3, stamps.size))

@@ -140,7 +140,7 @@ class USOpenMomentum(StrategyParams):
     def _decisions(self, bars: pd.DataFrame) -> dict[int, _Decision]:
         """Return each New York day's decision from the index's own bars."""
         stamps = stamps_ns(bars.index)
-        length = bar_length_ns(bars.index)
+        length = bar_length_ns(bars)
         day, time = local_day_time(stamps, NEW_YORK)
         weekday = (day + _THURSDAY) % 7 < 5
         regular = weekday & (time >= _OPEN) & (time < _CLOSE)
@@ -169,7 +169,7 @@ class USOpenMomentum(StrategyParams):
     ) -> np.ndarray:
         stamps = stamps_ns(bars.index)
         day, time = local_day_time(stamps, NEW_YORK)
-        closes_at = time + bar_length_ns(bars.index)
+        closes_at = time + bar_length_ns(bars)
         exit_at = self.exit_hour * HOUR_NS
         out = np.zeros(stamps.size)
         for i in range(stamps.size):

@@ -38,6 +38,7 @@ class VolatilityBreakout(StrategyParams):
 
     summary: ClassVar[str] = "ATR(14) < 0.7 x its 50-bar mean: stop entries 0.5 ATR beyond range."
     family: ClassVar[Family] = Family.BREAKOUT
+    uses_entries: ClassVar[bool] = True
     needs: ClassVar[tuple[str, ...]] = ("high", "low", "close")
 
     atr_period: int = Field(14, ge=1, description="ATR length, bars (a registered atr_<n>).")

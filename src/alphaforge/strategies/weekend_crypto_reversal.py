@@ -88,7 +88,7 @@ class WeekendCryptoReversal(StrategyParams):
 
     def _one_symbol(self, bars: pd.DataFrame, rsi: np.ndarray) -> np.ndarray:
         stamps = stamps_ns(bars.index)
-        length = bar_length_ns(bars.index)
+        length = bar_length_ns(bars)
         since = stamps - _SATURDAY
         week = np.floor_divide(since, _WEEK)
         offset = since - week * _WEEK  # time since the week's Saturday 00:00 UTC

@@ -64,12 +64,13 @@ def test_a_break_up_at_the_london_open_enters_long_and_cancels_the_other_leg() -
     # Before the London open: no entry asked, flat.
     assert np.isnan(_at(sig.entry_above, "2024-01-02 05:00"))
     assert _at(sig.value, "2024-01-02 05:00") == 0.0
-    # The 08:00 bar filled the buy stop: from its close on, long with the range's low as stop
-    # and 1.5 ranges from entry as target; no stop entry is asked for again that day.
-    assert _at(sig.value, "2024-01-02 08:00") == 1.0
+    # The 08:00 bar filled the buy stop: from its close on, the long is left to its bracket
+    # (NaN), the range's low as stop and 1.5 ranges from the stop price as target; no stop
+    # entry is asked for again that day.
+    assert np.isnan(_at(sig.value, "2024-01-02 08:00"))
     assert _at(sig.stop, "2024-01-02 08:00") == pytest.approx(MID - HALF, abs=1e-12)
     assert _at(sig.target, "2024-01-02 08:00") == pytest.approx(up + 1.5 * 0.001, abs=1e-12)
-    assert _at(sig.value, "2024-01-02 09:00") == 1.0
+    assert np.isnan(_at(sig.value, "2024-01-02 09:00"))
     day = sig.entry_above.index >= pd.Timestamp("2024-01-02 08:00", tz="UTC")
     assert sig.entry_above.loc[day].isna().all().all()
     assert sig.entry_below.loc[day].isna().all().all()
@@ -85,11 +86,12 @@ def test_a_break_down_goes_short_with_the_range_high_as_stop() -> None:
     bars.loc[pd.Timestamp("2024-01-02 09:00", tz="UTC"), "low"] = 1.0980
     sig = STRATEGIES.get("asian_london_breakout")().signals(_market(bars))
     down = MID - HALF - 0.5 * 0.001
-    assert _at(sig.value, "2024-01-02 09:00") == -1.0
+    assert np.isnan(_at(sig.value, "2024-01-02 09:00"))
     assert _at(sig.stop, "2024-01-02 09:00") == pytest.approx(MID + HALF, abs=1e-12)
     assert _at(sig.target, "2024-01-02 09:00") == pytest.approx(down - 1.5 * 0.001, abs=1e-12)
     # Held to the end of the window: the bar closing at 16:00 turns it flat.
-    assert _at(sig.value, "2024-01-02 14:00") == -1.0
+    assert np.isnan(_at(sig.value, "2024-01-02 14:00"))
+    assert _at(sig.stop, "2024-01-02 14:00") == pytest.approx(MID + HALF, abs=1e-12)
     assert _at(sig.value, "2024-01-02 15:00") == 0.0
 
 
@@ -117,7 +119,7 @@ def test_a_restart_from_the_lookback_window_gives_the_same_signals() -> None:
     bars = random_bars(11, 2400, freq="1h", volatility=0.002)
     strategy = STRATEGIES.get("asian_london_breakout")()
     full = strategy.signals(_market(bars))
-    assert (full.value["EURUSD"].abs() == 1.0).sum() > 0
+    assert full.stop["EURUSD"].notna().sum() > 0  # some day's range broke
     k = 2200
     restarted = strategy.signals(_market(bars.iloc[k - strategy.lookback :]))
     tail = full.value.index[k:]
@@ -133,7 +135,8 @@ def test_a_bar_reaching_both_stops_counts_as_the_buy_stop_as_in_the_engine() -> 
     both = pd.Timestamp("2024-01-02 08:00", tz="UTC")
     bars.loc[both, ["high", "low"]] = [1.1016, 1.0980]
     sig = STRATEGIES.get("asian_london_breakout")().signals(_market(bars))
-    assert _at(sig.value, "2024-01-02 08:00") == 1.0
+    # Long: the stop it tracks is the range's low.
+    assert _at(sig.stop, "2024-01-02 08:00") == pytest.approx(MID - HALF, abs=1e-12)
 
 
 def test_through_the_engine_the_break_fills_one_leg_and_cancels_the_other() -> None:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from alphaforge.core.types import AssetClass
+from alphaforge.core.types import AssetClass, Instrument
 from alphaforge.strategies.base import STRATEGIES, Family, MarketFrames, Signals, StrategyParams
 from alphaforge.strategies.stat_arb.kalman import innovation_z, kalman_regression
 from alphaforge.strategies.stat_arb.scan import ScanSettings, retest_rows, scan_pairs
@@ -137,9 +137,14 @@ class Pairs(StrategyParams):
         own = np.isfinite(log_prices)
         counted = pd.DataFrame(own).rolling(self.settings.span, min_periods=1).sum().to_numpy()
         value = np.where(own & (counted >= self.window), 0.0, np.nan)
-        scan = scan_pairs(closes, self.settings)
+        # The re-test clock from the run's interval and the instruments' calendars, never
+        # from the bar times (a later bar would move earlier re-tests).
+        spacing = market.spacing
+        spacing_ns = None if spacing is None else int(spacing.value)
+        weekends = any(_trades_weekends(i) for i in market.instruments.values())
+        scan = scan_pairs(closes, self.settings, spacing_ns=spacing_ns, weekends=weekends)
         chosen = scan[scan["selected"].astype(bool)]
-        starts = retest_rows(market.index, self.retest_every)
+        starts = retest_rows(market.index, self.retest_every, spacing_ns, weekends)
         column = {s: k for k, s in enumerate(symbols)}
         held: list[tuple[int, int, BoolArray]] = []  # legs and rows of each pair's open trade
         hold = np.zeros_like(own)
@@ -299,6 +304,11 @@ def _components(legs: list[tuple[int, int]], names: list[str]) -> list[tuple[set
             labels += g[1]
         groups.append((members, labels))
     return [(members, "+".join(sorted(labels))) for members, labels in groups]
+
+
+def _trades_weekends(instrument: Instrument) -> bool:
+    """Whether the instrument trades on weekends (crypto, a 24/7 calendar)."""
+    return instrument.asset_class is AssetClass.CRYPTO or instrument.calendar == "24/7"
 
 
 def _is_crypto(market: MarketFrames, symbol: str) -> bool:

@@ -91,13 +91,20 @@ class ScanSettings:
         return math.ceil(self.window * SPAN_FACTOR)
 
 
-def business_time(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
-    """Return bar times in ns with weekends taken out, unless some bar falls on a weekend."""
+def business_time(index: pd.DatetimeIndex, weekends: bool | None = None) -> npt.NDArray[np.int64]:
+    """Return bar times in ns, with weekends taken out unless the instruments trade them.
+
+    ``weekends`` says whether they do (crypto, 24/7 calendars). None infers it from the bar
+    times, which reads every bar, later ones included: the ``pairs`` strategy passes it from
+    the market's instruments, so a weekend bar after ``t`` cannot move the clock before it.
+    """
     ns = index.as_unit("ns").asi8.astype(np.int64)
     days = ns // _DAY_NS
     # 1970-01-01 was a Thursday (Monday = 0).
     weekday = (days + 3) % 7
-    if (weekday >= 5).any():
+    if weekends is None:
+        weekends = bool((weekday >= 5).any())
+    if weekends:
         return ns
     weekdays_before = np.busday_count(
         np.datetime64("1970-01-01", "D"), days.astype("datetime64[D]")
@@ -105,17 +112,26 @@ def business_time(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
     return weekdays_before * _DAY_NS + (ns - days * _DAY_NS)
 
 
-def retest_rows(index: pd.DatetimeIndex, every: int) -> IntArray:
+def retest_rows(
+    index: pd.DatetimeIndex,
+    every: int,
+    spacing_ns: int | None = None,
+    weekends: bool | None = None,
+) -> IntArray:
     """Return the rows that open a re-test block (never row 0: its block may be older).
 
-    A block is ``every`` typical bar gaps of business time (:func:`business_time`), counted
-    from the epoch, so the blocks do not depend on where the data start.
+    A block is ``every`` bar lengths of business time (:func:`business_time`), counted from
+    the epoch, so the blocks do not depend on where the data start. ``spacing_ns`` is the bar
+    length (the market's interval); None infers it as the median gap, which, like
+    ``weekends=None``, reads every bar time.
     """
     if len(index) < 2:
         return np.zeros(0, dtype=np.int64)
-    clock = business_time(index)
-    gaps = np.diff(clock)
-    unit = int(np.median(gaps[gaps > 0])) if (gaps > 0).any() else _DAY_NS
+    clock = business_time(index, weekends)
+    unit = spacing_ns
+    if unit is None:
+        gaps = np.diff(clock)
+        unit = int(np.median(gaps[gaps > 0])) if (gaps > 0).any() else _DAY_NS
     block = clock // (every * unit)
     return (np.flatnonzero(block[1:] != block[:-1]) + 1).astype(np.int64)
 
@@ -222,7 +238,13 @@ def _select(records: list[dict[str, object]], settings: ScanSettings) -> None:
         taken.update((record["y"], record["x"]))
 
 
-def scan_pairs(closes: pd.DataFrame, settings: ScanSettings | None = None) -> pd.DataFrame:
+def scan_pairs(
+    closes: pd.DataFrame,
+    settings: ScanSettings | None = None,
+    *,
+    spacing_ns: int | None = None,
+    weekends: bool | None = None,
+) -> pd.DataFrame:
     """Re-test every pair of ``closes``' columns at each re-test bar of its index.
 
     Parameters
@@ -232,6 +254,9 @@ def scan_pairs(closes: pd.DataFrame, settings: ScanSettings | None = None) -> pd
     settings
         The scan's windows and thresholds (defaults: 252 bars, every 21, correlation 0.6,
         p < 0.05, half-life <= 63 bars, Engle-Granger).
+    spacing_ns, weekends
+        The re-test clock (:func:`retest_rows`): bar length and whether the instruments
+        trade weekends; None infers them from every bar time.
 
     Returns
     -------
@@ -248,7 +273,7 @@ def scan_pairs(closes: pd.DataFrame, settings: ScanSettings | None = None) -> pd
     names = [str(c) for c in closes.columns]
     index = pd.DatetimeIndex(closes.index)
     records: list[dict[str, object]] = []
-    for row in retest_rows(index, settings.retest_every).tolist():
+    for row in retest_rows(index, settings.retest_every, spacing_ns, weekends).tolist():
         if row + 1 < settings.window:
             continue
         start = max(0, row + 1 - settings.span)

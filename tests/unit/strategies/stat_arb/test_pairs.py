@@ -43,7 +43,9 @@ def _constructed(seed: int, z_path: list[float], asset_class: AssetClass) -> tup
     strategy = Pairs()
     instruments = {s: Instrument(s, asset_class) for s in ("A", "B")}
     market = MarketFrames.from_bars({"A": _bars(log_a), "B": _bars(log_b)}, instruments)
-    scan = scan_pairs(market.close, strategy.settings)
+    # The strategy's clock: stocks trade no weekends, one bar a day (its market's spacing).
+    day = int(pd.Timedelta(days=1).value)
+    scan = scan_pairs(market.close, strategy.settings, spacing_ns=day, weekends=False)
     chosen = scan[scan["selected"]]
     test = chosen[chosen["row"] >= 260].iloc[0]
     r = int(test["row"])
