@@ -108,3 +108,21 @@ def test_an_hourly_strategy_on_daily_bars_is_one_line(run_cli: RunCli, tmp_path:
         "Strategy asian_london_breakout needs bars of 1h or finer",
         "1 day apart",
     )
+
+
+def test_a_book_that_holds_nothing_finishes_and_says_why(run_cli: RunCli, tmp_path: Path) -> None:
+    """One symbol and the default long/short top-k book: no trade, a warning, no error."""
+    assert_ok(run_cli(["data", "fetch", "GOOG", "--source", "sample"], tmp_path))
+    config = {
+        "strategy": {"name": "rsi"},
+        "backtest": {"symbols": ["GOOG"], "initial_capital": 10_000},
+        "risk": {"preset": "none"},
+    }
+    (tmp_path / "one.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    out = tmp_path / "run"
+    result = run_cli(["backtest", "--config", "one.yaml", "--out", str(out)], tmp_path)
+    assert_ok(result)
+    assert "with 1 symbol it holds none" in result.stderr + result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trades"] == 0 and any("holds none" in w for w in summary["warnings"])
+    assert (out / "attribution" / "regime.csv").is_file()
