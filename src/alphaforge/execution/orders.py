@@ -58,8 +58,9 @@ unknown            rejected            found rejected; or not found where resend
 
 ``filled``, ``cancelled``, ``rejected``, ``expired`` and ``replaced`` are terminal: the
 replacement of a replaced order is a new order, in ``pending_submit``, with the remaining
-quantity. No move leads to ``rejected`` once an order has a fill (a late rejection never
-overwrites a fill), and no move lowers the filled quantity. A report that reaches an order
+quantity. No move leads to ``rejected`` (nor ``accepted``, ``submitted``, ``pending_submit``,
+``unknown``) once an order has a fill: a late rejection or a stale acknowledgement never
+overwrites a fill, and no move lowers the filled quantity. A report that reaches an order
 still in ``pending_submit`` (a stream update outrunning the submit's response) proves the venue
 has it: the manager records ``submitted`` first, then the report.
 
@@ -110,6 +111,9 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 _OPEN = frozenset(status for status in OrderStatus if status.is_open)
 #: Statuses in which a fill report is applied: open ones the venue has (or may have) seen.
 _FILLABLE = _OPEN - {S.NEW}
+#: Statuses that say nothing has filled: a late report of one never overwrites a fill (a
+#: late rejection, a stale acknowledgement heard after fills).
+_UNFILLED = frozenset({S.PENDING_SUBMIT, S.SUBMITTED, S.ACCEPTED, S.UNKNOWN, S.REJECTED})
 #: Statuses that only fills reach (a status report naming them would have no quantity).
 _FILL_STATES = frozenset({S.PARTIALLY_FILLED, S.FILLED})
 
@@ -188,9 +192,9 @@ class OrderManager:
             raise IllegalTransitionError(
                 f"order {order.id}: {order.status} -> {status} is not allowed"
             )
-        if status is S.REJECTED and order.filled_quantity:
+        if status in _UNFILLED and order.filled_quantity:
             raise IllegalTransitionError(
-                f"order {order.id}: a rejection never overwrites a fill "
+                f"order {order.id}: {status} would overwrite its fill "
                 f"({order.filled_quantity} filled)"
             )
         order.status = status
