@@ -347,7 +347,9 @@ class OrderManager:
         """Record a cancel request before it is sent (``-> cancel_pending``).
 
         Returns False (nothing changes) if a cancel is already pending: a repeated request is
-        sent again, idempotently, by the broker.
+        sent again, idempotently, by the broker. Only a working order (``accepted``,
+        ``partially_filled``) is cancelled: one still in flight or ``unknown`` is cancelled once
+        the venue acknowledged it or a lookup settled it, so a cancel never races its submit.
         """
         if order.status is S.CANCEL_PENDING:
             return False
