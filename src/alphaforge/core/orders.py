@@ -73,15 +73,34 @@ class TimeInForce(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """States of the order state machine (:mod:`alphaforge.execution.orders`)."""
+    """States of the order state machine (:mod:`alphaforge.execution.orders`).
+
+    One machine for the backtest and a live venue: the backtest only ever uses ``new``,
+    ``accepted``, ``partially_filled`` and the terminal states; a live venue adds the states
+    of an order in flight (``pending_submit``, ``submitted``), of a cancel in flight
+    (``cancel_pending``), of an order whose fate a lost response hides (``unknown``) and of one
+    superseded by its replacement (``replaced``). The table of legal moves and why each exists
+    is :data:`alphaforge.execution.orders.TRANSITIONS`.
+    """
 
     NEW = "new"
+    #: Stored (journalled) with its client order id; the submit is being sent or about to be.
+    PENDING_SUBMIT = "pending_submit"
+    #: The venue answered the submit: it holds the order but has not yet said it works.
+    SUBMITTED = "submitted"
     ACCEPTED = "accepted"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    #: A cancel was requested and not yet confirmed: the order can still fill meanwhile.
+    CANCEL_PENDING = "cancel_pending"
+    #: Superseded by a replacement (a new order for the remaining quantity); terminal.
+    REPLACED = "replaced"
+    #: A submit's outcome was lost (timeout, dropped connection, 5xx): only a lookup of the
+    #: client order id settles it, and until then it may be working at the venue.
+    UNKNOWN = "unknown"
 
     @property
     def is_open(self) -> bool:
@@ -90,7 +109,19 @@ class OrderStatus(StrEnum):
 
 
 #: Statuses in which an order can still fill (a set lookup: ``is_open`` runs per order per bar).
-_OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+#: An order in flight, with a cancel in flight or of unknown fate may be working at the venue,
+#: so it is open: it counts against exposure and is never forgotten by the open-order views.
+_OPEN_STATUSES = frozenset(
+    {
+        OrderStatus.NEW,
+        OrderStatus.PENDING_SUBMIT,
+        OrderStatus.SUBMITTED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.CANCEL_PENDING,
+        OrderStatus.UNKNOWN,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +261,8 @@ class Order:
     parent_id: str | None = None
     #: Current stop of a trailing stop (moves with each close); the intent keeps the original.
     trail_stop: float | None = field(default=None)
+    #: Id of the order this one replaced (its remaining quantity moved here); None otherwise.
+    replaces: str | None = None
 
     @property
     def symbol(self) -> str:
@@ -247,7 +280,10 @@ class Fill:
     """A (partial) execution reported by a broker.
 
     ``costs`` maps each cost component (commission, sec_fee, spread, impact ...) to what it
-    charged, in quote currency, >= 0 except where a component is a credit.
+    charged, in quote currency, >= 0 except where a component is a credit. ``execution_id`` is
+    the venue's id of the execution (empty in the backtest): the order manager applies each
+    execution id of an order once, so a report heard twice (stream and reconciliation) counts
+    once.
     """
 
     order_id: str
@@ -258,6 +294,7 @@ class Fill:
     costs: tuple[tuple[str, float], ...] = ()
     strategy: str = ""
     reason: str = "signal"
+    execution_id: str = ""
 
     @property
     def total_cost(self) -> float:

@@ -1,13 +1,72 @@
 """The order state machine: every order's life, and only the legal moves of it.
 
-::
+One machine for the backtest and a live venue. The backtest walks ``new -> accepted ->
+partially_filled -> filled`` (or cancelled, expired, rejected) and never enters the live states;
+a live venue starts an order at ``pending_submit`` (stored with its client order id before it is
+sent) and adds ``submitted``, ``cancel_pending``, ``replaced`` and ``unknown``.
 
-    new -> accepted | rejected
-    accepted -> partially_filled | filled | cancelled | expired
-    partially_filled -> partially_filled | filled | cancelled | expired
+Why each move exists (``->`` the move, then the event that makes it):
 
-A move not in the table is a programming error (:class:`IllegalTransitionError`), never silently
-applied: a broker report that would, say, fill a cancelled order is surfaced, not absorbed.
+=================  ==================  ========================================================
+from               to                  why
+=================  ==================  ========================================================
+new                accepted            the simulated broker takes the order
+new                rejected            the simulated broker refuses it (unknown symbol)
+pending_submit     submitted           the venue answered the submit with the order
+pending_submit     rejected            the venue refused the submit (4xx: buying power, price),
+                                       or a check before sending did (minimum notional)
+pending_submit     unknown             the submit timed out, its connection dropped or it got a
+                                       5xx; or a restart finds it stored and cannot tell
+                                       whether it was sent
+submitted          accepted            the venue says the order works (Alpaca ``new``)
+submitted          rejected            the venue refused it after taking it (routing, risk)
+submitted          partially_filled,   a fill reached us before (or instead of) the
+                   filled              acknowledgement: market orders
+submitted          cancelled           the venue cancelled it before it worked (an IOC with
+                                       nothing to fill at Alpaca, a venue risk cancel)
+submitted          expired             an IOC/FOK with nothing to fill at Binance, a day order
+                                       sent after the session
+submitted          unknown             no acknowledgement within the deadline (stream dropped):
+                                       only a lookup tells
+accepted           partially_filled,   fills
+                   filled
+accepted           cancelled           the simulated broker cancels at once; the venue cancels
+                                       on its own (one-cancels-other, halt)
+accepted           expired             a day order's session ended
+accepted           cancel_pending      we asked the venue to cancel
+accepted           replaced            the venue took a replace: a new order carries the rest
+partially_filled   (as accepted)       the same events, after some fills; also more partial
+                                       fills (partially_filled -> partially_filled)
+cancel_pending     cancel_pending      a partial fill raced the cancel, which is still in
+                                       flight (the fill is applied, the cancel still pending)
+cancel_pending     cancelled           the venue confirmed the cancel
+cancel_pending     filled              the rest filled before the cancel arrived: the fill wins
+cancel_pending     expired             the session ended before the cancel took
+cancel_pending     accepted,           the venue refused the cancel (too late, not cancelable):
+                   partially_filled    the order works on, back where its fills put it
+unknown            pending_submit      a lookup found nothing and the venue refuses any reused
+                                       client id (a declared capability): resend the same id
+unknown            submitted,          a lookup (or a stream report) found it in that state:
+                   accepted,           adopt it; fills come with their execution ids
+                   partially_filled,
+                   filled, cancelled,
+                   expired
+unknown            rejected            found rejected; or not found where resending the same id
+                                       is not safe and the venue's history shows it never
+                                       arrived: closed, the intent may be placed anew
+=================  ==================  ========================================================
+
+``filled``, ``cancelled``, ``rejected``, ``expired`` and ``replaced`` are terminal: the
+replacement of a replaced order is a new order, in ``pending_submit``, with the remaining
+quantity. No move leads to ``rejected`` (nor ``accepted``, ``submitted``, ``pending_submit``,
+``unknown``) once an order has a fill: a late rejection or a stale acknowledgement never
+overwrites a fill, and no move lowers the filled quantity. A report that reaches an order
+still in ``pending_submit`` (a stream update outrunning the submit's response) proves the venue
+has it: the manager records ``submitted`` first, then the report.
+
+A move not in the table is an error (:class:`IllegalTransitionError`), never silently applied,
+and leaves the order as it was: a broker report that would, say, fill a cancelled order is
+surfaced, not absorbed (reconciliation settles it from the venue's truth).
 """
 
 from __future__ import annotations
@@ -21,19 +80,42 @@ from alphaforge.core.orders import Fill, Order, OrderIds, OrderIntent, OrderStat
 
 S = OrderStatus
 
+#: What fills, acknowledgements and rejections of the venue can make of an order in flight.
+_VENUE_OUTCOMES = frozenset(
+    {S.ACCEPTED, S.REJECTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}
+)
+#: What the venue (or we) can do to a working order.
+_WORKING_MOVES = frozenset(
+    {S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.CANCEL_PENDING, S.REPLACED}
+)
+
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.NEW: frozenset({S.ACCEPTED, S.REJECTED}),
-    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}),
-    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}),
+    S.PENDING_SUBMIT: frozenset({S.SUBMITTED, S.REJECTED, S.UNKNOWN}),
+    S.SUBMITTED: _VENUE_OUTCOMES | {S.UNKNOWN},
+    S.ACCEPTED: _WORKING_MOVES,
+    S.PARTIALLY_FILLED: _WORKING_MOVES,
+    S.CANCEL_PENDING: frozenset(
+        {S.CANCEL_PENDING, S.CANCELLED, S.FILLED, S.EXPIRED, S.ACCEPTED, S.PARTIALLY_FILLED}
+    ),
+    S.UNKNOWN: _VENUE_OUTCOMES | {S.PENDING_SUBMIT, S.SUBMITTED},
     S.FILLED: frozenset(),
     S.CANCELLED: frozenset(),
     S.REJECTED: frozenset(),
     S.EXPIRED: frozenset(),
+    S.REPLACED: frozenset(),
 }
 
 
 #: Statuses in which an order can still fill.
 _OPEN = frozenset(status for status in OrderStatus if status.is_open)
+#: Statuses in which a fill report is applied: open ones the venue has (or may have) seen.
+_FILLABLE = _OPEN - {S.NEW}
+#: Statuses that say nothing has filled: a late report of one never overwrites a fill (a
+#: late rejection, a stale acknowledgement heard after fills).
+_UNFILLED = frozenset({S.PENDING_SUBMIT, S.SUBMITTED, S.ACCEPTED, S.UNKNOWN, S.REJECTED})
+#: Statuses that only fills reach (a status report naming them would have no quantity).
+_FILL_STATES = frozenset({S.PARTIALLY_FILLED, S.FILLED})
 
 
 class IllegalTransitionError(RuntimeError):
@@ -58,6 +140,8 @@ class OrderManager:
         # Openings and closings since the follower last asked (None: nobody follows).
         self._opened: list[Order] | None = None
         self._closed: list[Order] = []
+        # (order id, venue execution id) of every execution applied: each counts once.
+        self._executions: set[tuple[str, str]] = set()
 
     def create(
         self, intent: OrderIntent, when: pd.Timestamp, parent_id: str | None = None
@@ -100,10 +184,18 @@ class OrderManager:
     def transition(
         self, order: Order, status: OrderStatus, when: pd.Timestamp, reason: str = ""
     ) -> None:
-        """Move ``order`` to ``status`` or raise :class:`IllegalTransitionError`."""
+        """Move ``order`` to ``status`` or raise :class:`IllegalTransitionError`.
+
+        A refused move leaves the order and the manager as they were.
+        """
         if status not in TRANSITIONS[order.status]:
             raise IllegalTransitionError(
                 f"order {order.id}: {order.status} -> {status} is not allowed"
+            )
+        if status in _UNFILLED and order.filled_quantity:
+            raise IllegalTransitionError(
+                f"order {order.id}: {status} would overwrite its fill "
+                f"({order.filled_quantity} filled)"
             )
         order.status = status
         order.updated_at = when
@@ -115,10 +207,26 @@ class OrderManager:
             if self._opened is not None:
                 self._closed.append(order)
 
-    def apply_fill(self, order: Order, fill: Fill) -> None:
-        """Record a fill: update filled quantity and average price, then the status."""
-        if order.status not in _OPEN or order.status is S.NEW:
-            raise IllegalTransitionError(f"order {order.id} cannot fill while {order.status}")
+    def apply_fill(self, order: Order, fill: Fill) -> bool:
+        """Record a fill: update filled quantity and average price, then the status.
+
+        A fill whose ``execution_id`` this order already applied is ignored (a report heard
+        twice, from the stream and a reconciliation, counts once). The filled quantity only
+        grows and never exceeds the order's quantity; a fill while a cancel is in flight is
+        applied and leaves the cancel pending (``filled`` if nothing remains); a fill reported
+        to an order still in ``pending_submit`` records ``submitted`` first.
+
+        Returns
+        -------
+        bool
+            True if applied, False if the execution was already applied.
+        """
+        execution = fill.execution_id
+        if execution and (order.id, execution) in self._executions:
+            return False
+        status = order.status
+        if status not in _FILLABLE:
+            raise IllegalTransitionError(f"order {order.id} cannot fill while {status}")
         if fill.quantity * order.intent.quantity <= 0:
             raise IllegalTransitionError(
                 f"order {order.id}: fill {fill.quantity} has the wrong sign"
@@ -126,13 +234,168 @@ class OrderManager:
         new_filled = order.filled_quantity + fill.quantity
         if abs(new_filled) > abs(order.intent.quantity) * (1 + 1e-12):
             raise IllegalTransitionError(f"order {order.id}: fill exceeds the order's quantity")
+        if status is S.PENDING_SUBMIT:
+            self.transition(order, S.SUBMITTED, fill.timestamp, "a fill proves the venue has it")
         previous = 0.0 if math.isnan(order.average_price) else order.average_price
         order.average_price = (
             previous * order.filled_quantity + fill.price * fill.quantity
         ) / new_filled
         order.filled_quantity = new_filled
+        if execution:
+            self._executions.add((order.id, execution))
         done = math.isclose(new_filled, order.intent.quantity, rel_tol=1e-12, abs_tol=1e-12)
-        self.transition(order, S.FILLED if done else S.PARTIALLY_FILLED, fill.timestamp)
+        if done:
+            after = S.FILLED
+        elif status is S.CANCEL_PENDING:
+            after = S.CANCEL_PENDING
+        else:
+            after = S.PARTIALLY_FILLED
+        self.transition(order, after, fill.timestamp)
+        return True
+
+    # -- the live path: an order in flight, cancels, replaces and lost responses ----------------
+
+    def create_pending(
+        self, intent: OrderIntent, when: pd.Timestamp, parent_id: str | None = None
+    ) -> Order:
+        """Return a new order in ``pending_submit``: stored, with its client id, before sending.
+
+        The id is the manager's deterministic id, which the venue gets as client order id.
+        """
+        order = self.create(intent, when, parent_id)
+        order.status = S.PENDING_SUBMIT
+        return order
+
+    def mark_submitted(self, order: Order, when: pd.Timestamp) -> None:
+        """Record the venue's answer to the submit (``pending_submit -> submitted``)."""
+        self.transition(order, S.SUBMITTED, when, "submit answered")
+
+    def mark_unknown(self, order: Order, when: pd.Timestamp, reason: str) -> None:
+        """Record that a submit's outcome is lost (timeout, dropped connection, 5xx, restart).
+
+        Only :meth:`settle` with the lookup of its client id (or a report of the venue) moves it
+        on; until then it counts as open.
+        """
+        self.transition(order, S.UNKNOWN, when, reason)
+
+    def report(
+        self, order: Order, status: OrderStatus, when: pd.Timestamp, reason: str = ""
+    ) -> bool:
+        """Apply the venue's report of ``status`` (acknowledged, rejected, cancelled, expired).
+
+        A report of the status the order already has changes nothing (returns False). Fill
+        states come with quantities: report them through :meth:`apply_fill`. A report to an
+        order in ``pending_submit`` records ``submitted`` first (the venue has it). A late
+        rejection of an order with fills raises and changes nothing.
+        """
+        if status is order.status:
+            return False
+        if status in _FILL_STATES:
+            raise IllegalTransitionError(
+                f"order {order.id}: {status} comes from fills; apply them with apply_fill"
+            )
+        if order.status is S.PENDING_SUBMIT and status not in TRANSITIONS[S.PENDING_SUBMIT]:
+            if status not in TRANSITIONS[S.SUBMITTED]:
+                raise IllegalTransitionError(
+                    f"order {order.id}: {order.status} -> {status} is not allowed"
+                )
+            self.transition(order, S.SUBMITTED, when, "a report proves the venue has it")
+        self.transition(order, status, when, reason)
+        return True
+
+    def settle(
+        self,
+        order: Order,
+        found: OrderStatus | None,
+        when: pd.Timestamp,
+        *,
+        resend_safe: bool,
+    ) -> None:
+        """Settle an ``unknown`` order by the lookup of its client order id.
+
+        Parameters
+        ----------
+        order
+            The order in ``unknown``.
+        found
+            The status the venue reports for the client id (its executions are applied with
+            :meth:`apply_fill` first), or None if the venue does not know the id.
+        when
+            Time of the lookup (UTC).
+        resend_safe
+            The venue refuses any reused client id, so sending the same id again cannot
+            duplicate the order (a declared capability of the broker).
+
+        Not found: ``pending_submit`` to resend the same id where that is safe, else
+        ``rejected`` (the venue never had it; the intent may be placed anew under a new id).
+        Found: the venue's status is applied as a :meth:`report` (nothing changes if the
+        executions or a stream report already brought the order there).
+        """
+        if found is None:
+            if order.status is not S.UNKNOWN:
+                raise IllegalTransitionError(
+                    f"order {order.id}: not found at the venue while {order.status}"
+                )
+            if resend_safe:
+                self.transition(order, S.PENDING_SUBMIT, when, "not found at the venue: resend")
+            else:
+                self.transition(order, S.REJECTED, when, "not found at the venue")
+            return
+        self.report(order, found, when, "found by client id")
+
+    def request_cancel(self, order: Order, when: pd.Timestamp) -> bool:
+        """Record a cancel request before it is sent (``-> cancel_pending``).
+
+        Returns False (nothing changes) if a cancel is already pending: a repeated request is
+        sent again, idempotently, by the broker. Only a working order (``accepted``,
+        ``partially_filled``) is cancelled: one still in flight or ``unknown`` is cancelled once
+        the venue acknowledged it or a lookup settled it, so a cancel never races its submit.
+        """
+        if order.status is S.CANCEL_PENDING:
+            return False
+        self.transition(order, S.CANCEL_PENDING, when, "cancel requested")
+        return True
+
+    def cancel_refused(self, order: Order, when: pd.Timestamp, reason: str) -> None:
+        """Record the venue's refusal of a cancel: the order works on where its fills put it."""
+        if order.status is not S.CANCEL_PENDING:
+            raise IllegalTransitionError(
+                f"order {order.id}: no cancel is pending while {order.status}"
+            )
+        back = S.PARTIALLY_FILLED if order.filled_quantity else S.ACCEPTED
+        self.transition(order, back, when, reason)
+
+    def replace(self, order: Order, intent: OrderIntent, when: pd.Timestamp) -> Order:
+        """Replace a working order: it becomes ``replaced``, a new order carries the rest.
+
+        ``intent`` is what the order should now be in total (new prices, perhaps a new total
+        quantity); the replacement, in ``pending_submit`` with a new id, gets the quantity that
+        remains after the fills so far (``intent.quantity - filled``). Call it when the venue
+        confirms the replace (or before sending where the venue replaces by cancel-then-new).
+        """
+        if S.REPLACED not in TRANSITIONS[order.status]:
+            raise IllegalTransitionError(
+                f"order {order.id}: {order.status} -> {S.REPLACED} is not allowed"
+            )
+        filled = order.filled_quantity
+        remaining = intent.quantity - filled
+        if (
+            intent.symbol != order.symbol
+            or intent.quantity * order.intent.quantity <= 0
+            or remaining * intent.quantity <= 0
+        ):
+            raise IllegalTransitionError(
+                f"order {order.id}: a replace keeps the symbol and side and leaves something to "
+                f"fill (asked {intent.quantity}, filled {filled})"
+            )
+        self.transition(order, S.REPLACED, when, "replaced")
+        new = self.create_pending(
+            intent.resized(remaining, "replace", f"{filled} filled by {order.id}"),
+            when,
+            order.parent_id,
+        )
+        new.replaces = order.id
+        return new
 
     def follow(self) -> list[Order]:
         """Start recording which orders open and close; return the orders open now.

@@ -13,19 +13,27 @@ from alphaforge.execution import TRANSITIONS, IllegalTransitionError, OrderManag
 
 S = OrderStatus
 T0 = pd.Timestamp("2024-01-02", tz="UTC")
+WORKING = {S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.CANCEL_PENDING, S.REPLACED}
+VENUE = {S.ACCEPTED, S.REJECTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}
 LEGAL = {
     (S.NEW, S.ACCEPTED),
     (S.NEW, S.REJECTED),
-    (S.ACCEPTED, S.PARTIALLY_FILLED),
-    (S.ACCEPTED, S.FILLED),
-    (S.ACCEPTED, S.CANCELLED),
-    (S.ACCEPTED, S.EXPIRED),
-    (S.PARTIALLY_FILLED, S.PARTIALLY_FILLED),
-    (S.PARTIALLY_FILLED, S.FILLED),
-    (S.PARTIALLY_FILLED, S.CANCELLED),
-    (S.PARTIALLY_FILLED, S.EXPIRED),
+    (S.PENDING_SUBMIT, S.SUBMITTED),
+    (S.PENDING_SUBMIT, S.REJECTED),
+    (S.PENDING_SUBMIT, S.UNKNOWN),
+    *((S.SUBMITTED, end) for end in VENUE | {S.UNKNOWN}),
+    *((S.ACCEPTED, end) for end in WORKING),
+    *((S.PARTIALLY_FILLED, end) for end in WORKING),
+    (S.CANCEL_PENDING, S.CANCEL_PENDING),
+    (S.CANCEL_PENDING, S.CANCELLED),
+    (S.CANCEL_PENDING, S.FILLED),
+    (S.CANCEL_PENDING, S.EXPIRED),
+    (S.CANCEL_PENDING, S.ACCEPTED),
+    (S.CANCEL_PENDING, S.PARTIALLY_FILLED),
+    *((S.UNKNOWN, end) for end in VENUE | {S.PENDING_SUBMIT, S.SUBMITTED}),
 }
-# The shortest legal path from new to each state.
+# The shortest legal path to each state: from new (the backtest's start) or, for the states of
+# an order in flight, from pending_submit (a live venue's start).
 PATH = {
     S.NEW: [],
     S.ACCEPTED: [S.ACCEPTED],
@@ -34,11 +42,21 @@ PATH = {
     S.FILLED: [S.ACCEPTED, S.FILLED],
     S.CANCELLED: [S.ACCEPTED, S.CANCELLED],
     S.EXPIRED: [S.ACCEPTED, S.EXPIRED],
+    S.CANCEL_PENDING: [S.ACCEPTED, S.CANCEL_PENDING],
+    S.REPLACED: [S.ACCEPTED, S.REPLACED],
+    S.PENDING_SUBMIT: [],
+    S.SUBMITTED: [S.SUBMITTED],
+    S.UNKNOWN: [S.UNKNOWN],
 }
+LIVE_START = {S.PENDING_SUBMIT, S.SUBMITTED, S.UNKNOWN}
 
 
 def _order_in(manager: OrderManager, status: OrderStatus) -> Order:
-    order = manager.create(OrderIntent("AAA", 10.0), T0)
+    intent = OrderIntent("AAA", 10.0)
+    if status in LIVE_START:
+        order = manager.create_pending(intent, T0)
+    else:
+        order = manager.create(intent, T0)
     for step in PATH[status]:
         manager.transition(order, step, T0)
     assert order.status is status
@@ -98,7 +116,9 @@ def test_fills_average_the_price_and_move_the_state() -> None:
     assert order not in manager.open_orders()
 
 
-@pytest.mark.parametrize("status", [S.NEW, S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED])
+@pytest.mark.parametrize(
+    "status", [S.NEW, S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED, S.REPLACED]
+)
 def test_a_fill_of_an_order_that_cannot_fill_raises(status: OrderStatus) -> None:
     manager = OrderManager()
     order = _order_in(manager, status)
