@@ -76,6 +76,46 @@ def session_dates(calendar: str, start: date | str, end: date | str) -> pd.Datet
     return pd.DatetimeIndex(days, name="timestamp")
 
 
+def market_hours(calendar: str, start: date | str, end: date | str) -> pd.DataFrame:
+    """Return each trading session's open and close in ``[start, end]``, UTC.
+
+    Exchange calendars give the regular session, early closes (the day after Thanksgiving,
+    Christmas Eve) and daylight saving as the exchange keeps them; a closed day (a holiday,
+    a weekend) has no row. ``24/7`` sessions run 00:00-24:00 UTC every day; ``24/5`` (forex)
+    sessions run from 17:00 New York time the evening before to 17:00 New York time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by session date (00:00 UTC, as daily bars are stamped), columns ``open`` and
+        ``close`` (UTC timestamps) and ``early_close`` (True when the session closes before
+        the calendar's regular close).
+    """
+    days = session_dates(calendar, start, end)
+    early = np.zeros(len(days), bool)
+    if calendar == CRYPTO_CALENDAR:
+        opens, closes = days, days + pd.Timedelta(days=1)
+    elif calendar == FOREX_CALENDAR:
+        roll = days.tz_localize(None) + pd.Timedelta(hours=_FX_ROLL_HOUR)
+        closes = roll.tz_localize(_FX_TZ).tz_convert("UTC")
+        opens = (roll - pd.Timedelta(days=1)).tz_localize(_FX_TZ).tz_convert("UTC")
+    else:
+        cal = _exchange(calendar)
+        sessions = days.tz_localize(None)
+        schedule = cal.schedule.loc[sessions]
+        opens, closes = _as_utc(schedule["open"]), _as_utc(schedule["close"])
+        early = np.asarray(sessions.isin(cal.early_closes), bool)
+    return pd.DataFrame(
+        {"open": opens.to_numpy(), "close": closes.to_numpy(), "early_close": early},
+        index=days,
+    ).astype({"open": "datetime64[ns, UTC]", "close": "datetime64[ns, UTC]"})
+
+
+def _as_utc(values: pd.Series) -> pd.DatetimeIndex:
+    stamps = pd.DatetimeIndex(values)
+    return stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+
+
 def expected_bars(
     calendar: str, start: date | str, end: date | str, interval: Interval
 ) -> pd.DatetimeIndex:
