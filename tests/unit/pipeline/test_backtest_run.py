@@ -10,7 +10,7 @@ from alphaforge.backtest.runner import market_context, run_strategy_backtest
 from alphaforge.config import AppConfig
 from alphaforge.features.registry import compute
 from alphaforge.features.testing import real_bars
-from alphaforge.pipeline.backtest_run import sizing_rows
+from alphaforge.pipeline.backtest_attribution import sizing_rows
 from alphaforge.strategies import MarketFrames, create_strategy
 
 
