@@ -13,6 +13,7 @@ from alphaforge.config.base import FrozenModel
 from alphaforge.config.data import DataConfig, ValidationRulesConfig
 from alphaforge.config.features import FeaturesConfig, SelectionConfig
 from alphaforge.config.labels import LabelsConfig
+from alphaforge.config.live import ExecutionConfig, LiveConfig, NotifyConfig, SchedulerConfig
 from alphaforge.config.model import DeepConfig, LinearConfig, ModelConfig, TreesConfig
 from alphaforge.config.run import DemoConfig, RunConfig, SecretsConfig, TrainConfig
 from alphaforge.config.trading import (
@@ -35,14 +36,18 @@ __all__ = [
     "DataConfig",
     "DeepConfig",
     "DemoConfig",
+    "ExecutionConfig",
     "FeaturesConfig",
     "FrozenModel",
     "LabelsConfig",
     "LinearConfig",
+    "LiveConfig",
     "ModelConfig",
+    "NotifyConfig",
     "PortfolioConfig",
     "RiskConfig",
     "RunConfig",
+    "SchedulerConfig",
     "SecretsConfig",
     "SelectionConfig",
     "StrategyConfig",
@@ -70,4 +75,8 @@ class AppConfig(FrozenModel):
     demo: DemoConfig = DemoConfig()
     train: TrainConfig = TrainConfig()
     run: RunConfig = RunConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    live: LiveConfig = LiveConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    notify: NotifyConfig = NotifyConfig()
     secrets: SecretsConfig = SecretsConfig()

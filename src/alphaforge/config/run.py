@@ -108,3 +108,7 @@ class SecretsConfig(FrozenModel):
     fred_api_key: SecretStr | None = None
     finnhub_api_key: SecretStr | None = None
     openai_api_key: SecretStr | None = None
+    ccxt_api_key: SecretStr | None = None
+    ccxt_secret: SecretStr | None = None
+    smtp_password: SecretStr | None = None
+    webhook_token: SecretStr | None = None

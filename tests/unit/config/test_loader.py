@@ -243,6 +243,10 @@ def test_masked_dump_masks_secrets_and_never_contains_them(tmp_path: Path) -> No
         "fred_api_key",
         "finnhub_api_key",
         "openai_api_key",
+        "ccxt_api_key",
+        "ccxt_secret",
+        "smtp_password",
+        "webhook_token",
     }
     # Everything else round-trips as plain data.
     assert dumped["run"]["seed"] == 42
