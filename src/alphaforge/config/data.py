@@ -33,6 +33,14 @@ class DataConfig(FrozenModel):
     allow_unhealthy: bool = Field(False, description="Override the health gate (recorded).")
     max_retries: int = Field(4, ge=0, description="Retries for online sources, with backoff.")
     backoff_seconds: float = Field(1.0, ge=0.0, description="First backoff delay; doubles.")
+    alpaca_data_url: str | None = Field(
+        None, description="Override of Alpaca's market-data endpoint (a local fake in tests)."
+    )
+    alpaca_feed: str = Field("iex", description="Alpaca stock feed: iex (free) or sip.")
+    ccxt_exchange: str = Field("binance", description="ccxt exchange id of the ccxt source.")
+    ccxt_url: str | None = Field(
+        None, description="Override of the exchange's REST endpoint (a local fake in tests)."
+    )
 
 
 class ValidationRulesConfig(FrozenModel):

@@ -44,9 +44,6 @@ class ExecutionConfig(FrozenModel):
             "or live endpoint, by mode."
         ),
     )
-    alpaca_data_url: str | None = Field(
-        None, description="Override of Alpaca's market-data endpoint (a local fake in tests)."
-    )
     alpaca_stream_url: str | None = Field(
         None, description="Override of Alpaca's WebSocket endpoints (a local fake in tests)."
     )
