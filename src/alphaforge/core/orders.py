@@ -8,6 +8,7 @@ tracks, a :class:`Fill` is what a broker reports.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -324,7 +325,51 @@ class OrderIds:
         return f"{self.prefix}-{self._count:08d}"
 
 
+#: Longest client order id every supported venue takes (Binance's limit; Alpaca and OANDA
+#: take more), and the characters all of them accept.
+MAX_CLIENT_ID = 36
+_CLIENT_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def client_order_id(
+    decided_at: pd.Timestamp, symbol: str, strategy: str, reason: str, attempt: int = 0
+) -> str:
+    """Return the deterministic client order id of an intent decided at ``decided_at``.
+
+    The same decision (bar close, symbol, strategy tag, reason) gives the same id, so a node
+    restarted after a crash that decides again sends an id the venue and the ledger already
+    know, never a second order. ``attempt`` numbers a fresh placement of the same decision
+    after an earlier one was closed unfilled (rejected, or never arrived at a venue that
+    reuses ids). Form: ``af-YYMMDDHHMM-<16 hex>`` (30 characters), ``-<attempt>`` appended
+    from attempt 1: at most 36 characters of ``[A-Za-z0-9_-]``, which Alpaca, Binance and
+    OANDA all take.
+    """
+    when = pd.Timestamp(decided_at)
+    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    key = f"{when.value}|{symbol}|{strategy}|{reason}".encode()
+    digest = hashlib.blake2b(key, digest_size=8).hexdigest()
+    base = f"af-{when:%y%m%d%H%M}-{digest}"
+    return base if attempt == 0 else f"{base}-{attempt}"
+
+
+def replacement_id(client_id: str, n: int) -> str:
+    """Return the client id of the ``n``-th replacement of ``client_id`` (36 characters max)."""
+    suffix = f"-r{n}"
+    return client_id[: MAX_CLIENT_ID - len(suffix)] + suffix
+
+
+def check_client_id(client_id: str) -> str:
+    """Return ``client_id`` if every venue takes it, else raise :class:`InvalidOrderError`."""
+    if not client_id or len(client_id) > MAX_CLIENT_ID or set(client_id) - _CLIENT_ID_CHARS:
+        raise InvalidOrderError(
+            f"Client order id {client_id!r} is not 1-{MAX_CLIENT_ID} characters of [A-Za-z0-9_-].",
+            hint="Ids come from client_order_id(); do not build them by hand.",
+        )
+    return client_id
+
+
 __all__ = [
+    "MAX_CLIENT_ID",
     "Bracket",
     "Fill",
     "InvalidOrderError",
@@ -336,4 +381,7 @@ __all__ = [
     "Side",
     "SizingStep",
     "TimeInForce",
+    "check_client_id",
+    "client_order_id",
+    "replacement_id",
 ]

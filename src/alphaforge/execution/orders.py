@@ -72,7 +72,7 @@ surfaced, not absorbed (reconciliation settles it from the venue's truth).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pandas as pd
 
@@ -144,10 +144,21 @@ class OrderManager:
         self._executions: set[tuple[str, str]] = set()
 
     def create(
-        self, intent: OrderIntent, when: pd.Timestamp, parent_id: str | None = None
+        self,
+        intent: OrderIntent,
+        when: pd.Timestamp,
+        parent_id: str | None = None,
+        order_id: str | None = None,
     ) -> Order:
-        """Return a new order (status ``new``) for an approved intent."""
-        order = Order(self.ids.next(), intent, when, parent_id=parent_id, updated_at=when)
+        """Return a new order (status ``new``) for an approved intent.
+
+        ``order_id`` gives the id (a live node's deterministic client order id); None takes the
+        next of the manager's ids. An id already used is a programming error.
+        """
+        oid = self.ids.next() if order_id is None else order_id
+        if oid in self._orders:
+            raise IllegalTransitionError(f"order id {oid} is already used")
+        order = Order(oid, intent, when, parent_id=parent_id, updated_at=when)
         if intent.trail_percent is not None:
             order.trail_stop = intent.stop_price
         self._orders[order.id] = order
@@ -256,15 +267,38 @@ class OrderManager:
     # -- the live path: an order in flight, cancels, replaces and lost responses ----------------
 
     def create_pending(
-        self, intent: OrderIntent, when: pd.Timestamp, parent_id: str | None = None
+        self,
+        intent: OrderIntent,
+        when: pd.Timestamp,
+        parent_id: str | None = None,
+        order_id: str | None = None,
     ) -> Order:
         """Return a new order in ``pending_submit``: stored, with its client id, before sending.
 
-        The id is the manager's deterministic id, which the venue gets as client order id.
+        The id (``order_id``, or the manager's next deterministic id) is the client order id
+        the venue gets.
         """
-        order = self.create(intent, when, parent_id)
+        order = self.create(intent, when, parent_id, order_id)
         order.status = S.PENDING_SUBMIT
         return order
+
+    def adopt(self, order: Order, execution_ids: Iterable[str] = ()) -> None:
+        """Take over an order rebuilt from the journal after a restart (or found at the venue).
+
+        ``execution_ids`` are the venue executions already applied to it (so a fill heard
+        again is not counted twice). An id already held is a programming error.
+        """
+        if order.id in self._orders:
+            raise IllegalTransitionError(f"order id {order.id} is already used")
+        self._orders[order.id] = order
+        if order.status.is_open:
+            self._open[order.id] = order
+        self._executions.update((order.id, e) for e in execution_ids if e)
+        self.version += 1
+
+    def has(self, order_id: str) -> bool:
+        """Return True if an order with ``order_id`` exists (open or closed)."""
+        return order_id in self._orders
 
     def mark_submitted(self, order: Order, when: pd.Timestamp) -> None:
         """Record the venue's answer to the submit (``pending_submit -> submitted``)."""
@@ -365,7 +399,9 @@ class OrderManager:
         back = S.PARTIALLY_FILLED if order.filled_quantity else S.ACCEPTED
         self.transition(order, back, when, reason)
 
-    def replace(self, order: Order, intent: OrderIntent, when: pd.Timestamp) -> Order:
+    def replace(
+        self, order: Order, intent: OrderIntent, when: pd.Timestamp, new_id: str | None = None
+    ) -> Order:
         """Replace a working order: it becomes ``replaced``, a new order carries the rest.
 
         ``intent`` is what the order should now be in total (new prices, perhaps a new total
@@ -393,6 +429,7 @@ class OrderManager:
             intent.resized(remaining, "replace", f"{filled} filled by {order.id}"),
             when,
             order.parent_id,
+            new_id,
         )
         new.replaces = order.id
         return new
