@@ -138,9 +138,9 @@ class OrderGateway:
             log.warning("order %s for %s rejected: %s", order.id, order.symbol, exc.message)
             return
         failpoint("after_response")
-        self._apply_status(order, venue, "submit answered")
+        self.apply_status(order, venue, "submit answered")
 
-    def _apply_status(self, order: Order, venue: VenueOrder, why: str) -> None:
+    def apply_status(self, order: Order, venue: VenueOrder, why: str) -> None:
         """Bring ``order`` to the venue's non-fill status and journal each change."""
         now = self.clock.now()
         status = venue.status
@@ -185,7 +185,7 @@ class OrderGateway:
             self.journal.record_order(new, "create", f"replaces {order.id}")
             if self.broker.capabilities.native_replace:
                 venue = self.broker.replace_order(order.id, new.intent, new.id)
-                self._apply_status(new, venue, "replace answered")
+                self.apply_status(new, venue, "replace answered")
             else:
                 self.broker.cancel_order(order.id)
                 self._send(new)
@@ -201,7 +201,7 @@ class OrderGateway:
                 return
             if update.fill is not None:
                 self._apply_fill(order, update.fill)
-            self._apply_status(order, update.order, f"stream: {update.event}")
+            self.apply_status(order, update.order, f"stream: {update.event}")
 
     def sync_fills(self) -> int:
         """Read the venue's fills since the stored cursor and apply each new one.
@@ -280,7 +280,7 @@ class OrderGateway:
                 if order.status.is_open and order.status is not S.UNKNOWN:
                     venue = self.broker.lookup(order.id)
                     if venue is not None:
-                        self._apply_status(order, venue, "restart: venue's status")
+                        self.apply_status(order, venue, "restart: venue's status")
             return loaded
 
     def settle(self, order: Order) -> None:
@@ -295,7 +295,7 @@ class OrderGateway:
                 if resend:
                     self._send(order)
                 return
-            self._apply_status(order, venue, "found by client id")
+            self.apply_status(order, venue, "found by client id")
 
     def open_orders(self) -> list[Order]:
         """Return the orders that can still fill, oldest first."""

@@ -61,7 +61,7 @@ class MemoryJournal:
     orders: dict[str, Order] = field(default_factory=dict)
     events: list[tuple[str, OrderStatus, str, str]] = field(default_factory=list)
     fills: dict[str, Fill] = field(default_factory=dict)
-    positions: dict[str, float] = field(default_factory=dict)
+    holdings: dict[str, float] = field(default_factory=dict)
     checkpoints: dict[str, str] = field(default_factory=dict)
 
     def record_order(self, order: Order, event: str, reason: str = "") -> None:
@@ -78,14 +78,25 @@ class MemoryJournal:
             return False
         self.fills[key] = fill
         self.orders[order.id] = copy.copy(order)
-        held = self.positions.get(fill.symbol, 0.0) + fill.quantity
+        held = self.holdings.get(fill.symbol, 0.0) + fill.quantity
         if abs(held) <= 1e-12:
-            self.positions.pop(fill.symbol, None)
+            self.holdings.pop(fill.symbol, None)
         else:
-            self.positions[fill.symbol] = held
+            self.holdings[fill.symbol] = held
         if checkpoint is not None:
             self.checkpoints[checkpoint[0]] = checkpoint[1]
         return True
+
+    def adjust_position(self, symbol: str, quantity: float, reason: str) -> None:
+        """Set the position of ``symbol`` (reconciliation's repair)."""
+        if abs(quantity) <= 1e-12:
+            self.holdings.pop(symbol, None)
+        else:
+            self.holdings[symbol] = quantity
+
+    def positions(self) -> dict[str, float]:
+        """Return a copy of the positions (signed units, non-zero only)."""
+        return dict(self.holdings)
 
     def has_fill(self, execution_id: str) -> bool:
         """Return True if ``execution_id`` is stored."""

@@ -78,7 +78,7 @@ def test_an_order_is_journalled_before_it_is_sent_and_its_fill_once() -> None:
     assert gateway.sync_fills() == 0  # read again from the stored cursor: nothing new
     assert order.status is S.FILLED
     assert journal.orders[order.id].status is S.FILLED
-    assert journal.positions == {"SPY": 10.0}
+    assert journal.positions() == {"SPY": 10.0}
     assert journal.checkpoint(FILLS_CHECKPOINT) == "1"
 
 
@@ -137,7 +137,7 @@ def test_a_restart_settles_what_the_journal_left_in_flight_without_duplicates() 
     assert restarted.manager.get(sent.id).status is S.FILLED
     assert restarted.manager.get("af-x-1").status is S.ACCEPTED  # resent under its own id
     assert sorted(o.client_id for o in _venue_orders(venue)) == sorted([sent.id, "af-x-1"])
-    assert journal.positions == {"SPY": 10.0}
+    assert journal.positions() == {"SPY": 10.0}
     # Deciding the same bar again sends nothing.
     restarted.place(OrderIntent("SPY", 10.0, strategy="s"), T0)
     assert len(_venue_orders(venue)) == 2
@@ -150,7 +150,7 @@ def test_stream_and_sync_count_a_fill_once() -> None:
     _bar(venue, clock)
     assert order.status is S.FILLED
     assert gateway.sync_fills() == 0
-    assert len(journal.fills) == 1 and journal.positions == {"SPY": 10.0}
+    assert len(journal.fills) == 1 and journal.positions() == {"SPY": 10.0}
 
 
 def test_a_refused_order_is_journalled_rejected() -> None:
