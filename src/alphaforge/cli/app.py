@@ -26,6 +26,7 @@ from alphaforge.cli.model_commands import predict as predict_command
 from alphaforge.cli.options import ConfigOption, GlobalConfigOption, config_from
 from alphaforge.cli.risk_commands import risk_app
 from alphaforge.cli.strategy_commands import strategies_app
+from alphaforge.cli.trade_commands import trade_app
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bootstrap import bootstrap_process
 from alphaforge.core.errors import AlphaForgeError
@@ -44,6 +45,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.add_typer(risk_app, name="risk")
 app.add_typer(strategies_app, name="strategies")
+app.add_typer(trade_app, name="trade")
 app.command("predict")(predict_command)
 app.command("backtest")(backtest_command)
 app.add_typer(config_app, name="config")

@@ -29,6 +29,8 @@ class AccountSnapshot:
     timestamp: pd.Timestamp
     cash: float
     equity: float
+    #: The venue's account number (live trading asks for it to be typed back); "" if none.
+    account_number: str = ""
 
 
 class Broker(Protocol):

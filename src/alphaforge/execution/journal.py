@@ -28,7 +28,7 @@ class OrderJournal(Protocol):
         ...
 
     def record_fill(
-        self, order: Order, fill: Fill, checkpoint: tuple[str, str] | None = None
+        self, order: Order, fill: Fill, *, checkpoint: tuple[str, str] | None = None
     ) -> bool:
         """Store a fill, the order after it, position and cash; False if already stored."""
         ...
@@ -70,7 +70,7 @@ class MemoryJournal:
         self.events.append((order.id, order.status, event, reason))
 
     def record_fill(
-        self, order: Order, fill: Fill, checkpoint: tuple[str, str] | None = None
+        self, order: Order, fill: Fill, *, checkpoint: tuple[str, str] | None = None
     ) -> bool:
         """Store the fill once per execution id, with the order and the position it changes."""
         key = fill.execution_id or f"{fill.order_id}:{len(self.fills)}"

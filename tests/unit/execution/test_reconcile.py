@@ -63,7 +63,7 @@ def test_a_broker_only_order_is_adopted_with_its_fills() -> None:
 
 
 def test_an_order_the_broker_never_saw_is_unresolved() -> None:
-    clock, venue, journal, gateway = _setup()
+    clock, venue, journal, _ = _setup()
     ghost = Order("ghost-1", OrderIntent("SPY", 1.0), T0, status=S.ACCEPTED)
     journal.record_order(ghost, "create")
     restarted = OrderGateway(venue, journal, clock)

@@ -101,6 +101,8 @@ class SimulatedVenue:
         self._by_client: dict[str, Order] = {}
         self._client_of: dict[str, str] = {}
         self._fills: list[VenueFill] = []
+        # Fills of earlier sessions (the ledger's cursor): ids and cursors continue from there.
+        self._offset = 0
         self.handlers: list[Callable[[TradeUpdate], None]] = []
         self.last_bar_at: pd.Timestamp | None = None
         self._lock = threading.RLock()
@@ -157,8 +159,13 @@ class SimulatedVenue:
     def fills_since(self, checkpoint: str | None) -> tuple[list[VenueFill], str | None]:
         """Return fills after ``checkpoint`` (a count of fills already read)."""
         with self._lock:
-            start = int(checkpoint) if checkpoint else 0
-            return list(self._fills[start:]), str(len(self._fills))
+            start = max(int(checkpoint) - self._offset, 0) if checkpoint else 0
+            return list(self._fills[start:]), str(self._offset + len(self._fills))
+
+    def resume_fills(self, count: int) -> None:
+        """Continue execution ids and cursors after ``count`` fills of earlier sessions."""
+        with self._lock:
+            self._offset = count - len(self._fills)
 
     # -- the account ----------------------------------------------------------------------------
 
@@ -203,7 +210,7 @@ class SimulatedVenue:
             for fill in fills:
                 cid = self._client_of.get(fill.order_id, fill.order_id)
                 venue_fill = VenueFill(
-                    execution_id=f"sim-{len(self._fills) + 1}",
+                    execution_id=f"sim-{self._offset + len(self._fills) + 1}",
                     client_id=cid,
                     venue_order_id=fill.order_id,
                     symbol=fill.symbol,

@@ -1,0 +1,1 @@
+"""The live trading node: bars in, the backtest's strategy, portfolio and risk code, orders out."""

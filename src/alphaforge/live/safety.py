@@ -1,0 +1,110 @@
+"""The trading state and the gates every order passes before it is placed.
+
+============  =======================================  ====================================
+state         what it blocks                           how it is entered and left
+============  =======================================  ====================================
+active        nothing                                  ``trade resume``; a clean reconcile
+                                                       after an automatic ``reducing``
+reducing      orders that open or add to a position;   an unresolved reconcile difference,
+              orders that reduce one still go          a stale feed, ``trade flatten``
+halted        every new order (cancels still go)       ``trade pause``, a ledger error
+============  =======================================  ====================================
+
+The state is a ledger row, so it survives a restart: a node killed while halted starts
+halted. Besides the state, the market must be open (the broker's clock) and the last
+reconcile clean for entries; a feed connected but silent past ``live.stale_after_s`` blocks
+entries too.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from alphaforge.core.orders import OrderIntent
+from alphaforge.execution.reconcile import ReconcileReport
+from alphaforge.storage.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+#: Prefix of the reasons the node itself gives when it moves to ``reducing``: only such a
+#: state is lifted automatically (a pause or flatten by hand waits for ``trade resume``).
+AUTO = "auto: "
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What may be placed now: any order at all, orders that add exposure, and why not."""
+
+    orders: bool
+    entries: bool
+    reason: str = ""
+
+    @classmethod
+    def closed(cls, reason: str) -> Gate:
+        """Return a gate that lets nothing through."""
+        return cls(False, False, reason)
+
+    def allows(self, intent: OrderIntent, held: float) -> bool:
+        """Return True if ``intent`` may be placed while ``held`` units are held."""
+        if not self.orders:
+            return False
+        if self.entries:
+            return True
+        after = held + intent.quantity
+        return abs(after) < abs(held) and after * held >= 0
+
+
+def entry_gate(
+    state: str, last_reconcile: ReconcileReport | None, market_open: bool, feed_stale: bool = False
+) -> Gate:
+    """Return the gate for the trading ``state`` and the node's checks."""
+    if state == "halted":
+        return Gate.closed("trading is halted (alphaforge trade resume lifts it)")
+    if not market_open:
+        return Gate.closed("the market is closed (broker clock)")
+    if state == "reducing":
+        return Gate(True, False, "reducing only: orders that add exposure are refused")
+    if last_reconcile is not None and not last_reconcile.clean:
+        return Gate(True, False, "ledger and broker disagree: entries halted until reconciled")
+    if feed_stale:
+        return Gate(True, False, "the feed is connected but silent: entries blocked")
+    return Gate(True, True)
+
+
+class TradingStateBook:
+    """The persisted trading state, and the automatic moves between its values."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def current(self) -> str:
+        """Return ``active``, ``reducing`` or ``halted``."""
+        return str(self.ledger.trading_state().state)
+
+    def set(self, state: str, reason: str) -> None:
+        """Move to ``state`` (written, with an alert) unless already there."""
+        row = self.ledger.trading_state()
+        if row.state == state and row.reason == reason:
+            return
+        self.ledger.set_trading_state(state, reason)  # type: ignore[arg-type]
+        self.ledger.add_alert(
+            "warning" if state != "active" else "info", "trading_state", f"{state}: {reason}"
+        )
+        log.warning("trading state %s: %s", state, reason)
+
+    def after_reconcile(self, report: ReconcileReport) -> None:
+        """Halt entries on an unresolved difference; lift an automatic halt on a clean pass."""
+        row = self.ledger.trading_state()
+        if not report.clean:
+            if row.state == "active":
+                first = report.unresolved[0]
+                self.set(
+                    "reducing",
+                    f"{AUTO}unresolved {first.rule} {first.symbol} {first.client_id}".strip(),
+                )
+        elif row.state == "reducing" and row.reason.startswith(AUTO):
+            self.set("active", "reconciled")
+
+
+__all__ = ["AUTO", "Gate", "TradingStateBook", "entry_gate"]
