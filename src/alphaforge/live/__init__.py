@@ -1,0 +1,1 @@
+"""The live trading node: the stages wired to a real clock, feed and broker."""
