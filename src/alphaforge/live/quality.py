@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -201,7 +202,9 @@ def _joined(fills: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
     for name in ("quantity", "price", "commission"):
         table[name] = pd.to_numeric(table[name], errors="coerce").astype(np.float64)
     table["maker"] = (
-        table["maker"].fillna(False).astype(bool) if "maker" in table.columns else False
+        table["maker"].astype("boolean").fillna(False).astype(bool)
+        if "maker" in table.columns
+        else False
     )
     arrival = decisions["arrival_price"] if "arrival_price" in decisions.columns else np.nan
     right = pd.DataFrame(
@@ -239,6 +242,7 @@ def _row_problems(table: pd.DataFrame) -> pd.Series:
             "symbol differs from its decision's",
         ),
         (~(np.isfinite(decision) & (decision > 0)), "decision price is not a positive number"),
+        (~np.isfinite(decision_q), "decision quantity is missing"),
         (np.sign(q) != np.sign(decision_q), "side differs from its decision's"),
         (
             (table["time"] < table["decision_time"]).to_numpy(),
@@ -325,7 +329,9 @@ def _predict(
     market = MarketFrames.from_bars(
         {s: _own_bars(bars[s]) for s in symbols}, {s: instruments[s] for s in symbols}
     )
-    context = market_context(market, spreads="half_spread" in components)
+    # Spreads are estimated whatever the schedule (the engine skips them without a
+    # half_spread model, which then reads none): fit_costs("half_spread") needs them.
+    context = market_context(market, spreads=True)
     rows = np.flatnonzero(ok)
     at = market.index.get_indexer(pd.DatetimeIndex(table["bar_time"].iloc[rows]))
     col = market.close.columns.get_indexer(pd.Index(table["symbol"].iloc[rows]))
@@ -497,8 +503,9 @@ class CostFit:
         keep their configured values).
     fills
         Measured fills each parameter was fitted on.
-    rmse_bps
-        Root mean square residual of each parameter's fit, bps of notional.
+    rmse
+        Root mean square residual of each parameter's fit (weighted like the fit): bps of
+        notional, or quote currency per fill for ``per_order`` and ``per_share``.
     notes
         What to know about the fit: parameters clipped at zero, optional ones not fitted.
     """
@@ -506,7 +513,7 @@ class CostFit:
     model: str
     params: dict[str, float]
     fills: dict[str, int]
-    rmse_bps: dict[str, float]
+    rmse: dict[str, float]
     notes: tuple[str, ...] = field(default=())
 
     def config(self) -> CostModelConfig:
@@ -516,29 +523,37 @@ class CostFit:
 
 @dataclass(frozen=True, slots=True)
 class _Problem:
-    """One parameter to fit: ``y = theta x`` over the fills in ``rows`` (y in ``unit``s)."""
+    """One parameter to fit: ``y = theta x`` over the fills in ``rows``.
+
+    ``scale`` turns the fitted slope into the parameter's unit (1e4 for bps of notional);
+    ``by_notional`` weights each fill by its notional (``y`` is then a fraction of it).
+    """
 
     param: str
     rows: BoolArray
     x: FloatArray
     y: FloatArray
-    #: Multiplies a fitted fraction of notional into the parameter's unit (1e4 for bps).
     scale: float
+    by_notional: bool = True
     required: bool = True
 
 
-def fit_costs(table: pd.DataFrame, model_name: str, *, min_fills: int = MIN_FILLS) -> CostFit:
+def fit_costs(
+    table: pd.DataFrame,
+    model_name: str,
+    *,
+    method: Literal["least_squares", "huber"] = "least_squares",
+    min_fills: int = MIN_FILLS,
+) -> CostFit:
     """Re-fit ``model_name``'s parameters to the realised costs of ``table``'s fills.
 
     Each parameter is the slope of a regression through the origin of what the fills
-    realised on what the model multiplies by it, fitted with Huber's robust M-estimator
-    (``statsmodels`` RLM; ordinary least squares where the residuals have no spread), and
-    clipped at 0 (cost parameters are >= 0):
+    realised on what the model multiplies by it, clipped at 0 (cost parameters are >= 0):
 
     - ``linear``: ``commission_bps`` from the commission, ``slippage_bps`` from the price
       slippage, each in bps of notional;
-    - ``slippage``: ``bps``; ``half_spread``: ``fallback_bps`` (fills whose spread was
-      unknown; a known spread comes from the estimator, not a parameter); ``sqrt_impact``:
+    - ``slippage``: ``bps``; ``half_spread``: ``fallback_bps`` (fills without a spread
+      estimate: a known spread comes from the estimator, not a parameter); ``sqrt_impact``:
       ``k`` on ``sigma_daily x sqrt(|quantity| / adv)`` (fills where both are known) and
       ``fallback_bps`` on the others when there are ``min_fills`` of them;
     - ``percent``: ``rate``; ``per_order``: ``amount``; ``per_share``: ``rate`` per unit
@@ -549,6 +564,23 @@ def fit_costs(table: pd.DataFrame, model_name: str, *, min_fills: int = MIN_FILL
     what the schedule's other price models (slippage, half_spread, sqrt_impact) predicted,
     and the commission less the other commission models' predictions, so a fitted model
     explains what the rest of the schedule does not.
+
+    Parameters
+    ----------
+    table
+        :func:`execution_quality`'s table (its skipped fills are left out).
+    model_name
+        A registered trade cost model in :data:`FITTED_MODELS`.
+    method
+        ``least_squares`` (default) weights each fill by its notional (per-share and
+        per-order commissions: equally), so a proportional model fitted this way charges the
+        fills exactly what they paid in total. ``huber`` is Huber's M-estimator
+        (``statsmodels`` RLM) on the same weighted problem: steadier where the noise is
+        heavy-tailed and symmetric (the price moving between the bar's open and the fill),
+        but it discounts rare expensive fills, so where costs are skewed to the right it
+        fits lower costs than were paid.
+    min_fills
+        Fewest fills behind a parameter.
 
     Raises
     ------
@@ -568,35 +600,48 @@ def fit_costs(table: pd.DataFrame, model_name: str, *, min_fills: int = MIN_FILL
             hint=f"Fit one of {', '.join(sorted(FITTED_MODELS))}; regulatory fees, tiers and "
             "forex spreads are set from their published schedules.",
         )
+    if method not in ("least_squares", "huber"):
+        raise ConfigError(f"Unknown fit method {method!r}.", hint="Use least_squares or huber.")
     used = table[table["skipped"] == ""]
-    problems = _problems(used, model_name)
+    notional = used["notional"].to_numpy(np.float64)
     params: dict[str, float] = {}
     fills: dict[str, int] = {}
     rmse: dict[str, float] = {}
     notes: list[str] = []
-    for problem in problems:
+    for problem in _problems(used, model_name):
         keep = problem.rows & np.isfinite(problem.x) & np.isfinite(problem.y)
+        keep &= np.isfinite(notional) & (notional > 0)
         count = int(keep.sum())
         if count < min_fills:
             if problem.required:
                 raise AlphaForgeError(
                     f"Only {count} fills to fit {model_name}.{problem.param} ({min_fills} needed).",
-                    hint="Trade longer before re-fitting, or keep the configured costs.",
+                    hint=_refusal_hint(model_name),
                 )
             notes.append(f"{problem.param} not fitted: {count} fills ({min_fills} needed)")
             continue
-        theta, residual = _fit_slope(problem.x[keep], problem.y[keep])
+        weight = notional[keep] if problem.by_notional else np.ones(count)
+        theta, residual = _fit_slope(problem.x[keep], problem.y[keep], weight, method)
         if theta < 0:
             notes.append(f"{problem.param} fitted {theta * problem.scale:.6g}, clipped at 0")
             theta = 0.0
         params[problem.param] = float(theta * problem.scale)
         fills[problem.param] = count
-        rmse[problem.param] = residual
+        rmse[problem.param] = residual * (_BPS if problem.by_notional else 1.0)
     return CostFit(model_name, params, fills, rmse, tuple(notes))
 
 
+def _refusal_hint(model: str) -> str:
+    if model == "half_spread":
+        return (
+            "half_spread prices fills from the spread estimator; only fills without an "
+            "estimate fit its fallback_bps: fit slippage or linear instead."
+        )
+    return "Trade longer before re-fitting, or keep the configured costs."
+
+
 def _problems(used: pd.DataFrame, model: str) -> list[_Problem]:
-    """Return the regressions that fit ``model``'s parameters (y in fractions of notional)."""
+    """Return the regressions that fit ``model``'s parameters."""
     n = len(used)
     notional = used["notional"].to_numpy(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -630,9 +675,9 @@ def _problems(used: pd.DataFrame, model: str) -> list[_Problem]:
         case "percent":
             return [_Problem("rate", every, one, commission_part, 1.0)]
         case "per_order":
-            return [_Problem("amount", every, one, commission, 1.0)]
+            return [_Problem("amount", every, one, commission, 1.0, by_notional=False)]
         case "per_share":
-            return [_Problem("rate", every, units, commission, 1.0)]
+            return [_Problem("rate", every, units, commission, 1.0, by_notional=False)]
         case "crypto_fees":
             maker = used["maker"].to_numpy(np.bool_)
             return [
@@ -651,20 +696,27 @@ def _net(used: pd.DataFrame, column: str, others: frozenset[str]) -> FloatArray:
     return out
 
 
-def _fit_slope(x: FloatArray, y: FloatArray) -> tuple[float, float]:
-    """Return the robust slope of ``y = theta x`` and its residuals' RMS in bps of ``y``."""
-    denominator = float(np.dot(x, x))
+def _fit_slope(
+    x: FloatArray, y: FloatArray, weight: FloatArray, method: str
+) -> tuple[float, float]:
+    """Return the slope of ``y = theta x`` (weighted) and its residuals' weighted RMS."""
+    root = np.sqrt(weight)
+    xw, yw = x * root, y * root
+    denominator = float(np.dot(xw, xw))
     if denominator == 0.0:
-        return 0.0, float(np.sqrt(np.mean(y**2)) * _BPS)
-    theta = float(np.dot(x, y)) / denominator
-    residual = y - theta * x
-    spread = float(np.median(np.abs(residual - np.median(residual))))
-    if spread > 1e-12 * max(float(np.max(np.abs(y))), 1e-300):
-        import statsmodels.api as sm  # imported here: it takes a second, only fits need it
+        return 0.0, float(np.sqrt(np.average(y**2, weights=weight)))
+    theta = float(np.dot(xw, yw)) / denominator
+    if method == "huber":
+        residual = yw - theta * xw
+        spread = float(np.median(np.abs(residual - np.median(residual))))
+        # Residuals without spread (a noise-free fit) leave Huber's scale at zero.
+        if spread > 1e-12 * max(float(np.max(np.abs(yw))), 1e-300):
+            import statsmodels.api as sm  # imported here: it is slow, only this fit needs it
 
-        theta = float(sm.RLM(y, x[:, None], M=sm.robust.norms.HuberT()).fit().params[0])
-        residual = y - theta * x
-    return theta, float(np.sqrt(np.mean(residual**2)) * _BPS)
+            norm = sm.robust.norms.HuberT()
+            theta = float(sm.RLM(yw, xw[:, None], M=norm).fit().params[0])
+    residual = y - theta * x
+    return theta, float(np.sqrt(np.average(residual**2, weights=weight)))
 
 
 # --- the figure -------------------------------------------------------------------------------

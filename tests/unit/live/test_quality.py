@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -135,6 +137,28 @@ def test_realised_and_predicted_costs_by_hand() -> None:
     assert table["excess_bps"].tolist() == pytest.approx([b - 6.0 for b in realised_bps], rel=1e-9)
 
 
+def test_maker_fills_are_charged_the_maker_fee() -> None:
+    coin = {"BTC-USD": Instrument("BTC-USD", AssetClass.CRYPTO)}
+    bars = _bars(23, start=40_000.0)
+    open_ = float(bars.loc[_day("2024-01-03"), "open"])
+    d = "2024-01-02 21:00"
+    fills, decisions = _tables(
+        [
+            ("m", "BTC-USD", 0.5, open_, 0.0, "2024-01-03 14:31", 1.0, d, 0.5, np.nan),
+            ("t", "BTC-USD", 0.5, open_, 0.0, "2024-01-03 14:32", 1.0, d, 0.5, np.nan),
+        ]
+    )
+    fees = {"name": "crypto_fees", "params": {"maker_rate": 0.001, "taker_rate": 0.002}}
+    schedule = CostSchedule.from_config(BacktestConfig(costs={AssetClass.CRYPTO: [fees]}))
+    for maker in ([True, None], [True, False]):
+        table = execution_quality(
+            fills.assign(maker=maker), decisions, {"BTC-USD": bars}, schedule, instruments=coin
+        )
+        assert table["maker"].tolist() == [True, False]
+        expected = [0.5 * open_ * 0.001, 0.5 * open_ * 0.002]
+        assert table["predicted_crypto_fees"].tolist() == pytest.approx(expected, rel=1e-12)
+
+
 @pytest.mark.parametrize("fill_price", ["close", "vwap_proxy"])
 def test_the_model_price_follows_the_backtests_fill_price(fill_price: str) -> None:
     bars = _bars(3)
@@ -224,6 +248,7 @@ def test_unusable_rows_are_skipped_with_a_reason() -> None:
             ("early", "AAA", 5.0, 100.0, 0.0, "2024-01-02 20:00", 100.0, d, 5, np.nan),
             ("nobar", "AAA", 5.0, 100.0, 0.0, "2024-06-03 14:31", 100.0, d, 5, np.nan),
             ("baddec", "AAA", 5.0, 100.0, 0.0, f, np.nan, d, 5, np.nan),
+            ("nodq", "AAA", 5.0, 100.0, 0.0, f, 100.0, d, np.nan, np.nan),
         ]
     )
     orphan = fills.iloc[[0]].assign(client_id="orphan", execution_id="x-orphan")
@@ -246,6 +271,7 @@ def test_unusable_rows_are_skipped_with_a_reason() -> None:
         "filled before its decision",
         "no bar of AAA at the fill time",
         "decision price is not a positive number",
+        "decision quantity is missing",
         "no decision with this client id",
         "execution id seen before",
         "no bars of ZZZ",
@@ -257,7 +283,7 @@ def test_unusable_rows_are_skipped_with_a_reason() -> None:
     assert table["predicted_cost"].iloc[0] == pytest.approx(5 * table["model_price"].iloc[0] * 6e-4)
     summary = summarize_quality(table)
     overall = summary.set_index("symbol").loc[OVERALL]
-    assert (overall["fills"], overall["skipped"]) == (1, 10)
+    assert (overall["fills"], overall["skipped"]) == (1, 11)
 
 
 def test_bad_tables_are_refused_in_one_line() -> None:
@@ -329,14 +355,16 @@ def test_summary_by_symbol_and_overall() -> None:
     assert summarize_quality(fair).set_index("symbol").loc[OVERALL, "verdict"] == "in line"
 
 
-def _live(seed: int, n: int, bps: float, noise_bps: float) -> pd.DataFrame:
-    """A quality table of ``n`` buys and sells that paid ``bps`` over the bar's open."""
+def _live_inputs(
+    seed: int, n: int, bps: float, noise_bps: float
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Fills, decisions and bars of ``n`` buys and sells that paid ``bps`` over the open."""
     rng = np.random.default_rng(seed)
     bars = {"AAA": _bars(seed, 40 + n)}
     days = bars["AAA"].index[30 : 30 + n]
     opens = bars["AAA"]["open"].to_numpy()[30 : 30 + n]
     side = rng.choice([-1.0, 1.0], n)
-    paid = bps + rng.standard_t(3, n) * noise_bps  # heavy tails: the robust fit's case
+    paid = bps + rng.standard_t(3, n) * noise_bps  # heavy tails, symmetric
     fills = pd.DataFrame(
         {
             "time": days + pd.Timedelta(hours=14, minutes=31),
@@ -351,28 +379,44 @@ def _live(seed: int, n: int, bps: float, noise_bps: float) -> pd.DataFrame:
     decisions = fills[["client_id", "symbol", "quantity", "price"]].assign(
         time=fills["time"] - pd.Timedelta(hours=17)
     )
+    return fills, decisions, bars
+
+
+def _live(seed: int, n: int, bps: float, noise_bps: float) -> pd.DataFrame:
+    """The quality table of :func:`_live_inputs`, costed at 5 bps of slippage."""
+    fills, decisions, bars = _live_inputs(seed, n, bps, noise_bps)
     return execution_quality(fills, decisions, bars, _linear(0.0, 5.0), instruments=STOCKS)
 
 
-def test_fitting_recovers_the_slippage_the_fills_were_generated_with() -> None:
-    table = _live(seed=12, n=400, bps=8.0, noise_bps=3.0)
+@pytest.mark.parametrize("seed", [12, 22, 32])
+def test_fitting_recovers_the_slippage_the_fills_were_generated_with(seed: int) -> None:
+    fills, decisions, bars = _live_inputs(seed, 600, 8.0, 3.0)
+    table = execution_quality(fills, decisions, bars, _linear(0.0, 5.0), instruments=STOCKS)
+    # t(3) noise of scale 3 bps: Huber's estimate is within a few standard errors of 8.
+    huber = fit_costs(table, "slippage", method="huber")
+    assert huber.params["bps"] == pytest.approx(8.0, abs=0.6)
+    assert huber.fills == {"bps": 600}
     fit = fit_costs(table, "linear")
-    assert fit.params["slippage_bps"] == pytest.approx(8.0, abs=0.5)
+    assert fit.params["slippage_bps"] == pytest.approx(8.0, abs=1.0)
     assert fit.params["commission_bps"] == 0.0
-    assert fit.fills == {"commission_bps": 400, "slippage_bps": 400}
+    assert fit.fills == {"commission_bps": 600, "slippage_bps": 600}
+    # Least squares weighted by notional: the total slippage over the total notional.
+    paid = table["slippage_cost"].sum() / table["notional"].sum() * 1e4
+    assert fit.params["slippage_bps"] == pytest.approx(paid, rel=1e-9)
+    # A schedule built from the fit charges the same fills what they paid in total.
     slippage = fit_costs(table, "slippage")
-    assert slippage.params["bps"] == pytest.approx(fit.params["slippage_bps"], rel=1e-12)
     assert slippage.config().model_dump() == {"name": "slippage", "params": slippage.params}
-    # A schedule built from the fit charges what the fills paid.
     refit = CostSchedule.from_config(BacktestConfig(costs={AssetClass.STOCK: [slippage.config()]}))
-    assert refit.proportional_rate(AssetClass.STOCK, 100.0) * 1e4 == pytest.approx(
-        slippage.params["bps"], rel=1e-12
-    )
+    again = execution_quality(fills, decisions, bars, refit, instruments=STOCKS)
+    assert again["predicted_cost"].sum() == pytest.approx(again["realised_cost"].sum(), rel=1e-9)
 
 
-def test_a_noise_free_fit_is_the_least_squares_slope() -> None:
+@pytest.mark.parametrize("method", ["least_squares", "huber"])
+def test_a_noise_free_fit_is_exact(method: Literal["least_squares", "huber"]) -> None:
     table = _live(seed=13, n=30, bps=7.0, noise_bps=0.0)
-    assert fit_costs(table, "slippage").params["bps"] == pytest.approx(7.0, rel=1e-9)
+    fit = fit_costs(table, "slippage", method=method)
+    assert fit.params["bps"] == pytest.approx(7.0, rel=1e-9)
+    assert fit.rmse["bps"] == pytest.approx(0.0, abs=1e-6)
 
 
 def _synthetic(n: int, seed: int) -> pd.DataFrame:
@@ -402,14 +446,15 @@ def test_sqrt_impact_k_is_recovered_net_of_the_schedules_spread() -> None:
     table["slippage_cost"] = spread + (0.7 * x + noise) * table["notional"]
     table["commission"] = 0.0
     fit = fit_costs(table, "sqrt_impact")
-    assert fit.params["k"] == pytest.approx(0.7, abs=0.02)
+    assert fit.params["k"] == pytest.approx(0.7, abs=0.05)
     # No fill lacked sigma or ADV: the fallback keeps its configured value.
     assert "fallback_bps" not in fit.params
     assert any("fallback_bps not fitted" in note for note in fit.notes)
-    # Without noise the slope is numpy's least-squares one, exactly.
-    table["slippage_cost"] = spread + 0.7 * x * table["notional"]
-    reference = np.linalg.lstsq(x.to_numpy()[:, None], (0.7 * x).to_numpy(), rcond=None)[0][0]
-    assert fit_costs(table, "sqrt_impact").params["k"] == pytest.approx(reference, rel=1e-9)
+    # The slope is numpy's weighted least-squares one (weights: notional).
+    root = np.sqrt(table["notional"].to_numpy())
+    y = (table["slippage_cost"] - spread).to_numpy() / table["notional"].to_numpy()
+    reference = np.linalg.lstsq((x.to_numpy() * root)[:, None], y * root, rcond=None)[0][0]
+    assert fit.params["k"] == pytest.approx(reference, rel=1e-9)
 
 
 def test_commission_models_fit_the_venues_commission() -> None:
