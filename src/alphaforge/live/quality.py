@@ -38,6 +38,7 @@ from alphaforge.backtest.runner import market_context
 from alphaforge.config.models import CostModelConfig
 from alphaforge.core.errors import AlphaForgeError, ConfigError, DataError
 from alphaforge.core.types import AssetClass, Instrument
+from alphaforge.execution.simulated import FillPrice
 from alphaforge.strategies.base import MarketFrames
 
 FloatArray = npt.NDArray[np.float64]
@@ -76,7 +77,7 @@ def execution_quality(
     cost_model: CostSchedule,
     *,
     instruments: Mapping[str, Instrument],
-    fill_price: str = "next_open",
+    fill_price: FillPrice = "next_open",
 ) -> pd.DataFrame:
     """Return one row per live fill: its prices, delay, realised and predicted costs.
 
@@ -86,7 +87,8 @@ def execution_quality(
         The ledger's fills, one row per execution: ``time`` (when it filled, tz-aware),
         ``client_id`` (the order's client order id), ``execution_id`` (the venue's id of the
         execution), ``symbol``, ``quantity`` (signed units, > 0 bought), ``price`` (quote
-        currency per unit) and ``commission`` (what the venue billed, quote currency, >= 0).
+        currency per unit) and ``commission`` (what the venue billed, quote currency, >= 0);
+        money may be ``Decimal`` (as the ledger keeps it): it is measured as float64.
         An optional boolean ``maker`` says which fills added liquidity (default: none did,
         as for market orders).
     decisions
@@ -256,7 +258,10 @@ def _row_problems(table: pd.DataFrame) -> pd.Series:
 
 
 def _locate_bars(
-    table: pd.DataFrame, bars: Mapping[str, pd.DataFrame], skipped: pd.Series, fill_price: str
+    table: pd.DataFrame,
+    bars: Mapping[str, pd.DataFrame],
+    skipped: pd.Series,
+    fill_price: FillPrice,
 ) -> None:
     """Set each fill's ``bar_time`` and ``model_price``; note the fills without a bar."""
     table["bar_time"] = pd.Series(pd.NaT, index=table.index, dtype="datetime64[ns, UTC]")
@@ -297,7 +302,7 @@ def _own_bars(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out[keep])
 
 
-def _fill_prices(bar: pd.DataFrame, fill_price: str) -> FloatArray:
+def _fill_prices(bar: pd.DataFrame, fill_price: FillPrice) -> FloatArray:
     """Return where the backtest fills a market order on each of ``bar``'s rows."""
     if fill_price == "next_open":
         return bar["open"].to_numpy(np.float64)

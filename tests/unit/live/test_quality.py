@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 import numpy as np
@@ -159,8 +160,24 @@ def test_maker_fills_are_charged_the_maker_fee() -> None:
         assert table["predicted_crypto_fees"].tolist() == pytest.approx(expected, rel=1e-12)
 
 
+def test_decimal_money_from_the_ledger_is_measured_as_floats() -> None:
+    fills, decisions, bars = _live_inputs(24, 25, 5.0, 1.0)
+    as_float = execution_quality(fills, decisions, bars, _linear(), instruments=STOCKS)
+    ledger = fills.assign(
+        price=[Decimal(repr(p)) for p in fills["price"]],
+        quantity=[Decimal(int(q)) for q in fills["quantity"]],
+        commission=Decimal("0.00"),
+    )
+    table = execution_quality(
+        ledger, decisions.assign(price=ledger["price"]), bars, _linear(), instruments=STOCKS
+    )
+    assert table["realised_bps"].to_numpy() == pytest.approx(as_float["realised_bps"].to_numpy())
+
+
 @pytest.mark.parametrize("fill_price", ["close", "vwap_proxy"])
-def test_the_model_price_follows_the_backtests_fill_price(fill_price: str) -> None:
+def test_the_model_price_follows_the_backtests_fill_price(
+    fill_price: Literal["close", "vwap_proxy"],
+) -> None:
     bars = _bars(3)
     bar = bars.loc[_day("2024-01-04")]
     fills, decisions = _tables(
