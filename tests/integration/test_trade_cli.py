@@ -28,7 +28,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, run_cli: RunCli) -> Path:
     return root
 
 
-def test_a_dry_run_places_once_and_a_restart_duplicates_nothing(workdir: Path, run_cli: RunCli) -> None:
+def test_a_dry_run_places_once_and_a_restart_duplicates_nothing(
+    workdir: Path, run_cli: RunCli
+) -> None:
     first = run_cli(["trade", "run", "--mode", "dry-run", "--once", "-c", "c.yaml"], workdir)
     assert_ok(first)
     assert "af-1303010000-" in first.stdout and "GOOG" in first.stdout
@@ -62,7 +64,9 @@ def test_a_pause_is_a_ledger_row_the_node_carries_out(workdir: Path, run_cli: Ru
 
 
 def test_reading_a_ledger_that_does_not_exist_is_one_line(tmp_path: Path, run_cli: RunCli) -> None:
-    assert_one_line_error(run_cli(["trade", "orders", "--mode", "paper"], tmp_path), "No paper ledger")
+    assert_one_line_error(
+        run_cli(["trade", "orders", "--mode", "paper"], tmp_path), "No paper ledger"
+    )
 
 
 def test_live_without_keys_is_one_line(workdir: Path, run_cli: RunCli) -> None:
@@ -71,4 +75,6 @@ def test_live_without_keys_is_one_line(workdir: Path, run_cli: RunCli) -> None:
 
 
 def test_an_unknown_mode_is_one_line(workdir: Path, run_cli: RunCli) -> None:
-    assert_one_line_error(run_cli(["trade", "status", "--mode", "real", "-c", "c.yaml"], workdir), "mode")
+    assert_one_line_error(
+        run_cli(["trade", "status", "--mode", "real", "-c", "c.yaml"], workdir), "mode"
+    )

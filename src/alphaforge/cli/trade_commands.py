@@ -206,6 +206,31 @@ def reconcile(
     _command(ctx, "reconcile", mode, config_path)
 
 
+@trade_app.command("costs")
+def costs(
+    ctx: typer.Context,
+    mode: ModeOption = None,
+    fit: Annotated[
+        str | None,
+        typer.Option("--fit", help="Re-fit this cost model (linear, slippage, ...) to the fills."),
+    ] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Compare each fill with the backtest's predicted costs (price, delay, slippage)."""
+    import yaml
+
+    from alphaforge.pipeline.trade_views import trade_costs
+
+    config, chosen = _config(ctx, config_path, mode)
+    report = trade_costs(config, chosen, fit)
+    _print_frame(report.summary, f"Execution quality ({chosen}): realised vs predicted, bps")
+    if report.fit is not None:
+        entry = report.fit.config().model_dump(mode="json")
+        console.print("Re-fitted cost model (for backtest.costs):")
+        console.print(yaml.safe_dump([entry], sort_keys=False).rstrip())
+    console.print(f"Figure: {report.figure_path}")
+
+
 def _print_frame(frame: pd.DataFrame, title: str) -> None:
     if frame.empty:
         console.print(f"{title}: none")

@@ -4,12 +4,25 @@ and the manual commands it queues there for the running node."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
+from alphaforge.backtest.charts import figure_html
+from alphaforge.backtest.costs import CostSchedule
 from alphaforge.config.models import AppConfig
-from alphaforge.core.errors import ConfigError
+from alphaforge.core.errors import AlphaForgeError, ConfigError
+from alphaforge.live.quality import (
+    CostFit,
+    execution_quality,
+    fit_costs,
+    quality_figure,
+    summarize_quality,
+)
+from alphaforge.pipeline.rundir import create_run_dir
 from alphaforge.pipeline.trade import read_ledger
+from alphaforge.storage.bar_store import BarStore
 
 #: Commands the node carries out (``TradingNode.poll_commands``).
 COMMANDS = ("pause", "resume", "flatten", "cancel", "reconcile")
@@ -112,10 +125,78 @@ def queue_command(config: AppConfig, mode: str, kind: str, args: Mapping[str, st
 
 __all__ = [
     "COMMANDS",
+    "CostsReport",
     "ledger_fills",
     "ledger_jobs",
     "ledger_orders",
     "ledger_positions",
     "ledger_status",
     "queue_command",
+    "trade_costs",
 ]
+
+
+@dataclass
+class CostsReport:
+    """``trade costs``: each fill against the backtest's costs, a summary, maybe a re-fit."""
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    fit: CostFit | None
+    figure_path: Path | None
+
+
+def trade_costs(config: AppConfig, mode: str, fit_model: str | None = None) -> CostsReport:
+    """Compare the ledger's fills with the backtest's cost schedule; re-fit one model if asked.
+
+    Decisions are the ledger's orders: created at the decision, priced at the close of the
+    last stored bar before it (the price the portfolio sized at).
+    """
+    ledger = read_ledger(config, mode)
+    try:
+        fills = ledger.fills()
+        orders = ledger.load_orders()
+    finally:
+        ledger.close()
+    if fills.empty:
+        raise AlphaForgeError(f"The {mode} ledger has no fills yet.", hint="Trade first.")
+    symbols = sorted(set(fills["symbol"]))
+    store = BarStore(config.data.store_dir)
+    interval = config.data.interval
+    bars = {s: store.read(s, interval) for s in symbols if store.exists(s, interval)}
+    instruments = {s: store.instrument(s) for s in bars}
+    rows = []
+    for order in orders:
+        frame = bars.get(order.symbol)
+        if frame is None:
+            continue
+        before = frame[frame.index <= order.created_at]
+        price = float(before["close"].iloc[-1]) if len(before) else float("nan")
+        rows.append(
+            {
+                "time": order.created_at,
+                "client_id": order.id,
+                "symbol": order.symbol,
+                "price": price,
+                "quantity": order.intent.quantity,
+            }
+        )
+    table = execution_quality(
+        fills,
+        pd.DataFrame(rows),
+        bars,
+        CostSchedule.from_config(config.backtest),
+        instruments=instruments,
+        fill_price=config.backtest.fill_price,
+    )
+    fit = fit_costs(table, fit_model) if fit_model else None
+    run = create_run_dir(config.run.runs_dir, "trade-costs")
+    table.to_csv(run.path / "quality.csv", index=False)
+    figure = run.path / "quality.html"
+    figure.write_text(
+        "<html><head><meta charset='utf-8'></head><body>"
+        + figure_html(quality_figure(table), first=True)
+        + "</body></html>",
+        encoding="utf-8",
+    )
+    return CostsReport(table, summarize_quality(table), fit, figure)
