@@ -90,7 +90,7 @@ class AlpacaStreamHandle:
         self._stopped = True
         loop = self._stream._loop
         if loop is not None and loop.is_running():
-            future = asyncio.run_coroutine_threadsafe(self._stream.stop_ws(), loop)
+            future = asyncio.run_coroutine_threadsafe(_halt(self._stream), loop)
             try:
                 future.result(5)
             except (TimeoutError, RuntimeError) as error:  # the loop ended meanwhile
@@ -100,6 +100,13 @@ class AlpacaStreamHandle:
             self._stream._should_run = False
         if self._thread is not None:
             self._thread.join(10)
+
+
+async def _halt(stream: TradingStream) -> None:
+    # stop_ws alone is seen only when the pending recv times out (5 s): closing the socket
+    # ends that recv now, and the run loop then sees it should stop.
+    await stream.stop_ws()
+    await stream.close()
 
 
 def start_trading_stream(
