@@ -3,6 +3,8 @@
 Each name in ``SOURCES`` has an offline fake below, built through the registry (a new source
 fails :func:`test_every_registered_source_has_an_offline_fake` until it gets one):
 
+* ``alpaca``: the fake Alpaca server (``alphaforge.testing.fake_alpaca``) serving the recorded
+  AAPL bars, started once for the module, so the real alpaca-py clients run over HTTP;
 * ``csv``: a local file in the import directory the factory reads;
 * ``fred``: a recorded FRED response (``tests/unit/data/recorded``) served by a ``requests``
   transport adapter, so the real HTTP client code runs without a network;
@@ -23,7 +25,7 @@ import ast
 import inspect
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,6 +49,7 @@ from alphaforge.data.sources import (
     yfinance_source,
 )
 from alphaforge.data.sources import fred as fred_module
+from alphaforge.testing.fake_alpaca import FakeAlpaca
 
 HERE = Path(__file__).parent
 YAHOO_RECORDING = HERE / "recorded" / "yfinance_aapl_1d.csv"
@@ -168,6 +171,35 @@ def _build_yfinance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataSour
     return create_source("yfinance", DataConfig(max_retries=0))
 
 
+#: The running fake Alpaca server (set by the ``alpaca_server`` fixture).
+_ALPACA: dict[str, FakeAlpaca] = {}
+
+
+@pytest.fixture(scope="module")
+def alpaca_server() -> Iterator[FakeAlpaca]:
+    recorded = pd.read_csv(YAHOO_RECORDING, index_col=0)
+    sessions = pd.DatetimeIndex(pd.to_datetime(recorded.index)).tz_localize(None).normalize()
+    # Alpaca stamps a stock's daily bar at midnight New York time.
+    stamps = sessions.tz_localize("America/New_York").tz_convert("UTC")
+    bars = pd.DataFrame(
+        {c.lower(): recorded[c].to_numpy(dtype=float) for c in recorded.columns}, index=stamps
+    )
+    with FakeAlpaca(page_size=4) as server:
+        server.set_bars("AAPL", bars.loc[:, ["open", "high", "low", "close", "volume"]])
+        _ALPACA["server"] = server
+        yield server
+        _ALPACA.clear()
+
+
+def _build_alpaca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataSource:
+    del tmp_path, monkeypatch
+    server = _ALPACA["server"]
+    secrets = SecretsConfig(
+        alpaca_api_key=SecretStr(server.api_key), alpaca_secret_key=SecretStr(server.secret_key)
+    )
+    return create_source("alpaca", DataConfig(alpaca_data_url=server.data_url), secrets)
+
+
 def _build_registered(name: str) -> Callable[[Path, pytest.MonkeyPatch], DataSource]:
     def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataSource:
         del tmp_path, monkeypatch
@@ -177,6 +209,14 @@ def _build_registered(name: str) -> Callable[[Path, pytest.MonkeyPatch], DataSou
 
 
 FAKES: dict[str, Fake] = {
+    "alpaca": Fake(
+        _build_alpaca,
+        Instrument("AAPL", AssetClass.STOCK),
+        Interval.D1,
+        date(2024, 1, 2),
+        date(2024, 1, 16),
+        "NOSUCHTICKER",
+    ),
     "csv": Fake(
         _build_csv,
         Instrument("AAPL", AssetClass.STOCK),
@@ -223,10 +263,12 @@ NAMES = SOURCES.names()
 
 @pytest.fixture
 def make(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Callable[[str], tuple[DataSource, Fake]]:
     def build(name: str) -> tuple[DataSource, Fake]:
         fake = FAKES[name]
+        if name == "alpaca":
+            request.getfixturevalue("alpaca_server")
         return fake.build(tmp_path, monkeypatch), fake
 
     return build

@@ -4,7 +4,7 @@ Importing this package registers ``yfinance``, ``csv`` (files) and ``sample`` (o
 shipped inside installed packages).
 """
 
-from alphaforge.data.sources import files, fred, sample, yfinance_source
+from alphaforge.data.sources import alpaca, files, fred, sample, yfinance_source
 from alphaforge.data.sources.base import SOURCES, DataSource, SourceFactory, create_source
 from alphaforge.data.sources.files import FileSource, import_file, infer_interval
 from alphaforge.data.sources.fred import FredSource
@@ -29,6 +29,7 @@ __all__ = [
     "SampleSource",
     "SourceFactory",
     "YFinanceSource",
+    "alpaca",
     "create_source",
     "files",
     "fred",
