@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,8 @@ from alphaforge.config import AppConfig
 from alphaforge.config.data import DataConfig
 from alphaforge.config.features import FeaturesConfig
 from alphaforge.config.live import SchedulerConfig
+from alphaforge.config.run import RunConfig
+from alphaforge.config.trading import BacktestConfig, StrategyConfig
 from alphaforge.core.clock import SimulatedClock
 from alphaforge.core.errors import ConfigError, DataError
 from alphaforge.core.types import Interval
@@ -22,6 +25,7 @@ from alphaforge.scheduler.tasks import (
     LiveTasks,
     build_features,
     check_health,
+    recent_backtest,
     refresh_data,
     retrain,
     task_registry,
@@ -111,3 +115,24 @@ def test_the_registry_covers_every_job_once_the_node_tasks_are_given() -> None:
         config = AppConfig(scheduler=SchedulerConfig(retrain=retrain_policy))
         jobs = default_jobs(config.scheduler)
         TradingScheduler(config, registry, MemoryJobRunStore(), _Quiet(), jobs=jobs)
+
+
+def test_recent_backtest_covers_the_last_days_before_the_run(tmp_path: Path) -> None:
+    base = _config(tmp_path)
+    refresh_data(base, _context())
+    config = base.model_copy(
+        update={
+            "strategy": StrategyConfig(name="ma_crossover"),
+            "backtest": BacktestConfig(symbols=["KO", "PEP"]),
+            "run": RunConfig(runs_dir=tmp_path / "runs"),
+            "scheduler": base.scheduler.model_copy(update={"recent_backtest_days": 200}),
+        }
+    )
+    when = pd.Timestamp("2015-06-30 08:30", tz="UTC")
+    summary = recent_backtest(config, JobContext("b", when, SimulatedClock(when), _Quiet()))
+    assert summary.startswith("backtest 2014-12-12..2015-06-30 written to ")
+    folder = Path(summary.rsplit(" ", 1)[1])
+    assert folder.parent == tmp_path / "runs" and (folder / "equity.parquet").exists()
+    equity = pd.read_parquet(folder / "equity.parquet")
+    stamps = pd.DatetimeIndex(equity["timestamp"])
+    assert (stamps.min().date(), stamps.max().date()) == (date(2014, 12, 12), date(2015, 6, 30))
