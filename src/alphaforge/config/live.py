@@ -7,10 +7,11 @@ from the environment or ``.env``.
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from alphaforge.config.base import FrozenModel
 
@@ -126,6 +127,17 @@ class SchedulerConfig(FrozenModel):
     recent_backtest_days: int = Field(
         365, ge=1, description="Calendar days of history the nightly recent-period backtest covers."
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as America/New_York"
+            ) from None
+        return value
 
 
 class NotifyConfig(FrozenModel):

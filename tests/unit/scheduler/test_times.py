@@ -6,6 +6,7 @@ from datetime import date, time, timedelta
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from alphaforge.config.live import SchedulerConfig
 from alphaforge.scheduler import DEFAULT_JOBS, Job, default_jobs, job_times
@@ -162,3 +163,8 @@ def test_a_malformed_job_is_refused(kwargs: dict[str, object]) -> None:
     fields: dict[str, object] = {"kind": "market_day", "window": timedelta(minutes=5)} | kwargs
     with pytest.raises(ValueError, match="job x"):
         Job("x", task="t", **fields)  # type: ignore[arg-type]
+
+
+def test_an_unknown_time_zone_is_refused() -> None:
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
+        SchedulerConfig(timezone="Mars/Olympus")
