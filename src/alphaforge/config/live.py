@@ -7,10 +7,11 @@ from the environment or ``.env``.
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from alphaforge.config.base import FrozenModel
 
@@ -95,18 +96,48 @@ class LiveConfig(FrozenModel):
 
 
 class SchedulerConfig(FrozenModel):
-    """Cron jobs of the trading day (New York time, NYSE holidays and early closes)."""
+    """Jobs of the trading day (New York time, NYSE holidays and early closes).
+
+    The job table itself is data in :mod:`alphaforge.scheduler.jobs`; each job carries its own
+    window (how late a missed run may still start). See ``docs/scheduler.md``.
+    """
 
     timezone: str = Field("America/New_York", description="Time zone of the job times.")
     calendar: str = Field("XNYS", description="Exchange calendar of the market-day jobs.")
+    nightly_days: Literal["every_day", "market_days"] = Field(
+        "market_days",
+        description=(
+            "Run the nightly jobs (02:00-06:00) every night, or only before market days "
+            "(in the early morning of each session)."
+        ),
+    )
     retrain: Literal["weekly", "drift", "off"] = Field(
-        "weekly", description="Retrain weekly, only when drift is detected, or never."
+        "weekly",
+        description=(
+            "Retrain on the first night of each week, every night only when drift is "
+            "detected, or never."
+        ),
     )
-    misfire_grace_s: float = Field(
-        3600.0,
-        gt=0,
-        description="A job missed while down runs once at restart if still inside this window.",
+    universe: str | None = Field(
+        None,
+        description=(
+            "Universe the nightly jobs refresh, check and build features for; None: train.universe."
+        ),
     )
+    recent_backtest_days: int = Field(
+        365, ge=1, description="Calendar days of history the nightly recent-period backtest covers."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as America/New_York"
+            ) from None
+        return value
 
 
 class NotifyConfig(FrozenModel):
