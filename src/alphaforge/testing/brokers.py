@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, cast
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,19 @@ class SimulatedHarness:
         self.venue.close()
 
 
+def _binance() -> BrokerHarness:
+    from alphaforge.testing.binance_harness import BinanceHarness
+
+    class Binance(BinanceHarness):
+        unit = 1.0
+
+    return cast(BrokerHarness, Binance())
+
+
 #: Every harness the contract suite runs, by broker name.
-HARNESSES: dict[str, Callable[[], BrokerHarness]] = {"simulated": SimulatedHarness}
+HARNESSES: dict[str, Callable[[], BrokerHarness]] = {
+    "simulated": SimulatedHarness,
+    "ccxt": _binance,
+}
 
 __all__ = ["HARNESSES", "BrokerHarness", "SimulatedHarness"]
