@@ -108,9 +108,9 @@ class OrderGateway:
                 cid = client_order_id(
                     decided_at, intent.symbol, intent.strategy, intent.reason, attempt
                 )
-                if not self.manager.has(cid):
+                existing = self._known(cid)
+                if existing is None:
                     break
-                existing = self.manager.get(cid)
                 if existing.status is not S.REJECTED or existing.filled_quantity:
                     return existing
                 attempt += 1
@@ -120,6 +120,20 @@ class OrderGateway:
             failpoint("after_store")
             self._send(order)
             return order
+
+    def _known(self, client_id: str) -> Order | None:
+        """Return the order with this id from the manager or, after a restart, the journal.
+
+        A closed order is not loaded at recovery; a decision replayed after a restart must
+        still find it, or it would be journalled afresh over its fills.
+        """
+        if self.manager.has(client_id):
+            return self.manager.get(client_id)
+        stored = self.journal.order(client_id)
+        if stored is not None:
+            executions = getattr(self.journal, "execution_ids", None)
+            self.manager.adopt(stored, executions(client_id) if executions is not None else ())
+        return stored
 
     def _send(self, order: Order) -> None:
         now = self.clock.now()

@@ -41,6 +41,10 @@ class OrderJournal(Protocol):
         """Return the stored orders (the open ones only if asked), oldest first."""
         ...
 
+    def order(self, client_id: str) -> Order | None:
+        """Return the stored order with this client id, or None."""
+        ...
+
     def checkpoint(self, name: str) -> str | None:
         """Return the stored checkpoint ``name`` (e.g. the venue's fills cursor)."""
         ...
@@ -106,6 +110,11 @@ class MemoryJournal:
         """Return copies of the stored orders, oldest first."""
         orders = sorted(self.orders.values(), key=lambda o: (o.created_at, o.id))
         return [copy.copy(o) for o in orders if o.status.is_open or not open_only]
+
+    def order(self, client_id: str) -> Order | None:
+        """Return a copy of the stored order with this client id, or None."""
+        stored = self.orders.get(client_id)
+        return None if stored is None else copy.copy(stored)
 
     def checkpoint(self, name: str) -> str | None:
         """Return the checkpoint ``name``."""

@@ -27,7 +27,7 @@ from alphaforge.core.errors import AlphaForgeError, ConfigError, DataError, Miss
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.universe import load_universe
 from alphaforge.execution.broker import BrokerError, LiveBroker
-from alphaforge.execution.brokers import BROKERS
+from alphaforge.execution.brokers import create_broker
 from alphaforge.execution.brokers.simulated import SimulatedVenue
 from alphaforge.execution.simulated import BarView
 from alphaforge.live.node import EXECUTED_CHECKPOINT, ExecutionReport, TradingNode
@@ -112,7 +112,7 @@ def build_broker(
             f"execution.broker is simulated, which only dry runs use; {mode} needs a venue.",
             hint="Set execution.broker to alpaca or ccxt.",
         )
-    return BROKERS.get(name)(config, mode)
+    return create_broker(config, mode)
 
 
 def _starting_cash(config: AppConfig, ledger: Ledger) -> float:

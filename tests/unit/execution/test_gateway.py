@@ -184,3 +184,17 @@ def test_client_ids_every_venue_takes(bad: str) -> None:
     assert check_client_id(cid) == cid and len(cid) <= 36
     assert cid == client_order_id(T0, "BTC/USD", "a strategy with spaces", "signal", 99)
     assert client_order_id(T0, "SPY", "s", "signal") != client_order_id(T0, "SPY", "s", "stop")
+
+
+def test_a_restart_replaying_a_filled_decision_leaves_the_fill_alone() -> None:
+    clock, venue, journal, gateway = _setup()
+    order = gateway.place(OrderIntent("SPY", 10.0, strategy="s"), T0)
+    _bar(venue, clock)
+    gateway.sync_fills()
+    restarted = OrderGateway(venue, journal, clock)
+    assert restarted.recover() == []  # nothing open: the filled order is not loaded
+    again = restarted.place(OrderIntent("SPY", 10.0, strategy="s"), T0)
+    assert again.id == order.id and again.status is S.FILLED
+    assert journal.orders[order.id].status is S.FILLED
+    assert journal.orders[order.id].filled_quantity == 10.0
+    assert len(_venue_orders(venue)) == 1
