@@ -71,7 +71,7 @@ def _register_fitted(config: AppConfig, ends: list[int]) -> None:
         for i, at in enumerate(ends):
             end = grid[at]
             rows = np.flatnonzero(panel.target.notna().to_numpy() & (stamps <= end))
-            model = create_model(config.model, seed=0, n_jobs=1)
+            model: Any = create_model(config.model, seed=0, n_jobs=1)
             model.fit(panel.X.to_numpy(np.float64)[rows], panel.target.to_numpy(np.float64)[rows])
             version = registry.register(
                 model,
