@@ -3,10 +3,10 @@
 The crash-safety tests SIGKILL the trading process at the dangerous points (before storing an
 intent, after storing and before sending, after the response and before its commit, during
 fill processing) and also at random times from outside. A point is armed by the environment
-variable ``AF_CRASH_AT=name`` (not an ``ALPHAFORGE_`` setting: it is no configuration) or ``name:n`` (the ``n``-th time it is reached, 1 by
-default); an armed point sends SIGKILL to its own process, which, like a power cut, runs no
-``finally`` block and flushes nothing. Unarmed (always, outside those tests) a point costs a
-dictionary lookup.
+variable ``AF_CRASH_AT=name`` or ``name:n`` (the ``n``-th time it is reached, 1 by default;
+not an ``ALPHAFORGE_`` variable, since it is no setting). An armed point sends SIGKILL to its
+own process, which, like a power cut, runs no ``finally`` block and flushes nothing. Unarmed
+(always, outside those tests) a point costs a dictionary lookup.
 """
 
 from __future__ import annotations
