@@ -62,7 +62,10 @@ def run(
     config, chosen = _config(ctx, config_path, mode, broker)
 
     def confirm(question: str) -> str:
-        return str(typer.prompt(question, default="", show_default=False))
+        try:
+            return str(typer.prompt(question, default="", show_default=False))
+        except (typer.Abort, EOFError):
+            return ""  # no terminal or no answer: nothing typed back, nothing traded
 
     if not once:
         run_trade_scheduled(config, chosen, confirm=confirm)
