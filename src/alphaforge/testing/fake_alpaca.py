@@ -152,8 +152,13 @@ class FakeAlpaca:
         return f"{self.stream_url}/stream"
 
     def env(self) -> dict[str, str]:
-        """Return the ``ALPHAFORGE_*`` variables that point a process's configuration here."""
+        """Return the ``ALPHAFORGE_*`` variables that point a process's configuration here.
+
+        ``NO_PROXY`` is included too: a process with ``HTTP_PROXY`` set would otherwise send
+        its requests for 127.0.0.1 to the proxy.
+        """
         return {
+            "NO_PROXY": "127.0.0.1,localhost",
             "ALPHAFORGE_EXECUTION__ALPACA_URL": self.trading_url,
             "ALPHAFORGE_EXECUTION__ALPACA_STREAM_URL": self.stream_url,
             "ALPHAFORGE_DATA__ALPACA_DATA_URL": self.data_url,
