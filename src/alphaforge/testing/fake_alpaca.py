@@ -25,12 +25,14 @@ live ones ``AK`` (as Alpaca's do); a fake started with ``paper=False`` refuses a
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 import pandas as pd
 
+from alphaforge.execution.brokers.alpaca import AlpacaBroker
 from alphaforge.testing.fake_alpaca_rest import Fault, FaultKind, MarketData, RestServer
 from alphaforge.testing.fake_alpaca_state import FakeAsset, Json, VenueBook
 from alphaforge.testing.fake_alpaca_streams import StreamServer, bar_message
@@ -304,4 +306,87 @@ class FakeAlpaca:
         return self._streams
 
 
-__all__ = ["FAKE_SECRET", "LIVE_KEY", "PAPER_KEY", "FakeAlpaca", "FakeAsset"]
+class AlpacaHarness:
+    """The fake Alpaca and the real :class:`AlpacaBroker` built against it (contract suite).
+
+    The fake fills a market order while answering its submit, and :meth:`set_price` fills
+    what the price crosses before it returns, so the broker's reads see fills at once;
+    :meth:`settle` additionally waits until the trade-update stream has sent everything
+    queued, for tests that listen to :meth:`AlpacaBroker.stream`.
+
+    Parameters
+    ----------
+    cash
+        Starting cash of the fake account, USD.
+    submit_timeout_s, read_timeout_s, read_retries
+        The broker's transport settings (small, so fault tests stay fast).
+    """
+
+    def __init__(
+        self,
+        *,
+        cash: float = 100_000.0,
+        submit_timeout_s: float = 1.0,
+        read_timeout_s: float = 1.0,
+        read_retries: int = 1,
+    ) -> None:
+        self.fake = FakeAlpaca(cash=cash)
+        self._settings = (submit_timeout_s, read_timeout_s, read_retries)
+        self._broker: AlpacaBroker | None = None
+
+    @property
+    def broker(self) -> AlpacaBroker:
+        """Return the broker under test (started with the harness)."""
+        if self._broker is None:
+            raise RuntimeError("AlpacaHarness is not started: use it as a context manager")
+        return self._broker
+
+    def __enter__(self) -> Self:
+        self.fake.start()
+        submit_timeout_s, read_timeout_s, read_retries = self._settings
+        self._broker = AlpacaBroker(
+            api_key=self.fake.api_key,
+            secret_key=self.fake.secret_key,
+            url=self.fake.trading_url,
+            stream_url=self.fake.stream_url,
+            submit_timeout_s=submit_timeout_s,
+            read_timeout_s=read_timeout_s,
+            read_retries=read_retries,
+            sleep=lambda _: None,
+            seed=0,
+            reconnect_min_s=0.05,
+        )
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._broker is not None:
+            self._broker.close()
+        self.fake.stop()
+
+    def set_price(self, symbol: str, price: float) -> None:
+        """Set the venue's price of ``symbol`` (orders it crosses fill now)."""
+        self.fake.set_price(symbol, price)
+
+    def settle(self, timeout_s: float = 2.0) -> None:
+        """Wait until the fake has sent every queued trade update (fills are already booked)."""
+        deadline = time.monotonic() + timeout_s
+        streams = self.fake._running_streams()
+        while streams.pending() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if streams.listening():
+            time.sleep(0.02)  # let the client's thread hand the last message on
+
+
+__all__ = [
+    "FAKE_SECRET",
+    "LIVE_KEY",
+    "PAPER_KEY",
+    "AlpacaHarness",
+    "FakeAlpaca",
+    "FakeAsset",
+]

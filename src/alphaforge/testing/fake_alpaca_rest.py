@@ -254,9 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
-        self.send_header("X-RateLimit-Limit", "200")
-        self.send_header("X-RateLimit-Remaining", "199")
-        for name, value in (headers or {}).items():
+        sent = {"X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "199", **(headers or {})}
+        for name, value in sent.items():
             self.send_header(name, value)
         self.end_headers()
         if raw:
