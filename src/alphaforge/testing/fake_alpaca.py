@@ -86,6 +86,7 @@ class FakeAlpaca:
     def start(self) -> Self:
         """Start the REST and WebSocket servers (free ports on 127.0.0.1)."""
         keys = (self.api_key, self.secret_key)
+        self._stopping.clear()
         self._rest = RestServer(self.book, self.data, keys, self.paper, self._stopping)
         self._rest_thread = threading.Thread(
             target=self._rest.serve_forever,
@@ -100,7 +101,11 @@ class FakeAlpaca:
         return self
 
     def stop(self) -> None:
-        """Stop both servers (stalled requests are released) and join their threads."""
+        """Stop both servers (stalled requests are released) and join their threads.
+
+        The venue's book survives: a later :meth:`start` serves the same orders, positions
+        and fills on new ports (a venue outliving a client's restart).
+        """
         self._stopping.set()
         if self._rest is not None:
             self._rest.shutdown()
@@ -108,8 +113,10 @@ class FakeAlpaca:
         if self._rest_thread is not None:
             self._rest_thread.join(5)
         if self._streams is not None:
+            self.book.unsubscribe(self._streams.publish_trade_update)
             self._streams.stop()
         self._rest = None
+        self._streams = None
 
     def __enter__(self) -> Self:
         return self.start()

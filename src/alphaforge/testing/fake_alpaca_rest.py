@@ -289,10 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
         routes: dict[tuple[str, str], Callable[[], tuple[int, Any]]] = {
             ("GET", "/v2/account"): lambda: (200, book.account_json()),
             ("GET", "/v2/clock"): lambda: (200, _clock(book.clock_open)),
-            ("GET", "/v2/positions"): lambda: (
-                200,
-                [book.position_json(s, p) for s, p in sorted(book.positions.items())],
-            ),
+            ("GET", "/v2/positions"): lambda: (200, book.positions_json()),
             ("POST", "/v2/orders"): lambda: (200, book.submit(body)),
             ("GET", "/v2/orders"): lambda: (200, self._orders(query)),
             ("DELETE", "/v2/orders"): lambda: (

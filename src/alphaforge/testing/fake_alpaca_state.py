@@ -170,6 +170,12 @@ class VenueBook:
         with self._lock:
             self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling ``listener``."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
     def _emit(self, event: str, order: FakeOrder, **extra: Any) -> None:
         data: Json = {"event": event, "order": self.order_json(order), "timestamp": _iso(_now())}
         data.update(extra)
@@ -626,6 +632,11 @@ class VenueBook:
             "unrealized_pl": _num(pos.qty * (price - pos.avg_entry_price)),
             "current_price": _num(price),
         }
+
+    def positions_json(self) -> list[Json]:
+        """Return every position in Alpaca's layout, by symbol."""
+        with self._lock:
+            return [self.position_json(s, p) for s, p in sorted(self.positions.items())]
 
     def account_json(self) -> Json:
         """Return the account in Alpaca's layout."""

@@ -285,3 +285,12 @@ def test_harness_gives_a_working_broker_and_settles() -> None:
         assert harness.broker.positions() == {"SPY": 3.0}
         assert updates == ["new", "fill"]
         handle.stop()
+
+
+def test_the_book_survives_a_restart_on_new_ports() -> None:
+    fake = FakeAlpaca()
+    with fake:
+        fake.set_price("SPY", 10.0)
+        _client(fake).submit_order(_market("keep"))
+    with fake:
+        assert _client(fake).get_order_by_client_id("keep").status is OrderStatus.FILLED
