@@ -235,6 +235,8 @@ class VenueBook:
                 self._finish(order, "rejected", reason=self._reject_next.pop(0))
                 return accepted
             self._match(order.symbol)
+            if order.time_in_force == "ioc" and order.is_open:
+                self._finish(order, "canceled")  # what did not fill at once is cancelled
             return accepted
 
     def _new_order(self, body: Json, client_id: str) -> FakeOrder:

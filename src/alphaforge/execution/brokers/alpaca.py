@@ -275,7 +275,11 @@ class AlpacaBroker:
         status = error.status_code or 0
         message = self._message(error)
         if status == 422 and _is_duplicate(error):
-            found = self.lookup(client_id)
+            try:
+                found = self.lookup(client_id)
+            except BrokerError as failed:
+                # The id is taken, so the order exists; which one is for a later lookup.
+                raise self._unknown(client_id, what, failed.message) from None
             if found is not None:
                 logger.info("alpaca: %s of %s: id already used; adopting it", what, client_id)
                 return found
