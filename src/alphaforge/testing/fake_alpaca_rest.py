@@ -323,7 +323,15 @@ class _Handler(BaseHTTPRequestHandler):
         limit = min(int(query.get("limit") or 50), 500)
         newest = query.get("direction", "desc") != "asc"
         nested = query.get("nested", "false").lower() == "true"
-        rows = book.list_orders(status, limit, newest_first=newest)
+        until = pd.Timestamp(query["until"]) if query.get("until") else None
+        after = pd.Timestamp(query["after"]) if query.get("after") else None
+        rows = book.list_orders(
+            status,
+            limit,
+            newest_first=newest,
+            after=None if after is None else _utc(after).to_pydatetime(),
+            until=None if until is None else _utc(until).to_pydatetime(),
+        )
         return [book.order_json(o, nested=nested) for o in rows]
 
     def _order(self, method: str, order_id: str, body: Json) -> tuple[int, Any]:

@@ -346,10 +346,24 @@ class VenueBook:
                 raise VenueRefusalError(404, 40410000, "order not found")
             return self.orders[order_id]
 
-    def list_orders(self, status: str, limit: int, *, newest_first: bool = True) -> list[FakeOrder]:
-        """Return top-level orders by status filter ``open``, ``closed`` or ``all``."""
+    def list_orders(
+        self,
+        status: str,
+        limit: int,
+        *,
+        newest_first: bool = True,
+        after: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[FakeOrder]:
+        """Return top-level orders by status (``open``, ``closed``, ``all``); bounds exclusive."""
         with self._lock:
-            rows = [o for o in self.orders.values() if o.parent_id is None]
+            rows = [
+                o
+                for o in self.orders.values()
+                if o.parent_id is None
+                and (after is None or o.created_at > after)
+                and (until is None or o.created_at < until)
+            ]
             # A bracket stays listed as open while one of its legs still works.
             live = {o.id for o in rows if o.is_open or any(self.orders[i].is_open for i in o.legs)}
             if status == "open":

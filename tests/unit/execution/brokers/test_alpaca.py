@@ -375,6 +375,24 @@ def test_venue_orders_open_and_all(broker: AlpacaBroker, fake: FakeAlpaca) -> No
     assert {o.client_id for o in broker.venue_orders(open_only=False)} == {"o-open", "o-done"}
 
 
+def test_venue_orders_pages_past_500(broker: AlpacaBroker, fake: FakeAlpaca) -> None:
+    fake.set_price("SPY", 1.0)
+    for n in range(520):
+        fake.book.submit(
+            {
+                "symbol": "SPY",
+                "qty": "1",
+                "side": "buy",
+                "type": "market",
+                "time_in_force": "day",
+                "client_order_id": f"bulk-{n}",
+            }
+        )
+    every = broker.venue_orders(open_only=False)
+    assert len(every) == 520 and len({o.client_id for o in every}) == 520
+    assert fake.requests("GET", "/v2/orders") >= 2
+
+
 def test_fills_since_pages(broker: AlpacaBroker, fake: FakeAlpaca) -> None:
     broker.send(_order("o-many", quantity=150.0, order_type=OrderType.LIMIT, limit_price=100.0))
     for _ in range(130):
