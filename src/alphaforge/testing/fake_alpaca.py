@@ -25,12 +25,14 @@ live ones ``AK`` (as Alpaca's do); a fake started with ``paper=False`` refuses a
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 import pandas as pd
 
+from alphaforge.execution.brokers.alpaca import AlpacaBroker
 from alphaforge.testing.fake_alpaca_rest import Fault, FaultKind, MarketData, RestServer
 from alphaforge.testing.fake_alpaca_state import FakeAsset, Json, VenueBook
 from alphaforge.testing.fake_alpaca_streams import StreamServer, bar_message
@@ -84,6 +86,7 @@ class FakeAlpaca:
     def start(self) -> Self:
         """Start the REST and WebSocket servers (free ports on 127.0.0.1)."""
         keys = (self.api_key, self.secret_key)
+        self._stopping.clear()
         self._rest = RestServer(self.book, self.data, keys, self.paper, self._stopping)
         self._rest_thread = threading.Thread(
             target=self._rest.serve_forever,
@@ -98,7 +101,11 @@ class FakeAlpaca:
         return self
 
     def stop(self) -> None:
-        """Stop both servers (stalled requests are released) and join their threads."""
+        """Stop both servers (stalled requests are released) and join their threads.
+
+        The venue's book survives: a later :meth:`start` serves the same orders, positions
+        and fills on new ports (a venue outliving a client's restart).
+        """
         self._stopping.set()
         if self._rest is not None:
             self._rest.shutdown()
@@ -106,8 +113,10 @@ class FakeAlpaca:
         if self._rest_thread is not None:
             self._rest_thread.join(5)
         if self._streams is not None:
+            self.book.unsubscribe(self._streams.publish_trade_update)
             self._streams.stop()
         self._rest = None
+        self._streams = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -152,8 +161,13 @@ class FakeAlpaca:
         return f"{self.stream_url}/stream"
 
     def env(self) -> dict[str, str]:
-        """Return the ``ALPHAFORGE_*`` variables that point a process's configuration here."""
+        """Return the ``ALPHAFORGE_*`` variables that point a process's configuration here.
+
+        ``NO_PROXY`` is included too: a process with ``HTTP_PROXY`` set would otherwise send
+        its requests for 127.0.0.1 to the proxy.
+        """
         return {
+            "NO_PROXY": "127.0.0.1,localhost",
             "ALPHAFORGE_EXECUTION__ALPACA_URL": self.trading_url,
             "ALPHAFORGE_EXECUTION__ALPACA_STREAM_URL": self.stream_url,
             "ALPHAFORGE_DATA__ALPACA_DATA_URL": self.data_url,
@@ -299,4 +313,87 @@ class FakeAlpaca:
         return self._streams
 
 
-__all__ = ["FAKE_SECRET", "LIVE_KEY", "PAPER_KEY", "FakeAlpaca", "FakeAsset"]
+class AlpacaHarness:
+    """The fake Alpaca and the real :class:`AlpacaBroker` built against it (contract suite).
+
+    The fake fills a market order while answering its submit, and :meth:`set_price` fills
+    what the price crosses before it returns, so the broker's reads see fills at once;
+    :meth:`settle` additionally waits until the trade-update stream has sent everything
+    queued, for tests that listen to :meth:`AlpacaBroker.stream`.
+
+    Parameters
+    ----------
+    cash
+        Starting cash of the fake account, USD.
+    submit_timeout_s, read_timeout_s, read_retries
+        The broker's transport settings (small, so fault tests stay fast).
+    """
+
+    def __init__(
+        self,
+        *,
+        cash: float = 100_000.0,
+        submit_timeout_s: float = 1.0,
+        read_timeout_s: float = 1.0,
+        read_retries: int = 1,
+    ) -> None:
+        self.fake = FakeAlpaca(cash=cash)
+        self._settings = (submit_timeout_s, read_timeout_s, read_retries)
+        self._broker: AlpacaBroker | None = None
+
+    @property
+    def broker(self) -> AlpacaBroker:
+        """Return the broker under test (started with the harness)."""
+        if self._broker is None:
+            raise RuntimeError("AlpacaHarness is not started: use it as a context manager")
+        return self._broker
+
+    def __enter__(self) -> Self:
+        self.fake.start()
+        submit_timeout_s, read_timeout_s, read_retries = self._settings
+        self._broker = AlpacaBroker(
+            api_key=self.fake.api_key,
+            secret_key=self.fake.secret_key,
+            url=self.fake.trading_url,
+            stream_url=self.fake.stream_url,
+            submit_timeout_s=submit_timeout_s,
+            read_timeout_s=read_timeout_s,
+            read_retries=read_retries,
+            sleep=lambda _: None,
+            seed=0,
+            reconnect_min_s=0.05,
+        )
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._broker is not None:
+            self._broker.close()
+        self.fake.stop()
+
+    def set_price(self, symbol: str, price: float) -> None:
+        """Set the venue's price of ``symbol`` (orders it crosses fill now)."""
+        self.fake.set_price(symbol, price)
+
+    def settle(self, timeout_s: float = 2.0) -> None:
+        """Wait until the fake has sent every queued trade update (fills are already booked)."""
+        deadline = time.monotonic() + timeout_s
+        streams = self.fake._running_streams()
+        while streams.pending() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if streams.listening():
+            time.sleep(0.02)  # let the client's thread hand the last message on
+
+
+__all__ = [
+    "FAKE_SECRET",
+    "LIVE_KEY",
+    "PAPER_KEY",
+    "AlpacaHarness",
+    "FakeAlpaca",
+    "FakeAsset",
+]

@@ -254,9 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
-        self.send_header("X-RateLimit-Limit", "200")
-        self.send_header("X-RateLimit-Remaining", "199")
-        for name, value in (headers or {}).items():
+        sent = {"X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "199", **(headers or {})}
+        for name, value in sent.items():
             self.send_header(name, value)
         self.end_headers()
         if raw:
@@ -290,10 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
         routes: dict[tuple[str, str], Callable[[], tuple[int, Any]]] = {
             ("GET", "/v2/account"): lambda: (200, book.account_json()),
             ("GET", "/v2/clock"): lambda: (200, _clock(book.clock_open)),
-            ("GET", "/v2/positions"): lambda: (
-                200,
-                [book.position_json(s, p) for s, p in sorted(book.positions.items())],
-            ),
+            ("GET", "/v2/positions"): lambda: (200, book.positions_json()),
             ("POST", "/v2/orders"): lambda: (200, book.submit(body)),
             ("GET", "/v2/orders"): lambda: (200, self._orders(query)),
             ("DELETE", "/v2/orders"): lambda: (
@@ -327,7 +323,15 @@ class _Handler(BaseHTTPRequestHandler):
         limit = min(int(query.get("limit") or 50), 500)
         newest = query.get("direction", "desc") != "asc"
         nested = query.get("nested", "false").lower() == "true"
-        rows = book.list_orders(status, limit, newest_first=newest)
+        until = pd.Timestamp(query["until"]) if query.get("until") else None
+        after = pd.Timestamp(query["after"]) if query.get("after") else None
+        rows = book.list_orders(
+            status,
+            limit,
+            newest_first=newest,
+            after=None if after is None else _utc(after).to_pydatetime(),
+            until=None if until is None else _utc(until).to_pydatetime(),
+        )
         return [book.order_json(o, nested=nested) for o in rows]
 
     def _order(self, method: str, order_id: str, body: Json) -> tuple[int, Any]:

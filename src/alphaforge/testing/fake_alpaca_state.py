@@ -170,6 +170,12 @@ class VenueBook:
         with self._lock:
             self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling ``listener``."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
     def _emit(self, event: str, order: FakeOrder, **extra: Any) -> None:
         data: Json = {"event": event, "order": self.order_json(order), "timestamp": _iso(_now())}
         data.update(extra)
@@ -229,6 +235,8 @@ class VenueBook:
                 self._finish(order, "rejected", reason=self._reject_next.pop(0))
                 return accepted
             self._match(order.symbol)
+            if order.time_in_force == "ioc" and order.is_open:
+                self._finish(order, "canceled")  # what did not fill at once is cancelled
             return accepted
 
     def _new_order(self, body: Json, client_id: str) -> FakeOrder:
@@ -338,10 +346,24 @@ class VenueBook:
                 raise VenueRefusalError(404, 40410000, "order not found")
             return self.orders[order_id]
 
-    def list_orders(self, status: str, limit: int, *, newest_first: bool = True) -> list[FakeOrder]:
-        """Return top-level orders by status filter ``open``, ``closed`` or ``all``."""
+    def list_orders(
+        self,
+        status: str,
+        limit: int,
+        *,
+        newest_first: bool = True,
+        after: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[FakeOrder]:
+        """Return top-level orders by status (``open``, ``closed``, ``all``); bounds exclusive."""
         with self._lock:
-            rows = [o for o in self.orders.values() if o.parent_id is None]
+            rows = [
+                o
+                for o in self.orders.values()
+                if o.parent_id is None
+                and (after is None or o.created_at > after)
+                and (until is None or o.created_at < until)
+            ]
             # A bracket stays listed as open while one of its legs still works.
             live = {o.id for o in rows if o.is_open or any(self.orders[i].is_open for i in o.legs)}
             if status == "open":
@@ -626,6 +648,11 @@ class VenueBook:
             "unrealized_pl": _num(pos.qty * (price - pos.avg_entry_price)),
             "current_price": _num(price),
         }
+
+    def positions_json(self) -> list[Json]:
+        """Return every position in Alpaca's layout, by symbol."""
+        with self._lock:
+            return [self.position_json(s, p) for s, p in sorted(self.positions.items())]
 
     def account_json(self) -> Json:
         """Return the account in Alpaca's layout."""

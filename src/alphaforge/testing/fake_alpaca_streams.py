@@ -109,6 +109,10 @@ class StreamServer:
         self._loop.call_soon_threadsafe(close_all)
         done.wait(5)
 
+    def pending(self) -> int:
+        """Return how many trade updates wait in the server's send queues."""
+        return sum(q.qsize() for q in list(self._trading.values()))
+
     def listening(self) -> int:
         """Return the number of trading-stream clients listening to trade updates."""
         return len(self._trading)

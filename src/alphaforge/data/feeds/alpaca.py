@@ -195,10 +195,7 @@ def bar_frame(bar: Bar) -> pd.DataFrame:
 
 
 def _run_stream(stream: DataStream) -> None:
-    with warnings.catch_warnings():
-        # websockets' legacy client (alpaca-py's) warns on use; not ours to fix.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        stream.run()
+    stream.run()
 
 
 async def _halt(stream: DataStream) -> None:

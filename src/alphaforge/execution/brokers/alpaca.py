@@ -52,6 +52,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -275,7 +276,11 @@ class AlpacaBroker:
         status = error.status_code or 0
         message = self._message(error)
         if status == 422 and _is_duplicate(error):
-            found = self.lookup(client_id)
+            try:
+                found = self.lookup(client_id)
+            except BrokerError as failed:
+                # The id is taken, so the order exists; which one is for a later lookup.
+                raise self._unknown(client_id, what, failed.message) from None
             if found is not None:
                 logger.info("alpaca: %s of %s: id already used; adopting it", what, client_id)
                 return found
@@ -362,19 +367,29 @@ class AlpacaBroker:
     def venue_orders(self, *, open_only: bool = True) -> list[VenueOrder]:
         """Return Alpaca's orders (open ones by default; bracket legs as orders of their own).
 
-        At most the newest 500 (Alpaca's largest page) when ``open_only`` is False.
+        Alpaca answers at most 500 orders a request, newest first; older ones are read page by
+        page with ``until`` = the oldest submission time seen (inclusive of ties, de-duplicated).
         """
         status = QueryOrderStatus.OPEN if open_only else QueryOrderStatus.ALL
-        request = GetOrdersRequest(status=status, limit=_ORDERS_LIMIT, nested=True)
-        raw = self._read("orders", lambda: self._reads.get_orders(request))
+        seen: dict[str, VenueOrder] = {}
         out: list[VenueOrder] = []
-        for row in _rows(raw):
-            out.append(self._remember(row))
-            for leg in row.get("legs") or []:
-                venue = self._remember(leg)
-                if not open_only or venue.status.is_open:
-                    out.append(venue)
-        return out
+        until: datetime | None = None
+        while True:
+            request = GetOrdersRequest(status=status, limit=_ORDERS_LIMIT, nested=True, until=until)
+            rows = _rows(self._read("orders", partial(self._reads.get_orders, request)))
+            fresh = [r for r in rows if str(r.get("id")) not in seen]
+            for row in fresh:
+                seen[str(row.get("id"))] = order = self._remember(row)
+                out.append(order)
+                for leg in row.get("legs") or []:
+                    venue = self._remember(leg)
+                    if not open_only or venue.status.is_open:
+                        out.append(venue)
+            oldest = _stamp(rows[-1].get("submitted_at")) if rows else None
+            if len(rows) < _ORDERS_LIMIT or not fresh or oldest is None:
+                return out
+            # Alpaca's ``until`` is exclusive: a microsecond later keeps orders tied with it.
+            until = (oldest + pd.Timedelta(microseconds=1)).to_pydatetime()
 
     def fills_since(self, checkpoint: str | None) -> tuple[list[VenueFill], str | None]:
         """Return executions after ``checkpoint`` (an activity id), oldest first."""

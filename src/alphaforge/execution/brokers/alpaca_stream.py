@@ -80,10 +80,7 @@ class AlpacaStreamHandle:
         self._last = pd.Timestamp.now(tz="UTC")
 
     def _run(self) -> None:
-        with warnings.catch_warnings():
-            # websockets' legacy client (alpaca-py's) warns on use; not ours to fix.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self._stream.run()
+        self._stream.run()
 
     def stop(self) -> None:
         """Close the stream and wait for its thread (at most 10 s)."""

@@ -125,6 +125,14 @@ def test_reused_client_id_adopts_the_existing_order(broker: AlpacaBroker, fake: 
     assert len(fake.orders()) == 1
 
 
+def test_reused_id_whose_lookup_fails_stays_unknown(broker: AlpacaBroker, fake: FakeAlpaca) -> None:
+    broker.send(_order("o-used", order_type=OrderType.LIMIT, limit_price=400.0))
+    fake.server_error("GET", "/v2/orders:by_client_order_id", times=10, status=503)
+    with pytest.raises(SubmitUnknownError, match="failed 3 times"):
+        broker.send(_order("o-used", order_type=OrderType.LIMIT, limit_price=400.0))
+    assert len(fake.orders()) == 1
+
+
 @pytest.mark.parametrize("status", [504, 500, 503])
 def test_5xx_on_submit_reaches_the_server_once_and_is_unknown(
     broker: AlpacaBroker, fake: FakeAlpaca, status: int
@@ -267,6 +275,13 @@ def test_order_types_map_to_alpaca_requests(
 # --- cancel, replace, broker-side changes ----------------------------------------------------
 
 
+def test_ioc_remainder_is_cancelled_at_once(broker: AlpacaBroker, fake: FakeAlpaca) -> None:
+    how = {"order_type": OrderType.LIMIT, "limit_price": 490.0, "time_in_force": TimeInForce.IOC}
+    broker.send(_order("o-ioc", **how))
+    found = broker.lookup("o-ioc")
+    assert found is not None and found.status is OrderStatus.CANCELLED
+
+
 def test_cancel_is_idempotent(broker: AlpacaBroker, fake: FakeAlpaca) -> None:
     broker.send(_order("o-c", order_type=OrderType.LIMIT, limit_price=450.0))
     broker.cancel_order("o-c")
@@ -358,6 +373,24 @@ def test_venue_orders_open_and_all(broker: AlpacaBroker, fake: FakeAlpaca) -> No
     broker.send(_order("o-done"))
     assert [o.client_id for o in broker.venue_orders()] == ["o-open"]
     assert {o.client_id for o in broker.venue_orders(open_only=False)} == {"o-open", "o-done"}
+
+
+def test_venue_orders_pages_past_500(broker: AlpacaBroker, fake: FakeAlpaca) -> None:
+    fake.set_price("SPY", 1.0)
+    for n in range(520):
+        fake.book.submit(
+            {
+                "symbol": "SPY",
+                "qty": "1",
+                "side": "buy",
+                "type": "market",
+                "time_in_force": "day",
+                "client_order_id": f"bulk-{n}",
+            }
+        )
+    every = broker.venue_orders(open_only=False)
+    assert len(every) == 520 and len({o.client_id for o in every}) == 520
+    assert fake.requests("GET", "/v2/orders") >= 2
 
 
 def test_fills_since_pages(broker: AlpacaBroker, fake: FakeAlpaca) -> None:
