@@ -29,14 +29,28 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def paper(tmp_path_factory: pytest.TempPathFactory, run_cli: RunCli) -> Iterator[tuple[Path, FakeAlpaca]]:
+def paper(
+    tmp_path_factory: pytest.TempPathFactory, run_cli: RunCli
+) -> Iterator[tuple[Path, FakeAlpaca]]:
     root = tmp_path_factory.mktemp("paper")
     bars, _ = real_bars("GOOG", 400)
+    # Alpaca stamps a daily bar at midnight New York time.
+    bars.index = bars.index.tz_localize(None).tz_localize("America/New_York").tz_convert("UTC")
     with FakeAlpaca(paper=True) as fake:
         fake.set_bars("GOOG", bars)
         fake.set_price("GOOG", float(bars["close"].iloc[-1]))
         fetched = run_cli(
-            ["data", "fetch", "GOOG", "--source", "alpaca", "--start", "2011-08-01", "--end", "2013-03-01"],
+            [
+                "data",
+                "fetch",
+                "GOOG",
+                "--source",
+                "alpaca",
+                "--start",
+                "2011-08-01",
+                "--end",
+                "2013-03-01",
+            ],
             root,
             env={**fake.env(), **LOCAL},
         )

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 #: The ledger checkpoint holding the last decision (JSON) and the bar it was executed for.
 DECISION_CHECKPOINT = "decision"
 EXECUTED_CHECKPOINT = "executed"
+FUNDED_CHECKPOINT = "funded"
 
 
 @dataclass
@@ -118,7 +119,13 @@ class TradingNode:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> ReconcileReport:
-        """Recover in-flight orders from the ledger and reconcile with the broker."""
+        """Recover in-flight orders from the ledger and reconcile with the broker.
+
+        A new ledger takes the broker's cash as its opening balance (fills move it after).
+        """
+        if self.ledger.checkpoint(FUNDED_CHECKPOINT) is None:
+            self.ledger.set_cash(self.broker.account().cash, "the broker's cash at the first start")
+            self.ledger.set_checkpoint(FUNDED_CHECKPOINT, "1")
         self.gateway.recover()
         return self.reconcile()
 
@@ -226,8 +233,10 @@ class TradingNode:
             report.blocked = gate.reason
             log.warning("no orders placed: %s", gate.reason)
             return report
-        positions = self.ledger.positions()
-        # Positions the venue reports are the truth the decision is sized against.
+        # The venue's account and positions (reconciled with the ledger) are what the
+        # decision is sized against, as the engine sizes against its broker's.
+        positions = self.broker.positions()
+        cash = self.broker.account().cash
         ours = client_order_id(decision.time, "", "", "")[:13]  # af-YYMMDDHHMM of this decision
         for order in self.gateway.open_orders():
             superseded = order.intent.reason == "signal" and not order.id.startswith(ours)
@@ -237,7 +246,7 @@ class TradingNode:
             decision,
             positions,
             prices,
-            self.ledger.cash(),
+            cash,
             self.config.portfolio,
             self.reviewer,
             self.strategy_tag,

@@ -30,7 +30,12 @@ from alphaforge.execution.broker import BrokerError, LiveBroker
 from alphaforge.execution.brokers import create_broker
 from alphaforge.execution.brokers.simulated import SimulatedVenue
 from alphaforge.execution.simulated import BarView
-from alphaforge.live.node import EXECUTED_CHECKPOINT, ExecutionReport, TradingNode
+from alphaforge.live.node import (
+    EXECUTED_CHECKPOINT,
+    FUNDED_CHECKPOINT,
+    ExecutionReport,
+    TradingNode,
+)
 from alphaforge.pipeline.rundir import RunDir, code_version, create_run_dir, write_json
 from alphaforge.storage.bar_store import BarStore
 from alphaforge.storage.ledger import Ledger
@@ -116,9 +121,9 @@ def build_broker(
 
 
 def _starting_cash(config: AppConfig, ledger: Ledger) -> float:
-    if ledger.checkpoint("funded") is None:
+    if ledger.checkpoint(FUNDED_CHECKPOINT) is None:
         ledger.set_cash(config.backtest.initial_capital, "dry-run starting capital")
-        ledger.set_checkpoint("funded", "1")
+        ledger.set_checkpoint(FUNDED_CHECKPOINT, "1")
     return ledger.cash()
 
 

@@ -94,9 +94,20 @@ def _binance() -> BrokerHarness:
     return cast(BrokerHarness, Binance())
 
 
+def _alpaca() -> BrokerHarness:
+    from alphaforge.testing.fake_alpaca import AlpacaHarness
+
+    class Alpaca(AlpacaHarness):
+        symbols: tuple[str, ...] = ("SPY", "QQQ")
+        unit = 10.0
+
+    return cast(BrokerHarness, Alpaca())
+
+
 #: Every harness the contract suite runs, by broker name.
 HARNESSES: dict[str, Callable[[], BrokerHarness]] = {
     "simulated": SimulatedHarness,
+    "alpaca": _alpaca,
     "ccxt": _binance,
 }
 
