@@ -173,7 +173,9 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
         pytest.skip(f"PostgreSQL is not installed and apt-get could not install it: {exc}")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    root = Path(tempfile.mkdtemp(prefix=f"alphaforge-pg-{worker}-"))
+    # /tmp, not $TMPDIR: the postgres user must reach the folder, and the socket path must
+    # stay under the 107 characters a unix socket allows.
+    root = Path(tempfile.mkdtemp(prefix=f"alphaforge-pg-{worker}-", dir="/tmp"))
     try:
         cluster = start_cluster(root, bin_dir)
     except (OSError, subprocess.SubprocessError, RuntimeError, LookupError) as exc:

@@ -175,8 +175,11 @@ def parse_url(url: str) -> URL:
 def make_engine(url: URL, busy_timeout_ms: int) -> Engine:
     if url.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    database = url.database or ""
+    if database.startswith("file:"):  # an SQLite URI (?uri=true, e.g. mode=ro): a file path
+        database = database.removeprefix("file:").split("?", 1)[0]
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:

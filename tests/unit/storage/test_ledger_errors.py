@@ -93,14 +93,18 @@ def test_a_full_disk_is_a_ledger_error_and_the_write_is_not_half_done(tmp_path: 
         assert ledger.risk_decisions().empty  # one transaction: none of the 200 rows
 
 
-def test_a_read_only_database_is_a_ledger_error(tmp_path: Path) -> None:
+def test_a_read_only_database_is_a_ledger_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "ledger.sqlite"
     Ledger.open(f"sqlite:///{path}").close()
+    monkeypatch.chdir(tmp_path)  # an SQLite URI is a path, not a folder "file:" to create
     with Ledger.open(f"sqlite:///file:{path}?mode=ro&uri=true") as ledger:
         assert ledger.trading_state().state == "active"  # the dashboard can read
         with pytest.raises(LedgerError, match="readonly") as caught:
             ledger.add_alert("error", "test", "cannot be written")
     _check_one_line(caught.value)
+    assert not (tmp_path / "file:").exists()
 
 
 def test_other_databases_and_bad_urls_are_configuration_errors() -> None:
