@@ -90,7 +90,15 @@ def test_a_full_disk_is_a_ledger_error_and_the_write_is_not_half_done(tmp_path: 
             )
         _check_one_line(caught.value)
         assert "disk space" in caught.value.hint
+        assert "r" * 500 not in str(caught.value.__cause__)  # no row values in errors or logs
         assert ledger.risk_decisions().empty  # one transaction: none of the 200 rows
+
+
+def test_a_folder_that_cannot_be_created_is_a_ledger_error(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file where the ledger's folder should be")
+    with pytest.raises(LedgerError, match="open") as caught:
+        Ledger.open(f"sqlite:///{tmp_path / 'taken' / 'ledger.sqlite'}")
+    _check_one_line(caught.value)
 
 
 def test_a_read_only_database_is_a_ledger_error(
