@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from alphaforge.storage.atomic import file_lock
+
 #: Seconds a cluster command (initdb, start, stop) may take.
 COMMAND_TIMEOUT = 120
 #: Seconds ``apt-get install postgresql`` may take.
@@ -166,14 +168,20 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     try:
         bin_dir = find_bin_dir()
         if bin_dir is None:
-            install_postgres()
-            bin_dir = find_bin_dir()
+            # xdist workers start together: one installs, the others wait and find it.
+            with file_lock(Path(tempfile.gettempdir()) / "alphaforge-pg-install.lock"):
+                bin_dir = find_bin_dir()
+                if bin_dir is None:
+                    install_postgres()
+                    bin_dir = find_bin_dir()
         if bin_dir is None:
             raise RuntimeError("initdb is not under /usr/lib/postgresql/*/bin after installing")
     except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
         pytest.skip(f"PostgreSQL is not installed and apt-get could not install it: {exc}")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    root = Path(tempfile.mkdtemp(prefix=f"alphaforge-pg-{worker}-"))
+    # /tmp, not $TMPDIR: the postgres user must reach the folder, and the socket path must
+    # stay under the 107 characters a unix socket allows.
+    root = Path(tempfile.mkdtemp(prefix=f"alphaforge-pg-{worker}-", dir="/tmp"))
     try:
         cluster = start_cluster(root, bin_dir)
     except (OSError, subprocess.SubprocessError, RuntimeError, LookupError) as exc:

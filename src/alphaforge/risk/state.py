@@ -8,6 +8,9 @@ save, so a state is either wholly written and durable when :meth:`RiskStateStore
 returns, or not written at all, even if the process is killed in the middle. The table is
 append-only: the newest row of a key is the state, the older rows its history.
 
+Live trading keeps it in the trading ledger's database (``RiskStateStore(ledger.engine)``, or
+the ledger's URL), which the ledger's migrations give the same ``risk_state`` table.
+
 The backtest keeps its state in memory and uses no store.
 """
 
@@ -26,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from alphaforge.core.clock import Clock, SystemClock
 from alphaforge.risk.pieces import State
+from alphaforge.storage.ledger_db import make_engine, parse_url
 from alphaforge.storage.sqlite import configure_wal
 
 #: How long a writer waits for another process's lock before failing, milliseconds.
@@ -54,12 +58,14 @@ class StateRecord:
 
 
 class RiskStateStore:
-    """Save and load the risk manager's state in a SQLite file (the manager's ``StateSink``).
+    """Save and load the risk manager's state in a database (the manager's ``StateSink``).
 
     Parameters
     ----------
-    path
-        The SQLite file; created with its directory when missing.
+    target
+        The SQLite file (created with its directory when missing); or a SQLAlchemy URL
+        (``sqlite:///...``, ``postgresql+psycopg://...``, e.g. the trading ledger's); or an
+        engine to share, such as ``Ledger.engine`` (the store does not dispose of it).
     key
         Whose state this is (an account or a trading node), so several can share a file.
     clock
@@ -67,19 +73,27 @@ class RiskStateStore:
     """
 
     def __init__(
-        self, path: Path | str, *, key: str = "default", clock: Clock | None = None
+        self, target: Path | str | Engine, *, key: str = "default", clock: Clock | None = None
     ) -> None:
-        self.path = Path(path)
         self.key = key
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._engine: Engine = create_engine(f"sqlite:///{self.path}")
-        event.listen(self._engine, "connect", _configure_connection)
+        self.path: Path | None = None
+        self._owns_engine = not isinstance(target, Engine)
+        if isinstance(target, Engine):
+            self._engine: Engine = target
+        elif isinstance(target, str) and "://" in target:
+            self._engine = make_engine(parse_url(target), _BUSY_TIMEOUT_MS)
+        else:
+            self.path = Path(target)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._engine = create_engine(f"sqlite:///{self.path}")
+            event.listen(self._engine, "connect", _configure_connection)
         _Base.metadata.create_all(self._engine)
 
     def close(self) -> None:
-        """Release the file's connections."""
-        self._engine.dispose()
+        """Release the connections (of an engine the store made itself)."""
+        if self._owns_engine:
+            self._engine.dispose()
 
     def __enter__(self) -> Self:
         return self

@@ -32,6 +32,7 @@ from alphaforge.storage.ledger_db import (
     Insert,
     LedgerError,
     alembic_config,
+    ledger_error,
     log_reconcile,
     make_engine,
     migrate,
@@ -99,7 +100,11 @@ class Ledger(LedgerRecords):
             When the database cannot be reached, created or migrated.
         """
         parsed = parse_url(url)
-        ledger = cls(make_engine(parsed, busy_timeout_ms), parsed, clock or SystemClock())
+        try:
+            engine = make_engine(parsed, busy_timeout_ms)
+        except OSError as exc:  # the SQLite file's folder cannot be created
+            raise ledger_error("open", exc, parsed) from exc
+        ledger = cls(engine, parsed, clock or SystemClock())
         try:
             with ledger._guard("open"):
                 migrate(ledger._engine)

@@ -126,6 +126,7 @@ def log_reconcile(
     rule: str,
     message: str,
 ) -> int:
+    """Insert a ``reconcile_events`` row (``before``/``after`` as text) and return its id."""
     values = {
         "time": tables.time_text(now),
         "kind": kind,
@@ -140,6 +141,7 @@ def log_reconcile(
 
 
 def inserted_id(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
+    """Insert one row into ``table`` and return its autoincremented id."""
     key = conn.execute(table.insert().values(dict(values))).inserted_primary_key
     if key is None:  # pragma: no cover - every table with an id column autoincrements
         raise RuntimeError(f"no id came back from {table.name}")
@@ -147,6 +149,7 @@ def inserted_id(conn: Connection, table: Table, values: Mapping[str, Any]) -> in
 
 
 def since_filter(query: Any, table: Table, since: pd.Timestamp | None) -> Any:
+    """Return ``query`` restricted to rows whose ``time`` is at or after ``since`` (if given)."""
     return query if since is None else query.where(table.c.time >= tables.time_text(since))
 
 
@@ -154,6 +157,13 @@ def since_filter(query: Any, table: Table, since: pd.Timestamp | None) -> Any:
 
 
 def parse_url(url: str) -> URL:
+    """Return ``url`` parsed; ``postgresql://`` means psycopg 3.
+
+    Raises
+    ------
+    ConfigError
+        When the URL cannot be parsed or names another database than SQLite or PostgreSQL.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -173,11 +183,24 @@ def parse_url(url: str) -> URL:
 
 
 def make_engine(url: URL, busy_timeout_ms: int) -> Engine:
+    """Return an engine for ``url``: SQLite in WAL mode with ``synchronous = FULL``, or PostgreSQL.
+
+    Statement parameters are kept out of SQLAlchemy's errors and logs (``hide_parameters``), so
+    no row value reaches a log line. An SQLite file's folder is created.
+    """
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+        return create_engine(
+            url,
+            pool_pre_ping=True,  # a connection the server dropped is replaced, not an error
+            hide_parameters=True,
+            connect_args={"connect_timeout": 10},
+        )
+    database = url.database or ""
+    if database.startswith("file:"):  # an SQLite URI (?uri=true, e.g. mode=ro): a file path
+        database = database.removeprefix("file:").split("?", 1)[0]
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, hide_parameters=True)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy issues BEGIN itself (below), so that DDL (migrations) is transactional
@@ -223,6 +246,7 @@ def migrate(engine: Engine) -> None:
 
 
 def ledger_error(what: str, exc: BaseException, url: URL) -> LedgerError:
+    """Return the one-line :class:`LedgerError` for a database failure (password hidden)."""
     detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     lines = [line.strip() for line in str(detail).splitlines() if line.strip()]
     reason = lines[0] if lines else type(detail).__name__
