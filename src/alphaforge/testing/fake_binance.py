@@ -617,6 +617,8 @@ class FakeBinance:
         if "endTime" in params:
             rows = [t for t in rows if t.time_ms <= int(params["endTime"])]
         limit = min(int(params.get("limit", 500)), 1000)
+        if "fromId" not in params and "startTime" not in params:
+            rows = rows[-limit:]  # Binance: without fromId, the most recent trades
         return [t.info() for t in rows[:limit]]
 
     def respond(self, method: str, target: str, body: str, api_key: str | None) -> Answer:

@@ -1,7 +1,7 @@
 """Data sources: each module defines a source and registers its factory in ``SOURCES``.
 
-Importing this package registers ``yfinance``, ``ccxt``, ``csv`` (files) and ``sample`` (offline series
-shipped inside installed packages).
+Importing this package registers ``yfinance``, ``ccxt``, ``csv`` (files) and ``sample``
+(offline series shipped inside installed packages).
 """
 
 from alphaforge.data.sources import ccxt_source, files, fred, sample, yfinance_source

@@ -364,12 +364,16 @@ class CcxtBroker:
         )
 
     def _client_of(self, market: str, order_id: str) -> str:
+        """Return the client id of a venue order id ("" while the venue does not find it).
+
+        A miss is not remembered: the order query can lag the trades.
+        """
         key = (market, order_id)
         if key not in self._order_client:
             try:
                 self._venue_order(self._read(self._ex.fetch_order, order_id, market))
             except ccxt.OrderNotFound:
-                self._order_client[key] = ""
+                return ""
         return self._order_client.get(key, "")
 
     # ------------------------------------------------------------------ LiveBroker
@@ -548,11 +552,17 @@ class CcxtBroker:
                     if raw.get("clientOrderId") == client_id:
                         return self._venue_order(raw)
                 trades = self._read(self._ex.fetch_my_trades, market, since, 1000)
-                strays = [t for t in trades if str(t.get("order")) not in known]
+                owners = {str(t.get("order")) for t in trades} - known
+                # An execution of an order created before ``since`` is explained by asking
+                # for that order by its venue id; only one whose order is not found is not.
+                strays = [o for o in sorted(owners) if not self._client_of(market, o)]
+                mine = [o for o in owners if self._client_of(market, o) == client_id]
+                if mine:
+                    return self._venue_order(self._read(self._ex.fetch_order, mine[0], market))
                 if strays:
                     raise BrokerUnavailableError(
-                        f"{self._ex.id}: {len(strays)} execution(s) on {market} belong to no "
-                        f"listed order; order {client_id} stays unknown.",
+                        f"{self._ex.id}: execution(s) of {len(strays)} order(s) on {market} "
+                        f"belong to no listed order; order {client_id} stays unknown.",
                         hint="Its fate is asked again at the next lookup or reconciliation.",
                     )
             return None

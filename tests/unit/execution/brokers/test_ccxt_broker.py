@@ -432,3 +432,31 @@ def test_sandbox_mode_points_paper_at_the_test_network() -> None:
     assert exchange.urls["api"]["private"].startswith("https://testnet.binance.vision/")
     live = make_exchange("binance", api_key="k", secret="s")
     assert live.urls["api"]["private"].startswith("https://api.binance.com/")
+
+
+def test_fills_of_an_older_resting_order_do_not_block_a_lookup(
+    broker: CcxtBroker, fake: FakeBinance
+) -> None:
+    broker.send(_limit("af-old", 0.01, 49_000))
+    for order in fake.orders():
+        order.created_ms -= 3 * 24 * 3_600_000  # placed days before the lookup's window
+    fresh = make_exchange(
+        "binance", url=fake.url, sandbox=True, api_key=fake.api_key, secret=fake.secret
+    )
+    restarted = CcxtBroker(fresh, symbols=("BTC-USD",), sleep=lambda _s: None)
+    fake.set_price("BTCUSDT", 48_000)  # the old order fills now
+    assert restarted.lookup("af-never-sent") is None
+    fills, _ = restarted.fills_since(None)
+    assert [f.client_id for f in fills] == ["af-old"]
+
+
+def test_a_stream_checkpoint_starts_at_the_newest_execution(
+    broker: CcxtBroker, fake: FakeBinance
+) -> None:
+    broker.send(_order("af-k1", 0.01))
+    broker.send(_order("af-k2", 0.01))
+    checkpoint = broker.latest_checkpoint()
+    assert checkpoint is not None
+    assert broker.fills_since(checkpoint)[0] == []
+    broker.send(_order("af-k3", 0.01))
+    assert [f.client_id for f in broker.fills_since(checkpoint)[0]] == ["af-k3"]
