@@ -170,6 +170,10 @@ def test_make_exchange_points_every_endpoint_at_the_override() -> None:
     assert urls["public"] == "http://127.0.0.1:5555/api/v3"
     assert urls["sapi"] == "http://127.0.0.1:5555/sapi/v1"
     assert all(str(u).startswith("http://127.0.0.1:5555/") for u in urls.values())
+    # ccxt's own pacing and retries are off: the callers pace, and a submit is never resent.
+    assert exchange.enableRateLimit is False
+    assert exchange.options["maxRetriesOnFailure"] == 0
+    assert exchange.options["fetchMarkets"] == {"types": ["spot"]}
 
 
 # --- the polling feed -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from alphaforge.config.live import ExecutionConfig, LiveConfig
-from alphaforge.config.models import AppConfig, SecretsConfig
+from alphaforge.config.models import AppConfig, SecretsConfig, TrainConfig
 from alphaforge.core.errors import ConfigError, MissingCredentialsError
 from alphaforge.core.orders import Order, OrderIntent, OrderStatus, OrderType
 from alphaforge.data.sources.ccxt_source import make_exchange
@@ -460,3 +460,24 @@ def test_a_stream_checkpoint_starts_at_the_newest_execution(
     assert broker.fills_since(checkpoint)[0] == []
     broker.send(_order("af-k3", 0.01))
     assert [f.client_id for f in broker.fills_since(checkpoint)[0]] == ["af-k3"]
+
+
+def test_without_live_symbols_the_universe_crypto_members_are_traded(fake: FakeBinance) -> None:
+    cfg = _config(fake).model_copy(
+        update={"live": LiveConfig(), "train": TrainConfig(universe="crypto_majors")}
+    )
+    adapter = BROKERS.get("ccxt")(cfg, "paper")
+    assert isinstance(adapter, CcxtBroker)
+    fake.set_balance("SOL", 3.0)
+    # Members the fake lists are mapped back to the universe's spelling; others are skipped.
+    assert adapter.positions() == {"SOL-USD": pytest.approx(3.0)}
+    assert adapter.lookup("af-none") is None
+    adapter.close()
+
+
+def test_a_lookup_with_no_market_to_search_is_not_a_no(fake: FakeBinance) -> None:
+    cfg = _config(fake).model_copy(update={"live": LiveConfig()})  # train.universe: synthetic
+    adapter = BROKERS.get("ccxt")(cfg, "paper")
+    with pytest.raises(BrokerUnavailableError, match="No traded market"):
+        adapter.lookup("af-anything")
+    adapter.close()
