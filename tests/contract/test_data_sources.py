@@ -5,6 +5,8 @@ fails :func:`test_every_registered_source_has_an_offline_fake` until it gets one
 
 * ``alpaca``: the fake Alpaca server (``alphaforge.testing.fake_alpaca``) serving the recorded
   AAPL bars, started once for the module, so the real alpaca-py clients run over HTTP;
+* ``ccxt``: the fake Binance exchange (``alphaforge.testing.fake_binance``) answering the
+  real ``ccxt.binance`` class in-process through a ``requests`` transport adapter;
 * ``csv``: a local file in the import directory the factory reads;
 * ``fred``: a recorded FRED response (``tests/unit/data/recorded``) served by a ``requests``
   transport adapter, so the real HTTP client code runs without a network;
@@ -44,12 +46,14 @@ from alphaforge.core.errors import UnknownSymbolError
 from alphaforge.data.sources import (
     SOURCES,
     DataSource,
+    ccxt_source,
     create_source,
     infer_interval,
     yfinance_source,
 )
 from alphaforge.data.sources import fred as fred_module
 from alphaforge.testing.fake_alpaca import FakeAlpaca
+from alphaforge.testing.fake_binance import FakeBinance
 
 HERE = Path(__file__).parent
 YAHOO_RECORDING = HERE / "recorded" / "yfinance_aapl_1d.csv"
@@ -200,6 +204,22 @@ def _build_alpaca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataSource
     return create_source("alpaca", DataConfig(alpaca_data_url=server.data_url), secrets)
 
 
+def _build_ccxt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataSource:
+    del tmp_path
+    fake = FakeBinance()
+    fake.fixed_now_ms = 1_709_251_200_000  # 2024-03-01 00:00 UTC
+    root = "http://fake-binance.invalid"
+    build = ccxt_source.make_exchange
+
+    def make_exchange(exchange_id: str, **kwargs: Any) -> Any:
+        exchange = build(exchange_id, **{**kwargs, "url": root})
+        exchange.session.mount(root, fake.adapter())
+        return exchange
+
+    monkeypatch.setattr(ccxt_source, "make_exchange", make_exchange)
+    return create_source("ccxt", DataConfig(ccxt_url=root, max_retries=0))
+
+
 def _build_registered(name: str) -> Callable[[Path, pytest.MonkeyPatch], DataSource]:
     def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataSource:
         del tmp_path, monkeypatch
@@ -216,6 +236,14 @@ FAKES: dict[str, Fake] = {
         date(2024, 1, 2),
         date(2024, 1, 16),
         "NOSUCHTICKER",
+    ),
+    "ccxt": Fake(
+        _build_ccxt,
+        Instrument("BTC-USD", AssetClass.CRYPTO),
+        Interval.D1,
+        date(2024, 1, 2),
+        date(2024, 1, 16),
+        "NOSUCH-USD",
     ),
     "csv": Fake(
         _build_csv,

@@ -42,10 +42,15 @@ import socket
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from requests import PreparedRequest, Response
+from requests.adapters import BaseAdapter
 
 from alphaforge.testing.fake_binance_records import (
     COMMISSION_RATE,
@@ -65,6 +70,61 @@ from alphaforge.testing.fake_binance_records import (
     month_start,
     synthetic_candle,
 )
+
+
+@dataclass
+class Answer:
+    """An HTTP answer of the fake, and the transport fault to apply (``drop``, ``stall``)."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+    fault: str = ""
+    stall_s: float = 0.0
+
+
+class _InProcess(BaseAdapter):
+    """A ``requests`` transport that hands each request to :meth:`FakeBinance.respond`."""
+
+    def __init__(self, fake: FakeBinance) -> None:
+        super().__init__()
+        self._fake = fake
+
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> Response:
+        del stream, verify, cert, proxies
+        split = urlsplit(str(request.url))
+        target = split.path + (f"?{split.query}" if split.query else "")
+        raw = request.body or b""
+        body = raw.decode() if isinstance(raw, bytes) else str(raw)
+        answer = self._fake.respond(
+            str(request.method), target, body, request.headers.get("X-MBX-APIKEY")
+        )
+        if answer.fault == "drop":
+            raise requests.ConnectionError("Connection aborted.", request=request)
+        if answer.fault == "stall":
+            raise requests.ReadTimeout("Read timed out.", request=request)
+        response = Response()
+        response.status_code = answer.status
+        response._content = answer.body
+        response.headers.update(answer.headers)
+        response.headers["Content-Type"] = answer.content_type
+        response.url = str(request.url)
+        response.request = request
+        response.reason = "OK" if answer.status == 200 else "Error"
+        response.encoding = "utf-8"
+        return response
+
+    def close(self) -> None:
+        return None
 
 
 class FakeBinance:
@@ -410,9 +470,14 @@ class FakeBinance:
         interval = params.get("interval", "")
         limit = min(int(params.get("limit", 500)), 1000)
         now = self.now_ms
-        start = max(int(params.get("startTime", 0)), self.candles_from_ms)
         end = min(int(params.get("endTime", now)), now)
-        opens = self._opens(interval, start, end, limit, now)
+        if "startTime" in params:
+            start = max(int(params["startTime"]), self.candles_from_ms)
+            opens = self._opens(interval, start, end, limit, now)
+        else:  # Binance answers the latest ``limit`` candles up to endTime
+            span = INTERVAL_MS.get(interval, 31 * 86_400_000) * (limit + 1)
+            start = max(end - span, self.candles_from_ms)
+            opens = self._opens(interval, start, end, 1000, now)[-limit:]
         return [synthetic_candle(market.symbol, *w, self.seed) for w in opens]
 
     def _opens(
@@ -552,7 +617,51 @@ class FakeBinance:
         if "endTime" in params:
             rows = [t for t in rows if t.time_ms <= int(params["endTime"])]
         limit = min(int(params.get("limit", 500)), 1000)
+        if "fromId" not in params and "startTime" not in params:
+            rows = rows[-limit:]  # Binance: without fromId, the most recent trades
         return [t.info() for t in rows[:limit]]
+
+    def respond(self, method: str, target: str, body: str, api_key: str | None) -> Answer:
+        """Answer one request (path with query string, form body, API key header).
+
+        Counts it, applies the first matching fault and checks the signature of a signed
+        endpoint. ``drop`` and ``stall`` faults are processed here and left to the transport.
+        """
+        split = urlsplit(target)
+        path = split.path
+        payload = body if method == "POST" else split.query
+        with self._lock:
+            self.requests[(method, path)] += 1
+        fault = self.take_fault(method, path)
+        if fault is not None and fault.kind == "error":
+            return Answer(400, json.dumps({"code": fault.code, "msg": fault.message}).encode())
+        if fault is not None and fault.kind == "status":
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            if fault.status in (418, 429):
+                text = json.dumps({"code": -1003, "msg": "Too many requests."}).encode()
+                return Answer(fault.status, text, headers)
+            return Answer(fault.status, b"Internal Server Error", headers, "text/plain")
+        try:
+            signed = path.startswith(_SIGNED_PREFIX) and path not in _PUBLIC
+            if signed:
+                self.check_signature(api_key, payload)
+            params = dict(parse_qsl(payload, keep_blank_values=True))
+            answer = Answer(200, json.dumps(self.handle(method, path, params, signed)).encode())
+        except BinanceError as exc:
+            text = json.dumps({"code": exc.code, "msg": exc.message}).encode()
+            answer = Answer(exc.status, text)
+        if fault is not None:
+            answer.fault, answer.stall_s = fault.kind, fault.seconds
+        return answer
+
+    def adapter(self) -> BaseAdapter:
+        """Return a ``requests`` transport answering in-process (no socket, no thread).
+
+        Mount it on a ccxt exchange's session (``exchange.session.mount(root, adapter)``)
+        for a root such as ``http://fake-binance.invalid``; a ``drop`` fault raises
+        ``ConnectionError`` and a ``stall`` fault ``ReadTimeout`` after processing.
+        """
+        return _InProcess(self)
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         """Return (and count down) the first scripted fault matching this request."""
@@ -612,42 +721,15 @@ def _make_handler(fake: FakeBinance) -> type[BaseHTTPRequestHandler]:
             self._serve("DELETE")
 
         def _serve(self, method: str) -> None:
-            split = urlsplit(self.path)
-            path = split.path
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
-            payload = body if method == "POST" else split.query
-            with fake._lock:
-                fake.requests[(method, path)] += 1
-            fault = fake.take_fault(method, path)
-            if fault is not None and fault.kind in ("status", "error"):
-                self._refuse(fault)
-                return
-            try:
-                signed = path.startswith(_SIGNED_PREFIX) and path not in _PUBLIC
-                if signed:
-                    fake.check_signature(self.headers.get("X-MBX-APIKEY"), payload)
-                params = dict(parse_qsl(payload, keep_blank_values=True))
-                answer: Any = fake.handle(method, path, params, signed)
-                status = 200
-            except BinanceError as exc:
-                answer, status = {"code": exc.code, "msg": exc.message}, exc.status
-            if fault is not None and fault.kind == "drop":
+            answer = fake.respond(method, self.path, body, self.headers.get("X-MBX-APIKEY"))
+            if answer.fault == "drop":
                 self._drop()
                 return
-            if fault is not None and fault.kind == "stall":
-                fake.stall_event().wait(fault.seconds)
-            self._send(status, json.dumps(answer).encode())
-
-        def _refuse(self, fault: Fault) -> None:
-            if fault.kind == "error":
-                body = json.dumps({"code": fault.code, "msg": fault.message}).encode()
-                self._send(400, body)
-                return
-            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-            text = json.dumps({"code": -1003, "msg": "Too many requests."}).encode()
-            body = text if fault.status in (418, 429) else b"Internal Server Error"
-            self._send(fault.status, body, headers, "application/json" if body == text else "")
+            if answer.fault == "stall":
+                fake.stall_event().wait(answer.stall_s)
+            self._send(answer.status, answer.body, answer.headers, answer.content_type)
 
         def _drop(self) -> None:
             self.close_connection = True

@@ -1,10 +1,10 @@
 """Data sources: each module defines a source and registers its factory in ``SOURCES``.
 
-Importing this package registers ``yfinance``, ``csv`` (files) and ``sample`` (offline series
-shipped inside installed packages).
+Importing this package registers ``yfinance``, ``alpaca``, ``ccxt``, ``csv`` (files) and ``sample``
+(offline series shipped inside installed packages).
 """
 
-from alphaforge.data.sources import alpaca, files, fred, sample, yfinance_source
+from alphaforge.data.sources import alpaca, ccxt_source, files, fred, sample, yfinance_source
 from alphaforge.data.sources.base import SOURCES, DataSource, SourceFactory, create_source
 from alphaforge.data.sources.files import FileSource, import_file, infer_interval
 from alphaforge.data.sources.fred import FredSource
@@ -30,6 +30,7 @@ __all__ = [
     "SourceFactory",
     "YFinanceSource",
     "alpaca",
+    "ccxt_source",
     "create_source",
     "files",
     "fred",

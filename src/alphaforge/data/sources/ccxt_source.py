@@ -27,15 +27,16 @@ every REST endpoint pointed at ``url`` when given (a local fake in tests).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-import ccxt
 import numpy as np
 import pandas as pd
 
@@ -51,6 +52,12 @@ from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.sources.base import SOURCES, DataSource
 
 logger = logging.getLogger(__name__)
+
+
+def ccxt_module() -> ModuleType:
+    """Return :mod:`ccxt`, imported on first use (it takes about a second to import)."""
+    return importlib.import_module("ccxt")
+
 
 #: ccxt timeframe names of the project's intervals.
 CCXT_TIMEFRAMES: dict[Interval, str] = {
@@ -114,6 +121,7 @@ def make_exchange(
     ConfigError
         For an exchange ccxt does not know, or a sandbox it does not have.
     """
+    ccxt = ccxt_module()
     cls = getattr(ccxt, exchange_id, None)
     if not isinstance(cls, type) or not issubclass(cls, ccxt.Exchange):
         raise ConfigError(
@@ -191,6 +199,7 @@ def resolve_market(
 
 def exchange_intervals(exchange_id: str) -> frozenset[Interval]:
     """Return the project's intervals the exchange has candles for (no network call)."""
+    ccxt = ccxt_module()
     cls = getattr(ccxt, exchange_id, None)
     if not isinstance(cls, type) or not issubclass(cls, ccxt.Exchange):
         return frozenset()
@@ -272,7 +281,8 @@ class CcxtSource:
         SourceUnavailableError
             When the exchange cannot be reached after ``max_retries`` retries.
         DataError
-            For an interval the exchange has no candles for, or a range ending before it starts.
+            For a non-crypto instrument, an interval the exchange has no candles for, or a
+            range ending before it starts.
         """
         interval = Interval(interval)
         if end < start:
@@ -282,6 +292,12 @@ class CcxtSource:
             raise DataError(
                 f"{self.exchange_id} has no {interval.value} candles (it has: {have}).",
                 hint="Pick one of the exchange's intervals with --interval.",
+            )
+        foreign = sorted(i.symbol for i in instruments if i.asset_class not in self.asset_classes)
+        if foreign:
+            raise DataError(
+                f"The ccxt source serves crypto pairs only, not {', '.join(foreign)}.",
+                hint="Fetch crypto pairs with -a crypto, or use another source.",
             )
         markets = self._call(self.exchange.load_markets, what="markets")
         resolved = {
@@ -319,15 +335,16 @@ class CcxtSource:
                 {"until": until},
                 what=market,
             )
-            page = [r for r in page if since <= int(r[0]) <= until]
-            if not page:
-                break
-            rows.extend(page)
-            since = int(page[-1][0]) + 1
+            inside = [r for r in page if since <= int(r[0]) <= until]
+            rows.extend(inside)
+            if len(page) < PAGE_LIMIT or not inside:
+                break  # a short page is the last one before ``until`` (or the exchange's now)
+            since = int(inside[-1][0]) + 1
         return rows
 
     def _call(self, fn: Callable[..., Any], *args: Any, what: str) -> Any:
         """Call ``fn`` with retries (network errors, rate limits) and translate ccxt errors."""
+        ccxt = ccxt_module()
         delay = self.backoff_seconds
         for attempt in range(self.max_retries + 1):
             try:
@@ -400,6 +417,7 @@ __all__ = [
     "PAGE_LIMIT",
     "CcxtSource",
     "candles_to_bars",
+    "ccxt_module",
     "exchange_intervals",
     "make_exchange",
     "resolve_market",

@@ -86,11 +86,13 @@ import pandas as pd
 from alphaforge.config.models import AppConfig
 from alphaforge.core.errors import ConfigError, MissingCredentialsError
 from alphaforge.core.orders import Order, OrderIntent, OrderStatus, OrderType, TimeInForce
+from alphaforge.core.types import AssetClass
 from alphaforge.data.sources.ccxt_source import (
     DEFAULT_STABLE_QUOTE,
     make_exchange,
     resolve_market,
 )
+from alphaforge.data.universe import load_universe
 from alphaforge.execution.broker import (
     AccountSnapshot,
     BrokerCapabilities,
@@ -213,7 +215,10 @@ class CcxtBroker:
     def _mask_logs(self) -> None:
         if self._masked:
             return
-        wire = logging.getLogger(f"{WIRE_LOGGER}.{id(self)}")
+        # A logger of this broker's own (not in logging's registry, so freed with the broker)
+        # whose records pass the mask, then go to WIRE_LOGGER's handlers and up.
+        wire = logging.Logger(WIRE_LOGGER)
+        wire.parent = logging.getLogger(WIRE_LOGGER)
         wire.addFilter(SecretMask([str(self._ex.apiKey or ""), str(self._ex.secret or "")]))
         self._ex.logger = wire
         self._masked = True
@@ -232,7 +237,12 @@ class CcxtBroker:
         if not self._ex.markets:
             self._read(self._ex.load_markets)
             for symbol in self._wanted:
-                self._market_of(symbol)
+                market = resolve_market(self._ex.markets, symbol, self.quote)
+                if market is None:  # not listed here (a stock of a mixed universe)
+                    logger.debug("ccxt: %s lists no market for %s", self._ex.id, symbol)
+                    continue
+                self._to_market[symbol] = market
+                self._to_symbol.setdefault(market, symbol)
         return dict(self._ex.markets)
 
     def _market_of(self, symbol: str) -> str:
@@ -364,12 +374,16 @@ class CcxtBroker:
         )
 
     def _client_of(self, market: str, order_id: str) -> str:
+        """Return the client id of a venue order id ("" while the venue does not find it).
+
+        A miss is not remembered: the order query can lag the trades.
+        """
         key = (market, order_id)
         if key not in self._order_client:
             try:
                 self._venue_order(self._read(self._ex.fetch_order, order_id, market))
             except ccxt.OrderNotFound:
-                self._order_client[key] = ""
+                return ""
         return self._order_client.get(key, "")
 
     # ------------------------------------------------------------------ LiveBroker
@@ -532,6 +546,11 @@ class CcxtBroker:
         """Return the venue's order with this client id, or None (see the module docstring)."""
         with self._lock:
             markets = self._markets_for(client_id)
+            if not markets:
+                raise BrokerUnavailableError(
+                    f"No traded market to look order {client_id} up on at {self._ex.id}.",
+                    hint="List the traded pairs in live.symbols.",
+                )
             for market in markets:
                 try:
                     raw = self._read(
@@ -548,11 +567,17 @@ class CcxtBroker:
                     if raw.get("clientOrderId") == client_id:
                         return self._venue_order(raw)
                 trades = self._read(self._ex.fetch_my_trades, market, since, 1000)
-                strays = [t for t in trades if str(t.get("order")) not in known]
+                owners = {str(t.get("order")) for t in trades} - known
+                # An execution of an order created before ``since`` is explained by asking
+                # for that order by its venue id; only one whose order is not found is not.
+                strays = [o for o in sorted(owners) if not self._client_of(market, o)]
+                mine = [o for o in owners if self._client_of(market, o) == client_id]
+                if mine:
+                    return self._venue_order(self._read(self._ex.fetch_order, mine[0], market))
                 if strays:
                     raise BrokerUnavailableError(
-                        f"{self._ex.id}: {len(strays)} execution(s) on {market} belong to no "
-                        f"listed order; order {client_id} stays unknown.",
+                        f"{self._ex.id}: execution(s) of {len(strays)} order(s) on {market} "
+                        f"belong to no listed order; order {client_id} stays unknown.",
                         hint="Its fate is asked again at the next lookup or reconciliation.",
                     )
             return None
@@ -693,6 +718,19 @@ def _ms(value: object) -> pd.Timestamp | None:
         return None
 
 
+def _traded_symbols(cfg: AppConfig) -> tuple[str, ...]:
+    """Return ``live.symbols``, else the crypto members of the training universe."""
+    if cfg.live.symbols:
+        return tuple(cfg.live.symbols)
+    try:
+        members = load_universe(cfg.train.universe).members
+    except ConfigError:  # the synthetic market is no universe file: nothing to trade here
+        return ()
+    return tuple(
+        m.instrument.symbol for m in members if m.instrument.asset_class is AssetClass.CRYPTO
+    )
+
+
 def ccxt_broker(cfg: AppConfig, mode: str) -> CcxtBroker:
     """Build the ccxt broker from the configuration: ``paper`` on the sandbox, ``live`` not.
 
@@ -726,7 +764,7 @@ def ccxt_broker(cfg: AppConfig, mode: str) -> CcxtBroker:
     )
     return CcxtBroker(
         exchange,
-        symbols=tuple(cfg.live.symbols),
+        symbols=_traded_symbols(cfg),
         submit_timeout_s=execution.submit_timeout_s,
         read_timeout_s=execution.read_timeout_s,
         read_retries=execution.read_retries,

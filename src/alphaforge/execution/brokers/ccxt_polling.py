@@ -135,6 +135,7 @@ class PollingStream:
         self._last: pd.Timestamp | None = None
         self._seen: dict[str, OrderStatus] = {}
         self._checkpoint: str | None = None
+        self._baselined = False
         self._thread = threading.Thread(target=self._run, name="ccxt-poll", daemon=True)
 
     @property
@@ -148,12 +149,24 @@ class PollingStream:
         return self._last
 
     def start(self) -> None:
-        """Take the trade checkpoint and the open orders as they are now; start polling."""
+        """Take the baseline (newest execution, open orders) and start polling.
+
+        A venue that does not answer now leaves the stream disconnected; the first
+        successful poll takes the baseline then (what happened meanwhile is
+        reconciliation's to find, as after any reconnect).
+        """
+        try:
+            self._baseline()
+        except BrokerError as exc:
+            logger.warning("ccxt stream: no baseline yet: %s", exc.message)
+        self._thread.start()
+
+    def _baseline(self) -> None:
         self._checkpoint = self._broker.latest_checkpoint()
         self._seen = {o.client_id: o.status for o in self._broker.venue_orders()}
+        self._baselined = True
         self._connected = True
         self._last = pd.Timestamp.now(tz="UTC")
-        self._thread.start()
 
     def stop(self) -> None:
         """Stop polling and wait for the thread."""
@@ -175,7 +188,10 @@ class PollingStream:
     def poll(self) -> None:
         """Read once and call the handler for what changed (disconnected if the read fails)."""
         try:
-            self._poll_once()
+            if self._baselined:
+                self._poll_once()
+            else:
+                self._baseline()
         except BrokerError:
             self._connected = False
             raise

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from alphaforge.config.live import ExecutionConfig, LiveConfig
-from alphaforge.config.models import AppConfig, SecretsConfig
+from alphaforge.config.models import AppConfig, SecretsConfig, TrainConfig
 from alphaforge.core.errors import ConfigError, MissingCredentialsError
 from alphaforge.core.orders import Order, OrderIntent, OrderStatus, OrderType
 from alphaforge.data.sources.ccxt_source import make_exchange
@@ -432,3 +432,52 @@ def test_sandbox_mode_points_paper_at_the_test_network() -> None:
     assert exchange.urls["api"]["private"].startswith("https://testnet.binance.vision/")
     live = make_exchange("binance", api_key="k", secret="s")
     assert live.urls["api"]["private"].startswith("https://api.binance.com/")
+
+
+def test_fills_of_an_older_resting_order_do_not_block_a_lookup(
+    broker: CcxtBroker, fake: FakeBinance
+) -> None:
+    broker.send(_limit("af-old", 0.01, 49_000))
+    for order in fake.orders():
+        order.created_ms -= 3 * 24 * 3_600_000  # placed days before the lookup's window
+    fresh = make_exchange(
+        "binance", url=fake.url, sandbox=True, api_key=fake.api_key, secret=fake.secret
+    )
+    restarted = CcxtBroker(fresh, symbols=("BTC-USD",), sleep=lambda _s: None)
+    fake.set_price("BTCUSDT", 48_000)  # the old order fills now
+    assert restarted.lookup("af-never-sent") is None
+    fills, _ = restarted.fills_since(None)
+    assert [f.client_id for f in fills] == ["af-old"]
+
+
+def test_a_stream_checkpoint_starts_at_the_newest_execution(
+    broker: CcxtBroker, fake: FakeBinance
+) -> None:
+    broker.send(_order("af-k1", 0.01))
+    broker.send(_order("af-k2", 0.01))
+    checkpoint = broker.latest_checkpoint()
+    assert checkpoint is not None
+    assert broker.fills_since(checkpoint)[0] == []
+    broker.send(_order("af-k3", 0.01))
+    assert [f.client_id for f in broker.fills_since(checkpoint)[0]] == ["af-k3"]
+
+
+def test_without_live_symbols_the_universe_crypto_members_are_traded(fake: FakeBinance) -> None:
+    cfg = _config(fake).model_copy(
+        update={"live": LiveConfig(), "train": TrainConfig(universe="crypto_majors")}
+    )
+    adapter = BROKERS.get("ccxt")(cfg, "paper")
+    assert isinstance(adapter, CcxtBroker)
+    fake.set_balance("SOL", 3.0)
+    # Members the fake lists are mapped back to the universe's spelling; others are skipped.
+    assert adapter.positions() == {"SOL-USD": pytest.approx(3.0)}
+    assert adapter.lookup("af-none") is None
+    adapter.close()
+
+
+def test_a_lookup_with_no_market_to_search_is_not_a_no(fake: FakeBinance) -> None:
+    cfg = _config(fake).model_copy(update={"live": LiveConfig()})  # train.universe: synthetic
+    adapter = BROKERS.get("ccxt")(cfg, "paper")
+    with pytest.raises(BrokerUnavailableError, match="No traded market"):
+        adapter.lookup("af-anything")
+    adapter.close()

@@ -92,3 +92,19 @@ def test_the_harness_lists_markets_for_new_symbols() -> None:
         venue = h.broker.send(Order(id="af-a", intent=OrderIntent("AAPL-USD", 1.0), created_at=NOW))
         assert venue.average_price == pytest.approx(190.0)
         assert h.broker.positions() == {"AAPL-USD": pytest.approx(1.0)}
+
+
+def test_a_stream_started_while_the_venue_is_down_baselines_at_its_first_poll() -> None:
+    updates: list[TradeUpdate] = []
+    with BinanceHarness(poll_s=3600.0) as h:
+        h.broker.send(_limit("af-before", 0.01, 40_000))
+        h.fake.fault("status", "/api/v3/myTrades", status=503, times=10)
+        handle = h.broker.stream(updates.append)
+        assert not handle.connected
+        h.fake.clear_faults()
+        h.settle()  # the baseline: the open order is known, nothing delivered
+        assert handle.connected
+        assert updates == []
+        h.broker.cancel_order("af-before")
+        h.settle()
+        assert [(u.event, u.order.client_id) for u in updates] == [("canceled", "af-before")]
