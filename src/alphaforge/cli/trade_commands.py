@@ -57,7 +57,8 @@ def run(
     config_path: ConfigOption = None,
 ) -> None:
     """Trade unattended, or (--once) recover, reconcile, decide on the last bar and execute."""
-    from alphaforge.pipeline.trade import run_trade_once, run_trade_scheduled
+    from alphaforge.pipeline.trade_session import run_trade_once
+    from alphaforge.scheduler.trading import run_scheduled
 
     config, chosen = _config(ctx, config_path, mode, broker)
 
@@ -68,7 +69,7 @@ def run(
             return ""  # no terminal or no answer: nothing typed back, nothing traded
 
     if not once:
-        run_trade_scheduled(config, chosen, confirm=confirm)
+        run_scheduled(config, chosen, confirm=confirm)
         return
     result = run_trade_once(config, chosen, confirm=confirm)
     execution = result.execution

@@ -93,6 +93,11 @@ class LiveConfig(FrozenModel):
     warmup_bars: int = Field(
         300, ge=1, description="Trailing bars loaded before the first live decision."
     )
+    fill_wait_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long the execution window waits for market orders to fill, seconds.",
+    )
 
 
 class SchedulerConfig(FrozenModel):

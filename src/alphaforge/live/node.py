@@ -19,10 +19,12 @@ exchange); nothing below this module asks which. The order of work:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -32,15 +34,20 @@ from alphaforge.core.clock import Clock
 from alphaforge.core.errors import AlphaForgeError
 from alphaforge.core.orders import Order, OrderIntent, client_order_id
 from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.feeds.base import FeedStatus
 from alphaforge.execution.broker import BrokerError, LiveBroker, TradeUpdate, VenueOrder
 from alphaforge.execution.gateway import OrderGateway
 from alphaforge.execution.reconcile import ReconcileReport, adopt_venue_order, reconcile
 from alphaforge.live.decide import Decision, decide, orders_for_targets
 from alphaforge.live.intake import BarIntake, IntakeResult
-from alphaforge.live.safety import Gate, TradingStateBook, entry_gate
+from alphaforge.live.pricing import half_spreads, limit_entries
+from alphaforge.live.safety import BREAKER, Gate, TradingStateBook, entry_gate
 from alphaforge.portfolio.base import create_constructor
+from alphaforge.risk.pieces import BreakerStatus, RiskEvent
 from alphaforge.risk.setup import resolve
+from alphaforge.risk.state import RiskStateStore
 from alphaforge.storage.ledger import Ledger
+from alphaforge.storage.ledger_db import LedgerError
 from alphaforge.strategies.base import MarketFrames
 from alphaforge.strategies.combined import create_strategy
 
@@ -50,6 +57,8 @@ log = logging.getLogger(__name__)
 DECISION_CHECKPOINT = "decision"
 EXECUTED_CHECKPOINT = "executed"
 FUNDED_CHECKPOINT = "funded"
+#: The time of the newest fill the breakers have been told about.
+BREAKER_FILLS_CHECKPOINT = "breaker_fills"
 
 
 @dataclass
@@ -105,7 +114,15 @@ class TradingNode:
         self.strategy_tag = config.strategy.tag
         self.constructor = create_constructor(config.portfolio)
         setup = resolve(config.portfolio, config.risk)
-        self.reviewer = setup.manager(self.instruments, config.backtest.max_leverage).base
+        # The breakers' state lives in the ledger's database, so a restart resumes a trip.
+        self.risk_store = RiskStateStore(ledger.engine, key=f"node-{mode}", clock=clock)
+        self.risk = setup.manager(
+            self.instruments,
+            config.backtest.max_leverage,
+            state=self.risk_store.load(),
+            sink=self.risk_store,
+        )
+        self.reviewer = self.risk.base
         self.intake = BarIntake(
             self.instruments,
             interval,
@@ -115,6 +132,11 @@ class TradingNode:
         self.state = TradingStateBook(ledger)
         self.last_reconcile: ReconcileReport | None = None
         self.intake_log: list[IntakeResult] = []
+        #: The live bar feed's status, when one is attached (:meth:`attach_feed`).
+        self.feed: Callable[[], FeedStatus] | None = None
+        #: Set when the ledger failed: nothing is placed until the node is restarted, since
+        #: an order the ledger cannot record could be sent twice after a crash.
+        self.fault = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -225,23 +247,18 @@ class TradingNode:
 
     # -- execution ---------------------------------------------------------------------------
 
-    def execute(self, decision: Decision, prices: Mapping[str, float]) -> ExecutionReport:
-        """Size, review and place the decision's orders at ``prices`` (the fill prices)."""
-        report = ExecutionReport(decision.time)
-        gate = self.gate()
-        if not gate.orders:
-            report.blocked = gate.reason
-            log.warning("no orders placed: %s", gate.reason)
-            return report
-        # The venue's account and positions (reconciled with the ledger) are what the
-        # decision is sized against, as the engine sizes against its broker's.
+    def plan(
+        self, decision: Decision, prices: Mapping[str, float]
+    ) -> tuple[list[OrderIntent], list[dict[str, object]]]:
+        """Size and review the decision's orders at ``prices``; place nothing.
+
+        Sized against the venue's positions and cash (reconciled with the ledger), as the
+        engine sizes against its broker's; entries become limit orders inside the estimated
+        spread when ``execution.limit_offset_spreads`` > 0 (:mod:`alphaforge.live.pricing`).
+        Returns the approved intents and the risk checks' resizes and refusals.
+        """
         positions = self.broker.positions()
         cash = self.broker.account().cash
-        ours = client_order_id(decision.time, "", "", "")[:13]  # af-YYMMDDHHMM of this decision
-        for order in self.gateway.open_orders():
-            superseded = order.intent.reason == "signal" and not order.id.startswith(ours)
-            if superseded and order.symbol in decision.weights.index:
-                self.gateway.cancel(order)
         intents, refusals = orders_for_targets(
             decision,
             positions,
@@ -251,6 +268,28 @@ class TradingNode:
             self.reviewer,
             self.strategy_tag,
         )
+        offset = self.config.execution.limit_offset_spreads
+        if offset > 0:
+            window = {s: b for s, b in self.intake.bars.items() if s in decision.weights.index}
+            ticks = {s: i.tick_size for s, i in self.instruments.items()}
+            intents = limit_entries(intents, positions, prices, half_spreads(window), offset, ticks)
+        return intents, refusals
+
+    def execute(self, decision: Decision, prices: Mapping[str, float]) -> ExecutionReport:
+        """Size, review and place the decision's orders at ``prices`` (the fill prices)."""
+        report = ExecutionReport(decision.time)
+        gate = self.gate()
+        if not gate.orders:
+            report.blocked = gate.reason
+            log.warning("no orders placed: %s", gate.reason)
+            return report
+        positions = self.broker.positions()
+        ours = client_order_id(decision.time, "", "", "")[:13]  # af-YYMMDDHHMM of this decision
+        for order in self.gateway.open_orders():
+            superseded = order.intent.reason == "signal" and not order.id.startswith(ours)
+            if superseded and order.symbol in decision.weights.index:
+                self.gateway.cancel(order)
+        intents, refusals = self.plan(decision, prices)
         report.refusals = refusals
         if refusals:
             self.ledger.add_risk_decisions(
@@ -270,12 +309,118 @@ class TradingNode:
         return report
 
     def gate(self) -> Gate:
-        """Return what the trading state, the last reconcile and the market allow now."""
+        """Return what the ledger, the trading state, the last reconcile, the market and the
+        feed allow now."""
+        if self.fault:
+            return Gate.closed(f"the ledger failed ({self.fault}): restart once it is fixed")
         try:
             market_open = self.broker.clock().is_open
         except BrokerError as exc:
             return Gate.closed(f"broker clock unreadable: {exc.message}")
-        return entry_gate(self.state.current(), self.last_reconcile, market_open)
+        return entry_gate(self.state.current(), self.last_reconcile, market_open, self.feed_stale())
+
+    def attach_feed(self, status: Callable[[], FeedStatus]) -> None:
+        """Watch a live bar feed: connected but silent past ``live.stale_after_s`` blocks
+        entries (a disconnected feed is the reconnect logic's business, not a silence)."""
+        self.feed = status
+
+    def feed_stale(self) -> bool:
+        """Return True when the attached feed is connected but silent too long."""
+        if self.feed is None:
+            return False
+        status = self.feed()
+        if not status.connected or status.last_message_at is None:
+            return False
+        silent = (self.clock.now() - status.last_message_at).total_seconds()
+        return silent > self.config.live.stale_after_s
+
+    def ledger_failed(self, exc: LedgerError) -> None:
+        """Stop placing orders after a database error; record the halt where still possible."""
+        self.fault = exc.message
+        log.error("ledger failure, new orders halted: %s", exc.message)
+        # When the database is down the in-memory fault alone keeps orders stopped.
+        with contextlib.suppress(LedgerError):
+            self.state.set("halted", f"ledger error: {exc.message}")
+
+    # -- breakers ----------------------------------------------------------------------------
+
+    def check_breakers(self) -> list[str]:
+        """Tell the breakers the account's equity and the new fills; act on their verdicts.
+
+        A tripped breaker that blocks entries moves the state to ``reducing``; one that cuts
+        holdings (``reduce_to``; 0 flattens) places the reducing orders once per trip, under
+        client ids derived from the trip, so a restart finds them instead of cutting twice.
+        When no breaker blocks any more, a ``reducing`` state a breaker set is lifted.
+        Returns one line per action.
+        """
+        if not self.risk.breakers:
+            return []
+        now = self.clock.now()
+        self._observe_fills()
+        self.risk.observe(RiskEvent("mark", now, equity=self.broker.account().equity))
+        tripped = [s for s in self.risk.statuses(now) if s.tripped]
+        lines = [self._cut(s) for s in tripped if s.reduce_to is not None]
+        blocking = [s for s in tripped if s.blocks_opening or s.reduce_to is not None]
+        row = self.ledger.trading_state()
+        if blocking and row.state == "active":
+            first = blocking[0]
+            self.state.set("reducing", f"{BREAKER}{first.name}: {first.reason}")
+            lines.append(f"{first.name} tripped: entries blocked ({first.reason})")
+        elif not blocking and row.state == "reducing" and row.reason.startswith(BREAKER):
+            self.state.set("active", "breakers reset")
+            lines.append("breakers reset: entries allowed")
+        return [line for line in lines if line]
+
+    def _observe_fills(self) -> None:
+        raw = self.ledger.checkpoint(BREAKER_FILLS_CHECKPOINT)
+        fills = self.ledger.fills(pd.Timestamp(raw) if raw else None)
+        if raw:
+            fills = fills[fills["time"] > pd.Timestamp(raw)]
+        if fills.empty:
+            return
+        held = self.ledger.positions()
+        times = pd.DatetimeIndex(fills["time"])
+        for when, symbol, quantity in zip(times, fills["symbol"], fills["quantity"], strict=True):
+            after = held.get(str(symbol), 0.0)
+            opening = after != 0 and math.copysign(1.0, after) == math.copysign(
+                1.0, float(quantity)
+            )
+            self.risk.observe(RiskEvent("fill", when, opening=opening, symbol=str(symbol)))
+        self.ledger.set_checkpoint(
+            BREAKER_FILLS_CHECKPOINT, pd.Timestamp(fills["time"].max()).isoformat()
+        )
+
+    def _cut(self, status: BreakerStatus) -> str:
+        done = f"breaker_cut:{status.name}"
+        if self.ledger.checkpoint(done) == status.trip_id:
+            return ""
+        fraction = float(status.reduce_to or 0.0)
+        # The trip's own time keys the orders' client ids: the same trip, the same orders.
+        when = pd.Timestamp(status.trip_id.split(":", 1)[1])
+        if fraction == 0.0:
+            for order in self.gateway.open_orders():
+                self.gateway.cancel(order)
+        placed = 0
+        for symbol, quantity in sorted(self.broker.positions().items()):
+            cut = quantity * (1.0 - fraction)
+            if self.config.portfolio.units == "whole" and fraction > 0.0:
+                cut = math.copysign(math.floor(abs(cut)), cut)
+            if cut == 0.0:
+                continue
+            intent = OrderIntent(
+                symbol,
+                -cut,
+                strategy=self.strategy_tag,
+                reduce_only=True,
+                reason=f"breaker {status.name}",
+            )
+            self.gateway.place(intent, when)
+            placed += 1
+        self.ledger.set_checkpoint(done, status.trip_id)
+        return (
+            f"{status.name} tripped ({status.reason}): "
+            f"{placed} orders cut holdings to {fraction:.0%}"
+        )
 
     def flatten(self) -> list[Order]:
         """Cancel every working order and close every position with a market order."""
@@ -349,4 +494,10 @@ class TradingNode:
         )
 
 
-__all__ = ["DECISION_CHECKPOINT", "EXECUTED_CHECKPOINT", "ExecutionReport", "TradingNode"]
+__all__ = [
+    "BREAKER_FILLS_CHECKPOINT",
+    "DECISION_CHECKPOINT",
+    "EXECUTED_CHECKPOINT",
+    "ExecutionReport",
+    "TradingNode",
+]

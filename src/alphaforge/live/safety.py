@@ -6,7 +6,7 @@ state         what it blocks                           how it is entered and lef
 active        nothing                                  ``trade resume``; a clean reconcile
                                                        after an automatic ``reducing``
 reducing      orders that open or add to a position;   an unresolved reconcile difference,
-              orders that reduce one still go          a stale feed, ``trade flatten``
+              orders that reduce one still go          a tripped breaker, ``trade flatten``
 halted        every new order (cancels still go)       ``trade pause``, a ledger error
 ============  =======================================  ====================================
 
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 #: Prefix of the reasons the node itself gives when it moves to ``reducing``: only such a
 #: state is lifted automatically (a pause or flatten by hand waits for ``trade resume``).
 AUTO = "auto: "
+#: Prefix of the reasons a tripped breaker gives; lifted when no breaker blocks any more.
+BREAKER = "breaker: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,4 +109,4 @@ class TradingStateBook:
             self.set("active", "reconciled")
 
 
-__all__ = ["AUTO", "Gate", "TradingStateBook", "entry_gate"]
+__all__ = ["AUTO", "BREAKER", "Gate", "TradingStateBook", "entry_gate"]

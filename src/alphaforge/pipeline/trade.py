@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from alphaforge.config.models import AppConfig
-from alphaforge.core.clock import Clock, SystemClock
+from alphaforge.core.clock import Clock
 from alphaforge.core.errors import AlphaForgeError, ConfigError, DataError, MissingCredentialsError
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.universe import load_universe
@@ -31,12 +28,10 @@ from alphaforge.execution.brokers import create_broker
 from alphaforge.execution.brokers.simulated import SimulatedVenue
 from alphaforge.execution.simulated import BarView
 from alphaforge.live.node import (
-    EXECUTED_CHECKPOINT,
     FUNDED_CHECKPOINT,
     ExecutionReport,
-    TradingNode,
 )
-from alphaforge.pipeline.rundir import RunDir, code_version, create_run_dir, write_json
+from alphaforge.pipeline.rundir import RunDir, code_version, write_json
 from alphaforge.storage.bar_store import BarStore
 from alphaforge.storage.ledger import Ledger
 
@@ -192,188 +187,20 @@ def check_live(broker: LiveBroker, confirm: Callable[[str], str]) -> None:
         )
 
 
-@dataclass
-class TradeResult:
-    """What one ``trade run --once`` did, and where it wrote it."""
-
-    run: RunDir
-    mode: str
-    decision_time: pd.Timestamp | None
-    execution: ExecutionReport | None
-    repairs: int
-    unresolved: int
-    positions: dict[str, float] = field(default_factory=dict)
-    commands: list[str] = field(default_factory=list)
-
-
-def run_trade_once(
-    config: AppConfig,
-    mode: str,
-    *,
-    confirm: Callable[[str], str] | None = None,
-    clock: Clock | None = None,
-    fill_timeout_s: float = 10.0,
-) -> TradeResult:
-    """Start the node, carry out pending commands, decide on the last bar, execute, reconcile."""
-    clock = clock or SystemClock()
-    interval = config.data.interval
-    symbols = traded_symbols(config)
-    bars, instruments = load_history(config, symbols, interval)
-    ledger = open_ledger(config, mode, clock)
-    try:
-        broker = build_broker(config, mode, ledger, symbols, clock)
-        try:
-            if mode == "live":
-                if confirm is None:
-                    raise ConfigError(
-                        "Live trading needs the account number typed back.",
-                        hint="Run it in a terminal.",
-                    )
-                check_live(broker, confirm)
-            return _once(
-                config, mode, ledger, broker, clock, bars, instruments, interval, fill_timeout_s
-            )
-        finally:
-            broker.close()
-    finally:
-        ledger.close()
-
-
-def run_trade_scheduled(
-    config: AppConfig,
-    mode: str,
-    *,
-    confirm: Callable[[str], str] | None = None,
-    clock: Clock | None = None,
-    stop: threading.Event | None = None,
-    max_cycles: int | None = None,
-) -> int:
-    """Trade unattended until stopped (or ``max_cycles`` decisions): the node's main loop.
-
-    Every ``live.command_poll_s`` the pending manual commands are carried out; every
-    ``live.heartbeat_every_s`` a heartbeat is written; every ``live.reconcile_every_s`` the
-    ledger is reconciled. When the store holds a newer bar of the traded symbols (the
-    scheduler's refresh jobs write them), each new bar passes the intake and the node decides
-    and executes on it. Returns the number of decisions made.
-    """
-    clock = clock or SystemClock()
-    stop = stop or threading.Event()
-    interval = config.data.interval
-    symbols = traded_symbols(config)
-    bars, instruments = load_history(config, symbols, interval)
-    ledger = open_ledger(config, mode, clock)
-    broker = build_broker(config, mode, ledger, symbols, clock)
-    try:
-        if mode == "live":
-            if confirm is None:
-                raise ConfigError(
-                    "Live trading needs the account number typed back.",
-                    hint="Run it in a terminal.",
-                )
-            check_live(broker, confirm)
-        node = TradingNode(config, ledger, broker, clock, instruments, interval, mode)
-        node.seed(bars)
-        node.start()
-        handle = broker.stream(node.on_update)
-        cycles = 0
-        last_beat = last_reconcile = time.monotonic()
-        seen = {s: b.index[-1] for s, b in bars.items() if len(b)}
-        try:
-            while not stop.is_set() and (max_cycles is None or cycles < max_cycles):
-                node.poll_commands()
-                now = time.monotonic()
-                if now - last_beat >= config.live.heartbeat_every_s:
-                    node.heartbeat()
-                    last_beat = now
-                if now - last_reconcile >= config.live.reconcile_every_s:
-                    node.reconcile()
-                    last_reconcile = now
-                fresh, _ = load_history(config, symbols, interval)
-                new_bar = False
-                for symbol, frame in fresh.items():
-                    newer = frame[
-                        frame.index > seen.get(symbol, pd.Timestamp.min.tz_localize("UTC"))
-                    ]
-                    for stamp in newer.index:
-                        node.on_bar(symbol, newer.loc[[stamp]])
-                        seen[symbol] = stamp
-                        new_bar = True
-                if new_bar:
-                    if isinstance(broker, SimulatedVenue):
-                        executed = ledger.checkpoint(EXECUTED_CHECKPOINT)
-                        feed_venue(broker, fresh, pd.Timestamp(executed) if executed else None)
-                        node.gateway.sync_fills()
-                    decision = node.decide()
-                    prices = {
-                        s: float(b["close"].iloc[-1]) for s, b in node.intake.bars.items() if len(b)
-                    }
-                    node.execute(decision, prices)
-                    cycles += 1
-                    continue
-                stop.wait(config.live.command_poll_s)
-        finally:
-            handle.stop()
-        return cycles
-    finally:
-        broker.close()
-        ledger.close()
-
-
-def _once(
-    config: AppConfig,
-    mode: str,
-    ledger: Ledger,
-    broker: LiveBroker,
-    clock: Clock,
-    bars: dict[str, pd.DataFrame],
-    instruments: dict[str, Instrument],
-    interval: Interval,
-    fill_timeout_s: float,
-) -> TradeResult:
-    run = create_run_dir(config.run.runs_dir, "trade")
-    if isinstance(broker, SimulatedVenue):
-        executed = ledger.checkpoint(EXECUTED_CHECKPOINT)
-        feed_venue(broker, bars, pd.Timestamp(executed) if executed else None)
-    node = TradingNode(config, ledger, broker, clock, instruments, interval, mode)
-    node.seed(bars)
-    start = node.start()
-    commands = node.poll_commands()
-    decision = node.decide()
-    prices = {s: float(b["close"].iloc[-1]) for s, b in node.intake.bars.items() if len(b)}
-    if ledger.checkpoint(EXECUTED_CHECKPOINT) == decision.time.isoformat():
-        # Executed before a restart: its orders are in the ledger and at the venue already.
-        execution = ExecutionReport(decision.time, blocked="already executed")
-    else:
-        execution = node.execute(decision, prices)
-    if not isinstance(broker, SimulatedVenue):
-        node.wait_for_fills(fill_timeout_s)
-    final = node.reconcile()
-    node.heartbeat()
-    _write_run(run, config, mode, decision.to_json(), execution, ledger)
-    return TradeResult(
-        run,
-        mode,
-        decision.time,
-        execution,
-        len(start.repairs) + len(final.repairs),
-        len(final.unresolved),
-        ledger.positions(),
-        commands,
-    )
-
-
-def _write_run(
+def write_trade_run(
     run: RunDir,
     config: AppConfig,
     mode: str,
     decision: dict[str, Any],
     execution: ExecutionReport,
     ledger: Ledger,
+    command: str,
 ) -> None:
+    """Write a trade run's folder: manifest, the decision, what was placed, the fills so far."""
     write_json(
         run.path / "manifest.json",
         {
-            "command": "trade run --once",
+            "command": command,
             "mode": mode,
             "broker": config.execution.broker if mode != "dry-run" else "simulated",
             "code_version": code_version(),
@@ -401,12 +228,14 @@ def _write_run(
 
 __all__ = [
     "MODES",
-    "TradeResult",
     "build_broker",
     "check_live",
+    "feed_venue",
     "ledger_url",
+    "load_history",
     "open_ledger",
     "read_ledger",
-    "run_trade_once",
+    "restore_venue",
     "traded_symbols",
+    "write_trade_run",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -13,6 +14,7 @@ from alphaforge.backtest.charts import figure_html
 from alphaforge.backtest.costs import CostSchedule
 from alphaforge.config.models import AppConfig
 from alphaforge.core.errors import AlphaForgeError, ConfigError
+from alphaforge.core.orders import Order
 from alphaforge.live.quality import (
     CostFit,
     execution_quality,
@@ -23,6 +25,7 @@ from alphaforge.live.quality import (
 from alphaforge.pipeline.rundir import create_run_dir
 from alphaforge.pipeline.trade import read_ledger
 from alphaforge.storage.bar_store import BarStore
+from alphaforge.storage.ledger import Ledger
 
 #: Commands the node carries out (``TradingNode.poll_commands``).
 COMMANDS = ("pause", "resume", "flatten", "cancel", "reconcile")
@@ -146,20 +149,12 @@ class CostsReport:
     figure_path: Path | None
 
 
-def trade_costs(config: AppConfig, mode: str, fit_model: str | None = None) -> CostsReport:
-    """Compare the ledger's fills with the backtest's cost schedule; re-fit one model if asked.
+def quality_table(config: AppConfig, fills: pd.DataFrame, orders: list[Order]) -> pd.DataFrame:
+    """Return each fill against the backtest's cost schedule (``live.quality``'s table).
 
-    Decisions are the ledger's orders: created at the decision, priced at the close of the
-    last stored bar before it (the price the portfolio sized at).
+    Decisions are ``orders``: created at the decision, priced at the close of the last stored
+    bar at or before it (the price the portfolio sized at).
     """
-    ledger = read_ledger(config, mode)
-    try:
-        fills = ledger.fills()
-        orders = ledger.load_orders()
-    finally:
-        ledger.close()
-    if fills.empty:
-        raise AlphaForgeError(f"The {mode} ledger has no fills yet.", hint="Trade first.")
     symbols = sorted(set(fills["symbol"]))
     store = BarStore(config.data.store_dir)
     interval = config.data.interval
@@ -181,7 +176,7 @@ def trade_costs(config: AppConfig, mode: str, fit_model: str | None = None) -> C
                 "quantity": order.intent.quantity,
             }
         )
-    table = execution_quality(
+    return execution_quality(
         fills,
         pd.DataFrame(rows),
         bars,
@@ -189,6 +184,30 @@ def trade_costs(config: AppConfig, mode: str, fit_model: str | None = None) -> C
         instruments=instruments,
         fill_price=config.backtest.fill_price,
     )
+
+
+def fill_quality(config: AppConfig, ledger: Ledger, fills: pd.DataFrame) -> dict[str, Any]:
+    """Return the summary over all symbols (``summarize_quality``'s ``ALL`` row) of ``fills``."""
+    table = quality_table(config, fills, ledger.load_orders())
+    summary = summarize_quality(table)
+    return dict(summary[summary["symbol"] == "ALL"].iloc[0])
+
+
+def trade_costs(config: AppConfig, mode: str, fit_model: str | None = None) -> CostsReport:
+    """Compare the ledger's fills with the backtest's cost schedule; re-fit one model if asked.
+
+    Decisions are the ledger's orders: created at the decision, priced at the close of the
+    last stored bar before it (the price the portfolio sized at).
+    """
+    ledger = read_ledger(config, mode)
+    try:
+        fills = ledger.fills()
+        orders = ledger.load_orders()
+    finally:
+        ledger.close()
+    if fills.empty:
+        raise AlphaForgeError(f"The {mode} ledger has no fills yet.", hint="Trade first.")
+    table = quality_table(config, fills, orders)
     fit = fit_costs(table, fit_model) if fit_model else None
     run = create_run_dir(config.run.runs_dir, "trade-costs")
     table.to_csv(run.path / "quality.csv", index=False)
