@@ -42,6 +42,7 @@ from alphaforge.live.decide import Decision, decide, orders_for_targets
 from alphaforge.live.intake import BarIntake, IntakeResult
 from alphaforge.live.pricing import half_spreads, limit_entries
 from alphaforge.live.safety import BREAKER, Gate, TradingStateBook, entry_gate
+from alphaforge.live.scoring import LiveScorer
 from alphaforge.portfolio.base import create_constructor
 from alphaforge.risk.pieces import BreakerStatus, RiskEvent
 from alphaforge.risk.setup import resolve
@@ -123,11 +124,17 @@ class TradingNode:
             sink=self.risk_store,
         )
         self.reviewer = self.risk.base
+        # Model strategies score with the registry's champions (one-line error if none).
+        self.scorer = LiveScorer(config) if "scores" in self.strategy.needs else None
         self.intake = BarIntake(
             self.instruments,
             interval,
             config.validation_rules,
-            window=max(config.live.warmup_bars, getattr(self.strategy, "lookback", 0) + 2),
+            window=max(
+                config.live.warmup_bars,
+                getattr(self.strategy, "lookback", 0) + 2,
+                self.scorer.window if self.scorer is not None else 0,
+            ),
         )
         self.state = TradingStateBook(ledger)
         self.last_reconcile: ReconcileReport | None = None
@@ -209,15 +216,21 @@ class TradingNode:
         return result
 
     def market(self) -> MarketFrames:
-        """Return the accepted windows as the strategies' market."""
+        """Return the accepted windows (scored for a model strategy) as the strategies' market."""
         bars = {s: b for s, b in self.intake.bars.items() if len(b)}
         if not bars:
             raise AlphaForgeError(
                 "The live node has no bars to decide on.",
                 hint="Fetch history first (alphaforge data fetch) or wait for the feed.",
             )
+        instruments = {s: self.instruments[s] for s in bars}
+        scored = None if self.scorer is None else self.scorer.score(bars, instruments)
         return MarketFrames.from_bars(
-            bars, {s: self.instruments[s] for s in bars}, None, None, self.interval
+            bars,
+            instruments,
+            None if scored is None else scored.scores,
+            None if scored is None else scored.predictions,
+            self.interval,
         )
 
     def decide(self) -> Decision:
@@ -236,6 +249,7 @@ class TradingNode:
                     "target_weight": weight,
                     "stop": float(decision.stops.get(symbol, float("nan"))),
                     "take": float(decision.takes.get(symbol, float("nan"))),
+                    **({} if self.scorer is None else self.scorer.audit(str(symbol))),
                 },
             )
         return decision
