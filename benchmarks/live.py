@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -487,6 +488,15 @@ def run(orders: int, fills: int, symbols: int, bars: int, folder: Path | None = 
         rows = submit_rows(orders, root)
         rows += fill_rows(fills, root)
         rows += signal_rows(symbols, bars, root)
+    # Other processes on a shared machine inflate the wall times (not the CPU times).
+    rows.append(
+        Row(
+            f"load average (1 min) at the end, {os.cpu_count()} CPUs",
+            f"{os.getloadavg()[0]:.1f}",
+            "",
+            "",
+        )
+    )
     return rows
 
 
