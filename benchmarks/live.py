@@ -46,8 +46,9 @@ inside every figure.
   risk settings are the defaults but for ``rebalance_every = 1`` (every bar a rebalance bar,
   so the decision timed sets targets). Target: the whole job under 5 minutes (seed 000's
   "signal generation: < 5 minutes for full universe"; the issue's 2 cores: the job runs in
-  one process). The first ``decide`` in a process also pays for imports and compiled
-  kernels; ``decide`` is run again afterwards, warm, and its computation alone
+  one process, its modules imported before it starts, as in the long-running ``trade run``).
+  The first ``decide`` in a process also pays for lazy imports and compiled kernels;
+  ``decide`` is run again afterwards, warm, and its computation alone
   (:func:`~alphaforge.live.decide.decide`), both outside the total, to show where it goes.
 """
 
