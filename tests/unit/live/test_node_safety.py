@@ -29,6 +29,7 @@ def _node(
 ) -> tuple[TradingNode, SimulatedVenue, Ledger]:
     config = AppConfig.model_validate(
         {
+            "strategy": {"name": "momentum"},
             "risk": {"preset": "none", "breakers": breakers or []},
             "portfolio": {"units": "whole"},
             "live": {"stale_after_s": 60},
