@@ -250,6 +250,7 @@ class TradingNode:
             self.config.portfolio,
             self.reviewer,
             self.strategy_tag,
+            closes=self.last_closes(),
         )
         report.refusals = refusals
         if refusals:
@@ -268,6 +269,10 @@ class TradingNode:
             report.placed.append(self.gateway.place(intent, decision.time))
         self.ledger.set_checkpoint(EXECUTED_CHECKPOINT, decision.time.isoformat())
         return report
+
+    def last_closes(self) -> dict[str, float]:
+        """Return each symbol's last accepted close (the mark of a holding not traded now)."""
+        return {s: float(b["close"].iloc[-1]) for s, b in self.intake.bars.items() if len(b)}
 
     def gate(self) -> Gate:
         """Return what the trading state, the last reconcile and the market allow now."""
