@@ -55,6 +55,7 @@ class Case:
     settings: dict[str, Any]
     replayed: int
     min_orders: int
+    min_resizes: int = 0
 
 
 CASES = {
@@ -91,7 +92,44 @@ CASES = {
         replayed=40,
         min_orders=8,
     ),
+    # All-in sizing in whole units: the order's cost (commission with its minimum, fees,
+    # spread, impact) comes off the budget before sizing, as the engine prices it.
+    "daily-all-in": Case(
+        Interval.D1,
+        date(2015, 1, 1),
+        date(2015, 12, 31),
+        {
+            "strategy": {"name": "momentum"},
+            "portfolio": {
+                "constructor": "top_k",
+                "top_k": 1,
+                "long_short": False,
+                "rebalance_every": 1,
+                "sizing": "all_in",
+                "units": "whole",
+            },
+            "backtest": {"costs": {"stock": STOCK_COSTS}},
+        },
+        replayed=40,
+        min_orders=5,
+    ),
+    # Twice the equity asked for, once allowed: buying power resizes orders on both paths.
+    "daily-buying-power": Case(
+        Interval.D1,
+        date(2015, 1, 1),
+        date(2015, 12, 31),
+        {
+            "strategy": {"name": "ma_crossover", "params": {"fast": 5, "slow": 15}},
+            "portfolio": {"constructor": "target_weights", "gross_exposure": 2.0, "units": "whole"},
+            "backtest": {"max_leverage": 1.0, "costs": {"stock": STOCK_COSTS}},
+        },
+        replayed=60,
+        min_orders=8,
+        min_resizes=2,
+    ),
 }
+#: What a risk decision is compared by (the engine's audit row, the node's refusal row).
+RISK_COLUMNS = ["time", "symbol", "action", "rule", "before", "after"]
 
 
 def _config(case: Case) -> AppConfig:
@@ -136,7 +174,8 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     out["time"] = pd.to_datetime(out["time"], utc=True).astype("datetime64[ns, UTC]")
     out["symbol"] = out["symbol"].astype(object)
     for column in out.columns.drop(["time", "symbol"]):
-        out[column] = out[column].astype("float64")
+        text = column in ("action", "rule")
+        out[column] = out[column].astype(object if text else "float64")
     return out
 
 
@@ -187,6 +226,11 @@ def test_a_replayed_dry_run_gives_the_backtests_orders_and_fills(name: str, tmp_
     live_fills = _sorted(replay.fills[["time", "symbol", "quantity", "price", "cost"]])
     assert (engine_fills["cost"] > 0).all(), "every fill pays the cost schedule"
     pd.testing.assert_frame_equal(live_fills, engine_fills, check_exact=False, rtol=RTOL)
+
+    engine_risk = _sorted(run.audit.loc[run.audit["time"] >= start, RISK_COLUMNS])
+    live_risk = _sorted(pd.DataFrame(replay.refusals, columns=RISK_COLUMNS))
+    assert len(engine_risk) >= case.min_resizes
+    pd.testing.assert_frame_equal(live_risk, engine_risk, check_exact=False, rtol=RTOL)
 
     engine_end = {
         s: float(q) for s, q in zip(symbols, run.held[-1].tolist(), strict=True) if q != 0

@@ -18,7 +18,7 @@ Nothing here knows whether it runs live, on paper or in a dry run.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +29,10 @@ from alphaforge.core.orders import Bracket, OrderIntent
 from alphaforge.portfolio.base import PortfolioConstructor, target_quantities
 from alphaforge.risk.base import AccountView, OrderReviewer
 from alphaforge.strategies.base import MarketFrames, Strategy
+
+#: The cost of trading ``units`` of ``symbol`` at ``price`` (per unit), as a fraction of the
+#: notional: ``(symbol, price, units) -> rate``.
+CostRate = Callable[[str, float, float], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +112,9 @@ def orders_for_targets(
     portfolio: PortfolioConfig,
     reviewer: OrderReviewer,
     strategy_tag: str,
-    cost_rate: Mapping[str, float] | None = None,
+    cost_rate: CostRate | None = None,
     closes: Mapping[str, float] | None = None,
+    when: pd.Timestamp | None = None,
 ) -> tuple[list[OrderIntent], list[dict[str, object]]]:
     """Size the decision's targets at ``prices`` and review them; return intents and refusals.
 
@@ -119,6 +124,9 @@ def orders_for_targets(
     known closes: as the engine does, equity marks a name that is traded now at ``prices``
     and any other holding at its last close (None: every holding at ``prices``). Returns the
     approved intents (in symbol order) and one row per resize or refusal of the risk checks.
+    ``cost_rate`` prices an order for ``sizing: all_in`` (None: free), as the engine's cost
+    schedule does. ``when`` is the time of the check (UTC), written on the refusal rows as the
+    engine writes the bar it sizes on (None: the decision's time).
     """
     symbols = list(decision.weights.index)
     weights = decision.weights.to_numpy(np.float64)
@@ -127,7 +135,13 @@ def orders_for_targets(
     due = np.isfinite(weights) & np.isfinite(price) & (price > 0)
     marks = _marks(prices if closes is None else closes, symbols, price, due)
     equity = _equity(cash, positions, marks)
-    rate = np.array([(cost_rate or {}).get(s, 0.0) for s in symbols], dtype=np.float64)
+    rate = np.zeros(len(symbols))
+    if portfolio.sizing == "all_in" and cost_rate is not None:
+        for i in np.flatnonzero(due).tolist():
+            # The rate of an order about the size all-in sizing will give, as the engine
+            # prices it (fixed fees count).
+            size = abs(float(weights[i])) * equity / float(price[i])
+            rate[i] = cost_rate(symbols[i], float(price[i]), size)
     target = target_quantities(np.where(due, weights, np.nan), held, equity, price, portfolio, rate)
     delta = target - held
     idx = [
@@ -166,7 +180,7 @@ def orders_for_targets(
         if review.action != "approve":
             refusals.append(
                 {
-                    "time": decision.time,
+                    "time": decision.time if when is None else when,
                     "symbol": review.intent.symbol,
                     "action": review.action,
                     "piece": f"base.{review.check}",
@@ -204,4 +218,4 @@ def _equity(cash: float, positions: Mapping[str, float], marks: Mapping[str, flo
     return cash + float(np.dot(units, values))
 
 
-__all__ = ["Decision", "decide", "orders_for_targets"]
+__all__ = ["CostRate", "Decision", "decide", "orders_for_targets"]

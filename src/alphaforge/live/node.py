@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from alphaforge.backtest.costs import CostSchedule
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock
 from alphaforge.core.errors import AlphaForgeError
@@ -106,6 +107,7 @@ class TradingNode:
         self.constructor = create_constructor(config.portfolio)
         setup = resolve(config.portfolio, config.risk)
         self.reviewer = setup.manager(self.instruments, config.backtest.max_leverage).base
+        self.costs = CostSchedule.from_config(config.backtest)
         self.intake = BarIntake(
             self.instruments,
             interval,
@@ -250,7 +252,9 @@ class TradingNode:
             self.config.portfolio,
             self.reviewer,
             self.strategy_tag,
+            cost_rate=self.cost_rate,
             closes=self.last_closes(),
+            when=self.clock.now(),
         )
         report.refusals = refusals
         if refusals:
@@ -273,6 +277,11 @@ class TradingNode:
     def last_closes(self) -> dict[str, float]:
         """Return each symbol's last accepted close (the mark of a holding not traded now)."""
         return {s: float(b["close"].iloc[-1]) for s, b in self.intake.bars.items() if len(b)}
+
+    def cost_rate(self, symbol: str, price: float, units: float) -> float:
+        """Return the configured cost of ``units`` of ``symbol`` at ``price``, per notional."""
+        asset_class = self.instruments[symbol].asset_class
+        return self.costs.proportional_rate(asset_class, price, symbol, units)
 
     def gate(self) -> Gate:
         """Return what the trading state, the last reconcile and the market allow now."""

@@ -25,11 +25,21 @@ What the live path does not do as the engine does (known and left as they are):
   per bar of the union calendar, so a symbol without a bar when the order would be placed
   gets a fresh decision at the next close instead (the same whenever all symbols share one
   calendar, as stocks of one exchange do);
+- the node runs the strategy and constructor over a trailing window
+  (``max(live.warmup_bars, lookback + 2)`` bars), the engine over the whole history: a
+  constructor whose schedule is counted from the first bar it sees (``top_k`` with
+  ``rebalance_every`` > 1) rebalances on other bars; one that rebalances every bar, or sets
+  targets when a signal changes (``target_weights``), decides the same;
 - the dry-run venue fills without a participation cap, and day orders never expire there
   (the engine caps fills at ``backtest.participation`` x volume and expires day orders at
-  the session's last bar); the two agree while orders stay under the cap;
+  the session's last bar); the two agree while orders stay under the cap. The node also
+  cancels a working signal order of an earlier decision for every symbol of a new one, the
+  engine only for symbols with a new target;
 - holding costs (borrow, carry), corporate actions, delisting exits, stop entries, sizers
   and risk pieces are the engine's alone: the node runs the base risk checks only.
+  Bracket exits (a strategy's stops and targets) are attached by the dry-run venue under
+  its own order ids, which its ``lookup`` does not know: they are not in the ledger's
+  orders, and their fills do not reach the ledger (replay strategies without stops).
 """
 
 from __future__ import annotations

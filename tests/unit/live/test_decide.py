@@ -73,3 +73,41 @@ def test_a_resize_by_the_risk_checks_is_stored_in_the_ledger(tmp_path: Path) -> 
         stored = ledger.risk_decisions()
     assert stored["action"].tolist() == ["resize"]
     assert stored["after"].tolist() == [intents[0].quantity]
+
+
+def test_all_in_sizing_pays_the_orders_cost_out_of_the_budget() -> None:
+    # 1 % of notional: all in at 10 buys floor(1000 x (1 - eps) / 10.1) = 99 units, not 100.
+    asked: list[tuple[str, float, float]] = []
+
+    def one_percent(symbol: str, price: float, units: float) -> float:
+        asked.append((symbol, price, units))
+        return 0.01
+
+    portfolio = PortfolioConfig(sizing="all_in", units="whole")
+    intents, _ = orders_for_targets(
+        _decision({"AAA": 1.0}),
+        {},
+        {"AAA": 10.0},
+        1_000.0,
+        portfolio,
+        BasicRiskManager(INSTRUMENTS, 2.0),
+        "t",
+        cost_rate=one_percent,
+    )
+    assert [(i.symbol, i.quantity) for i in intents] == [("AAA", 99.0)]
+    assert asked == [("AAA", 10.0, 100.0)]  # priced at about the size all-in will give
+
+
+def test_risk_rows_are_stamped_with_the_time_of_the_check() -> None:
+    later = WHEN + pd.Timedelta(days=1)
+    _, refusals = orders_for_targets(
+        _decision({"AAA": 1.5}),
+        {},
+        {"AAA": 10.0},
+        1_000.0,
+        PortfolioConfig(units="whole"),
+        BasicRiskManager(INSTRUMENTS, 1.0),
+        "t",
+        when=later,
+    )
+    assert [r["time"] for r in refusals] == [later]
