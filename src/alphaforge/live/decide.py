@@ -18,7 +18,7 @@ Nothing here knows whether it runs live, on paper or in a dry run.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +29,10 @@ from alphaforge.core.orders import Bracket, OrderIntent
 from alphaforge.portfolio.base import PortfolioConstructor, target_quantities
 from alphaforge.risk.base import AccountView, OrderReviewer
 from alphaforge.strategies.base import MarketFrames, Strategy
+
+#: The cost of trading ``units`` of ``symbol`` at ``price`` (per unit), as a fraction of the
+#: notional: ``(symbol, price, units) -> rate``.
+CostRate = Callable[[str, float, float], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,23 +112,36 @@ def orders_for_targets(
     portfolio: PortfolioConfig,
     reviewer: OrderReviewer,
     strategy_tag: str,
-    cost_rate: Mapping[str, float] | None = None,
+    cost_rate: CostRate | None = None,
+    closes: Mapping[str, float] | None = None,
+    when: pd.Timestamp | None = None,
 ) -> tuple[list[OrderIntent], list[dict[str, object]]]:
     """Size the decision's targets at ``prices`` and review them; return intents and refusals.
 
     ``positions`` are signed units held now; ``prices`` are the prices the orders will fill at
     (the execution window's quotes, the next bar's open in a dry run); ``cash`` in the account
-    currency. Symbols without a finite weight or price are left alone. Returns the approved
-    intents (in symbol order) and one row per resize or refusal of the risk checks.
+    currency. Symbols without a finite weight or price are left alone. ``closes`` are the last
+    known closes: as the engine does, equity marks a name that is traded now at ``prices``
+    and any other holding at its last close (None: every holding at ``prices``). Returns the
+    approved intents (in symbol order) and one row per resize or refusal of the risk checks.
+    ``cost_rate`` prices an order for ``sizing: all_in`` (None: free), as the engine's cost
+    schedule does. ``when`` is the time of the check (UTC), written on the refusal rows as the
+    engine writes the bar it sizes on (None: the decision's time).
     """
     symbols = list(decision.weights.index)
     weights = decision.weights.to_numpy(np.float64)
     price = np.array([prices.get(s, np.nan) for s in symbols], dtype=np.float64)
     held = np.array([positions.get(s, 0.0) for s in symbols], dtype=np.float64)
-    marks = {**{s: p for s, p in prices.items() if math.isfinite(p)}}
-    equity = cash + sum(q * marks.get(s, 0.0) for s, q in positions.items())
     due = np.isfinite(weights) & np.isfinite(price) & (price > 0)
-    rate = np.array([(cost_rate or {}).get(s, 0.0) for s in symbols], dtype=np.float64)
+    marks = _marks(prices if closes is None else closes, symbols, price, due)
+    equity = _equity(cash, positions, marks)
+    rate = np.zeros(len(symbols))
+    if portfolio.sizing == "all_in" and cost_rate is not None:
+        for i in np.flatnonzero(due).tolist():
+            # The rate of an order about the size all-in sizing will give, as the engine
+            # prices it (fixed fees count).
+            size = abs(float(weights[i])) * equity / float(price[i])
+            rate[i] = cost_rate(symbols[i], float(price[i]), size)
     target = target_quantities(np.where(due, weights, np.nan), held, equity, price, portfolio, rate)
     delta = target - held
     idx = [
@@ -163,11 +180,13 @@ def orders_for_targets(
         if review.action != "approve":
             refusals.append(
                 {
-                    "time": decision.time,
+                    "time": decision.time if when is None else when,
                     "symbol": review.intent.symbol,
                     "action": review.action,
                     "piece": f"base.{review.check}",
                     "rule": review.check,
+                    "limit": math.nan,
+                    "observed": math.nan,
                     "before": review.intent.quantity,
                     "after": review.approved.quantity if review.approved is not None else 0.0,
                     "reason": review.reason,
@@ -177,4 +196,26 @@ def orders_for_targets(
     return approved, refusals
 
 
-__all__ = ["Decision", "decide", "orders_for_targets"]
+def _marks(
+    base: Mapping[str, float], symbols: list[str], price: np.ndarray, due: np.ndarray
+) -> dict[str, float]:
+    """Return the finite marks: ``base``, with the traded names at their fill prices."""
+    marks = {s: float(p) for s, p in base.items() if math.isfinite(p)}
+    for i in np.flatnonzero(due).tolist():
+        marks[symbols[i]] = float(price[i])
+    return marks
+
+
+def _equity(cash: float, positions: Mapping[str, float], marks: Mapping[str, float]) -> float:
+    """Return cash plus the holdings at ``marks`` (an unpriced one counts 0), in symbol order.
+
+    Summed as the engine's broker sums it (one dot product over the held names in symbol
+    order), so that both size the same targets to the same units.
+    """
+    held = sorted(s for s, q in positions.items() if q != 0)
+    units = np.array([positions[s] for s in held], dtype=np.float64)
+    values = np.array([marks.get(s, 0.0) for s in held], dtype=np.float64)
+    return cash + float(np.dot(units, values))
+
+
+__all__ = ["CostRate", "Decision", "decide", "orders_for_targets"]

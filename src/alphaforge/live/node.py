@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from alphaforge.backtest.costs import CostSchedule
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock
 from alphaforge.core.errors import AlphaForgeError
@@ -126,6 +127,7 @@ class TradingNode:
         self.reviewer = self.risk.base
         # Model strategies score with the registry's champions (one-line error if none).
         self.scorer = LiveScorer(config) if "scores" in self.strategy.needs else None
+        self.costs = CostSchedule.from_config(config.backtest)
         self.intake = BarIntake(
             self.instruments,
             interval,
@@ -281,6 +283,9 @@ class TradingNode:
             self.config.portfolio,
             self.reviewer,
             self.strategy_tag,
+            cost_rate=self.cost_rate,
+            closes=self.last_closes(),
+            when=self.clock.now(),
         )
         offset = self.config.execution.limit_offset_spreads
         if offset > 0:
@@ -321,6 +326,15 @@ class TradingNode:
             report.placed.append(self.gateway.place(intent, decision.time))
         self.ledger.set_checkpoint(EXECUTED_CHECKPOINT, decision.time.isoformat())
         return report
+
+    def last_closes(self) -> dict[str, float]:
+        """Return each symbol's last accepted close (the mark of a holding not traded now)."""
+        return {s: float(b["close"].iloc[-1]) for s, b in self.intake.bars.items() if len(b)}
+
+    def cost_rate(self, symbol: str, price: float, units: float) -> float:
+        """Return the configured cost of ``units`` of ``symbol`` at ``price``, per notional."""
+        asset_class = self.instruments[symbol].asset_class
+        return self.costs.proportional_rate(asset_class, price, symbol, units)
 
     def gate(self) -> Gate:
         """Return what the ledger, the trading state, the last reconcile, the market and the
