@@ -111,6 +111,7 @@ class TradingNode:
             interval,
             config.validation_rules,
             window=max(config.live.warmup_bars, getattr(self.strategy, "lookback", 0) + 2),
+            clock=clock,
         )
         self.state = TradingStateBook(ledger)
         self.last_reconcile: ReconcileReport | None = None
