@@ -23,7 +23,7 @@ import pandas as pd
 from alphaforge.config.models import ValidationRulesConfig
 from alphaforge.core.clock import Clock
 from alphaforge.core.types import Instrument, Interval
-from alphaforge.data.calendars import expected_bars
+from alphaforge.data.calendars import expected_bars, session_dates
 from alphaforge.data.report import Action
 from alphaforge.data.validation import validate_bars
 
@@ -36,8 +36,6 @@ _PRICES = ("open", "high", "low", "close")
 PRICE_RANGE = (1e-12, 1e12)
 #: Largest volume (units) taken as real; beyond it dollar volumes and their squares overflow.
 MAX_VOLUME = 1e18
-#: Days around a weekly or monthly stamp searched for its period's first session.
-_PERIOD_PAD = pd.Timedelta(days=31)
 
 
 def _number(value: object) -> tuple[float, str]:
@@ -87,12 +85,28 @@ def _out_of_range(values: np.ndarray) -> str:
     return ""
 
 
-def _expected_stamp(instrument: Instrument, interval: Interval, stamp: pd.Timestamp) -> bool:
-    """Return whether the calendar expects a bar of ``interval`` opening at ``stamp`` (UTC)."""
-    pad = pd.Timedelta(0) if interval.is_intraday or interval == Interval.D1 else _PERIOD_PAD
+def _off_grid(instrument: Instrument, interval: Interval, stamp: pd.Timestamp) -> str:
+    """Return why no bar of ``interval`` can open at ``stamp`` (UTC), or ``""``.
+
+    Daily and longer bars open at 00:00 UTC (their session date); a daily bar needs a session
+    of the instrument's calendar that day (weekly and monthly stamps vary by source, so only
+    their time is checked). An intraday bar opens on the interval's grid counted from
+    midnight UTC (Alpaca, ccxt) or from the session's open (XNYS hours at :30).
+    """
     day = stamp.normalize()
-    expected = expected_bars(instrument.calendar, (day - pad).date(), (day + pad).date(), interval)
-    return stamp in expected
+    if not interval.is_intraday:
+        if stamp != day:
+            return f"a {interval.value} bar opens at 00:00 UTC, not at {stamp.isoformat()}"
+        if interval == Interval.D1 and day not in session_dates(
+            instrument.calendar, day.date(), day.date()
+        ):
+            return f"no {instrument.calendar} session on {day.date().isoformat()}"
+        return ""
+    if (stamp - day) % interval.nominal == pd.Timedelta(0):
+        return ""
+    if stamp in expected_bars(instrument.calendar, day.date(), day.date(), interval):
+        return ""
+    return f"no {interval.value} bar opens at {stamp.isoformat()} (off the interval's grid)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,16 +190,9 @@ class BarIntake:
                 return IntakeResult(symbol, stamp, "rejected", ("a bar already received",))
             return IntakeResult(symbol, stamp, "rejected", ("older than the last bar",))
         instrument = self.instruments[symbol]
-        if not _expected_stamp(instrument, self.interval, stamp):
-            return IntakeResult(
-                symbol,
-                stamp,
-                "rejected",
-                (
-                    f"no {self.interval.value} bar opens at {stamp.isoformat()} on the "
-                    f"{instrument.calendar} calendar (off the interval's grid or the sessions)",
-                ),
-            )
+        off_grid = _off_grid(instrument, self.interval, stamp)
+        if off_grid:
+            return IntakeResult(symbol, stamp, "rejected", (off_grid,))
         clean_row = pd.DataFrame([values], index=pd.DatetimeIndex([stamp]), columns=list(_FIELDS))
         context = history.tail(self.check_window) if history is not None else None
         raw = clean_row if context is None else pd.concat([context, clean_row])

@@ -445,3 +445,32 @@ def test_any_one_row_frame_leaves_only_finite_bars(
     else:
         assert len(window) == len(SPY_HISTORY) + 1 and window.index[-1] == result.time
     _assert_finite_windows(intake)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "interval", "stamp", "outcome"),
+    [
+        ("SPY", Interval.H1, "2024-03-26 14:30", "accepted"),  # XNYS hours, from the open
+        ("SPY", Interval.H1, "2024-03-26 14:00", "accepted"),  # Alpaca's, on the clock hour
+        ("SPY", Interval.H1, "2024-03-26 14:17", "rejected"),
+        ("SPY", Interval.M5, "2024-03-26 15:35", "accepted"),
+        ("SPY", Interval.M5, "2024-03-26 15:37", "rejected"),
+        ("BTC-USD", Interval.M15, "2024-03-30 00:45", "accepted"),  # crypto on a Saturday
+        ("BTC-USD", Interval.M15, "2024-03-30 00:50", "rejected"),
+        ("BTC-USD", Interval.D1, "2024-03-30 00:00", "accepted"),
+        ("SPY", Interval.D1, "2024-03-30 00:00", "rejected"),  # a Saturday: no XNYS session
+        ("SPY", Interval.D1, "2024-03-26 04:00", "rejected"),  # daily bars open at 00:00 UTC
+        ("SPY", Interval.W1, "2024-03-25 00:00", "accepted"),
+        ("SPY", Interval.W1, "2024-03-25 13:30", "rejected"),
+    ],
+)
+def test_a_stamp_must_sit_on_the_interval_grid(
+    symbol: str, interval: Interval, stamp: str, outcome: str
+) -> None:
+    intake = BarIntake(dict(INSTRUMENTS), interval, clock=SimulatedClock(NOW))
+    when = pd.Timestamp(stamp, tz="UTC")
+    bar = _frame({"open": 100.0, "high": 101.0, "low": 99.0, "close": 100.5, "volume": 1e4}, when)
+    result = intake.accept(symbol, bar)
+    assert result.outcome == outcome, result
+    if outcome == "rejected":
+        assert symbol not in intake.bars and result.reasons
