@@ -4,12 +4,13 @@ Every secret of :class:`~alphaforge.config.run.SecretsConfig` gets a distinct ca
 ``data fetch --source alpaca``, ``trade run --mode paper --once`` against the fake Alpaca
 (which accepts only the canary keys, so they did travel, in the request headers where Alpaca
 wants them), ``trade status``, ``orders``, ``fills`` and ``positions`` run with
-``run.log_level: DEBUG`` and every Python logger (alphaforge, alpaca-py, urllib3 ...) printing
-DEBUG records to stderr (a ``sitecustomize`` the CLI's interpreter loads). Afterwards no canary is in their output, in any file they wrote (run folders, the bar
-store, the ledger database and its WAL), or in the body or query string of any request the
-fake received. A notification that fails (SMTP with a login to a closed port, a webhook with a
-token that answers an error echoing the token) leaks neither into its error text, the log nor
-the alert row stored from it.
+``run.log_level: DEBUG`` and every Python logger (alphaforge, alpaca-py, urllib3 ...)
+printing DEBUG records to stderr (a ``sitecustomize`` the CLI's interpreter loads).
+Afterwards no canary is in their output, in any file they wrote (run folders, the bar store,
+the ledger database and its WAL), in any ledger row, or in the body, query string or
+non-key header of any request the fake received. A notification that fails (SMTP with a
+login to a closed port, a webhook with a token that answers an error echoing the token)
+leaks neither into its error text, the log nor the alert row stored from it.
 """
 
 from __future__ import annotations
