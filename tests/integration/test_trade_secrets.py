@@ -1,14 +1,15 @@
 """A canary secret in the environment reaches no log, report, ledger row or HTTP body (DEBUG).
 
 Every secret of :class:`~alphaforge.config.run.SecretsConfig` gets a distinct canary value.
-``data fetch --source alpaca``, ``trade run --mode paper --once`` against the fake Alpaca
-(which accepts only the canary keys, so they did travel, in the request headers where Alpaca
-wants them), ``trade status``, ``orders``, ``fills`` and ``positions`` run with
+``data fetch`` and ``trade run --mode paper --once`` against the fake Alpaca, then against
+the fake Binance through ccxt (each accepts only the canary keys, so they did travel, in the
+key headers where the venue wants them), ``trade status``, ``orders``, ``fills`` and
+``positions`` run with
 ``run.log_level: DEBUG`` and every Python logger (alphaforge, alpaca-py, urllib3 ...)
 printing DEBUG records to stderr (a ``sitecustomize`` the CLI's interpreter loads).
 Afterwards no canary is in their output, in any file they wrote (run folders, the bar store,
 the ledger database and its WAL), in any ledger row, or in the body, query string or
-non-key header of any request the fake received. A notification that fails (SMTP with a
+non-key header of any request the fakes received. A notification that fails (SMTP with a
 login to a closed port, a webhook with a token that answers an error echoing the token)
 leaks neither into its error text, the log nor the alert row stored from it.
 """
@@ -23,6 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +42,7 @@ from alphaforge.features.testing import real_bars
 from alphaforge.live.notify import Notifier
 from alphaforge.storage.ledger import Ledger
 from alphaforge.testing.fake_alpaca import FakeAlpaca
+from alphaforge.testing.fake_binance import Answer, FakeBinance
 
 if TYPE_CHECKING:
     from conftest import CliResult, RunCli
@@ -60,7 +63,6 @@ CONFIG = {
     "strategy": {"name": "momentum"},
     "portfolio": {"constructor": "target_weights", "sizing": "weights", "units": "whole"},
     "risk": {"preset": "none"},
-    "live": {"symbols": ["GOOG"]},
     "run": {"log_level": "DEBUG"},
 }
 #: Loaded at the CLI's start (``sitecustomize``): every logger prints DEBUG records to stderr.
@@ -83,68 +85,125 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
+@dataclass
+class Request:
+    """A request a fake venue received: target (path and query), body, non-key headers."""
+
+    target: str
+    body: bytes
+    headers: dict[str, str]
+    key: str | None
+
+
+@dataclass
+class Session:
+    """What the commands against one fake venue printed, wrote and sent."""
+
+    root: Path
+    results: list[CliResult]
+    requests: list[Request]
+    orders: int
+
+
+class RecordingBinance(FakeBinance):
+    """The fake Binance, keeping every request it answers (ccxt signs; keys go in a header)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.received: list[Request] = []
+
+    def respond(self, method: str, target: str, body: str, api_key: str | None) -> Answer:
+        self.received.append(Request(target, body.encode(), {}, api_key))
+        return super().respond(method, target, body, api_key)
+
+
+def _commands(fetch: list[str]) -> list[list[str]]:
+    paper = ["--mode", "paper", "-c", "c.yaml"]
+    return [
+        [*fetch, "-c", "c.yaml"],
+        ["trade", "run", "--once", *paper],
+        ["trade", "status", *paper],
+        ["trade", "orders", *paper],
+        ["trade", "fills", *paper],
+        ["trade", "positions", *paper],
+    ]
+
+
+def _alpaca(root: Path, env: dict[str, str], run_cli: RunCli) -> Session:
+    bars, _ = real_bars("GOOG", 400)
+    bars.index = bars.index.tz_localize(None).tz_localize("America/New_York").tz_convert("UTC")
+    (root / "c.yaml").write_text(yaml.safe_dump({**CONFIG, "live": {"symbols": ["GOOG"]}}))
+    keys = {"api_key": CANARIES["ALPACA_API_KEY"], "secret_key": CANARIES["ALPACA_SECRET_KEY"]}
+    with FakeAlpaca(paper=True, **keys) as fake:
+        fake.set_bars("GOOG", bars)
+        fake.set_price("GOOG", float(bars["close"].iloc[-1]))
+        fetch = ["data", "fetch", "GOOG", "--source", "alpaca"]
+        commands = _commands([*fetch, "--start", "2011-08-01", "--end", "2013-03-01"])
+        results = [run_cli(c, root, env={**fake.env(), **env}) for c in commands]
+        requests = [
+            Request(
+                r.target,
+                r.body,
+                {k: v for k, v in r.headers.items() if not k.upper().startswith("APCA-")},
+                r.headers.get("APCA-API-KEY-ID"),
+            )
+            for r in fake.received()
+        ]
+        return Session(root, results, requests, len(fake.orders()))
+
+
+def _ccxt(root: Path, env: dict[str, str], run_cli: RunCli) -> Session:
+    (root / "c.yaml").write_text(yaml.safe_dump({**CONFIG, "live": {"symbols": ["BTC-USD"]}}))
+    keys = {"api_key": CANARIES["CCXT_API_KEY"], "secret": CANARIES["CCXT_SECRET"]}
+    with RecordingBinance(**keys) as fake:
+        fetch = ["data", "fetch", "BTC-USD", "--source", "ccxt", "-a", "crypto"]
+        commands = _commands([*fetch, "--start", "2024-01-01", "--end", "2024-12-31"])
+        results = [run_cli(c, root, env={**fake.env(), **env}) for c in commands]
+        orders = sum(n for (method, path), n in fake.requests.items() if method == "POST")
+        return Session(root, results, list(fake.received), orders)
+
+
+@pytest.fixture(scope="module", params=["alpaca", "ccxt"])
 def session(
-    tmp_path_factory: pytest.TempPathFactory, base_env: dict[str, str], run_cli: RunCli
-) -> Iterator[tuple[Path, FakeAlpaca, list[CliResult]]]:
-    root = tmp_path_factory.mktemp("secrets")
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    base_env: dict[str, str],
+    run_cli: RunCli,
+) -> Session:
+    root = tmp_path_factory.mktemp(f"secrets-{request.param}")
     site = tmp_path_factory.mktemp("debug-logging")
     (site / "sitecustomize.py").write_text(DEBUG_LOGGING, encoding="utf-8")
     path = os.pathsep.join(p for p in (str(site), base_env.get("PYTHONPATH", "")) if p)
-    (root / "c.yaml").write_text(yaml.safe_dump(CONFIG), encoding="utf-8")
-    bars, _ = real_bars("GOOG", 400)
-    bars.index = bars.index.tz_localize(None).tz_localize("America/New_York").tz_convert("UTC")
-    with FakeAlpaca(
-        paper=True,
-        api_key=CANARIES["ALPACA_API_KEY"],
-        secret_key=CANARIES["ALPACA_SECRET_KEY"],
-    ) as fake:
-        fake.set_bars("GOOG", bars)
-        fake.set_price("GOOG", float(bars["close"].iloc[-1]))
-        env = {
-            **fake.env(),
-            "no_proxy": "127.0.0.1,localhost",
-            "PYTHONPATH": path,
-            **{f"ALPHAFORGE_SECRETS__{name}": value for name, value in CANARIES.items()},
-        }
-        fetch = ["data", "fetch", "GOOG", "--source", "alpaca"]
-        window = ["--start", "2011-08-01", "--end", "2013-03-01"]
-        paper = ["--mode", "paper", "-c", "c.yaml"]
-        commands = [
-            [*fetch, *window, "-c", "c.yaml"],
-            ["trade", "run", "--once", *paper],
-            ["trade", "status", *paper],
-            ["trade", "orders", *paper],
-            ["trade", "fills", *paper],
-            ["trade", "positions", *paper],
-        ]
-        results = [run_cli(command, root, env=env) for command in commands]
-        yield root, fake, results
+    env = {
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "PYTHONPATH": path,
+        **{f"ALPHAFORGE_SECRETS__{name}": value for name, value in CANARIES.items()},
+    }
+    venue = _alpaca if request.param == "alpaca" else _ccxt
+    return venue(root, env, run_cli)
 
 
-def test_the_canary_keys_were_used(session: tuple[Path, FakeAlpaca, list[CliResult]]) -> None:
+def test_the_canary_keys_were_used(session: Session) -> None:
     # Guard against a vacuous pass: the commands worked, at DEBUG, with the canary keys.
-    _, fake, results = session
-    for result in results:
+    for result in session.results:
         assert_ok(result)
-    logged = "".join(r.stderr for r in results)
+    logged = "".join(r.stderr for r in session.results)
     assert "LOG DEBUG" in logged and "LOG DEBUG alphaforge" in logged
-    assert len(fake.orders()) == 1
-    keys = {r.headers.get("APCA-API-KEY-ID") for r in fake.received()}
-    assert keys == {CANARIES["ALPACA_API_KEY"]}
-    assert any(r.body for r in fake.received())  # the order was a JSON body
+    assert session.orders >= 1
+    keys = {r.key for r in session.requests} - {None}
+    assert keys <= {CANARIES["ALPACA_API_KEY"], CANARIES["CCXT_API_KEY"]} and keys
+    assert any(r.body for r in session.requests)  # an order went out with a body
 
 
-def test_no_canary_in_any_output(session: tuple[Path, FakeAlpaca, list[CliResult]]) -> None:
-    _, _, results = session
-    for result in results:
+def test_no_canary_in_any_output(session: Session) -> None:
+    for result in session.results:
         assert _leaks(result.stdout) == [], result.stdout
         assert _leaks(result.stderr) == [], result.stderr
 
 
-def test_no_canary_in_any_file_written(session: tuple[Path, FakeAlpaca, list[CliResult]]) -> None:
-    root, _, _ = session
-    files = [p for p in root.rglob("*") if p.is_file()]
+def test_no_canary_in_any_file_written(session: Session) -> None:
+    files = [p for p in session.root.rglob("*") if p.is_file()]
     names = {p.name for p in files}
     # What must be looked at is there: the run folders, the store, the ledger.
     assert any(p.suffix == ".parquet" for p in files), names
@@ -154,9 +213,8 @@ def test_no_canary_in_any_file_written(session: tuple[Path, FakeAlpaca, list[Cli
         assert _leaks(path.read_bytes()) == [], path
 
 
-def test_no_canary_in_the_ledger_rows(session: tuple[Path, FakeAlpaca, list[CliResult]]) -> None:
-    root, _, _ = session
-    database = root / ".alphaforge" / "ledger" / "paper.sqlite"
+def test_no_canary_in_the_ledger_rows(session: Session) -> None:
+    database = session.root / ".alphaforge" / "ledger" / "paper.sqlite"
     with closing(sqlite3.connect(database)) as connection:
         tables = [
             name
@@ -168,16 +226,13 @@ def test_no_canary_in_the_ledger_rows(session: tuple[Path, FakeAlpaca, list[CliR
         assert _leaks(repr(content)) == [], table
 
 
-def test_no_canary_in_a_request_body_or_query(
-    session: tuple[Path, FakeAlpaca, list[CliResult]],
-) -> None:
-    _, fake, _ = session
-    for request in fake.received():
+def test_no_canary_in_a_request_body_query_or_other_header(session: Session) -> None:
+    # Keys travel only in the venue's key headers (Alpaca's APCA-* pair, Binance's
+    # X-MBX-APIKEY); ccxt's secret only signs, it is never sent.
+    for request in session.requests:
         assert _leaks(request.target) == [], request.target
         assert _leaks(request.body) == [], request.body
-        # Keys travel only in Alpaca's two key headers.
-        others = {k: v for k, v in request.headers.items() if not k.upper().startswith("APCA-")}
-        assert _leaks(json.dumps(others)) == [], others
+        assert _leaks(json.dumps(request.headers)) == [], request.headers
 
 
 class _EchoingHook(BaseHTTPRequestHandler):
