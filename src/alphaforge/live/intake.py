@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from alphaforge.config.models import ValidationRulesConfig
-from alphaforge.core.clock import Clock
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.calendars import expected_bars, session_dates
 from alphaforge.data.report import Action
@@ -134,9 +133,6 @@ class BarIntake:
     check_window
         Trailing bars the validator sees with each new bar (its jump and stale-run checks
         need context; more costs time per bar).
-    clock
-        The node's clock: a bar stamped (opening) after its ``now()`` is refused. Without
-        one, stamps are not checked against the time.
     """
 
     instruments: dict[str, Instrument]
@@ -145,23 +141,26 @@ class BarIntake:
     window: int = 300
     check_window: int = 40
     bars: dict[str, pd.DataFrame] = field(default_factory=dict)
-    clock: Clock | None = None
 
     def seed(self, symbol: str, history: pd.DataFrame) -> None:
         """Start ``symbol``'s window from stored, already validated history."""
         self.bars[symbol] = history.loc[:, list(_FIELDS)].astype(np.float64).tail(self.window)
 
-    def accept(self, symbol: str, bar: object) -> IntakeResult:
-        """Check one incoming bar of ``symbol``; keep it if it is (or was repaired into) sane."""
+    def accept(self, symbol: str, bar: object, now: pd.Timestamp | None = None) -> IntakeResult:
+        """Check one incoming bar of ``symbol``; keep it if it is (or was repaired into) sane.
+
+        ``now`` is the time it arrives (the node's clock, UTC): a bar stamped (opening) after
+        it is refused. Without it, stamps are not checked against the time.
+        """
         try:
-            return self._accept(symbol, bar)
+            return self._accept(symbol, bar, now)
         except Exception as exc:  # a malformed bar must never stop the node
             log.warning("bar of %s rejected: %s", symbol, exc)
             return IntakeResult(
                 symbol, None, "rejected", (f"unreadable: {type(exc).__name__}: {exc}",)
             )
 
-    def _accept(self, symbol: str, bar: object) -> IntakeResult:
+    def _accept(self, symbol: str, bar: object, now: pd.Timestamp | None) -> IntakeResult:
         if symbol not in self.instruments:
             return IntakeResult(symbol, None, "rejected", ("not a traded symbol",))
         if not isinstance(bar, pd.DataFrame) or len(bar) != 1:
@@ -182,7 +181,7 @@ class BarIntake:
         implausible = _out_of_range(values)
         if implausible:
             return IntakeResult(symbol, stamp, "rejected", (implausible,))
-        if self.clock is not None and stamp > self.clock.now():
+        if now is not None and stamp > now:
             return IntakeResult(symbol, stamp, "rejected", ("stamped in the future",))
         history = self.bars.get(symbol)
         if history is not None and len(history) and stamp <= history.index[-1]:

@@ -111,7 +111,6 @@ class TradingNode:
             interval,
             config.validation_rules,
             window=max(config.live.warmup_bars, getattr(self.strategy, "lookback", 0) + 2),
-            clock=clock,
         )
         self.state = TradingStateBook(ledger)
         self.last_reconcile: ReconcileReport | None = None
@@ -179,7 +178,7 @@ class TradingNode:
 
     def on_bar(self, symbol: str, bar: object) -> IntakeResult:
         """Check one incoming bar and keep it if sane (never raises)."""
-        result = self.intake.accept(symbol, bar)
+        result = self.intake.accept(symbol, bar, self.clock.now())
         self.intake_log.append(result)
         if result.outcome == "rejected":
             log.warning(

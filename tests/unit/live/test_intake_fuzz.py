@@ -433,9 +433,9 @@ _stamp = st.one_of(
 def test_any_one_row_frame_leaves_only_finite_bars(
     values: dict[str, object], stamp: object
 ) -> None:
-    intake = BarIntake(dict(INSTRUMENTS), INTERVAL, clock=SimulatedClock(NOW))
+    intake = BarIntake(dict(INSTRUMENTS), INTERVAL)
     intake.seed("SPY", SPY_HISTORY)
-    result = intake.accept("SPY", pd.DataFrame([values], index=pd.Index([stamp])))
+    result = intake.accept("SPY", pd.DataFrame([values], index=pd.Index([stamp])), NOW)
     assert result.outcome in ANY
     if result.outcome != "accepted":
         assert result.reasons and all(r.strip() for r in result.reasons)
@@ -467,10 +467,10 @@ def test_any_one_row_frame_leaves_only_finite_bars(
 def test_a_stamp_must_sit_on_the_interval_grid(
     symbol: str, interval: Interval, stamp: str, outcome: str
 ) -> None:
-    intake = BarIntake(dict(INSTRUMENTS), interval, clock=SimulatedClock(NOW))
+    intake = BarIntake(dict(INSTRUMENTS), interval)
     when = pd.Timestamp(stamp, tz="UTC")
     bar = _frame({"open": 100.0, "high": 101.0, "low": 99.0, "close": 100.5, "volume": 1e4}, when)
-    result = intake.accept(symbol, bar)
+    result = intake.accept(symbol, bar, NOW)
     assert result.outcome == outcome, result
     if outcome == "rejected":
         assert symbol not in intake.bars and result.reasons
