@@ -9,6 +9,11 @@ failpoints: ``before_store`` (intent decided, nothing written), ``after_store`` 
 not sent), ``after_response`` (the venue answered, the answer not yet written) and
 ``during_fill`` (a fill applied in memory, not yet written); "after sending" is a submit the
 venue received and stalls, killed from outside.
+
+The ledger is SQLite; the named points that interrupt a transaction, the kill while sending
+and a handful of random kills also run on a PostgreSQL ledger (``tests/pg.py``'s throwaway
+cluster, skipped with the reason when it cannot start), as does one ``alphaforge trade run``
+reading ``execution.ledger_url``.
 """
 
 from __future__ import annotations
@@ -24,17 +29,24 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from alphaforge.config import load_config
 from alphaforge.core.failpoints import CRASH_ENV
 from alphaforge.execution.brokers import create_broker
+from alphaforge.features.testing import real_bars
 from alphaforge.storage.ledger import Ledger
 from alphaforge.testing.fake_alpaca import FakeAlpaca
 
+if TYPE_CHECKING:
+    from conftest import RunCli
+
 SYMBOLS = ("SPY", "QQQ", "IWM")
 NAMED = ("before_store", "after_store", "after_response", "during_fill")
+#: The named points run on a PostgreSQL ledger too: those with a transaction at stake.
+PG_NAMED = ("after_store", "after_response", "during_fill")
 ORDERS = "/v2/orders"
 #: One client id per (decision, symbol): ``af-YYMMDDHHMM-<16 hex>``, no attempt suffix.
 CLIENT_ID = re.compile(r"^af-\d{10}-[0-9a-f]{16}$")
@@ -98,7 +110,13 @@ def _kill_while_sending(fake: FakeAlpaca, url: str, cycle: int) -> int:
         _command(url, cycle), env=_env(fake), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 60
-    while fake.requests("POST", ORDERS) == before and time.monotonic() < deadline:
+    # A process with nothing left to send (its orders went out before an earlier kill) exits
+    # without a submit: nothing to wait for.
+    while (
+        fake.requests("POST", ORDERS) == before
+        and process.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
@@ -151,11 +169,7 @@ def _clean_restart(fake: FakeAlpaca, url: str, cycle: int) -> None:
     assert_ledger_equals_broker(fake, url)
 
 
-@pytest.mark.parametrize("point", NAMED)
-def test_a_kill_at_each_named_point_loses_and_duplicates_nothing(
-    venue: FakeAlpaca, tmp_path: Path, point: str
-) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+def _kills_at(venue: FakeAlpaca, url: str, point: str) -> None:
     for n, cycle in enumerate((1, 2)):
         # The first order of cycle 1, the second of cycle 2: a kill with earlier orders done.
         killed = _run(venue, url, cycle, crash=f"{point}:{n + 1}")
@@ -165,8 +179,28 @@ def test_a_kill_at_each_named_point_loses_and_duplicates_nothing(
     assert len(venue.orders()) == 2 * len(SYMBOLS)
 
 
-def test_a_kill_while_the_venue_holds_the_submit(venue: FakeAlpaca, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+@pytest.mark.parametrize("point", NAMED)
+def test_a_kill_at_each_named_point_loses_and_duplicates_nothing(
+    venue: FakeAlpaca, tmp_path: Path, point: str
+) -> None:
+    _kills_at(venue, f"sqlite:///{tmp_path / 'ledger.sqlite'}", point)
+
+
+@pytest.mark.parametrize("point", PG_NAMED)
+def test_a_kill_at_a_named_point_on_postgresql(
+    venue: FakeAlpaca, fresh_postgres_url: str, point: str
+) -> None:
+    _kills_at(venue, fresh_postgres_url, point)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_kill_while_the_venue_holds_the_submit(
+    venue: FakeAlpaca, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
     assert _kill_while_sending(venue, url, 1) == -signal.SIGKILL
     _clean_restart(venue, url, 1)
     assert len(venue.orders()) == len(SYMBOLS)
@@ -209,6 +243,46 @@ def test_random_kills_and_restarts(venue: FakeAlpaca, tmp_path: Path) -> None:
     """Named points, kills while sending and kills at random times (with the named tests and
     the dropped-responses test: 30 kills in the default run)."""
     _random_kills(venue, f"sqlite:///{tmp_path / 'ledger.sqlite'}", kills=21, seed=7)
+
+
+def test_random_kills_and_restarts_on_postgresql(
+    venue: FakeAlpaca, fresh_postgres_url: str
+) -> None:
+    """A handful of random kills on a PostgreSQL ledger (the full count runs on SQLite)."""
+    _random_kills(venue, fresh_postgres_url, kills=6, seed=11)
+
+
+def test_a_killed_trade_run_on_a_postgresql_ledger_restarts_clean(
+    tmp_path: Path, fresh_postgres_url: str, run_cli: RunCli
+) -> None:
+    """``alphaforge trade run`` with ``execution.ledger_url`` on PostgreSQL, killed after the
+    venue took its order and before the answer was stored, then run again."""
+    bars, _ = real_bars("GOOG", 400)
+    bars.index = bars.index.tz_localize(None).tz_localize("America/New_York").tz_convert("UTC")
+    config = {
+        "strategy": {"name": "momentum"},
+        "portfolio": {"constructor": "target_weights", "sizing": "weights", "units": "whole"},
+        "risk": {"preset": "none"},
+        "live": {"symbols": ["GOOG"]},
+    }
+    (tmp_path / "c.yaml").write_text(json.dumps(config), encoding="utf-8")
+    with FakeAlpaca(paper=True) as fake:
+        fake.set_bars("GOOG", bars)
+        fake.set_price("GOOG", float(bars["close"].iloc[-1]))
+        env = {**fake.env(), "ALPHAFORGE_EXECUTION__LEDGER_URL": fresh_postgres_url}
+        fetch = ["data", "fetch", "GOOG", "--source", "alpaca", "--start", "2011-08-01"]
+        fetched = run_cli([*fetch, "--end", "2013-03-01"], tmp_path, env=env)
+        assert fetched.returncode == 0, fetched.stderr
+        trade = ["trade", "run", "--mode", "paper", "--once", "-c", "c.yaml"]
+        killed = run_cli(trade, tmp_path, env={**env, CRASH_ENV: "after_response:1"})
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+        assert len(fake.orders()) == 1
+        again = run_cli(trade, tmp_path, env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert len(fake.orders()) == 1 and fake.orders()[0]["status"] == "filled"
+        assert_no_duplicates(fake)
+        assert_ledger_equals_broker(fake, fresh_postgres_url)
+        assert not (tmp_path / ".alphaforge" / "ledger").exists()  # nothing went to SQLite
 
 
 @pytest.mark.slow

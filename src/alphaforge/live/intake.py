@@ -1,12 +1,13 @@
 """Live bar intake: every incoming bar is checked with its trailing window before models see it.
 
 A live feed can send anything: a bar with NaN or infinite prices, high below low, a negative
-volume, a stamp out of order or without a time zone, a string where a number belongs, a
-split-sized jump that reverts. :meth:`BarIntake.accept` never raises on such input. Cheap
-guards reject what cannot be a bar; the rest goes through
-:func:`alphaforge.data.validation.validate_bars` together with the symbol's trailing window,
-which repairs what it can (and says so) or drops the bar (and says why). Only a bar that
-leaves the validator with finite prices joins the window the strategies read.
+volume, a stamp out of order, in the future, off the interval's grid or without a time zone,
+a string where a number belongs, an absurd magnitude, a split-sized jump that reverts.
+:meth:`BarIntake.accept` never raises on such input. Cheap guards reject what cannot be a bar;
+the rest goes through :func:`alphaforge.data.validation.validate_bars` together with the
+symbol's trailing window, which repairs what it can (and says so) or drops the bar (and says
+why). Only a bar that leaves the validator with finite prices joins the window the strategies
+read.
 """
 
 from __future__ import annotations
@@ -14,18 +15,97 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from alphaforge.config.models import ValidationRulesConfig
 from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.calendars import expected_bars, session_dates
 from alphaforge.data.report import Action
 from alphaforge.data.validation import validate_bars
 
 log = logging.getLogger(__name__)
 
 _FIELDS = ("open", "high", "low", "close", "volume")
+_PRICES = ("open", "high", "low", "close")
+#: Prices outside this range (quote currency) are feed errors, not markets: products and
+#: squares of such values overflow float64 in the features and models downstream.
+PRICE_RANGE = (1e-12, 1e12)
+#: Largest volume (units) taken as real; beyond it dollar volumes and their squares overflow.
+MAX_VOLUME = 1e18
+
+
+def _number(value: object) -> tuple[float, str]:
+    """Return ``value`` as a float and how it was read (``""``: as a number, else a note).
+
+    Text holding a number is read (a repair worth reporting); anything else that is not a real
+    number (None, a boolean, bytes, a complex number, an object) is NaN.
+    """
+    if isinstance(value, bool | np.bool_):
+        return math.nan, f"a boolean ({value})"
+    try:
+        if isinstance(value, int | float | np.integer | np.floating | Decimal):
+            return float(value), ""
+        if isinstance(value, str):
+            return float(value.strip()), f"text {value[:20]!r}, read as a number"
+    except (ArithmeticError, ValueError):
+        pass
+    return math.nan, f"not a number ({type(value).__name__})"
+
+
+def _parse_row(bar: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str]]:
+    """Return the bar's five fields as float64 (NaN where absent), repairs and refusals."""
+    values = np.full(len(_FIELDS), np.nan)
+    repairs: list[str] = []
+    refusals: list[str] = []
+    for j, name in enumerate(_FIELDS):
+        if name not in bar.columns:
+            continue
+        number, note = _number(bar[name].iloc[0])
+        values[j] = number
+        if note and math.isfinite(number):
+            repairs.append(f"{name} given as {note}")
+        elif note and name in _PRICES:
+            refusals.append(f"{name} is {note}")
+    return values, repairs, refusals
+
+
+def _out_of_range(values: np.ndarray) -> str:
+    """Return why finite values are implausible as a bar, or ``""``."""
+    lo, hi = PRICE_RANGE
+    prices = values[:4]
+    # Zero and negative prices are the validator's to judge (it says which column failed).
+    if ((prices > hi) | ((prices > 0) & (prices < lo))).any():
+        return f"a price outside [{lo:g}, {hi:g}]: a feed or decimal error"
+    if math.isfinite(values[4]) and values[4] > MAX_VOLUME:
+        return f"volume above {MAX_VOLUME:g}: a feed error"
+    return ""
+
+
+def _off_grid(instrument: Instrument, interval: Interval, stamp: pd.Timestamp) -> str:
+    """Return why no bar of ``interval`` can open at ``stamp`` (UTC), or ``""``.
+
+    Daily and longer bars open at 00:00 UTC (their session date); a daily bar needs a session
+    of the instrument's calendar that day (weekly and monthly stamps vary by source, so only
+    their time is checked). An intraday bar opens on the interval's grid counted from
+    midnight UTC (Alpaca, ccxt) or from the session's open (XNYS hours at :30).
+    """
+    day = stamp.normalize()
+    if not interval.is_intraday:
+        if stamp != day:
+            return f"a {interval.value} bar opens at 00:00 UTC, not at {stamp.isoformat()}"
+        if interval == Interval.D1 and day not in session_dates(
+            instrument.calendar, day.date(), day.date()
+        ):
+            return f"no {instrument.calendar} session on {day.date().isoformat()}"
+        return ""
+    if (stamp - day) % interval.nominal == pd.Timedelta(0):
+        return ""
+    if stamp in expected_bars(instrument.calendar, day.date(), day.date(), interval):
+        return ""
+    return f"no {interval.value} bar opens at {stamp.isoformat()} (off the interval's grid)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,48 +146,61 @@ class BarIntake:
         """Start ``symbol``'s window from stored, already validated history."""
         self.bars[symbol] = history.loc[:, list(_FIELDS)].astype(np.float64).tail(self.window)
 
-    def accept(self, symbol: str, bar: object) -> IntakeResult:
-        """Check one incoming bar of ``symbol``; keep it if it is (or was repaired into) sane."""
+    def accept(self, symbol: str, bar: object, now: pd.Timestamp | None = None) -> IntakeResult:
+        """Check one incoming bar of ``symbol``; keep it if it is (or was repaired into) sane.
+
+        ``now`` is the time it arrives (the node's clock, UTC): a bar stamped (opening) after
+        it is refused. Without it, stamps are not checked against the time.
+        """
         try:
-            return self._accept(symbol, bar)
+            return self._accept(symbol, bar, now)
         except Exception as exc:  # a malformed bar must never stop the node
             log.warning("bar of %s rejected: %s", symbol, exc)
             return IntakeResult(
                 symbol, None, "rejected", (f"unreadable: {type(exc).__name__}: {exc}",)
             )
 
-    def _accept(self, symbol: str, bar: object) -> IntakeResult:
+    def _accept(self, symbol: str, bar: object, now: pd.Timestamp | None) -> IntakeResult:
         if symbol not in self.instruments:
             return IntakeResult(symbol, None, "rejected", ("not a traded symbol",))
         if not isinstance(bar, pd.DataFrame) or len(bar) != 1:
             return IntakeResult(symbol, None, "rejected", ("not a one-row bar frame",))
-        missing = [f for f in ("open", "high", "low", "close") if f not in bar.columns]
+        if bar.columns.has_duplicates:
+            return IntakeResult(symbol, None, "rejected", ("a column appears twice",))
+        missing = [f for f in _PRICES if f not in bar.columns]
         if missing:
             return IntakeResult(symbol, None, "rejected", (f"missing {', '.join(missing)}",))
         stamp = bar.index[0]
         if not isinstance(stamp, pd.Timestamp) or stamp.tzinfo is None:
             return IntakeResult(symbol, None, "rejected", ("bar time is not a UTC timestamp",))
         stamp = stamp.tz_convert("UTC")
-        row = bar.reindex(columns=list(_FIELDS))
-        values = pd.to_numeric(row.iloc[0], errors="coerce").astype(np.float64)
-        prices = values[["open", "high", "low", "close"]].to_numpy()
-        if not np.isfinite(prices).all():
-            return IntakeResult(symbol, stamp, "rejected", ("a price is missing, NaN or infinite",))
+        values, notes, refusals = _parse_row(bar)
+        if refusals or not np.isfinite(values[:4]).all():
+            why = refusals or ["a price is missing, NaN or infinite"]
+            return IntakeResult(symbol, stamp, "rejected", tuple(why))
+        implausible = _out_of_range(values)
+        if implausible:
+            return IntakeResult(symbol, stamp, "rejected", (implausible,))
+        if now is not None and stamp > now:
+            return IntakeResult(symbol, stamp, "rejected", ("stamped in the future",))
         history = self.bars.get(symbol)
         if history is not None and len(history) and stamp <= history.index[-1]:
             if stamp == history.index[-1]:
                 return IntakeResult(symbol, stamp, "rejected", ("a bar already received",))
             return IntakeResult(symbol, stamp, "rejected", ("older than the last bar",))
-        clean_row = pd.DataFrame(
-            [values.to_numpy()], index=pd.DatetimeIndex([stamp]), columns=list(_FIELDS)
-        )
+        instrument = self.instruments[symbol]
+        off_grid = _off_grid(instrument, self.interval, stamp)
+        if off_grid:
+            return IntakeResult(symbol, stamp, "rejected", (off_grid,))
+        clean_row = pd.DataFrame([values], index=pd.DatetimeIndex([stamp]), columns=list(_FIELDS))
         context = history.tail(self.check_window) if history is not None else None
         raw = clean_row if context is None else pd.concat([context, clean_row])
-        checked, report = validate_bars(raw, self.instruments[symbol], self.interval, self.rules)
-        reasons = tuple(
+        checked, report = validate_bars(raw, instrument, self.interval, self.rules)
+        reasons = tuple(notes) + tuple(
             f"{issue.kind} ({issue.action}): {issue.detail}"
             for issue in report.issues
-            if issue.action is not Action.FLAGGED
+            # Flags and a verdict on the whole (short) series say nothing about this bar.
+            if issue.action in (Action.REPAIRED, Action.DROPPED)
         )
         if stamp not in checked.index:
             return IntakeResult(symbol, stamp, "rejected", reasons or ("dropped by the validator",))
@@ -121,8 +214,9 @@ class BarIntake:
         window = kept if history is None else pd.concat([history, kept])
         self.bars[symbol] = window.tail(self.window)
         changed = not np.allclose(kept.to_numpy(), clean_row.to_numpy(), equal_nan=True)
-        outcome = "repaired" if changed or "volume missing: set to 0" in reasons else "accepted"
-        return IntakeResult(symbol, stamp, outcome, reasons)
+        if changed and not reasons:
+            reasons = ("values adjusted by the validator",)
+        return IntakeResult(symbol, stamp, "repaired" if reasons else "accepted", reasons)
 
 
 __all__ = ["BarIntake", "IntakeResult"]

@@ -209,7 +209,7 @@ class TradingNode:
 
     def on_bar(self, symbol: str, bar: object) -> IntakeResult:
         """Check one incoming bar and keep it if sane (never raises)."""
-        result = self.intake.accept(symbol, bar)
+        result = self.intake.accept(symbol, bar, self.clock.now())
         self.intake_log.append(result)
         if result.outcome == "rejected":
             log.warning(

@@ -33,7 +33,13 @@ from typing import Self
 import pandas as pd
 
 from alphaforge.execution.brokers.alpaca import AlpacaBroker
-from alphaforge.testing.fake_alpaca_rest import Fault, FaultKind, MarketData, RestServer
+from alphaforge.testing.fake_alpaca_rest import (
+    Fault,
+    FaultKind,
+    MarketData,
+    RecordedRequest,
+    RestServer,
+)
 from alphaforge.testing.fake_alpaca_state import FakeAsset, Json, VenueBook
 from alphaforge.testing.fake_alpaca_streams import StreamServer, bar_message
 
@@ -290,6 +296,12 @@ class FakeAlpaca:
         with server.lock:
             return server.counts[f"{method.upper()} {path}"]
 
+    def received(self) -> list[RecordedRequest]:
+        """Return every REST request that reached the server so far, oldest first."""
+        server = self._running_rest()
+        with server.lock:
+            return list(server.received)
+
     def stream_clients(self) -> int:
         """Return how many trading-stream clients listen to trade updates now."""
         return self._running_streams().listening()
@@ -396,4 +408,5 @@ __all__ = [
     "AlpacaHarness",
     "FakeAlpaca",
     "FakeAsset",
+    "RecordedRequest",
 ]

@@ -2,8 +2,10 @@
 
 Served by a stdlib :class:`http.server.ThreadingHTTPServer` on 127.0.0.1 (HTTP/1.0, one
 request per connection, so a dropped socket never poisons a pooled one). Every request is
-counted per ``"METHOD /path"`` before anything else happens, so a test can assert how many
-reached the server; a scripted :class:`Fault` then applies to the next matching requests.
+counted per ``"METHOD /path"`` and recorded whole (:class:`RecordedRequest`: target with its
+query string, headers, body) before anything else happens, so a test can assert how many
+reached the server and what they carried; a scripted :class:`Fault` then applies to the next
+matching requests.
 
 Endpoints (the ones alpaca-py 0.44's ``TradingClient``, ``StockHistoricalDataClient`` and
 ``CryptoHistoricalDataClient`` call): ``/v2/account``, ``/v2/clock``, ``/v2/assets/{symbol}``,
@@ -62,6 +64,16 @@ class Fault:
         if self.path.endswith("*"):
             return path.startswith(self.path[:-1])
         return path == self.path
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request as it reached the fake: method, raw target (path and query), headers, body."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
 
 
 class MarketData:
@@ -165,10 +177,13 @@ class RestServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.faults: list[Fault] = []
         self.counts: Counter[str] = Counter()
+        self.received: list[RecordedRequest] = []
 
-    def take_fault(self, method: str, path: str) -> Fault | None:
-        """Count the request; return (and use up) the first fault that matches it."""
+    def take_fault(self, request: RecordedRequest, path: str) -> Fault | None:
+        """Record and count the request; return (and use up) the first fault that matches it."""
+        method = request.method
         with self.lock:
+            self.received.append(request)
             self.counts[f"{method} {path}"] += 1
             for fault in self.faults:
                 if fault.times > 0 and fault.matches(method, path):
@@ -202,8 +217,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        body = self._body()
-        fault = self.server.take_fault(method, path)
+        raw = self._raw_body()
+        body = _parse_body(raw)
+        request = RecordedRequest(method, self.path, dict(self.headers.items()), raw)
+        fault = self.server.take_fault(request, path)
         if fault is not None and self._fault(fault) == "stop":
             return
         try:
@@ -216,15 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._answer(status, payload)
 
-    def _body(self) -> Json:
+    def _raw_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        if not length:
-            return {}
-        try:
-            parsed = json.loads(self.rfile.read(length))
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
+        return self.rfile.read(length) if length else b""
 
     def _fault(self, fault: Fault) -> str:
         if fault.kind == "stall":
@@ -357,6 +368,16 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, data.page(query)
 
 
+def _parse_body(raw: bytes) -> Json:
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def _clock(is_open: bool) -> Json:
     now = datetime.now(UTC).replace(microsecond=0)
     next_open = now + timedelta(hours=1 if not is_open else 17)
@@ -369,4 +390,4 @@ def _clock(is_open: bool) -> Json:
     }
 
 
-__all__ = ["TIMEFRAMES", "Fault", "FaultKind", "MarketData", "RestServer"]
+__all__ = ["TIMEFRAMES", "Fault", "FaultKind", "MarketData", "RecordedRequest", "RestServer"]

@@ -135,8 +135,8 @@ def test_a_failed_migration_leaves_the_database_as_it_was(
     assert "later" not in _tables(ledger_url)  # the revision's first step was rolled back
 
 
-def test_the_revision_can_be_downgraded_and_reapplied(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+def test_the_revision_can_be_downgraded_and_reapplied(ledger_url: str) -> None:
+    url = ledger_url
     Ledger.open(url).close()
     engine = sa.create_engine(url)
     try:
