@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -21,6 +22,8 @@ from tests.integration.test_backtest_cli import assert_ok
 
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import SimulatedClock
+from alphaforge.execution.brokers.simulated import SimulatedVenue
+from alphaforge.execution.simulated import BarView
 from alphaforge.live.notify import Alert, Notifier
 from alphaforge.pipeline.trade_session import TradingSession
 from alphaforge.scheduler.service import TradingScheduler
@@ -46,6 +49,7 @@ TRADING_JOBS = (
     "end_of_day",
     "daily_report",
 )
+ACTIVE = np.array([True])
 
 
 class Recorder:
@@ -125,6 +129,14 @@ def test_a_market_day_runs_signals_notification_execution_and_report(
         report = json.loads((Path(report_dir) / "report.json").read_text(encoding="utf-8"))
         assert report["mode"] == "dry-run" and report["state"] == "active"
         assert report["orders_today"][0]["symbol"] == "GOOG"
+        # The next bar fills the order; the end-of-day job then compares it with the model.
+        venue = session.broker
+        assert isinstance(venue, SimulatedVenue)
+        bar = np.array([800.0]), np.array([805.0]), np.array([795.0]), np.array([801.0])
+        venue.on_bar(BarView(pd.Timestamp("2013-03-04 14:30Z"), *bar, np.array([1e6]), ACTIVE))
+        session.node.gateway.sync_fills()
+        eod = session.end_of_day(config, outcomes["end_of_day"])
+        assert eod.startswith("1 fills today") and "bps" in eod
         runs = {r.name: r.status for r in session.ledger.job_runs()}
         assert set(TRADING_JOBS) <= set(runs) and set(runs.values()) == {"done"}
         assert session.ledger.heartbeats()

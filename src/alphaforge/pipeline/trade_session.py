@@ -200,7 +200,6 @@ class TradingSession:
             log.error("the alert could not be stored in the ledger: %s", exc.message)
         return delivery
 
-
     @contextmanager
     def _job(self, name: str) -> Iterator[None]:
         """Run one job's work under the session lock; a ledger error halts and alerts."""

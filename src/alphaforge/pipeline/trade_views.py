@@ -176,8 +176,9 @@ def quality_table(config: AppConfig, fills: pd.DataFrame, orders: list[Order]) -
                 "quantity": order.intent.quantity,
             }
         )
+    # What the venue billed is the ledger's ``cost`` of a fill (commission and fees).
     return execution_quality(
-        fills,
+        fills.rename(columns={"cost": "commission"}),
         pd.DataFrame(rows),
         bars,
         CostSchedule.from_config(config.backtest),

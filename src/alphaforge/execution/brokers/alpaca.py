@@ -439,6 +439,7 @@ class AlpacaBroker:
             timestamp=pd.Timestamp.now(tz="UTC"),
             cash=_float(raw.get("cash")),
             equity=_float(raw.get("equity")),
+            account_number=str(raw.get("account_number") or ""),
         )
 
     def account_number(self) -> str:

@@ -455,3 +455,9 @@ def test_venue_order_maps_statuses() -> None:
     for raw, status in expected.items():
         assert venue_order({**base, "status": raw}).status is status
     assert math.isnan(venue_order({**base, "status": "new"}).average_price)
+
+
+def test_the_account_snapshot_names_the_account_live_trading_asks_for(
+    broker: AlpacaBroker, fake: FakeAlpaca
+) -> None:
+    assert broker.account().account_number == fake.book.account_number != ""
