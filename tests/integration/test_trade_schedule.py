@@ -206,3 +206,32 @@ def test_trade_run_without_once_runs_until_sigterm(
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, out + err
     assert "Traceback" not in err
+
+
+class FlakyStream:
+    """An update stream handle whose connection the test drops and restores."""
+
+    def __init__(self) -> None:
+        self.connected = True
+        self.last_message_at: pd.Timestamp | None = None
+
+    def stop(self) -> None:
+        self.connected = False
+
+
+def test_the_tick_reconciles_once_when_the_update_stream_reconnects(
+    store: Path, tmp_path: Path
+) -> None:
+    clock = SimulatedClock(pd.Timestamp("2013-03-04 13:00", tz="UTC"))
+    config = _config(store, tmp_path)
+    notifier = Notifier(config.notify, channels=[Recorder()], clock=clock)
+    with TradingSession(config, "dry-run", clock=clock, notifier=notifier) as session:
+        stream = FlakyStream()
+        session._stream = stream
+        assert session.tick() == []
+        stream.connected = False
+        assert session.tick() == []
+        stream.connected = True
+        (line,) = session.tick()
+        assert line.startswith("reconcile after the stream reconnected: 0 repairs, 0 unresolved")
+        assert session.tick() == []

@@ -16,6 +16,8 @@ configuration and the job's context and returns a one-line summary; the schedule
     inside the window finds them executed), wait for the fills, reconcile, write the run folder.
 ``monitor``
     Every 5 minutes in market hours: manual commands, breakers, reconciliation, heartbeat.
+    (Besides, :meth:`TradingSession.tick` reconciles as soon as a dropped update stream is
+    connected again.)
 ``end_of_day``
     The day's fills against the backtest's cost model (``live/quality.py``).
 ``report``
@@ -125,6 +127,7 @@ class TradingSession:
         self._lock = threading.RLock()
         self.ledger: Ledger = open_ledger(config, mode, self.clock)
         self._stream: StreamHandle | None = None
+        self._stream_down = False
         try:
             self.broker: LiveBroker = build_broker(
                 config, mode, self.ledger, self.symbols, self.clock
@@ -405,11 +408,25 @@ class TradingSession:
             )
 
     def tick(self) -> list[str]:
-        """Between jobs: carry out manual commands and write the heartbeat."""
+        """Between jobs: manual commands, the heartbeat, and a reconcile after the update
+        stream came back (the updates missed while it was down are read from the broker)."""
         with self._job("tick"):
             done = self.node.poll_commands()
+            if self._stream_came_back():
+                report = self.node.reconcile()
+                done.append(
+                    f"reconcile after the stream reconnected: {len(report.repairs)} repairs, "
+                    f"{len(report.unresolved)} unresolved"
+                )
             self.node.heartbeat()
             return done
+
+    def _stream_came_back(self) -> bool:
+        if self._stream is None:
+            return False
+        connected = self._stream.connected
+        was_down, self._stream_down = self._stream_down, not connected
+        return was_down and connected
 
 
 @dataclass
