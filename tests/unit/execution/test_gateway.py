@@ -198,3 +198,27 @@ def test_a_restart_replaying_a_filled_decision_leaves_the_fill_alone() -> None:
     assert journal.orders[order.id].status is S.FILLED
     assert journal.orders[order.id].filled_quantity == 10.0
     assert len(_venue_orders(venue)) == 1
+
+
+def test_a_bracket_legs_fill_reaches_the_journal_through_adoption() -> None:
+    from alphaforge.core.orders import Bracket
+    from alphaforge.execution.reconcile import adopt_venue_order
+
+    clock = SimulatedClock(T0)
+    venue = _venue(clock)
+    journal = MemoryJournal()
+    adopted: list[str] = []
+
+    def adopt(order: VenueOrder) -> None:
+        adopted.append(order.client_id)
+        adopt_venue_order(gateway, order)
+
+    gateway = OrderGateway(venue, journal, clock, on_foreign=adopt)
+    gateway.place(OrderIntent("SPY", 10, bracket=Bracket(stop_price=90.0)), T0)
+    _bar(venue, clock, 100.0)  # the entry fills; the venue attaches its stop leg
+    gateway.sync_fills()
+    _bar(venue, clock, 80.0)  # the stop leg fills
+    gateway.sync_fills()
+    assert sorted(f.quantity for f in journal.fills.values()) == [-10.0, 10.0]
+    assert adopted and all(venue.lookup(cid) is not None for cid in adopted)
+    assert "SPY" not in journal.holdings

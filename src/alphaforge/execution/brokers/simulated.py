@@ -204,6 +204,7 @@ class SimulatedVenue:
             broker = self.broker
             broker.begin_bar(bar)
             fills = broker.match(bar)
+            self._register_venue_orders()
             broker.on_close(bar, np.zeros(len(broker.symbols), dtype=bool))
             self.last_bar_at = bar.timestamp
             out = []
@@ -225,6 +226,15 @@ class SimulatedVenue:
                 event = "fill" if placed.status is OrderStatus.FILLED else "partial_fill"
                 self._emit(event, cid, placed, venue_fill)
             return out
+
+    def _register_venue_orders(self) -> None:
+        """Give the orders the venue made itself (a bracket's stop and target legs) a client
+        id of their own, their venue id, as Alpaca's legs have: lookups and the order list
+        then know them, so the node adopts them and keeps their fills."""
+        for placed in self.broker.manager:
+            if placed.id not in self._client_of:
+                self._by_client[placed.id] = placed
+                self._client_of[placed.id] = placed.id
 
     def _emit(self, event: str, cid: str, placed: Order, fill: VenueFill | None) -> None:
         update = TradeUpdate(event, self._view(cid, placed), self._clock.now(), fill)
