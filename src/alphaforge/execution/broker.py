@@ -94,8 +94,10 @@ class Instrument:
         """Return ``quantity`` rounded toward zero to the quantity increment."""
         if self.quantity_increment <= 0:
             return quantity
-        steps = math.floor(abs(quantity) / self.quantity_increment + 1e-9)
-        return math.copysign(steps * self.quantity_increment, quantity)
+        # A relative tolerance: with a 1e-9 step, 6.0 / 1e-9 is 5999999999.999999 in floats.
+        steps = math.floor(abs(quantity) / self.quantity_increment * (1.0 + 1e-12))
+        digits = max(0, math.ceil(-math.log10(self.quantity_increment))) + 3
+        return math.copysign(round(steps * self.quantity_increment, digits), quantity)
 
     def round_price(self, price: float) -> float:
         """Return ``price`` rounded to the nearest price increment."""

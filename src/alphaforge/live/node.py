@@ -25,7 +25,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -37,6 +37,7 @@ from alphaforge.core.orders import Order, OrderIntent, client_order_id
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.feeds.base import FeedStatus
 from alphaforge.execution.broker import BrokerError, LiveBroker, TradeUpdate, VenueOrder
+from alphaforge.execution.broker import Instrument as VenueInstrument
 from alphaforge.execution.gateway import OrderGateway
 from alphaforge.execution.reconcile import ReconcileReport, adopt_venue_order, reconcile
 from alphaforge.live.decide import Decision, decide, orders_for_targets
@@ -146,6 +147,7 @@ class TradingNode:
         #: Set when the ledger failed: nothing is placed until the node is restarted, since
         #: an order the ledger cannot record could be sent twice after a crash.
         self.fault = ""
+        self._rules: dict[str, VenueInstrument] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -292,7 +294,56 @@ class TradingNode:
             window = {s: b for s, b in self.intake.bars.items() if s in decision.weights.index}
             ticks = {s: i.tick_size for s, i in self.instruments.items()}
             intents = limit_entries(intents, positions, prices, half_spreads(window), offset, ticks)
-        return intents, refusals
+        return self._venue_rules(intents, prices, refusals), refusals
+
+    def _venue_rules(
+        self,
+        intents: list[OrderIntent],
+        prices: Mapping[str, float],
+        refusals: list[dict[str, object]],
+    ) -> list[OrderIntent]:
+        """Round each quantity toward zero to the venue's step; refuse what falls below its
+        minimums (recorded in ``refusals``). An order the venue would round itself would
+        otherwise stay ``partially_filled`` in the ledger, its remainder never filling."""
+        kept = []
+        for intent in intents:
+            rules = self._rules_of(intent.symbol)
+            if rules is None:
+                kept.append(intent)
+                continue
+            quantity = rules.round_quantity(intent.quantity)
+            notional = abs(quantity) * prices.get(intent.symbol, math.nan)
+            if quantity == 0 or abs(quantity) < rules.min_quantity or notional < rules.min_notional:
+                refusals.append(
+                    {
+                        "time": self.clock.now(),
+                        "symbol": intent.symbol,
+                        "action": "refuse",
+                        "piece": "venue.minimum",
+                        "rule": "venue_minimum",
+                        "before": intent.quantity,
+                        "after": 0.0,
+                        "reason": f"below the venue's step or minimum ({quantity:g} units)",
+                        "strategy": self.strategy_tag,
+                        "limit": rules.min_notional,
+                        "observed": notional,
+                    }
+                )
+                continue
+            kept.append(
+                intent if quantity == intent.quantity else replace(intent, quantity=quantity)
+            )
+        return kept
+
+    def _rules_of(self, symbol: str) -> VenueInstrument | None:
+        # Read once per symbol and node: venues rate-limit reads, the rules rarely change.
+        if symbol not in self._rules:
+            try:
+                self._rules[symbol] = self.broker.instrument(symbol)
+            except BrokerError as exc:
+                log.warning("no trading rules for %s (%s): sent unrounded", symbol, exc.message)
+                return None
+        return self._rules[symbol]
 
     def execute(self, decision: Decision, prices: Mapping[str, float]) -> ExecutionReport:
         """Size, review and place the decision's orders at ``prices`` (the fill prices)."""

@@ -14,6 +14,7 @@ from alphaforge.core.clock import SimulatedClock
 from alphaforge.core.orders import OrderIntent, OrderType
 from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.feeds.base import FeedStatus
+from alphaforge.execution.broker import Instrument as VenueInstrument
 from alphaforge.execution.brokers.simulated import SimulatedVenue
 from alphaforge.live.node import TradingNode
 from alphaforge.live.pricing import limit_entries
@@ -140,3 +141,34 @@ def test_limit_prices_round_away_from_crossing() -> None:
     )
     buy, sell = (float(o.limit_price or np.nan) for o in out)
     assert buy == pytest.approx(10.01) and sell == pytest.approx(9.99)  # 10.013 down, 9.987 up
+
+
+class SteppedVenue(SimulatedVenue):
+    """A dry-run venue with a venue's trading rules: 0.01-unit steps, $50 minimum notional."""
+
+    def instrument(self, symbol: str) -> VenueInstrument:
+        return VenueInstrument(symbol, quantity_increment=0.01, min_notional=50.0)
+
+
+def test_quantities_are_rounded_to_the_venues_step_and_minimums_refused(tmp_path: Path) -> None:
+    clock = SimulatedClock(T0)
+    node, _, ledger = _node(tmp_path, clock=clock)
+    node.broker = SteppedVenue(["AAA", "BBB"], 50_000.0, clock)
+    refusals: list[dict[str, object]] = []
+    kept = node._venue_rules(
+        [_intent("AAA", 1.23456), _intent("BBB", 0.4)], {"AAA": 100.0, "BBB": 100.0}, refusals
+    )
+    assert [(i.symbol, i.quantity) for i in kept] == [("AAA", 1.23)]
+    assert [(r["symbol"], r["rule"]) for r in refusals] == [("BBB", "venue_minimum")]
+    ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("step", "quantity", "rounded"),
+    [(1e-9, 6.0, 6.0), (1e-9, -1.88023471913187, -1.880234719), (1e-5, 1.880234, 1.88023)]
+    + [(1.0, 7.99, 7.0), (0.01, 0.29, 0.29), (0.1, 0.3, 0.3)],
+)
+def test_a_quantity_on_the_step_is_kept_and_others_round_toward_zero(
+    step: float, quantity: float, rounded: float
+) -> None:
+    assert VenueInstrument("X", quantity_increment=step).round_quantity(quantity) == rounded
