@@ -25,6 +25,7 @@ from alphaforge.core.clock import SimulatedClock
 from alphaforge.execution.brokers.simulated import SimulatedVenue
 from alphaforge.execution.simulated import BarView
 from alphaforge.live.notify import Alert, Notifier
+from alphaforge.pipeline.trade import feed_venue, load_history
 from alphaforge.pipeline.trade_session import TradingSession
 from alphaforge.scheduler.service import TradingScheduler
 from alphaforge.scheduler.tasks import task_registry
@@ -235,3 +236,26 @@ def test_the_tick_reconciles_once_when_the_update_stream_reconnects(
         (line,) = session.tick()
         assert line.startswith("reconcile after the stream reconnected: 0 repairs, 0 unresolved")
         assert session.tick() == []
+
+
+def test_dry_run_fills_pay_the_backtests_costs(store: Path, tmp_path: Path) -> None:
+    clock = SimulatedClock(pd.Timestamp("2013-03-04 13:00", tz="UTC"))
+    config = _config(store, tmp_path)
+    notifier = Notifier(config.notify, channels=[Recorder()], clock=clock)
+    with TradingSession(config, "dry-run", clock=clock, notifier=notifier) as session:
+        session.node.decide()
+        report = session.node.execute(session.node.stored_decision(), session.last_closes())
+        assert len(report.placed) == 1
+        bars, instruments = load_history(config, ["GOOG"], config.data.interval)
+        extra = bars["GOOG"].iloc[[-1]].copy()
+        extra.index = pd.DatetimeIndex([pd.Timestamp("2013-03-05", tz="UTC")])
+        feed_venue(
+            session.broker,  # type: ignore[arg-type]
+            {"GOOG": pd.concat([bars["GOOG"], extra])},
+            pd.Timestamp(bars["GOOG"].index[-1]),
+            config=config,
+            instruments=instruments,
+        )
+        session.node.gateway.sync_fills()
+        fills = session.ledger.fills()
+        assert len(fills) == 1 and float(fills["cost"].iloc[0]) > 0

@@ -160,7 +160,7 @@ def _replay(
     book: StartingBook,
 ) -> ReplayResult:
     symbols, index = market.symbols, market.index
-    coster = _engine_coster(market, config)
+    coster = engine_coster(market, config)
     venue = SimulatedVenue(
         symbols,
         book.cash,
@@ -210,7 +210,7 @@ def _replay(
 _FIELDS = ("open", "high", "low", "close", "volume")
 
 
-def _engine_coster(market: MarketFrames, config: AppConfig) -> _Coster:
+def engine_coster(market: MarketFrames, config: AppConfig) -> _Coster:
     """Return the engine's coster over ``market``: the same cost per fill as the backtest.
 
     The cost models' context (volatility, volume, spread) at each bar comes from the bars
@@ -291,5 +291,6 @@ __all__ = [
     "ORDER_COLUMNS",
     "ReplayResult",
     "StartingBook",
+    "engine_coster",
     "replay_dry_run",
 ]

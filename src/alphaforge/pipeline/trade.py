@@ -31,9 +31,11 @@ from alphaforge.live.node import (
     FUNDED_CHECKPOINT,
     ExecutionReport,
 )
+from alphaforge.live.replay import engine_coster
 from alphaforge.pipeline.rundir import RunDir, code_version, write_json
 from alphaforge.storage.bar_store import BarStore
 from alphaforge.storage.ledger import Ledger
+from alphaforge.strategies.base import MarketFrames
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,14 @@ def build_broker(
 ) -> LiveBroker:
     """Return the venue of ``mode``: the dry-run venue rebuilt from the ledger, or a broker."""
     if mode == "dry-run":
-        return restore_venue(SimulatedVenue(symbols, _starting_cash(config, ledger), clock), ledger)
+        venue = SimulatedVenue(
+            symbols,
+            _starting_cash(config, ledger),
+            clock,
+            fill_price=config.backtest.fill_price,
+            whole_units=config.portfolio.units == "whole",
+        )
+        return restore_venue(venue, ledger)
     name = config.execution.broker
     if name == "simulated":
         raise ConfigError(
@@ -137,9 +146,19 @@ def restore_venue(venue: SimulatedVenue, ledger: Ledger) -> SimulatedVenue:
 
 
 def feed_venue(
-    venue: SimulatedVenue, bars: Mapping[str, pd.DataFrame], after: pd.Timestamp | None
+    venue: SimulatedVenue,
+    bars: Mapping[str, pd.DataFrame],
+    after: pd.Timestamp | None,
+    *,
+    config: AppConfig | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
 ) -> int:
-    """Feed the dry-run venue the stored bars after ``after`` (fills of orders placed then)."""
+    """Feed the dry-run venue the stored bars after ``after`` (fills of orders placed then).
+
+    With ``config`` and ``instruments`` the fills pay the backtest's cost schedule, with the
+    cost models' context (volatility, volume, spread) of the bars before each fill's bar, as
+    the engine charges them (:func:`~alphaforge.live.replay.engine_coster`).
+    """
     symbols = venue.broker.symbols
     frames = {s: bars[s] for s in symbols if s in bars}
     if not frames:
@@ -147,12 +166,21 @@ def feed_venue(
     index = pd.DatetimeIndex(sorted(set().union(*(f.index for f in frames.values()))))
     if after is not None:
         index = index[index > after]
+    coster = None
+    if config is not None and instruments is not None and len(index):
+        market = MarketFrames.from_bars(
+            frames, {s: instruments[s] for s in frames}, None, None, config.data.interval
+        )
+        coster = engine_coster(market, config)
+        venue.broker.coster = coster
     for when in index:
         rows = {
             f: np.array([_value(frames.get(s), when, f) for s in symbols])
             for f in ("open", "high", "low", "close", "volume")
         }
         active = np.isfinite(rows["open"]) & np.isfinite(rows["close"])
+        if coster is not None:
+            coster.row = int(market.index.searchsorted(when))
         venue.on_bar(
             BarView(
                 when, rows["open"], rows["high"], rows["low"], rows["close"], rows["volume"], active

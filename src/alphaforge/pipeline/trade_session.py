@@ -154,7 +154,13 @@ class TradingSession:
     ) -> TradingNode:
         if isinstance(self.broker, SimulatedVenue):
             executed = self.ledger.checkpoint(EXECUTED_CHECKPOINT)
-            feed_venue(self.broker, bars, pd.Timestamp(executed) if executed else None)
+            feed_venue(
+                self.broker,
+                bars,
+                pd.Timestamp(executed) if executed else None,
+                config=self.config,
+                instruments=instruments,
+            )
         node = TradingNode(
             self.config,
             self.ledger,
@@ -224,11 +230,17 @@ class TradingSession:
         The dry-run venue first fills its working orders on the new bars (the orders were
         placed before those bars opened).
         """
-        fresh, _ = load_history(self.config, self.symbols, self.interval)
+        fresh, instruments = load_history(self.config, self.symbols, self.interval)
         if isinstance(self.broker, SimulatedVenue):
             executed = self.ledger.checkpoint(EXECUTED_CHECKPOINT)
             if executed is not None:
-                feed_venue(self.broker, fresh, pd.Timestamp(executed))
+                feed_venue(
+                    self.broker,
+                    fresh,
+                    pd.Timestamp(executed),
+                    config=self.config,
+                    instruments=instruments,
+                )
                 self.node.gateway.sync_fills()
         count = 0
         for symbol, frame in fresh.items():
