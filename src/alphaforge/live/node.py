@@ -45,6 +45,7 @@ from alphaforge.live.intake import BarIntake, IntakeResult
 from alphaforge.live.pricing import half_spreads, limit_entries
 from alphaforge.live.safety import BREAKER, Gate, TradingStateBook, entry_gate
 from alphaforge.live.scoring import LiveScorer
+from alphaforge.live.trips import round_trips
 from alphaforge.portfolio.base import create_constructor
 from alphaforge.risk.pieces import BreakerStatus, RiskEvent
 from alphaforge.risk.setup import resolve
@@ -451,12 +452,19 @@ class TradingNode:
         return [line for line in lines if line]
 
     def _observe_fills(self) -> None:
+        """Tell the breakers each fill newer than the last one told, and each round trip it
+        closed (its profit net of costs: the loss breakers count losing trades)."""
         raw = self.ledger.checkpoint(BREAKER_FILLS_CHECKPOINT)
-        fills = self.ledger.fills(pd.Timestamp(raw) if raw else None)
-        if raw:
-            fills = fills[fills["time"] > pd.Timestamp(raw)]
+        every = self.ledger.fills()
+        since = pd.Timestamp(raw) if raw else None
+        fills = every if since is None else every[pd.DatetimeIndex(every["time"]) > since]
         if fills.empty:
             return
+        closed = {
+            (trip.time, trip.symbol): trip.pnl
+            for trip in round_trips(every)
+            if since is None or trip.time > since
+        }
         held = self.ledger.positions()
         times = pd.DatetimeIndex(fills["time"])
         for when, symbol, quantity in zip(times, fills["symbol"], fills["quantity"], strict=True):
@@ -465,9 +473,10 @@ class TradingNode:
                 1.0, float(quantity)
             )
             self.risk.observe(RiskEvent("fill", when, opening=opening, symbol=str(symbol)))
-        self.ledger.set_checkpoint(
-            BREAKER_FILLS_CHECKPOINT, pd.Timestamp(fills["time"].max()).isoformat()
-        )
+            pnl = closed.pop((when, str(symbol)), None)
+            if pnl is not None:
+                self.risk.observe(RiskEvent("trade", when, pnl=pnl, symbol=str(symbol)))
+        self.ledger.set_checkpoint(BREAKER_FILLS_CHECKPOINT, times.max().isoformat())
 
     def _cut(self, status: BreakerStatus) -> str:
         done = f"breaker_cut:{status.name}"

@@ -16,8 +16,10 @@ from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.feeds.base import FeedStatus
 from alphaforge.execution.broker import Instrument as VenueInstrument
 from alphaforge.execution.brokers.simulated import SimulatedVenue
+from alphaforge.execution.simulated import BarView
 from alphaforge.live.node import TradingNode
 from alphaforge.live.pricing import limit_entries
+from alphaforge.live.trips import round_trips
 from alphaforge.storage.ledger import Ledger
 from alphaforge.storage.ledger_db import LedgerError
 
@@ -172,3 +174,47 @@ def test_a_quantity_on_the_step_is_kept_and_others_round_toward_zero(
     step: float, quantity: float, rounded: float
 ) -> None:
     assert VenueInstrument("X", quantity_increment=step).round_quantity(quantity) == rounded
+
+
+def _fills(*rows: tuple[str, str, float, float, float]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["time", "symbol", "quantity", "price", "cost"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame
+
+
+def test_round_trips_close_at_flat_and_at_reversals_net_of_costs() -> None:
+    fills = _fills(
+        ("2024-03-01", "A", 10, 100.0, 1.0),
+        ("2024-03-02", "A", -4, 110.0, 1.0),
+        ("2024-03-03", "A", -6, 90.0, 1.0),  # flat: 4 x 10 - 6 x 10 - 3 = -23
+        ("2024-03-04", "B", -5, 20.0, 0.0),
+        ("2024-03-05", "B", 10, 18.0, 0.5),  # reversal: 5 x 2 - 0.5 = 9.5, then long 5 at 18
+        ("2024-03-06", "B", -5, 19.0, 0.0),  # flat: 5 x 1 = 5
+    )
+    trips = [(str(t.time.date()), t.symbol, t.pnl) for t in round_trips(fills)]
+    assert trips == [
+        ("2024-03-03", "A", pytest.approx(-23.0)),
+        ("2024-03-05", "B", pytest.approx(9.5)),
+        ("2024-03-06", "B", pytest.approx(5.0)),
+    ]
+
+
+def test_losing_round_trips_trip_the_consecutive_losses_breaker(tmp_path: Path) -> None:
+    clock = SimulatedClock(T0)
+    losses = {"name": "consecutive_losses", "params": {"max_losses": 2}}
+    node, venue, ledger = _node(tmp_path, breakers=[losses], clock=clock)
+    venue.broker.quantity[:] = 0.0
+    price = 100.0
+    for step in range(4):  # buy, sell lower, buy, sell lower: two losing round trips
+        quantity = 10.0 if step % 2 == 0 else -10.0
+        clock.advance_to(clock.now() + pd.Timedelta(hours=1))
+        node.gateway.place(_intent("AAA", quantity), clock.now())
+        clock.advance_to(clock.now() + pd.Timedelta(hours=1))
+        p = np.array([price, 100.0])
+        venue.on_bar(BarView(clock.now(), p, p, p, p, np.full(2, 1e9), np.ones(2, bool)))
+        node.gateway.sync_fills()
+        price -= 5.0
+    node.check_breakers()
+    state = ledger.trading_state()
+    assert state.state == "reducing" and "consecutive_losses" in state.reason
+    ledger.close()
