@@ -267,16 +267,20 @@ class TradingNode:
     # -- execution ---------------------------------------------------------------------------
 
     def plan(
-        self, decision: Decision, prices: Mapping[str, float]
+        self,
+        decision: Decision,
+        prices: Mapping[str, float],
+        positions: Mapping[str, float] | None = None,
     ) -> tuple[list[OrderIntent], list[dict[str, object]]]:
         """Size and review the decision's orders at ``prices``; place nothing.
 
         Sized against the venue's positions and cash (reconciled with the ledger), as the
         engine sizes against its broker's; entries become limit orders inside the estimated
         spread when ``execution.limit_offset_spreads`` > 0 (:mod:`alphaforge.live.pricing`).
+        ``positions``: the venue's, when the caller has just read them (one read, not two).
         Returns the approved intents and the risk checks' resizes and refusals.
         """
-        positions = self.broker.positions()
+        positions = dict(positions) if positions is not None else self.broker.positions()
         cash = self.broker.account().cash
         intents, refusals = orders_for_targets(
             decision,
@@ -360,7 +364,7 @@ class TradingNode:
             superseded = order.intent.reason == "signal" and not order.id.startswith(ours)
             if superseded and order.symbol in decision.weights.index:
                 self.gateway.cancel(order)
-        intents, refusals = self.plan(decision, prices)
+        intents, refusals = self.plan(decision, prices, positions)
         report.refusals = refusals
         if refusals:
             self.ledger.add_risk_decisions(
