@@ -39,7 +39,7 @@ def test_no_secret_in_debug_logs_errors_or_repr(caplog: pytest.LogCaptureFixture
             "binance", url=fake.url, sandbox=True, api_key=CANARY_KEY, secret=CANARY_SECRET
         )
         broker = CcxtBroker(
-            exchange, symbols=("BTC-USD",), submit_timeout_s=0.3, sleep=lambda _s: None
+            exchange, symbols=("BTC-USD",), submit_timeout_s=5.0, sleep=lambda _s: None
         )
         broker.send(Order(id="af-c1", intent=OrderIntent("BTC-USD", 0.01), created_at=NOW))
         broker.fills_since(None)
