@@ -10,12 +10,18 @@ symbol, units, price, cost), the same resizes by the risk checks, and end with t
 positions and cash.
 
 The settings avoid what the live path does not do as the engine does (listed in
-``alphaforge/live/replay.py``): the symbols share one calendar; risk pieces, sizers, stop
-entries and brackets are off (``risk.preset: none``, strategies without stops); the cost
-schedule has no holding cost (borrow), which the venue does not charge; orders stay under the
-engine's participation cap (checked: every engine order fills whole on its bar), which the
-venue does not apply; ``top_k`` rebalances every bar, since a schedule of every n-th bar is
-counted from the first bar of the window a constructor sees.
+``alphaforge/live/replay.py``): the symbols share one calendar; stop entries are off; the
+cost schedule has no holding cost (borrow), which the venue does not charge; orders stay
+under the engine's participation cap (checked: every engine order fills whole on its bar),
+which the venue does not apply; ``top_k`` rebalances every bar, since a schedule of every
+n-th bar is counted from the first bar of the window a constructor sees.
+
+The ``spec-preset`` case runs the default risk preset (SPEC: Kelly, liquidity, position,
+sector, heat and leverage limits, a 2 x ATR stop on every opening order, the daily loss
+breaker): limits trim targets, every opening order carries a stop leg, and some stops fire.
+Its window (``live.warmup_bars``) holds the whole recording, so the inputs with unbounded
+memory (Wilder's ATR) equal the engine's to the last bit; the replay starts with the stops
+the engine had working.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import pytest
 from alphaforge.backtest.outputs import EngineRun
 from alphaforge.backtest.runner import run_strategy_backtest
 from alphaforge.config import AppConfig
+from alphaforge.core.orders import OrderIntent
 from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.synthetic import SyntheticSpec, generate_market
 from alphaforge.live.replay import ReplayResult, StartingBook, replay_dry_run
@@ -59,6 +66,7 @@ class Case:
     replayed: int | None
     min_orders: int
     min_resizes: int = 0
+    min_stop_fills: int = 0
 
 
 CASES = {
@@ -130,6 +138,23 @@ CASES = {
         min_orders=8,
         min_resizes=2,
     ),
+    # The default risk preset (``spec``) on a long/short crossover in whole units.
+    "daily-spec-preset": Case(
+        Interval.D1,
+        date(2015, 1, 1),
+        date(2015, 12, 31),
+        {
+            "strategy": {"name": "ma_crossover", "params": {"fast": 5, "slow": 15}},
+            "portfolio": {"constructor": "target_weights", "units": "whole"},
+            "risk": {"preset": "spec"},
+            "live": {"warmup_bars": 400},
+            "backtest": {"costs": {"stock": STOCK_COSTS}},
+        },
+        replayed=60,
+        min_orders=20,
+        min_resizes=20,
+        min_stop_fills=2,
+    ),
 }
 #: What a risk decision is compared by (the engine's audit row, the node's refusal row).
 RISK_COLUMNS = ["time", "symbol", "action", "rule", "before", "after"]
@@ -154,16 +179,38 @@ def _bars(case: Case) -> tuple[dict[str, pd.DataFrame], dict[str, Instrument]]:
 
 
 def _engine_book(run: EngineRun, symbols: list[str], before: int) -> StartingBook:
-    """Return the backtest's book at the close of bar ``before``."""
+    """Return the backtest's book at the close of bar ``before``, with the stops working
+    then (what of each is left to fill)."""
     held = run.held[before]
     positions = {s: float(q) for s, q in zip(symbols, held.tolist(), strict=True) if q != 0}
-    return StartingBook(float(run.equity["cash"].iloc[before]), positions)
+    times = run.equity["timestamp"]
+    orders = run.orders
+    working = orders[
+        (orders["type"] == "stop")
+        & (orders["created_at"] <= times.iloc[before])
+        & (
+            (orders["updated_at"] >= times.iloc[before + 1])
+            | orders["status"].isin(["accepted", "partially_filled"])
+        )
+    ]
+    stops = [
+        OrderIntent(
+            str(row.symbol),
+            float(row.quantity - row.filled_quantity),
+            "stop",
+            stop_price=float(row.stop_price),
+            reduce_only=True,
+            reason="stop",
+        )
+        for row in working.itertuples()
+    ]
+    return StartingBook(float(run.equity["cash"].iloc[before]), positions, stops)
 
 
 def _engine_orders(run: EngineRun, start: pd.Timestamp) -> pd.DataFrame:
     orders = run.orders[run.orders["created_at"] >= start]
-    frame = orders.rename(columns={"created_at": "time"})[["time", "symbol", "quantity"]]
-    return _sorted(frame)
+    frame = orders.rename(columns={"created_at": "time"})
+    return _sorted(frame[["time", "symbol", "quantity", "status", "filled_quantity"]])
 
 
 def _engine_fills(run: EngineRun, start: pd.Timestamp) -> pd.DataFrame:
@@ -177,7 +224,7 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     out["time"] = pd.to_datetime(out["time"], utc=True).astype("datetime64[ns, UTC]")
     out["symbol"] = out["symbol"].astype(object)
     for column in out.columns.drop(["time", "symbol"]):
-        text = column in ("action", "rule")
+        text = column in ("action", "rule", "status")
         out[column] = out[column].astype(object if text else "float64")
     return out
 
@@ -217,18 +264,23 @@ def test_a_replayed_dry_run_gives_the_backtests_orders_and_fills(name: str, tmp_
 
     # The settings keep out what only the engine does (see the module docstring).
     replayed_orders = run.orders[run.orders["created_at"] >= start]
+    signal = replayed_orders[replayed_orders["reason"] == "signal"]
     assert len(replayed_orders) >= case.min_orders
-    assert (replayed_orders["type"] == "market").all()
-    assert (replayed_orders["reason"] == "signal").all()
-    assert (replayed_orders["status"] == "filled").all()
-    assert np.allclose(replayed_orders["filled_quantity"], replayed_orders["quantity"], rtol=0)
+    assert (replayed_orders["type"].isin(["market", "stop"])).all()
+    assert (signal["type"] == "market").all()
+    assert (signal["status"] == "filled").all()
+    assert np.allclose(signal["filled_quantity"], signal["quantity"], rtol=0)
+    stops = replayed_orders[replayed_orders["type"] == "stop"]
+    assert (stops["filled_quantity"] != 0).sum() >= case.min_stop_fills
     assert all(r.outcome == "accepted" for r in replay.intake), "every recorded bar accepted"
     assert book.positions, "the replay starts from a book that holds positions"
 
+    # Every order, a bracket's stop leg included, with its final status and filled units.
     engine_orders = _engine_orders(run, start)
-    live_orders = _sorted(replay.orders[["time", "symbol", "quantity"]])
+    live_orders = _sorted(
+        replay.orders[["time", "symbol", "quantity", "status", "filled_quantity"]]
+    )
     pd.testing.assert_frame_equal(live_orders, engine_orders, check_exact=False, rtol=RTOL)
-    assert (replay.orders["status"] == "filled").all()
 
     engine_fills = _engine_fills(run, start)
     live_fills = _sorted(replay.fills[["time", "symbol", "quantity", "price", "cost"]])

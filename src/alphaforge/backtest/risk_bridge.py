@@ -56,17 +56,22 @@ class RiskInputs:
         *,
         series: Mapping[str, pd.Series] | None = None,
         window: int = 252,
+        ahead: pd.Timestamp | None = None,
     ) -> RiskInputs:
         """Compute the inputs from the market's bars (and extra series such as ``^VIX``,
         indexed by the time each value became known).
 
         Features are computed per symbol on its own bars and shifted one bar, so bar ``t``
-        sees the value of its previous bar's close.
+        sees the value of its previous bar's close. ``ahead``: the open stamp of a bar after
+        the market's last one (live trading's next bar, not yet seen); the inputs then have
+        one more row, for it, holding what is known at the last bar's close (every symbol
+        is assumed to trade on it).
         """
         index, symbols = market.index, market.symbols
+        n = len(index) + (ahead is not None)
         wanted = list(dict.fromkeys(names))
-        features = {name: np.full((len(index), len(symbols)), np.nan) for name in wanted}
-        returns = bar_returns(market)
+        features = {name: np.full((n, len(symbols)), np.nan) for name in wanted}
+        returns = _grown(bar_returns(market), n)
         rows = pd.Series(np.arange(len(index)), index=index)
         for j, symbol in enumerate(symbols):
             bars = pd.DataFrame(
@@ -75,14 +80,18 @@ class RiskInputs:
             if bars.empty:
                 continue
             at = rows.reindex(bars.index).to_numpy()
-            per_symbol = [n for n in wanted if n != "beta_60"]
+            if ahead is not None:
+                at = np.append(at, n - 1)
+            per_symbol = [w for w in wanted if w != "beta_60"]
             if len(bars) >= 2 and per_symbol:
                 values = compute(bars, per_symbol)
                 for name in per_symbol:
-                    features[name][at[1:], j] = values[name].to_numpy(np.float64)[:-1]
+                    column = values[name].to_numpy(np.float64)
+                    features[name][at[1:], j] = column if ahead is not None else column[:-1]
         if "beta_60" in features:
             features["beta_60"] = _beta(returns, 60)
-        return cls(features, _market_values(market, returns, series or {}), returns, window)
+        market_values = _market_values(market, returns[: len(index)], series or {}, ahead)
+        return cls(features, market_values, returns, window)
 
 
 def bar_returns(market: MarketFrames) -> np.ndarray:
@@ -95,6 +104,15 @@ def bar_returns(market: MarketFrames) -> np.ndarray:
         if rows.size > 1:
             c = close[rows, j]
             out[rows[1:], j] = c[1:] / c[:-1] - 1.0
+    return out
+
+
+def _grown(values: np.ndarray, rows: int) -> np.ndarray:
+    """Return ``values`` with NaN rows appended up to ``rows`` rows."""
+    if len(values) == rows:
+        return values
+    out = np.full((rows, *values.shape[1:]), np.nan)
+    out[: len(values)] = values
     return out
 
 
@@ -113,17 +131,22 @@ def _beta(returns: np.ndarray, window: int) -> np.ndarray:
 
 
 def _market_values(
-    market: MarketFrames, returns: np.ndarray, series: Mapping[str, pd.Series]
+    market: MarketFrames,
+    returns: np.ndarray,
+    series: Mapping[str, pd.Series],
+    ahead: pd.Timestamp | None = None,
 ) -> dict[str, np.ndarray]:
     """Market-wide values known before each bar: the equal-weight benchmark against its
-    200-bar average, BTC's 30-day volatility (if BTC is traded), the VIX (if given)."""
+    200-bar average, BTC's 30-day volatility (if BTC is traded), the VIX (if given); with
+    ``ahead``, one more row for that next bar."""
     index = market.index
+    rows = index if ahead is None else pd.DatetimeIndex(index.append(pd.DatetimeIndex([ahead])))
     out: dict[str, np.ndarray] = {}
     bench = _equal_weight(returns)
     level = pd.Series(np.cumprod(1.0 + np.nan_to_num(bench)), index=index)
     above = (level > level.rolling(200).mean()).astype(np.float64)
     above[level.rolling(200).mean().isna()] = np.nan
-    out["benchmark_above_200"] = _known_before(above.to_numpy())
+    out["benchmark_above_200"] = _known_before(_grown(above.to_numpy(), len(rows)))
     for symbol in market.symbols:
         if symbol.upper().replace("/", "-") in ("BTC-USD", "BTCUSD", "BTC-USDT", "BTCUSDT"):
             j = market.symbols.index(symbol)
@@ -131,13 +154,16 @@ def _market_values(
             days = pd.DatetimeIndex(r.index).normalize()
             daily = (1.0 + r).groupby(days).prod() - 1.0
             vol = daily.rolling(30).std() * math.sqrt(365.0)
+            if ahead is not None:
+                # The next bar's day is a day of its own, as it is in the engine's index.
+                vol = vol.reindex(vol.index.union(pd.DatetimeIndex([ahead]).normalize()))
             # shift(1): each bar of day D sees the volatility of the days before D only (an
             # intraday bar must not read the rest of its own day).
-            out["btc_vol_30"] = vol.shift(1).reindex(index.normalize(), method="ffill").to_numpy()
+            out["btc_vol_30"] = vol.shift(1).reindex(rows.normalize(), method="ffill").to_numpy()
     vix = series.get("^VIX")
     if vix is not None and not vix.empty:
         # Stamped with when each value became known: the last one known at each bar's open.
-        aligned = vix.sort_index().reindex(index, method="ffill")
+        aligned = vix.sort_index().reindex(rows, method="ffill")
         out["vix_level"] = aligned.to_numpy(np.float64)
     return out
 
@@ -323,6 +349,13 @@ class RiskBridge:
 
     def on_trade_closed(self, when: pd.Timestamp, pnl: float, entry_value: float) -> None:
         """Record a closed round trip (for Kelly's payoff ratio and the breakers)."""
+        self.record_payoff(pnl, entry_value)
+        if self.watches_events:
+            self.manager.observe(RiskEvent("trade", when, pnl=pnl))
+
+    def record_payoff(self, pnl: float, entry_value: float) -> None:
+        """Count a closed round trip's profit (net of costs, account currency) against the
+        value entered, for Kelly's average win and loss."""
         if entry_value > 0 and math.isfinite(pnl):
             ratio = pnl / entry_value
             if ratio > 0:
@@ -331,8 +364,6 @@ class RiskBridge:
             elif ratio < 0:
                 self._losses[0] += -ratio
                 self._losses[1] += 1
-        if self.watches_events:
-            self.manager.observe(RiskEvent("trade", when, pnl=pnl))
 
     def on_fill(self, when: pd.Timestamp, symbol: str, opening: bool) -> None:
         """Record a fill for the breakers."""

@@ -20,15 +20,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from alphaforge.backtest.risk_bridge import decision_row
 from alphaforge.config.models import PortfolioConfig
-from alphaforge.core.orders import Bracket, OrderIntent
+from alphaforge.core.orders import Bracket, OrderIntent, SizingStep
 from alphaforge.portfolio.base import PortfolioConstructor, target_quantities
+from alphaforge.portfolio.book import Book, IntentBatch
 from alphaforge.risk.base import AccountView, OrderReviewer
 from alphaforge.strategies.base import MarketFrames, Strategy
+
+if TYPE_CHECKING:
+    from alphaforge.live.risk import LivePieces
 
 #: The cost of trading ``units`` of ``symbol`` at ``price`` (per unit), as a fraction of the
 #: notional: ``(symbol, price, units) -> rate``.
@@ -40,7 +46,8 @@ class Decision:
     """Target weights decided at one bar's close, for the next bar.
 
     ``weights``, ``stops`` and ``takes`` are indexed by symbol (NaN: none); ``time`` is the
-    decided bar's open stamp (UTC), the key of the orders' client ids.
+    decided bar's open stamp (UTC), the key of the orders' client ids. ``probability`` and
+    ``expected_return`` are the strategy's, for the sizers (None: the strategy gives none).
     """
 
     time: pd.Timestamp
@@ -48,6 +55,8 @@ class Decision:
     stops: pd.Series
     takes: pd.Series
     signal: pd.Series
+    probability: pd.Series | None = None
+    expected_return: pd.Series | None = None
 
     def to_json(self) -> dict[str, object]:
         """Return the decision as JSON-ready data (NaN as None)."""
@@ -55,13 +64,18 @@ class Decision:
         def clean(series: pd.Series) -> dict[str, float | None]:
             return {str(k): (None if not math.isfinite(v) else float(v)) for k, v in series.items()}
 
-        return {
+        data: dict[str, object] = {
             "time": self.time.isoformat(),
             "weights": clean(self.weights),
             "stops": clean(self.stops),
             "takes": clean(self.takes),
             "signal": clean(self.signal),
         }
+        if self.probability is not None:
+            data["probability"] = clean(self.probability)
+        if self.expected_return is not None:
+            data["expected_return"] = clean(self.expected_return)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Decision:
@@ -80,6 +94,8 @@ class Decision:
             series("stops"),
             series("takes"),
             series("signal"),
+            series("probability") if "probability" in data else None,
+            series("expected_return") if "expected_return" in data else None,
         )
 
 
@@ -101,7 +117,15 @@ def decide(market: MarketFrames, strategy: Strategy, constructor: PortfolioConst
         market.open.iloc[-1].to_numpy(np.float64)
     )
     weights = row(targets).where(pd.Series(active, index=market.symbols))
-    return Decision(last, weights, row(signals.stop), row(signals.target), row(signals.value))
+    return Decision(
+        last,
+        weights,
+        row(signals.stop),
+        row(signals.target),
+        row(signals.value),
+        None if signals.probability is None else row(signals.probability),
+        None if signals.expected_return is None else row(signals.expected_return),
+    )
 
 
 def orders_for_targets(
@@ -115,6 +139,7 @@ def orders_for_targets(
     cost_rate: CostRate | None = None,
     closes: Mapping[str, float] | None = None,
     when: pd.Timestamp | None = None,
+    pieces: LivePieces | None = None,
 ) -> tuple[list[OrderIntent], list[dict[str, object]]]:
     """Size the decision's targets at ``prices`` and review them; return intents and refusals.
 
@@ -126,8 +151,12 @@ def orders_for_targets(
     approved intents (in symbol order) and one row per resize or refusal of the risk checks.
     ``cost_rate`` prices an order for ``sizing: all_in`` (None: free), as the engine's cost
     schedule does. ``when`` is the time of the check (UTC), written on the refusal rows as the
-    engine writes the bar it sizes on (None: the decision's time).
+    engine writes the bar it sizes on (None: the decision's time). ``pieces``: the risk
+    preset's sizers, limits, stops, filters and breakers, run in the engine's order (sizers,
+    the limits' trims of the targets, the pieces' review, then ``reviewer``'s base checks);
+    None: the base checks alone.
     """
+    when = decision.time if when is None else when
     symbols = list(decision.weights.index)
     weights = decision.weights.to_numpy(np.float64)
     price = np.array([prices.get(s, np.nan) for s in symbols], dtype=np.float64)
@@ -143,28 +172,51 @@ def orders_for_targets(
             size = abs(float(weights[i])) * equity / float(price[i])
             rate[i] = cost_rate(symbols[i], float(price[i]), size)
     target = target_quantities(np.where(due, weights, np.nan), held, equity, price, portfolio, rate)
+    stops = decision.stops.reindex(symbols).to_numpy(np.float64, copy=True)
+    takes = decision.takes.reindex(symbols).to_numpy(np.float64, copy=True)
+    trails = np.full(len(symbols), np.nan)
+    steps: dict[int, tuple[SizingStep, ...]] = {}
+    rows: list[dict[str, object]] = []
+    book = None
+    if pieces is not None:
+        book_prices = np.array([marks.get(s, np.nan) for s in symbols], dtype=np.float64)
+        book = pieces.book(when, equity, held.copy(), book_prices)
+        target, steps, rows = _size_and_trim(
+            pieces, book, due, weights, target, stops, takes, strategy_tag
+        )
     delta = target - held
-    idx = [
-        i
-        for i in np.flatnonzero(due).tolist()
-        if not abs(delta[i]) <= 1e-12 * max(abs(target[i]), 1.0)
+    idx = np.array(
+        [
+            i
+            for i in np.flatnonzero(due).tolist()
+            if not abs(delta[i]) <= 1e-12 * max(abs(target[i]), 1.0)
+        ],
+        dtype=np.int64,
+    )
+    quantities = delta[idx]
+    if pieces is not None and book is not None and pieces.manager.pieces_on and idx.size:
+        ids = tuple(f"{pieces.row}:{symbols[i]}" for i in idx.tolist())
+        batch = IntentBatch(idx, quantities, stops[idx], takes[idx], trails[idx], ids)
+        reviewed = pieces.bridge.review(batch, book)
+        rows.extend(decision_row(d, strategy_tag) for d in reviewed.decisions)
+        position = {name: k for k, name in enumerate(ids)}
+        for d in reviewed.decisions:
+            i = int(idx[position[d.intent_id]])
+            steps[i] = (*steps.get(i, ()), SizingStep(d.piece, d.before, d.after, d.reason))
+        out = reviewed.batch
+        alive = out.quantity != 0
+        idx, quantities = idx[alive], out.quantity[alive]
+        stops[idx], takes[idx], trails[idx] = out.stop[alive], out.take[alive], out.trail[alive]
+    intents = [
+        OrderIntent(
+            symbols[i],
+            float(q),
+            strategy=strategy_tag,
+            bracket=_bracket(float(held[i]), float(q), stops[i], takes[i], trails[i]),
+            sizing=steps.get(i, ()),
+        )
+        for i, q in zip(idx.tolist(), quantities.tolist(), strict=True)
     ]
-    intents = []
-    stops = decision.stops.reindex(symbols).to_numpy(np.float64)
-    takes = decision.takes.reindex(symbols).to_numpy(np.float64)
-    for i in idx:
-        now, q = float(held[i]), float(delta[i])
-        after = now + q
-        bracket = None
-        stop, take = float(stops[i]), float(takes[i])
-        if (math.isfinite(stop) or math.isfinite(take)) and (
-            abs(after) > abs(now) or after * now < 0
-        ):
-            bracket = Bracket(
-                stop_price=stop if math.isfinite(stop) else None,
-                take_profit=take if math.isfinite(take) else None,
-            )
-        intents.append(OrderIntent(symbols[i], q, strategy=strategy_tag, bracket=bracket))
     view = AccountView(
         equity=equity,
         cash=cash,
@@ -173,14 +225,13 @@ def orders_for_targets(
         whole_units=portfolio.units == "whole",
     )
     approved: list[OrderIntent] = []
-    refusals: list[dict[str, object]] = []
     for review in reviewer.review(intents, view):
         if review.approved is not None:
             approved.append(review.approved)
         if review.action != "approve":
-            refusals.append(
+            rows.append(
                 {
-                    "time": decision.time if when is None else when,
+                    "time": when,
                     "symbol": review.intent.symbol,
                     "action": review.action,
                     "piece": f"base.{review.check}",
@@ -193,7 +244,53 @@ def orders_for_targets(
                     "strategy": strategy_tag,
                 }
             )
-    return approved, refusals
+    return approved, rows
+
+
+def _size_and_trim(
+    pieces: LivePieces,
+    book: Book,
+    due: np.ndarray,
+    weights: np.ndarray,
+    target: np.ndarray,
+    stops: np.ndarray,
+    takes: np.ndarray,
+    strategy_tag: str,
+) -> tuple[np.ndarray, dict[int, tuple[SizingStep, ...]], list[dict[str, object]]]:
+    """Run the sizer chain on the due names' targets, then the limits' trims (as the engine
+    does before the orders are reviewed); return the targets, each name's steps and the
+    trims' audit rows."""
+    target = target.copy()
+    steps: dict[int, tuple[SizingStep, ...]] = {}
+    sized_idx = np.flatnonzero(due)
+    bridge = pieces.bridge
+    if bridge.sizers and sized_idx.size:
+        decided = np.full(sized_idx.size, pieces.decided, dtype=np.int64)
+        sized = bridge.size(
+            book, decided, sized_idx, weights, target, stops[sized_idx], takes[sized_idx]
+        )
+        target[sized_idx] = sized.target
+        steps = {int(i): s for i, s in zip(sized_idx.tolist(), sized.steps, strict=True) if s}
+    rows: list[dict[str, object]] = []
+    if pieces.manager.limits:
+        trims = bridge.trim(book, pieces.row, sized_idx, target, steps, stops, takes)
+        rows = [{**row, "strategy": strategy_tag} for row in trims]
+    return target, steps, rows
+
+
+def _bracket(now: float, quantity: float, stop: float, take: float, trail: float) -> Bracket | None:
+    """Return the exits an order carries: only one that opens, adds to or reverses a
+    position carries its trade's stop, take-profit and trail (NaN: none)."""
+    after = now + quantity
+    if not (math.isfinite(stop) or math.isfinite(take) or math.isfinite(trail)):
+        return None
+    if not (abs(after) > abs(now) or after * now < 0):
+        return None
+    return Bracket(
+        stop_price=stop if math.isfinite(stop) else None,
+        take_profit=take if math.isfinite(take) else None,
+        trail_percent=trail if math.isfinite(trail) else None,
+    )
 
 
 def _marks(

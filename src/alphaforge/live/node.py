@@ -43,9 +43,10 @@ from alphaforge.execution.reconcile import ReconcileReport, adopt_venue_order, r
 from alphaforge.live.decide import Decision, decide, orders_for_targets
 from alphaforge.live.intake import BarIntake, IntakeResult
 from alphaforge.live.pricing import half_spreads, limit_entries
+from alphaforge.live.risk import LivePieces, live_pieces
 from alphaforge.live.safety import BREAKER, Gate, TradingStateBook, entry_gate
 from alphaforge.live.scoring import LiveScorer
-from alphaforge.live.trips import round_trips
+from alphaforge.live.trips import opened_at, round_trips
 from alphaforge.portfolio.base import create_constructor
 from alphaforge.risk.pieces import BreakerStatus, RiskEvent
 from alphaforge.risk.setup import resolve
@@ -127,9 +128,11 @@ class TradingNode:
             sink=self.risk_store,
         )
         self.reviewer = self.risk.base
+        self.sizers = setup.sizers
         # Model strategies score with the registry's champions (one-line error if none).
         self.scorer = LiveScorer(config) if "scores" in self.strategy.needs else None
         self.costs = CostSchedule.from_config(config.backtest)
+        pieces_on = self.risk.pieces_on or bool(self.sizers)
         self.intake = BarIntake(
             self.instruments,
             interval,
@@ -138,6 +141,8 @@ class TradingNode:
                 config.live.warmup_bars,
                 getattr(self.strategy, "lookback", 0) + 2,
                 self.scorer.window if self.scorer is not None else 0,
+                # The pieces' trailing returns (VaR) end at the decided bar.
+                config.risk.var_window + 1 if pieces_on else 0,
             ),
         )
         self.state = TradingStateBook(ledger)
@@ -282,6 +287,7 @@ class TradingNode:
         """
         positions = dict(positions) if positions is not None else self.broker.positions()
         cash = self.broker.account().cash
+        when = self.clock.now()
         intents, refusals = orders_for_targets(
             decision,
             positions,
@@ -292,7 +298,8 @@ class TradingNode:
             self.strategy_tag,
             cost_rate=self.cost_rate,
             closes=self.last_closes(),
-            when=self.clock.now(),
+            when=when,
+            pieces=self._pieces(decision, positions, when),
         )
         offset = self.config.execution.limit_offset_spreads
         if offset > 0:
@@ -300,6 +307,41 @@ class TradingNode:
             ticks = {s: i.tick_size for s, i in self.instruments.items()}
             intents = limit_entries(intents, positions, prices, half_spreads(window), offset, ticks)
         return self._venue_rules(intents, prices, refusals), refusals
+
+    def _pieces(
+        self, decision: Decision, positions: Mapping[str, float], when: pd.Timestamp
+    ) -> LivePieces | None:
+        """Return the risk preset's view of this execution (None: base checks only)."""
+        if not (self.risk.pieces_on or self.sizers):
+            return None
+        fills = self.ledger.fills()
+        return live_pieces(
+            self.risk,
+            self.sizers,
+            self.intake.bars,
+            self.instruments,
+            self.interval,
+            decision,
+            when,
+            whole_units=self.config.portfolio.units == "whole",
+            working_stops=self.working_stops(positions),
+            opened_at=opened_at(fills),
+            trips=round_trips(fills),
+            window=self.config.risk.var_window,
+        )
+
+    def working_stops(self, positions: Mapping[str, float]) -> dict[str, float]:
+        """Return the tightest stop working on each position: the highest stop price of the
+        open orders selling a long, the lowest of those buying back a short."""
+        out: dict[str, float] = {}
+        for order in self.gateway.open_orders():
+            held = positions.get(order.symbol, 0.0)
+            stop = order.intent.stop_price
+            if stop is None or held == 0 or order.intent.quantity * held >= 0:
+                continue
+            best = out.get(order.symbol)
+            out[order.symbol] = stop if best is None else (max if held > 0 else min)(best, stop)
+        return out
 
     def _venue_rules(
         self,
@@ -364,8 +406,10 @@ class TradingNode:
             superseded = order.intent.reason == "signal" and not order.id.startswith(ours)
             if superseded and order.symbol in decision.weights.index:
                 self.gateway.cancel(order)
+        self._adopt_working()
         intents, refusals = self.plan(decision, prices, positions)
         report.refusals = refusals
+        self._end_trades(intents, positions)
         if refusals:
             self.ledger.add_risk_decisions(
                 [
@@ -382,6 +426,35 @@ class TradingNode:
             report.placed.append(self.gateway.place(intent, decision.time))
         self.ledger.set_checkpoint(EXECUTED_CHECKPOINT, decision.time.isoformat())
         return report
+
+    def _adopt_working(self) -> None:
+        """Adopt the venue's working orders the ledger does not know yet: a bracket's legs
+        appear at the venue without an update on every venue, and the heat limit and
+        :meth:`_end_trades` must see the stops protecting each position."""
+        try:
+            working = self.broker.venue_orders()
+        except BrokerError as exc:
+            log.warning("working orders unreadable (%s): exits adopted at reconcile", exc.message)
+            return
+        with self.gateway.lock:  # the update stream may adopt the same order meanwhile
+            for venue in working:
+                if not self.gateway.manager.has(venue.client_id):
+                    self._adopt(venue)
+
+    def _end_trades(self, intents: list[OrderIntent], positions: Mapping[str, float]) -> None:
+        """Cancel the working exits (a bracket's stop and target legs) of each position an
+        order closes or reverses, as the engine does: the trade they protect ends, and a
+        venue holds a position's units for its exits (Alpaca refuses the closing order)."""
+        ending = {
+            i.symbol
+            for i in intents
+            if positions.get(i.symbol, 0.0) != 0
+            and (positions[i.symbol] + i.quantity) * positions[i.symbol] <= 0
+        }
+        for order in self.gateway.open_orders():
+            held = positions.get(order.symbol, 0.0)
+            if order.symbol in ending and order.intent.quantity * held < 0:
+                self.gateway.cancel(order)
 
     def last_closes(self) -> dict[str, float]:
         """Return each symbol's last accepted close (the mark of a holding not traded now)."""

@@ -35,16 +35,18 @@ What the live path does not do as the engine does (known and left as they are):
   the session's last bar); the two agree while orders stay under the cap. The node also
   cancels a working signal order of an earlier decision for every symbol of a new one, the
   engine only for symbols with a new target;
-- holding costs (borrow, carry), corporate actions, delisting exits, stop entries, sizers
-  and risk pieces are the engine's alone: the node runs the base risk checks only.
-  Bracket exits (a strategy's stops and targets) are attached by the dry-run venue under
-  its own order ids, which its ``lookup`` does not know: they are not in the ledger's
-  orders, and their fills do not reach the ledger (replay strategies without stops).
+- holding costs (borrow, carry), corporate actions, delisting exits and stop entries are
+  the engine's alone; so are the exits stop rules force on their own (time stops). The
+  risk preset's sizers, limits, stops, filters and breakers run in both
+  (:mod:`alphaforge.live.risk`), on inputs the node computes over its trailing window.
+  Bracket exits (a strategy's or a stop rule's stops and targets) are the dry-run venue's
+  own orders, as Alpaca's legs are: the node adopts them from the update stream, and
+  cancels them when a new target closes or reverses their position, as the engine does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +58,7 @@ from alphaforge.backtest.runner import market_context
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import SimulatedClock
 from alphaforge.core.errors import DataError
+from alphaforge.core.orders import OrderIntent
 from alphaforge.core.types import Instrument
 from alphaforge.execution.brokers.simulated import SimulatedVenue
 from alphaforge.execution.simulated import BarView
@@ -73,10 +76,12 @@ FILL_COLUMNS = ("time", "symbol", "quantity", "price", "cost", "client_id")
 
 @dataclass(frozen=True, slots=True)
 class StartingBook:
-    """The book a replay starts from: cash (account currency) and signed units per symbol."""
+    """The book a replay starts from: cash (account currency), signed units per symbol and
+    the protective stops working on the positions (reduce-only orders at the venue)."""
 
     cash: float
     positions: Mapping[str, float] = field(default_factory=dict)
+    stops: Sequence[OrderIntent] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +181,8 @@ def _replay(
     )
     node.seed({s: frame[frame.index < index[first]] for s, frame in bars.items()})
     node.start()
+    # As a trading session listens: fills, the venue's own cancels and a bracket's legs.
+    venue.stream(node.on_update)
     refusals: list[dict[str, object]] = []
     intake: list[IntakeResult] = []
     decision: Decision | None = node.decide()
@@ -193,6 +200,8 @@ def _replay(
             refusals.extend(node.execute(decision, prices).refusals)
         venue.on_bar(bar)
         node.gateway.sync_fills()
+        # The breakers see the close's equity and the new fills, as the engine's do.
+        node.check_breakers()
         for i, symbol in enumerate(symbols):
             if active[i]:
                 intake.append(node.on_bar(symbol, bars[symbol].loc[[when]]))
@@ -255,6 +264,9 @@ def _fund(ledger: Ledger, venue: SimulatedVenue, book: StartingBook, closes: pd.
             sim.quantity[sim.index[symbol]] = float(quantity)
     ledger.set_checkpoint(FUNDED_CHECKPOINT, "1")
     sim.last_price[:] = closes.reindex(sim.symbols).to_numpy(np.float64)
+    for stop in book.stops:
+        # Placed by the venue itself, as a bracket's leg is: the node adopts it at its start.
+        venue.hold(stop)
 
 
 def _orders(ledger: Ledger, since: pd.Timestamp) -> pd.DataFrame:

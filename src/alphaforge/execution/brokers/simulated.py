@@ -127,6 +127,14 @@ class SimulatedVenue:
                 raise OrderRejectedError(placed.status_reason or "rejected")
             return self._view(order.id, placed)
 
+    def hold(self, intent: OrderIntent) -> VenueOrder:
+        """Rest an order the node did not send (a bracket leg left by an earlier session),
+        under its venue id as client id: the node finds it at the venue and adopts it."""
+        with self._lock:
+            placed = self.broker.submit(intent, self._clock.now())
+            self._register_venue_orders()
+            return self._view(placed.id, placed)
+
     def cancel_order(self, client_id: str) -> None:
         """Cancel a working order (a no-op for one already done or unknown)."""
         with self._lock:
@@ -203,8 +211,9 @@ class SimulatedVenue:
         with self._lock:
             broker = self.broker
             broker.begin_bar(bar)
+            working = [o for o in self._by_client.values() if o.status.is_open]
             fills = broker.match(bar)
-            self._register_venue_orders()
+            born = self._register_venue_orders()
             broker.on_close(bar, np.zeros(len(broker.symbols), dtype=bool))
             self.last_bar_at = bar.timestamp
             out = []
@@ -225,16 +234,28 @@ class SimulatedVenue:
                 placed = broker.manager.get(fill.order_id)
                 event = "fill" if placed.status is OrderStatus.FILLED else "partial_fill"
                 self._emit(event, cid, placed, venue_fill)
+            # What the venue did on its own, as Alpaca reports it: a bracket's legs coming to
+            # life, and orders it cancelled (one-cancels-other, nothing left to reduce).
+            for placed in born:
+                if placed.status.is_open:
+                    self._emit("new", placed.id, placed, None)
+            for placed in working:
+                if placed.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+                    event = "canceled" if placed.status is OrderStatus.CANCELLED else "expired"
+                    self._emit(event, self._client_of[placed.id], placed, None)
             return out
 
-    def _register_venue_orders(self) -> None:
+    def _register_venue_orders(self) -> list[Order]:
         """Give the orders the venue made itself (a bracket's stop and target legs) a client
         id of their own, their venue id, as Alpaca's legs have: lookups and the order list
-        then know them, so the node adopts them and keeps their fills."""
+        then know them, so the node adopts them and keeps their fills. Returns them."""
+        born = []
         for placed in self.broker.manager:
             if placed.id not in self._client_of:
                 self._by_client[placed.id] = placed
                 self._client_of[placed.id] = placed.id
+                born.append(placed)
+        return born
 
     def _emit(self, event: str, cid: str, placed: Order, fill: VenueFill | None) -> None:
         update = TradeUpdate(event, self._view(cid, placed), self._clock.now(), fill)
