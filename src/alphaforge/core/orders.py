@@ -277,6 +277,19 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderStep:
+    """One transition of an order as a journal records it: the status it reached and why.
+
+    Several steps of one order are committed together when one venue answer moved it through
+    them (a submit answered ``accepted`` goes ``pending_submit -> submitted -> accepted``).
+    """
+
+    status: OrderStatus
+    event: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Fill:
     """A (partial) execution reported by a broker.
 
@@ -377,6 +390,7 @@ __all__ = [
     "OrderIds",
     "OrderIntent",
     "OrderStatus",
+    "OrderStep",
     "OrderType",
     "Side",
     "SizingStep",

@@ -7,7 +7,8 @@ Every step is journalled before the next one acts on it:
    ``pending_submit`` (failpoints ``before_store`` and ``after_store`` around the write),
    then sent.
 2. The venue's answer is written (``after_response`` fires between the answer and its
-   write). A lost answer (timeout, dropped connection, 5xx) writes ``unknown``; a refusal
+   write), the transitions it causes (``submitted`` then ``accepted``) in one transaction.
+   A lost answer (timeout, dropped connection, 5xx) writes ``unknown``; a refusal
    writes ``rejected``.
 3. Fills (from the update stream or :meth:`sync_fills`) are applied once per venue execution
    id and written with the venue's cursor in one transaction (``during_fill`` fires between
@@ -36,6 +37,7 @@ from alphaforge.core.orders import (
     Order,
     OrderIntent,
     OrderStatus,
+    OrderStep,
     client_order_id,
     replacement_id,
 )
@@ -155,25 +157,39 @@ class OrderGateway:
         self.apply_status(order, venue, "submit answered")
 
     def apply_status(self, order: Order, venue: VenueOrder, why: str) -> None:
-        """Bring ``order`` to the venue's non-fill status and journal each change."""
+        """Bring ``order`` to the venue's non-fill status; journal the changes in one commit.
+
+        A submit answered ``accepted`` moves the order ``pending_submit -> submitted ->
+        accepted``: both steps come from one answer, so they are committed together (one
+        fsync, not two). The ``pending_submit`` row was committed before the send.
+        """
         now = self.clock.now()
-        status = venue.status
+        steps: list[OrderStep] = []
         if order.status is S.PENDING_SUBMIT:
             self.manager.mark_submitted(order, now)
-            self.journal.record_order(order, "submitted", why)
+            steps.append(OrderStep(S.SUBMITTED, "submitted", why))
+        reached = self._report(order, venue.status, now, why)
+        if reached is not None:
+            steps.append(OrderStep(reached, str(reached), why))
+        if steps:
+            self.journal.record_steps(order, steps)
+
+    def _report(
+        self, order: Order, status: OrderStatus, now: pd.Timestamp, why: str
+    ) -> OrderStatus | None:
+        """Move ``order`` to the venue's ``status`` in the manager; return it if it changed."""
         if status in _FILL_STATES:
             # The fills move it there, each once, from the stream or sync_fills; until they
             # arrive it works at the venue.
             status = S.ACCEPTED if order.status in (S.SUBMITTED, S.UNKNOWN) else order.status
         if status in (S.PENDING_SUBMIT, S.SUBMITTED) or status is order.status:
-            return
+            return None
         try:
             changed = self.manager.report(order, status, now, why)
         except IllegalTransitionError as exc:
             log.warning("order %s: venue says %s: %s", order.id, status, exc)
-            return
-        if changed:
-            self.journal.record_order(order, str(status), why)
+            return None
+        return order.status if changed else None
 
     # -- cancels and replaces ----------------------------------------------------------------
 

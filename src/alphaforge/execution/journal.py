@@ -4,20 +4,23 @@ A live node journals to the trading ledger (:class:`alphaforge.storage.ledger.Le
 has these methods); tests and the backtest's bookkeeping use :class:`MemoryJournal`. The rule
 the :class:`~alphaforge.execution.gateway.OrderGateway` keeps: an order is written in
 ``pending_submit`` before its submit is sent, each answer is written before the next step
-acts on it, and a fill is written (with the venue's checkpoint) in one transaction with the
-position and cash it changes. A process killed anywhere therefore restarts from a journal
-that says what may be at the venue, and a lookup by client id settles the rest.
+acts on it (the transitions one answer causes, e.g. ``submitted`` then ``accepted``, in one
+transaction: :meth:`OrderJournal.record_steps`), and a fill is written (with the venue's
+checkpoint) in one transaction with the position and cash it changes. A process killed
+anywhere therefore restarts from a journal that says what may be at the venue, and a lookup
+by client id settles the rest.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import pandas as pd
 
-from alphaforge.core.orders import Fill, Order, OrderStatus
+from alphaforge.core.orders import Fill, Order, OrderStatus, OrderStep
 
 
 class OrderJournal(Protocol):
@@ -25,6 +28,14 @@ class OrderJournal(Protocol):
 
     def record_order(self, order: Order, event: str, reason: str = "") -> None:
         """Store the order as it is now and append the event that brought it there."""
+        ...
+
+    def record_steps(self, order: Order, steps: Sequence[OrderStep]) -> None:
+        """Store the order as it is now and append each step's event, in one transaction.
+
+        ``steps`` are the transitions the order went through since it was last stored, oldest
+        first; the last one's status is ``order.status``.
+        """
         ...
 
     def record_fill(
@@ -72,6 +83,12 @@ class MemoryJournal:
         """Store a copy of the order and append ``(id, status, event, reason)``."""
         self.orders[order.id] = copy.copy(order)
         self.events.append((order.id, order.status, event, reason))
+
+    def record_steps(self, order: Order, steps: Sequence[OrderStep]) -> None:
+        """Store a copy of the order and append ``(id, status, event, reason)`` per step."""
+        _check_steps(order, steps)
+        self.orders[order.id] = copy.copy(order)
+        self.events.extend((order.id, s.status, s.event, s.reason) for s in steps)
 
     def record_fill(
         self, order: Order, fill: Fill, *, checkpoint: tuple[str, str] | None = None
@@ -143,6 +160,13 @@ class MemoryJournal:
                 for f in self.fills.values()
             ]
         )
+
+
+def _check_steps(order: Order, steps: Sequence[OrderStep]) -> None:
+    """Refuse steps that do not end at the order's status (they would journal a lie)."""
+    if not steps or steps[-1].status is not order.status:
+        last = steps[-1].status if steps else None
+        raise ValueError(f"steps of {order.id} end at {last}, the order is {order.status}")
 
 
 __all__ = ["MemoryJournal", "OrderJournal"]

@@ -8,6 +8,13 @@ the rest goes through :func:`alphaforge.data.validation.validate_bars` together 
 symbol's trailing window, which repairs what it can (and says so) or drops the bar (and says
 why). Only a bar that leaves the validator with finite prices joins the window the strategies
 read.
+
+Spikes follow the data layer's rule (:func:`alphaforge.data.jumps.find_spikes`, thresholds in
+``rules``): a bar whose prices jump and revert within it is refused as a ``price_spike``. A
+jump that reverts only with a later bar cannot be told from a real move when it arrives (the
+stored data's validation does not flag it either until the revert is stored); the bar that
+reverts it shows the bars since the jump to be a spike, and they leave the window then, as the
+stored data's validation drops them (:attr:`IntakeResult.removed`).
 """
 
 from __future__ import annotations
@@ -116,6 +123,9 @@ class IntakeResult:
     time: pd.Timestamp | None
     outcome: str
     reasons: tuple[str, ...] = ()
+    #: Earlier bars (their UTC stamps) taken out of the window because this bar ends a price
+    #: spike they sit on; the stored data's validation drops them too.
+    removed: tuple[pd.Timestamp, ...] = ()
 
 
 @dataclass
@@ -202,11 +212,20 @@ class BarIntake:
             # Flags and a verdict on the whole (short) series say nothing about this bar.
             if issue.action in (Action.REPAIRED, Action.DROPPED)
         )
+        # The window's bars passed the validator when they came; one it drops now is on a spike
+        # this bar reverts (the other drops look at one row alone).
+        removed = () if context is None else tuple(context.index.difference(checked.index))
+        if history is not None and removed:
+            history = history.drop(index=list(removed))
+            self.bars[symbol] = history
+            stamps = ", ".join(t.isoformat() for t in removed)
+            reasons = (*reasons, f"removed from the window (a price spike this bar ends): {stamps}")
         if stamp not in checked.index:
-            return IntakeResult(symbol, stamp, "rejected", reasons or ("dropped by the validator",))
+            dropped = reasons or ("dropped by the validator",)
+            return IntakeResult(symbol, stamp, "rejected", dropped, removed)
         out = checked.reindex(index=[stamp], columns=list(_FIELDS)).to_numpy(np.float64)[0]
         if not np.isfinite(out[:4]).all():
-            return IntakeResult(symbol, stamp, "rejected", ("not finite after repair",))
+            return IntakeResult(symbol, stamp, "rejected", ("not finite after repair",), removed)
         if not math.isfinite(out[4]):
             out[4] = 0.0
             reasons = (*reasons, "volume missing: set to 0")
@@ -216,7 +235,8 @@ class BarIntake:
         changed = not np.allclose(kept.to_numpy(), clean_row.to_numpy(), equal_nan=True)
         if changed and not reasons:
             reasons = ("values adjusted by the validator",)
-        return IntakeResult(symbol, stamp, "repaired" if reasons else "accepted", reasons)
+        outcome = "repaired" if reasons else "accepted"
+        return IntakeResult(symbol, stamp, outcome, reasons, removed)
 
 
 __all__ = ["BarIntake", "IntakeResult"]

@@ -15,13 +15,8 @@ from alphaforge.backtest.costs import CostSchedule
 from alphaforge.config.models import AppConfig
 from alphaforge.core.errors import AlphaForgeError, ConfigError
 from alphaforge.core.orders import Order
-from alphaforge.live.quality import (
-    CostFit,
-    execution_quality,
-    fit_costs,
-    quality_figure,
-    summarize_quality,
-)
+from alphaforge.live.cost_fit import CostFit, fit_costs
+from alphaforge.live.quality import execution_quality, quality_figure, summarize_quality
 from alphaforge.pipeline.rundir import create_run_dir
 from alphaforge.pipeline.trade import read_ledger
 from alphaforge.storage.bar_store import BarStore

@@ -18,13 +18,14 @@ readers return in :mod:`~alphaforge.storage.ledger_rows`.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
 from alphaforge.core.clock import Clock, SystemClock
-from alphaforge.core.orders import Fill, Order, OrderStatus
+from alphaforge.core.orders import Fill, Order, OrderStatus, OrderStep
 from alphaforge.storage import ledger_tables as tables
 from alphaforge.storage.ledger_db import (
     BUSY_TIMEOUT_MS,
@@ -135,7 +136,36 @@ class Ledger(LedgerRecords):
         now = self._now()
         with self._write("record an order") as conn:
             before = self._upsert_order(conn, order, venue_order_id)
-            _journal(conn, order, before, event, reason, now)
+            _journal(conn, order.id, before, str(order.status), event, reason, now)
+
+    def record_steps(self, order: Order, steps: Sequence[OrderStep]) -> None:
+        """Store ``order`` as it is now and journal each of ``steps``, in one transaction.
+
+        One commit (one fsync) for the transitions one venue answer caused, where
+        :meth:`record_order` per step would commit each.
+
+        Parameters
+        ----------
+        order
+            The order after the last step (the order manager's object).
+        steps
+            The transitions since the order was last stored, oldest first; each is journalled
+            from the status before it.
+
+        Raises
+        ------
+        ValueError
+            When ``steps`` is empty or its last status is not ``order.status``.
+        """
+        if not steps or steps[-1].status is not order.status:
+            last = steps[-1].status if steps else None
+            raise ValueError(f"steps of {order.id} end at {last}, the order is {order.status}")
+        now = self._now()
+        with self._write("record an order") as conn:
+            before = self._upsert_order(conn, order, None)
+            for step in steps:
+                _journal(conn, order.id, before, str(step.status), step.event, step.reason, now)
+                before = str(step.status)
 
     def set_venue_id(self, client_id: str, venue_order_id: str) -> None:
         """Store the venue's id of an order already recorded.
@@ -254,7 +284,8 @@ class Ledger(LedgerRecords):
             if inserted is None:  # a repeat of a stored execution
                 return False
             before = self._upsert_order(conn, order, None)
-            _journal(conn, order, before, "fill", f"execution {fill.execution_id}", now)
+            execution = f"execution {fill.execution_id}"
+            _journal(conn, order.id, before, str(order.status), "fill", execution, now)
             _add_position(conn, self._insert(tables.positions), fill.symbol, fill.quantity, now)
             _add_cash(
                 conn, self._insert(tables.cash), -fill.quantity * fill.price - fill.total_cost, now
@@ -382,18 +413,20 @@ class Ledger(LedgerRecords):
 
 def _journal(
     conn: Connection,
-    order: Order,
+    client_id: str,
     before: str | None,
+    after: str,
     event: str,
     reason: str,
     now: pd.Timestamp,
 ) -> None:
+    """Append one transition ``before -> after`` of order ``client_id`` to its journal."""
     conn.execute(
         tables.order_events.insert().values(
-            client_id=order.id,
+            client_id=client_id,
             time=tables.time_text(now),
             from_status=before,
-            to_status=str(order.status),
+            to_status=after,
             event=event,
             reason=reason,
         )

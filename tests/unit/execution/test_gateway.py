@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import event
 
 from alphaforge.core.clock import SimulatedClock
 from alphaforge.core.orders import Order, OrderIntent, OrderStatus, OrderType
@@ -15,6 +17,7 @@ from alphaforge.execution.brokers.simulated import SimulatedVenue
 from alphaforge.execution.gateway import FILLS_CHECKPOINT, OrderGateway
 from alphaforge.execution.journal import MemoryJournal
 from alphaforge.execution.simulated import BarView
+from alphaforge.storage.ledger import Ledger
 
 T0 = pd.Timestamp("2024-03-01 21:00", tz="UTC")
 S = OrderStatus
@@ -80,6 +83,34 @@ def test_an_order_is_journalled_before_it_is_sent_and_its_fill_once() -> None:
     assert journal.orders[order.id].status is S.FILLED
     assert journal.positions() == {"SPY": 10.0}
     assert journal.checkpoint(FILLS_CHECKPOINT) == "1"
+
+
+def test_a_submit_answered_accepted_commits_both_steps_at_once_after_the_send(
+    tmp_path: Path,
+) -> None:
+    clock = SimulatedClock(T0)
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}", clock=clock) as ledger:
+        commits: list[int] = []
+        event.listen(ledger._engine, "commit", lambda _conn: commits.append(1))
+        at_send: list[tuple[int, OrderStatus | None]] = []
+
+        class Watching(LossyVenue):
+            def send(self, order: Order) -> VenueOrder:
+                stored = ledger.order(order.id)
+                at_send.append((len(commits), None if stored is None else stored.status))
+                return super().send(order)
+
+        venue = Watching(["SPY", "QQQ"], 100_000.0, clock)
+        order = OrderGateway(venue, ledger, clock).place(OrderIntent("SPY", 10.0), T0)
+        assert order.status is S.ACCEPTED
+        assert at_send == [(1, S.PENDING_SUBMIT)]  # committed before it was sent
+        assert len(commits) == 2  # the answer's submitted and accepted: one commit
+        events = [(e.from_status, e.to_status) for e in ledger.order_events(order.id)]
+        assert events == [
+            (None, "pending_submit"),
+            ("pending_submit", "submitted"),
+            ("submitted", "accepted"),
+        ]
 
 
 def test_the_same_decision_is_placed_once() -> None:

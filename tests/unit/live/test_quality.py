@@ -15,11 +15,11 @@ from alphaforge.backtest.runner import FixedTargets, market_context
 from alphaforge.config import BacktestConfig, PortfolioConfig
 from alphaforge.core.errors import AlphaForgeError, ConfigError, DataError
 from alphaforge.core.types import AssetClass, Instrument
+from alphaforge.live.cost_fit import fit_costs
 from alphaforge.live.quality import (
     MIN_FILLS,
     OVERALL,
     execution_quality,
-    fit_costs,
     quality_figure,
     summarize_quality,
 )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
+from sqlalchemy import event
 
 from alphaforge.core.clock import SimulatedClock
 from alphaforge.core.orders import (
@@ -16,6 +17,7 @@ from alphaforge.core.orders import (
     Order,
     OrderIntent,
     OrderStatus,
+    OrderStep,
     OrderType,
     SizingStep,
     TimeInForce,
@@ -129,6 +131,58 @@ def test_an_order_round_trips_exactly_and_its_journal_is_kept(
     assert events[0].time == T0 and events[1].time == T0 + pd.Timedelta(seconds=1)
     assert str(events[0].time.tz) == "UTC"
     assert ledger.order("nope") is None
+
+
+def test_record_steps_journals_each_step_in_one_commit(ledger: Ledger) -> None:
+    order = _order()
+    ledger.record_order(order, "store")
+    commits: list[int] = []
+    event.listen(ledger._engine, "commit", lambda _conn: commits.append(1))
+    order.status = OrderStatus.ACCEPTED
+    steps = [
+        OrderStep(OrderStatus.SUBMITTED, "submitted", "submit answered"),
+        OrderStep(OrderStatus.ACCEPTED, "accepted", "submit answered"),
+    ]
+    ledger.record_steps(order, steps)
+    assert len(commits) == 1
+    assert _same(order, ledger.order("o-1"))
+    assert [(e.from_status, e.to_status, e.event, e.reason) for e in ledger.order_events("o-1")][
+        1:
+    ] == [
+        ("pending_submit", "submitted", "submitted", "submit answered"),
+        ("submitted", "accepted", "accepted", "submit answered"),
+    ]
+
+
+def test_record_steps_is_atomic_and_refuses_steps_that_miss_the_order(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = _order()
+    ledger.record_order(order, "store")
+    order.status = OrderStatus.ACCEPTED
+    steps = [OrderStep(OrderStatus.SUBMITTED, "submitted"), OrderStep(OrderStatus.ACCEPTED, "ack")]
+    journal = ledger_module._journal
+    calls: list[int] = []
+
+    def second_fails(*args: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("killed mid-transaction")
+        journal(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger_module, "_journal", second_fails)
+    with pytest.raises(RuntimeError, match="mid-transaction"):
+        ledger.record_steps(order, steps)
+    monkeypatch.undo()
+    stored = ledger.order("o-1")
+    assert stored is not None and stored.status is OrderStatus.PENDING_SUBMIT
+    assert [e.event for e in ledger.order_events("o-1")] == ["store"]
+    with pytest.raises(ValueError, match="end at submitted"):
+        ledger.record_steps(order, steps[:1])
+    with pytest.raises(ValueError, match="end at None"):
+        ledger.record_steps(order, [])
+    ledger.record_steps(order, steps)
+    assert [e.event for e in ledger.order_events("o-1")] == ["store", "submitted", "ack"]
 
 
 def test_load_orders_open_only_and_a_plain_market_order(ledger: Ledger) -> None:

@@ -24,10 +24,8 @@ Transport, as alpaca-py 0.44 does it and as this adapter changes it:
 * Responses are read as raw JSON (``raw_data=True``): a status Alpaca adds later maps to
   ``unknown`` instead of failing alpaca-py's enum validation.
 
-Statuses: ``new``/``accepted``/``held``/``pending_replace``/``done_for_day`` and the like ->
-``accepted``; ``pending_new``/``accepted_for_bidding`` -> ``submitted``; ``partially_filled``;
-``filled``; ``canceled`` -> ``cancelled``; ``expired``; ``rejected``; ``replaced``;
-``pending_cancel`` -> ``cancel_pending``; ``calculated`` -> filled when fully filled.
+Statuses and the other translations of Alpaca's JSON live in
+:mod:`~alphaforge.execution.brokers.alpaca_mapping`.
 
 Fills: ``fills_since`` pages through ``GET /v2/account/activities/FILL`` (alpaca-py 0.44 has
 no method for it: the client's own ``get`` calls it) with ``direction=asc`` and
@@ -62,7 +60,7 @@ from pydantic import SecretStr
 
 from alphaforge.config.models import AppConfig
 from alphaforge.core.errors import MissingCredentialsError
-from alphaforge.core.orders import Order, OrderIntent, OrderStatus, OrderType, TimeInForce
+from alphaforge.core.orders import Order, OrderIntent
 from alphaforge.execution.broker import (
     AccountSnapshot,
     BrokerCapabilities,
@@ -84,6 +82,21 @@ from alphaforge.execution.brokers._http import (
     TokenBucket,
     reset_header,
 )
+from alphaforge.execution.brokers.alpaca_mapping import (
+    Json,
+    activity_fill,
+    asset_instrument,
+    json_object,
+    json_rows,
+    market_clock,
+    number,
+    order_request,
+    replace_body,
+    signed_positions,
+    utc_stamp,
+    venue_order,
+    with_reason,
+)
 from alphaforge.execution.brokers.alpaca_stream import AlpacaStreamHandle, start_trading_stream
 
 with warnings.catch_warnings():
@@ -91,24 +104,12 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from alpaca.common.exceptions import APIError
     from alpaca.trading.client import TradingClient
-    from alpaca.trading.enums import OrderClass, OrderSide, QueryOrderStatus
-    from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
-    from alpaca.trading.requests import (
-        GetOrdersRequest,
-        LimitOrderRequest,
-        MarketOrderRequest,
-        OrderRequest,
-        StopLimitOrderRequest,
-        StopLossRequest,
-        StopOrderRequest,
-        TakeProfitRequest,
-        TrailingStopOrderRequest,
-    )
+    from alpaca.trading.enums import QueryOrderStatus
+    from alpaca.trading.requests import GetOrdersRequest
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Json = dict[str, Any]
 
 #: Alpaca's code for a request it refuses as malformed; with the message below, a reused id.
 DUPLICATE_CODE = 40010001
@@ -124,29 +125,6 @@ CAPABILITIES = BrokerCapabilities(
     asset_classes=("stock", "etf", "crypto"),
 )
 
-_STATUS: dict[str, OrderStatus] = {
-    "new": OrderStatus.ACCEPTED,
-    "accepted": OrderStatus.ACCEPTED,
-    "held": OrderStatus.ACCEPTED,
-    "pending_replace": OrderStatus.ACCEPTED,
-    "done_for_day": OrderStatus.ACCEPTED,
-    "suspended": OrderStatus.ACCEPTED,
-    "stopped": OrderStatus.ACCEPTED,
-    "pending_new": OrderStatus.SUBMITTED,
-    "accepted_for_bidding": OrderStatus.SUBMITTED,
-    "partially_filled": OrderStatus.PARTIALLY_FILLED,
-    "filled": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELLED,
-    "expired": OrderStatus.EXPIRED,
-    "rejected": OrderStatus.REJECTED,
-    "replaced": OrderStatus.REPLACED,
-    "pending_cancel": OrderStatus.CANCEL_PENDING,
-}
-_TIF = {
-    TimeInForce.DAY: AlpacaTimeInForce.DAY,
-    TimeInForce.GTC: AlpacaTimeInForce.GTC,
-    TimeInForce.IOC: AlpacaTimeInForce.IOC,
-}
 _KEY_HINT = (
     "Set ALPHAFORGE_SECRETS__ALPACA_API_KEY and ALPHAFORGE_SECRETS__ALPACA_SECRET_KEY "
     "(paper keys for --mode paper, live keys for --mode live)."
@@ -270,7 +248,7 @@ class AlpacaBroker:
             return self._refused(order.id, error, "submit")
         except requests.RequestException as error:
             raise self._unknown(order.id, "submit", _describe(error)) from None
-        return self._remember(_json(raw))
+        return self._remember(json_object(raw))
 
     def _refused(self, client_id: str, error: APIError, what: str) -> VenueOrder:
         status = error.status_code or 0
@@ -333,14 +311,7 @@ class AlpacaBroker:
                 f"Alpaca has no order {client_id} to replace.",
                 hint="Reconcile before replacing; the order may never have arrived.",
             )
-        body: Json = {"qty": _qty(intent.quantity), "client_order_id": new_client_id}
-        body["time_in_force"] = _TIF[intent.time_in_force].value
-        if intent.limit_price is not None:
-            body["limit_price"] = _price(intent.limit_price)
-        if intent.stop_price is not None:
-            body["stop_price"] = _price(intent.stop_price)
-        if intent.trail_percent is not None:
-            body["trail"] = round(intent.trail_percent * 100.0, 6)
+        body = replace_body(intent, new_client_id)
         self._bucket.acquire("order")
         try:
             raw = self._orders.patch(f"/orders/{venue_id}", body)
@@ -348,7 +319,7 @@ class AlpacaBroker:
             return self._refused(new_client_id, error, "replace")
         except requests.RequestException as error:
             raise self._unknown(new_client_id, "replace", _describe(error)) from None
-        return self._remember(_json(raw))
+        return self._remember(json_object(raw))
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -362,7 +333,7 @@ class AlpacaBroker:
             if error.status_code == 404:
                 return None
             raise self._rejected(error, f"the lookup of {client_id}") from None
-        return self._remember(_json(raw))
+        return self._remember(json_object(raw))
 
     def venue_orders(self, *, open_only: bool = True) -> list[VenueOrder]:
         """Return Alpaca's orders (open ones by default; bracket legs as orders of their own).
@@ -376,7 +347,7 @@ class AlpacaBroker:
         until: datetime | None = None
         while True:
             request = GetOrdersRequest(status=status, limit=_ORDERS_LIMIT, nested=True, until=until)
-            rows = _rows(self._read("orders", partial(self._reads.get_orders, request)))
+            rows = json_rows(self._read("orders", partial(self._reads.get_orders, request)))
             fresh = [r for r in rows if str(r.get("id")) not in seen]
             for row in fresh:
                 seen[str(row.get("id"))] = order = self._remember(row)
@@ -385,7 +356,7 @@ class AlpacaBroker:
                     venue = self._remember(leg)
                     if not open_only or venue.status.is_open:
                         out.append(venue)
-            oldest = _stamp(rows[-1].get("submitted_at")) if rows else None
+            oldest = utc_stamp(rows[-1].get("submitted_at")) if rows else None
             if len(rows) < _ORDERS_LIMIT or not fresh or oldest is None:
                 return out
             # Alpaca's ``until`` is exclusive: a microsecond later keeps orders tied with it.
@@ -399,7 +370,7 @@ class AlpacaBroker:
             if checkpoint:
                 params["page_token"] = checkpoint
             raw = self._read("fills", partial(self._reads.get, "/account/activities/FILL", params))
-            rows = _rows(raw)
+            rows = json_rows(raw)
             for row in rows:
                 fills.append(self._fill(row))
             if rows:
@@ -408,76 +379,38 @@ class AlpacaBroker:
                 return fills, checkpoint
 
     def _fill(self, row: Mapping[str, Any]) -> VenueFill:
-        venue_id = str(row.get("order_id") or "")
-        qty = _float(row.get("qty"))
-        return VenueFill(
-            execution_id=str(row["id"]).split("::")[-1],
-            client_id=self._client_id(venue_id),
-            venue_order_id=venue_id,
-            symbol=str(row.get("symbol") or ""),
-            quantity=-qty if row.get("side") in ("sell", "sell_short") else qty,
-            price=_float(row.get("price")),
-            timestamp=_stamp(row.get("transaction_time")) or pd.Timestamp.now(tz="UTC"),
-        )
+        return activity_fill(row, self._client_id(str(row.get("order_id") or "")))
 
     def positions(self) -> dict[str, float]:
         """Return signed units held per symbol (short positions negative)."""
-        raw = self._read("positions", self._reads.get_all_positions)
-        out: dict[str, float] = {}
-        for row in _rows(raw):
-            qty = _float(row.get("qty"))
-            if row.get("side") == "short" and qty > 0:
-                qty = -qty
-            if qty:
-                out[str(row["symbol"])] = qty
-        return out
+        return signed_positions(json_rows(self._read("positions", self._reads.get_all_positions)))
 
     def account(self) -> AccountSnapshot:
         """Return cash and equity (USD) now."""
-        raw = _json(self._read("account", self._reads.get_account))
+        raw = json_object(self._read("account", self._reads.get_account))
         return AccountSnapshot(
             timestamp=pd.Timestamp.now(tz="UTC"),
-            cash=_float(raw.get("cash")),
-            equity=_float(raw.get("equity")),
+            cash=number(raw.get("cash")),
+            equity=number(raw.get("equity")),
             account_number=str(raw.get("account_number") or ""),
         )
 
     def account_number(self) -> str:
         """Return the account number (what a user types back to confirm live trading)."""
-        raw = _json(self._read("account", self._reads.get_account))
+        raw = json_object(self._read("account", self._reads.get_account))
         return str(raw.get("account_number") or "")
 
     def clock(self) -> MarketClock:
         """Return Alpaca's market clock."""
-        raw = _json(self._read("clock", self._reads.get_clock))
-        return MarketClock(
-            timestamp=_stamp(raw.get("timestamp")) or pd.Timestamp.now(tz="UTC"),
-            is_open=bool(raw.get("is_open")),
-            next_open=_stamp(raw.get("next_open")),
-            next_close=_stamp(raw.get("next_close")),
-        )
+        return market_clock(json_object(self._read("clock", self._reads.get_clock)))
 
     def instrument(self, symbol: str) -> Instrument:
-        """Return ``symbol``'s trading rules from its Alpaca asset.
-
-        Equities: price increment 0.01; a fractionable share trades in 1e-9 shares with a
-        $1 minimum, another in whole shares. Crypto: the asset's own minimums and increments.
-        """
+        """Return ``symbol``'s trading rules from its Alpaca asset (:func:`asset_instrument`)."""
         try:
-            raw = _json(self._read("asset", lambda: self._reads.get_asset(symbol)))
+            raw = json_object(self._read("asset", lambda: self._reads.get_asset(symbol)))
         except APIError as error:
             raise self._rejected(error, f"the asset {symbol}") from None
-        crypto = raw.get("class") == "crypto"
-        fractionable = bool(raw.get("fractionable"))
-        equity_step = 1e-9 if fractionable else 1.0
-        return Instrument(
-            symbol=symbol,
-            price_increment=_float(raw.get("price_increment")) or 0.01,
-            quantity_increment=_float(raw.get("min_trade_increment"))
-            or (0.0 if crypto else equity_step),
-            min_quantity=_float(raw.get("min_order_size")) or (0.0 if crypto else equity_step),
-            min_notional=1.0 if fractionable and not crypto else 0.0,
-        )
+        return asset_instrument(symbol, raw)
 
     # --- stream ------------------------------------------------------------------------------
 
@@ -502,24 +435,24 @@ class AlpacaBroker:
 
     def trade_update(self, data: Mapping[str, Any]) -> TradeUpdate:
         """Return one ``trade_updates`` message's ``data`` as a :class:`TradeUpdate`."""
-        order = self._remember(_json(data.get("order")))
+        order = self._remember(json_object(data.get("order")))
         event = str(data.get("event") or "")
-        when = _stamp(data.get("timestamp")) or pd.Timestamp.now(tz="UTC")
+        when = utc_stamp(data.get("timestamp")) or pd.Timestamp.now(tz="UTC")
         fill = None
         if event in ("fill", "partial_fill") and data.get("execution_id"):
-            qty = _float(data.get("qty"))
+            qty = number(data.get("qty"))
             fill = VenueFill(
                 execution_id=str(data["execution_id"]),
                 client_id=order.client_id,
                 venue_order_id=order.venue_id,
                 symbol=order.symbol,
                 quantity=math.copysign(qty, order.quantity),
-                price=_float(data.get("price")),
+                price=number(data.get("price")),
                 timestamp=when,
             )
         reason = str(data.get("reason") or "")
         if reason and not order.reason:
-            order = _with_reason(order, self._redact(reason))
+            order = with_reason(order, self._redact(reason))
         return TradeUpdate(event=event, order=order, timestamp=when, fill=fill)
 
     def close(self) -> None:
@@ -615,89 +548,7 @@ class AlpacaBroker:
             raw = self._read("order", lambda: self._reads.get_order_by_id(venue_id))
         except BrokerError:
             return ""
-        return self._remember(_json(raw)).client_id
-
-
-# --- translation -----------------------------------------------------------------------------
-
-
-def order_request(order: Order) -> OrderRequest:
-    """Return the alpaca-py request for ``order`` (client order id = ``order.id``).
-
-    A bracket with a stop and a take-profit becomes ``order_class=bracket``, one with only
-    one of them ``oto``. Alpaca's bracket legs take fixed prices: a trailing stop in a bracket
-    is refused here, before anything is sent.
-    """
-    intent = order.intent
-    common: Json = {
-        "symbol": intent.symbol,
-        "qty": _qty(intent.quantity),
-        "side": OrderSide.SELL if intent.quantity < 0 else OrderSide.BUY,
-        "time_in_force": _TIF[intent.time_in_force],
-        "client_order_id": order.id,
-    }
-    bracket = intent.bracket
-    if bracket is not None and (bracket.stop_price or bracket.take_profit):
-        if bracket.trail_percent is not None:
-            raise OrderRejectedError(
-                f"Order {order.id}: Alpaca brackets take a fixed stop, not a trailing one.",
-                hint="Send the trailing stop as its own order once the entry fills.",
-            )
-        both = bracket.stop_price is not None and bracket.take_profit is not None
-        common["order_class"] = OrderClass.BRACKET if both else OrderClass.OTO
-        if bracket.take_profit is not None:
-            common["take_profit"] = TakeProfitRequest(limit_price=_price(bracket.take_profit))
-        if bracket.stop_price is not None:
-            common["stop_loss"] = StopLossRequest(stop_price=_price(bracket.stop_price))
-    kind = intent.order_type
-    if kind is OrderType.MARKET:
-        return MarketOrderRequest(**common)
-    if kind is OrderType.LIMIT:
-        return LimitOrderRequest(limit_price=_price(intent.limit_price), **common)
-    if kind is OrderType.STOP:
-        return StopOrderRequest(stop_price=_price(intent.stop_price), **common)
-    if kind is OrderType.STOP_LIMIT:
-        return StopLimitOrderRequest(
-            stop_price=_price(intent.stop_price), limit_price=_price(intent.limit_price), **common
-        )
-    trail = (intent.trail_percent or 0.0) * 100.0
-    return TrailingStopOrderRequest(trail_percent=round(trail, 6), **common)
-
-
-def venue_order(row: Mapping[str, Any]) -> VenueOrder:
-    """Return an Alpaca order JSON object as a :class:`VenueOrder` (signed quantities)."""
-    sign = -1.0 if row.get("side") == "sell" else 1.0
-    qty = _float(row.get("qty"))
-    filled = _float(row.get("filled_qty"))
-    raw_status = str(row.get("status") or "")
-    status = _STATUS.get(raw_status, OrderStatus.UNKNOWN)
-    if raw_status == "calculated":
-        status = OrderStatus.FILLED if qty and filled >= qty else OrderStatus.ACCEPTED
-    avg = row.get("filled_avg_price")
-    try:
-        kind = OrderType(str(row.get("type") or row.get("order_type") or "market"))
-    except ValueError:
-        kind = OrderType.MARKET
-    return VenueOrder(
-        client_id=str(row.get("client_order_id") or ""),
-        venue_id=str(row.get("id") or ""),
-        symbol=str(row.get("symbol") or ""),
-        quantity=sign * qty,
-        status=status,
-        filled_quantity=sign * filled,
-        average_price=_float(avg) if avg not in (None, "", "0") else math.nan,
-        order_type=kind,
-        limit_price=_optional(row.get("limit_price")),
-        stop_price=_optional(row.get("stop_price")),
-        submitted_at=_stamp(row.get("submitted_at")),
-        updated_at=_stamp(row.get("updated_at")),
-    )
-
-
-def _with_reason(order: VenueOrder, reason: str) -> VenueOrder:
-    from dataclasses import replace
-
-    return replace(order, reason=reason)
+        return self._remember(json_object(raw)).client_id
 
 
 def _is_duplicate(error: APIError) -> bool:
@@ -706,57 +557,6 @@ def _is_duplicate(error: APIError) -> bool:
     except (ValueError, KeyError, TypeError):
         return _DUPLICATE_TEXT in str(error)
     return code == DUPLICATE_CODE and "client_order_id" in message
-
-
-def _json(raw: object) -> Json:
-    if isinstance(raw, dict):
-        return raw
-    raise BrokerError(
-        f"Alpaca answered with {type(raw).__name__} where an object was expected.",
-        hint="Retry later; if it persists the Alpaca API may have changed.",
-    )
-
-
-def _rows(raw: object) -> list[Json]:
-    if isinstance(raw, list):
-        return [r for r in raw if isinstance(r, dict)]
-    raise BrokerError(
-        f"Alpaca answered with {type(raw).__name__} where a list was expected.",
-        hint="Retry later; if it persists the Alpaca API may have changed.",
-    )
-
-
-def _float(raw: object) -> float:
-    if raw is None or raw == "":
-        return 0.0
-    try:
-        return float(str(raw))
-    except ValueError:
-        return 0.0
-
-
-def _optional(raw: object) -> float | None:
-    return None if raw is None or raw == "" else _float(raw)
-
-
-def _stamp(raw: object) -> pd.Timestamp | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        stamp = pd.Timestamp(str(raw))
-    except ValueError:
-        return None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _qty(quantity: float) -> float:
-    return round(abs(quantity), 9)
-
-
-def _price(price: float | None) -> float:
-    if price is None:
-        raise OrderRejectedError("An order price is missing.", hint="Check the order type.")
-    return round(price, 2) if price >= 1.0 else round(price, 4)
 
 
 def _describe(error: BaseException) -> str:
@@ -801,6 +601,4 @@ __all__ = [
     "AlpacaBroker",
     "RateLimitedError",
     "alpaca_broker",
-    "order_request",
-    "venue_order",
 ]

@@ -23,9 +23,8 @@ from alphaforge.execution.brokers.alpaca import (
     AlpacaBroker,
     RateLimitedError,
     alpaca_broker,
-    order_request,
-    venue_order,
 )
+from alphaforge.execution.brokers.alpaca_mapping import order_request, venue_order
 from alphaforge.testing.fake_alpaca import LIVE_KEY, FakeAlpaca, FakeAsset
 
 NOW = pd.Timestamp("2024-06-03 14:00", tz="UTC")
