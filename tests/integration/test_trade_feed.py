@@ -199,3 +199,25 @@ def test_bars_of_the_nodes_interval_reach_the_node_at_the_next_tick(
         # Nothing heard yet: the feed counts from its start (14:00), the silence from the open.
         assert session.feed_status().last_message_at == PRE_OPEN
     assert hand.stopped
+
+
+def test_the_close_ends_a_silence_without_calling_the_feed_back(
+    tmp_path: Path, fake: FakeAlpaca
+) -> None:
+    config = _config(tmp_path, fake)
+    clock = SimulatedClock(pd.Timestamp("2013-03-04 20:00", tz="UTC"))  # 15:00 New York
+    recorder = Recorder()
+    notifier = Notifier(config.notify, channels=[recorder], clock=clock)
+    hand = HandFeed()
+    with TradingSession(config, "dry-run", clock=clock, notifier=notifier) as session:
+        assert session.start_feed(LiveFeed(hand, Interval.D1))
+        clock.advance_to(pd.Timestamp("2013-03-04 20:01:01", tz="UTC"))
+        (line,) = session.tick()
+        assert "silent" in line
+        clock.advance_to(pd.Timestamp("2013-03-04 21:00", tz="UTC"))  # the close
+        (line,) = session.tick()
+        assert "no longer counts" in line
+        assert [a.level for a in recorder.alerts if a.source == "trade.feed"] == [
+            "warning",
+            "info",
+        ]

@@ -22,6 +22,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
 
 import pandas as pd
 
@@ -85,6 +87,14 @@ def entry_gate(
 _CONTIGUOUS_LOOKBACK = pd.Timedelta(days=7)
 
 
+@lru_cache(maxsize=32)
+def _week_of_sessions(calendar: str, day: date) -> tuple[tuple[pd.Timestamp, pd.Timestamp], ...]:
+    """Return ``calendar``'s sessions (open, close; UTC, in order) from
+    :data:`_CONTIGUOUS_LOOKBACK` before ``day`` to it (cached: the node asks every tick)."""
+    hours = market_hours(calendar, day - _CONTIGUOUS_LOOKBACK.to_pytimedelta(), day)
+    return tuple(zip(hours["open"], hours["close"], strict=True))
+
+
 def trading_since(calendars: Iterable[str], now: pd.Timestamp) -> pd.Timestamp | None:
     """Return since when some calendar's market has been open without a break at ``now``.
 
@@ -96,16 +106,15 @@ def trading_since(calendars: Iterable[str], now: pd.Timestamp) -> pd.Timestamp |
     now = pd.Timestamp(now).tz_convert("UTC")
     since: pd.Timestamp | None = None
     for calendar in set(calendars):
-        hours = market_hours(calendar, (now - _CONTIGUOUS_LOOKBACK).date(), now.date())
-        running = hours[(hours["open"] <= now) & (now < hours["close"])]
-        if running.empty:
+        sessions = _week_of_sessions(calendar, now.date())
+        running = [k for k, (start, end) in enumerate(sessions) if start <= now < end]
+        if not running:
             continue
-        opened = running["open"].iloc[-1]
-        earlier = hours[hours["open"] < opened].sort_values("open")
-        for start, end in zip(earlier["open"].iloc[::-1], earlier["close"].iloc[::-1], strict=True):
-            if end < opened:
-                break
-            opened = start
+        k = running[-1]
+        opened = sessions[k][0]
+        while k > 0 and sessions[k - 1][1] >= opened:
+            k -= 1
+            opened = sessions[k][0]
         since = opened if since is None else min(since, opened)
     return since
 

@@ -143,6 +143,7 @@ class TradingSession:
         self._feed_bars = False
         self._feed_started: pd.Timestamp | None = None
         self._feed_stale = False
+        self._heard_when_stale: pd.Timestamp | None = None
         # The feed calls back on its own thread; its bars wait here for the session's lock.
         self._arrived: queue.SimpleQueue[tuple[str, pd.DataFrame]] = queue.SimpleQueue()
         try:
@@ -326,14 +327,19 @@ class TradingSession:
         if stale == self._feed_stale:
             return ""
         self._feed_stale = stale
+        heard = self.feed_status().last_message_at
         if stale:
+            self._heard_when_stale = heard
             line = (
                 f"the live bar feed is connected but silent for over "
                 f"{self.config.live.stale_after_s:g} s in market hours: new entries blocked"
             )
             self.notify("warning", "trade.feed", line)
-        else:
+        elif heard != self._heard_when_stale:
             line = "the live bar feed is heard again: entries allowed"
+            self.notify("info", "trade.feed", line)
+        else:  # the session ended (or the feed dropped) while silent
+            line = "the live bar feed's silence no longer counts (market closed or reconnecting)"
             self.notify("info", "trade.feed", line)
         return line
 

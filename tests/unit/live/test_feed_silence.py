@@ -81,3 +81,9 @@ def test_a_crypto_feed_silent_on_a_sunday_night_is_stale() -> None:
     heard = FeedStatus(True, _at("2024-03-10 02:00"))
     assert feed_silent(heard, _at("2024-03-10 02:01:01"), STALE_S, ["24/7"])
     assert not feed_silent(heard, _at("2024-03-10 02:01:01"), STALE_S, STOCKS)
+
+
+def test_the_forex_week_runs_from_sunday_evening_to_friday_evening() -> None:
+    sunday_open = _at("2024-03-03 22:00")  # 17:00 New York
+    assert trading_since(["24/5"], _at("2024-03-06 12:00")) == sunday_open
+    assert trading_since(["24/5"], _at("2024-03-09 12:00")) is None  # Saturday
