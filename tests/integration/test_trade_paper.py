@@ -70,6 +70,11 @@ def test_a_paper_run_trades_at_the_broker_and_the_ledger_says_so(
     assert len(venue) == 1 and venue[0]["status"] == "filled" and venue[0]["symbol"] == "GOOG"
     client_id = venue[0]["client_order_id"]
     assert client_id in ran.stdout
+    # The run folder holds the run's log.
+    run = root / ran.stdout.split("Run: ", 1)[1].split()[0]
+    logged = (run / "run.log").read_text(encoding="utf-8")
+    assert "INFO alphaforge.pipeline.trade_session: paper node started" in logged
+    assert "decision at" in logged and "1 orders placed" in logged
     orders = run_cli(["trade", "orders", "--mode", "paper", "-c", "c.yaml"], root, env=env)
     assert_ok(orders)
     assert client_id in orders.stdout and "filled" in orders.stdout

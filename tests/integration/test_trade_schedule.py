@@ -207,6 +207,11 @@ def test_trade_run_without_once_runs_until_sigterm(
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, out + err
     assert "Traceback" not in err
+    # The run's log: the alphaforge loggers at INFO, from the start to the stop.
+    (log_file,) = (tmp_path / "runs").glob("*-trade/run.log")
+    logged = log_file.read_text(encoding="utf-8")
+    assert "INFO alphaforge.scheduler.trading: trading dry-run on the schedule" in logged
+    assert "stopped trading dry-run" in logged
 
 
 class FlakyStream:

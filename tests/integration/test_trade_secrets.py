@@ -4,14 +4,16 @@ Every secret of :class:`~alphaforge.config.run.SecretsConfig` gets a distinct ca
 ``data fetch`` and ``trade run --mode paper --once`` against the fake Alpaca, then against
 the fake Binance through ccxt (each accepts only the canary keys, so they did travel, in the
 key headers where the venue wants them), ``trade status``, ``orders``, ``fills`` and
-``positions`` run with
+``positions``, then the scheduled ``trade run --mode paper`` (its live bar feed started, until
+SIGTERM) run with
 ``run.log_level: DEBUG`` and every Python logger (alphaforge, alpaca-py, urllib3 ...)
 printing DEBUG records to stderr (a ``sitecustomize`` the CLI's interpreter loads).
-Afterwards no canary is in their output, in any file they wrote (run folders, the bar store,
-the ledger database and its WAL), in any ledger row, or in the body, query string or
-non-key header of any request the fakes received. A notification that fails (SMTP with a
-login to a closed port, a webhook with a token that answers an error echoing the token)
-leaks neither into its error text, the log nor the alert row stored from it.
+Afterwards no canary is in their output, in any file they wrote (run folders with their
+``run.log``, the bar store, the ledger database and its WAL), in any ledger row, or in the
+body, query string or non-key header of any request the fakes received. A notification that
+fails (SMTP with a login to a closed port, a webhook with a token that answers an error
+echoing the token) leaks neither into its error text, the log nor the alert row stored from
+it.
 """
 
 from __future__ import annotations
@@ -19,15 +21,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 import pytest
@@ -64,7 +71,11 @@ CONFIG = {
     "portfolio": {"constructor": "target_weights", "sizing": "weights", "units": "whole"},
     "risk": {"preset": "none"},
     "run": {"log_level": "DEBUG"},
+    # A nightly refresh the scheduled run catches up fails at once instead of backing off.
+    "data": {"max_retries": 0},
 }
+#: What the scheduled run logs once its feed and job table are up.
+SCHEDULED = "on the schedule"
 #: Loaded at the CLI's start (``sitecustomize``): every logger prints DEBUG records to stderr.
 DEBUG_LOGGING = (
     "import logging, sys\n"
@@ -95,12 +106,20 @@ class Request:
     key: str | None
 
 
+class Ran(NamedTuple):
+    """What a CLI process stopped by SIGTERM returned (the fields of ``CliResult``)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 @dataclass
 class Session:
     """What the commands against one fake venue printed, wrote and sent."""
 
     root: Path
-    results: list[CliResult]
+    results: list[CliResult | Ran]
     requests: list[Request]
     orders: int
 
@@ -129,7 +148,43 @@ def _commands(fetch: list[str]) -> list[list[str]]:
     ]
 
 
-def _alpaca(root: Path, env: dict[str, str], run_cli: RunCli) -> Session:
+def _scheduled_logs(root: Path) -> list[str]:
+    """Return the run logs of scheduled runs under ``root/runs``."""
+    logs = [p.read_text(encoding="utf-8") for p in (root / "runs").glob("*-trade/run.log")]
+    return [text for text in logs if SCHEDULED in text]
+
+
+def _scheduled(root: Path, env: dict[str, str], ready: Callable[[], bool]) -> Ran:
+    """Run ``trade run --mode paper`` on the schedule until ``ready()``, then SIGTERM it.
+
+    Its output goes to files: a pipe nobody reads fills up with DEBUG records and blocks it.
+    """
+    out_path, err_path = root / "scheduled.out", root / "scheduled.err"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "alphaforge.cli.app", "trade", "run", "--mode", "paper"]
+            + ["-c", "c.yaml"],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while process.poll() is None and time.monotonic() < deadline:
+                if _scheduled_logs(root) and ready():
+                    break
+                time.sleep(0.2)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in (out_path, err_path)]
+    out_path.unlink()
+    err_path.unlink()
+    return Ran(process.returncode, *texts)
+
+
+def _alpaca(root: Path, env: dict[str, str], run_cli: RunCli, base: dict[str, str]) -> Session:
     bars, _ = real_bars("GOOG", 400)
     bars.index = bars.index.tz_localize(None).tz_localize("America/New_York").tz_convert("UTC")
     (root / "c.yaml").write_text(yaml.safe_dump({**CONFIG, "live": {"symbols": ["GOOG"]}}))
@@ -139,7 +194,22 @@ def _alpaca(root: Path, env: dict[str, str], run_cli: RunCli) -> Session:
         fake.set_price("GOOG", float(bars["close"].iloc[-1]))
         fetch = ["data", "fetch", "GOOG", "--source", "alpaca"]
         commands = _commands([*fetch, "--start", "2011-08-01", "--end", "2013-03-01"])
-        results = [run_cli(c, root, env={**fake.env(), **env}) for c in commands]
+        results: list[CliResult | Ran] = [
+            run_cli(c, root, env={**fake.env(), **env}) for c in commands
+        ]
+        pushed: list[bool] = []
+
+        def bar_delivered() -> bool:
+            # Once the feed is subscribed, a bar goes to it (its handler runs at DEBUG too).
+            if fake.bar_subscribers("GOOG") < 1:
+                return False
+            if not pushed:
+                fake.push_bar("GOOG", datetime.now(UTC), (1.0, 1.0, 1.0, 1.0, 1.0))
+                pushed.append(True)
+                return False
+            return True
+
+        results.append(_scheduled(root, {**base, **fake.env(), **env}, bar_delivered))
         requests = [
             Request(
                 r.target,
@@ -152,13 +222,16 @@ def _alpaca(root: Path, env: dict[str, str], run_cli: RunCli) -> Session:
         return Session(root, results, requests, len(fake.orders()))
 
 
-def _ccxt(root: Path, env: dict[str, str], run_cli: RunCli) -> Session:
+def _ccxt(root: Path, env: dict[str, str], run_cli: RunCli, base: dict[str, str]) -> Session:
     (root / "c.yaml").write_text(yaml.safe_dump({**CONFIG, "live": {"symbols": ["BTC-USD"]}}))
     keys = {"api_key": CANARIES["CCXT_API_KEY"], "secret": CANARIES["CCXT_SECRET"]}
     with RecordingBinance(**keys) as fake:
         fetch = ["data", "fetch", "BTC-USD", "--source", "ccxt", "-a", "crypto"]
         commands = _commands([*fetch, "--start", "2024-01-01", "--end", "2024-12-31"])
-        results = [run_cli(c, root, env={**fake.env(), **env}) for c in commands]
+        results: list[CliResult | Ran] = [
+            run_cli(c, root, env={**fake.env(), **env}) for c in commands
+        ]
+        results.append(_scheduled(root, {**base, **fake.env(), **env}, lambda: True))
         orders = sum(n for (method, path), n in fake.requests.items() if method == "POST")
         return Session(root, results, list(fake.received), orders)
 
@@ -181,7 +254,7 @@ def session(
         **{f"ALPHAFORGE_SECRETS__{name}": value for name, value in CANARIES.items()},
     }
     venue = _alpaca if request.param == "alpaca" else _ccxt
-    return venue(root, env, run_cli)
+    return venue(root, env, run_cli, base_env)
 
 
 def test_the_canary_keys_were_used(session: Session) -> None:
@@ -211,6 +284,17 @@ def test_no_canary_in_any_file_written(session: Session) -> None:
     assert any(p.name == "manifest.json" and "trade" in p.parent.name for p in files), names
     for path in files:
         assert _leaks(path.read_bytes()) == [], path
+
+
+def test_the_runs_logged_to_their_folders_without_a_secret(session: Session) -> None:
+    logs = list((session.root / "runs").glob("*-trade/run.log"))
+    texts = [p.read_text(encoding="utf-8") for p in logs]
+    # The --once run and the scheduled run with its feed (run.log_level DEBUG).
+    assert sum("paper node started" in t for t in texts) == 2, texts
+    (scheduled,) = _scheduled_logs(session.root)
+    assert "bar feed started" in scheduled and "stopped trading paper" in scheduled
+    for path, text in zip(logs, texts, strict=True):
+        assert _leaks(text) == [], path
 
 
 def test_no_canary_in_the_ledger_rows(session: Session) -> None:

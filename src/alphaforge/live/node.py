@@ -44,7 +44,7 @@ from alphaforge.live.decide import Decision, decide, orders_for_targets
 from alphaforge.live.intake import BarIntake, IntakeResult
 from alphaforge.live.pricing import half_spreads, limit_entries
 from alphaforge.live.risk import LivePieces, live_pieces
-from alphaforge.live.safety import BREAKER, Gate, TradingStateBook, entry_gate
+from alphaforge.live.safety import BREAKER, Gate, TradingStateBook, entry_gate, feed_silent
 from alphaforge.live.scoring import LiveScorer
 from alphaforge.live.trips import opened_at, round_trips
 from alphaforge.portfolio.base import create_constructor
@@ -477,19 +477,24 @@ class TradingNode:
         return entry_gate(self.state.current(), self.last_reconcile, market_open, self.feed_stale())
 
     def attach_feed(self, status: Callable[[], FeedStatus]) -> None:
-        """Watch a live bar feed: connected but silent past ``live.stale_after_s`` blocks
-        entries (a disconnected feed is the reconnect logic's business, not a silence)."""
+        """Watch a live bar feed: connected but silent past ``live.stale_after_s`` while the
+        market is open blocks entries (:meth:`feed_stale`; a disconnected feed is the reconnect
+        logic's business, not a silence)."""
         self.feed = status
 
     def feed_stale(self) -> bool:
-        """Return True when the attached feed is connected but silent too long."""
+        """Return True when the attached feed is connected but silent too long.
+
+        Silence counts only while a session of the traded instruments' calendars runs, from
+        the later of the feed's last message and that session's open
+        (:func:`~alphaforge.live.safety.feed_silent`): a stock feed quiet before the open,
+        after the close or on a holiday is not stale; a 24/7 market's silence always counts.
+        """
         if self.feed is None:
             return False
-        status = self.feed()
-        if not status.connected or status.last_message_at is None:
-            return False
-        silent = (self.clock.now() - status.last_message_at).total_seconds()
-        return silent > self.config.live.stale_after_s
+        calendars = {i.calendar for i in self.instruments.values()}
+        stale_after_s = self.config.live.stale_after_s
+        return feed_silent(self.feed(), self.clock.now(), stale_after_s, calendars)
 
     def ledger_failed(self, exc: LedgerError) -> None:
         """Stop placing orders after a database error; record the halt where still possible."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock
 from alphaforge.core.errors import AlphaForgeError, ConfigError, DataError, MissingCredentialsError
 from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.feeds.base import BarFeed
 from alphaforge.data.universe import load_universe
 from alphaforge.execution.broker import BrokerError, LiveBroker
 from alphaforge.execution.brokers import create_broker
@@ -40,6 +42,8 @@ from alphaforge.strategies.base import MarketFrames
 log = logging.getLogger(__name__)
 
 MODES = ("dry-run", "paper", "live")
+#: Longest wait between two polls of a polling bar feed, seconds.
+_MAX_POLL_S = 60.0
 #: The ledger checkpoint naming the mode a ledger belongs to.
 MODE_CHECKPOINT = "mode"
 
@@ -122,6 +126,41 @@ def build_broker(
             hint="Set execution.broker to alpaca or ccxt.",
         )
     return create_broker(config, mode)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFeed:
+    """A started-or-not live bar feed and the interval of the bars it delivers."""
+
+    feed: BarFeed
+    interval: Interval
+
+
+def build_feed(config: AppConfig, mode: str, clock: Clock) -> LiveFeed | None:
+    """Return the live bar feed of ``mode``'s venue (not started); None for a dry run.
+
+    ``alpaca``: Alpaca's market-data streams (minute bars; stocks and crypto). ``ccxt``: polls
+    the data section's exchange (``data.ccxt_exchange``, where the stored history comes from)
+    for candles of ``data.interval``, every twelfth of a bar but at least every third of
+    ``live.stale_after_s`` and every minute. ``clock`` stamps the feed's messages, so that
+    their silence is measured on the node's clock.
+    """
+    if mode == "dry-run":
+        return None
+    if config.execution.broker == "alpaca":
+        from alphaforge.data.feeds.alpaca import alpaca_bar_feed
+
+        return LiveFeed(alpaca_bar_feed(config, now=clock.now), Interval.M1)
+    if config.execution.broker == "ccxt":
+        from alphaforge.data.feeds.ccxt import CcxtBarFeed
+
+        interval = Interval(config.data.interval)
+        poll_s = min(
+            interval.nominal.total_seconds() / 12, config.live.stale_after_s / 3, _MAX_POLL_S
+        )
+        feed = CcxtBarFeed(config.data, interval=interval, poll_s=poll_s, now=clock.now)
+        return LiveFeed(feed, interval)
+    return None
 
 
 def _starting_cash(config: AppConfig, ledger: Ledger) -> float:
@@ -256,7 +295,9 @@ def write_trade_run(
 
 __all__ = [
     "MODES",
+    "LiveFeed",
     "build_broker",
+    "build_feed",
     "check_live",
     "feed_venue",
     "ledger_url",

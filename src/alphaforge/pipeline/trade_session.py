@@ -24,14 +24,15 @@ configuration and the job's context and returns a one-line summary; the schedule
     The daily report: book, equity, the day's fills and orders, the trading state; written to
     ``runs/<UTC>-trade-report/report.json`` and sent to the notifier.
 
-:meth:`TradingSession.tick` runs between jobs (every ``live.command_poll_s``): commands and
-the heartbeat. A ledger error in any of them stops new orders (the node's fault), raises an
-``error`` alert and fails the job.
+:meth:`TradingSession.tick` runs between jobs (every ``live.command_poll_s``): the bars the
+live feed delivered since, commands, the heartbeat. A ledger error in any of them stops new
+orders (the node's fault), raises an ``error`` alert and fails the job.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,15 +44,25 @@ import pandas as pd
 
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock, SystemClock
-from alphaforge.core.errors import ConfigError
+from alphaforge.core.errors import AlphaForgeError, ConfigError
 from alphaforge.core.types import Instrument
+from alphaforge.data.feeds.base import BarFeed, FeedStatus
 from alphaforge.execution.broker import LiveBroker, StreamHandle
 from alphaforge.execution.brokers.simulated import SimulatedVenue
 from alphaforge.live.node import EXECUTED_CHECKPOINT, ExecutionReport, TradingNode
 from alphaforge.live.notify import Delivery, Level, Notifier
-from alphaforge.pipeline.rundir import RunDir, code_version, create_run_dir, write_json
+from alphaforge.pipeline.rundir import (
+    RunDir,
+    attach_log,
+    code_version,
+    create_run_dir,
+    detach_log,
+    write_json,
+)
 from alphaforge.pipeline.trade import (
+    LiveFeed,
     build_broker,
+    build_feed,
     check_live,
     feed_venue,
     load_history,
@@ -128,6 +139,13 @@ class TradingSession:
         self.ledger: Ledger = open_ledger(config, mode, self.clock)
         self._stream: StreamHandle | None = None
         self._stream_down = False
+        self._feed: BarFeed | None = None
+        self._feed_bars = False
+        self._feed_started: pd.Timestamp | None = None
+        self._feed_stale = False
+        self._heard_when_stale: pd.Timestamp | None = None
+        # The feed calls back on its own thread; its bars wait here for the session's lock.
+        self._arrived: queue.SimpleQueue[tuple[str, pd.DataFrame]] = queue.SimpleQueue()
         try:
             self.broker: LiveBroker = build_broker(
                 config, mode, self.ledger, self.symbols, self.clock
@@ -173,15 +191,27 @@ class TradingSession:
         node.seed(bars)
         self._seen = {s: b.index[-1] for s, b in bars.items() if len(b)}
         self.start_report = node.start()
+        log.info(
+            "%s node started at %s for %s: %d repairs, %d unresolved at the start's reconcile",
+            self.mode,
+            self.broker.capabilities.name,
+            ", ".join(self.symbols),
+            len(self.start_report.repairs),
+            len(self.start_report.unresolved),
+        )
         if self._listen:
             self._stream = self.broker.stream(node.on_update)
         return node
 
     def close(self) -> None:
-        """Stop the update stream and release the venue and the ledger."""
+        """Stop the live bar feed and the update stream; release the venue and the ledger."""
         try:
-            if self._stream is not None:
-                self._stream.stop()
+            try:
+                if self._feed is not None:
+                    self._feed.stop()
+            finally:
+                if self._stream is not None:
+                    self._stream.stop()
         finally:
             try:
                 self.broker.close()
@@ -222,14 +252,107 @@ class TradingSession:
                 )
                 raise
 
+    # -- the live bar feed -------------------------------------------------------------------
+
+    def start_feed(self, live: LiveFeed | None = None) -> bool:
+        """Start the venue's live bar feed for the traded symbols and let the node watch it.
+
+        ``live``: the feed to start (default :func:`~alphaforge.pipeline.trade.build_feed`:
+        none for a dry run, which reads its bars from the store). Bars of the node's interval
+        wait in a queue until :meth:`tick` or a job passes them to the node under the
+        session's lock (the feed delivers on its own thread); bars of another interval (an
+        Alpaca minute bar for a daily strategy) only show the feed alive. Returns True when a
+        feed runs.
+        """
+        with self._lock:
+            if self._feed is not None:
+                return True
+            live = live if live is not None else build_feed(self.config, self.mode, self.clock)
+            if live is None:
+                return False
+            self._feed_bars = live.interval == self.interval
+            self._feed_started = self.clock.now()
+            try:
+                live.feed.start(list(self.symbols), self._on_feed_bar)
+            except BaseException:
+                live.feed.stop()  # a start that failed half-way leaves no thread behind
+                raise
+            self._feed = live.feed
+            self.node.attach_feed(self.feed_status)
+            log.info(
+                "live %s bar feed started for %s%s",
+                live.interval.value,
+                ", ".join(self.symbols),
+                ""
+                if self._feed_bars
+                else f" (liveness only: the node trades {self.interval.value})",
+            )
+            return True
+
+    def feed_status(self) -> FeedStatus:
+        """Return the feed's status; a feed that has sent nothing yet counts from its start."""
+        if self._feed is None:
+            return FeedStatus(False, None)
+        status = self._feed.status()
+        heard = status.last_message_at if status.last_message_at is not None else self._feed_started
+        return FeedStatus(status.connected, heard)
+
+    def _on_feed_bar(self, symbol: str, bar: pd.DataFrame) -> None:
+        if self._feed_bars:
+            self._arrived.put((symbol, bar))
+
+    def _drain_feed(self) -> int:
+        """Pass the bars the feed delivered into the node (under the lock); return how many
+        were kept. A bar not newer than the last one seen (a reconnect replays) is skipped."""
+        kept = 0
+        while True:
+            try:
+                symbol, bar = self._arrived.get_nowait()
+            except queue.Empty:
+                return kept
+            stamp = pd.Timestamp(bar.index[0])
+            seen = self._seen.get(symbol)
+            if seen is not None and stamp <= seen:
+                log.debug("feed bar of %s at %s already seen", symbol, stamp)
+                continue
+            if self.node.on_bar(symbol, bar).outcome != "rejected":
+                self._seen[symbol] = stamp
+                kept += 1
+
+    def _watch_feed(self) -> str:
+        """Alert when the feed goes silent (entries blocked) and when it is heard again."""
+        if self._feed is None:
+            return ""
+        stale = self.node.feed_stale()
+        if stale == self._feed_stale:
+            return ""
+        self._feed_stale = stale
+        heard = self.feed_status().last_message_at
+        if stale:
+            self._heard_when_stale = heard
+            line = (
+                f"the live bar feed is connected but silent for over "
+                f"{self.config.live.stale_after_s:g} s in market hours: new entries blocked"
+            )
+            self.notify("warning", "trade.feed", line)
+        elif heard != self._heard_when_stale:
+            line = "the live bar feed is heard again: entries allowed"
+            self.notify("info", "trade.feed", line)
+        else:  # the session ended (or the feed dropped) while silent
+            line = "the live bar feed's silence no longer counts (market closed or reconnecting)"
+            self.notify("info", "trade.feed", line)
+        return line
+
     # -- bars --------------------------------------------------------------------------------
 
     def refresh(self) -> int:
-        """Pass the stored bars newer than the last seen into the node; return how many.
+        """Pass the feed's bars and the stored bars newer than the last seen into the node;
+        return how many.
 
         The dry-run venue first fills its working orders on the new bars (the orders were
         placed before those bars opened).
         """
+        count = self._drain_feed()
         fresh, instruments = load_history(self.config, self.symbols, self.interval)
         if isinstance(self.broker, SimulatedVenue):
             executed = self.ledger.checkpoint(EXECUTED_CHECKPOINT)
@@ -242,7 +365,6 @@ class TradingSession:
                     instruments=instruments,
                 )
                 self.node.gateway.sync_fills()
-        count = 0
         for symbol, frame in fresh.items():
             seen = self._seen.get(symbol)
             newer = frame if seen is None else frame[frame.index > seen]
@@ -380,15 +502,16 @@ class TradingSession:
             ],
         }
 
-    def once(self, fill_timeout_s: float) -> TradeResult:
+    def once(self, fill_timeout_s: float, run: RunDir | None = None) -> TradeResult:
         """Carry out pending commands, decide on the last bar, execute, reconcile, write the run.
 
         A decision executed before a restart is not executed again: its orders are in the
-        ledger and at the venue already.
+        ledger and at the venue already. ``run``: the run folder (default a new one).
         """
         with self._job("once"):
             node = self.node
-            run = create_run_dir(self.config.run.runs_dir, "trade")
+            if run is None:
+                run = create_run_dir(self.config.run.runs_dir, "trade")
             commands = node.poll_commands()
             decision = node.decide()
             if self.ledger.checkpoint(EXECUTED_CHECKPOINT) == decision.time.isoformat():
@@ -399,6 +522,11 @@ class TradingSession:
                 node.wait_for_fills(fill_timeout_s)
             final = node.reconcile()
             node.heartbeat()
+            log.info(
+                "decision at %s: %s",
+                decision.time,
+                _execution_line(execution, len(final.unresolved), str(run.path)),
+            )
             write_trade_run(
                 run,
                 self.config,
@@ -420,10 +548,15 @@ class TradingSession:
             )
 
     def tick(self) -> list[str]:
-        """Between jobs: manual commands, the heartbeat, and a reconcile after the update
-        stream came back (the updates missed while it was down are read from the broker)."""
+        """Between jobs: the feed's bars, manual commands, the heartbeat, an alert when the
+        feed goes silent or comes back, and a reconcile after the update stream came back
+        (the updates missed while it was down are read from the broker)."""
         with self._job("tick"):
+            self._drain_feed()
             done = self.node.poll_commands()
+            feed = self._watch_feed()
+            if feed:
+                done.append(feed)
             if self._stream_came_back():
                 report = self.node.reconcile()
                 done.append(
@@ -463,9 +596,24 @@ def run_trade_once(
     clock: Clock | None = None,
     fill_timeout_s: float = 10.0,
 ) -> TradeResult:
-    """Start the node, carry out pending commands, decide on the last bar, execute, reconcile."""
-    with TradingSession(config, mode, confirm=confirm, clock=clock, stream=False) as session:
-        return session.once(fill_timeout_s)
+    """Start the node, carry out pending commands, decide on the last bar, execute, reconcile.
+
+    The ``alphaforge`` loggers write to the run folder's ``run.log`` meanwhile (at
+    ``run.log_level``; no secret is ever logged).
+    """
+    run = create_run_dir(config.run.runs_dir, "trade")
+    handler = attach_log(run, config.run.log_level)
+    try:
+        with TradingSession(config, mode, confirm=confirm, clock=clock, stream=False) as session:
+            return session.once(fill_timeout_s, run)
+    except AlphaForgeError as exc:
+        log.error("trade run --once failed: %s", exc.one_line())
+        raise
+    except Exception:
+        log.exception("trade run --once failed")
+        raise
+    finally:
+        detach_log(handler)
 
 
 def _day_start(when: pd.Timestamp, timezone: str) -> pd.Timestamp:

@@ -5,9 +5,13 @@ the venue and starts the node; its methods are the trading tasks of the job tabl
 (:class:`~alphaforge.scheduler.tasks.LiveTasks`), the pipeline's tasks (refresh, health,
 features, retrain, recent backtest) complete it. Job runs are recorded in the trading ledger,
 so a restart catches up only what is missed and still inside its window. Between jobs the
-session's ``tick`` (manual commands, heartbeat) runs every ``live.command_poll_s``.
+session's ``tick`` (the live feed's bars, manual commands, heartbeat) runs every
+``live.command_poll_s``. Paper and live runs start the venue's live bar feed first
+(:meth:`~alphaforge.pipeline.trade_session.TradingSession.start_feed`), so that a feed silent in
+market hours blocks entries. The run's log goes to ``runs/<UTC>-trade/run.log``.
 
-SIGINT and SIGTERM stop it cleanly: running jobs finish, then the venue and the ledger close.
+SIGINT and SIGTERM stop it cleanly: running jobs finish, then the feed, the venue and the
+ledger close.
 A SIGKILL loses nothing either (every order and fill is committed before it is acted on).
 """
 
@@ -24,6 +28,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from alphaforge.config import AppConfig
 from alphaforge.core.clock import Clock
+from alphaforge.core.errors import AlphaForgeError
+from alphaforge.pipeline.rundir import attach_log, create_run_dir, detach_log
 from alphaforge.pipeline.trade_session import TradingSession
 from alphaforge.scheduler.service import TradingScheduler
 from alphaforge.scheduler.tasks import LiveTasks, task_registry
@@ -51,10 +57,12 @@ def live_tasks(session: TradingSession) -> LiveTasks:
 def start_scheduled(
     session: TradingSession, *, clock: Clock | None = None, scheduler: Any | None = None
 ) -> TradingScheduler:
-    """Plan the job table for ``session``, catch up what was missed, start firing.
+    """Start the session's live bar feed, plan the job table, catch up what was missed, start
+    firing.
 
     Returns the running scheduler (``shutdown()`` stops it).
     """
+    session.start_feed()
     tasks = task_registry(live_tasks(session))
     service = TradingScheduler(
         session.config,
@@ -98,19 +106,33 @@ def run_scheduled(
     confirm: Callable[[str], str] | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Trade ``mode`` unattended on the job table until ``stop`` is set (or SIGINT/SIGTERM)."""
+    """Trade ``mode`` unattended on the job table until ``stop`` is set (or SIGINT/SIGTERM).
+
+    The ``alphaforge`` loggers write to ``runs/<UTC>-trade/run.log`` meanwhile (at
+    ``run.log_level``; no secret is ever logged).
+    """
     stop = stop if stop is not None else threading.Event()
+    run = create_run_dir(config.run.runs_dir, "trade")
+    handler = attach_log(run, config.run.log_level)
     previous = _stop_on_signals(stop)
     try:
         with TradingSession(config, mode, confirm=confirm) as session:
             service = start_scheduled(session)
-            log.info("trading %s on the schedule; stop with Ctrl-C", mode)
+            log.info("trading %s on the schedule (log: %s); stop with Ctrl-C", mode, run.log)
             try:
                 stop.wait()
             finally:
                 service.shutdown(wait=True)
+        log.info("stopped trading %s", mode)
+    except AlphaForgeError as exc:
+        log.error("trade run failed: %s", exc.one_line())
+        raise
+    except Exception:
+        log.exception("trade run failed")
+        raise
     finally:
         _restore(previous)
+        detach_log(handler)
 
 
 def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:

@@ -108,6 +108,20 @@ def test_a_connected_but_silent_feed_blocks_entries_only(tmp_path: Path) -> None
     ledger.close()
 
 
+def test_a_feed_quiet_before_the_open_is_stale_only_once_the_session_runs(
+    tmp_path: Path,
+) -> None:
+    clock = SimulatedClock(pd.Timestamp("2024-03-04 09:00", tz="UTC"))
+    node, _, ledger = _node(tmp_path, clock=clock)
+    node.attach_feed(lambda: FeedStatus(True, pd.Timestamp("2024-03-01 21:00", tz="UTC")))
+    assert not node.feed_stale()  # Friday's last bar, Monday morning: the market is closed
+    clock.advance_to(pd.Timestamp("2024-03-04 14:31", tz="UTC"))  # open 14:30, 60 s allowed
+    assert not node.feed_stale()
+    clock.advance_to(pd.Timestamp("2024-03-04 14:31:01", tz="UTC"))
+    assert node.feed_stale()
+    ledger.close()
+
+
 def test_a_ledger_error_halts_every_order(tmp_path: Path) -> None:
     node, _, ledger = _node(tmp_path, clock=SimulatedClock(T0))
     node.ledger_failed(LedgerError("disk full"))

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import threading
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import pandas as pd
@@ -71,6 +71,9 @@ class AlpacaBarFeed:
         Symbols to read from the crypto stream besides those recognised by their spelling.
     reconnect_min_s
         First wait before a reconnect after a drop, seconds.
+    now
+        Returns the current UTC time, which stamps each message's arrival
+        (:meth:`status`); default the wall clock (a simulated clock in tests).
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class AlpacaBarFeed:
         url: str | None = None,
         crypto_symbols: Collection[str] = (),
         reconnect_min_s: float = 1.0,
+        now: Callable[[], pd.Timestamp] | None = None,
     ) -> None:
         key, secret = _plain(api_key), _plain(secret_key)
         if not key or not secret:
@@ -94,6 +98,7 @@ class AlpacaBarFeed:
         self.url = url.rstrip("/") if url else None
         self.crypto_symbols = frozenset(crypto_symbols)
         self.reconnect_min_s = reconnect_min_s
+        self._now = now or (lambda: pd.Timestamp.now(tz="UTC"))
         self._streams: list[tuple[DataStream, threading.Thread]] = []
         self._last: pd.Timestamp | None = None
         self._stopped = False
@@ -163,7 +168,7 @@ class AlpacaBarFeed:
         async def handler(bar: Any) -> None:
             if not isinstance(bar, Bar):
                 return
-            self._last = pd.Timestamp.now(tz="UTC")
+            self._last = self._now()
             symbol = names.get(bar.symbol, bar.symbol)
             try:
                 on_bar(symbol, bar_frame(bar))
@@ -205,14 +210,23 @@ async def _halt(stream: DataStream) -> None:
     await stream.close()
 
 
-def alpaca_bar_feed(config: AppConfig, *, reconnect_min_s: float = 1.0) -> AlpacaBarFeed:
-    """Build the feed from the configuration: keys, ``data.alpaca_feed`` and the stream URL."""
+def alpaca_bar_feed(
+    config: AppConfig,
+    *,
+    reconnect_min_s: float = 1.0,
+    now: Callable[[], pd.Timestamp] | None = None,
+) -> AlpacaBarFeed:
+    """Build the feed from the configuration: keys, ``data.alpaca_feed`` and the stream URL.
+
+    ``now`` stamps message arrivals (default: the wall clock).
+    """
     return AlpacaBarFeed(
         api_key=config.secrets.alpaca_api_key,
         secret_key=config.secrets.alpaca_secret_key,
         feed=config.data.alpaca_feed,
         url=config.execution.alpaca_stream_url,
         reconnect_min_s=reconnect_min_s,
+        now=now,
     )
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -51,7 +50,8 @@ class CcxtBarFeed:
     exchange
         A ready ccxt exchange object (tests).
     now
-        Returns the current UTC time (the exchange's clock in tests).
+        Returns the current UTC time: which candles have finished, and when a poll last
+        succeeded (:meth:`status`); the exchange's or the node's clock in tests.
     """
 
     def __init__(
@@ -140,7 +140,7 @@ class CcxtBarFeed:
             if len(fresh):
                 self._last_open[symbol] = fresh.index[-1]
         self._connected = True
-        self._last_message = pd.Timestamp(time.time(), unit="s", tz="UTC")
+        self._last_message = pd.Timestamp(self._now()).tz_convert("UTC")
         for symbol, bar in deliveries:
             if self._handler is not None:
                 self._handler(symbol, bar)
