@@ -74,6 +74,9 @@ class BrokerCapabilities:
     #: Longest client order id the venue takes (Alpaca 128, Binance 36, OANDA 128): ids are
     #: kept to 36 characters of ``[A-Za-z0-9_-]`` so one scheme fits all.
     max_client_id: int = 36
+    #: Whether the venue attaches an order's bracket (stop, take-profit) as legs of its own;
+    #: where not, the node keeps the exits itself (``live/exits.py``).
+    brackets: bool = True
 
 
 @dataclass(frozen=True, slots=True)

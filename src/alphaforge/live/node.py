@@ -41,6 +41,7 @@ from alphaforge.execution.broker import Instrument as VenueInstrument
 from alphaforge.execution.gateway import OrderGateway
 from alphaforge.execution.reconcile import ReconcileReport, adopt_venue_order, reconcile
 from alphaforge.live.decide import Decision, decide, orders_for_targets
+from alphaforge.live.exits import KeptExit, load_exits, save_exits
 from alphaforge.live.intake import BarIntake, IntakeResult
 from alphaforge.live.pricing import half_spreads, limit_entries
 from alphaforge.live.risk import LivePieces, live_pieces
@@ -332,8 +333,13 @@ class TradingNode:
 
     def working_stops(self, positions: Mapping[str, float]) -> dict[str, float]:
         """Return the tightest stop working on each position: the highest stop price of the
-        open orders selling a long, the lowest of those buying back a short."""
-        out: dict[str, float] = {}
+        open orders selling a long, the lowest of those buying back a short, and the stops
+        the node keeps (venues without brackets)."""
+        out: dict[str, float] = {
+            s: kept.stop
+            for s, kept in load_exits(self.ledger).items()
+            if kept.stop is not None and positions.get(s, 0.0) * kept.side > 0
+        }
         for order in self.gateway.open_orders():
             held = positions.get(order.symbol, 0.0)
             stop = order.intent.stop_price
@@ -423,6 +429,8 @@ class TradingNode:
                     {"symbol": intent.symbol, "action": "refuse", "reason": gate.reason}
                 )
                 continue
+            if intent.bracket is not None and not self.broker.capabilities.brackets:
+                intent = self._keep_exits(intent, positions, decision.time)
             report.placed.append(self.gateway.place(intent, decision.time))
         self.ledger.set_checkpoint(EXECUTED_CHECKPOINT, decision.time.isoformat())
         return report
@@ -441,6 +449,63 @@ class TradingNode:
                 if not self.gateway.manager.has(venue.client_id):
                     self._adopt(venue)
 
+    def _keep_exits(
+        self, intent: OrderIntent, positions: Mapping[str, float], decided: pd.Timestamp
+    ) -> OrderIntent:
+        """Store the exits of an order the venue takes without its bracket (before the order
+        is sent: a crash in between leaves exits for a position that may not open, which
+        :meth:`check_exits` drops); return the order without them."""
+        bracket = intent.bracket
+        assert bracket is not None
+        after = positions.get(intent.symbol, 0.0) + intent.quantity
+        exits = load_exits(self.ledger)
+        exits[intent.symbol] = KeptExit(
+            intent.symbol,
+            math.copysign(1.0, after),
+            bracket.stop_price,
+            bracket.take_profit,
+            decided,
+        )
+        save_exits(self.ledger, exits)
+        return replace(intent, bracket=None)
+
+    def check_exits(self) -> list[str]:
+        """Close the positions whose kept exits the received bars reached (venues without
+        brackets; ``live/exits.py``); drop the exits of positions no longer held. Returns one
+        line per closing order."""
+        exits = load_exits(self.ledger)
+        if not exits:
+            return []
+        positions = self.broker.positions()
+        working = {o.symbol for o in self.gateway.open_orders()}
+        keep: dict[str, KeptExit] = {}
+        lines = []
+        for symbol, kept in sorted(exits.items()):
+            held = positions.get(symbol, 0.0)
+            if held * kept.side <= 0:
+                if held == 0 and symbol in working:
+                    keep[symbol] = kept  # the entry has not filled yet
+                continue
+            bars = self.intake.bars.get(symbol)
+            hit = None if bars is None or bars.empty else kept.trigger(bars)
+            if hit is None:
+                keep[symbol] = kept
+                continue
+            when, which = hit
+            intent = OrderIntent(
+                symbol,
+                -held,
+                strategy=self.strategy_tag,
+                reduce_only=True,
+                reason=f"{which} kept by the node",
+            )
+            # Keyed by the bar that reached the exit: a restart seeing it again finds the order.
+            self.gateway.place(intent, when)
+            lines.append(f"{symbol}: {which} reached on the bar of {when}: closing {-held:+g}")
+        if keep != exits:
+            save_exits(self.ledger, keep)
+        return lines
+
     def _end_trades(self, intents: list[OrderIntent], positions: Mapping[str, float]) -> None:
         """Cancel the working exits (a bracket's stop and target legs) of each position an
         order closes or reverses, as the engine does: the trade they protect ends, and a
@@ -455,6 +520,9 @@ class TradingNode:
             held = positions.get(order.symbol, 0.0)
             if order.symbol in ending and order.intent.quantity * held < 0:
                 self.gateway.cancel(order)
+        kept = load_exits(self.ledger)
+        if ending & kept.keys():
+            save_exits(self.ledger, {s: e for s, e in kept.items() if s not in ending})
 
     def last_closes(self) -> dict[str, float]:
         """Return each symbol's last accepted close (the mark of a holding not traded now)."""

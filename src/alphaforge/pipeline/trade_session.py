@@ -439,6 +439,8 @@ class TradingSession:
             actions = self.node.check_breakers()
             for line in actions:
                 self.notify("warning", "trade.breakers", line)
+            for line in self.node.check_exits():
+                self.notify("warning", "trade.exits", line)
             report = self.node.reconcile()
             self.node.heartbeat()
             return (
@@ -554,6 +556,9 @@ class TradingSession:
         with self._job("tick"):
             self._drain_feed()
             done = self.node.poll_commands()
+            for line in self.node.check_exits():
+                self.notify("warning", "trade.exits", line)
+                done.append(line)
             feed = self._watch_feed()
             if feed:
                 done.append(feed)

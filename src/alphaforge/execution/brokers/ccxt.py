@@ -189,6 +189,8 @@ class CcxtBroker:
             native_replace=False,
             fractional=True,
             asset_classes=("crypto",),
+            # Spot stop orders differ by exchange: the node keeps a bracket's exits itself.
+            brackets=False,
         )
         self.submit_timeout_ms = int(submit_timeout_s * 1000)
         self.read_timeout_ms = int(read_timeout_s * 1000)

@@ -83,6 +83,7 @@ def test_it_is_a_live_broker_with_binance_capabilities(broker: CcxtBroker) -> No
     caps = adapter.capabilities
     assert (caps.resend_safe, caps.native_replace, caps.fractional) == (False, False, True)
     assert caps.max_client_id == 36
+    assert not caps.brackets, "the node keeps a bracket's exits itself (live/exits.py)"
     rules = broker.instrument("BTC-USD")
     assert (rules.price_increment, rules.quantity_increment) == (0.01, 1e-05)
     assert (rules.min_quantity, rules.min_notional) == (1e-05, 5.0)
