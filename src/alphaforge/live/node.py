@@ -492,15 +492,8 @@ class TradingNode:
                 keep[symbol] = kept
                 continue
             when, which = hit
-            intent = OrderIntent(
-                symbol,
-                -held,
-                strategy=self.strategy_tag,
-                reduce_only=True,
-                reason=f"{which} kept by the node",
-            )
             # Keyed by the bar that reached the exit: a restart seeing it again finds the order.
-            self.gateway.place(intent, when)
+            self._reduce(symbol, -held, f"{which} kept by the node", when)
             lines.append(f"{symbol}: {which} reached on the bar of {when}: closing {-held:+g}")
         if keep != exits:
             save_exits(self.ledger, keep)
@@ -645,14 +638,7 @@ class TradingNode:
                 cut = math.copysign(math.floor(abs(cut)), cut)
             if cut == 0.0:
                 continue
-            intent = OrderIntent(
-                symbol,
-                -cut,
-                strategy=self.strategy_tag,
-                reduce_only=True,
-                reason=f"breaker {status.name}",
-            )
-            self.gateway.place(intent, when)
+            self._reduce(symbol, -cut, f"breaker {status.name}", when)
             placed += 1
         self.ledger.set_checkpoint(done, status.trip_id)
         return (
@@ -667,11 +653,15 @@ class TradingNode:
         now = self.clock.now()
         placed = []
         for symbol, quantity in sorted(self.broker.positions().items()):
-            intent = OrderIntent(
-                symbol, -quantity, strategy=self.strategy_tag, reduce_only=True, reason="flatten"
-            )
-            placed.append(self.gateway.place(intent, now))
+            placed.append(self._reduce(symbol, -quantity, "flatten", now))
         return placed
+
+    def _reduce(self, symbol: str, quantity: float, reason: str, when: pd.Timestamp) -> Order:
+        """Place a reduce-only market order of ``quantity`` (signed units) keyed by ``when``."""
+        intent = OrderIntent(
+            symbol, quantity, strategy=self.strategy_tag, reduce_only=True, reason=reason
+        )
+        return self.gateway.place(intent, when)
 
     def wait_for_fills(self, timeout_s: float, poll_s: float = 0.1) -> None:
         """Read fills until no order placed is still working, or ``timeout_s`` passes."""
