@@ -509,13 +509,39 @@ class TradingNode:
             if positions.get(i.symbol, 0.0) != 0
             and (positions[i.symbol] + i.quantity) * positions[i.symbol] <= 0
         }
-        for order in self.gateway.open_orders():
-            held = positions.get(order.symbol, 0.0)
-            if order.symbol in ending and order.intent.quantity * held < 0:
-                self.gateway.cancel(order)
+        asked = [
+            order
+            for order in self.gateway.open_orders()
+            if order.symbol in ending
+            and order.intent.quantity * positions.get(order.symbol, 0.0) < 0
+            and self.gateway.cancel(order)
+        ]
+        self._await_cancels(asked)
         kept = load_exits(self.ledger)
         if ending & kept.keys():
             save_exits(self.ledger, {s: e for s, e in kept.items() if s not in ending})
+
+    def _await_cancels(self, orders: list[Order], timeout_s: float = 5.0) -> None:
+        """Wait until the venue confirms the cancels of ``orders`` (looked up by client id),
+        at most ``timeout_s``: a closing order sent while the exits still hold the units is
+        refused. What is still open after that is left to the update stream and reconcile."""
+        deadline = time.monotonic() + timeout_s
+        waiting = list(orders)
+        while waiting:
+            for order in list(waiting):
+                try:
+                    venue = self.broker.lookup(order.id)
+                except BrokerError as exc:
+                    log.warning("cancel of %s unconfirmed: %s", order.id, exc.message)
+                    continue
+                if venue is None or not venue.status.is_open:
+                    if venue is not None:
+                        with self.gateway.lock:
+                            self.gateway.apply_status(order, venue, "cancel confirmed")
+                    waiting.remove(order)
+            if not waiting or time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
 
     def last_closes(self) -> dict[str, float]:
         """Return each symbol's last accepted close (the mark of a holding not traded now)."""

@@ -11,7 +11,9 @@ import pandas as pd
 
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import SimulatedClock
+from alphaforge.core.orders import Order, OrderStatus
 from alphaforge.core.types import AssetClass, Instrument, Interval
+from alphaforge.execution.broker import VenueOrder
 from alphaforge.execution.brokers.simulated import SimulatedVenue
 from alphaforge.execution.simulated import BarView
 from alphaforge.live.decide import Decision
@@ -129,3 +131,51 @@ def test_a_bar_reaching_both_exits_counts_as_the_stop() -> None:
     bars = pd.concat([_bar(DAYS[0], 80.0, 120.0), _bar(DAYS[1], 94.0, 111.0)])
     assert kept.trigger(bars) == (DAYS[1], "stop"), "the decided bar itself does not count"
     assert kept.trigger(bars.iloc[:1]) is None
+
+
+class _SlowCancels(SimulatedVenue):
+    """A venue that confirms a cancel only at the third lookup, as a real one takes time."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.calls: list[str] = []
+
+    def lookup(self, client_id: str) -> VenueOrder | None:
+        self.calls.append(f"lookup {client_id}")
+        venue = super().lookup(client_id)
+        if venue is not None and sum(c.startswith("lookup") for c in self.calls) < 3:
+            return replace(venue, status=OrderStatus.CANCEL_PENDING)
+        return venue
+
+    def send(self, order: Order) -> VenueOrder:
+        self.calls.append(f"send {order.intent.quantity:+g}")
+        return super().send(order)
+
+
+def test_a_closing_order_waits_for_the_exits_cancel(tmp_path: Path) -> None:
+    clock = SimulatedClock(DAYS[4])
+    config = AppConfig.model_validate(
+        {"strategy": {"name": "momentum"}, "risk": {"preset": "none"}}
+    )
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}", clock=clock)
+    venue = _SlowCancels(["AAA"], 100_000.0, clock)
+    node = TradingNode(
+        config, ledger, venue, clock, {"AAA": Instrument("AAA", AssetClass.STOCK)}, Interval.D1
+    )
+    node.seed({"AAA": pd.concat([_bar(d, 99.0) for d in DAYS[:4]])})
+    node.start()
+    weights = pd.Series({"AAA": 0.1})
+    stop = pd.Series({"AAA": 90.0})
+    node.execute(
+        Decision(DAYS[3], weights, stop, pd.Series({"AAA": np.nan}), weights), {"AAA": 100.0}
+    )
+    _trade_bar(node, venue, clock, 4, low=95.0)  # the entry fills: its stop leg rests
+    [leg] = [o for o in venue.venue_orders() if o.stop_price is not None]
+    venue.calls.clear()
+    flat = pd.Series({"AAA": 0.0})
+    node.execute(Decision(DAYS[4], flat, flat * np.nan, flat * np.nan, flat), {"AAA": 100.0})
+    # Three lookups of the leg until its cancel is confirmed, then the closing order.
+    assert venue.calls == [f"lookup {leg.client_id}"] * 3 + ["send -100"]
+    [stored] = [o for o in ledger.load_orders() if o.id == leg.client_id]
+    assert stored.status is OrderStatus.CANCELLED
+    ledger.close()
