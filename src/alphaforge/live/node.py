@@ -415,7 +415,6 @@ class TradingNode:
         self._adopt_working()
         intents, refusals = self.plan(decision, prices, positions)
         report.refusals = refusals
-        self._end_trades(intents, positions)
         if refusals:
             self.ledger.add_risk_decisions(
                 [
@@ -423,12 +422,17 @@ class TradingNode:
                     for row in refusals
                 ]
             )
+        allowed = []
         for intent in intents:
-            if not gate.allows(intent, positions.get(intent.symbol, 0.0)):
+            if gate.allows(intent, positions.get(intent.symbol, 0.0)):
+                allowed.append(intent)
+            else:
                 report.refusals.append(
                     {"symbol": intent.symbol, "action": "refuse", "reason": gate.reason}
                 )
-                continue
+        # Only for orders that go: a refused close must leave its position's exits working.
+        self._end_trades(allowed, positions)
+        for intent in allowed:
             if intent.bracket is not None and not self.broker.capabilities.brackets:
                 intent = self._keep_exits(intent, positions, decision.time)
             report.placed.append(self.gateway.place(intent, decision.time))

@@ -179,3 +179,31 @@ def test_a_closing_order_waits_for_the_exits_cancel(tmp_path: Path) -> None:
     [stored] = [o for o in ledger.load_orders() if o.id == leg.client_id]
     assert stored.status is OrderStatus.CANCELLED
     ledger.close()
+
+
+def test_a_reversal_the_gate_refuses_leaves_the_stop_working(tmp_path: Path) -> None:
+    clock = SimulatedClock(DAYS[4])
+    config = AppConfig.model_validate(
+        {"strategy": {"name": "momentum"}, "risk": {"preset": "none"}}
+    )
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}", clock=clock)
+    venue = SimulatedVenue(["AAA"], 100_000.0, clock)
+    node = TradingNode(
+        config, ledger, venue, clock, {"AAA": Instrument("AAA", AssetClass.STOCK)}, Interval.D1
+    )
+    node.seed({"AAA": pd.concat([_bar(d, 99.0) for d in DAYS[:4]])})
+    node.start()
+    weights = pd.Series({"AAA": 0.1})
+    stop = pd.Series({"AAA": 90.0})
+    node.execute(
+        Decision(DAYS[3], weights, stop, pd.Series({"AAA": np.nan}), weights), {"AAA": 100.0}
+    )
+    _trade_bar(node, venue, clock, 4, low=95.0)
+    node.state.set("reducing", "by hand")  # closing allowed, opening (a reversal) refused
+    short = pd.Series({"AAA": -0.1})
+    report = node.execute(
+        Decision(DAYS[4], short, short * np.nan, short * np.nan, short), {"AAA": 100.0}
+    )
+    assert report.placed == [] and report.refusals
+    assert [o.stop_price for o in venue.venue_orders()] == [90.0], "the stop still protects"
+    ledger.close()
