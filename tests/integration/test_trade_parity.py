@@ -63,10 +63,11 @@ class Case:
     start: date
     end: date
     settings: dict[str, Any]
-    replayed: int | None
+    replayed: int | None  # None: the last day of hourly bars; 0: from the first order on
     min_orders: int
     min_resizes: int = 0
     min_stop_fills: int = 0
+    min_forced: int = 0
 
 
 CASES = {
@@ -137,6 +138,22 @@ CASES = {
         replayed=60,
         min_orders=8,
         min_resizes=2,
+    ),
+    # A time stop closes positions held five sessions, before the bar's targets. Replayed
+    # from the engine's first order: the ledger knows when each position opened.
+    "daily-time-stop": Case(
+        Interval.D1,
+        date(2015, 8, 1),
+        date(2015, 12, 31),
+        {
+            "strategy": {"name": "ma_crossover", "params": {"fast": 5, "slow": 15}},
+            "portfolio": {"constructor": "target_weights", "units": "whole"},
+            "risk": {"preset": "none", "stops": [{"name": "time_stop", "params": {"max_bars": 5}}]},
+            "backtest": {"costs": {"stock": STOCK_COSTS}},
+        },
+        replayed=0,
+        min_orders=8,
+        min_forced=4,
     ),
     # The default risk preset (``spec``) on a long/short crossover in whole units.
     "daily-spec-preset": Case(
@@ -242,6 +259,8 @@ def _replay(
         days = market.index.normalize()
         first = int(np.flatnonzero(days == days[-1])[0])
         assert len(market.index) - first >= 6, "a full session of hourly bars"
+    elif case.replayed == 0:
+        first = int(market.index.get_indexer([run.orders["created_at"].min()])[0])
     else:
         first = len(market.index) - case.replayed
     start = market.index[first]
@@ -265,6 +284,7 @@ def test_a_replayed_dry_run_gives_the_backtests_orders_and_fills(name: str, tmp_
     # The settings keep out what only the engine does (see the module docstring).
     replayed_orders = run.orders[run.orders["created_at"] >= start]
     signal = replayed_orders[replayed_orders["reason"] == "signal"]
+    assert (replayed_orders["reason"] == "time_stop stop").sum() >= case.min_forced
     assert len(replayed_orders) >= case.min_orders
     assert (replayed_orders["type"].isin(["market", "stop"])).all()
     assert (signal["type"] == "market").all()
@@ -273,7 +293,7 @@ def test_a_replayed_dry_run_gives_the_backtests_orders_and_fills(name: str, tmp_
     stops = replayed_orders[replayed_orders["type"] == "stop"]
     assert (stops["filled_quantity"] != 0).sum() >= case.min_stop_fills
     assert all(r.outcome == "accepted" for r in replay.intake), "every recorded bar accepted"
-    assert book.positions, "the replay starts from a book that holds positions"
+    assert bool(book.positions) == (case.replayed != 0), "a held book unless from the start"
 
     # Every order, a bracket's stop leg included, with its final status and filled units.
     engine_orders = _engine_orders(run, start)

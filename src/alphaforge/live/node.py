@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from alphaforge.backtest.costs import CostSchedule
@@ -49,7 +50,7 @@ from alphaforge.live.safety import BREAKER, Gate, TradingStateBook, entry_gate, 
 from alphaforge.live.scoring import LiveScorer
 from alphaforge.live.trips import opened_at, round_trips
 from alphaforge.portfolio.base import create_constructor
-from alphaforge.risk.pieces import BreakerStatus, RiskEvent
+from alphaforge.risk.pieces import BreakerStatus, RiskEvent, StopRule
 from alphaforge.risk.setup import resolve
 from alphaforge.risk.state import RiskStateStore
 from alphaforge.storage.ledger import Ledger
@@ -63,6 +64,8 @@ log = logging.getLogger(__name__)
 DECISION_CHECKPOINT = "decision"
 EXECUTED_CHECKPOINT = "executed"
 FUNDED_CHECKPOINT = "funded"
+#: Targets of names closed by force (time stops), kept for the next decision.
+DEFERRED_CHECKPOINT = "deferred_targets"
 #: The time of the newest fill the breakers have been told about.
 BREAKER_FILLS_CHECKPOINT = "breaker_fills"
 
@@ -413,6 +416,15 @@ class TradingNode:
             if superseded and order.symbol in decision.weights.index:
                 self.gateway.cancel(order)
         self._adopt_working()
+        decision, deferred = self._with_deferred(decision)
+        forced = self._force_exits(decision, prices, positions)
+        # As in the engine, a name the risk layer closes now keeps its target for a later
+        # bar: a later decision without an opinion on it executes it then.
+        self._defer(decision, deferred, forced)
+        if forced:
+            kept = ~decision.weights.index.isin(sorted(forced))
+            decision = replace(decision, weights=decision.weights.where(kept))
+            positions = self.broker.positions()
         intents, refusals = self.plan(decision, prices, positions)
         report.refusals = refusals
         if refusals:
@@ -431,7 +443,7 @@ class TradingNode:
                     {"symbol": intent.symbol, "action": "refuse", "reason": gate.reason}
                 )
         # Only for orders that go: a refused close must leave its position's exits working.
-        self._end_trades(allowed, positions)
+        self._end_trades(_ending(allowed, positions), positions)
         for intent in allowed:
             if intent.bracket is not None and not self.broker.capabilities.brackets:
                 intent = self._keep_exits(intent, positions, decision.time)
@@ -503,16 +515,68 @@ class TradingNode:
             save_exits(self.ledger, keep)
         return lines
 
-    def _end_trades(self, intents: list[OrderIntent], positions: Mapping[str, float]) -> None:
-        """Cancel the working exits (a bracket's stop and target legs) of each position an
-        order closes or reverses, as the engine does: the trade they protect ends, and a
-        venue holds a position's units for its exits (Alpaca refuses the closing order)."""
-        ending = {
-            i.symbol
-            for i in intents
-            if positions.get(i.symbol, 0.0) != 0
-            and (positions[i.symbol] + i.quantity) * positions[i.symbol] <= 0
+    def _with_deferred(self, decision: Decision) -> tuple[Decision, dict[str, list[float]]]:
+        """Return ``decision`` with the targets deferred by earlier forced exits filled in
+        where it has no opinion, and those targets (symbol -> weight, stop, take)."""
+        raw = self.ledger.checkpoint(DEFERRED_CHECKPOINT)
+        if not raw:
+            return decision, {}
+        stash = json.loads(raw)
+        # A decision executed again after a crash reads what its first run read.
+        again = pd.Timestamp(stash["time"]) == decision.time
+        deferred: dict[str, list[float]] = stash["previous" if again else "targets"]
+        weights, stops = decision.weights.copy(), decision.stops.copy()
+        takes = decision.takes.copy()
+        for symbol, (weight, stop, take) in deferred.items():
+            if symbol in weights.index and not math.isfinite(weights[symbol]):
+                weights[symbol], stops[symbol], takes[symbol] = weight, stop, take
+        return replace(decision, weights=weights, stops=stops, takes=takes), deferred
+
+    def _defer(
+        self, decision: Decision, deferred: Mapping[str, list[float]], forced: set[str]
+    ) -> None:
+        """Keep the targets of the names closed by force for the next decision."""
+        if not deferred and not forced:
+            return
+        targets = {
+            s: [float(decision.weights[s]), float(decision.stops[s]), float(decision.takes[s])]
+            for s in sorted(forced)
+            if math.isfinite(decision.weights[s])
         }
+        stash = {"time": decision.time.isoformat(), "targets": targets, "previous": deferred}
+        self.ledger.set_checkpoint(DEFERRED_CHECKPOINT, json.dumps(stash))
+
+    def _force_exits(
+        self, decision: Decision, prices: Mapping[str, float], positions: Mapping[str, float]
+    ) -> set[str]:
+        """Close the positions the stop rules close on their own (time stops), as the engine
+        does at the bar's open before the targets; return the symbols closed. Orders are
+        keyed by the decision, so a restart finds them."""
+        rules = [r for r in self.risk.stops if type(r).exits is not StopRule.exits]
+        if not rules:
+            return set()
+        pieces = self._pieces(decision, positions, self.clock.now())
+        assert pieces is not None  # a stop rule is a piece
+        symbols = [str(s) for s in decision.weights.index]
+        units = np.array([positions.get(s, 0.0) for s in symbols], dtype=np.float64)
+        marks = np.array([prices.get(s, np.nan) for s in symbols], dtype=np.float64)
+        book = pieces.book(self.clock.now(), self.broker.account().equity, units, marks)
+        closing: dict[str, str] = {}
+        for rule in rules:
+            for k in rule.exits(book).tolist():
+                if units[k] != 0 and np.isfinite(marks[k]):
+                    closing.setdefault(symbols[k], f"{rule.piece_name} stop")
+        if closing:
+            self._end_trades(set(closing), positions)
+        for symbol, reason in sorted(closing.items()):
+            self._reduce(symbol, -positions[symbol], reason, decision.time)
+        return set(closing)
+
+    def _end_trades(self, ending: set[str], positions: Mapping[str, float]) -> None:
+        """Cancel the working exits (a bracket's stop and target legs) of each position in
+        ``ending`` (an order closes or reverses it), as the engine does: the trade they
+        protect ends, and a venue holds a position's units for its exits (Alpaca refuses
+        the closing order)."""
         asked = [
             order
             for order in self.gateway.open_orders()
@@ -750,6 +814,16 @@ class TradingNode:
         raise AlphaForgeError(
             f"Unknown command {kind!r}.", hint="pause, resume, flatten, cancel, reconcile."
         )
+
+
+def _ending(intents: list[OrderIntent], positions: Mapping[str, float]) -> set[str]:
+    """Return the symbols whose position an intent closes or reverses."""
+    return {
+        i.symbol
+        for i in intents
+        if positions.get(i.symbol, 0.0) != 0
+        and (positions[i.symbol] + i.quantity) * positions[i.symbol] <= 0
+    }
 
 
 __all__ = [

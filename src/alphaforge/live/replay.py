@@ -36,8 +36,8 @@ What the live path does not do as the engine does (known and left as they are):
   cancels a working signal order of an earlier decision for every symbol of a new one, the
   engine only for symbols with a new target;
 - holding costs (borrow, carry), corporate actions, delisting exits and stop entries are
-  the engine's alone; so are the exits stop rules force on their own (time stops). The
-  risk preset's sizers, limits, stops, filters and breakers run in both
+  the engine's alone. The risk preset's sizers, limits, stops (time stops included),
+  filters and breakers run in both
   (:mod:`alphaforge.live.risk`), on inputs the node computes over its trailing window.
   Bracket exits (a strategy's or a stop rule's stops and targets) are the dry-run venue's
   own orders, as Alpaca's legs are: the node adopts them from the update stream, and
