@@ -9,15 +9,18 @@ open: features come from the symbol's bars to its previous close, returns end at
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from alphaforge.backtest.outputs import SIZING_COLUMNS
 from alphaforge.core.orders import Fill, SizingStep
+from alphaforge.core.types import Interval
 from alphaforge.execution import SimulatedBroker
 from alphaforge.features.registry import compute
 from alphaforge.portfolio.book import Book, IntentBatch, Universe
@@ -25,8 +28,11 @@ from alphaforge.portfolio.pieces import SizedTargets, Sizer, SizingRequest, run_
 from alphaforge.risk.audit import RiskDecision
 from alphaforge.risk.limits.heat import HeatLimit
 from alphaforge.risk.manager import BatchReview, RiskManager
-from alphaforge.risk.pieces import Limit, RiskEvent, StopRule
+from alphaforge.risk.pieces import Limit, RegimeFilter, RiskEvent, StopRule
+from alphaforge.storage.bar_store import BarStore
 from alphaforge.strategies.base import MarketFrames, Signals
+
+log = logging.getLogger(__name__)
 
 FloatArray = np.ndarray
 
@@ -92,6 +98,22 @@ class RiskInputs:
             features["beta_60"] = _beta(returns, 60)
         market_values = _market_values(market, returns[: len(index)], series or {}, ahead)
         return cls(features, market_values, returns, window)
+
+
+def market_series(store_dir: Path, filters: Sequence[RegimeFilter]) -> dict[str, pd.Series]:
+    """Load the market-wide series the regime filters read (the daily VIX), when stored.
+
+    Each value is stamped with the time it became known: a daily bar at its open + 1 day.
+    """
+    if not any(f.piece_name == "vix" for f in filters):
+        return {}
+    store = BarStore(store_dir)
+    if not store.exists("^VIX", Interval.D1):
+        log.warning("the vix filter is on but ^VIX is not stored: it lets every order through")
+        return {}
+    close = store.read("^VIX", Interval.D1)["close"]
+    close.index = pd.DatetimeIndex(close.index) + pd.Timedelta(days=1)
+    return {"^VIX": close}
 
 
 def bar_returns(market: MarketFrames) -> np.ndarray:
@@ -488,5 +510,6 @@ __all__ = [
     "bar_returns",
     "decision_row",
     "limit_usage_frame",
+    "market_series",
     "working_stops",
 ]

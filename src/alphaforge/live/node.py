@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from alphaforge.backtest.costs import CostSchedule
+from alphaforge.backtest.risk_bridge import market_series
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock
 from alphaforge.core.errors import AlphaForgeError
@@ -332,6 +333,7 @@ class TradingNode:
             opened_at=opened_at(fills),
             trips=round_trips(fills),
             window=self.config.risk.var_window,
+            series=market_series(self.config.data.store_dir, self.risk.filters),
         )
 
     def working_stops(self, positions: Mapping[str, float]) -> dict[str, float]:

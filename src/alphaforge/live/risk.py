@@ -77,13 +77,15 @@ def live_pieces(
     opened_at: Mapping[str, pd.Timestamp],
     trips: Sequence[RoundTrip],
     window: int,
+    series: Mapping[str, pd.Series] | None = None,
 ) -> LivePieces | None:
     """Return the pieces' view for executing ``decision`` at ``when``; None when no sizer
     and no piece beyond the base checks is configured.
 
     ``bars``: the intake's trailing window per symbol (decided on); ``working_stops``: the
     tightest stop on each held symbol's closing side; ``opened_at``: when each held position
-    opened (UTC); ``trips``: the closed round trips (Kelly's average win and loss).
+    opened (UTC); ``trips``: the closed round trips (Kelly's average win and loss);
+    ``series``: market-wide series the filters read (``^VIX``, stamped when known).
     """
     if not (manager.pieces_on or sizers):
         return None
@@ -100,7 +102,7 @@ def live_pieces(
             hint="Restart the node: its bars and its stored decision disagree.",
         )
     ahead = when if when > decision.time else decision.time + pd.Timedelta(1, "ns")
-    inputs = RiskInputs.build(market, window=window, ahead=ahead)
+    inputs = RiskInputs.build(market, series=series, window=window, ahead=ahead)
     index = pd.DatetimeIndex(market.index.append(pd.DatetimeIndex([ahead])))
     at = pd.DatetimeIndex([decision.time])
 

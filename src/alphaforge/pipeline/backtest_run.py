@@ -19,7 +19,7 @@ import pandas as pd
 from alphaforge.backtest import performance
 from alphaforge.backtest.engine import EngineRun
 from alphaforge.backtest.metrics import full_metrics
-from alphaforge.backtest.risk_bridge import bar_returns, limit_usage_frame
+from alphaforge.backtest.risk_bridge import bar_returns, limit_usage_frame, market_series
 from alphaforge.backtest.runner import run_strategy_backtest, run_weights_backtest
 from alphaforge.config import AppConfig, masked_dump
 from alphaforge.core.bars import content_hash
@@ -210,7 +210,7 @@ def _run(
         strategy_tag=config.strategy.tag,
         corporate_actions=actions,
         setup=setup,
-        series=_market_series(config, setup),
+        series=market_series(config.data.store_dir, setup.filters),
         reporter=reporter,
     )
     bench = run_weights_backtest(
@@ -405,22 +405,6 @@ def write_risk_table(
         frame = frame.merge(engine.risk_status, on="timestamp", how="left")
     with atomic_path(folder / "risk.parquet") as temp:
         frame.to_parquet(temp, index=False)
-
-
-def _market_series(config: AppConfig, setup: RiskSetup) -> dict[str, pd.Series]:
-    """Load the market-wide series regime filters read (the daily VIX), when stored.
-
-    Each value is stamped with the time it became known: a daily bar at its open + 1 day.
-    """
-    if not any(f.piece_name == "vix" for f in setup.filters):
-        return {}
-    store = BarStore(config.data.store_dir)
-    if not store.exists("^VIX", Interval.D1):
-        log.warning("the vix filter is on but ^VIX is not stored: it lets every order through")
-        return {}
-    close = store.read("^VIX", Interval.D1)["close"]
-    close.index = pd.DatetimeIndex(close.index) + pd.Timedelta(days=1)
-    return {"^VIX": close}
 
 
 def write_manifest(

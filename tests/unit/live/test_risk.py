@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from alphaforge.backtest.risk_bridge import PIECE_FEATURES, RiskInputs
+from alphaforge.backtest.risk_bridge import PIECE_FEATURES, RiskInputs, market_series
 from alphaforge.config.models import PortfolioConfig, RiskConfig
 from alphaforge.core.errors import AlphaForgeError
-from alphaforge.core.types import AssetClass, Interval
+from alphaforge.core.types import AssetClass, Instrument, Interval
 from alphaforge.data.synthetic import SyntheticSpec, generate_market
 from alphaforge.live.decide import Decision, orders_for_targets
 from alphaforge.live.risk import live_pieces
 from alphaforge.live.trips import opened_at, round_trips
 from alphaforge.risk.setup import resolve
+from alphaforge.storage.bar_store import BarStore
 from alphaforge.strategies.base import MarketFrames
 
 
@@ -206,3 +208,45 @@ def test_a_decision_keeps_the_signals_probability_through_json() -> None:
     assert back.probability is not None
     pd.testing.assert_series_equal(back.probability, probability, check_names=False)
     assert back.expected_return is None
+
+
+def test_the_vix_filter_reads_the_last_vix_known_when_the_bar_opens(tmp_path: Path) -> None:
+    market = _market()
+    portfolio = PortfolioConfig(units="whole")
+    risk = RiskConfig(preset="none", filters=[{"name": "vix", "params": {}}])
+    setup = resolve(portfolio, risk)
+    days = market.index[-5:]
+    vix = pd.DataFrame(
+        {"open": 20.0, "high": 30.0, "low": 10.0, "close": [21.0, 22.0, 23.0, 24.0, 25.0]},
+        index=days,
+    ).assign(volume=0.0)
+    vix_index = Instrument("^VIX", AssetClass.INDEX, exchange="CBOE")
+    BarStore(tmp_path).write(vix_index, Interval.D1, vix, source="test")
+    series = market_series(tmp_path, setup.filters)
+    bars = {
+        s: pd.DataFrame(
+            {f: getattr(market, f)[s] for f in ("open", "high", "low", "close", "volume")}
+        )
+        for s in market.symbols
+    }
+    nan = pd.Series(np.nan, index=market.symbols)
+    when = market.index[-1] + pd.Timedelta(days=1)
+    pieces = live_pieces(
+        setup.manager(market.instruments, 1.0),
+        setup.sizers,
+        bars,
+        market.instruments,
+        Interval.D1,
+        Decision(market.index[-1], nan, nan, nan, nan),
+        when,
+        whole_units=True,
+        working_stops={},
+        opened_at={},
+        trips=[],
+        window=252,
+        series=series,
+    )
+    assert pieces is not None
+    book = pieces.book(when, 1.0, np.zeros(3), np.ones(3))
+    # The last close (25) is known a day after its bar opened: at ``when`` exactly.
+    assert book.market["vix_level"] == 25.0
