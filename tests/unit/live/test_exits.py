@@ -152,13 +152,15 @@ class _SlowCancels(SimulatedVenue):
         return super().send(order)
 
 
-def test_a_closing_order_waits_for_the_exits_cancel(tmp_path: Path) -> None:
-    clock = SimulatedClock(DAYS[4])
+def _holding_with_a_stop(
+    tmp_path: Path, clock: SimulatedClock, venue: SimulatedVenue
+) -> tuple[TradingNode, Ledger]:
+    """A node on ``venue`` that has sent a buy of AAA with a stop at 90 (its leg rests once
+    the entry fills); the venue takes brackets."""
     config = AppConfig.model_validate(
         {"strategy": {"name": "momentum"}, "risk": {"preset": "none"}}
     )
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}", clock=clock)
-    venue = _SlowCancels(["AAA"], 100_000.0, clock)
     node = TradingNode(
         config, ledger, venue, clock, {"AAA": Instrument("AAA", AssetClass.STOCK)}, Interval.D1
     )
@@ -169,6 +171,13 @@ def test_a_closing_order_waits_for_the_exits_cancel(tmp_path: Path) -> None:
     node.execute(
         Decision(DAYS[3], weights, stop, pd.Series({"AAA": np.nan}), weights), {"AAA": 100.0}
     )
+    return node, ledger
+
+
+def test_a_closing_order_waits_for_the_exits_cancel(tmp_path: Path) -> None:
+    clock = SimulatedClock(DAYS[4])
+    venue = _SlowCancels(["AAA"], 100_000.0, clock)
+    node, ledger = _holding_with_a_stop(tmp_path, clock, venue)
     _trade_bar(node, venue, clock, 4, low=95.0)  # the entry fills: its stop leg rests
     [leg] = [o for o in venue.venue_orders() if o.stop_price is not None]
     venue.calls.clear()
@@ -183,21 +192,8 @@ def test_a_closing_order_waits_for_the_exits_cancel(tmp_path: Path) -> None:
 
 def test_a_reversal_the_gate_refuses_leaves_the_stop_working(tmp_path: Path) -> None:
     clock = SimulatedClock(DAYS[4])
-    config = AppConfig.model_validate(
-        {"strategy": {"name": "momentum"}, "risk": {"preset": "none"}}
-    )
-    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}", clock=clock)
     venue = SimulatedVenue(["AAA"], 100_000.0, clock)
-    node = TradingNode(
-        config, ledger, venue, clock, {"AAA": Instrument("AAA", AssetClass.STOCK)}, Interval.D1
-    )
-    node.seed({"AAA": pd.concat([_bar(d, 99.0) for d in DAYS[:4]])})
-    node.start()
-    weights = pd.Series({"AAA": 0.1})
-    stop = pd.Series({"AAA": 90.0})
-    node.execute(
-        Decision(DAYS[3], weights, stop, pd.Series({"AAA": np.nan}), weights), {"AAA": 100.0}
-    )
+    node, ledger = _holding_with_a_stop(tmp_path, clock, venue)
     _trade_bar(node, venue, clock, 4, low=95.0)
     node.state.set("reducing", "by hand")  # closing allowed, opening (a reversal) refused
     short = pd.Series({"AAA": -0.1})
