@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import pandas as pd
@@ -42,6 +43,7 @@ from alphaforge.core.orders import (
     replacement_id,
 )
 from alphaforge.execution.broker import (
+    BrokerError,
     LiveBroker,
     OrderRejectedError,
     SubmitUnknownError,
@@ -202,6 +204,29 @@ class OrderGateway:
                 self.journal.record_order(order, "cancel_requested")
             self.broker.cancel_order(order.id)
             return True
+
+    def await_cancels(self, orders: list[Order], timeout_s: float = 5.0) -> None:
+        """Wait until the venue confirms the cancels of ``orders`` (looked up by client id),
+        at most ``timeout_s``: an order sent while an order being cancelled still holds the
+        units is refused. What is still open after that is left to the update stream and
+        reconcile."""
+        deadline = time.monotonic() + timeout_s
+        waiting = list(orders)
+        while waiting:
+            for order in list(waiting):
+                try:
+                    venue = self.broker.lookup(order.id)
+                except BrokerError as exc:
+                    log.warning("cancel of %s unconfirmed: %s", order.id, exc.message)
+                    continue
+                if venue is None or not venue.status.is_open:
+                    if venue is not None:
+                        with self.lock:
+                            self.apply_status(order, venue, "cancel confirmed")
+                    waiting.remove(order)
+            if not waiting or time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
 
     def replace(self, order: Order, intent: OrderIntent) -> Order:
         """Replace a working order; the replacement carries the quantity still to fill."""

@@ -17,9 +17,10 @@ Nothing here knows whether it runs live, on paper or in a dry run.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -293,6 +294,39 @@ def _bracket(now: float, quantity: float, stop: float, take: float, trail: float
     )
 
 
+def with_deferred(decision: Decision, stash: str | None) -> tuple[Decision, dict[str, list[float]]]:
+    """Return ``decision`` with the targets deferred by forced exits (``stash``, written by
+    :func:`deferred_stash`) filled in where it has no opinion, and those targets (symbol ->
+    weight, stop, take). A decision executed again after a crash reads what its first
+    execution read."""
+    if not stash:
+        return decision, {}
+    data = json.loads(stash)
+    again = pd.Timestamp(data["time"]) == decision.time
+    deferred: dict[str, list[float]] = data["previous" if again else "targets"]
+    weights, stops = decision.weights.copy(), decision.stops.copy()
+    takes = decision.takes.copy()
+    for symbol, (weight, stop, take) in deferred.items():
+        if symbol in weights.index and not math.isfinite(weights[symbol]):
+            weights[symbol], stops[symbol], takes[symbol] = weight, stop, take
+    return replace(decision, weights=weights, stops=stops, takes=takes), deferred
+
+
+def deferred_stash(
+    decision: Decision, deferred: Mapping[str, list[float]], forced: set[str]
+) -> str:
+    """Return the stash (JSON) keeping the targets of the names ``forced`` closed now for the
+    next decision, with what this decision read (``deferred``) for a re-execution."""
+    targets = {
+        s: [float(decision.weights[s]), float(decision.stops[s]), float(decision.takes[s])]
+        for s in sorted(forced)
+        if math.isfinite(decision.weights[s])
+    }
+    return json.dumps(
+        {"time": decision.time.isoformat(), "targets": targets, "previous": dict(deferred)}
+    )
+
+
 def _marks(
     base: Mapping[str, float], symbols: list[str], price: np.ndarray, due: np.ndarray
 ) -> dict[str, float]:
@@ -315,4 +349,11 @@ def _equity(cash: float, positions: Mapping[str, float], marks: Mapping[str, flo
     return cash + float(np.dot(units, values))
 
 
-__all__ = ["CostRate", "Decision", "decide", "orders_for_targets"]
+__all__ = [
+    "CostRate",
+    "Decision",
+    "decide",
+    "deferred_stash",
+    "orders_for_targets",
+    "with_deferred",
+]

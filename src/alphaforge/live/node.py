@@ -42,7 +42,13 @@ from alphaforge.execution.broker import BrokerError, LiveBroker, TradeUpdate, Ve
 from alphaforge.execution.broker import Instrument as VenueInstrument
 from alphaforge.execution.gateway import OrderGateway
 from alphaforge.execution.reconcile import ReconcileReport, adopt_venue_order, reconcile
-from alphaforge.live.decide import Decision, decide, orders_for_targets
+from alphaforge.live.decide import (
+    Decision,
+    decide,
+    deferred_stash,
+    orders_for_targets,
+    with_deferred,
+)
 from alphaforge.live.exits import KeptExit, load_exits, save_exits
 from alphaforge.live.intake import BarIntake, IntakeResult
 from alphaforge.live.pricing import half_spreads, limit_entries
@@ -518,35 +524,17 @@ class TradingNode:
         return lines
 
     def _with_deferred(self, decision: Decision) -> tuple[Decision, dict[str, list[float]]]:
-        """Return ``decision`` with the targets deferred by earlier forced exits filled in
-        where it has no opinion, and those targets (symbol -> weight, stop, take)."""
-        raw = self.ledger.checkpoint(DEFERRED_CHECKPOINT)
-        if not raw:
-            return decision, {}
-        stash = json.loads(raw)
-        # A decision executed again after a crash reads what its first run read.
-        again = pd.Timestamp(stash["time"]) == decision.time
-        deferred: dict[str, list[float]] = stash["previous" if again else "targets"]
-        weights, stops = decision.weights.copy(), decision.stops.copy()
-        takes = decision.takes.copy()
-        for symbol, (weight, stop, take) in deferred.items():
-            if symbol in weights.index and not math.isfinite(weights[symbol]):
-                weights[symbol], stops[symbol], takes[symbol] = weight, stop, take
-        return replace(decision, weights=weights, stops=stops, takes=takes), deferred
+        """Return ``decision`` with the targets deferred by earlier forced exits filled in,
+        and those targets (:func:`~alphaforge.live.decide.with_deferred`)."""
+        return with_deferred(decision, self.ledger.checkpoint(DEFERRED_CHECKPOINT))
 
     def _defer(
         self, decision: Decision, deferred: Mapping[str, list[float]], forced: set[str]
     ) -> None:
         """Keep the targets of the names closed by force for the next decision."""
-        if not deferred and not forced:
-            return
-        targets = {
-            s: [float(decision.weights[s]), float(decision.stops[s]), float(decision.takes[s])]
-            for s in sorted(forced)
-            if math.isfinite(decision.weights[s])
-        }
-        stash = {"time": decision.time.isoformat(), "targets": targets, "previous": deferred}
-        self.ledger.set_checkpoint(DEFERRED_CHECKPOINT, json.dumps(stash))
+        if deferred or forced:
+            stash = deferred_stash(decision, deferred, forced)
+            self.ledger.set_checkpoint(DEFERRED_CHECKPOINT, stash)
 
     def _force_exits(
         self, decision: Decision, prices: Mapping[str, float], positions: Mapping[str, float]
@@ -586,32 +574,10 @@ class TradingNode:
             and order.intent.quantity * positions.get(order.symbol, 0.0) < 0
             and self.gateway.cancel(order)
         ]
-        self._await_cancels(asked)
+        self.gateway.await_cancels(asked)
         kept = load_exits(self.ledger)
         if ending & kept.keys():
             save_exits(self.ledger, {s: e for s, e in kept.items() if s not in ending})
-
-    def _await_cancels(self, orders: list[Order], timeout_s: float = 5.0) -> None:
-        """Wait until the venue confirms the cancels of ``orders`` (looked up by client id),
-        at most ``timeout_s``: a closing order sent while the exits still hold the units is
-        refused. What is still open after that is left to the update stream and reconcile."""
-        deadline = time.monotonic() + timeout_s
-        waiting = list(orders)
-        while waiting:
-            for order in list(waiting):
-                try:
-                    venue = self.broker.lookup(order.id)
-                except BrokerError as exc:
-                    log.warning("cancel of %s unconfirmed: %s", order.id, exc.message)
-                    continue
-                if venue is None or not venue.status.is_open:
-                    if venue is not None:
-                        with self.gateway.lock:
-                            self.gateway.apply_status(order, venue, "cancel confirmed")
-                    waiting.remove(order)
-            if not waiting or time.monotonic() >= deadline:
-                return
-            time.sleep(0.1)
 
     def last_closes(self) -> dict[str, float]:
         """Return each symbol's last accepted close (the mark of a holding not traded now)."""
