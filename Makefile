@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,deep]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,deep,service]'
 	touch $(STAMP)
 
 install: $(STAMP)

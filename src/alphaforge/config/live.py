@@ -71,6 +71,12 @@ class ExecutionConfig(FrozenModel):
         ),
     )
 
+    def ledger_url_for(self, mode: str) -> str:
+        """Return ``ledger_url`` if set, else the SQLite file of ``mode`` under ``ledger_dir``."""
+        if self.ledger_url:
+            return self.ledger_url
+        return f"sqlite:///{(self.ledger_dir / f'{mode}.sqlite').as_posix()}"
+
 
 class LiveConfig(FrozenModel):
     """The trading node: what it trades, how often it checks, when data count as stale."""

@@ -16,6 +16,7 @@ from alphaforge.config.labels import LabelsConfig
 from alphaforge.config.live import ExecutionConfig, LiveConfig, NotifyConfig, SchedulerConfig
 from alphaforge.config.model import DeepConfig, LinearConfig, ModelConfig, TreesConfig
 from alphaforge.config.run import DemoConfig, RunConfig, SecretsConfig, TrainConfig
+from alphaforge.config.service import ServiceConfig
 from alphaforge.config.trading import (
     AggregateConfig,
     BacktestConfig,
@@ -50,6 +51,7 @@ __all__ = [
     "SchedulerConfig",
     "SecretsConfig",
     "SelectionConfig",
+    "ServiceConfig",
     "StrategyConfig",
     "TrainConfig",
     "TreesConfig",
@@ -79,4 +81,5 @@ class AppConfig(FrozenModel):
     live: LiveConfig = LiveConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     notify: NotifyConfig = NotifyConfig()
+    service: ServiceConfig = ServiceConfig()
     secrets: SecretsConfig = SecretsConfig()

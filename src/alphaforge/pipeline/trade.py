@@ -50,9 +50,7 @@ MODE_CHECKPOINT = "mode"
 
 def ledger_url(config: AppConfig, mode: str) -> str:
     """Return the configured ledger URL, or this mode's SQLite file."""
-    if config.execution.ledger_url:
-        return config.execution.ledger_url
-    return f"sqlite:///{(config.execution.ledger_dir / f'{mode}.sqlite').as_posix()}"
+    return config.execution.ledger_url_for(mode)
 
 
 def open_ledger(config: AppConfig, mode: str, clock: Clock | None = None) -> Ledger:

@@ -1,0 +1,95 @@
+"""Where the service reads from: one object built from the configuration, shared by every
+route, page and the live-update task.
+
+The trading ledger is opened once, when its file exists, and kept open: a missing ledger is
+not an error (pages then show runs, models and market data and name the command that creates
+the rest).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alphaforge.config.models import AppConfig
+from alphaforge.core.clock import Clock
+from alphaforge.storage.ledger import Ledger
+from alphaforge.validation.ledger import default_ledger_path
+
+__all__ = ["PREDICTIONS_DIR", "SERVICE_DIR", "ServiceSources"]
+
+#: Folder of the persisted decisions' scores under ``data.store_dir`` (written by the node).
+PREDICTIONS_DIR = "predictions"
+#: Folder of the service's own files (tokens, cookie key) under ``data.store_dir``.
+SERVICE_DIR = "service"
+
+
+@dataclass
+class ServiceSources:
+    """The files and databases the service reads, for one trading mode.
+
+    ``clock`` stamps what the service writes (command and audit rows, token times) and
+    decides how old a heartbeat is; it is the system clock outside tests.
+    """
+
+    config: AppConfig
+    mode: str
+    clock: Clock
+    _ledger: Ledger | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def ledger_url(self) -> str:
+        """The trading ledger's SQLAlchemy URL for :attr:`mode`."""
+        return self.config.execution.ledger_url_for(self.mode)
+
+    @property
+    def store_dir(self) -> Path:
+        """Root of the bar, feature and model stores."""
+        return Path(self.config.data.store_dir)
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where ``train``, ``backtest`` and ``demo`` create run directories."""
+        return Path(self.config.run.runs_dir)
+
+    @property
+    def models_dir(self) -> Path:
+        """The model registry's root."""
+        return self.store_dir / "models"
+
+    @property
+    def predictions_dir(self) -> Path:
+        """The node's and ``predict``'s persisted prediction files."""
+        return self.store_dir / PREDICTIONS_DIR
+
+    @property
+    def trials_path(self) -> Path:
+        """The trial ledger's SQLite file."""
+        return default_ledger_path(self.store_dir)
+
+    @property
+    def service_dir(self) -> Path:
+        """The service's own files: tokens and the cookie key."""
+        return self.store_dir / SERVICE_DIR
+
+    def ledger(self) -> Ledger | None:
+        """Return the open trading ledger, or None while no node has created it."""
+        with self._lock:
+            if self._ledger is None and self._ledger_exists():
+                self._ledger = Ledger.open(self.ledger_url, clock=self.clock)
+            return self._ledger
+
+    def close(self) -> None:
+        """Close the ledger if it was opened."""
+        with self._lock:
+            if self._ledger is not None:
+                self._ledger.close()
+                self._ledger = None
+
+    def _ledger_exists(self) -> bool:
+        url = self.ledger_url
+        if url.startswith("sqlite:///"):
+            return Path(url.removeprefix("sqlite:///")).exists()
+        return True  # a server database: Ledger.open says clearly if it cannot be reached
