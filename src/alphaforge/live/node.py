@@ -748,6 +748,8 @@ class TradingNode:
         """Carry out the pending manual commands (ledger rows); return one line per command."""
         done = []
         for command in self.ledger.pending_commands():
+            if command.kind == "run_job":  # the scheduler's (scheduler/trading.py)
+                continue
             try:
                 result = self._run_command(command.kind, command.args)
                 self.ledger.complete_command(command.id, "done", result)

@@ -33,6 +33,7 @@ from alphaforge.pipeline.rundir import attach_log, create_run_dir, detach_log
 from alphaforge.pipeline.trade_session import TradingSession
 from alphaforge.scheduler.service import TradingScheduler
 from alphaforge.scheduler.tasks import LiveTasks, task_registry
+from alphaforge.storage.ledger import Ledger
 
 __all__ = ["live_tasks", "run_scheduled", "start_scheduled"]
 
@@ -72,8 +73,13 @@ def start_scheduled(
         clock=clock if clock is not None else session.clock,
         scheduler=scheduler,
     )
+
+    def tick() -> None:
+        run_job_commands(service, session.ledger, clock if clock is not None else session.clock)
+        session.tick()
+
     service.scheduler.add_job(
-        _quiet(session.tick),
+        _quiet(tick),
         trigger=IntervalTrigger(seconds=max(1, round(session.config.live.command_poll_s))),
         id=TICK_JOB,
         name="tick",
@@ -85,6 +91,30 @@ def start_scheduled(
     for outcome in caught:
         log.info("caught up %s: %s %s", outcome.job, outcome.status, outcome.message)
     return service
+
+
+def run_job_commands(service: TradingScheduler, ledger: Ledger, clock: Clock) -> list[str]:
+    """Run the jobs asked for by hand (``run_job`` command rows, e.g. from the dashboard) now.
+
+    Each runs as a run of its own, scheduled for now (so it never counts as a missed or a
+    duplicate scheduled run). A crash between the job and its completion runs it again at
+    the next tick: the command stays pending until completed.
+    """
+    names = {job.name for job in service.jobs}
+    lines = []
+    for command in ledger.pending_commands():
+        if command.kind != "run_job":
+            continue
+        name = str(command.args.get("job", ""))
+        if name not in names:
+            ledger.complete_command(command.id, "failed", f"no job {name!r}")
+            lines.append(f"run_job {name}: no such job")
+            continue
+        outcome = service.run_job(name, clock.now())
+        status = "done" if outcome.status == "done" else "failed"
+        ledger.complete_command(command.id, status, f"{outcome.status}: {outcome.message}")
+        lines.append(f"run_job {name}: {outcome.status}")
+    return lines
 
 
 def _quiet(work: Callable[[], object]) -> Callable[[], None]:

@@ -93,10 +93,18 @@ class LedgerRecords(LedgerBase):
 
     # -- commands, job runs, alerts, heartbeats ----------------------------------------------
 
-    def add_command(self, kind: str, args: Mapping[str, Any] | None = None) -> int:
+    def add_command(
+        self,
+        kind: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        audit: Mapping[str, Any] | None = None,
+    ) -> int:
         """Queue a manual command for the running node and return its id.
 
-        ``kind`` is one of :data:`~alphaforge.storage.ledger_rows.COMMAND_KINDS`.
+        ``kind`` is one of :data:`~alphaforge.storage.ledger_rows.COMMAND_KINDS`. ``audit``
+        (who asked and why) is stored as an audit row in the same transaction, so the
+        command and its audit exist together or not at all.
         """
         if kind not in COMMAND_KINDS:
             raise ValueError(f"command must be one of {COMMAND_KINDS}, got {kind!r}")
@@ -109,7 +117,11 @@ class LedgerRecords(LedgerBase):
             "result": "",
         }
         with self._write("queue a command") as conn:
-            return inserted_id(conn, tables.commands, values)
+            number = inserted_id(conn, tables.commands, values)
+            if audit is not None:
+                row = audit_values(self._now(), None, "", {**audit, "command_id": number})
+                conn.execute(tables.audit.insert().values(row))
+            return number
 
     def pending_commands(self) -> list[CommandRow]:
         """Return the commands not yet done, oldest first."""
