@@ -265,7 +265,12 @@ def predict(
     import pandas as pd
 
     from alphaforge.backtest.report import format_metric
-    from alphaforge.pipeline.predict import SCORE_MEANING, predict_latest, write_predictions
+    from alphaforge.pipeline.predict import (
+        SCORE_MEANING,
+        persist_predictions,
+        predict_latest,
+        write_predictions,
+    )
 
     cfg = config_from(ctx, config)
     prediction = predict_latest(cfg)
@@ -294,6 +299,7 @@ def predict(
         prediction.drift,
         action="retraining (alphaforge train, or alphaforge models update for boosting models)",
     )
+    console.print(f"Kept for the dashboard: {persist_predictions(prediction, cfg)}")
     if out is not None:
         console.print(f"Written: {write_predictions(prediction, out)}")
 

@@ -42,11 +42,15 @@ from alphaforge.features.panel import DOLLAR_SYMBOLS, IRX, T10Y2Y, TNX, VIX
 from alphaforge.models.dataset import compute_features, needed_inputs, split_feature_names
 from alphaforge.models.registry_store import ModelRegistry
 from alphaforge.models.scoring import (
+    PREDICTION_STAMP,
+    PREDICTIONS_DIR,
     Champions,
     LatestScores,
     fitted_lookback,
     load_champions,
+    prediction_path,
     prediction_row,
+    safe_name,
     score_latest,
 )
 from alphaforge.storage.atomic import atomic_path
@@ -54,13 +58,9 @@ from alphaforge.storage.bar_store import BarStore
 
 log = logging.getLogger(__name__)
 
-#: Folder of the persisted decisions' scores, under ``data.store_dir``.
-PREDICTIONS_DIR = "predictions"
 #: The index and macro series panel features may read from outside the universe (the same
 #: series ``predict`` looks for in the store).
 PANEL_INPUT_SYMBOLS: tuple[str, ...] = (VIX, TNX, IRX, T10Y2Y, *DOLLAR_SYMBOLS)
-#: The stamp in a prediction file's name (the decision bar's open time, UTC).
-_STAMP = "%Y%m%dT%H%M%SZ"
 #: Width of the ledger's ``audit.model_version`` column.
 _VERSION_WIDTH = 128
 
@@ -261,8 +261,7 @@ class LiveScorer:
 
     def path_for(self, time: pd.Timestamp) -> Path:
         """Return the prediction file of the decision at bar ``time`` (UTC open time)."""
-        stamp = pd.Timestamp(time).tz_convert("UTC").strftime(_STAMP)
-        return self.folder / f"{_safe(self.experiment)}_{stamp}.parquet"
+        return prediction_path(self.folder, self.experiment, time)
 
     def _table(self, latest: LatestScores) -> pd.DataFrame:
         """Return ``predict``'s table with the ``prediction_row`` columns beside it."""
@@ -281,14 +280,16 @@ class LiveScorer:
         """Return the persisted decisions from ``since`` on (read from disk once, then kept)."""
         if self._history is None:
             pattern = re.compile(
-                rf"^{re.escape(_safe(self.experiment))}_(\d{{8}}T\d{{6}}Z)\.parquet$"
+                rf"^{re.escape(safe_name(self.experiment))}_(\d{{8}}T\d{{6}}Z)\.parquet$"
             )
             self._history = {}
             for path in sorted(self.folder.glob("*.parquet")):
                 match = pattern.match(path.name)
                 if match is None:
                     continue
-                stamp = pd.Timestamp(pd.to_datetime(match.group(1), format=_STAMP, utc=True))
+                stamp = pd.Timestamp(
+                    pd.to_datetime(match.group(1), format=PREDICTION_STAMP, utc=True)
+                )
                 if stamp >= since:
                     self._history[stamp] = pd.read_parquet(path)
         self._history = {t: f for t, f in self._history.items() if t >= since}
@@ -353,11 +354,6 @@ def _version_key(champions: Champions) -> tuple[tuple[str, int], ...]:
 
 def _version_text(champions: Champions) -> str:
     return ", ".join(f"{m} v{v.version}" for m, v in champions.versions.items())
-
-
-def _safe(name: str) -> str:
-    """Return ``name`` with any character unsafe in a file name replaced by ``-``."""
-    return re.sub(r"[^A-Za-z0-9._-]", "-", name)
 
 
 __all__ = ["PANEL_INPUT_SYMBOLS", "PREDICTIONS_DIR", "LiveScorer", "LiveScores", "required_window"]

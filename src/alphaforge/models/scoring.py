@@ -22,6 +22,7 @@ This module sits in the models layer so that strategies may score champions; the
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,24 @@ from alphaforge.models.dataset import BINARY_CLASSES, THREE_CLASSES, primary_sid
 from alphaforge.models.ensemble import StackingEnsemble
 from alphaforge.models.record import training_record
 from alphaforge.models.registry_store import ModelRegistry, ModelVersion
+
+#: Folder of persisted prediction files under ``data.store_dir`` (the node's decisions and
+#: ``alphaforge predict``), one Parquet file per decision bar, read by the dashboard.
+PREDICTIONS_DIR = "predictions"
+#: The stamp in a prediction file's name (the decision bar's open time, UTC).
+PREDICTION_STAMP = "%Y%m%dT%H%M%SZ"
+
+
+def safe_name(name: str) -> str:
+    """Return ``name`` with any character unsafe in a file name replaced by ``-``."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name)
+
+
+def prediction_path(folder: Path, experiment: str, time: pd.Timestamp) -> Path:
+    """Return the prediction file of ``experiment``'s decision at bar ``time`` (UTC open)."""
+    stamp = pd.Timestamp(time).tz_convert("UTC").strftime(PREDICTION_STAMP)
+    return folder / f"{safe_name(experiment)}_{stamp}.parquet"
+
 
 #: The quantile model's name under an experiment in the registry.
 QUANTILE_MODEL = "quantiles"
@@ -440,6 +459,8 @@ def prediction_row(latest: LatestScores) -> pd.DataFrame:
 __all__ = [
     "COMBINER_FILE",
     "LABEL_DEFINITION",
+    "PREDICTIONS_DIR",
+    "PREDICTION_STAMP",
     "QUANTILE_MODEL",
     "Champions",
     "Combiner",
@@ -455,6 +476,8 @@ __all__ = [
     "latest_windows",
     "load_champions",
     "load_combiner",
+    "prediction_path",
     "prediction_row",
+    "safe_name",
     "score_latest",
 ]

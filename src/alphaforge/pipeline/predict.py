@@ -37,16 +37,19 @@ from alphaforge.models.dataset import compute_features
 from alphaforge.models.drift import DriftReport, drift_report
 from alphaforge.models.registry_store import ModelVersion
 from alphaforge.models.scoring import (
+    PREDICTIONS_DIR,
     fitted_lookback,
     latest_feature_rows,
     latest_quantiles,
     latest_windows,
     load_champions,
+    prediction_path,
     score_latest,
 )
 from alphaforge.pipeline.registration import registry_root
 from alphaforge.pipeline.research import prepare_training_data
 from alphaforge.pipeline.train import load_panel_inputs, load_training_universe
+from alphaforge.storage.atomic import atomic_path
 
 #: Fewest rows (bars x symbols) after the model's training data for a drift check: PSI on
 #: a handful of rows is noise.
@@ -145,6 +148,26 @@ def predict_latest(config: AppConfig) -> Prediction:
     )
 
 
+def persist_predictions(prediction: Prediction, config: AppConfig) -> Path:
+    """Write the scores where the node keeps its decisions' (``<store_dir>/predictions/``),
+    named by the latest scored bar, so the dashboard shows them; return the file.
+
+    One row per symbol: the scores table (each model, ``ensemble``, ``agreement``, the
+    quantiles ``q10`` ... ``q90`` when on) and ``model_versions``.
+    """
+    table = prediction.scores.copy()
+    table["model_versions"] = ", ".join(
+        f"{v.name} v{v.version}" for v in prediction.versions.values()
+    )
+    bar = pd.Timestamp(pd.to_datetime(table["timestamp"], utc=True).max())
+    folder = Path(config.data.store_dir) / PREDICTIONS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = prediction_path(folder, config.train.experiment, bar)
+    with atomic_path(path) as temp:
+        table.to_parquet(temp)
+    return path
+
+
 def write_predictions(prediction: Prediction, path: Path) -> Path:
     """Write the scores as CSV (one row per symbol) and return the path."""
     prediction.scores.to_csv(path)
@@ -158,6 +181,7 @@ __all__ = [
     "latest_feature_rows",
     "latest_quantiles",
     "latest_windows",
+    "persist_predictions",
     "predict_latest",
     "write_predictions",
 ]

@@ -14,15 +14,16 @@ from pathlib import Path
 
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock
+from alphaforge.models.scoring import PREDICTIONS_DIR
 from alphaforge.storage.ledger import Ledger
 from alphaforge.validation.ledger import default_ledger_path
 
-__all__ = ["PREDICTIONS_DIR", "SERVICE_DIR", "ServiceSources"]
+__all__ = ["PREDICTIONS_DIR", "SERVICE_DIR", "TOKENS_FILE", "ServiceSources"]
 
-#: Folder of the persisted decisions' scores under ``data.store_dir`` (written by the node).
-PREDICTIONS_DIR = "predictions"
 #: Folder of the service's own files (tokens, cookie key) under ``data.store_dir``.
 SERVICE_DIR = "service"
+#: The token store's file in the service folder.
+TOKENS_FILE = "tokens.sqlite"
 
 
 @dataclass

@@ -1,0 +1,363 @@
+"""What the API and the pages read from the trading ledger, as plain tables and values.
+
+Pure reads: nothing here writes. Times are UTC. Money is in the account's quote currency
+(USD for the Alpaca account). Marks come from the bar store: a position is valued at the last
+stored close at or before the time asked, else at its last fill price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.universe import load_universe
+from alphaforge.storage.bar_store import BarStore
+from alphaforge.storage.ledger import Ledger
+
+__all__ = [
+    "EquityCurve",
+    "Heartbeat",
+    "equity_curve",
+    "heartbeat",
+    "instruments",
+    "last_closes",
+    "positions_table",
+    "trades_table",
+]
+
+#: Reconcile-event kind of a cash change (funding, or the broker's figure).
+_CASH_EVENT = "cash"
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The newest node heartbeat and whether it is recent enough to call the node alive."""
+
+    node: str | None
+    time: pd.Timestamp | None
+    alive: bool
+    details: dict[str, Any]
+
+    def text(self) -> str:
+        """One line for the page banner: ``node-paper alive (14:02:11 UTC)`` or why not."""
+        if self.time is None:
+            return "no heartbeat yet: start the node with alphaforge trade run"
+        stamp = f"{self.time:%Y-%m-%d %H:%M:%S} UTC"
+        return f"{self.node} alive ({stamp})" if self.alive else f"no heartbeat since {stamp}"
+
+
+def heartbeat(ledger: Ledger, now: pd.Timestamp, stale_s: float) -> Heartbeat:
+    """Return the newest heartbeat of any node; alive when younger than ``stale_s`` seconds."""
+    beats = ledger.heartbeats()
+    if not beats:
+        return Heartbeat(None, None, False, {})
+    last = max(beats, key=lambda b: b.time)
+    alive = (now - last.time).total_seconds() <= stale_s
+    return Heartbeat(last.node, last.time, alive, dict(last.details))
+
+
+def instruments(universe: str) -> dict[str, Instrument]:
+    """Return the universe's instruments by symbol (empty when the universe cannot be read)."""
+    try:
+        members = load_universe(universe).members
+    except Exception:  # an unknown universe must not take the pages down
+        return {}
+    return {m.instrument.symbol: m.instrument for m in members}
+
+
+def _closes(store: BarStore, symbol: str, interval: Interval) -> pd.Series:
+    """Return the stored closes of ``symbol`` by bar close time, empty when none are stored."""
+    try:
+        if not store.exists(symbol, interval):
+            return pd.Series(dtype="float64")
+        bars = store.read(symbol, interval)
+    except Exception:  # a damaged series: no marks for it, the fills still mark it
+        return pd.Series(dtype="float64")
+    if bars.empty:
+        return pd.Series(dtype="float64")
+    # Bars are stamped at their open; a close is known one bar later (never earlier).
+    close_time = pd.DatetimeIndex(bars.index) + interval.nominal
+    return pd.Series(bars["close"].to_numpy(dtype="float64"), index=close_time)
+
+
+def last_closes(
+    store_dir: Path, symbols: Sequence[str], interval: Interval, at: pd.Timestamp
+) -> dict[str, float]:
+    """Return the last stored close at or before ``at`` of each symbol that has one."""
+    store = BarStore(store_dir)
+    marks: dict[str, float] = {}
+    for symbol in symbols:
+        closes = _closes(store, symbol, interval)
+        closes = closes[closes.index <= at]
+        if not closes.empty:
+            marks[symbol] = float(closes.iloc[-1])
+    return marks
+
+
+@dataclass(frozen=True)
+class EquityCurve:
+    """Account value over time, recomputed from the ledger's cash events and fills.
+
+    ``frame`` has columns ``equity``, ``cash``, ``positions``, ``drawdown`` (fraction below
+    the running peak, <= 0) indexed by UTC time: one row per cash event, per fill and per
+    stored bar close while something is held.
+    """
+
+    frame: pd.DataFrame
+
+    @property
+    def empty(self) -> bool:
+        """True when the ledger has neither funding nor fills."""
+        return self.frame.empty
+
+
+def _cash_events(ledger: Ledger) -> list[tuple[pd.Timestamp, float]]:
+    """Return (time, new balance) of each cash setting, oldest first."""
+    events = []
+    for row in ledger.reconcile_events():
+        if row.kind == _CASH_EVENT and row.after is not None:
+            try:
+                events.append((row.time, float(row.after)))
+            except ValueError:  # a hand-written note instead of a number: not a balance
+                continue
+    return events
+
+
+def equity_curve(
+    ledger: Ledger, store_dir: Path, interval: Interval, now: pd.Timestamp
+) -> EquityCurve:
+    """Recompute the account's value from its cash settings and fills, marked at stored closes.
+
+    Cash starts at each cash setting's balance; a fill of ``q`` units at ``p`` with costs
+    ``c`` moves cash by ``-(q * p) - c`` and the position by ``q``. A cash setting after the
+    first replaces the running balance (the broker's figure is the truth). Positions are
+    marked at the last stored close at or before each time, else at their last fill price.
+    """
+    fills = ledger.fills()
+    cash_events = _cash_events(ledger)
+    columns = ["equity", "cash", "positions", "drawdown"]
+    if fills.empty and not cash_events:
+        return EquityCurve(pd.DataFrame(columns=columns, dtype="float64"))
+    store = BarStore(store_dir)
+    symbols = sorted(set(fills["symbol"])) if not fills.empty else []
+    closes = {s: _closes(store, s, interval) for s in symbols}
+    start = min([t for t, _ in cash_events] + ([fills["time"].min()] if not fills.empty else []))
+    times = {t for t, _ in cash_events} | set(fills["time"]) | {now}
+    for series in closes.values():
+        times |= {t for t in series.index if start <= t <= now}
+    cash = 0.0
+    held: dict[str, float] = {}
+    last_fill: dict[str, float] = {}
+    rows = []
+    # (time, 0 = cash setting / 1 = fill, balance or units, (symbol, price, cost) of a fill)
+    events: list[tuple[pd.Timestamp, int, float, tuple[str, float, float] | None]] = [
+        (t, 0, amount, None) for t, amount in cash_events
+    ]
+    for record in fills.to_dict("records"):
+        detail = (str(record["symbol"]), float(record["price"]), float(record["cost"]))
+        events.append((pd.Timestamp(record["time"]), 1, float(record["quantity"]), detail))
+    events.sort(key=lambda e: (e[0], e[1]))
+    position = 0
+    for stamp in sorted(times):
+        while position < len(events) and events[position][0] <= stamp:
+            _, _, value, fill = events[position]
+            if fill is None:
+                cash = value
+            else:
+                symbol, price, cost = fill
+                cash -= value * price + cost
+                held[symbol] = held.get(symbol, 0.0) + value
+                last_fill[symbol] = price
+            position += 1
+        value_held = 0.0
+        for symbol, quantity in held.items():
+            if abs(quantity) < 1e-12:
+                continue
+            series = closes[symbol]
+            mark = last_fill[symbol]
+            if not series.empty:
+                before = series[series.index <= stamp]
+                if not before.empty and before.index[-1] >= _last_fill_time(fills, symbol, stamp):
+                    mark = float(before.iloc[-1])
+            value_held += quantity * mark
+        rows.append((stamp, cash + value_held, cash, value_held))
+    frame = pd.DataFrame(rows, columns=["time", "equity", "cash", "positions"]).set_index("time")
+    frame = frame[frame.index >= start]
+    peak = frame["equity"].cummax()
+    frame["drawdown"] = np.where(peak > 0, frame["equity"] / peak - 1.0, 0.0)
+    return EquityCurve(frame)
+
+
+def _last_fill_time(fills: pd.DataFrame, symbol: str, at: pd.Timestamp) -> pd.Timestamp:
+    """The time of ``symbol``'s last fill at or before ``at`` (a close before it is stale)."""
+    mine = fills.loc[(fills["symbol"] == symbol) & (fills["time"] <= at), "time"]
+    return pd.Timestamp(mine.max()) if not mine.empty else pd.Timestamp.min.tz_localize("UTC")
+
+
+def positions_table(
+    ledger: Ledger,
+    marks: Mapping[str, float],
+    known: Mapping[str, Instrument],
+) -> pd.DataFrame:
+    """Return one row per held symbol: quantity, average cost, mark, value, unrealised P&L.
+
+    The average cost is of the fills since the position last opened from flat (quote
+    currency per unit, costs left out); the mark is ``marks[symbol]`` else the last fill.
+    """
+    fills = ledger.fills()
+    rows = []
+    for symbol, quantity in sorted(ledger.positions().items()):
+        mine = fills[fills["symbol"] == symbol]
+        average, last = _average_cost(mine)
+        mark = marks.get(symbol, last)
+        instrument = known.get(symbol)
+        rows.append(
+            {
+                "symbol": symbol,
+                "quantity": quantity,
+                "average_price": average,
+                "last_price": mark,
+                "market_value": None if mark is None else quantity * mark,
+                "unrealized_pnl": None
+                if mark is None or average is None
+                else quantity * (mark - average),
+                "asset_class": str(instrument.asset_class) if instrument else "unknown",
+                "sector": (instrument.sector or "") if instrument else "",
+                "currency": instrument.currency if instrument else "USD",
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "symbol",
+            "quantity",
+            "average_price",
+            "last_price",
+            "market_value",
+            "unrealized_pnl",
+            "asset_class",
+            "sector",
+            "currency",
+        ],
+    )
+
+
+def _average_cost(fills: pd.DataFrame) -> tuple[float | None, float | None]:
+    """Average entry price of the open position built by ``fills`` (oldest first), last price."""
+    held = 0.0
+    cost = 0.0
+    last = None
+    for quantity, price in zip(fills["quantity"], fills["price"], strict=True):
+        last = float(price)
+        if held == 0 or np.sign(quantity) == np.sign(held):
+            cost += quantity * price
+            held += quantity
+        else:
+            closing = min(abs(quantity), abs(held)) * np.sign(quantity)
+            if abs(held) > 1e-12:
+                cost *= (held + closing) / held
+            held += closing
+            rest = quantity - closing
+            if abs(held) < 1e-12:
+                held, cost = 0.0, 0.0
+            if abs(rest) > 1e-12:
+                held, cost = rest, rest * price
+    if abs(held) < 1e-12:
+        return None, last
+    return cost / held, last
+
+
+def trades_table(ledger: Ledger) -> pd.DataFrame:
+    """Return the round trips of the ledger's fills: entry, exit, side, quantity, P&L, costs.
+
+    A round trip runs from a fill that opens a position from flat to the fill that brings it
+    back to flat (a reversal closes one trip and opens the next). P&L is in quote currency,
+    net of the fills' costs; an open trip has no exit.
+    """
+    fills = ledger.fills()
+    columns = [
+        "symbol",
+        "side",
+        "quantity",
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "pnl",
+        "costs",
+        "return_pct",
+        "strategy",
+    ]
+    trips: list[dict[str, Any]] = []
+    for symbol, mine in fills.groupby("symbol", sort=True):
+        held = 0.0
+        trip: dict[str, Any] | None = None
+        for row in mine.to_dict("records"):
+            quantity, price, cost = float(row["quantity"]), float(row["price"]), float(row["cost"])
+            while abs(quantity) > 1e-12:
+                if trip is None:
+                    trip = {
+                        "symbol": symbol,
+                        "side": "long" if quantity > 0 else "short",
+                        "quantity": 0.0,
+                        "entry_time": row["time"],
+                        "entry_value": 0.0,
+                        "exit_value": 0.0,
+                        "exit_quantity": 0.0,
+                        "costs": 0.0,
+                        "strategy": row["strategy"],
+                    }
+                sign = 1.0 if trip["side"] == "long" else -1.0
+                if np.sign(quantity) == sign:
+                    trip["quantity"] += abs(quantity)
+                    trip["entry_value"] += abs(quantity) * price
+                    trip["costs"] += cost
+                    held += quantity
+                    quantity = 0.0
+                    continue
+                closing = min(abs(quantity), abs(held))
+                share = closing / abs(quantity)
+                trip["exit_value"] += closing * price
+                trip["exit_quantity"] += closing
+                trip["costs"] += cost * share
+                cost *= 1 - share
+                held += closing * np.sign(quantity)
+                quantity -= closing * np.sign(quantity)
+                if abs(held) < 1e-12:
+                    held = 0.0
+                    trip["exit_time"] = row["time"]
+                    trips.append(_finish(trip, price))
+                    trip = None
+        if trip is not None:
+            trips.append(_finish(trip, None))
+    frame = pd.DataFrame(trips, columns=columns)
+    return frame.sort_values("entry_time", kind="stable").reset_index(drop=True)
+
+
+def _finish(trip: dict[str, Any], exit_price: float | None) -> dict[str, Any]:
+    entry_price = trip["entry_value"] / trip["quantity"]
+    sign = 1.0 if trip["side"] == "long" else -1.0
+    pnl = None
+    average_exit = None
+    if exit_price is not None and trip["exit_quantity"] > 0:
+        average_exit = trip["exit_value"] / trip["exit_quantity"]
+        pnl = sign * (trip["exit_value"] - entry_price * trip["exit_quantity"]) - trip["costs"]
+    return {
+        "symbol": trip["symbol"],
+        "side": trip["side"],
+        "quantity": trip["quantity"],
+        "entry_time": trip["entry_time"],
+        "entry_price": entry_price,
+        "exit_time": trip.get("exit_time"),
+        "exit_price": average_exit,
+        "pnl": pnl,
+        "costs": trip["costs"],
+        "return_pct": None if pnl is None else 100.0 * pnl / trip["entry_value"],
+        "strategy": trip["strategy"],
+    }
