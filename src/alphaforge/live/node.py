@@ -50,6 +50,7 @@ from alphaforge.live.decide import (
     with_deferred,
 )
 from alphaforge.live.exits import KeptExit, load_exits, save_exits
+from alphaforge.live.heartbeat import node_details
 from alphaforge.live.intake import BarIntake, IntakeResult
 from alphaforge.live.pricing import half_spreads, limit_entries
 from alphaforge.live.risk import LivePieces, live_pieces
@@ -207,16 +208,9 @@ class TradingNode:
         return report
 
     def heartbeat(self) -> None:
-        """Write the node's heartbeat row (dashboard: "no heartbeat since ...")."""
-        self.ledger.beat(
-            f"node-{self.mode}",
-            {
-                "mode": self.mode,
-                "broker": self.broker.capabilities.name,
-                "state": self.state.current(),
-                "open_orders": len(self.gateway.open_orders()),
-            },
-        )
+        """Write the node's heartbeat row (dashboard: "no heartbeat since ..."; the metrics'
+        equity, data times and inference seconds: :mod:`~alphaforge.live.heartbeat`)."""
+        self.ledger.beat(f"node-{self.mode}", node_details(self))
 
     # -- bars and decisions ------------------------------------------------------------------
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -315,11 +316,14 @@ class LatestScores:
     class probabilities), ``agreement``, for meta labels ``side`` and ``trade_score``,
     ``rank`` and the quantile columns. ``probabilities`` holds each model's and the
     ensemble's class probabilities (symbols x class names) in ``scores``' symbol order.
+    ``seconds``: each model's inference time (wall clock, seconds; loading not counted),
+    left out of equality so that two scorings of the same bars compare equal.
     """
 
     scores: pd.DataFrame
     probabilities: dict[str, pd.DataFrame]
     ensemble: str
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 def score_latest(
@@ -349,6 +353,7 @@ def score_latest(
     out = pd.DataFrame({"timestamp": features["timestamp"]}, index=features.index)
     classes = THREE_CLASSES if labels.kind == "three_class" else BINARY_CLASSES
     probabilities: dict[str, npt.NDArray[np.float64]] = {}
+    seconds: dict[str, float] = {}
     with ModelRegistry(champions.root) as registry:
         for name, version in champions.versions.items():
             own = list(version.feature_names)
@@ -362,7 +367,9 @@ def score_latest(
                 .loc[features.index]
                 .to_numpy()
             )
+            started = time.perf_counter()
             probabilities[name] = aligned_proba(model, X, len(classes))
+            seconds[name] = time.perf_counter() - started
             out[name] = class_score(probabilities[name])
         quantiles = (
             None
@@ -400,7 +407,7 @@ def score_latest(
         name: pd.DataFrame(p, index=features.index, columns=list(classes)).loc[scores.index]
         for name, p in (probabilities | {"ensemble": mean}).items()
     }
-    return LatestScores(scores, frames, how)
+    return LatestScores(scores, frames, how, seconds)
 
 
 def latest_quantiles(

@@ -18,11 +18,11 @@ readers return in :mod:`~alphaforge.storage.ledger_rows`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from alphaforge.core.clock import Clock, SystemClock
 from alphaforge.core.orders import Fill, Order, OrderStatus, OrderStep
@@ -228,18 +228,21 @@ class Ledger(LedgerRecords):
             rows = conn.execute(
                 select(table).where(table.c.client_id == client_id).order_by(table.c.id)
             ).all()
-        return [
-            OrderEventRow(
-                id=r.id,
-                client_id=r.client_id,
-                time=tables.parse_time(r.time),
-                from_status=r.from_status,
-                to_status=r.to_status,
-                event=r.event,
-                reason=r.reason,
-            )
-            for r in rows
-        ]
+        return [_event_row(r) for r in rows]
+
+    def order_journal(self, to_statuses: Collection[str] | None = None) -> list[OrderEventRow]:
+        """Return the journal of every order, oldest first, in one read.
+
+        ``to_statuses``: only the transitions into one of these statuses (all when None); the
+        metrics read the submits, acknowledgments and rejections this way.
+        """
+        table = tables.order_events
+        query = select(table).order_by(table.c.id)
+        if to_statuses is not None:
+            query = query.where(table.c.to_status.in_([str(s) for s in to_statuses]))
+        with self._read("read order events") as conn:
+            rows = conn.execute(query).all()
+        return [_event_row(r) for r in rows]
 
     # -- fills, positions, cash --------------------------------------------------------------
 
@@ -293,6 +296,12 @@ class Ledger(LedgerRecords):
             if checkpoint is not None:
                 self._put_checkpoint(conn, checkpoint[0], checkpoint[1], now)
         return True
+
+    def fill_count(self) -> int:
+        """Return how many fills are stored (each venue execution once)."""
+        with self._read("read fills") as conn:
+            count = conn.execute(select(func.count()).select_from(tables.fills)).scalar()
+        return int(count or 0)
 
     def has_fill(self, execution_id: str) -> bool:
         """Return True when the execution id is stored."""
@@ -409,6 +418,18 @@ class Ledger(LedgerRecords):
             query = query.where(table.c.client_id == client_id)
         with self._read("read fills") as conn:
             return list(conn.execute(query).all())
+
+
+def _event_row(row: Any) -> OrderEventRow:
+    return OrderEventRow(
+        id=row.id,
+        client_id=row.client_id,
+        time=tables.parse_time(row.time),
+        from_status=row.from_status,
+        to_status=row.to_status,
+        event=row.event,
+        reason=row.reason,
+    )
 
 
 def _journal(

@@ -190,6 +190,16 @@ class LedgerRecords(LedgerBase):
             for r in rows
         ]
 
+    def job_run_counts(self) -> dict[tuple[str, str], int]:
+        """Return how many runs each job has had, by ``(job name, status)``."""
+        table = tables.job_runs
+        query = select(table.c.name, table.c.status, func.count()).group_by(
+            table.c.name, table.c.status
+        )
+        with self._read("read job runs") as conn:
+            rows = conn.execute(query).all()
+        return {(name, status): int(count) for name, status, count in rows}
+
     def last_job_run(self, name: str) -> JobRunRow | None:
         """Return the newest run of a job, or None."""
         runs = self.job_runs(name, limit=1)

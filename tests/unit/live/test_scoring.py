@@ -131,6 +131,11 @@ def test_a_node_with_the_ml_strategy_decides_persists_and_audits(
             assert node.on_bar(symbol, bars.iloc[[-1]]).outcome != "rejected"
         decision = node.decide()
         assert decision.time > first.time
+        # The heartbeat carries each champion's inference time of this scoring.
+        node.heartbeat()
+        inference = ledger.heartbeats()[0].details["inference_s"]
+        assert sorted(inference) == ["lightgbm", "logistic"]
+        assert all(0 < seconds < 60 for seconds in inference.values())
         # The first scored bar rebalances: long the 2 best signals, short the 2 worst, gross 1.
         ranked = first.signal.sort_values().index
         assert first.weights[ranked[2:]].tolist() == pytest.approx([0.25, 0.25])

@@ -234,6 +234,26 @@ def test_fills_update_order_position_and_cash_once_per_execution_id(ledger: Ledg
     assert str(frame["time"].dt.tz) == "UTC"
     assert ledger.fills(since=T0 + pd.Timedelta(seconds=6)).empty
     assert [e.event for e in ledger.order_events("o-1")] == ["store", "fill", "fill"]
+    assert ledger.fill_count() == 2
+
+
+def test_order_journal_reads_every_order_in_one_pass(ledger: Ledger) -> None:
+    assert ledger.order_journal() == []
+    first, second = _order("o-1"), _order("o-2")
+    ledger.record_order(first, "store")
+    ledger.record_order(second, "store")
+    second.status = OrderStatus.REJECTED
+    ledger.record_order(second, "rejected", "insufficient buying power")
+    journal = ledger.order_journal()
+    assert [(e.client_id, e.to_status) for e in journal] == [
+        ("o-1", "pending_submit"),
+        ("o-2", "pending_submit"),
+        ("o-2", "rejected"),
+    ]
+    assert journal == ledger.order_events("o-1") + ledger.order_events("o-2")
+    rejected = ledger.order_journal([OrderStatus.REJECTED])
+    assert [(e.client_id, e.reason) for e in rejected] == [("o-2", "insufficient buying power")]
+    assert ledger.fill_count() == 0
 
 
 def test_a_fill_for_an_order_not_yet_stored_stores_it(ledger: Ledger) -> None:
@@ -370,6 +390,12 @@ def test_job_runs(ledger: Ledger, clock: SimulatedClock) -> None:
     assert ledger.job_runs("report")[0].finished_at is None
     assert ledger.last_job_run("nightly") is None
     assert len(ledger.job_runs(limit=1)) == 1
+    ledger.finish_job(ledger.start_job("signals", at + pd.Timedelta(days=1)), "failed", "boom")
+    assert ledger.job_run_counts() == {
+        ("report", "running"): 1,
+        ("signals", "done"): 1,
+        ("signals", "failed"): 1,
+    }
 
 
 def test_alerts_and_heartbeats(ledger: Ledger, clock: SimulatedClock) -> None:
