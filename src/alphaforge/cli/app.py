@@ -25,6 +25,7 @@ from alphaforge.cli.model_commands import models_app
 from alphaforge.cli.model_commands import predict as predict_command
 from alphaforge.cli.options import ConfigOption, GlobalConfigOption, config_from
 from alphaforge.cli.risk_commands import risk_app
+from alphaforge.cli.serve_commands import serve_app
 from alphaforge.cli.strategy_commands import strategies_app
 from alphaforge.cli.trade_commands import trade_app
 from alphaforge.config import AppConfig, masked_dump
@@ -46,6 +47,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(risk_app, name="risk")
 app.add_typer(strategies_app, name="strategies")
 app.add_typer(trade_app, name="trade")
+app.add_typer(serve_app, name="serve")
 app.command("predict")(predict_command)
 app.command("backtest")(backtest_command)
 app.add_typer(config_app, name="config")
