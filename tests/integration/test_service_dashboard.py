@@ -117,7 +117,8 @@ class Served:
                     return
             except OSError:
                 if self.process.poll() is not None:
-                    raise AssertionError(self.process.stdout.read() if self.process.stdout else "")
+                    output = self.process.stdout.read() if self.process.stdout else ""
+                    raise AssertionError(output) from None
                 time.sleep(0.2)
         raise AssertionError("alphaforge serve did not start within 60 s")
 
@@ -192,8 +193,10 @@ def test_the_api_answers_on_the_world(world: World, tokens: dict[str, str], serv
             ledger.close()
         assert portfolio["cash"] == pytest.approx(cash)
         # Cash recomputed from the funding and the fills equals the ledger's.
-        recomputed = 100_000.0 - float((fills["quantity"] * fills["price"]).sum()) - float(
-            fills["cost"].sum()
+        recomputed = (
+            100_000.0
+            - float((fills["quantity"] * fills["price"]).sum())
+            - float(fills["cost"].sum())
         )
         assert cash == pytest.approx(recomputed)
         assert portfolio["equity_curve"]["equity"]

@@ -13,10 +13,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import swagger_ui_bundle
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -29,10 +29,17 @@ from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock, SystemClock
 from alphaforge.core.errors import AlphaForgeError
 from alphaforge.core.types import Interval
-from alphaforge.service.auth import CookieSigner, LoginLimiter, TokenStore, WsTickets
+from alphaforge.service.auth import (
+    CookieSigner,
+    LoginLimiter,
+    Scope,
+    TokenInfo,
+    TokenStore,
+    WsTickets,
+)
 from alphaforge.service.errors import NotFoundError
-from alphaforge.service.metrics import RequestMetrics, build_registry
-from alphaforge.service.security import HostOriginGuard
+from alphaforge.service.metrics import RequestMetrics, build_registry, render
+from alphaforge.service.security import HostOriginGuard, require_scope
 from alphaforge.service.sources import TOKENS_FILE, ServiceSources
 from alphaforge.service.stream import Hub, LedgerTail
 from alphaforge.service.views import equity_curve
@@ -129,6 +136,13 @@ def create_app(
     app.include_router(routes_control.router)
     app.include_router(routes_pages.router)
     app.include_router(routes_ws.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(token: Annotated[TokenInfo, Depends(require_scope(Scope.READ))]) -> Response:
+        # Prometheus sends the read token as a bearer header (deploy/prometheus.yml).
+        body, content_type = render(registry)
+        return Response(body, media_type=content_type)
+
     # Keep a reference so tests and the benchmark can reach the tail (poll counts, last ids).
     app.state.tail = tail
     return app

@@ -91,7 +91,7 @@ def auth(token: str) -> dict[str, str]:
 
 
 def test_reads_need_a_token_and_return_the_ledger(world: Any) -> None:
-    client, tokens, ledger, _ = world
+    client, tokens, _ledger, _ = world
     assert client.get("/api/v1/account").status_code == 401
     account = client.get("/api/v1/account", headers=auth(tokens["read"])).json()
     assert account["ledger"] is True and account["cash"] == 10_000.0
@@ -125,9 +125,14 @@ def test_actions_need_confirmation_a_reason_and_a_known_target(world: Any) -> No
     client, tokens, _, _ = world
     headers = auth(tokens["trade"])
     unconfirmed = {"confirm": False, "reason": "because"}
-    assert client.post("/api/v1/controls/flatten", json=unconfirmed, headers=headers).status_code == 422
+    assert (
+        client.post("/api/v1/controls/flatten", json=unconfirmed, headers=headers).status_code
+        == 422
+    )
     no_reason = {"confirm": True, "reason": ""}
-    assert client.post("/api/v1/controls/flatten", json=no_reason, headers=headers).status_code == 422
+    assert (
+        client.post("/api/v1/controls/flatten", json=no_reason, headers=headers).status_code == 422
+    )
     good = {"confirm": True, "reason": "testing"}
     missing = client.post("/api/v1/orders/nope/cancel", json=good, headers=headers)
     assert missing.status_code == 404 and "No order nope" in missing.json()["detail"]
@@ -196,6 +201,5 @@ def test_a_new_fill_reaches_a_websocket_client(world: Any) -> None:
                 break
         assert {"fill", "equity"} <= kinds
     # A ticket works once.
-    with pytest.raises(Exception):  # noqa: B017, PT011
-        with client.websocket_connect(f"/ws?ticket={ticket}") as socket:
-            socket.receive_json()
+    with pytest.raises(Exception), client.websocket_connect(f"/ws?ticket={ticket}") as again:  # noqa: B017, PT011
+        again.receive_json()
