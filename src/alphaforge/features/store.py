@@ -516,9 +516,10 @@ class FeatureStore:
         """
         try:
             table = pq.read_table(stored.file)
-        except (OSError, pa.ArrowException) as exc:
+        except (OSError, pa.ArrowException):
             raise DataError(
-                f"The panel feature file {stored.file} cannot be read ({exc}).",
+                f"The stored panel features of {stored.universe} ({stored.interval}) cannot be "
+                f"read from {stored.file}: removed or damaged since it was listed.",
                 hint=f"Run alphaforge features build --universe {stored.universe} again.",
             ) from None
         frames = _panel_from_table(table.to_pandas(), list(stored.features))

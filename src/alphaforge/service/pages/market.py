@@ -262,8 +262,13 @@ def build_market_page(sources: ServiceSources, params: Mapping[str, str]) -> Pag
     page.twin["rotation"] = []
     if stored is None:
         where = f" of universe {universe}" if universe else ""
+        what = (
+            f"The panel features stored{where} in {sources.store_dir} hold no market feature"
+            if any(universe is None or p.universe == universe for p in panels)
+            else f"No panel features{where} are stored in {sources.store_dir}"
+        )
         page.notes.append(
-            f"No panel features{where} are stored in {sources.store_dir}: run "
+            f"{what}: run "
             f"`{_BUILD.format(universe=universe or 'NAME')}` for regime, breadth, sector "
             "rotation and VIX (VIX needs the ^VIX series: `alphaforge data fetch ^VIX`)."
         )
