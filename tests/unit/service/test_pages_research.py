@@ -139,6 +139,7 @@ def _has_data(chart: Chart) -> bool:
 
 
 def _assert_charts_have_data(page: Page) -> None:
+    json.dumps(page.twin, allow_nan=False)  # the twin is strict JSON: NaN is null
     assert page.charts
     for chart in page.charts:
         assert _has_data(chart), chart.id
@@ -372,6 +373,7 @@ def test_every_page_of_an_empty_project_gives_notes_and_writes_nothing(
 ) -> None:
     page = builder(_sources(tmp_path), {})
     assert any(command in note for note in page.notes), page.notes
+    json.dumps(page.twin, allow_nan=False)
     for chart in page.charts:
         assert _has_data(chart), chart.id
     assert list(tmp_path.iterdir()) == []  # the service only reads
