@@ -59,3 +59,10 @@ class DataHealthError(AlphaForgeError):
 
 class RegistryError(AlphaForgeError):
     """A name is unknown to a registry (feature, model, source, ...)."""
+
+
+class NotFoundError(AlphaForgeError):
+    """A named thing (a run, a symbol, a model) does not exist where it was looked for.
+
+    The service answers it with 404 and the message; the CLI prints it in one line.
+    """

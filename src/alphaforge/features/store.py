@@ -60,9 +60,16 @@ from alphaforge.features.registry import (
     feature_set_version,
     resolve_names,
 )
-from alphaforge.storage import atomic_path, encode_symbol, file_lock
+from alphaforge.storage import atomic_path, decode_symbol, encode_symbol, file_lock
 
-__all__ = ["FEATURES_DIR", "FeatureStore", "PanelStats", "UpdatePath", "UpdateStats"]
+__all__ = [
+    "FEATURES_DIR",
+    "FeatureStore",
+    "PanelStats",
+    "StoredPanel",
+    "UpdatePath",
+    "UpdateStats",
+]
 
 #: Directory of the feature store under its root.
 FEATURES_DIR = "features"
@@ -135,6 +142,34 @@ class PanelStats:
     features: tuple[str, ...]
     rows: int
     seconds: float
+    file: Path
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPanel:
+    """One stored file of panel features, as :meth:`FeatureStore.stored_panels` finds it.
+
+    Attributes
+    ----------
+    universe
+        The universe name the file was built for.
+    interval
+        The bar interval (``1d``...).
+    features
+        Names of the panel features it holds.
+    rows
+        Rows stored, over all members.
+    modified
+        When the file was last written (UTC).
+    file
+        The Parquet file (long format: symbol, timestamp, one column per feature).
+    """
+
+    universe: str
+    interval: str
+    features: tuple[str, ...]
+    rows: int
+    modified: pd.Timestamp
     file: Path
 
 
@@ -442,6 +477,56 @@ class FeatureStore:
                 hint="Run alphaforge features build first.",
             )
         return frame
+
+    def stored_panels(self) -> list[StoredPanel]:
+        """Return every readable stored panel file, newest first; nothing is computed.
+
+        For readers that show what was built (the dashboard) rather than build it: a file
+        whose header is missing or of another format is left out.
+        """
+        found: list[StoredPanel] = []
+        for target in sorted((self.directory / "panel").glob("*/*/*.parquet")):
+            header = self._header(target)
+            if header is None:
+                continue
+            try:
+                modified = pd.Timestamp(target.stat().st_mtime, unit="s", tz="UTC")
+            except OSError:  # replaced or removed since the glob
+                continue
+            found.append(
+                StoredPanel(
+                    universe=decode_symbol(target.parent.parent.name),
+                    interval=target.parent.name,
+                    features=header.names,
+                    rows=header.rows,
+                    modified=modified,
+                    file=target,
+                )
+            )
+        return sorted(found, key=lambda p: p.modified, reverse=True)
+
+    @staticmethod
+    def read_panel(stored: StoredPanel) -> dict[str, pd.DataFrame]:
+        """Return the panel features of a stored file, one frame per member (UTC index).
+
+        Raises
+        ------
+        DataError
+            If the file cannot be read any more (removed or damaged since it was listed).
+        """
+        try:
+            table = pq.read_table(stored.file)
+        except (OSError, pa.ArrowException):
+            raise DataError(
+                f"The stored panel features of {stored.universe} ({stored.interval}) cannot be "
+                f"read from {stored.file}: removed or damaged since it was listed.",
+                hint=f"Run alphaforge features build --universe {stored.universe} again.",
+            ) from None
+        frames = _panel_from_table(table.to_pandas(), list(stored.features))
+        for frame in frames.values():
+            index = pd.DatetimeIndex(frame.index)
+            frame.index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+        return frames
 
     def bars_hash(self, symbol: str, interval: Interval | str, names: Sequence[str]) -> str | None:
         """Return the content hash of the bars the stored features cover, or None."""

@@ -312,3 +312,29 @@ def test_panel_features_are_stored_per_universe_and_recomputed_when_a_member_cha
     with pytest.raises(RegistryError, match="cs_rank_ret_21"):
         store.update_panel("mini", "1d", bars, ["cs_rank_ret_21"])
     assert len(PANEL_FEATURES) >= 20
+
+
+def test_stored_panels_lists_what_update_panel_wrote_and_reads_it_back(tmp_path: Path) -> None:
+    bars = {f"S{i}": random_bars(200 + i, 120) for i in range(3)}
+    store = FeatureStore(tmp_path)
+    assert store.stored_panels() == []  # nothing stored, nothing created
+    assert not (tmp_path / FEATURES_DIR).exists()
+    frames, stats = store.update_panel("my/universe", "1d", bars, ["cs_rank_ret_5"])
+    foreign = stats.file.parent / "not-ours.parquet"
+    pq.write_table(pq.read_table(stats.file).replace_schema_metadata({}), foreign)
+    (stored,) = store.stored_panels()  # the file without our header is left out
+    assert (stored.universe, stored.interval, stored.features) == (
+        "my/universe",
+        "1d",
+        stats.features,
+    )
+    assert (stored.file, stored.rows) == (stats.file, stats.rows)
+    read = FeatureStore.read_panel(stored)
+    assert set(read) == set(frames)
+    for symbol, frame in read.items():
+        pd.testing.assert_frame_equal(frame, frames[symbol], check_freq=False)
+        assert str(frame.index.tz) == "UTC"
+    stats.file.unlink()
+    with pytest.raises(DataError, match="removed or damaged") as raised:
+        FeatureStore.read_panel(stored)
+    assert "alphaforge features build --universe my/universe" in raised.value.hint

@@ -75,10 +75,12 @@ def _flag(values: BoolArray) -> FloatArray:
 
 # --- US equities ------------------------------------------------------------------------------
 
-_PRE_OPEN = _hm(4)
-_OPEN = _hm(9, 30)
-_CLOSE = _hm(16)
-_AFTER_CLOSE = _hm(20)
+#: US equity hours, nanoseconds after New York midnight: pre-market from 04:00, the regular
+#: session 09:30-16:00 (an early-close day ends at the calendar's close), after-hours to 20:00.
+EQUITY_PRE_OPEN = _hm(4)
+EQUITY_OPEN = _hm(9, 30)
+EQUITY_CLOSE = _hm(16)
+EQUITY_AFTER_CLOSE = _hm(20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +97,9 @@ def _equity_day(b: BarArrays) -> EquityDay:
     table = calendar_table(b.calendar)
     pos, inside = table.lookup(clock.day)
     session = np.where(inside, table.is_session[pos], clock.is_weekday)
-    close = np.where(inside & session, table.close_ns[pos], _CLOSE)
+    close = np.where(inside & session, table.close_ns[pos], EQUITY_CLOSE)
     if table.tz != NEW_YORK:  # a non-New-York exchange: keep the New York hours
-        close = np.full_like(close, _CLOSE)
+        close = np.full_like(close, EQUITY_CLOSE)
     return EquityDay(clock.time, session, close)
 
 
@@ -112,13 +114,13 @@ def _equity_flag(name: str, description: str, window: str) -> None:
         t = d.time
         match window:
             case "premarket":
-                inside = (t >= _PRE_OPEN) & (t < _OPEN)
+                inside = (t >= EQUITY_PRE_OPEN) & (t < EQUITY_OPEN)
             case "regular":
-                inside = (t >= _OPEN) & (t < d.close)
+                inside = (t >= EQUITY_OPEN) & (t < d.close)
             case "afterhours":
-                inside = (t >= d.close) & (t < _AFTER_CLOSE)
+                inside = (t >= d.close) & (t < EQUITY_AFTER_CLOSE)
             case "first_hour":
-                inside = (t >= _OPEN) & (t < np.minimum(_OPEN + HOUR_NS, d.close))
+                inside = (t >= EQUITY_OPEN) & (t < np.minimum(EQUITY_OPEN + HOUR_NS, d.close))
             case _:
                 inside = (t >= d.close - HOUR_NS) & (t < d.close)
         return _flag(inside & d.session)
@@ -170,14 +172,14 @@ _equity_flag(
 )
 def sess_progress(b: BarArrays) -> FloatArray:
     d = equity_day(b)
-    progress = np.clip((d.time - _OPEN) / (d.close - _OPEN), 0.0, 1.0)
+    progress = np.clip((d.time - EQUITY_OPEN) / (d.close - EQUITY_OPEN), 0.0, 1.0)
     return np.where(d.session, progress, 0.0)
 
 
 # --- forex ------------------------------------------------------------------------------------
 
 #: (time zone, local start, local end) of the three forex sessions, weekdays only.
-_FX_SESSIONS: dict[str, tuple[str, int, int]] = {
+FX_SESSIONS: dict[str, tuple[str, int, int]] = {
     "asia": (TOKYO, _hm(9), _hm(18)),
     "london": (LONDON, _hm(8), _hm(17)),
     "newyork": (NEW_YORK, _hm(8), _hm(17)),
@@ -188,7 +190,7 @@ def fx_session(b: BarArrays, which: str) -> BoolArray:
     """Return whether each bar opens inside a forex session (local weekday, local hours)."""
 
     def make() -> BoolArray:
-        tz, start, end = _FX_SESSIONS[which]
+        tz, start, end = FX_SESSIONS[which]
         clock = local_clock(b, tz)
         inside: BoolArray = clock.is_weekday & (clock.time >= start) & (clock.time < end)
         return inside
@@ -296,9 +298,21 @@ def _crypto_flag(name: str, description: str, start: int, end: int) -> None:
     )(kernel)
 
 
-_crypto_flag("crypto_sess_asia", "1 when the bar opens in 00:00-08:00 UTC.", _hm(0), _hm(8))
-_crypto_flag("crypto_sess_europe", "1 when the bar opens in 07:00-16:00 UTC.", _hm(7), _hm(16))
-_crypto_flag("crypto_sess_us", "1 when the bar opens in 13:00-22:00 UTC.", _hm(13), _hm(22))
+#: (UTC start, UTC end) of crypto's regional activity windows, nanoseconds after midnight UTC;
+#: the market itself trades around the clock, every day.
+CRYPTO_SESSIONS: dict[str, tuple[int, int]] = {
+    "asia": (_hm(0), _hm(8)),
+    "europe": (_hm(7), _hm(16)),
+    "us": (_hm(13), _hm(22)),
+}
+
+_crypto_flag(
+    "crypto_sess_asia", "1 when the bar opens in 00:00-08:00 UTC.", *CRYPTO_SESSIONS["asia"]
+)
+_crypto_flag(
+    "crypto_sess_europe", "1 when the bar opens in 07:00-16:00 UTC.", *CRYPTO_SESSIONS["europe"]
+)
+_crypto_flag("crypto_sess_us", "1 when the bar opens in 13:00-22:00 UTC.", *CRYPTO_SESSIONS["us"])
 
 
 @register(
