@@ -163,7 +163,7 @@ def _record_fill(world: World, n: int, symbol: str, quantity: float, price: floa
             filled_quantity=quantity,
             average_price=price,
         )
-        ledger.record_order(order)
+        ledger.record_order(order, "fill")
         ledger.record_fill(
             order,
             Fill(

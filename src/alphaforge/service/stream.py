@@ -38,7 +38,7 @@ _TAILED: dict[str, Table] = {
 _BATCH = 500
 
 
-@dataclass
+@dataclass(eq=False)  # one per connection: hashed by identity
 class _Client:
     queue: asyncio.Queue[str]
     dropped: bool = False

@@ -20,6 +20,7 @@ from alphaforge.service.sources import SERVICE_DIR, TOKENS_FILE
 from alphaforge.storage.ledger import Ledger
 
 BASE = "http://127.0.0.1:8765"
+WS = "ws://127.0.0.1:8765"
 T0 = pd.Timestamp("2024-03-01 15:00", tz="UTC")
 
 
@@ -57,7 +58,7 @@ def fill(ledger: Ledger, n: int, symbol: str, quantity: float, price: float) -> 
         filled_quantity=quantity,
         average_price=price,
     )
-    ledger.record_order(order)
+    ledger.record_order(order, "fill")
     ledger.record_fill(
         order,
         Fill(
@@ -174,7 +175,7 @@ def test_the_portfolio_twin_follows_the_fills(world: Any) -> None:
     client, tokens, ledger, clock = world
     fill(ledger, 1, "AAPL", 10, 100.0)
     fill(ledger, 2, "AAPL", -10, 110.0)
-    clock.advance(pd.Timedelta(hours=1))
+    clock.advance_to(T0 + pd.Timedelta(hours=1))
     twin = client.get("/api/v1/pages/portfolio", headers=auth(tokens["read"])).json()
     # 10 000 - 1 000 - 1 + 1 100 - 1
     assert twin["cash"] == pytest.approx(10_098.0)
@@ -187,7 +188,7 @@ def test_the_portfolio_twin_follows_the_fills(world: Any) -> None:
 def test_a_new_fill_reaches_a_websocket_client(world: Any) -> None:
     client, tokens, ledger, _ = world
     ticket = client.post("/api/v1/ws-ticket", headers=auth(tokens["read"])).json()["ticket"]
-    with client.websocket_connect(f"/ws?ticket={ticket}") as socket:
+    with client.websocket_connect(f"{WS}/ws?ticket={ticket}") as socket:
         assert socket.receive_json()["type"] == "hello"
         import time
 
@@ -201,5 +202,5 @@ def test_a_new_fill_reaches_a_websocket_client(world: Any) -> None:
                 break
         assert {"fill", "equity"} <= kinds
     # A ticket works once.
-    with pytest.raises(Exception), client.websocket_connect(f"/ws?ticket={ticket}") as again:  # noqa: B017, PT011
+    with pytest.raises(Exception), client.websocket_connect(f"{WS}/ws?ticket={ticket}") as again:  # noqa: B017, PT011
         again.receive_json()
