@@ -11,7 +11,7 @@ import yaml
 from tests.integration.test_backtest_cli import assert_ok, assert_one_line_error
 
 from alphaforge.core.clock import SystemClock
-from alphaforge.service.auth import Scope, TokenStore, tokens_path
+from alphaforge.service.auth import Scope, TokenInfo, TokenStore, tokens_path
 
 if TYPE_CHECKING:
     from conftest import RunCli
@@ -24,8 +24,14 @@ def store_env(tmp_path: Path) -> dict[str, str | None]:
     return {"ALPHAFORGE_DATA__STORE_DIR": str(tmp_path / "store")}
 
 
-def _store(tmp_path: Path) -> TokenStore:
-    return TokenStore(tokens_path(tmp_path / "store" / "service"), SystemClock())
+def _verify(tmp_path: Path, token: str) -> TokenInfo | None:
+    with TokenStore(tokens_path(tmp_path / "store" / "service"), SystemClock()) as store:
+        return store.verify(token)
+
+
+def _count(tmp_path: Path) -> int:
+    with TokenStore(tokens_path(tmp_path / "store" / "service"), SystemClock()) as store:
+        return len(store.list())
 
 
 def test_a_token_is_created_shown_once_listed_and_revoked(
@@ -40,7 +46,7 @@ def test_a_token_is_created_shown_once_listed_and_revoked(
     (token,) = TOKEN_RE.findall(created.stdout)
     assert created.stdout.splitlines()[0] == token  # alone on its line, for scripts
     assert "only this once" in created.stdout
-    info = _store(tmp_path).verify(token)
+    info = _verify(tmp_path, token)
     assert info is not None and (info.name, info.scope) == ("laptop", Scope.TRADE)
 
     listed = run_cli(["serve", "token", "list"], tmp_path, env=store_env)
@@ -53,7 +59,7 @@ def test_a_token_is_created_shown_once_listed_and_revoked(
     revoked = run_cli(["serve", "token", "revoke", "laptop"], tmp_path, env=store_env)
     assert_ok(revoked)
     assert "revoked" in revoked.stdout
-    assert _store(tmp_path).verify(token) is None
+    assert _verify(tmp_path, token) is None
     after = run_cli(["serve", "token", "list"], tmp_path, env=store_env)
     assert_ok(after)
     row = next(line for line in after.stdout.splitlines() if "laptop" in line)
@@ -70,7 +76,7 @@ def test_the_config_file_given_to_serve_places_the_tokens(tmp_path: Path, run_cl
     assert_ok(created)
     assert "never expires" in created.stderr
     (token,) = TOKEN_RE.findall(created.stdout)
-    assert _store(tmp_path).verify(token) is not None
+    assert _verify(tmp_path, token) is not None
     listed = run_cli(["serve", "token", "list", "-c", str(config)], tmp_path)
     assert_ok(listed)
     assert "ci" in listed.stdout and "read" in listed.stdout
@@ -103,7 +109,7 @@ def test_a_second_active_token_of_one_name_is_one_line(
     again = run_cli(command, tmp_path, env=store_env)
     assert_one_line_error(again, "already named 'laptop'", "revoke")
     assert TOKEN_RE.search(again.stdout) is None
-    assert len(_store(tmp_path).list()) == 1
+    assert _count(tmp_path) == 1
 
 
 def test_revoking_an_unknown_name_is_one_line(

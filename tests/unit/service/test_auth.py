@@ -6,10 +6,13 @@ import os
 import sqlite3
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alphaforge.core.clock import SimulatedClock
 from alphaforge.core.errors import ConfigError
@@ -35,8 +38,9 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: SimulatedClock) -> TokenStore:
-    return TokenStore(tokens_path(tmp_path / "service"), clock)
+def store(tmp_path: Path, clock: SimulatedClock) -> Iterator[TokenStore]:
+    with TokenStore(tokens_path(tmp_path / "service"), clock) as opened:
+        yield opened
 
 
 def _later(clock: SimulatedClock, **delta: float) -> None:
@@ -165,10 +169,18 @@ def test_a_name_is_held_by_one_active_token_at_a_time(
     assert [t.scope for t in store.list()] == [Scope.READ, Scope.TRADE, Scope.ADMIN]
 
 
-@pytest.mark.parametrize("name", ["", " lead", "a" * 65, "x\ny", "<script>", "naïve"])
+@pytest.mark.parametrize(
+    "name", ["", " lead", "lead ", "a" * 65, "x\ny", "<script>", "naïve", "a\tb"]
+)
 def test_a_bad_name_is_refused(store: TokenStore, name: str) -> None:
     with pytest.raises(ConfigError, match="name"):
         store.create(name, Scope.READ)
+
+
+@pytest.mark.parametrize("name", ["a", "my laptop", "ci@host-2.local", "a" * 64])
+def test_a_good_name_is_accepted(store: TokenStore, name: str) -> None:
+    info = store.verify(store.create(name, Scope.READ))
+    assert info is not None and info.name == name
 
 
 @pytest.mark.parametrize("lifetime", [pd.Timedelta(0), pd.Timedelta(seconds=-1)])
@@ -225,11 +237,45 @@ def test_last_use_is_written_at_most_once_a_minute(
 def test_a_second_store_on_the_same_file_sees_every_write(
     store: TokenStore, clock: SimulatedClock
 ) -> None:
-    other = TokenStore(store.path, clock)  # as the CLI does while the service runs
-    token = other.create("laptop", Scope.TRADE)
-    assert store.verify(token) is not None
-    assert other.revoke("laptop")
+    with TokenStore(store.path, clock) as other:  # as the CLI does while the service runs
+        token = other.create("laptop", Scope.TRADE)
+        assert store.verify(token) is not None
+        assert other.revoke("laptop")
+        assert store.verify(token) is None
+
+
+def test_a_deleted_or_replaced_token_file_is_not_read_from_old_connections(
+    store: TokenStore, clock: SimulatedClock
+) -> None:
+    token = store.create("laptop", Scope.TRADE)
+    assert store.verify(token) is not None  # a read connection is now open on the file
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(TokenStoreError, match="token file"):
+        store.verify(token)
+    assert not store.path.exists()  # not recreated behind the user's back
+    with TokenStore(store.path, clock) as fresh:  # a new, empty file in its place
+        assert fresh.list() == []
     assert store.verify(token) is None
+    assert not store.has_active()
+
+
+def test_reads_from_many_threads_share_the_store(store: TokenStore) -> None:
+    tokens = [store.create(f"user-{i}", Scope.READ) for i in range(4)]
+    seen: list[str | None] = []
+
+    def read(token: str) -> None:
+        for _ in range(50):
+            info = store.verify(token)
+            seen.append(None if info is None else info.name)
+
+    threads = [threading.Thread(target=read, args=(t,)) for t in tokens * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 400 and None not in seen
+    assert sorted(set(seen)) == [f"user-{i}" for i in range(4)]
 
 
 def test_concurrent_creates_of_one_name_leave_one_active_token(
@@ -239,7 +285,8 @@ def test_concurrent_creates_of_one_name_leave_one_active_token(
 
     def create() -> None:
         try:
-            TokenStore(store.path, clock).create("race", Scope.READ)
+            with TokenStore(store.path, clock) as racer:
+                racer.create("race", Scope.READ)
             outcomes.append("created")
         except ConfigError:
             outcomes.append("refused")
@@ -258,8 +305,9 @@ def test_a_file_that_is_not_a_database_is_one_clear_error(
 ) -> None:
     path = tmp_path / "tokens.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(TokenStoreError, match="token file"):
+    with pytest.raises(TokenStoreError, match="token file") as info:
         TokenStore(path, clock)
+    assert "delete it" in info.value.one_line()
 
 
 def test_the_store_shows_no_secret_in_its_repr(store: TokenStore) -> None:
@@ -439,3 +487,25 @@ def test_outstanding_tickets_are_bounded(clock: SimulatedClock) -> None:
     issued = [tickets.issue(i) for i in range(50)]
     assert len(tickets) == 10
     assert tickets.redeem(issued[0]) is None and tickets.redeem(issued[-1]) == 49
+
+
+# --- anything a client may send -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenStore]:
+    path = tokens_path(tmp_path_factory.mktemp("service"))
+    with TokenStore(path, SimulatedClock(START)) as opened:
+        opened.create("laptop", Scope.ADMIN)
+        yield opened
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(max_size=200) | st.text(alphabet="af_-AZaz09.", max_size=60))
+def test_no_client_text_verifies_or_raises(shared_store: TokenStore, text: str) -> None:
+    signer = CookieSigner(b"k" * 32)
+    tickets = WsTickets(SimulatedClock(START))
+    tickets.issue(1)
+    assert shared_store.verify(text) is None
+    assert signer.verify(text, pd.Timedelta(days=1), START) is None
+    assert tickets.redeem(text) is None
