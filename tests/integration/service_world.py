@@ -10,7 +10,7 @@ Building it takes a couple of minutes on two cores, so the modules that use it s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +19,13 @@ import yaml
 
 from alphaforge.config import AppConfig
 from alphaforge.core.clock import SimulatedClock
+from alphaforge.core.types import Instrument, Interval
+from alphaforge.data.synthetic import generate_market
+from alphaforge.features.store import FeatureStore
 from alphaforge.live.replay import replay_dry_run
+from alphaforge.pipeline.demo import synthetic_spec
 from alphaforge.pipeline.train import load_training_universe
+from alphaforge.service.pages.market import MARKET_FEATURES
 from alphaforge.storage.bar_store import BarStore
 from alphaforge.storage.ledger import Ledger
 
@@ -78,12 +83,32 @@ def build_world(root: Path, run_cli: RunCli) -> World:
     store = BarStore(config.data.store_dir)
     for symbol, frame in bars.items():
         store.write(instruments[symbol], interval, frame, source="synthetic")
+    _store_market_panel(config, bars, instruments, interval)
     index = next(iter(bars.values())).index
     start = index[-REPLAYED_BARS]
     url = config.execution.ledger_url_for(MODE)
     replay_dry_run(bars, instruments, config, start=start, ledger_url=url)
     _node_rows(url, index[-1])
     return World(root, config, config_path, url, pd.Timestamp(index[-1]))
+
+
+def _store_market_panel(
+    config: AppConfig,
+    bars: dict[str, pd.DataFrame],
+    instruments: dict[str, Instrument],
+    interval: Interval,
+) -> None:
+    """The market page's panel features (regime, breadth, rotation, VIX) for the universe,
+    with a synthetic ^VIX, stored as `alphaforge features build` stores them."""
+    vix = generate_market(replace(synthetic_spec(config), n_symbols=1, symbol_prefix="VX"), 4)
+    ((name, vix_bars),) = vix.bars.items()
+    FeatureStore(config.data.store_dir).update_panel(
+        config.train.universe,
+        interval,
+        bars | {"^VIX": vix_bars},
+        list(MARKET_FEATURES),
+        instruments | {"^VIX": replace(vix.instruments[name], symbol="^VIX", sector=None)},
+    )
 
 
 def _node_rows(url: str, last: pd.Timestamp) -> None:

@@ -27,7 +27,9 @@ import pytest
 from tests.integration.service_world import MODE, World, build_world
 
 from alphaforge.core.orders import Fill, Order, OrderIntent, OrderStatus
+from alphaforge.core.types import Interval
 from alphaforge.service.pages import PAGES
+from alphaforge.storage.bar_store import BarStore
 from alphaforge.storage.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -53,10 +55,10 @@ _TRACES_WITH_POINTS = """
   const finite = v => typeof v === 'number' && Number.isFinite(v);
   const flat = a => (a == null ? [] : Array.from(a).flatMap(v =>
       (v != null && typeof v === 'object' && v.length !== undefined) ? Array.from(v) : [v]));
-  const drawn = gd.data.filter(t => t.visible !== false && (
+  const drawn = gd._fullData.filter(t => t.visible !== false && (
       flat(t.y).some(finite) || flat(t.z).some(finite) ||
-      (t.type === 'histogram' && flat(t.x).some(finite))));
-  return {id: gd.id, traces: gd.data.length, drawn: drawn.length};
+      ((t.type === 'histogram' || t.orientation === 'h') && flat(t.x).some(finite))));
+  return {id: gd.id, traces: gd._fullData.length, drawn: drawn.length};
 })
 """
 
@@ -199,7 +201,20 @@ def test_the_api_answers_on_the_world(world: World, tokens: dict[str, str], serv
             - float(fills["cost"].sum())
         )
         assert cash == pytest.approx(recomputed)
-        assert portfolio["equity_curve"]["equity"]
+        # Equity: the cash and each position marked at its last stored close (recomputed
+        # here from the ledger and the store, not through the service's code).
+        store = BarStore(world.config.data.store_dir)
+        held = fills.groupby("symbol")["quantity"].sum()
+        marked = sum(
+            quantity * float(store.read(str(symbol), Interval.D1)["close"].iloc[-1])
+            for symbol, quantity in held.items()
+            if abs(quantity) > 1e-9
+        )
+        assert portfolio["equity"] == pytest.approx(cash + marked)
+        assert portfolio["equity_curve"]["equity"][-1] == pytest.approx(cash + marked)
+        trades = client.get("/api/v1/pages/trades", params={"symbol": "SYN00"}).json()
+        assert trades["symbol_view"]["fills"]
+        assert all(t["symbol"] == "SYN00" for t in trades["trades"])
         predictions = client.get("/api/v1/predictions", params={"symbol": "SYN00"}).json()
         files = sorted((Path(world.config.data.store_dir) / "predictions").glob("*.parquet"))
         table = pd.read_parquet(files[-1])

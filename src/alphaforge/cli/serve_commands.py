@@ -65,7 +65,7 @@ def serve(
         return
     if mode is not None and mode not in _MODES:
         raise ConfigError(f"Unknown mode {mode!r}.", hint="Use --mode dry-run, paper or live.")
-    from alphaforge.service.server import (  # type: ignore[import-not-found,unused-ignore]
+    from alphaforge.service.server import (
         run_server,
     )
 

@@ -196,7 +196,7 @@ def _add_middleware(app: FastAPI, config: AppConfig, metrics: RequestMetrics) ->
         name = getattr(route, "path", "unmatched")
         metrics.observe(name, request.method, response.status_code, time.perf_counter() - started)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
     if service.origins:

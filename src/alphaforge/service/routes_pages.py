@@ -58,6 +58,12 @@ def plotly_asset() -> Response:
     )
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    # No icon: an empty answer rather than a 404 in every browser console.
+    return Response(status_code=204)
+
+
 @router.get("/static/{name}")
 def asset(name: str) -> Response:
     if name not in ("app.js", "app.css"):

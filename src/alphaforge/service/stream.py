@@ -147,7 +147,11 @@ class LedgerTail:
                         {"type": "heartbeat", "data": {"node": row.node, "time": row.time}}
                     )
         if self.on_fill is not None and any(m["type"] == "fill" for m in messages):
-            equity = self.on_fill(ledger)
+            try:
+                equity = self.on_fill(ledger)
+            except Exception as exc:  # the fills still go out; the pages recompute equity
+                log.warning("live updates could not recompute the equity: %s", exc)
+                equity = None
             if equity is not None:
                 messages.append({"type": "equity", "data": equity})
         return messages

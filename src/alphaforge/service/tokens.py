@@ -24,7 +24,6 @@ import os
 import re
 import secrets
 import sqlite3
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -188,11 +187,6 @@ class TokenStore:
     def __init__(self, path: Path, clock: Clock) -> None:
         self.path = Path(path)
         self._clock = clock
-        # Idle read connections and the file (device, inode) they opened: opening one costs
-        # ~0.5 ms, several times a whole verify on an open one.
-        self._idle: builtins.list[sqlite3.Connection] = []
-        self._idle_file: tuple[int, int] | None = None
-        self._idle_lock = threading.Lock()
         ensure_private_dir(self.path.parent)
         # Made before SQLite opens it, so the file (and its -wal and -shm, which SQLite gives
         # the same mode) is never readable by others; hashes only, but no one else's business.
@@ -313,11 +307,7 @@ class TokenStore:
         return row is not None
 
     def close(self) -> None:
-        """Close the idle read connections (the store stays usable: reads reopen them)."""
-        with self._idle_lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        """Nothing stays open between calls (kept so the store can be a context manager)."""
 
     def __enter__(self) -> TokenStore:
         return self
@@ -380,39 +370,14 @@ class TokenStore:
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        """Yield an open read connection, taken from the idle ones or opened, and put back.
+        """Yield a new read connection, closed on exit.
 
-        The file's identity is checked first: if the token file was deleted or replaced, the
-        connections to the old one are dropped rather than answering from it.
+        Not pooled: a pooled connection shared between the server's threads was seen to keep
+        an old snapshot of the file (tokens created by ``serve token create`` in another
+        process stayed unknown), and opening one costs under a millisecond.
         """
-        try:
-            info = os.stat(self.path)
-            identity: tuple[int, int] | None = (info.st_dev, info.st_ino)
-        except FileNotFoundError:
-            identity = None
-        with self._idle_lock:
-            stale: builtins.list[sqlite3.Connection] = []
-            if identity != self._idle_file:
-                stale, self._idle, self._idle_file = self._idle, [], identity
-            conn = self._idle.pop() if self._idle else None
-        for old in stale:
-            old.close()
-        if conn is None:
-            conn = self._open()  # its ``timeout`` is the busy timeout; WAL is the file's mode
-        try:
+        with self._connect() as conn:
             yield conn
-        except sqlite3.Error as exc:
-            conn.close()
-            raise _store_error(self.path, exc) from None
-        except BaseException:
-            conn.close()
-            raise
-        with self._idle_lock:
-            keep = identity == self._idle_file and len(self._idle) < _MAX_IDLE
-            if keep:
-                self._idle.append(conn)
-        if not keep:
-            conn.close()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

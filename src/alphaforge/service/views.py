@@ -71,16 +71,20 @@ def instruments(universe: str) -> dict[str, Instrument]:
     return {m.instrument.symbol: m.instrument for m in members}
 
 
+def _no_closes() -> pd.Series:
+    return pd.Series(dtype="float64", index=pd.DatetimeIndex([], tz="UTC"))
+
+
 def _closes(store: BarStore, symbol: str, interval: Interval) -> pd.Series:
     """Return the stored closes of ``symbol`` by bar close time, empty when none are stored."""
     try:
         if not store.exists(symbol, interval):
-            return pd.Series(dtype="float64")
+            return _no_closes()
         bars = store.read(symbol, interval)
     except Exception:  # a damaged series: no marks for it, the fills still mark it
-        return pd.Series(dtype="float64")
+        return _no_closes()
     if bars.empty:
-        return pd.Series(dtype="float64")
+        return _no_closes()
     # Bars are stamped at their open; a close is known one bar later (never earlier).
     close_time = pd.DatetimeIndex(bars.index) + interval.nominal
     return pd.Series(bars["close"].to_numpy(dtype="float64"), index=close_time)
@@ -136,8 +140,9 @@ def equity_curve(
 
     Cash starts at each cash setting's balance; a fill of ``q`` units at ``p`` with costs
     ``c`` moves cash by ``-(q * p) - c`` and the position by ``q``. A cash setting after the
-    first replaces the running balance (the broker's figure is the truth). Positions are
-    marked at the last stored close at or before each time, else at their last fill price.
+    first replaces the running balance (the broker's figure is the truth). A position is
+    marked at its newest known price at each time: the last stored close or its last fill,
+    whichever came later.
     """
     fills = ledger.fills()
     cash_events = _cash_events(ledger)
@@ -148,56 +153,42 @@ def equity_curve(
     symbols = sorted(set(fills["symbol"])) if not fills.empty else []
     closes = {s: _closes(store, s, interval) for s in symbols}
     start = min([t for t, _ in cash_events] + ([fills["time"].min()] if not fills.empty else []))
-    times = {t for t, _ in cash_events} | set(fills["time"]) | {now}
+    stamps = {t for t, _ in cash_events} | set(fills["time"]) | {now}
     for series in closes.values():
-        times |= {t for t in series.index if start <= t <= now}
-    cash = 0.0
-    held: dict[str, float] = {}
-    last_fill: dict[str, float] = {}
-    rows = []
-    # (time, 0 = cash setting / 1 = fill, balance or units, (symbol, price, cost) of a fill)
-    events: list[tuple[pd.Timestamp, int, float, tuple[str, float, float] | None]] = [
-        (t, 0, amount, None) for t, amount in cash_events
-    ]
-    for record in fills.to_dict("records"):
-        detail = (str(record["symbol"]), float(record["price"]), float(record["cost"]))
-        events.append((pd.Timestamp(record["time"]), 1, float(record["quantity"]), detail))
-    events.sort(key=lambda e: (e[0], e[1]))
-    position = 0
-    for stamp in sorted(times):
-        while position < len(events) and events[position][0] <= stamp:
-            _, _, value, fill = events[position]
-            if fill is None:
-                cash = value
-            else:
-                symbol, price, cost = fill
-                cash -= value * price + cost
-                held[symbol] = held.get(symbol, 0.0) + value
-                last_fill[symbol] = price
-            position += 1
-        value_held = 0.0
-        for symbol, quantity in held.items():
-            if abs(quantity) < 1e-12:
-                continue
-            series = closes[symbol]
-            mark = last_fill[symbol]
-            if not series.empty:
-                before = series[series.index <= stamp]
-                if not before.empty and before.index[-1] >= _last_fill_time(fills, symbol, stamp):
-                    mark = float(before.iloc[-1])
-            value_held += quantity * mark
-        rows.append((stamp, cash + value_held, cash, value_held))
-    frame = pd.DataFrame(rows, columns=["time", "equity", "cash", "positions"]).set_index("time")
-    frame = frame[frame.index >= start]
+        stamps |= set(series.index[(series.index >= start) & (series.index <= now)])
+    grid = pd.DatetimeIndex(sorted(stamps))
+    cash = _running_cash(cash_events, fills).reindex(grid, method="ffill").fillna(0.0)
+    held = pd.Series(0.0, index=grid)
+    for symbol in symbols:
+        mine = fills[fills["symbol"] == symbol]
+        units = mine.groupby("time")["quantity"].sum().cumsum()
+        position = units.reindex(grid, method="ffill").fillna(0.0)
+        # Closes first, then fills: at the same instant the fill is the newer price.
+        last_fills: pd.Series = mine.groupby("time")["price"].last()
+        prices = pd.concat([closes[symbol], last_fills]).sort_index(kind="stable")
+        mark = prices[~prices.index.duplicated(keep="last")].reindex(grid, method="ffill")
+        held += (position * mark).where(position != 0, 0.0).fillna(0.0)
+    frame = pd.DataFrame({"equity": cash + held, "cash": cash, "positions": held}, index=grid)
+    frame.index.name = "time"
     peak = frame["equity"].cummax()
     frame["drawdown"] = np.where(peak > 0, frame["equity"] / peak - 1.0, 0.0)
     return EquityCurve(frame)
 
 
-def _last_fill_time(fills: pd.DataFrame, symbol: str, at: pd.Timestamp) -> pd.Timestamp:
-    """The time of ``symbol``'s last fill at or before ``at`` (a close before it is stale)."""
-    mine = fills.loc[(fills["symbol"] == symbol) & (fills["time"] <= at), "time"]
-    return pd.Timestamp(mine.max()) if not mine.empty else pd.Timestamp.min.tz_localize("UTC")
+def _running_cash(cash_events: list[tuple[pd.Timestamp, float]], fills: pd.DataFrame) -> pd.Series:
+    """Cash after each cash setting and fill, by time (the last balance of each instant)."""
+    events: list[tuple[pd.Timestamp, int, float]] = [(t, 0, amount) for t, amount in cash_events]
+    flows = -(fills["quantity"] * fills["price"]) - fills["cost"]
+    events += [(pd.Timestamp(t), 1, float(f)) for t, f in zip(fills["time"], flows, strict=True)]
+    events.sort(key=lambda e: (e[0], e[1]))
+    balance = 0.0
+    times, values = [], []
+    for time, kind, value in events:
+        balance = value if kind == 0 else balance + value
+        times.append(time)
+        values.append(balance)
+    series = pd.Series(values, index=pd.DatetimeIndex(times), dtype="float64")
+    return series[~series.index.duplicated(keep="last")]
 
 
 def positions_table(

@@ -204,3 +204,28 @@ def test_a_new_fill_reaches_a_websocket_client(world: Any) -> None:
     # A ticket works once.
     with pytest.raises(Exception), client.websocket_connect(f"{WS}/ws?ticket={ticket}") as again:  # noqa: B017, PT011
         again.receive_json()
+
+
+def test_a_client_whose_queue_is_full_is_dropped_and_counted() -> None:
+    import asyncio
+
+    from alphaforge.service.stream import Hub
+
+    async def scenario() -> tuple[bool, bool, int, int]:
+        hub = Hub(queue_size=2)
+        slow, quick = hub.join(), hub.join()
+        for n in range(3):
+            hub.publish({"type": "fill", "data": {"n": n}})
+            if n < 2:
+                quick.queue.get_nowait()  # the quick client keeps up
+        return slow.dropped, quick.dropped, hub.dropped_total, len(hub.clients)
+
+    assert asyncio.run(scenario()) == (True, False, 1, 1)
+
+
+def test_request_latency_is_kept_per_route_template(world: Any) -> None:
+    client, tokens, _, _ = world
+    client.get("/api/v1/pages/risk", headers=auth(tokens["read"]))
+    scrape = client.get("/metrics", headers=auth(tokens["read"])).text
+    assert 'route="/api/v1/pages/{name}"' in scrape
+    assert 'route="/api/v1/pages/risk"' not in scrape

@@ -23,6 +23,7 @@ from alphaforge.backtest.charts import STRATEGY_COLOR, style_figure
 from alphaforge.core.types import Interval
 from alphaforge.service.errors import NotFoundError
 from alphaforge.service.pages.base import Chart, Page, PageTable
+from alphaforge.service.pages.symbol_view import latest_decision
 from alphaforge.service.sources import ServiceSources
 from alphaforge.storage.bar_store import BarStore
 
@@ -114,6 +115,16 @@ def build_predictions_page(sources: ServiceSources, params: Mapping[str, str]) -
             f"No prediction for {symbol} in {path.name}.",
             hint="Pick a symbol from the watchlist.",
         )
+    ledger = sources.ledger()
+    decision = latest_decision(ledger, symbol) if ledger is not None else None
+    page.twin["decision"] = decision
+    if decision is not None:
+        rows = [[k, decision[k]] for k in ("time", "model", "signal", "target_weight")]
+        rows += [["stop", decision["stop"]], ["target", decision["target"]]]
+        rows += [[f"component: {k}", v] for k, v in decision["components"].items()]
+        page.tables.append(
+            PageTable("decision", f"{symbol}: the node's last decision", ["", "value"], rows)
+        )
     if not quantiles:
         page.notes.append(
             "No quantile columns: set train.quantiles: true and retrain to draw the fan."
@@ -160,7 +171,17 @@ def _fan(
             q: (last_close * float(np.exp(v)) if (v := _float(row[q])) is not None else None)
             for q in quantiles
         },
+        "risk_reward": _risk_reward(row, quantiles),
     }
+
+
+def _risk_reward(row: pd.Series, quantiles: list[str]) -> float | None:
+    """Upside to the top quantile over downside to the bottom one (log returns), or None
+    when the bottom quantile is not a loss."""
+    low, high = _float(row[quantiles[0]]), _float(row[quantiles[-1]])
+    if low is None or high is None or low >= 0:
+        return None
+    return high / -low
 
 
 def _scores_figure(watch: list[dict[str, Any]]) -> go.Figure:

@@ -25,7 +25,9 @@ from alphaforge.backtest.charts import (
 from alphaforge.backtest.metrics import conditional_value_at_risk, value_at_risk
 from alphaforge.core.types import Interval
 from alphaforge.risk.state import RiskStateStore
+from alphaforge.service.errors import NotFoundError
 from alphaforge.service.pages.base import Chart, Page, PageTable
+from alphaforge.service.pages.symbol_view import symbol_trades_figure
 from alphaforge.service.sources import ServiceSources
 from alphaforge.service.views import (
     equity_curve,
@@ -219,6 +221,15 @@ def build_trades_page(sources: ServiceSources, params: Mapping[str, str]) -> Pag
         page.notes.append("No fill yet.")
         return page
     page.charts.append(Chart("fills-chart", "Fills", _fills_figure(fills)))
+    chosen = symbol or str(fills["symbol"].iloc[-1])
+    drawn = symbol_trades_figure(sources, ledger, chosen)
+    if drawn is None:
+        raise NotFoundError(f"No fill of {chosen} in the ledger.", hint="Pick a traded symbol.")
+    figure, numbers = drawn
+    page.twin["symbol_view"] = numbers
+    page.charts.append(
+        Chart("symbol-trades", f"{chosen}: entries, exits, stops and targets", figure)
+    )
     if len(closed):
         page.charts.append(Chart("pnl-hist", "Win/loss distribution", _pnl_figure(closed)))
     else:
