@@ -47,7 +47,8 @@ bench: $(STAMP)
 	status=0; $(BIN)/python benchmarks/run.py || status=1; \
 	  $(BIN)/python benchmarks/risk.py || status=1; \
 	  $(BIN)/python benchmarks/strategies.py || status=1; \
-	  $(BIN)/python benchmarks/live.py || status=1; exit $$status
+	  $(BIN)/python benchmarks/live.py || status=1; \
+	  $(BIN)/python benchmarks/service.py || status=1; exit $$status
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info
