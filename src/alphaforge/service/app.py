@@ -28,7 +28,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock, SystemClock
 from alphaforge.core.errors import AlphaForgeError
-from alphaforge.core.types import Interval
 from alphaforge.service.auth import (
     CookieSigner,
     LoginLimiter,
@@ -42,7 +41,6 @@ from alphaforge.service.metrics import RequestMetrics, build_registry, render
 from alphaforge.service.security import HostOriginGuard, require_scope
 from alphaforge.service.sources import TOKENS_FILE, ServiceSources
 from alphaforge.service.stream import Hub, LedgerTail
-from alphaforge.service.views import equity_curve
 
 __all__ = ["ServiceState", "create_app"]
 
@@ -68,10 +66,7 @@ def _equity_message(state: ServiceState) -> Any:
     """The newest equity point, sent over the WebSocket after new fills."""
 
     def latest(ledger: Any) -> dict[str, Any] | None:
-        sources = state.sources
-        curve = equity_curve(
-            ledger, sources.store_dir, Interval(sources.config.data.interval), sources.clock.now()
-        )
+        curve = state.sources.equity(ledger)
         if curve.empty:
             return None
         last = curve.frame.iloc[-1]

@@ -15,17 +15,14 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from alphaforge.core.types import Interval
 from alphaforge.models.registry_store import ModelRegistry
 from alphaforge.service.auth import Scope, TokenInfo
 from alphaforge.service.pages import build_page
 from alphaforge.service.security import require_scope
 from alphaforge.service.sources import ServiceSources
 from alphaforge.service.views import (
-    equity_curve,
     heartbeat,
     instruments,
-    last_closes,
     positions_table,
 )
 from alphaforge.storage.bar_store import BarStore
@@ -102,7 +99,7 @@ def account(request: Request, token: Reader) -> Account:
         )
     now = sources.clock.now()
     held = ledger.positions()
-    marks = last_closes(sources.store_dir, list(held), Interval(sources.config.data.interval), now)
+    marks = sources.closes.last(list(held), now)
     value = sum(q * marks.get(s, math.nan) for s, q in held.items())
     state = ledger.trading_state()
     beat = heartbeat(ledger, now, sources.config.service.heartbeat_stale_s)
@@ -134,7 +131,7 @@ def positions(request: Request, token: Reader) -> list[dict[str, Any]]:
         return []
     held = ledger.positions()
     now = sources.clock.now()
-    marks = last_closes(sources.store_dir, list(held), Interval(sources.config.data.interval), now)
+    marks = sources.closes.last(list(held), now)
     return _table(positions_table(ledger, marks, instruments(sources.config.train.universe)))
 
 
@@ -186,9 +183,7 @@ def equity(request: Request, token: Reader) -> dict[str, Any]:
     ledger = sources.ledger()
     if ledger is None:
         return {"time": [], "equity": [], "cash": [], "drawdown": []}
-    curve = equity_curve(
-        ledger, sources.store_dir, Interval(sources.config.data.interval), sources.clock.now()
-    )
+    curve = sources.equity(ledger)
     frame = curve.frame
     return clean_map(
         {

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock
+from alphaforge.core.types import Interval
 from alphaforge.models.scoring import PREDICTIONS_DIR
+from alphaforge.service.views import EquityCurve, StoredCloses, equity_curve, ledger_version
 from alphaforge.storage.ledger import Ledger
 from alphaforge.validation.ledger import default_ledger_path
 
@@ -39,6 +41,27 @@ class ServiceSources:
     clock: Clock
     _ledger: Ledger | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _closes: StoredCloses | None = field(default=None, init=False, repr=False)
+    _equity: tuple[tuple[int, int, int], EquityCurve] | None = field(
+        default=None, init=False, repr=False
+    )
+
+    @property
+    def closes(self) -> StoredCloses:
+        """The stored closes (read once per version of the bar store)."""
+        if self._closes is None:
+            self._closes = StoredCloses(self.store_dir, Interval(self.config.data.interval))
+        return self._closes
+
+    def equity(self, ledger: Ledger) -> EquityCurve:
+        """The account's equity curve up to now, recomputed only when a fill, a cash setting
+        or the stored bars changed since the last call."""
+        key = (*ledger_version(ledger), self.closes.version())
+        cached = self._equity
+        if cached is None or cached[0] != key:
+            cached = (key, equity_curve(ledger, self.closes))
+            self._equity = cached
+        return cached[1].until(self.clock.now())
 
     @property
     def ledger_url(self) -> str:

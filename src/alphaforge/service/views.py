@@ -7,6 +7,8 @@ stored close at or before the time asked, else at its last fill price.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,19 +16,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import func, select
 
 from alphaforge.core.types import Instrument, Interval
 from alphaforge.data.universe import load_universe
+from alphaforge.storage import ledger_tables as tables
 from alphaforge.storage.bar_store import BarStore
 from alphaforge.storage.ledger import Ledger
 
 __all__ = [
     "EquityCurve",
     "Heartbeat",
+    "StoredCloses",
     "equity_curve",
     "heartbeat",
     "instruments",
-    "last_closes",
+    "ledger_version",
     "positions_table",
     "trades_table",
 ]
@@ -62,6 +67,7 @@ def heartbeat(ledger: Ledger, now: pd.Timestamp, stale_s: float) -> Heartbeat:
     return Heartbeat(last.node, last.time, alive, dict(last.details))
 
 
+@functools.lru_cache(maxsize=16)
 def instruments(universe: str) -> dict[str, Instrument]:
     """Return the universe's instruments by symbol (empty when the universe cannot be read)."""
     try:
@@ -75,33 +81,62 @@ def _no_closes() -> pd.Series:
     return pd.Series(dtype="float64", index=pd.DatetimeIndex([], tz="UTC"))
 
 
-def _closes(store: BarStore, symbol: str, interval: Interval) -> pd.Series:
-    """Return the stored closes of ``symbol`` by bar close time, empty when none are stored."""
-    try:
-        if not store.exists(symbol, interval):
+class StoredCloses:
+    """The bar store's closes per symbol, stamped at each bar's close (a bar is stamped at
+    its open; its close is known one bar later, never earlier).
+
+    Read once per version of the store's manifest (its modification time), so the pages and
+    the API do not re-read Parquet files on every request; thread-safe.
+    """
+
+    def __init__(self, store_dir: Path, interval: Interval) -> None:
+        self.store = BarStore(store_dir)
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._cache: dict[str, pd.Series] = {}
+
+    def version(self) -> int:
+        """The manifest's modification time (ns), 0 when there is no store yet."""
+        try:
+            return self.store.manifest_path.stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def __call__(self, symbol: str) -> pd.Series:
+        """Return the stored closes of ``symbol``, empty when none are stored."""
+        version = self.version()
+        with self._lock:
+            if version != self._version:
+                self._cache, self._version = {}, version
+            if symbol in self._cache:
+                return self._cache[symbol]
+        series = self._read(symbol)
+        with self._lock:
+            self._cache[symbol] = series
+        return series
+
+    def _read(self, symbol: str) -> pd.Series:
+        try:
+            if not self.store.exists(symbol, self.interval):
+                return _no_closes()
+            bars = self.store.read(symbol, self.interval)
+        except Exception:  # a damaged series: no marks for it, the fills still mark it
             return _no_closes()
-        bars = store.read(symbol, interval)
-    except Exception:  # a damaged series: no marks for it, the fills still mark it
-        return _no_closes()
-    if bars.empty:
-        return _no_closes()
-    # Bars are stamped at their open; a close is known one bar later (never earlier).
-    close_time = pd.DatetimeIndex(bars.index) + interval.nominal
-    return pd.Series(bars["close"].to_numpy(dtype="float64"), index=close_time)
+        if bars.empty:
+            return _no_closes()
+        close_time = pd.DatetimeIndex(bars.index) + self.interval.nominal
+        return pd.Series(bars["close"].to_numpy(dtype="float64"), index=close_time)
 
-
-def last_closes(
-    store_dir: Path, symbols: Sequence[str], interval: Interval, at: pd.Timestamp
-) -> dict[str, float]:
-    """Return the last stored close at or before ``at`` of each symbol that has one."""
-    store = BarStore(store_dir)
-    marks: dict[str, float] = {}
-    for symbol in symbols:
-        closes = _closes(store, symbol, interval)
-        closes = closes[closes.index <= at]
-        if not closes.empty:
-            marks[symbol] = float(closes.iloc[-1])
-    return marks
+    def last(self, symbols: Sequence[str], at: pd.Timestamp) -> dict[str, float]:
+        """Return the last stored close at or before ``at`` of each symbol that has one."""
+        marks: dict[str, float] = {}
+        for symbol in symbols:
+            closes = self(symbol)
+            closes = closes[closes.index <= at]
+            if not closes.empty:
+                marks[symbol] = float(closes.iloc[-1])
+        return marks
 
 
 @dataclass(frozen=True)
@@ -120,6 +155,16 @@ class EquityCurve:
         """True when the ledger has neither funding nor fills."""
         return self.frame.empty
 
+    def until(self, now: pd.Timestamp) -> EquityCurve:
+        """The curve up to ``now`` with a last row at ``now`` (the values since the last event
+        or close; closes stamped after ``now`` are left out)."""
+        frame = self.frame[self.frame.index <= now]
+        if frame.empty or frame.index[-1] == now:
+            return EquityCurve(frame)
+        last = frame.iloc[[-1]].copy()
+        last.index = pd.DatetimeIndex([now], name=frame.index.name)
+        return EquityCurve(pd.concat([frame, last]))
+
 
 def _cash_events(ledger: Ledger) -> list[tuple[pd.Timestamp, float]]:
     """Return (time, new balance) of each cash setting, oldest first."""
@@ -133,9 +178,15 @@ def _cash_events(ledger: Ledger) -> list[tuple[pd.Timestamp, float]]:
     return events
 
 
-def equity_curve(
-    ledger: Ledger, store_dir: Path, interval: Interval, now: pd.Timestamp
-) -> EquityCurve:
+def ledger_version(ledger: Ledger) -> tuple[int, int]:
+    """The newest fill and reconcile-event ids: the equity changes only when one does."""
+    with ledger.engine.connect() as conn:
+        fill = conn.execute(select(func.max(tables.fills.c.id))).scalar()
+        event = conn.execute(select(func.max(tables.reconcile_events.c.id))).scalar()
+    return int(fill or 0), int(event or 0)
+
+
+def equity_curve(ledger: Ledger, closes: StoredCloses) -> EquityCurve:
     """Recompute the account's value from its cash settings and fills, marked at stored closes.
 
     Cash starts at each cash setting's balance; a fill of ``q`` units at ``p`` with costs
@@ -149,13 +200,12 @@ def equity_curve(
     columns = ["equity", "cash", "positions", "drawdown"]
     if fills.empty and not cash_events:
         return EquityCurve(pd.DataFrame(columns=columns, dtype="float64"))
-    store = BarStore(store_dir)
     symbols = sorted(set(fills["symbol"])) if not fills.empty else []
-    closes = {s: _closes(store, s, interval) for s in symbols}
+    marks = {s: closes(s) for s in symbols}
     start = min([t for t, _ in cash_events] + ([fills["time"].min()] if not fills.empty else []))
-    stamps = {t for t, _ in cash_events} | set(fills["time"]) | {now}
-    for series in closes.values():
-        stamps |= set(series.index[(series.index >= start) & (series.index <= now)])
+    stamps = {t for t, _ in cash_events} | set(fills["time"])
+    for series in marks.values():
+        stamps |= set(series.index[series.index >= start])
     grid = pd.DatetimeIndex(sorted(stamps))
     cash = _running_cash(cash_events, fills).reindex(grid, method="ffill").fillna(0.0)
     held = pd.Series(0.0, index=grid)
@@ -165,7 +215,7 @@ def equity_curve(
         position = units.reindex(grid, method="ffill").fillna(0.0)
         # Closes first, then fills: at the same instant the fill is the newer price.
         last_fills: pd.Series = mine.groupby("time")["price"].last()
-        prices = pd.concat([closes[symbol], last_fills]).sort_index(kind="stable")
+        prices = pd.concat([marks[symbol], last_fills]).sort_index(kind="stable")
         mark = prices[~prices.index.duplicated(keep="last")].reindex(grid, method="ffill")
         held += (position * mark).where(position != 0, 0.0).fillna(0.0)
     frame = pd.DataFrame({"equity": cash + held, "cash": cash, "positions": held}, index=grid)

@@ -229,3 +229,22 @@ def test_request_latency_is_kept_per_route_template(world: Any) -> None:
     scrape = client.get("/metrics", headers=auth(tokens["read"])).text
     assert 'route="/api/v1/pages/{name}"' in scrape
     assert 'route="/api/v1/pages/risk"' not in scrape
+
+
+def test_the_service_loads_neither_the_node_nor_the_brokers() -> None:
+    """Beyond the import-linter contract (static): at run time too, the app and every page
+    load without ``alphaforge.live`` or ``alphaforge.execution``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, alphaforge.service.app, alphaforge.service.server\n"
+        "from alphaforge.service.pages import PAGES, builder\n"
+        "[builder(name) for name in PAGES]\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('alphaforge.live', "
+        "'alphaforge.execution'))))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"

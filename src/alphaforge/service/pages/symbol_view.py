@@ -10,13 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pandas as pd
 import plotly.graph_objects as go
 
 from alphaforge.backtest.charts import LOSS_COLOR, STRATEGY_COLOR, style_figure
-from alphaforge.core.types import Interval
 from alphaforge.service.sources import ServiceSources
-from alphaforge.storage.bar_store import BarStore
 from alphaforge.storage.ledger import Ledger
 
 __all__ = ["latest_decision", "symbol_trades_figure"]
@@ -62,18 +59,7 @@ def symbol_trades_figure(
     mine = fills[fills["symbol"] == symbol]
     if mine.empty:
         return None
-    interval = Interval(sources.config.data.interval)
-    store = BarStore(sources.store_dir)
-    closes = pd.Series(dtype="float64")
-    try:
-        if store.exists(symbol, interval):
-            bars = store.read(symbol, interval)
-            closes = pd.Series(
-                bars["close"].to_numpy(dtype="float64"),
-                index=pd.DatetimeIndex(bars.index) + interval.nominal,
-            )
-    except Exception:  # a damaged series: the fills still draw
-        closes = pd.Series(dtype="float64")
+    closes = sources.closes(symbol)
     first = mine["time"].min()
     if not closes.empty:
         start = closes.index.searchsorted(first)

@@ -30,14 +30,11 @@ from alphaforge.service.pages.base import Chart, Page, PageTable
 from alphaforge.service.pages.symbol_view import symbol_trades_figure
 from alphaforge.service.sources import ServiceSources
 from alphaforge.service.views import (
-    equity_curve,
     heartbeat,
     instruments,
-    last_closes,
     positions_table,
     trades_table,
 )
-from alphaforge.storage.bar_store import BarStore
 from alphaforge.storage.ledger import Ledger
 
 __all__ = ["build_portfolio_page", "build_risk_page", "build_trades_page", "no_ledger_note"]
@@ -78,18 +75,9 @@ def _interval(sources: ServiceSources) -> Interval:
 
 def _benchmark(sources: ServiceSources, equity: pd.Series) -> pd.Series | None:
     """The benchmark's closes rebased to the equity's first value, or None if not stored."""
-    store = BarStore(sources.store_dir)
-    interval = _interval(sources)
-    try:
-        if equity.empty or not store.exists(BENCHMARK, interval):
-            return None
-        bars = store.read(BENCHMARK, interval)
-    except Exception:  # a damaged benchmark series only loses its line
+    closes = sources.closes(BENCHMARK)
+    if equity.empty or closes.empty:
         return None
-    closes = pd.Series(
-        bars["close"].to_numpy(dtype="float64"),
-        index=pd.DatetimeIndex(bars.index) + interval.nominal,
-    )
     closes = closes[(closes.index >= equity.index[0]) & (closes.index <= equity.index[-1])]
     if closes.empty:
         return None
@@ -108,10 +96,10 @@ def build_portfolio_page(sources: ServiceSources, params: Mapping[str, str]) -> 
         page.notes.append(no_ledger_note(sources))
         return page
     now = sources.clock.now()
-    curve = equity_curve(ledger, sources.store_dir, _interval(sources), now)
+    curve = sources.equity(ledger)
     known = instruments(sources.config.train.universe)
     held = ledger.positions()
-    marks = last_closes(sources.store_dir, list(held), _interval(sources), now)
+    marks = sources.closes.last(list(held), now)
     positions = positions_table(ledger, marks, known)
     cash = ledger.cash()
     value = float(positions["market_value"].fillna(0.0).sum()) if not positions.empty else 0.0
@@ -280,8 +268,7 @@ def build_risk_page(sources: ServiceSources, params: Mapping[str, str]) -> Page:
     if ledger is None:
         page.notes.append(no_ledger_note(sources))
         return page
-    now = sources.clock.now()
-    curve = equity_curve(ledger, sources.store_dir, _interval(sources), now)
+    curve = sources.equity(ledger)
     returns = curve.frame["equity"].pct_change().dropna() if not curve.empty else pd.Series()
     returns = returns[np.isfinite(returns)]
     state = ledger.trading_state()
@@ -384,7 +371,7 @@ def _heat(ledger: Ledger, sources: ServiceSources) -> dict[str, float] | None:
             stops[order.symbol] = float(order.intent.stop_price)
     if not stops:
         return None
-    marks = last_closes(sources.store_dir, list(stops), _interval(sources), sources.clock.now())
+    marks = sources.closes.last(list(stops), sources.clock.now())
     at_risk = 0.0
     for symbol, stop in stops.items():
         mark = marks.get(symbol)
