@@ -36,6 +36,7 @@ from alphaforge.service.auth import (
     TokenStore,
     WsTickets,
 )
+from alphaforge.service.cache import TtlCache
 from alphaforge.service.errors import NotFoundError
 from alphaforge.service.metrics import RequestMetrics, build_registry, render
 from alphaforge.service.security import HostOriginGuard, require_scope
@@ -60,6 +61,8 @@ class ServiceState:
     hub: Hub
     registry: CollectorRegistry
     requests: RequestMetrics
+    reads: TtlCache
+    verified: TtlCache
 
 
 def _equity_message(state: ServiceState) -> Any:
@@ -101,6 +104,8 @@ def create_app(
         hub=hub,
         registry=registry,
         requests=request_metrics,
+        reads=TtlCache(ttl_s=1.0),
+        verified=TtlCache(ttl_s=1.0, size=1024),
     )
     tail = LedgerTail(sources, hub, service.poll_interval_s, on_fill=_equity_message(state))
 

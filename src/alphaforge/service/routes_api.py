@@ -6,14 +6,16 @@ All need a ``read`` token. Times are ISO-8601 UTC; money in the account's curren
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from alphaforge.models.registry_store import ModelRegistry
 from alphaforge.service.auth import Scope, TokenInfo
@@ -31,6 +33,7 @@ from alphaforge.storage.ledger import Ledger
 __all__ = ["acknowledged_alerts", "clean", "clean_map", "router", "vars_of"]
 
 router = APIRouter(prefix="/api/v1", tags=["read"])
+T = TypeVar("T")
 Reader = Annotated[TokenInfo, Depends(require_scope(Scope.READ))]
 
 
@@ -53,6 +56,31 @@ def clean_map(value: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`clean` of a mapping, typed as the dict it returns."""
     cleaned: dict[str, Any] = clean(value)
     return cleaned
+
+
+def cached_read(handler: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Serve ``handler``'s answers through the read cache: kept until the data change and
+    for at most a second (FastAPI passes ``request``; authentication runs first, as a
+    dependency, on every request).
+
+    A kept answer is returned on the event loop; only a rebuild goes to a worker thread, so
+    many clients reading the same data do not queue behind the thread pool.
+    """
+
+    @functools.wraps(handler)
+    async def answer(*args: Any, **kwargs: Any) -> T:
+        request: Request = kwargs["request"]
+        state = request.app.state.service
+        key = (request.url.path, tuple(sorted(request.query_params.multi_items())))
+        version = state.sources.version()
+        kept = state.reads.peek(key, version)
+        if kept is not None:
+            return kept  # type: ignore[no-any-return]
+        return await run_in_threadpool(
+            state.reads.get, key, version, lambda: handler(*args, **kwargs)
+        )
+
+    return answer
 
 
 def _sources(request: Request) -> ServiceSources:
@@ -80,6 +108,7 @@ class Account(BaseModel):
 
 
 @router.get("/account", response_model=Account)
+@cached_read
 def account(request: Request, token: Reader) -> Account:
     """Trading state, cash, marked positions and equity, and the node's heartbeat."""
     sources = _sources(request)
@@ -123,6 +152,7 @@ def _table(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 @router.get("/positions")
+@cached_read
 def positions(request: Request, token: Reader) -> list[dict[str, Any]]:
     """Held positions with their average cost, mark, value and unrealised P&L."""
     sources = _sources(request)
@@ -136,6 +166,7 @@ def positions(request: Request, token: Reader) -> list[dict[str, Any]]:
 
 
 @router.get("/orders")
+@cached_read
 def orders(
     request: Request, token: Reader, open_only: Annotated[bool, Query(alias="open")] = False
 ) -> list[dict[str, Any]]:
@@ -165,6 +196,7 @@ def orders(
 
 
 @router.get("/fills")
+@cached_read
 def fills(request: Request, token: Reader, since: datetime | None = None) -> list[dict[str, Any]]:
     """The ledger's fills from ``since`` (inclusive, ISO time), oldest first."""
     ledger = _ledger_or_empty(request)
@@ -177,6 +209,7 @@ def fills(request: Request, token: Reader, since: datetime | None = None) -> lis
 
 
 @router.get("/equity")
+@cached_read
 def equity(request: Request, token: Reader) -> dict[str, Any]:
     """The account's value over time, recomputed from the ledger's cash settings and fills."""
     sources = _sources(request)
@@ -196,6 +229,7 @@ def equity(request: Request, token: Reader) -> dict[str, Any]:
 
 
 @router.get("/signals")
+@cached_read
 def signals(
     request: Request, token: Reader, limit: Annotated[int, Query(ge=1, le=5000)] = 200
 ) -> list[dict[str, Any]]:
@@ -224,6 +258,7 @@ def signals(
 
 
 @router.get("/models")
+@cached_read
 def models(request: Request, token: Reader) -> list[dict[str, Any]]:
     """Every registered model version (metrics, data range, stage)."""
     root = _sources(request).models_dir
@@ -237,6 +272,7 @@ def models(request: Request, token: Reader) -> list[dict[str, Any]]:
 
 
 @router.get("/data-health")
+@cached_read
 def data_health(request: Request, token: Reader) -> list[dict[str, Any]]:
     """Each stored series: rows, first and last bar, and how old the last bar is (hours)."""
     sources = _sources(request)
@@ -263,6 +299,7 @@ def data_health(request: Request, token: Reader) -> list[dict[str, Any]]:
 
 
 @router.get("/jobs")
+@cached_read
 def jobs(request: Request, token: Reader) -> list[dict[str, Any]]:
     """The scheduler's recent job runs, newest first."""
     ledger = _ledger_or_empty(request)
@@ -272,6 +309,7 @@ def jobs(request: Request, token: Reader) -> list[dict[str, Any]]:
 
 
 @router.get("/alerts")
+@cached_read
 def alerts(request: Request, token: Reader) -> list[dict[str, Any]]:
     """Alerts, oldest first, each with whether someone acknowledged it here."""
     ledger = _ledger_or_empty(request)
@@ -297,6 +335,7 @@ def vars_of(row: Any) -> dict[str, Any]:
 
 
 @router.get("/pages/{name}")
+@cached_read
 def page_twin(request: Request, name: str, token: Reader) -> dict[str, Any]:
     """The numbers a page draws (its JSON twin). Query parameters go to the page."""
     params = dict(request.query_params.items())
@@ -305,6 +344,7 @@ def page_twin(request: Request, name: str, token: Reader) -> dict[str, Any]:
 
 
 @router.get("/predictions")
+@cached_read
 def predictions(request: Request, token: Reader, symbol: str | None = None) -> dict[str, Any]:
     """The newest predictions (watchlist) and one symbol's quantile fan."""
     params = {"symbol": symbol} if symbol else {}
@@ -313,6 +353,7 @@ def predictions(request: Request, token: Reader, symbol: str | None = None) -> d
 
 
 @router.get("/runs")
+@cached_read
 def runs(request: Request, token: Reader) -> dict[str, Any]:
     """Backtest and train runs (from the run directories)."""
     page = build_page("runs", _sources(request), {})
@@ -320,6 +361,7 @@ def runs(request: Request, token: Reader) -> dict[str, Any]:
 
 
 @router.get("/risk")
+@cached_read
 def risk(request: Request, token: Reader) -> dict[str, Any]:
     """Limits used and allowed, VaR and ES, heat, breakers and the trading state."""
     page = build_page("risk", _sources(request), {})

@@ -130,7 +130,12 @@ def page(request: Request, name: str) -> Response:
     state = request.app.state.service
     sources = state.sources
     token = authenticate(
-        request.headers, request.cookies, state.tokens, state.signer, sources.clock.now()
+        request.headers,
+        request.cookies,
+        state.tokens,
+        state.signer,
+        sources.clock.now(),
+        state.verified,
     )
     if token is None:
         return RedirectResponse("/login", status_code=303)
@@ -138,7 +143,8 @@ def page(request: Request, name: str) -> Response:
         return HTMLResponse("This needs a read token.", status_code=403)
     params = dict(request.query_params.items())
     try:
-        built = build_page(name, sources, params)
+        key = ("page", name, tuple(sorted(params.items())))
+        built = state.reads.get(key, sources.version(), lambda: build_page(name, sources, params))
     except NotFoundError as exc:
         return HTMLResponse(
             _templates().get_template("error.html").render(message=exc.one_line(), pages=PAGES),

@@ -9,6 +9,7 @@ revoked or expired token ends its sessions).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alphaforge.service.auth import CookieSigner, TokenInfo, TokenStore
 from alphaforge.service.auth import Scope as TokenScope
+from alphaforge.service.cache import TtlCache
 
 __all__ = [
     "COOKIE_NAME",
@@ -105,19 +107,30 @@ def authenticate(
     tokens: TokenStore,
     signer: CookieSigner,
     now: pd.Timestamp,
+    verified: TtlCache | None = None,
 ) -> TokenInfo | None:
-    """Return the valid token behind a bearer header or the session cookie, else None."""
+    """Return the valid token behind a bearer header or the session cookie, else None.
+
+    With ``verified``, a token's check is reused for its TTL (a revocation or expiry then
+    takes effect within it); the key is the token's SHA-256, never the token itself.
+    """
     header = headers.get("authorization")
     if header is not None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             return None
-        return tokens.verify(value.strip())
+        token = value.strip()
+        if verified is None:
+            return tokens.verify(token)
+        digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        return verified.get(("bearer", digest), None, lambda: tokens.verify(token))
     cookie = cookies.get(COOKIE_NAME)
     if cookie:
         token_id = signer.verify(cookie, SESSION_AGE, now)
         if token_id is not None:
-            return tokens.get(token_id)
+            if verified is None:
+                return tokens.get(token_id)
+            return verified.get(("session", token_id), None, lambda: tokens.get(token_id))
     return None
 
 
@@ -129,7 +142,12 @@ def require_scope(
     async def check(request: Request) -> TokenInfo:
         state = request.app.state.service
         token = authenticate(
-            request.headers, request.cookies, state.tokens, state.signer, state.sources.clock.now()
+            request.headers,
+            request.cookies,
+            state.tokens,
+            state.signer,
+            state.sources.clock.now(),
+            state.verified,
         )
         if token is None:
             raise HTTPException(

@@ -11,11 +11,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock
 from alphaforge.core.types import Interval
 from alphaforge.models.scoring import PREDICTIONS_DIR
+from alphaforge.service.cache import data_version
 from alphaforge.service.views import EquityCurve, StoredCloses, equity_curve, ledger_version
 from alphaforge.storage.ledger import Ledger
 from alphaforge.validation.ledger import default_ledger_path
@@ -52,6 +54,19 @@ class ServiceSources:
         if self._closes is None:
             self._closes = StoredCloses(self.store_dir, Interval(self.config.data.interval))
         return self._closes
+
+    def version(self) -> tuple[Any, ...]:
+        """A value that changes when anything the reads show changes (see
+        :func:`alphaforge.service.cache.data_version`)."""
+        paths = (
+            self.store_dir / "manifest.json",
+            self.models_dir,
+            self.models_dir / "registry.sqlite",
+            self.runs_dir,
+            self.predictions_dir,
+            self.trials_path,
+        )
+        return data_version(self.ledger(), paths)
 
     def equity(self, ledger: Ledger) -> EquityCurve:
         """The account's equity curve up to now, recomputed only when a fill, a cash setting

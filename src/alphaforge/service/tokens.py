@@ -285,7 +285,8 @@ class TokenStore:
     def revoke(self, name: str) -> bool:
         """Revoke every unrevoked token named ``name``; return whether there was one.
 
-        A revoked token stops working at once, and so do the sessions made with it.
+        A revoked token stops working at once here, and so do the sessions made with it (a
+        running service reuses a check for up to a second: it stops there within that).
         """
         now = self._now()
         with self._transaction() as conn:
