@@ -24,7 +24,6 @@ from alphaforge.service.security import require_scope
 from alphaforge.service.sources import ServiceSources
 from alphaforge.service.views import (
     heartbeat,
-    instruments,
     positions_table,
 )
 from alphaforge.storage.bar_store import BarStore
@@ -162,7 +161,7 @@ def positions(request: Request, token: Reader) -> list[dict[str, Any]]:
     held = ledger.positions()
     now = sources.clock.now()
     marks = sources.closes.last(list(held), now)
-    return _table(positions_table(ledger, marks, instruments(sources.config.train.universe)))
+    return _table(positions_table(ledger, marks, sources.instruments(held)))
 
 
 @router.get("/orders")

@@ -9,16 +9,24 @@ the rest).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alphaforge.config.models import AppConfig
 from alphaforge.core.clock import Clock
-from alphaforge.core.types import Interval
+from alphaforge.core.errors import AlphaForgeError
+from alphaforge.core.types import Instrument, Interval
 from alphaforge.models.scoring import PREDICTIONS_DIR
 from alphaforge.service.cache import data_version
-from alphaforge.service.views import EquityCurve, StoredCloses, equity_curve, ledger_version
+from alphaforge.service.views import (
+    EquityCurve,
+    StoredCloses,
+    equity_curve,
+    instruments,
+    ledger_version,
+)
 from alphaforge.storage.ledger import Ledger
 from alphaforge.validation.ledger import default_ledger_path
 
@@ -54,6 +62,21 @@ class ServiceSources:
         if self._closes is None:
             self._closes = StoredCloses(self.store_dir, Interval(self.config.data.interval))
         return self._closes
+
+    def instruments(self, symbols: Iterable[str]) -> dict[str, Instrument]:
+        """The instruments of ``symbols``: from ``train.universe``, else as the bar store
+        recorded them (asset class, sector, currency); symbols known to neither are left out."""
+        known = instruments(self.config.train.universe)
+        found: dict[str, Instrument] = {}
+        for symbol in symbols:
+            if symbol in known:
+                found[symbol] = known[symbol]
+                continue
+            try:
+                found[symbol] = self.closes.store.instrument(symbol)
+            except AlphaForgeError:  # not stored (or stored under several asset classes)
+                continue
+        return found
 
     def version(self) -> tuple[Any, ...]:
         """A value that changes when anything the reads show changes (see

@@ -31,7 +31,6 @@ from alphaforge.service.pages.symbol_view import symbol_trades_figure
 from alphaforge.service.sources import ServiceSources
 from alphaforge.service.views import (
     heartbeat,
-    instruments,
     positions_table,
     trades_table,
 )
@@ -97,7 +96,7 @@ def build_portfolio_page(sources: ServiceSources, params: Mapping[str, str]) -> 
         return page
     now = sources.clock.now()
     curve = sources.equity(ledger)
-    known = instruments(sources.config.train.universe)
+    known = sources.instruments(ledger.positions())
     held = ledger.positions()
     marks = sources.closes.last(list(held), now)
     positions = positions_table(ledger, marks, known)
