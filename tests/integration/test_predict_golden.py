@@ -30,7 +30,15 @@ def test_predict_output_equals_its_pre_move_output(
     # AVX2-only machine's champion scores the same bars up to 0.033 away, ranks swapping): the
     # printed table is compared with its numbers masked, the scores to 0.05, ranks as ranks.
     golden = (GOLDEN / "stdout.txt").read_text(encoding="utf-8")
-    assert _masked(scored.stdout) == _masked(golden)
+    # Since the dashboard, predict also keeps its scores in the store and says where (a line
+    # the pre-move output did not have).
+    kept = [
+        line for line in scored.stdout.splitlines() if line.startswith("Kept for the dashboard")
+    ]
+    assert kept == ["Kept for the dashboard: store/predictions/default_20161230T000000Z.parquet"]
+    assert (tmp_path / "store" / "predictions" / "default_20161230T000000Z.parquet").exists()
+    printed = "\n".join(x for x in scored.stdout.splitlines() if not x.startswith("Kept for"))
+    assert _masked(printed) == _masked(golden)
     written = pd.read_csv(tmp_path / "scores.csv", index_col="symbol").sort_index()
     expected = pd.read_csv(GOLDEN / "scores.csv", index_col="symbol").sort_index()
     assert list(written.columns) == list(expected.columns)
