@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pandas as pd
 import pytest
+from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.service_world import MODE, World, build_world
 
 from alphaforge.core.orders import Fill, Order, OrderIntent, OrderStatus
@@ -35,17 +36,6 @@ from alphaforge.storage.ledger import Ledger
 if TYPE_CHECKING:
     from conftest import RunCli
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "pages"
 LOCAL = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 

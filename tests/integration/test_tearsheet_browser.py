@@ -11,23 +11,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import pytest
+from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS
 
 from alphaforge.backtest.metrics import TRADE_COLUMNS, full_metrics
 from alphaforge.backtest.tearsheet import TearSheetData, render_tearsheet
 from alphaforge.backtest.vectorized import BacktestResult
 from alphaforge.validation.ledger import TrialLedger
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CAPITAL = 100_000.0
 COMMISSION = 0.0005  # of traded notional
 SLIPPAGE = 0.0002

@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from alphaforge.backtest.charts import LOSS_COLOR, STRATEGY_COLOR, style_figure
 from alphaforge.service.sources import ServiceSources
 from alphaforge.storage.ledger import Ledger
 
-__all__ = ["latest_decision", "symbol_trades_figure"]
+__all__ = ["add_fill_markers", "latest_decision", "symbol_trades_figure"]
 
 #: Bars of price drawn before the symbol's first fill.
 LEAD_BARS = 20
@@ -28,6 +29,25 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def add_fill_markers(figure: go.Figure, fills: pd.DataFrame, size: int = 6) -> None:
+    """Add the buys and the sells of ``fills`` (ledger rows) as two marker traces."""
+    for side, mask, color, marker in (
+        ("buy", fills["quantity"] > 0, STRATEGY_COLOR, "triangle-up"),
+        ("sell", fills["quantity"] < 0, LOSS_COLOR, "triangle-down"),
+    ):
+        chosen = fills[mask]
+        figure.add_trace(
+            go.Scatter(
+                x=chosen["time"],
+                y=chosen["price"],
+                mode="markers",
+                name=side,
+                marker={"color": color, "symbol": marker, "size": size},
+                text=chosen["symbol"],
+            )
+        )
 
 
 def latest_decision(ledger: Ledger, symbol: str) -> dict[str, Any] | None:
@@ -74,20 +94,7 @@ def symbol_trades_figure(
     figure = go.Figure()
     if not closes.empty:
         figure.add_trace(go.Scatter(x=closes.index, y=closes.to_numpy(), name="close"))
-    for side, mask, color, marker in (
-        ("entry/add (buy)", mine["quantity"] > 0, STRATEGY_COLOR, "triangle-up"),
-        ("sell", mine["quantity"] < 0, LOSS_COLOR, "triangle-down"),
-    ):
-        chosen = mine[mask]
-        figure.add_trace(
-            go.Scatter(
-                x=chosen["time"],
-                y=chosen["price"],
-                mode="markers",
-                name=side,
-                marker={"color": color, "symbol": marker, "size": 10},
-            )
-        )
+    add_fill_markers(figure, mine, size=10)
     for key, color in (("stop", LOSS_COLOR), ("target", "#27ae60")):
         points = [p for p in levels if p[key] is not None]
         if points:

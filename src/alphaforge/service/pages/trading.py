@@ -27,7 +27,7 @@ from alphaforge.core.types import Interval
 from alphaforge.risk.state import RiskStateStore
 from alphaforge.service.errors import NotFoundError
 from alphaforge.service.pages.base import Chart, Page, PageTable
-from alphaforge.service.pages.symbol_view import symbol_trades_figure
+from alphaforge.service.pages.symbol_view import add_fill_markers, symbol_trades_figure
 from alphaforge.service.sources import ServiceSources
 from alphaforge.service.views import (
     heartbeat,
@@ -40,6 +40,14 @@ __all__ = ["build_portfolio_page", "build_risk_page", "build_trades_page", "no_l
 
 #: Symbol of the benchmark drawn beside the equity curve (when stored).
 BENCHMARK = "SPY"
+
+
+def _ledger_or_note(page: Page, sources: ServiceSources) -> Ledger | None:
+    """The trading ledger, or None with the page's note naming the command that creates it."""
+    ledger = sources.ledger()
+    if ledger is None:
+        page.notes.append(no_ledger_note(sources))
+    return ledger
 
 
 def no_ledger_note(sources: ServiceSources) -> str:
@@ -90,9 +98,8 @@ def _benchmark(sources: ServiceSources, equity: pd.Series) -> pd.Series | None:
 def build_portfolio_page(sources: ServiceSources, params: Mapping[str, str]) -> Page:
     """Equity and drawdown vs the benchmark, positions with live P&L, exposure, cash."""
     page = Page("portfolio", "Portfolio")
-    ledger = sources.ledger()
+    ledger = _ledger_or_note(page, sources)
     if ledger is None:
-        page.notes.append(no_ledger_note(sources))
         return page
     now = sources.clock.now()
     curve = sources.equity(ledger)
@@ -178,9 +185,8 @@ def _exposure_figure(exposure: Mapping[str, Mapping[str, float]]) -> go.Figure:
 def build_trades_page(sources: ServiceSources, params: Mapping[str, str]) -> Page:
     """Round trips (sortable), the win/loss distribution, P&L by strategy, recent fills."""
     page = Page("trades", "Trade history")
-    ledger = sources.ledger()
+    ledger = _ledger_or_note(page, sources)
     if ledger is None:
-        page.notes.append(no_ledger_note(sources))
         return page
     trades = trades_table(ledger)
     symbol = params.get("symbol")
@@ -230,24 +236,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _fills_figure(fills: pd.DataFrame) -> go.Figure:
     figure = go.Figure()
-    for side, mask, color in (
-        ("buy", fills["quantity"] > 0, STRATEGY_COLOR),
-        ("sell", fills["quantity"] < 0, LOSS_COLOR),
-    ):
-        chosen = fills[mask]
-        figure.add_trace(
-            go.Scatter(
-                x=chosen["time"],
-                y=chosen["price"],
-                mode="markers",
-                name=side,
-                marker={
-                    "color": color,
-                    "symbol": "triangle-up" if side == "buy" else "triangle-down",
-                },
-                text=chosen["symbol"],
-            )
-        )
+    add_fill_markers(figure, fills)
     figure.update_yaxes(title="fill price")
     return style_figure(figure, height=300)
 
@@ -263,9 +252,8 @@ def _pnl_figure(closed: pd.DataFrame) -> go.Figure:
 def build_risk_page(sources: ServiceSources, params: Mapping[str, str]) -> Page:
     """Limits used and allowed, VaR and ES of the account, heat, breakers, the kill switch."""
     page = Page("risk", "Risk monitor")
-    ledger = sources.ledger()
+    ledger = _ledger_or_note(page, sources)
     if ledger is None:
-        page.notes.append(no_ledger_note(sources))
         return page
     curve = sources.equity(ledger)
     returns = curve.frame["equity"].pct_change().dropna() if not curve.empty else pd.Series()
